@@ -1,0 +1,82 @@
+"""What plugins may import. Everything else in claimferry is private."""
+
+from claimferry.claims import (
+    Address,
+    BillingProvider,
+    Claim,
+    ClaimsFile,
+    Patient,
+    Payer,
+    Provider,
+    ServiceFacility,
+    ServiceLine,
+    Subscriber,
+)
+from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
+from claimferry.credentials import Credentials, SecretStr
+from claimferry.errors import (
+    AuthenticationError,
+    ClaimferryError,
+    CredentialError,
+    HostKeyError,
+    InputError,
+    Problem,
+    TransportError,
+)
+from claimferry.findings import Finding, Severity
+from claimferry.hookspecs import hookimpl
+from claimferry.types import (
+    ClaimTransport,
+    Clearinghouse,
+    CliCommand,
+    CredentialSource,
+    EnrollmentValidator,
+    FileNaming,
+    HostKey,
+    Receiver,
+    RemoteFile,
+    TransportSession,
+    UploadReceipt,
+    ValidationContext,
+)
+
+__all__ = [
+    "Account",
+    "Address",
+    "AuthenticationError",
+    "BillingProvider",
+    "Claim",
+    "ClaimTransport",
+    "ClaimferryError",
+    "ClaimsFile",
+    "Clearinghouse",
+    "CliCommand",
+    "Contact",
+    "CredentialError",
+    "CredentialSettings",
+    "CredentialSource",
+    "Credentials",
+    "EnrollmentValidator",
+    "FileNaming",
+    "Finding",
+    "HostKey",
+    "HostKeyError",
+    "InputError",
+    "Patient",
+    "Payer",
+    "Problem",
+    "Provider",
+    "Receiver",
+    "RemoteFile",
+    "SecretStr",
+    "ServiceFacility",
+    "ServiceLine",
+    "Severity",
+    "SftpSettings",
+    "Subscriber",
+    "TransportError",
+    "TransportSession",
+    "UploadReceipt",
+    "ValidationContext",
+    "hookimpl",
+]

@@ -1,0 +1,314 @@
+"""The claim model and the claims file loader.
+
+The schema checks structure and types (required fields, dates that exist,
+numbers that are numbers). Content rules (NPI check digits, code shapes,
+service dates in the future...) are findings of validator plugins, so that a
+third party can add to them through the same hook.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from claimferry.errors import InputError, Problem
+from claimferry.validation import dotted, problems_from_validation_error
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+LineId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Gender = Literal["F", "M", "U"]
+Frequency = Literal["original", "replacement", "void"]
+Relationship = Literal["spouse", "child", "employee", "life_partner", "other", "unknown"]
+
+FREQUENCY_CODES: dict[str, str] = {"original": "1", "replacement": "7", "void": "8"}
+RELATIONSHIP_CODES: dict[str, str] = {
+    "spouse": "01",
+    "child": "19",
+    "employee": "20",
+    "unknown": "21",
+    "life_partner": "53",
+    "other": "G8",
+}
+
+MAX_DIAGNOSES = 12
+MAX_LINES = 50
+MAX_MODIFIERS = 4
+MAX_POINTERS = 4
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class Address(_Model):
+    line1: Text
+    line2: Text | None = None
+    city: Text
+    state: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
+    zip: Annotated[str, StringConstraints(strip_whitespace=True)]
+
+
+class BillingProvider(_Model):
+    """An organisation (``organization``) or a person (``first_name``/``last_name``)."""
+
+    organization: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    npi: str
+    tax_id: str
+    taxonomy: str | None = None
+    address: Address
+
+    @model_validator(mode="after")
+    def _one_kind_of_name(self) -> BillingProvider:
+        person = self.first_name is not None or self.last_name is not None
+        if self.organization is None and not person:
+            raise ValueError("give either 'organization' or 'first_name' and 'last_name'")
+        if self.organization is not None and person:
+            raise ValueError("give 'organization' or a person's name, not both")
+        if person and (self.first_name is None or self.last_name is None):
+            raise ValueError("a person needs both 'first_name' and 'last_name'")
+        return self
+
+    @property
+    def is_organization(self) -> bool:
+        return self.organization is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.organization or f"{self.first_name} {self.last_name}"
+
+
+class Payer(_Model):
+    name: Text
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
+
+
+class Subscriber(_Model):
+    member_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
+    first_name: Text
+    last_name: Text
+    birth_date: date
+    gender: Gender
+    group_number: Text | None = None
+    filing_code: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
+    address: Address | None = None
+
+
+class Patient(_Model):
+    """The patient, when not the subscriber (837P loop 2000C)."""
+
+    relationship: Relationship
+    first_name: Text
+    last_name: Text
+    birth_date: date
+    gender: Gender
+    address: Address
+
+
+class Provider(_Model):
+    """A referring (2310A) or rendering (2310B) provider: a person with an NPI."""
+
+    first_name: Text
+    last_name: Text
+    npi: str
+    taxonomy: str | None = None
+
+
+class ServiceFacility(_Model):
+    name: Text
+    npi: str | None = None
+    address: Address
+
+
+class ServiceLine(_Model):
+    service_date: date
+    service_end_date: date | None = None
+    procedure: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
+    modifiers: Annotated[list[Annotated[str, StringConstraints(to_upper=True)]],
+                         Field(max_length=MAX_MODIFIERS)] = []
+    units: Decimal
+    charge: Decimal
+    diagnosis_pointers: Annotated[list[int], Field(min_length=1, max_length=MAX_POINTERS)]
+    id: LineId | None = None
+    """Line item control number (REF*6R); the claim id and line number when not given."""
+
+
+class Claim(_Model):
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=38)]
+    billing_provider: BillingProvider | None = None
+    """Overrides the file's ``billing_provider`` for this claim."""
+    payer: Payer
+    subscriber: Subscriber
+    patient: Patient | None = None
+    place_of_service: Annotated[str, StringConstraints(strip_whitespace=True)]
+    frequency: Frequency = "original"
+    payer_claim_number: Text | None = None
+    prior_authorization: Text | None = None
+    diagnoses: Annotated[
+        list[Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]],
+        Field(min_length=1, max_length=MAX_DIAGNOSES),
+    ]
+    referring_provider: Provider | None = None
+    rendering_provider: Provider | None = None
+    service_facility: ServiceFacility | None = None
+    lines: Annotated[list[ServiceLine], Field(min_length=1, max_length=MAX_LINES)]
+
+    @field_validator("id")
+    @classmethod
+    def _no_delimiters(cls, value: str) -> str:
+        if any(ch in value for ch in "*~:^"):
+            raise ValueError("must not contain the X12 delimiters * ~ : ^")
+        return value
+
+    @model_validator(mode="after")
+    def _replacement_needs_number(self) -> Claim:
+        if self.frequency != "original" and self.payer_claim_number is None:
+            raise ValueError(
+                f"'payer_claim_number' is required when frequency is {self.frequency}"
+            )
+        return self
+
+    @property
+    def total_charge(self) -> Decimal:
+        """CLM02: always the sum of the lines, never taken as input."""
+        return sum((line.charge for line in self.lines), Decimal(0))
+
+    @property
+    def frequency_code(self) -> str:
+        return FREQUENCY_CODES[self.frequency]
+
+    def provider(self) -> BillingProvider:
+        if self.billing_provider is None:
+            raise ValueError(f"claim {self.id} has no billing provider")
+        return self.billing_provider
+
+
+class ClaimsFile(BaseModel):
+    """A loaded claims file: every claim carries its billing provider."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    claims: list[Claim]
+
+    def __iter__(self) -> Iterator[Claim]:  # type: ignore[override]
+        return iter(self.claims)
+
+    def __len__(self) -> int:
+        return len(self.claims)
+
+
+class _FileShape(_Model):
+    billing_provider: BillingProvider | None = None
+    claims: Annotated[list[dict[str, Any]], Field(min_length=1)]
+
+
+class _Loader(yaml.SafeLoader):
+    """Leaves dates as text, so the schema reports an impossible date at its field."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _read_document(path: Path) -> Any:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError([Problem(source, "", "file not found")]) from None
+    except UnicodeDecodeError:
+        raise InputError([Problem(source, "", "not UTF-8 text")]) from None
+    except OSError as exc:
+        raise InputError([Problem(source, "", f"cannot read ({exc.strerror})")]) from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except json.JSONDecodeError as exc:
+        raise InputError([Problem(source, f"line {exc.lineno}", "not valid JSON")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise InputError([Problem(source, where, "not valid YAML")]) from None
+
+
+def _claim_label(index: int, raw: Any) -> str:
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str | int):
+        return f"claim {raw['id']}"
+    return f"claims[{index}]"
+
+
+def _under(label: str) -> Callable[[tuple[int | str, ...]], str]:
+    return lambda loc: f"{label}: {dotted(loc) or '(claim)'}"
+
+
+def parse_claims(data: Any, source: str) -> ClaimsFile:
+    """Check a parsed document; raise :class:`InputError` with every problem found."""
+    if not isinstance(data, dict):
+        raise InputError([Problem(source, "", "expected a mapping with 'claims'")])
+    try:
+        shape: _FileShape | None = _FileShape.model_validate(data)
+    except ValidationError as exc:
+        # Claims are checked one by one below; report file-level problems with theirs.
+        file_problems = [
+            p for p in problems_from_validation_error(exc, source)
+            if not p.location.startswith("claims[")
+        ]
+        shape = None
+    else:
+        file_problems = []
+    raw = data.get("claims")
+    raw_claims: list[Any] = raw if isinstance(raw, list) else []
+    problems = list(file_problems)
+    claims: list[Claim] = []
+    seen: dict[str, int] = {}
+    default_provider = shape.billing_provider if shape is not None else None
+    for index, item in enumerate(raw_claims):
+        label = _claim_label(index, item)
+        if not isinstance(item, dict):
+            problems.append(Problem(source, label, "expected a mapping"))
+            continue
+        try:
+            claim = Claim.model_validate(item)
+        except ValidationError as exc:
+            problems += problems_from_validation_error(exc, source, _under(label))
+            continue
+        if claim.billing_provider is None:
+            if default_provider is None:
+                if shape is not None:
+                    problems.append(Problem(source, f"{label}: billing_provider",
+                                            "required here or at the top of the file"))
+                continue
+            claim = claim.model_copy(update={"billing_provider": default_provider})
+        if claim.id in seen:
+            problems.append(Problem(source, f"{label}: id",
+                                    f"duplicate claim id (also claims[{seen[claim.id]}])"))
+        seen.setdefault(claim.id, index)
+        claims.append(claim)
+    if problems:
+        raise InputError(problems)
+    return ClaimsFile(source=source, claims=claims)
+
+
+def load_claims(path: Path) -> ClaimsFile:
+    """Load a YAML or JSON claims file (see docs/claims.md)."""
+    return parse_claims(_read_document(path), str(path))

@@ -1,0 +1,160 @@
+"""The accounts config file: one section per clinic account.
+
+Secrets are never read from here; ``credentials`` only names a credential
+source and that source's settings. The file is found through ``--config`` or
+``CLAIMFERRY_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from claimferry.errors import ConfigError, Problem
+from claimferry.validation import problems_from_validation_error
+
+CONFIG_ENV = "CLAIMFERRY_CONFIG"
+STATE_ENV = "CLAIMFERRY_STATE_DIR"
+
+_SUBMITTER_ID = re.compile(r"^[A-Za-z0-9 \-]{2,15}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SftpSettings(_Strict):
+    """Where and how to reach the clearinghouse's SFTP server."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    host_key: str | None = None
+    """Pinned public key, ``"<type> <base64>"`` as in known_hosts or ``ssh-keyscan``."""
+    known_hosts: Path | None = None
+    """A known_hosts file to verify against when no key is pinned."""
+    inbound: str = "inbound"
+    outbound: str = "outbound"
+    connect_timeout: Annotated[float, Field(gt=0)] = 15.0
+    auth_timeout: Annotated[float, Field(gt=0)] = 30.0
+    operation_timeout: Annotated[float, Field(gt=0)] = 60.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+
+    @field_validator("host_key")
+    @classmethod
+    def _key_shape(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) < 2:
+            raise ValueError("expected '<key type> <base64 key>', e.g. 'ssh-ed25519 AAAA...'")
+        return value
+
+
+class Contact(_Strict):
+    """The person the clearinghouse calls about a file (837P loop 1000A PER)."""
+
+    name: str
+    phone: Annotated[str | None, Field(pattern=r"^\d{10}$")] = None
+    email: str | None = None
+
+
+class CredentialSettings(BaseModel):
+    """``source`` names a credential-source plugin; other keys are its settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    source: str
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Account(_Strict):
+    """One clinic's clearinghouse account."""
+
+    name: str = ""
+    clearinghouse: str
+    submitter_id: str
+    submitter_name: str | None = None
+    """Loop 1000A name; the billing provider's name when not given."""
+    contact: Contact | None = None
+    mode: Literal["test", "production"] = "test"
+    sftp: SftpSettings | None = None
+    credentials: CredentialSettings | None = None
+
+    @field_validator("submitter_id")
+    @classmethod
+    def _submitter_shape(cls, value: str) -> str:
+        if not _SUBMITTER_ID.match(value):
+            raise ValueError("expected 2 to 15 letters, digits, spaces or dashes (ISA06)")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+
+class Config(_Strict):
+    accounts: dict[str, Account]
+    state_dir: Path | None = None
+
+    def account(self, name: str) -> Account:
+        try:
+            return self.accounts[name]
+        except KeyError:
+            known = ", ".join(sorted(self.accounts)) or "none"
+            raise ConfigError(
+                [Problem("config", f"accounts.{name}", f"no such account (known: {known})")]
+            ) from None
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "claimferry"
+
+
+def state_dir_for(config: Config | None) -> Path:
+    """``CLAIMFERRY_STATE_DIR`` wins, then the config's ``state_dir``, then XDG."""
+    env = os.environ.get(STATE_ENV)
+    if env:
+        return Path(env)
+    if config is not None and config.state_dir is not None:
+        return config.state_dir
+    return default_state_dir()
+
+
+def load_config(path: Path) -> Config:
+    """Read and check the accounts config; every problem is reported at once."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(source, "", "config file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(source, "", f"cannot read: {exc.__class__.__name__}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError([Problem(source, where, "not valid YAML")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(source, "", "expected a mapping with an 'accounts' section")])
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation_error(exc, source)) from None
+    if config.state_dir is not None and not config.state_dir.is_absolute():
+        config = config.model_copy(update={"state_dir": path.parent / config.state_dir})
+    named = {k: v.model_copy(update={"name": k}) for k, v in config.accounts.items()}
+    return config.model_copy(update={"accounts": named})
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else None

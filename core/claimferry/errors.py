@@ -1,0 +1,79 @@
+"""The errors claimferry shows to people.
+
+Every failure an operator can meet is one of these, so the CLI can print it
+without a traceback and exit with the right code: 2 for bad input (claims,
+config, response files, arguments), 1 for everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where it is and what was expected.
+
+    ``source`` is the file (or other origin), ``location`` the claim id, field
+    path or segment, ``message`` what is wrong. Messages never quote PHI or
+    secrets; they name fields, not their values.
+    """
+
+    source: str
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.location}" if self.location else self.source
+        return f"{where}: {self.message}"
+
+
+class ClaimferryError(Exception):
+    """A failure to report to the operator as one line, exit code 1."""
+
+    exit_code = 1
+
+
+class InputError(ClaimferryError):
+    """Bad input: carries every problem found, so all are reported at once."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ConfigError(InputError):
+    """The accounts config file is missing, unreadable or invalid."""
+
+
+class PluginError(ClaimferryError):
+    """A plugin could not be used: duplicate names, unknown names, bad registrations."""
+
+
+class TransportError(ClaimferryError):
+    """Delivery failed. ``transient`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class AuthenticationError(TransportError):
+    """The server refused the login. Never retried: clearinghouses lock accounts."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+class HostKeyError(TransportError):
+    """The server's host key is unknown or changed. Fails closed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+class CredentialError(ClaimferryError):
+    """An account's secrets could not be resolved (missing, or stored unsafely)."""

@@ -1,0 +1,137 @@
+'''Hook specifications: the one place that says what a plugin can provide.
+
+Every hook is named ``claimferry_*``, takes no arguments and yields
+registration objects from :mod:`claimferry.types`. A plugin is a module or
+object with functions of these names marked with ``@hookimpl``, registered
+through the ``claimferry`` entry-point group:
+
+.. code-block:: toml
+
+    [project.entry-points.claimferry]
+    my-clearinghouse = "my_package.plugin"
+'''
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from claimferry.types import (
+    ClaimTransport,
+    Clearinghouse,
+    CliCommand,
+    CredentialSource,
+    EnrollmentValidator,
+)
+
+PROJECT = "claimferry"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class ClaimferrySpecs:
+    """The hooks. Each returns an iterable of registrations (or nothing)."""
+
+    @hookspec
+    def claimferry_credential_sources(self) -> Iterable[CredentialSource]:  # type: ignore[empty-body]
+        """Register sources of account secrets (env, file, keyring, a vault...).
+
+        An account picks one with ``credentials: {source: NAME, ...}``.
+
+        Example plugin::
+
+            import os
+            from claimferry.api import Credentials, CredentialSource, SecretStr, hookimpl
+
+            def resolve(account):
+                prefix = account.credentials.settings.get("prefix", "MYVAULT")
+                return Credentials(
+                    username=os.environ[f"{prefix}_USER"],
+                    password=SecretStr(os.environ[f"{prefix}_PASSWORD"]),
+                )
+
+            @hookimpl
+            def claimferry_credential_sources():
+                yield CredentialSource(name="myvault", resolve=resolve)
+        """
+
+    @hookspec
+    def claimferry_enrollment_validators(self) -> Iterable[EnrollmentValidator]:  # type: ignore[empty-body]
+        """Register checks that run over claims before anything is written.
+
+        Every registered validator runs, in ``validate``, ``build`` and
+        ``submit``; findings of severity ``error`` block.
+
+        Example plugin::
+
+            from claimferry.api import EnrollmentValidator, Finding, Severity, hookimpl
+
+            def no_telehealth_to_acme(claims, context):
+                for claim in claims:
+                    if claim.payer.id == "ACME1" and claim.place_of_service == "02":
+                        yield Finding(Severity.ERROR, "ACME-POS", "ACME takes no telehealth",
+                                      claim.id, "place_of_service")
+
+            @hookimpl
+            def claimferry_enrollment_validators():
+                yield EnrollmentValidator(name="acme-rules", check=no_telehealth_to_acme)
+        """
+
+    @hookspec
+    def claimferry_claim_transports(self) -> Iterable[ClaimTransport]:  # type: ignore[empty-body]
+        """Register ways to deliver claim files and collect responses.
+
+        Example plugin::
+
+            from claimferry.api import ClaimTransport, hookimpl
+            from my_package.session import open_session, probe
+
+            @hookimpl
+            def claimferry_claim_transports():
+                yield ClaimTransport(name="myhouse-sftp", open=open_session,
+                                     probe_host_key=probe)
+        """
+
+    @hookspec
+    def claimferry_clearinghouses(self) -> Iterable[Clearinghouse]:  # type: ignore[empty-body]
+        """Register clearinghouse profiles: envelope IDs, file naming, transport.
+
+        An account picks one with ``clearinghouse: NAME``.
+
+        Example plugin::
+
+            from claimferry.api import Clearinghouse, Receiver, hookimpl
+
+            def name_file(naming):
+                return f"{naming.submitter_id}_{naming.interchange_control_number:09d}.837"
+
+            @hookimpl
+            def claimferry_clearinghouses():
+                yield Clearinghouse(
+                    name="myhouse",
+                    receiver=Receiver(isa_qualifier="ZZ", isa_id="MYHOUSE", gs_id="MYHOUSE",
+                                      name="MY HOUSE", id="MYHOUSE"),
+                    transport="myhouse-sftp",
+                    claim_file_name=name_file,
+                )
+        """
+
+    @hookspec
+    def claimferry_cli_commands(self) -> Iterable[CliCommand]:  # type: ignore[empty-body]
+        """Add subcommands to the ``claimferry`` CLI.
+
+        Example plugin::
+
+            import click
+            from claimferry.api import CliCommand, hookimpl
+
+            @click.command("hello")
+            def hello():
+                click.echo("hello")
+
+            @hookimpl
+            def claimferry_cli_commands():
+                yield CliCommand(name="hello", command=hello)
+        """

@@ -1,0 +1,206 @@
+"""Registration types: what each hook returns.
+
+One frozen dataclass per hook, each with a validated ``name`` (in the manner
+of conda's plugin types). Plugins construct these; the plugin manager checks
+that names are unique across all plugins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import click
+
+    from claimferry.claims import Claim
+    from claimferry.config import Account
+    from claimferry.credentials import Credentials
+    from claimferry.findings import Finding
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"{kind} name {name!r} must be lowercase letters and digits, "
+            "joined by '-' or '_' (e.g. 'officeally-sftp')"
+        )
+
+
+class _Named:
+    name: str
+
+    def __post_init__(self) -> None:
+        _check_name(type(self).__name__, self.name)
+
+
+# --- credential sources -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CredentialSource(_Named):
+    """Resolves an account's secrets: ``resolve(account) -> Credentials``.
+
+    ``account.credentials.settings`` holds this source's own settings from the
+    config (everything under ``credentials:`` except ``source``).
+    """
+
+    name: str
+    resolve: Callable[[Account], Credentials]
+    description: str = ""
+
+
+# --- enrollment validators ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """What a validator may consult besides the claims themselves."""
+
+    account: Account | None
+    today: date
+    state_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class EnrollmentValidator(_Named):
+    """Checks claims before anything is written: ``check(claims, context) -> findings``.
+
+    Every validator runs; their findings are shown together. Errors block
+    build and submit, warnings do not (unless ``--strict``).
+    """
+
+    name: str
+    check: Callable[[Sequence[Claim], ValidationContext], Iterable[Finding]]
+    description: str = ""
+
+
+# --- claim transports ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    size: int
+    modified: float | None = None
+
+
+@dataclass(frozen=True)
+class UploadReceipt:
+    """Proof of one delivered file, for the audit trail."""
+
+    remote_name: str
+    size: int
+    sha256: str
+    host_fingerprint: str
+
+
+@runtime_checkable
+class TransportSession(Protocol):
+    """An open, authenticated connection to one account's clearinghouse mailbox."""
+
+    @property
+    def host_fingerprint(self) -> str:
+        """SHA256 fingerprint of the verified host key, e.g. ``SHA256:abc...``."""
+        ...
+
+    def upload(self, data: bytes, remote_name: str) -> UploadReceipt:
+        """Deliver atomically: a temporary name, a size check, then the final name."""
+        ...
+
+    def list_responses(self) -> list[RemoteFile]:
+        """Files waiting in the response folder. Never deletes anything."""
+        ...
+
+    def download(self, name: str) -> bytes:
+        """One response file's bytes. Never deletes it."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class HostKey:
+    """A server's public host key as seen on the wire."""
+
+    key_type: str
+    base64: str
+    fingerprint: str
+
+    @property
+    def openssh(self) -> str:
+        return f"{self.key_type} {self.base64}"
+
+
+@dataclass(frozen=True)
+class ClaimTransport(_Named):
+    """Moves files to and from a clearinghouse.
+
+    ``open(account, credentials)`` returns a :class:`TransportSession`;
+    ``probe_host_key(account)`` fetches the server's key without logging in,
+    so that an operator can pin it.
+    """
+
+    name: str
+    open: Callable[[Account, Credentials], TransportSession]
+    probe_host_key: Callable[[Account], HostKey] | None = None
+    description: str = ""
+
+
+# --- clearinghouse profiles ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """The clearinghouse's identifiers in the 837P envelope."""
+
+    isa_qualifier: str
+    """ISA07, e.g. ``ZZ``."""
+    isa_id: str
+    """ISA08, e.g. Office Ally's ``330897513``."""
+    gs_id: str
+    """GS03."""
+    name: str
+    """Loop 1000B NM103."""
+    id: str
+    """Loop 1000B NM109 (qualifier ``46``)."""
+
+
+@dataclass(frozen=True)
+class FileNaming:
+    """What a clearinghouse's file name for one batch is made from."""
+
+    account: str
+    submitter_id: str
+    test: bool
+    interchange_control_number: int
+
+
+@dataclass(frozen=True)
+class Clearinghouse(_Named):
+    """A clearinghouse profile: envelope IDs, file naming and the transport to use."""
+
+    name: str
+    receiver: Receiver
+    transport: str
+    claim_file_name: Callable[[FileNaming], str]
+    isa_submitter_qualifier: str = "ZZ"
+    description: str = ""
+
+
+# --- CLI commands -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliCommand(_Named):
+    """A subcommand added to ``claimferry`` (the harness adds ``harness`` and ``demo``)."""
+
+    name: str
+    command: click.Command
+    description: str = field(default="")

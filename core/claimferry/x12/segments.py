@@ -1,0 +1,141 @@
+"""Streaming X12 segment reader.
+
+Delimiters are taken from the ISA segment (never assumed), the file is read in
+chunks so memory stays flat whatever its size, and every problem names the
+file and the segment's position.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from claimferry.errors import InputError, Problem
+
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    element: str = "*"
+    component: str = ":"
+    repetition: str = "^"
+    segment: str = "~"
+
+
+class X12SyntaxError(InputError):
+    """A file that is not well-formed X12: names the file, segment and element."""
+
+    def __init__(self, source: str, where: str, message: str) -> None:
+        super().__init__([Problem(source, where, message)])
+        self.source = source
+        self.where = where
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment. ``position`` counts from 1 within the file."""
+
+    position: int
+    id: str
+    elements: tuple[str, ...]
+    delimiters: Delimiters
+
+    def element(self, index: int) -> str:
+        """Element ``index`` counting from 1 (``ISA01``); empty when absent."""
+        return self.elements[index - 1] if 0 < index <= len(self.elements) else ""
+
+    def components(self, index: int) -> list[str]:
+        return self.element(index).split(self.delimiters.component)
+
+    def where(self, index: int | None = None) -> str:
+        base = f"segment {self.position} ({self.id})"
+        return f"{base} element {self.id}{index:02d}" if index is not None else base
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+
+def detect_delimiters(head: str, source: str) -> tuple[Delimiters, int]:
+    """Read the delimiters from the ISA at the start of ``head``.
+
+    Returns them and the offset of the ISA in ``head``. The ISA has exactly
+    16 elements; ISA16 is the component separator and the character after
+    it ends the segment, so padding mistakes elsewhere do not matter.
+    """
+    start = len(head) - len(head.lstrip("\ufeff \t\r\n"))
+    if head[start : start + 3] != "ISA":
+        raise X12SyntaxError(source, "segment 1", "expected an ISA segment at the start")
+    if len(head) < start + 4:
+        raise X12SyntaxError(source, "segment 1 (ISA)", "file ends inside the ISA segment")
+    element = head[start + 3]
+    if element.isalnum() or element.isspace():
+        raise X12SyntaxError(source, "segment 1 (ISA)", "no valid element separator after ISA")
+    pos = start + 3  # the separator before ISA01; find the one before ISA16
+    for _ in range(15):
+        pos = head.find(element, pos + 1)
+        if pos < 0:
+            raise X12SyntaxError(source, "segment 1 (ISA)", "expected 16 elements in ISA")
+    if len(head) < pos + 3:
+        raise X12SyntaxError(source, "segment 1 (ISA)", "file ends inside the ISA segment")
+    component = head[pos + 1]
+    terminator = head[pos + 2]
+    if terminator.isalnum() or terminator in (element, component):
+        raise X12SyntaxError(source, "segment 1 (ISA) element ISA16",
+                             "expected one component separator, then the segment terminator")
+    fields = head[start:pos + 1].split(element)
+    version = fields[12] if len(fields) > 12 else ""
+    repetition = fields[11] if len(fields) > 11 and version >= "00402" else ""
+    if len(repetition) != 1 or repetition.isalnum() or repetition in (element, component):
+        repetition = ""
+    return Delimiters(element, component, repetition, terminator), start
+
+
+def iter_segments(stream: IO[bytes], source: str) -> Iterator[Segment]:
+    """Yield segments from a binary stream, reading it in chunks."""
+    buffer = stream.read(CHUNK).decode("latin-1")
+    if not buffer.strip():
+        raise X12SyntaxError(source, "", "file is empty")
+    delimiters, start = detect_delimiters(buffer[:4096], source)
+    buffer = buffer[start:]
+    terminator, element = delimiters.segment, delimiters.element
+    position = 0
+    eof = False
+    while True:
+        end = buffer.find(terminator)
+        if end < 0:
+            if eof:
+                rest = buffer.strip()
+                if rest:
+                    raise X12SyntaxError(source, f"segment {position + 1}",
+                                         "file ends without a segment terminator")
+                return
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                eof = True
+            buffer += chunk.decode("latin-1")
+            continue
+        raw = buffer[:end].lstrip(" \t\r\n")
+        buffer = buffer[end + 1 :]
+        if not raw:
+            continue
+        position += 1
+        parts = raw.rstrip("\r\n").split(element)
+        seg_id = parts[0]
+        if not (2 <= len(seg_id) <= 3 and seg_id.isalnum() and seg_id == seg_id.upper()):
+            raise X12SyntaxError(source, f"segment {position}",
+                                 "expected a segment identifier of 2 or 3 letters or digits")
+        yield Segment(position, seg_id, tuple(parts[1:]), delimiters)
+
+
+def read_segments(path: Path) -> Iterator[Segment]:
+    """Segments of a file on disk (streamed)."""
+    with path.open("rb") as stream:
+        yield from iter_segments(stream, str(path))
+
+
+def segments_from_bytes(data: bytes, source: str) -> list[Segment]:
+    return list(iter_segments(io.BytesIO(data), source))

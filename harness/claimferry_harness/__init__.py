@@ -1,0 +1,1 @@
+"""The mock Office Ally SFTP server for end-to-end tests."""

@@ -1,0 +1,1 @@
+"""Plugin registrations (filled in as the plugin lands)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for running the mock Office Ally server."""

@@ -1,0 +1,1 @@
+"""Built-in content checks on claims (NPI, code shapes, dates, amounts)."""

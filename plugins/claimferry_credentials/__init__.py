@@ -1,0 +1,1 @@
+"""Built-in credential sources: env, file, keyring."""

@@ -1,0 +1,1 @@
+"""Office Ally: SFTP transport, envelope profile, file naming, reports, payer list."""
