@@ -1,0 +1,34 @@
+"""Shared fixtures. Every test gets a fresh plugin manager that loads only
+claimferry's own plugins, never whatever else happens to be installed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from claimferry.manager import PluginManager
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+@pytest.fixture
+def samples_dir() -> Path:
+    """The public X12 samples in ../shared/samples (data to read, not code)."""
+    if not SAMPLES.is_dir():
+        pytest.skip(f"shared samples not found at {SAMPLES}")
+    return SAMPLES
+
+
+@pytest.fixture
+def plugin_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginManager]:
+    """A fresh manager with the built-in plugins only; switches cleared."""
+    for var in ("CLAIMFERRY_BLOCK_PLUGINS", "CLAIMFERRY_LOAD_PLUGINS", "CLAIMFERRY_TRACE_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    pm = PluginManager().load("builtin")
+    try:
+        yield pm
+    finally:
+        for name, plugin in list(pm.list_name_plugin()):
+            pm.unregister(plugin, name=name)
