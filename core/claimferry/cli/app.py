@@ -1,0 +1,141 @@
+"""Building the click group. No hook runs at import time: plugins load in ``create_cli``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from claimferry import __version__
+from claimferry.config import Account, Config, find_config, load_config, state_dir_for
+from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem
+from claimferry.manager import PluginManager
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class InputProblem(click.ClickException):
+    """Bad input: every problem on its own line, exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(str(error))
+        self.problems = error.problems
+
+    def show(self, file: Any = None) -> None:
+        for problem in self.problems:
+            click.echo(f"error: {problem}", err=True)
+
+
+class BadInput(click.ClickException):
+    """Bad input found after argument parsing: exit code 2, like click's usage errors."""
+
+    exit_code = 2
+
+
+def command_error(message: str, exit_code: int) -> click.ClickException:
+    return BadInput(message) if exit_code == 2 else click.ClickException(message)
+
+
+@dataclass
+class App:
+    """What every command needs, made on first use."""
+
+    pm: PluginManager
+    config_path: Path | None
+    today: date = field(default_factory=date.today)
+    _config: Config | None = None
+
+    def config(self) -> Config:
+        if self._config is None:
+            path = find_config(self.config_path)
+            if path is None:
+                raise ConfigError([Problem(
+                    "config", "", "no accounts config: pass --config FILE or set CLAIMFERRY_CONFIG"
+                )])
+            self._config = load_config(path)
+        return self._config
+
+    def account(self, name: str) -> Account:
+        return self.config().account(name)
+
+    @property
+    def state_dir(self) -> Path:
+        config = None
+        if self._config is not None or find_config(self.config_path) is not None:
+            config = self.config()
+        return state_dir_for(config)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class ClaimferryGroup(click.Group):
+    """Turns claimferry's errors into messages and exit codes, never tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            raise InputProblem(exc) from None
+        except ClaimferryError as exc:
+            raise command_error(str(exc), exc.exit_code) from None
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print the result as JSON.")(func)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def create_cli(pm: PluginManager | None = None) -> click.Group:
+    """Build the CLI; ``pm`` lets tests pass a fresh plugin manager."""
+    manager = pm if pm is not None else PluginManager().load()
+
+    @click.group(cls=ClaimferryGroup, context_settings=CONTEXT_SETTINGS)
+    @click.version_option(__version__, "--version", prog_name="claimferry")
+    @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                  envvar="CLAIMFERRY_CONFIG", help="Accounts config file (or CLAIMFERRY_CONFIG).")
+    @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+    @click.pass_context
+    def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+        """Send professional claims (X12 837P) through a clearinghouse and track their fate."""
+        level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+        logging.basicConfig(level=level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        ctx.obj = App(manager, config_path)
+
+    from claimferry.cli import commands
+
+    commands.register(cli)
+    for failure in manager.load_failures:
+        click.echo(f"warning: plugin {failure.name} ({failure.distribution}) failed to load: "
+                   f"{failure.error}", err=True)
+    try:
+        extra = manager.cli_commands()
+    except ClaimferryError as exc:
+        click.echo(f"warning: {exc}", err=True)
+        extra = []
+    for command in extra:
+        if command.name in cli.commands:
+            click.echo(f"warning: plugin command {command.name!r} clashes with a built-in; "
+                       "ignored", err=True)
+            continue
+        cli.add_command(command.command, command.name)
+    return cli
+
+
+def main() -> None:
+    create_cli()(prog_name="claimferry")

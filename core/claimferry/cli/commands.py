@@ -1,0 +1,324 @@
+"""The built-in commands."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from claimferry import pipeline
+from claimferry.claims import Claim, load_claims
+from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
+from claimferry.errors import ClaimferryError
+from claimferry.findings import Finding, Severity, has_errors
+from claimferry.ledger import Ledger
+from claimferry.storage import atomic_write, sha256_hex
+from claimferry.types import ValidationContext
+
+CLAIMS_ARG = click.argument("claims_path", metavar="CLAIMS",
+                            type=click.Path(path_type=Path, dir_okay=False))
+
+
+def register(cli: click.Group) -> None:
+    for command in (validate, build, submit, fetch, plugins, hostkey, credentials):
+        cli.add_command(command)
+
+
+# -- findings ------------------------------------------------------------------------
+
+
+def _findings_json(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    return [{"severity": f.severity.value, "code": f.code, "message": f.message,
+             "claim": f.claim_id, "field": f.field, "validator": f.validator}
+            for f in findings]
+
+
+def _print_findings(findings: Sequence[Finding], source: str) -> None:
+    """Grouped by claim, errors first, on stderr."""
+    grouped: dict[str | None, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        grouped[finding.claim_id].append(finding)
+    for claim_id in sorted(grouped, key=lambda c: (c is not None, c or "")):
+        click.echo(f"{source}: claim {claim_id}" if claim_id else f"{source}:", err=True)
+        for f in sorted(grouped[claim_id], key=lambda f: f.severity != Severity.ERROR):
+            field = f" {f.field}:" if f.field else ""
+            click.echo(f"  {f.severity.value} {f.code}{field} {f.message}", err=True)
+
+
+def _check(app: App, claims_path: Path, account_name: str | None, strict: bool,
+           as_json: bool, *, report_ok: bool) -> tuple[list[Claim], list[Finding]]:
+    """Load and validate; stop with exit code 2 when findings block."""
+    loaded = load_claims(claims_path)
+    account = app.account(account_name) if account_name else None
+    context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
+    findings = pipeline.validate_claims(app.pm, loaded.claims, context)
+    blocked = has_errors(findings, strict=strict)
+    if as_json and (report_ok or blocked):
+        emit_json({"file": str(claims_path), "claims": len(loaded.claims),
+                   "valid": not blocked, "findings": _findings_json(findings)})
+    elif findings:
+        _print_findings(findings, str(claims_path))
+    if blocked:
+        errors = sum(f.severity == Severity.ERROR for f in findings)
+        warnings = len(findings) - errors
+        raise click.exceptions.Exit(2) if as_json else _blocked(errors, warnings, strict)
+    return loaded.claims, findings
+
+
+def _blocked(errors: int, warnings: int, strict: bool) -> BadInput:
+    what = f"{errors} error(s)" + (f" and {warnings} warning(s) (--strict)" if strict else "")
+    return BadInput(f"{what}: nothing was written or sent")
+
+
+# -- validate / build ----------------------------------------------------------------
+
+
+@click.command()
+@CLAIMS_ARG
+@click.option("--account", "account_name", help="Also run checks that need the account.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@json_option
+@pass_app
+def validate(app: App, claims_path: Path, account_name: str | None, strict: bool,
+             as_json: bool) -> None:
+    """Check a claims file: schema, content checks and every validator plugin."""
+    claims, findings = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
+    if not as_json:
+        click.echo(f"{claims_path}: {len(claims)} claims, "
+                   f"{sum(f.severity == Severity.WARNING for f in findings)} warning(s), ok")
+
+
+@click.command()
+@CLAIMS_ARG
+@click.option("--account", "account_name", required=True, help="Account whose envelope to use.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the 837P (written atomically).")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--control-number", type=click.IntRange(1, 999_999_999),
+              help="Use this ISA13 instead of taking the next one from the ledger.")
+@json_option
+@pass_app
+def build(app: App, claims_path: Path, account_name: str, output: Path, strict: bool,
+          control_number: int | None, as_json: bool) -> None:
+    """Write an 837P file without sending it.
+
+    Control numbers come from the ledger, so a built file never reuses one.
+    """
+    claims, _ = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
+    account = app.account(account_name)
+    clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
+    if control_number is None:
+        with Ledger.open(app.state_dir) as ledger:
+            ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
+            control_number = ledger.next_control_number(account.name)
+    data = pipeline.build_interchange(account, clearinghouse, claims, control_number,
+                                      datetime.now(UTC).astimezone())
+    atomic_write(output, data, mode=0o600)
+    result = {"file": str(output), "claims": len(claims), "size": len(data),
+              "sha256": sha256_hex(data), "interchange_control_number": control_number}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"wrote {output}: {len(claims)} claims, {len(data)} bytes, "
+                   f"ISA13 {control_number:09d}, sha256 {result['sha256']}")
+
+
+# -- submit / fetch ------------------------------------------------------------------
+
+
+@click.command()
+@CLAIMS_ARG
+@click.option("--account", "account_name", required=True)
+@click.option("--dry-run", is_flag=True, help="Validate and build, but record and send nothing.")
+@click.option("--resubmit", is_flag=True,
+              help="Send claims already sent, as replacements (frequency 7).")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@json_option
+@pass_app
+def submit(app: App, claims_path: Path, account_name: str, dry_run: bool, resubmit: bool,
+           strict: bool, as_json: bool) -> None:
+    """Validate, build and upload claims; first finishes any batch left pending."""
+    claims, _ = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
+    account = app.account(account_name)
+    clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
+    now = datetime.now(UTC).astimezone()
+    progress = _progress(as_json)
+    if dry_run:
+        data = pipeline.build_interchange(account, clearinghouse, claims, 1, now)
+        result = {"dry_run": True, "claims": len(claims), "size": len(data),
+                  "sha256": sha256_hex(data)}
+        emit_json(result) if as_json else click.echo(
+            f"dry run: {len(claims)} claims would be sent ({len(data)} bytes); nothing sent")
+        return
+    with Ledger.open(app.state_dir) as ledger:
+        if resubmit:
+            claims = pipeline.as_replacements(ledger, account.name, claims)
+        else:
+            pipeline.refuse_duplicates(ledger, account.name, claims)
+        batch = pipeline.record_batch(ledger, app.state_dir, account, clearinghouse, claims, now)
+        progress(f"recorded batch {batch.id}: {batch.file_name}")
+        session = pipeline.open_session(app.pm, account)
+        try:
+            delivered = [pipeline.deliver(ledger, session, pending, account.name, progress)
+                         for pending in pipeline.pending_batches(ledger, account.name)]
+        finally:
+            session.close()
+        rows = [{"batch": b.id, "remote_name": b.remote_name, "size": b.size,
+                 "sha256": b.sha256, "host_fingerprint": b.host_fingerprint,
+                 "claims": len(ledger.claims(batch_id=b.id))} for b in delivered]
+    if as_json:
+        emit_json({"delivered": rows})
+    else:
+        for row in rows:
+            click.echo(f"uploaded {row['remote_name']}  {row['size']} bytes  "
+                       f"sha256 {row['sha256']}")
+
+
+def _progress(quiet: bool) -> pipeline.Progress:
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    return (lambda _: None) if quiet else say
+
+
+@click.command()
+@click.option("--account", "account_name", help="The account to fetch for.")
+@click.option("--all", "all_accounts", is_flag=True, help="Every account in the config.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Accounts fetched at once with --all.")
+@json_option
+@pass_app
+def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int,
+          as_json: bool) -> None:
+    """Download new response files into the archive. Running it twice is harmless."""
+    if bool(account_name) == all_accounts:
+        raise click.UsageError("give --account NAME or --all")
+    config = app.config()
+    names = sorted(config.accounts) if all_accounts else [app.account(account_name or "").name]
+    progress = _progress(as_json)
+
+    def one(name: str) -> dict[str, Any]:
+        account = config.account(name)
+        try:
+            with Ledger.open(app.state_dir) as ledger:
+                session = pipeline.open_session(app.pm, account)
+                try:
+                    files = pipeline.fetch_responses(ledger, session, app.state_dir, name,
+                                                     progress)
+                finally:
+                    session.close()
+        except ClaimferryError as exc:
+            return {"account": name, "error": str(exc), "files": []}
+        return {"account": name, "files": [
+            {"name": f.remote_name, "size": f.size, "sha256": f.sha256,
+             "archive": str(f.archive_path)} for f in files]}
+
+    with ThreadPoolExecutor(max_workers=min(jobs, len(names))) as pool:
+        results = list(pool.map(one, names))
+    if as_json:
+        emit_json(results)
+    else:
+        for result in results:
+            if "error" in result:
+                click.echo(f"{result['account']}: error: {result['error']}", err=True)
+                continue
+            click.echo(f"{result['account']}: {len(result['files'])} new file(s)")
+            for f in result["files"]:
+                click.echo(f"  {f['name']}  {f['size']} bytes  sha256 {f['sha256']}")
+    failed = [r for r in results if "error" in r]
+    if failed:
+        raise ClaimferryError(f"{len(failed)} of {len(results)} account(s) failed")
+
+
+# -- plugins -------------------------------------------------------------------------
+
+
+@click.command()
+@json_option
+@pass_app
+def plugins(app: App, as_json: bool) -> None:
+    """List every plugin with what it registers, and plugins that failed to load."""
+    table = app.pm.registrations()
+    rows: list[dict[str, Any]] = []
+    for name, hooks in sorted(table.items()):
+        info = app.pm.plugin_info(name)
+        rows.append({"name": name, "distribution": info.distribution,
+                     "version": info.version, "builtin": info.builtin,
+                     "registers": {hook.removeprefix("claimferry_"): names
+                                   for hook, names in sorted(hooks.items())}})
+    failures = [asdict(f) for f in app.pm.load_failures]
+    if as_json:
+        emit_json({"plugins": rows, "failed": failures})
+        return
+    for row in rows:
+        origin = f"{row['distribution']} {row['version']}" if row["distribution"] else "local"
+        click.echo(f"{row['name']}  ({origin}{', built-in' if row['builtin'] else ''})")
+        registers: dict[str, list[str]] = row["registers"]
+        for hook, names in registers.items():
+            click.echo(f"    {hook}: {', '.join(names)}")
+    for failure in failures:
+        click.echo(f"{failure['name']}  FAILED TO LOAD ({failure['distribution']}): "
+                   f"{failure['error']}")
+
+
+# -- hostkey / credentials -----------------------------------------------------------
+
+
+@click.command()
+@click.argument("account_name", metavar="ACCOUNT")
+@json_option
+@pass_app
+def hostkey(app: App, account_name: str, as_json: bool) -> None:
+    """Show the server's host key so that an operator can pin it.
+
+    It does not log in. Compare the fingerprint with one the clearinghouse
+    gave you out of band before pinning it as sftp.host_key.
+    """
+    account = app.account(account_name)
+    transport = app.pm.get_transport(app.pm.get_clearinghouse(account.clearinghouse).transport)
+    if transport.probe_host_key is None:
+        raise ClaimferryError(f"transport {transport.name} cannot show host keys")
+    key = transport.probe_host_key(account)
+    pinned = account.sftp.host_key if account.sftp else None
+    matches = pinned is not None and pinned.split()[:2] == key.openssh.split()
+    if as_json:
+        emit_json({"account": account.name, "key_type": key.key_type,
+                   "fingerprint": key.fingerprint, "host_key": key.openssh,
+                   "pinned": pinned is not None, "matches_pinned": matches})
+        return
+    click.echo(f"{account.name}: {key.key_type} {key.fingerprint}")
+    click.echo(f"  pin with:  sftp: {{host_key: \"{key.openssh}\"}}")
+    if pinned is not None:
+        click.echo("  matches the pinned key" if matches else "  DIFFERS from the pinned key")
+
+
+@click.group()
+def credentials() -> None:
+    """Check an account's credentials."""
+
+
+@credentials.command("test")
+@click.argument("account_name", metavar="ACCOUNT")
+@json_option
+@pass_app
+def credentials_test(app: App, account_name: str, as_json: bool) -> None:
+    """Connect and log in with the account's credentials; print no secret."""
+    account = app.account(account_name)
+    session = pipeline.open_session(app.pm, account)
+    try:
+        fingerprint = session.host_fingerprint
+        waiting = len(session.list_responses())
+    finally:
+        session.close()
+    if as_json:
+        emit_json({"account": account.name, "ok": True, "host_fingerprint": fingerprint,
+                   "responses_waiting": waiting})
+    else:
+        click.echo(f"{account.name}: login ok (host {fingerprint}); "
+                   f"{waiting} response file(s) waiting")

@@ -1,0 +1,596 @@
+"""The ledger: one SQLite file (WAL) in the state directory.
+
+It owns control numbers, batches, each claim's state history, the response
+files already fetched, and the append-only audit trail. It stores no PHI:
+claims are known by their id, payer, charge and a hash of their content.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from claimferry.errors import ClaimferryError
+
+LEDGER_FILE = "ledger.sqlite3"
+MAX_CONTROL_NUMBER = 999_999_999
+
+
+class BatchState(StrEnum):
+    BUILT = "built"
+    """Recorded, not yet sent: the file is in the archive."""
+    UPLOADING = "uploading"
+    """An upload started; a crash here is resolved by checking the remote side."""
+    UPLOADED = "uploaded"
+    FAILED = "failed"
+    """The upload failed for good; the batch was never delivered."""
+
+
+class ClaimState(StrEnum):
+    BUILT = "built"
+    UPLOADED = "uploaded"
+    ACCEPTED = "accepted"
+    """The 999 accepted its transaction set."""
+    REJECTED = "rejected"
+    """The 999 (or a TA1) rejected the file or its transaction set."""
+    ACKNOWLEDGED = "acknowledged"
+    """The payer's 277CA accepted it into adjudication."""
+    PAYER_REJECTED = "payer_rejected"
+    PAID = "paid"
+    DENIED = "denied"
+    ADJUSTED = "adjusted"
+    """An 835 reversal or correction changed an earlier payment."""
+    FAILED = "failed"
+    """Its batch was never delivered."""
+    UNKNOWN = "unknown"
+    """Seen in a response, but never sent from this ledger."""
+
+
+_MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        clearinghouse TEXT NOT NULL,
+        submitter_id TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE control_numbers (
+        account TEXT PRIMARY KEY REFERENCES accounts(name),
+        last INTEGER NOT NULL
+    );
+    CREATE TABLE batches (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(name),
+        file_name TEXT NOT NULL,
+        archive_path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        isa13 INTEGER NOT NULL,
+        gs06 INTEGER NOT NULL,
+        st02 INTEGER NOT NULL,
+        test INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        remote_name TEXT,
+        host_fingerprint TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (account, isa13),
+        UNIQUE (account, file_name)
+    );
+    CREATE TABLE claims (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        claim_id TEXT NOT NULL,
+        batch_id INTEGER REFERENCES batches(id),
+        payer_id TEXT,
+        charge TEXT,
+        content_sha256 TEXT,
+        frequency TEXT,
+        payer_claim_number TEXT,
+        state TEXT NOT NULL,
+        detail TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX claims_by_id ON claims (account, claim_id);
+    CREATE INDEX claims_by_batch ON claims (batch_id);
+    CREATE TABLE claim_events (
+        id INTEGER PRIMARY KEY,
+        claim_row INTEGER NOT NULL REFERENCES claims(id),
+        state TEXT NOT NULL,
+        detail TEXT,
+        amount TEXT,
+        source_file TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX events_by_claim ON claim_events (claim_row);
+    CREATE TABLE response_files (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        remote_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        archive_path TEXT NOT NULL,
+        kind TEXT,
+        parsed INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        fetched_at TEXT NOT NULL,
+        UNIQUE (account, remote_name, sha256)
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        account TEXT,
+        action TEXT NOT NULL,
+        host_fingerprint TEXT,
+        file_name TEXT,
+        size INTEGER,
+        sha256 TEXT,
+        detail TEXT
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """,
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    account: str
+    file_name: str
+    archive_path: Path
+    sha256: str
+    size: int
+    isa13: int
+    gs06: int
+    st02: int
+    test: bool
+    state: BatchState
+    remote_name: str | None
+    host_fingerprint: str | None
+    error: str | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """What the ledger keeps of a claim: no PHI, only what tracks its fate."""
+
+    row: int
+    account: str
+    claim_id: str
+    batch_id: int | None
+    payer_id: str | None
+    charge: Decimal | None
+    content_sha256: str | None
+    frequency: str | None
+    payer_claim_number: str | None
+    state: ClaimState
+    detail: str | None
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ClaimEvent:
+    state: ClaimState
+    detail: str | None
+    amount: Decimal | None
+    source_file: str | None
+    at: str
+
+
+@dataclass(frozen=True)
+class NewClaim:
+    claim_id: str
+    payer_id: str
+    charge: Decimal
+    content_sha256: str
+    frequency: str
+    payer_claim_number: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str
+    actor: str
+    account: str | None
+    action: str
+    host_fingerprint: str | None
+    file_name: str | None
+    size: int | None
+    sha256: str | None
+    detail: str | None
+
+
+class LedgerError(ClaimferryError):
+    """The ledger cannot be opened or is in a state it cannot handle."""
+
+
+class Ledger:
+    """Access to the SQLite ledger; use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{path}: cannot open the ledger ({exc})") from None
+        path.chmod(0o600)
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Ledger:
+        return cls(state_dir / LEDGER_FILE)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: writers queue instead of failing mid-way."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(_MIGRATIONS):
+            raise LedgerError(
+                f"{self.path}: written by a newer claimferry (schema {version}); upgrade"
+            )
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as db:
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- accounts and control numbers -----------------------------------------
+
+    def ensure_account(self, name: str, clearinghouse: str, submitter_id: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO accounts (name, clearinghouse, submitter_id, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "clearinghouse = excluded.clearinghouse, submitter_id = excluded.submitter_id",
+                (name, clearinghouse, submitter_id, _now()),
+            )
+
+    def next_control_number(self, account: str) -> int:
+        """A number never handed out before for this account (ISA13, GS06, ST02).
+
+        It is committed before it is returned, so a crash after this call
+        burns the number rather than risking its reuse.
+        """
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT last FROM control_numbers WHERE account = ?", (account,)
+            ).fetchone()
+            used = max(
+                row["last"] if row else 0,
+                db.execute(
+                    "SELECT COALESCE(MAX(isa13), 0) FROM batches WHERE account = ?", (account,)
+                ).fetchone()[0],
+            )
+            number = int(used) + 1
+            if number > MAX_CONTROL_NUMBER:
+                raise LedgerError(f"account {account}: interchange control numbers exhausted")
+            db.execute(
+                "INSERT INTO control_numbers (account, last) VALUES (?, ?) "
+                "ON CONFLICT (account) DO UPDATE SET last = excluded.last",
+                (account, number),
+            )
+        return number
+
+    # -- batches and claims ----------------------------------------------------
+
+    def record_batch(
+        self,
+        *,
+        account: str,
+        file_name: str,
+        archive_path: Path,
+        sha256: str,
+        size: int,
+        control_number: int,
+        test: bool,
+        claims: Sequence[NewClaim],
+    ) -> Batch:
+        """Record a built batch and its claims, before anything is uploaded."""
+        now = _now()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO batches (account, file_name, archive_path, sha256, size, isa13, "
+                "gs06, st02, test, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (account, file_name, str(archive_path), sha256, size, control_number,
+                 control_number, control_number, int(test), BatchState.BUILT, now, now),
+            )
+            batch_id = int(cursor.lastrowid or 0)
+            for claim in claims:
+                row = db.execute(
+                    "INSERT INTO claims (account, claim_id, batch_id, payer_id, charge, "
+                    "content_sha256, frequency, payer_claim_number, state, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (account, claim.claim_id, batch_id, claim.payer_id, str(claim.charge),
+                     claim.content_sha256, claim.frequency, claim.payer_claim_number,
+                     ClaimState.BUILT, now),
+                ).lastrowid
+                db.execute(
+                    "INSERT INTO claim_events (claim_row, state, detail, source_file, at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (row, ClaimState.BUILT, None, file_name, now),
+                )
+        return self.batch(batch_id)
+
+    def batch(self, batch_id: int) -> Batch:
+        row = self._db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"no batch {batch_id}")
+        return _batch(row)
+
+    def batches(self, account: str | None = None,
+                states: Iterable[BatchState] | None = None) -> list[Batch]:
+        sql, args = "SELECT * FROM batches WHERE 1=1", []
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        if states is not None:
+            wanted = list(states)
+            sql += f" AND state IN ({','.join('?' * len(wanted))})"
+            args.extend(wanted)
+        return [_batch(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    def set_batch_state(
+        self,
+        batch_id: int,
+        state: BatchState,
+        *,
+        remote_name: str | None = None,
+        host_fingerprint: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Move a batch (and, on upload or failure, its claims) to a new state."""
+        now = _now()
+        claim_state = {BatchState.UPLOADED: ClaimState.UPLOADED,
+                       BatchState.FAILED: ClaimState.FAILED}.get(state)
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE batches SET state = ?, remote_name = COALESCE(?, remote_name), "
+                "host_fingerprint = COALESCE(?, host_fingerprint), error = ?, updated_at = ? "
+                "WHERE id = ?",
+                (state, remote_name, host_fingerprint, error, now, batch_id),
+            )
+            if claim_state is not None:
+                rows = [r["id"] for r in db.execute(
+                    "SELECT id FROM claims WHERE batch_id = ?", (batch_id,))]
+                for row in rows:
+                    _set_claim_state(db, row, claim_state, error, None, remote_name, now)
+
+    def claims_already_sent(self, account: str,
+                            keys: Iterable[tuple[str, str]]) -> list[tuple[ClaimRecord, Batch]]:
+        """Claims with the same id and content in a batch that was (or may have been) sent."""
+        found = []
+        for claim_id, content in keys:
+            for row in self._db.execute(
+                "SELECT c.*, b.state AS batch_state FROM claims c JOIN batches b "
+                "ON b.id = c.batch_id WHERE c.account = ? AND c.claim_id = ? "
+                "AND c.content_sha256 = ? AND b.state != ? ORDER BY c.id",
+                (account, claim_id, content, BatchState.FAILED),
+            ):
+                found.append((_claim(row), self.batch(row["batch_id"])))
+        return found
+
+    def claims(self, *, account: str | None = None, batch_id: int | None = None,
+               claim_id: str | None = None) -> list[ClaimRecord]:
+        sql, args = "SELECT * FROM claims WHERE 1=1", []
+        for column, value in (("account", account), ("batch_id", batch_id),
+                              ("claim_id", claim_id)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        return [_claim(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    def claim_events(self, row: int) -> list[ClaimEvent]:
+        return [
+            ClaimEvent(ClaimState(r["state"]), r["detail"],
+                       Decimal(r["amount"]) if r["amount"] is not None else None,
+                       r["source_file"], r["at"])
+            for r in self._db.execute(
+                "SELECT * FROM claim_events WHERE claim_row = ? ORDER BY id", (row,))
+        ]
+
+    def latest_claim(self, account: str, claim_id: str) -> ClaimRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM claims WHERE account = ? AND claim_id = ? ORDER BY id DESC LIMIT 1",
+            (account, claim_id),
+        ).fetchone()
+        return _claim(row) if row else None
+
+    def update_claim(
+        self,
+        account: str,
+        claim_id: str,
+        state: ClaimState,
+        *,
+        detail: str | None = None,
+        amount: Decimal | None = None,
+        source_file: str | None = None,
+        payer_claim_number: str | None = None,
+        batch_control_number: int | None = None,
+    ) -> ClaimRecord:
+        """Move a claim to a new state; a claim never sent is recorded as unknown first.
+
+        With ``batch_control_number`` (a 999's GS06/ST02) the claim is looked
+        up in that batch; otherwise its latest submission is used.
+        """
+        now = _now()
+        with self.transaction() as db:
+            row = None
+            if batch_control_number is not None:
+                row = db.execute(
+                    "SELECT c.id FROM claims c JOIN batches b ON b.id = c.batch_id "
+                    "WHERE c.account = ? AND c.claim_id = ? AND b.isa13 = ? "
+                    "ORDER BY c.id DESC LIMIT 1",
+                    (account, claim_id, batch_control_number),
+                ).fetchone()
+            if row is None:
+                row = db.execute(
+                    "SELECT id FROM claims WHERE account = ? AND claim_id = ? "
+                    "ORDER BY id DESC LIMIT 1", (account, claim_id),
+                ).fetchone()
+            if row is None:
+                claim_row = int(db.execute(
+                    "INSERT INTO claims (account, claim_id, state, updated_at) "
+                    "VALUES (?, ?, ?, ?)", (account, claim_id, ClaimState.UNKNOWN, now),
+                ).lastrowid or 0)
+            else:
+                claim_row = int(row["id"])
+            _set_claim_state(db, claim_row, state, detail, amount, source_file, now)
+            if payer_claim_number:
+                db.execute("UPDATE claims SET payer_claim_number = ? WHERE id = ?",
+                           (payer_claim_number, claim_row))
+        return _claim(self._db.execute("SELECT * FROM claims WHERE id = ?",
+                                       (claim_row,)).fetchone())
+
+    # -- response files --------------------------------------------------------
+
+    def response_known(self, account: str, remote_name: str, size: int) -> bool:
+        """Whether a remote file of this name and size was already archived."""
+        return self._db.execute(
+            "SELECT 1 FROM response_files WHERE account = ? AND remote_name = ? AND size = ?",
+            (account, remote_name, size),
+        ).fetchone() is not None
+
+    def record_response(self, *, account: str, remote_name: str, size: int, sha256: str,
+                        archive_path: Path, kind: str | None) -> int | None:
+        """Record an archived response; ``None`` when the same bytes were recorded before."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO response_files (account, remote_name, size, sha256, "
+                "archive_path, kind, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (account, remote_name, size, sha256, str(archive_path), kind, _now()),
+            )
+        return int(cursor.lastrowid or 0) if cursor.rowcount else None
+
+    def mark_response_parsed(self, response_id: int, error: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE response_files SET parsed = ?, error = ? WHERE id = ?",
+                       (0 if error else 1, error, response_id))
+
+    def unparsed_responses(self, account: str) -> list[sqlite3.Row]:
+        return list(self._db.execute(
+            "SELECT * FROM response_files WHERE account = ? AND parsed = 0 AND error IS NULL "
+            "ORDER BY id", (account,)))
+
+    # -- audit -----------------------------------------------------------------
+
+    def audit(self, action: str, *, account: str | None = None,
+              host_fingerprint: str | None = None, file_name: str | None = None,
+              size: int | None = None, sha256: str | None = None,
+              detail: str | None = None) -> None:
+        """Append to the audit trail. Callers pass no PHI and no secrets."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO audit (at, actor, account, action, host_fingerprint, file_name, "
+                "size, sha256, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_now(), _actor(), account, action, host_fingerprint, file_name, size, sha256,
+                 detail),
+            )
+
+    def audit_entries(self, account: str | None = None) -> list[AuditEntry]:
+        sql, args = "SELECT * FROM audit", []
+        if account is not None:
+            sql += " WHERE account = ?"
+            args.append(account)
+        return [AuditEntry(r["at"], r["actor"], r["account"], r["action"],
+                           r["host_fingerprint"], r["file_name"], r["size"], r["sha256"],
+                           r["detail"])
+                for r in self._db.execute(sql + " ORDER BY id", args)]
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    out, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return out
+
+
+def _set_claim_state(db: sqlite3.Connection, row: int, state: ClaimState, detail: str | None,
+                     amount: Decimal | None, source_file: str | None, now: str) -> None:
+    db.execute("UPDATE claims SET state = ?, detail = ?, updated_at = ? WHERE id = ?",
+               (state, detail, now, row))
+    db.execute(
+        "INSERT INTO claim_events (claim_row, state, detail, amount, source_file, at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (row, state, detail, str(amount) if amount is not None else None, source_file, now),
+    )
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _batch(row: sqlite3.Row) -> Batch:
+    return Batch(
+        id=row["id"], account=row["account"], file_name=row["file_name"],
+        archive_path=Path(row["archive_path"]), sha256=row["sha256"], size=row["size"],
+        isa13=row["isa13"], gs06=row["gs06"], st02=row["st02"], test=bool(row["test"]),
+        state=BatchState(row["state"]), remote_name=row["remote_name"],
+        host_fingerprint=row["host_fingerprint"], error=row["error"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+def _claim(row: Any) -> ClaimRecord:
+    return ClaimRecord(
+        row=row["id"], account=row["account"], claim_id=row["claim_id"],
+        batch_id=row["batch_id"], payer_id=row["payer_id"],
+        charge=Decimal(row["charge"]) if row["charge"] is not None else None,
+        content_sha256=row["content_sha256"], frequency=row["frequency"],
+        payer_claim_number=row["payer_claim_number"], state=ClaimState(row["state"]),
+        detail=row["detail"], updated_at=row["updated_at"],
+    )
