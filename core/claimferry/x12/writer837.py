@@ -1,0 +1,414 @@
+"""The 837P writer: X12 5010 005010X222A1 for primary professional claims.
+
+Claims are grouped the way the TR3 nests them: billing provider (2000A), then
+subscriber and payer (2000B), then the patient when not the subscriber
+(2000C), then the claims (2300) and their lines (2400). The writer assumes
+claims that passed the schema; content rules (NPI check digits, code shapes)
+belong to the validators, but anything that would break the file's syntax
+(a delimiter inside an identifier, a name with nothing printable) is refused
+here so a malformed file is never produced.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+
+from claimferry.claims import (
+    RELATIONSHIP_CODES,
+    Address,
+    BillingProvider,
+    Claim,
+    Patient,
+    Payer,
+    ServiceLine,
+    Subscriber,
+)
+from claimferry.config import Contact
+from claimferry.errors import InputError, Problem
+from claimferry.types import Receiver
+
+IMPLEMENTATION = "005010X222A1"
+MAX_CLAIMS_PER_SUBSCRIBER_HL = 100
+"""The TR3 limits the 2300 loop to 100 repeats under one subscriber HL."""
+
+SEGMENT_TERMINATOR = "~\n"
+
+# Names and addresses: what payers' front-end edits accept from the X12 basic
+# character set, minus the delimiters. Anything else becomes a space.
+_NOT_NAME_CHARACTER = re.compile(r"[^A-Z0-9 &',\-./]")
+# Identifiers are never rewritten (a changed member ID is a denial), only refused.
+_BAD_IDENTIFIER = re.compile(r"[*:^~]|[^\x20-\x7e]")
+_ISA_VALUE = re.compile(r"^[A-Za-z0-9 \-]+$")
+
+# Element maximum lengths (TR3) for the free-text elements we fill.
+_ORG_NAME = 60  # NM103
+_FIRST_NAME = 35  # NM104
+_ADDRESS_LINE = 55  # N301, N302
+_CITY = 30  # N401
+_CONTACT_NAME = 60  # PER02
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Everything about one interchange that does not come from the claims."""
+
+    sender_qualifier: str
+    sender_id: str
+    receiver: Receiver
+    submitter_name: str
+    contact: Contact
+    test: bool
+    interchange_control_number: int
+    group_control_number: int
+    transaction_set_control_number: int
+    created: datetime
+
+
+class _Unwritable(Exception):
+    """A value that cannot go into X12 as is; becomes a Problem with its claim."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@lru_cache(maxsize=65536)
+def _ascii_upper(value: str) -> str:
+    """Uppercase ASCII, accents folded (JOSÉ -> JOSE), other characters as spaces."""
+    if not value.isascii():
+        value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return " ".join(_NOT_NAME_CHARACTER.sub(" ", value.upper()).split())
+
+
+def _text(value: str, limit: int, field: str) -> str:
+    cleaned = _ascii_upper(value)[:limit].rstrip()
+    if not cleaned:
+        raise _Unwritable(field, "has no letters or digits that X12 can carry")
+    return cleaned
+
+
+def _identifier(value: str, field: str) -> str:
+    if _BAD_IDENTIFIER.search(value):
+        raise _Unwritable(field, "contains an X12 delimiter (* : ^ ~) or a non-ASCII character")
+    return value
+
+
+def _amount(value: Decimal) -> str:
+    """X12 R type: no exponent, no trailing zeros beyond need (680, 680.5, 12.34)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _d8(value: date) -> str:
+    return value.strftime("%Y%m%d")
+
+
+def _zip(value: str) -> str:
+    return value.replace("-", "").replace(" ", "")
+
+
+def _address(address: Address, field: str) -> list[str]:
+    """N3 and N4."""
+    n3 = f"N3*{_text(address.line1, _ADDRESS_LINE, f'{field}.line1')}"
+    if address.line2 is not None:
+        n3 += f"*{_text(address.line2, _ADDRESS_LINE, f'{field}.line2')}"
+    city = _text(address.city, _CITY, f"{field}.city")
+    state = _identifier(address.state, f"{field}.state")
+    return [n3, f"N4*{city}*{state}*{_identifier(_zip(address.zip), f'{field}.zip')}"]
+
+
+def _person(entity: str, last: str, first: str, field: str) -> str:
+    """NM1 for a person, without an identifier."""
+    last_name = _text(last, _ORG_NAME, f"{field}.last_name")
+    first_name = _text(first, _FIRST_NAME, f"{field}.first_name")
+    return f"NM1*{entity}*1*{last_name}*{first_name}"
+
+
+def _billing_provider(provider: BillingProvider) -> list[str]:
+    """2000A's PRV and loop 2010AA (the HL itself is written by the caller)."""
+    field = "billing_provider"
+    out: list[str] = []
+    if provider.taxonomy is not None:
+        out.append(f"PRV*BI*PXC*{_identifier(provider.taxonomy, f'{field}.taxonomy')}")
+    npi = _identifier(provider.npi, f"{field}.npi")
+    if provider.organization is not None:
+        name = _text(provider.organization, _ORG_NAME, f"{field}.organization")
+        out.append(f"NM1*85*2*{name}*****XX*{npi}")
+    else:
+        person = _person("85", provider.last_name or "", provider.first_name or "", field)
+        out.append(f"{person}****XX*{npi}")
+    out += _address(provider.address, f"{field}.address")
+    out.append(f"REF*EI*{_identifier(provider.tax_id, f'{field}.tax_id')}")
+    return out
+
+
+def _subscriber(payer: Payer, subscriber: Subscriber, is_patient: bool) -> list[str]:
+    """SBR, loop 2010BA (subscriber) and loop 2010BB (payer)."""
+    field = "subscriber"
+    group = (
+        _identifier(subscriber.group_number, f"{field}.group_number")
+        if subscriber.group_number is not None
+        else ""
+    )
+    filing = _identifier(subscriber.filing_code, f"{field}.filing_code")
+    member = _identifier(subscriber.member_id, f"{field}.member_id")
+    out = [
+        f"SBR*P*{'18' if is_patient else ''}*{group}******{filing}",
+        f"{_person('IL', subscriber.last_name, subscriber.first_name, field)}****MI*{member}",
+    ]
+    if subscriber.address is not None:
+        out += _address(subscriber.address, f"{field}.address")
+    out.append(f"DMG*D8*{_d8(subscriber.birth_date)}*{subscriber.gender}")
+    payer_name = _text(payer.name, _ORG_NAME, "payer.name")
+    out.append(f"NM1*PR*2*{payer_name}*****PI*{_identifier(payer.id, 'payer.id')}")
+    return out
+
+
+def _patient(patient: Patient) -> list[str]:
+    """PAT and loop 2010CA (the HL itself is written by the caller)."""
+    field = "patient"
+    out = [
+        f"PAT*{RELATIONSHIP_CODES[patient.relationship]}",
+        _person("QC", patient.last_name, patient.first_name, field),
+    ]
+    out += _address(patient.address, f"{field}.address")
+    out.append(f"DMG*D8*{_d8(patient.birth_date)}*{patient.gender}")
+    return out
+
+
+def _service_line(claim: Claim, number: int, line: ServiceLine) -> list[str]:
+    """Loop 2400: LX, SV1, DTP*472, REF*6R."""
+    field = f"lines[{number - 1}]"
+    procedure = ":".join(
+        [_identifier(line.procedure, f"{field}.procedure")]
+        + [_identifier(m, f"{field}.modifiers") for m in line.modifiers]
+    )
+    pointers = ":".join(str(p) for p in line.diagnosis_pointers)
+    end = line.service_end_date
+    if end is None or end == line.service_date:
+        when = f"D8*{_d8(line.service_date)}"
+    else:
+        when = f"RD8*{_d8(line.service_date)}-{_d8(end)}"
+    line_id = _identifier(line.id, f"{field}.id") if line.id is not None else f"{claim.id}-{number}"
+    return [
+        f"LX*{number}",
+        f"SV1*HC:{procedure}*{_amount(line.charge)}*UN*{_amount(line.units)}***{pointers}",
+        f"DTP*472*{when}",
+        f"REF*6R*{line_id}",
+    ]
+
+
+def _claim(claim: Claim) -> list[str]:
+    """Loop 2300 with its 2310A/B/C provider loops and its 2400 lines, in TR3 order."""
+    pos = _identifier(claim.place_of_service, "place_of_service")
+    out = [f"CLM*{claim.id}*{_amount(claim.total_charge)}***{pos}:B:{claim.frequency_code}*Y*A*Y*Y"]
+    # REF (position 1800) after any DTP (1350) and before HI (2310).
+    if claim.prior_authorization is not None:
+        auth = _identifier(claim.prior_authorization, "prior_authorization")
+        out.append(f"REF*G1*{auth}")
+    if claim.frequency != "original" and claim.payer_claim_number is not None:
+        payer_number = _identifier(claim.payer_claim_number, "payer_claim_number")
+        out.append(f"REF*F8*{payer_number}")
+    codes = [
+        _identifier(code, f"diagnoses[{index}]").replace(".", "")
+        for index, code in enumerate(claim.diagnoses)
+    ]
+    out.append("HI*ABK:" + "*ABF:".join(codes))
+    if claim.referring_provider is not None:
+        ref = claim.referring_provider
+        npi = _identifier(ref.npi, "referring_provider.npi")
+        person = _person("DN", ref.last_name, ref.first_name, "referring_provider")
+        out.append(f"{person}****XX*{npi}")
+    if claim.rendering_provider is not None:
+        ren = claim.rendering_provider
+        npi = _identifier(ren.npi, "rendering_provider.npi")
+        person = _person("82", ren.last_name, ren.first_name, "rendering_provider")
+        out.append(f"{person}****XX*{npi}")
+        if ren.taxonomy is not None:
+            taxonomy = _identifier(ren.taxonomy, "rendering_provider.taxonomy")
+            out.append(f"PRV*PE*PXC*{taxonomy}")
+    if claim.service_facility is not None:
+        facility = claim.service_facility
+        name = _text(facility.name, _ORG_NAME, "service_facility.name")
+        if facility.npi is not None:
+            npi = _identifier(facility.npi, "service_facility.npi")
+            out.append(f"NM1*77*2*{name}*****XX*{npi}")
+        else:
+            out.append(f"NM1*77*2*{name}")
+        out += _address(facility.address, "service_facility.address")
+    for number, line in enumerate(claim.lines, start=1):
+        out += _service_line(claim, number, line)
+    return out
+
+
+_SubscriberKey = tuple[Payer, Subscriber, bool]
+"""Payer, subscriber, and whether the subscriber is the patient: one 2000B each."""
+
+
+def _grouped(
+    claims: Sequence[Claim],
+) -> dict[BillingProvider, dict[_SubscriberKey, list[tuple[Patient | None, Claim]]]]:
+    """Claims by billing provider, then subscriber, patients kept together, input order."""
+    tree: dict[BillingProvider, dict[_SubscriberKey, dict[Patient | None, list[Claim]]]] = {}
+    for claim in claims:
+        subscribers = tree.setdefault(claim.provider(), {})
+        key = (claim.payer, claim.subscriber, claim.patient is None)
+        subscribers.setdefault(key, {}).setdefault(claim.patient, []).append(claim)
+    return {
+        provider: {
+            key: [(patient, c) for patient, batch in patients.items() for c in batch]
+            for key, patients in subscribers.items()
+        }
+        for provider, subscribers in tree.items()
+    }
+
+
+def _chunks(
+    items: list[tuple[Patient | None, Claim]], size: int
+) -> Iterator[list[tuple[Patient | None, Claim]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _claim_problem(claim: Claim, exc: _Unwritable) -> Problem:
+    return Problem("claims", f"claim {claim.id}: {exc.field}", exc.message)
+
+
+def _transaction_body(claims: Sequence[Claim]) -> tuple[list[str], list[Problem]]:
+    """Segments from the first HL to the last claim line, and every problem met."""
+    out: list[str] = []
+    problems: list[Problem] = []
+    hl = 0
+    for provider, subscribers in _grouped(claims).items():
+        hl += 1
+        provider_hl = hl
+        out.append(f"HL*{provider_hl}**20*1")
+        try:
+            out += _billing_provider(provider)
+        except _Unwritable as exc:
+            first = next(c for c in claims if c.provider() == provider)
+            problems.append(_claim_problem(first, exc))
+        for (payer, subscriber, is_patient), items in subscribers.items():
+            for chunk in _chunks(items, MAX_CLAIMS_PER_SUBSCRIBER_HL):
+                hl += 1
+                subscriber_hl = hl
+                out.append(f"HL*{subscriber_hl}*{provider_hl}*22*{0 if is_patient else 1}")
+                try:
+                    out += _subscriber(payer, subscriber, is_patient)
+                except _Unwritable as exc:
+                    problems.append(_claim_problem(chunk[0][1], exc))
+                current: Patient | None = None
+                for patient, claim in chunk:
+                    if patient is not None and patient != current:
+                        hl += 1
+                        out.append(f"HL*{hl}*{subscriber_hl}*23*0")
+                        try:
+                            out += _patient(patient)
+                        except _Unwritable as exc:
+                            problems.append(_claim_problem(claim, exc))
+                        current = patient
+                    try:
+                        out += _claim(claim)
+                    except _Unwritable as exc:
+                        problems.append(_claim_problem(claim, exc))
+    return out, problems
+
+
+def _isa_value(value: str, what: str) -> str:
+    if not _ISA_VALUE.match(value) or len(value) > 15:
+        raise ValueError(f"{what} must be 1 to 15 letters, digits, spaces or dashes")
+    return value
+
+
+def _control_number(value: int, digits: int, what: str) -> int:
+    if not 0 < value < 10**digits:
+        raise ValueError(f"{what} must be between 1 and {10**digits - 1}")
+    return value
+
+
+def _contact(contact: Contact) -> str:
+    name = _ascii_upper(contact.name)[:_CONTACT_NAME].rstrip()
+    if not name:
+        raise ValueError("the contact name has no letters or digits that X12 can carry")
+    parts = [f"PER*IC*{name}"]
+    if contact.phone is not None:
+        parts.append(f"TE*{contact.phone}")
+    if contact.email is not None:
+        if _BAD_IDENTIFIER.search(contact.email):
+            raise ValueError("the contact email contains an X12 delimiter or non-ASCII text")
+        parts.append(f"EM*{contact.email}")
+    if len(parts) == 1:
+        raise ValueError("the contact needs a phone number or an email address (PER)")
+    return "*".join(parts)
+
+
+def _header(envelope: Envelope) -> tuple[list[str], list[str]]:
+    """ISA and GS (outside the transaction set), then ST to loop 1000B."""
+    receiver = envelope.receiver
+    sender = _isa_value(envelope.sender_id, "the submitter ID (ISA06)")
+    receiver_isa = _isa_value(receiver.isa_id, "the receiver ID (ISA08)")
+    for value, what in (
+        (envelope.sender_qualifier, "ISA05"),
+        (receiver.isa_qualifier, "ISA07"),
+        (receiver.gs_id, "GS03"),
+    ):
+        _isa_value(value, what)
+    if _BAD_IDENTIFIER.search(receiver.id) or not receiver.id:
+        raise ValueError("the receiver's 1000B ID must be printable ASCII without delimiters")
+    isa13 = _control_number(envelope.interchange_control_number, 9, "ISA13")
+    gs06 = _control_number(envelope.group_control_number, 9, "GS06")
+    st02 = _control_number(envelope.transaction_set_control_number, 9, "ST02")
+    created = envelope.created
+    submitter = _ascii_upper(envelope.submitter_name)[:_ORG_NAME].rstrip()
+    receiver_name = _ascii_upper(receiver.name)[:_ORG_NAME].rstrip()
+    if not submitter or not receiver_name:
+        raise ValueError("the submitter and receiver names need letters or digits")
+    isa = (
+        f"ISA*00*{'':10}*00*{'':10}*{envelope.sender_qualifier:<2}*{sender:<15}"
+        f"*{receiver.isa_qualifier:<2}*{receiver_isa:<15}*{created:%y%m%d}*{created:%H%M}"
+        f"*^*00501*{isa13:09d}*0*{'T' if envelope.test else 'P'}*:"
+    )
+    gs = (
+        f"GS*HC*{sender}*{receiver.gs_id}*{created:%Y%m%d}*{created:%H%M}*{gs06}*X*{IMPLEMENTATION}"
+    )
+    transaction = [
+        f"ST*837*{st02:04d}*{IMPLEMENTATION}",
+        f"BHT*0019*00*{st02:04d}*{created:%Y%m%d}*{created:%H%M}*CH",
+        f"NM1*41*2*{submitter}*****46*{sender}",
+        _contact(envelope.contact),
+        f"NM1*40*2*{receiver_name}*****46*{receiver.id}",
+    ]
+    return [isa, gs], transaction
+
+
+def write_837p(claims: Sequence[Claim], envelope: Envelope) -> bytes:
+    """One interchange, one group, one 837P transaction holding every claim.
+
+    Raises :class:`InputError` naming each claim and field that cannot be
+    written (nothing is returned half-written), and ``ValueError`` for an
+    envelope that cannot be (bad IDs or control numbers: a setup mistake).
+    """
+    if not claims:
+        raise ValueError("an 837P needs at least one claim")
+    outer, transaction = _header(envelope)
+    body, problems = _transaction_body(claims)
+    if problems:
+        raise InputError(problems)
+    transaction += body
+    st02 = f"{envelope.transaction_set_control_number:04d}"
+    transaction.append(f"SE*{len(transaction) + 1}*{st02}")
+    trailer = [
+        f"GE*1*{envelope.group_control_number}",
+        f"IEA*1*{envelope.interchange_control_number:09d}",
+    ]
+    text = SEGMENT_TERMINATOR.join(outer + transaction + trailer) + SEGMENT_TERMINATOR
+    return text.encode("ascii")
