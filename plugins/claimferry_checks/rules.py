@@ -1,0 +1,495 @@
+"""Content checks: what the claim schema cannot express and payers reject.
+
+Each check takes one claim (and the validation context) and yields findings.
+Messages name the field and what is expected, never the value: names,
+member IDs and birth dates are PHI, and the other values are one look away
+in the claims file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+from claimferry.api import (
+    Address,
+    Claim,
+    Finding,
+    Severity,
+    ValidationContext,
+)
+from claimferry_checks.tables import CLAIM_FILING_CODES, PLACES_OF_SERVICE, US_STATES
+
+VALIDATOR = "content-checks"
+TIMELY_FILING = timedelta(days=365)
+"""The longest common filing limit (Medicare's); many payers allow less."""
+
+_NPI = re.compile(r"^[12]\d{9}$")
+_ICD10_CM = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
+_CPT = re.compile(r"^\d{4}[0-9FTU]$")
+_HCPCS = re.compile(r"^[A-Z]\d{4}$")
+_MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
+_ZIP = re.compile(r"^\d{5}(?:\d{4})?$")
+_TAX_ID = re.compile(r"^\d{9}$")
+_TAXONOMY = re.compile(r"^[0-9A-Z]{9}X$")
+_PO_BOX = re.compile(r"\b(?:P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|LOCK\s*BOX)\b", re.IGNORECASE)
+_NOT_X12_IDENTIFIER = re.compile(r"[*:^~]|[^\x20-\x7e]")
+_X12_NAME_CHARACTER = re.compile(r"[A-Za-z0-9]")
+_CENTS = Decimal("0.01")
+
+ClaimCheck = Callable[[Claim, ValidationContext], Iterator[Finding]]
+
+
+def _error(code: str, message: str, claim: Claim, field: str) -> Finding:
+    return Finding(Severity.ERROR, code, message, claim.id, field, VALIDATOR)
+
+
+def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
+    return Finding(Severity.WARNING, code, message, claim.id, field, VALIDATOR)
+
+
+def npi_check_digit_ok(npi: str) -> bool:
+    """Luhn over the NPI with the card-issuer prefix 80840, which adds 24 to the sum."""
+    total = 24
+    for position, char in enumerate(reversed(npi)):
+        digit = ord(char) - 48
+        if position % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def _npis(claim: Claim) -> Iterator[tuple[str, str]]:
+    yield "billing_provider.npi", claim.provider().npi
+    if claim.rendering_provider is not None:
+        yield "rendering_provider.npi", claim.rendering_provider.npi
+    if claim.referring_provider is not None:
+        yield "referring_provider.npi", claim.referring_provider.npi
+    if claim.service_facility is not None and claim.service_facility.npi is not None:
+        yield "service_facility.npi", claim.service_facility.npi
+
+
+def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
+    yield "billing_provider.address", claim.provider().address
+    if claim.subscriber.address is not None:
+        yield "subscriber.address", claim.subscriber.address
+    if claim.patient is not None:
+        yield "patient.address", claim.patient.address
+    if claim.service_facility is not None:
+        yield "service_facility.address", claim.service_facility.address
+
+
+def check_npis(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """Every NPI on the claim: 10 digits starting 1 or 2, with a valid check digit."""
+    for field, npi in _npis(claim):
+        if not _NPI.match(npi):
+            yield _error("NPI-SHAPE", "an NPI is 10 digits starting with 1 or 2", claim, field)
+        elif not npi_check_digit_ok(npi):
+            yield _error(
+                "NPI-CHECK-DIGIT",
+                "the NPI's check digit is wrong (Luhn with prefix 80840); "
+                "copy the NPI again from NPPES",
+                claim,
+                field,
+            )
+
+
+def check_diagnoses(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """ICD-10-CM shapes (dot optional) and no code listed twice."""
+    seen: set[str] = set()
+    for index, code in enumerate(claim.diagnoses):
+        field = f"diagnoses[{index}]"
+        if not _ICD10_CM.match(code):
+            yield _error(
+                "ICD10-SHAPE",
+                "expected an ICD-10-CM code: a letter, a digit, a letter or digit, "
+                "then up to 4 more (e.g. F84.0 or F840)",
+                claim,
+                field,
+            )
+        bare = code.replace(".", "")
+        if bare in seen:
+            yield _error("DIAGNOSIS-DUPLICATE", "this diagnosis is listed twice", claim, field)
+        seen.add(bare)
+
+
+def check_procedures(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """CPT or HCPCS Level II procedure codes and 2-character modifiers."""
+    for index, line in enumerate(claim.lines):
+        if not (_CPT.match(line.procedure) or _HCPCS.match(line.procedure)):
+            yield _error(
+                "PROCEDURE-SHAPE",
+                "expected a CPT code (5 digits, or 4 digits and F, T or U) "
+                "or a HCPCS Level II code (a letter and 4 digits)",
+                claim,
+                f"lines[{index}].procedure",
+            )
+        for position, modifier in enumerate(line.modifiers):
+            if not _MODIFIER.match(modifier):
+                yield _error(
+                    "MODIFIER-SHAPE",
+                    "a modifier is 2 letters or digits (e.g. HN, 95)",
+                    claim,
+                    f"lines[{index}].modifiers[{position}]",
+                )
+
+
+def check_place_of_service(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """CLM05-1 must be a code of the CMS place-of-service set."""
+    if claim.place_of_service not in PLACES_OF_SERVICE:
+        yield _error(
+            "POS-CODE",
+            "not a CMS place-of-service code (e.g. 11 office, 12 home, 02/10 telehealth)",
+            claim,
+            "place_of_service",
+        )
+
+
+def check_filing_code(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """SBR09 must come from the X12 claim filing indicator list."""
+    if claim.subscriber.filing_code not in CLAIM_FILING_CODES:
+        yield _error(
+            "FILING-CODE",
+            "not an X12 claim filing indicator (e.g. CI commercial, BL Blue Cross, "
+            "MB Medicare Part B, MC Medicaid, HM HMO)",
+            claim,
+            "subscriber.filing_code",
+        )
+
+
+def check_addresses(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """US state codes and ZIP shapes on every address."""
+    for field, address in _addresses(claim):
+        if address.state not in US_STATES:
+            yield _error(
+                "STATE-CODE",
+                "expected a 2-letter US state, DC or territory code",
+                claim,
+                f"{field}.state",
+            )
+        if not _ZIP.match(address.zip):
+            yield _error(
+                "ZIP-SHAPE", "a ZIP code is 5 or 9 digits, without a dash", claim, f"{field}.zip"
+            )
+
+
+def check_billing_provider(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """The TR3's 2010AA rules: tax ID, taxonomy, a 9-digit ZIP and a street address."""
+    provider = claim.provider()
+    if not _TAX_ID.match(provider.tax_id):
+        yield _error(
+            "TAX-ID-SHAPE",
+            "a tax ID (EIN or SSN) is 9 digits, without a dash",
+            claim,
+            "billing_provider.tax_id",
+        )
+    if _ZIP.match(provider.address.zip) and len(provider.address.zip) != 9:
+        yield _error(
+            "ZIP-PLUS4",
+            "the billing provider's ZIP must have all 9 digits (ZIP+4)",
+            claim,
+            "billing_provider.address.zip",
+        )
+    lines = (provider.address.line1, provider.address.line2 or "")
+    if any(_PO_BOX.search(line) for line in lines):
+        yield _error(
+            "BILLING-ADDRESS-PO-BOX",
+            "the billing provider's address must be a street address, not a PO or lock box",
+            claim,
+            "billing_provider.address",
+        )
+
+
+def check_taxonomies(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """Provider taxonomy codes: 10 characters ending in X."""
+    found: list[tuple[str, str | None]] = [("billing_provider.taxonomy", claim.provider().taxonomy)]
+    for role, person in (
+        ("rendering_provider", claim.rendering_provider),
+        ("referring_provider", claim.referring_provider),
+    ):
+        if person is not None:
+            found.append((f"{role}.taxonomy", person.taxonomy))
+    for field, taxonomy in found:
+        if taxonomy is not None and not _TAXONOMY.match(taxonomy):
+            yield _error(
+                "TAXONOMY-SHAPE",
+                "a taxonomy code is 10 letters or digits ending in X (e.g. 103K00000X)",
+                claim,
+                field,
+            )
+
+
+def check_service_dates(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """No future services, ranges that run forward, and a warning past timely filing."""
+    oldest_allowed = context.today - TIMELY_FILING
+    for index, line in enumerate(claim.lines):
+        field = f"lines[{index}]"
+        if line.service_date > context.today:
+            yield _error(
+                "SERVICE-DATE-FUTURE",
+                "services cannot be billed before they are given",
+                claim,
+                f"{field}.service_date",
+            )
+        elif line.service_date < oldest_allowed:
+            yield _warning(
+                "TIMELY-FILING",
+                "service is more than a year old; most payers will deny it as late",
+                claim,
+                f"{field}.service_date",
+            )
+        end = line.service_end_date
+        if end is not None and end < line.service_date:
+            yield _error(
+                "SERVICE-DATE-RANGE",
+                "the end date is before the start date",
+                claim,
+                f"{field}.service_end_date",
+            )
+        elif end is not None and end > context.today:
+            yield _error(
+                "SERVICE-DATE-FUTURE",
+                "services cannot be billed before they are given",
+                claim,
+                f"{field}.service_end_date",
+            )
+
+
+def check_birth_dates(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """Birth dates in the past, and the patient born before the first service."""
+    people: list[tuple[str, date]] = [("subscriber.birth_date", claim.subscriber.birth_date)]
+    if claim.patient is not None:
+        people.append(("patient.birth_date", claim.patient.birth_date))
+    for field, born in people:
+        if born > context.today:
+            yield _error("BIRTH-DATE-FUTURE", "a birth date cannot be in the future", claim, field)
+    patient_field, patient_born = people[-1]
+    first_service = min(line.service_date for line in claim.lines)
+    if context.today >= patient_born > first_service:
+        yield _error(
+            "BIRTH-DATE-AFTER-SERVICE",
+            "the patient's birth date is after the first date of service",
+            claim,
+            patient_field,
+        )
+
+
+def check_amounts(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """Units and charges above zero; charges in whole cents."""
+    for index, line in enumerate(claim.lines):
+        field = f"lines[{index}]"
+        if line.units <= 0:
+            yield _error("UNITS-NOT-POSITIVE", "units must be above zero", claim, f"{field}.units")
+        if line.charge <= 0:
+            yield _error(
+                "CHARGE-NOT-POSITIVE", "a charge must be above zero", claim, f"{field}.charge"
+            )
+        elif line.charge != line.charge.quantize(_CENTS):
+            yield _error(
+                "CHARGE-PRECISION",
+                "a charge has at most 2 decimal places (whole cents)",
+                claim,
+                f"{field}.charge",
+            )
+
+
+def check_diagnosis_pointers(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """Each pointer names one of the claim's diagnoses, once."""
+    count = len(claim.diagnoses)
+    for index, line in enumerate(claim.lines):
+        for position, pointer in enumerate(line.diagnosis_pointers):
+            field = f"lines[{index}].diagnosis_pointers[{position}]"
+            if not 1 <= pointer <= count:
+                yield _error(
+                    "DIAGNOSIS-POINTER-RANGE",
+                    f"points past the claim's diagnoses; use 1 to {count}",
+                    claim,
+                    field,
+                )
+            elif pointer in line.diagnosis_pointers[:position]:
+                yield _error(
+                    "DIAGNOSIS-POINTER-DUPLICATE",
+                    "the same diagnosis is pointed to twice on this line",
+                    claim,
+                    field,
+                )
+
+
+def check_required_situations(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """TR3 situational rules the schema cannot see."""
+    if claim.patient is None and claim.subscriber.address is None:
+        yield _error(
+            "SUBSCRIBER-ADDRESS",
+            "the subscriber's address is required when the subscriber is the patient",
+            claim,
+            "subscriber.address",
+        )
+    if claim.frequency == "original" and claim.payer_claim_number is not None:
+        yield _warning(
+            "PAYER-CLAIM-NUMBER-UNUSED",
+            "the payer's claim number is only sent on replacement and void claims; "
+            "set frequency if this corrects an earlier claim",
+            claim,
+            "payer_claim_number",
+        )
+    patient, subscriber = claim.patient, claim.subscriber
+    if (
+        patient is not None
+        and patient.birth_date == subscriber.birth_date
+        and patient.last_name.casefold() == subscriber.last_name.casefold()
+        and patient.first_name.casefold() == subscriber.first_name.casefold()
+    ):
+        yield _warning(
+            "PATIENT-IS-SUBSCRIBER",
+            "the patient looks like the subscriber; omit 'patient' when they are the same",
+            claim,
+            "patient",
+        )
+
+
+def check_provider_loops(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """The TR3 sends 2310B and 2310C only when they differ from the billing provider."""
+    billing = claim.provider()
+    rendering = claim.rendering_provider
+    if rendering is not None and rendering.npi == billing.npi:
+        yield _warning(
+            "RENDERING-IS-BILLING",
+            "the rendering provider is the billing provider; omit 'rendering_provider'",
+            claim,
+            "rendering_provider",
+        )
+    facility = claim.service_facility
+    if facility is not None and _same_place(facility.address, billing.address):
+        yield _warning(
+            "FACILITY-IS-BILLING",
+            "the service facility is at the billing provider's address; omit 'service_facility'",
+            claim,
+            "service_facility",
+        )
+    if facility is not None and _ZIP.match(facility.address.zip) and len(facility.address.zip) == 5:
+        yield _warning(
+            "ZIP-PLUS4",
+            "the TR3 asks for the service facility's 9-digit ZIP (ZIP+4)",
+            claim,
+            "service_facility.address.zip",
+        )
+
+
+def _same_place(one: Address, other: Address) -> bool:
+    return (one.line1.casefold(), one.zip[:5]) == (other.line1.casefold(), other.zip[:5])
+
+
+def _identifiers(claim: Claim) -> Iterator[tuple[str, str]]:
+    yield "payer.id", claim.payer.id
+    yield "subscriber.member_id", claim.subscriber.member_id
+    if claim.subscriber.group_number is not None:
+        yield "subscriber.group_number", claim.subscriber.group_number
+    if claim.prior_authorization is not None:
+        yield "prior_authorization", claim.prior_authorization
+    if claim.payer_claim_number is not None:
+        yield "payer_claim_number", claim.payer_claim_number
+    for index, line in enumerate(claim.lines):
+        if line.id is not None:
+            yield f"lines[{index}].id", line.id
+
+
+def check_identifiers(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """Identifiers go into X12 verbatim: no delimiters, printable ASCII, unique line ids."""
+    for field, value in _identifiers(claim):
+        if _NOT_X12_IDENTIFIER.search(value):
+            yield _error(
+                "X12-DELIMITER",
+                "must not contain * : ^ ~ or characters outside printable ASCII",
+                claim,
+                field,
+            )
+    line_ids = [line.id or f"{claim.id}-{n}" for n, line in enumerate(claim.lines, start=1)]
+    for index, line_id in enumerate(line_ids):
+        if line_id in line_ids[:index]:
+            yield _error(
+                "LINE-ID-DUPLICATE",
+                "each line's id (REF*6R) must be unique within the claim",
+                claim,
+                f"lines[{index}].id",
+            )
+
+
+def _names(claim: Claim) -> Iterator[tuple[str, str]]:
+    provider = claim.provider()
+    for field, value in (
+        ("billing_provider.organization", provider.organization),
+        ("billing_provider.first_name", provider.first_name),
+        ("billing_provider.last_name", provider.last_name),
+    ):
+        if value is not None:
+            yield field, value
+    yield "payer.name", claim.payer.name
+    yield "subscriber.first_name", claim.subscriber.first_name
+    yield "subscriber.last_name", claim.subscriber.last_name
+    for role, person in (
+        ("patient", claim.patient),
+        ("referring_provider", claim.referring_provider),
+        ("rendering_provider", claim.rendering_provider),
+    ):
+        if person is not None:
+            yield f"{role}.first_name", person.first_name
+            yield f"{role}.last_name", person.last_name
+    if claim.service_facility is not None:
+        yield "service_facility.name", claim.service_facility.name
+    for field, address in _addresses(claim):
+        yield f"{field}.line1", address.line1
+        if address.line2 is not None:
+            yield f"{field}.line2", address.line2
+        yield f"{field}.city", address.city
+
+
+def _writable(text: str) -> bool:
+    """Whether any letter or digit survives the writer's fold to X12's character set."""
+    if text.isascii():
+        return _X12_NAME_CHARACTER.search(text) is not None
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _X12_NAME_CHARACTER.search(folded) is not None
+
+
+def check_names(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """Names and addresses need letters or digits that X12's character set can carry."""
+    for field, value in _names(claim):
+        if not _writable(value):
+            yield _error(
+                "X12-TEXT",
+                "has no letters or digits X12 can carry; spell it in Latin letters",
+                claim,
+                field,
+            )
+
+
+CLAIM_CHECKS: tuple[ClaimCheck, ...] = (
+    check_npis,
+    check_billing_provider,
+    check_taxonomies,
+    check_addresses,
+    check_names,
+    check_identifiers,
+    check_filing_code,
+    check_place_of_service,
+    check_diagnoses,
+    check_procedures,
+    check_diagnosis_pointers,
+    check_service_dates,
+    check_birth_dates,
+    check_amounts,
+    check_required_situations,
+    check_provider_loops,
+)
+
+
+def check_claims(claims: Sequence[Claim], context: ValidationContext) -> Iterable[Finding]:
+    """Every check over every claim; all findings, none stops the others."""
+    for claim in claims:
+        for check in CLAIM_CHECKS:
+            yield from check(claim, context)
