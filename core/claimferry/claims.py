@@ -140,8 +140,9 @@ class ServiceLine(_Model):
     service_date: date
     service_end_date: date | None = None
     procedure: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
-    modifiers: Annotated[list[Annotated[str, StringConstraints(to_upper=True)]],
-                         Field(max_length=MAX_MODIFIERS)] = []
+    modifiers: Annotated[
+        list[Annotated[str, StringConstraints(to_upper=True)]], Field(max_length=MAX_MODIFIERS)
+    ] = []
     units: Decimal
     charge: Decimal
     diagnosis_pointers: Annotated[list[int], Field(min_length=1, max_length=MAX_POINTERS)]
@@ -179,9 +180,7 @@ class Claim(_Model):
     @model_validator(mode="after")
     def _replacement_needs_number(self) -> Claim:
         if self.frequency != "original" and self.payer_claim_number is None:
-            raise ValueError(
-                f"'payer_claim_number' is required when frequency is {self.frequency}"
-            )
+            raise ValueError(f"'payer_claim_number' is required when frequency is {self.frequency}")
         return self
 
     @property
@@ -270,7 +269,8 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
     except ValidationError as exc:
         # Claims are checked one by one below; report file-level problems with theirs.
         file_problems = [
-            p for p in problems_from_validation_error(exc, source)
+            p
+            for p in problems_from_validation_error(exc, source)
             if not p.location.startswith("claims[")
         ]
         shape = None
@@ -295,13 +295,21 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
         if claim.billing_provider is None:
             if default_provider is None:
                 if shape is not None:
-                    problems.append(Problem(source, f"{label}: billing_provider",
-                                            "required here or at the top of the file"))
+                    problems.append(
+                        Problem(
+                            source,
+                            f"{label}: billing_provider",
+                            "required here or at the top of the file",
+                        )
+                    )
                 continue
             claim = claim.model_copy(update={"billing_provider": default_provider})
         if claim.id in seen:
-            problems.append(Problem(source, f"{label}: id",
-                                    f"duplicate claim id (also claims[{seen[claim.id]}])"))
+            problems.append(
+                Problem(
+                    source, f"{label}: id", f"duplicate claim id (also claims[{seen[claim.id]}])"
+                )
+            )
         seen.setdefault(claim.id, index)
         claims.append(claim)
     if problems:

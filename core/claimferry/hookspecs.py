@@ -1,4 +1,4 @@
-'''Hook specifications: the one place that says what a plugin can provide.
+"""Hook specifications: the one place that says what a plugin can provide.
 
 Every hook is named ``claimferry_*``, takes no arguments and yields
 registration objects from :mod:`claimferry.types`. A plugin is a module or
@@ -9,7 +9,7 @@ through the ``claimferry`` entry-point group:
 
     [project.entry-points.claimferry]
     my-clearinghouse = "my_package.plugin"
-'''
+"""
 
 from __future__ import annotations
 

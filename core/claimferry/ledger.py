@@ -339,8 +339,20 @@ class Ledger:
                 "INSERT INTO batches (account, file_name, archive_path, sha256, size, isa13, "
                 "gs06, st02, test, state, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (account, file_name, str(archive_path), sha256, size, control_number,
-                 control_number, control_number, int(test), BatchState.BUILT, now, now),
+                (
+                    account,
+                    file_name,
+                    str(archive_path),
+                    sha256,
+                    size,
+                    control_number,
+                    control_number,
+                    control_number,
+                    int(test),
+                    BatchState.BUILT,
+                    now,
+                    now,
+                ),
             )
             batch_id = int(cursor.lastrowid or 0)
             for claim in claims:
@@ -348,9 +360,18 @@ class Ledger:
                     "INSERT INTO claims (account, claim_id, batch_id, payer_id, charge, "
                     "content_sha256, frequency, payer_claim_number, state, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (account, claim.claim_id, batch_id, claim.payer_id, str(claim.charge),
-                     claim.content_sha256, claim.frequency, claim.payer_claim_number,
-                     ClaimState.BUILT, now),
+                    (
+                        account,
+                        claim.claim_id,
+                        batch_id,
+                        claim.payer_id,
+                        str(claim.charge),
+                        claim.content_sha256,
+                        claim.frequency,
+                        claim.payer_claim_number,
+                        ClaimState.BUILT,
+                        now,
+                    ),
                 ).lastrowid
                 db.execute(
                     "INSERT INTO claim_events (claim_row, state, detail, source_file, at) "
@@ -365,8 +386,9 @@ class Ledger:
             raise LedgerError(f"no batch {batch_id}")
         return _batch(row)
 
-    def batches(self, account: str | None = None,
-                states: Iterable[BatchState] | None = None) -> list[Batch]:
+    def batches(
+        self, account: str | None = None, states: Iterable[BatchState] | None = None
+    ) -> list[Batch]:
         sql, args = "SELECT * FROM batches WHERE 1=1", []
         if account is not None:
             sql += " AND account = ?"
@@ -388,8 +410,10 @@ class Ledger:
     ) -> None:
         """Move a batch (and, on upload or failure, its claims) to a new state."""
         now = _now()
-        claim_state = {BatchState.UPLOADED: ClaimState.UPLOADED,
-                       BatchState.FAILED: ClaimState.FAILED}.get(state)
+        claim_state = {
+            BatchState.UPLOADED: ClaimState.UPLOADED,
+            BatchState.FAILED: ClaimState.FAILED,
+        }.get(state)
         with self.transaction() as db:
             db.execute(
                 "UPDATE batches SET state = ?, remote_name = COALESCE(?, remote_name), "
@@ -398,13 +422,16 @@ class Ledger:
                 (state, remote_name, host_fingerprint, error, now, batch_id),
             )
             if claim_state is not None:
-                rows = [r["id"] for r in db.execute(
-                    "SELECT id FROM claims WHERE batch_id = ?", (batch_id,))]
+                rows = [
+                    r["id"]
+                    for r in db.execute("SELECT id FROM claims WHERE batch_id = ?", (batch_id,))
+                ]
                 for row in rows:
                     _set_claim_state(db, row, claim_state, error, None, remote_name, now)
 
-    def claims_already_sent(self, account: str,
-                            keys: Iterable[tuple[str, str]]) -> list[tuple[ClaimRecord, Batch]]:
+    def claims_already_sent(
+        self, account: str, keys: Iterable[tuple[str, str]]
+    ) -> list[tuple[ClaimRecord, Batch]]:
         """Claims with the same id and content in a batch that was (or may have been) sent."""
         found = []
         for claim_id, content in keys:
@@ -417,11 +444,15 @@ class Ledger:
                 found.append((_claim(row), self.batch(row["batch_id"])))
         return found
 
-    def claims(self, *, account: str | None = None, batch_id: int | None = None,
-               claim_id: str | None = None) -> list[ClaimRecord]:
+    def claims(
+        self,
+        *,
+        account: str | None = None,
+        batch_id: int | None = None,
+        claim_id: str | None = None,
+    ) -> list[ClaimRecord]:
         sql, args = "SELECT * FROM claims WHERE 1=1", []
-        for column, value in (("account", account), ("batch_id", batch_id),
-                              ("claim_id", claim_id)):
+        for column, value in (("account", account), ("batch_id", batch_id), ("claim_id", claim_id)):
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)
@@ -429,11 +460,16 @@ class Ledger:
 
     def claim_events(self, row: int) -> list[ClaimEvent]:
         return [
-            ClaimEvent(ClaimState(r["state"]), r["detail"],
-                       Decimal(r["amount"]) if r["amount"] is not None else None,
-                       r["source_file"], r["at"])
+            ClaimEvent(
+                ClaimState(r["state"]),
+                r["detail"],
+                Decimal(r["amount"]) if r["amount"] is not None else None,
+                r["source_file"],
+                r["at"],
+            )
             for r in self._db.execute(
-                "SELECT * FROM claim_events WHERE claim_row = ? ORDER BY id", (row,))
+                "SELECT * FROM claim_events WHERE claim_row = ? ORDER BY id", (row,)
+            )
         ]
 
     def latest_claim(self, account: str, claim_id: str) -> ClaimRecord | None:
@@ -473,33 +509,52 @@ class Ledger:
             if row is None:
                 row = db.execute(
                     "SELECT id FROM claims WHERE account = ? AND claim_id = ? "
-                    "ORDER BY id DESC LIMIT 1", (account, claim_id),
+                    "ORDER BY id DESC LIMIT 1",
+                    (account, claim_id),
                 ).fetchone()
             if row is None:
-                claim_row = int(db.execute(
-                    "INSERT INTO claims (account, claim_id, state, updated_at) "
-                    "VALUES (?, ?, ?, ?)", (account, claim_id, ClaimState.UNKNOWN, now),
-                ).lastrowid or 0)
+                claim_row = int(
+                    db.execute(
+                        "INSERT INTO claims (account, claim_id, state, updated_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (account, claim_id, ClaimState.UNKNOWN, now),
+                    ).lastrowid
+                    or 0
+                )
             else:
                 claim_row = int(row["id"])
             _set_claim_state(db, claim_row, state, detail, amount, source_file, now)
             if payer_claim_number:
-                db.execute("UPDATE claims SET payer_claim_number = ? WHERE id = ?",
-                           (payer_claim_number, claim_row))
-        return _claim(self._db.execute("SELECT * FROM claims WHERE id = ?",
-                                       (claim_row,)).fetchone())
+                db.execute(
+                    "UPDATE claims SET payer_claim_number = ? WHERE id = ?",
+                    (payer_claim_number, claim_row),
+                )
+        return _claim(
+            self._db.execute("SELECT * FROM claims WHERE id = ?", (claim_row,)).fetchone()
+        )
 
     # -- response files --------------------------------------------------------
 
     def response_known(self, account: str, remote_name: str, size: int) -> bool:
         """Whether a remote file of this name and size was already archived."""
-        return self._db.execute(
-            "SELECT 1 FROM response_files WHERE account = ? AND remote_name = ? AND size = ?",
-            (account, remote_name, size),
-        ).fetchone() is not None
+        return (
+            self._db.execute(
+                "SELECT 1 FROM response_files WHERE account = ? AND remote_name = ? AND size = ?",
+                (account, remote_name, size),
+            ).fetchone()
+            is not None
+        )
 
-    def record_response(self, *, account: str, remote_name: str, size: int, sha256: str,
-                        archive_path: Path, kind: str | None) -> int | None:
+    def record_response(
+        self,
+        *,
+        account: str,
+        remote_name: str,
+        size: int,
+        sha256: str,
+        archive_path: Path,
+        kind: str | None,
+    ) -> int | None:
         """Record an archived response; ``None`` when the same bytes were recorded before."""
         with self.transaction() as db:
             cursor = db.execute(
@@ -511,27 +566,49 @@ class Ledger:
 
     def mark_response_parsed(self, response_id: int, error: str | None = None) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE response_files SET parsed = ?, error = ? WHERE id = ?",
-                       (0 if error else 1, error, response_id))
+            db.execute(
+                "UPDATE response_files SET parsed = ?, error = ? WHERE id = ?",
+                (0 if error else 1, error, response_id),
+            )
 
     def unparsed_responses(self, account: str) -> list[sqlite3.Row]:
-        return list(self._db.execute(
-            "SELECT * FROM response_files WHERE account = ? AND parsed = 0 AND error IS NULL "
-            "ORDER BY id", (account,)))
+        return list(
+            self._db.execute(
+                "SELECT * FROM response_files WHERE account = ? AND parsed = 0 AND error IS NULL "
+                "ORDER BY id",
+                (account,),
+            )
+        )
 
     # -- audit -----------------------------------------------------------------
 
-    def audit(self, action: str, *, account: str | None = None,
-              host_fingerprint: str | None = None, file_name: str | None = None,
-              size: int | None = None, sha256: str | None = None,
-              detail: str | None = None) -> None:
+    def audit(
+        self,
+        action: str,
+        *,
+        account: str | None = None,
+        host_fingerprint: str | None = None,
+        file_name: str | None = None,
+        size: int | None = None,
+        sha256: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         """Append to the audit trail. Callers pass no PHI and no secrets."""
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO audit (at, actor, account, action, host_fingerprint, file_name, "
                 "size, sha256, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_now(), _actor(), account, action, host_fingerprint, file_name, size, sha256,
-                 detail),
+                (
+                    _now(),
+                    _actor(),
+                    account,
+                    action,
+                    host_fingerprint,
+                    file_name,
+                    size,
+                    sha256,
+                    detail,
+                ),
             )
 
     def audit_entries(self, account: str | None = None) -> list[AuditEntry]:
@@ -539,10 +616,20 @@ class Ledger:
         if account is not None:
             sql += " WHERE account = ?"
             args.append(account)
-        return [AuditEntry(r["at"], r["actor"], r["account"], r["action"],
-                           r["host_fingerprint"], r["file_name"], r["size"], r["sha256"],
-                           r["detail"])
-                for r in self._db.execute(sql + " ORDER BY id", args)]
+        return [
+            AuditEntry(
+                r["at"],
+                r["actor"],
+                r["account"],
+                r["action"],
+                r["host_fingerprint"],
+                r["file_name"],
+                r["size"],
+                r["sha256"],
+                r["detail"],
+            )
+            for r in self._db.execute(sql + " ORDER BY id", args)
+        ]
 
 
 def _statements(script: str) -> list[str]:
@@ -556,10 +643,19 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def _set_claim_state(db: sqlite3.Connection, row: int, state: ClaimState, detail: str | None,
-                     amount: Decimal | None, source_file: str | None, now: str) -> None:
-    db.execute("UPDATE claims SET state = ?, detail = ?, updated_at = ? WHERE id = ?",
-               (state, detail, now, row))
+def _set_claim_state(
+    db: sqlite3.Connection,
+    row: int,
+    state: ClaimState,
+    detail: str | None,
+    amount: Decimal | None,
+    source_file: str | None,
+    now: str,
+) -> None:
+    db.execute(
+        "UPDATE claims SET state = ?, detail = ?, updated_at = ? WHERE id = ?",
+        (state, detail, now, row),
+    )
     db.execute(
         "INSERT INTO claim_events (claim_row, state, detail, amount, source_file, at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -576,21 +672,37 @@ def _actor() -> str:
 
 def _batch(row: sqlite3.Row) -> Batch:
     return Batch(
-        id=row["id"], account=row["account"], file_name=row["file_name"],
-        archive_path=Path(row["archive_path"]), sha256=row["sha256"], size=row["size"],
-        isa13=row["isa13"], gs06=row["gs06"], st02=row["st02"], test=bool(row["test"]),
-        state=BatchState(row["state"]), remote_name=row["remote_name"],
-        host_fingerprint=row["host_fingerprint"], error=row["error"],
-        created_at=row["created_at"], updated_at=row["updated_at"],
+        id=row["id"],
+        account=row["account"],
+        file_name=row["file_name"],
+        archive_path=Path(row["archive_path"]),
+        sha256=row["sha256"],
+        size=row["size"],
+        isa13=row["isa13"],
+        gs06=row["gs06"],
+        st02=row["st02"],
+        test=bool(row["test"]),
+        state=BatchState(row["state"]),
+        remote_name=row["remote_name"],
+        host_fingerprint=row["host_fingerprint"],
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
 def _claim(row: Any) -> ClaimRecord:
     return ClaimRecord(
-        row=row["id"], account=row["account"], claim_id=row["claim_id"],
-        batch_id=row["batch_id"], payer_id=row["payer_id"],
+        row=row["id"],
+        account=row["account"],
+        claim_id=row["claim_id"],
+        batch_id=row["batch_id"],
+        payer_id=row["payer_id"],
         charge=Decimal(row["charge"]) if row["charge"] is not None else None,
-        content_sha256=row["content_sha256"], frequency=row["frequency"],
-        payer_claim_number=row["payer_claim_number"], state=ClaimState(row["state"]),
-        detail=row["detail"], updated_at=row["updated_at"],
+        content_sha256=row["content_sha256"],
+        frequency=row["frequency"],
+        payer_claim_number=row["payer_claim_number"],
+        state=ClaimState(row["state"]),
+        detail=row["detail"],
+        updated_at=row["updated_at"],
     )

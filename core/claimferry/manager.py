@@ -43,6 +43,7 @@ BLOCK_ENV = "CLAIMFERRY_BLOCK_PLUGINS"
 ALLOW_ENV = "CLAIMFERRY_LOAD_PLUGINS"
 TRACE_ENV = "CLAIMFERRY_TRACE_PLUGINS"
 
+
 class _HasName(Protocol):
     @property
     def name(self) -> str: ...
@@ -156,8 +157,7 @@ class PluginManager(pluggy.PluginManager):
                 items = list(result) if result is not None else []
             except Exception as exc:
                 raise PluginError(
-                    f"plugin {plugin_name} failed in {hook_name}: "
-                    f"{exc.__class__.__name__}: {exc}"
+                    f"plugin {plugin_name} failed in {hook_name}: {exc.__class__.__name__}: {exc}"
                 ) from exc
             out.extend((plugin_name, item) for item in items)
         return out

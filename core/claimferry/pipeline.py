@@ -40,37 +40,51 @@ def _quiet(_: str) -> None:
 # -- validate ----------------------------------------------------------------------
 
 
-def validate_claims(pm: PluginManager, claims: Sequence[Claim],
-                    context: ValidationContext) -> list[Finding]:
+def validate_claims(
+    pm: PluginManager, claims: Sequence[Claim], context: ValidationContext
+) -> list[Finding]:
     """Run every validator; findings are tagged with the validator that made them."""
     findings: list[Finding] = []
     for validator in pm.enrollment_validators():
         for finding in validator.check(claims, context):
-            findings.append(finding if finding.validator else
-                            _with_validator(finding, validator.name))
+            findings.append(
+                finding if finding.validator else _with_validator(finding, validator.name)
+            )
     return findings
 
 
 def _with_validator(finding: Finding, name: str) -> Finding:
-    return Finding(finding.severity, finding.code, finding.message, finding.claim_id,
-                   finding.field, name)
+    return Finding(
+        finding.severity, finding.code, finding.message, finding.claim_id, finding.field, name
+    )
 
 
 # -- build -------------------------------------------------------------------------
 
 
-def envelope_for(account: Account, clearinghouse: Clearinghouse, claims: Sequence[Claim],
-                 control_number: int, created: datetime) -> Envelope:
+def envelope_for(
+    account: Account,
+    clearinghouse: Clearinghouse,
+    claims: Sequence[Claim],
+    control_number: int,
+    created: datetime,
+) -> Envelope:
     """The 837P envelope from the account's settings and the clearinghouse profile."""
     if account.contact is None:
-        raise ConfigError([Problem(
-            "config", f"accounts.{account.name}.contact",
-            "the 837P submitter contact (loop 1000A PER) is required: "
-            "give 'name' and a 10-digit 'phone' or an 'email'",
-        )])
+        raise ConfigError(
+            [
+                Problem(
+                    "config",
+                    f"accounts.{account.name}.contact",
+                    "the 837P submitter contact (loop 1000A PER) is required: "
+                    "give 'name' and a 10-digit 'phone' or an 'email'",
+                )
+            ]
+        )
     if account.contact.phone is None and account.contact.email is None:
-        raise ConfigError([Problem("config", f"accounts.{account.name}.contact",
-                                   "needs a 'phone' or an 'email'")])
+        raise ConfigError(
+            [Problem("config", f"accounts.{account.name}.contact", "needs a 'phone' or an 'email'")]
+        )
     submitter_name = account.submitter_name or claims[0].provider().display_name
     return Envelope(
         sender_qualifier=clearinghouse.isa_submitter_qualifier,
@@ -91,10 +105,14 @@ def claim_content_hash(claim: Claim) -> str:
     return hashlib.sha256(claim.model_dump_json().encode()).hexdigest()
 
 
-def build_interchange(account: Account, clearinghouse: Clearinghouse, claims: Sequence[Claim],
-                      control_number: int, created: datetime) -> bytes:
-    return write_837p(claims, envelope_for(account, clearinghouse, claims, control_number,
-                                           created))
+def build_interchange(
+    account: Account,
+    clearinghouse: Clearinghouse,
+    claims: Sequence[Claim],
+    control_number: int,
+    created: datetime,
+) -> bytes:
+    return write_837p(claims, envelope_for(account, clearinghouse, claims, control_number, created))
 
 
 # -- submit ------------------------------------------------------------------------
@@ -108,36 +126,64 @@ def archive_dir(state_dir: Path, account: str, direction: str) -> Path:
     return state_dir / "archive" / account / direction
 
 
-def record_batch(ledger: Ledger, state_dir: Path, account: Account,
-                 clearinghouse: Clearinghouse, claims: Sequence[Claim],
-                 now: datetime) -> Batch:
+def record_batch(
+    ledger: Ledger,
+    state_dir: Path,
+    account: Account,
+    clearinghouse: Clearinghouse,
+    claims: Sequence[Claim],
+    now: datetime,
+) -> Batch:
     """Build the file, archive it and record the batch: all before any upload."""
     ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
     number = ledger.next_control_number(account.name)
     data = build_interchange(account, clearinghouse, claims, number, now)
     name = clearinghouse.claim_file_name(
-        FileNaming(account.name, account.submitter_id, not account.is_production, number))
+        FileNaming(account.name, account.submitter_id, not account.is_production, number)
+    )
     path = archive_dir(state_dir, account.name, "sent") / name
     atomic_write(path, data)
     digest = sha256_hex(data)
     batch = ledger.record_batch(
-        account=account.name, file_name=name, archive_path=path, sha256=digest,
-        size=len(data), control_number=number, test=not account.is_production,
-        claims=[NewClaim(c.id, c.payer.id, c.total_charge, claim_content_hash(c),
-                         c.frequency, c.payer_claim_number) for c in claims],
+        account=account.name,
+        file_name=name,
+        archive_path=path,
+        sha256=digest,
+        size=len(data),
+        control_number=number,
+        test=not account.is_production,
+        claims=[
+            NewClaim(
+                c.id,
+                c.payer.id,
+                c.total_charge,
+                claim_content_hash(c),
+                c.frequency,
+                c.payer_claim_number,
+            )
+            for c in claims
+        ],
     )
-    ledger.audit("batch-built", account=account.name, file_name=name, size=len(data),
-                 sha256=digest, detail=f"{len(claims)} claims, ISA13 {number:09d}")
+    ledger.audit(
+        "batch-built",
+        account=account.name,
+        file_name=name,
+        size=len(data),
+        sha256=digest,
+        detail=f"{len(claims)} claims, ISA13 {number:09d}",
+    )
     return batch
 
 
 def refuse_duplicates(ledger: Ledger, account: str, claims: Sequence[Claim]) -> None:
     sent = ledger.claims_already_sent(account, [(c.id, claim_content_hash(c)) for c in claims])
     if sent:
-        lines = [f"claim {record.claim_id} was already sent in batch {batch.id} "
-                 f"({batch.file_name}, {batch.created_at[:10]})" for record, batch in sent]
-        raise AlreadySent("\n".join(lines)
-                          + "\nuse --resubmit to send a replacement (frequency 7)")
+        lines = [
+            f"claim {record.claim_id} was already sent in batch {batch.id} "
+            f"({batch.file_name}, {batch.created_at[:10]})"
+            for record, batch in sent
+        ]
+        raise AlreadySent("\n".join(lines) + "\nuse --resubmit to send a replacement (frequency 7)")
 
 
 def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> list[Claim]:
@@ -154,43 +200,70 @@ def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> li
             continue
         number = claim.payer_claim_number or previous.payer_claim_number
         if number is None:
-            problems.append(Problem(
-                "claims", f"claim {claim.id}: payer_claim_number",
-                "a replacement needs the payer's claim number, not known yet: add it",
-            ))
+            problems.append(
+                Problem(
+                    "claims",
+                    f"claim {claim.id}: payer_claim_number",
+                    "a replacement needs the payer's claim number, not known yet: add it",
+                )
+            )
             continue
-        out.append(claim.model_copy(update={"frequency": "replacement",
-                                            "payer_claim_number": number}))
+        out.append(
+            claim.model_copy(update={"frequency": "replacement", "payer_claim_number": number})
+        )
     if problems:
         raise InputError(problems)
     return out
 
 
-def deliver(ledger: Ledger, session: TransportSession, batch: Batch, account: str,
-            progress: Progress = _quiet) -> Batch:
+def deliver(
+    ledger: Ledger,
+    session: TransportSession,
+    batch: Batch,
+    account: str,
+    progress: Progress = _quiet,
+) -> Batch:
     """Upload one recorded batch. It is marked uploading first, so a crash is recoverable."""
     data = batch.archive_path.read_bytes()
     if sha256_hex(data) != batch.sha256:
-        raise TransportError(f"{batch.archive_path}: archived batch changed since it was built; "
-                             "not sending it")
+        raise TransportError(
+            f"{batch.archive_path}: archived batch changed since it was built; not sending it"
+        )
     ledger.set_batch_state(batch.id, BatchState.UPLOADING)
     progress(f"uploading {batch.file_name} ({batch.size} bytes)")
     try:
         receipt = session.upload(data, batch.file_name)
     except TransportError as exc:
         ledger.set_batch_state(batch.id, BatchState.UPLOADING, error=str(exc))
-        ledger.audit("upload-failed", account=account, file_name=batch.file_name,
-                     size=batch.size, sha256=batch.sha256,
-                     host_fingerprint=session.host_fingerprint, detail=str(exc))
+        ledger.audit(
+            "upload-failed",
+            account=account,
+            file_name=batch.file_name,
+            size=batch.size,
+            sha256=batch.sha256,
+            host_fingerprint=session.host_fingerprint,
+            detail=str(exc),
+        )
         raise
     if receipt.sha256 != batch.sha256 or receipt.size != batch.size:
-        ledger.set_batch_state(batch.id, BatchState.UPLOADING,
-                               error="the transport reported a different size or hash")
+        ledger.set_batch_state(
+            batch.id, BatchState.UPLOADING, error="the transport reported a different size or hash"
+        )
         raise TransportError(f"{batch.file_name}: uploaded size or hash does not match")
-    ledger.set_batch_state(batch.id, BatchState.UPLOADED, remote_name=receipt.remote_name,
-                           host_fingerprint=receipt.host_fingerprint)
-    ledger.audit("upload", account=account, file_name=receipt.remote_name, size=receipt.size,
-                 sha256=receipt.sha256, host_fingerprint=receipt.host_fingerprint)
+    ledger.set_batch_state(
+        batch.id,
+        BatchState.UPLOADED,
+        remote_name=receipt.remote_name,
+        host_fingerprint=receipt.host_fingerprint,
+    )
+    ledger.audit(
+        "upload",
+        account=account,
+        file_name=receipt.remote_name,
+        size=receipt.size,
+        sha256=receipt.sha256,
+        host_fingerprint=receipt.host_fingerprint,
+    )
     return ledger.batch(batch.id)
 
 
@@ -208,8 +281,15 @@ def open_session(pm: PluginManager, account: Account) -> TransportSession:
 
 def resolve_credentials(pm: PluginManager, account: Account) -> Credentials:
     if account.credentials is None:
-        raise ConfigError([Problem("config", f"accounts.{account.name}.credentials",
-                                   "required to connect: e.g. {source: env}")])
+        raise ConfigError(
+            [
+                Problem(
+                    "config",
+                    f"accounts.{account.name}.credentials",
+                    "required to connect: e.g. {source: env}",
+                )
+            ]
+        )
     source = pm.get_credential_source(account.credentials.source)
     return source.resolve(account)
 
@@ -226,8 +306,13 @@ class FetchedFile:
     response_id: int
 
 
-def fetch_responses(ledger: Ledger, session: TransportSession, state_dir: Path, account: str,
-                    progress: Progress = _quiet) -> list[FetchedFile]:
+def fetch_responses(
+    ledger: Ledger,
+    session: TransportSession,
+    state_dir: Path,
+    account: str,
+    progress: Progress = _quiet,
+) -> list[FetchedFile]:
     """Download and archive response files not fetched before. Never deletes remotely."""
     fetched = []
     folder = archive_dir(state_dir, account, "received")
@@ -240,13 +325,24 @@ def fetch_responses(ledger: Ledger, session: TransportSession, state_dir: Path, 
         if path.exists() and sha256_hex(path.read_bytes()) != digest:
             path = folder / f"{remote.name}.{digest[:12]}"
         atomic_write(path, data)
-        response_id = ledger.record_response(account=account, remote_name=remote.name,
-                                             size=len(data), sha256=digest, archive_path=path,
-                                             kind=None)
+        response_id = ledger.record_response(
+            account=account,
+            remote_name=remote.name,
+            size=len(data),
+            sha256=digest,
+            archive_path=path,
+            kind=None,
+        )
         if response_id is None:
             continue
-        ledger.audit("fetch", account=account, file_name=remote.name, size=len(data),
-                     sha256=digest, host_fingerprint=session.host_fingerprint)
+        ledger.audit(
+            "fetch",
+            account=account,
+            file_name=remote.name,
+            size=len(data),
+            sha256=digest,
+            host_fingerprint=session.host_fingerprint,
+        )
         progress(f"fetched {remote.name} ({len(data)} bytes)")
         fetched.append(FetchedFile(remote.name, len(data), digest, path, response_id))
     return fetched

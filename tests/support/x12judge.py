@@ -34,7 +34,9 @@ def _errors(node: object, out: list[str], path: str = "") -> None:
                 out.append(f"{path} {json.dumps(err, sort_keys=True)}".strip())
         for key, value in node.items():
             if isinstance(value, dict | list) and key not in ("errors", "ele_errors", "seg_errors"):
-                _errors(value, out, f"{path}/{node.get('id', key)}" if isinstance(value, dict) else path)
+                _errors(
+                    value, out, f"{path}/{node.get('id', key)}" if isinstance(value, dict) else path
+                )
     elif isinstance(node, list):
         for item in node:
             _errors(item, out, path)

@@ -59,9 +59,15 @@ class App:
         if self._config is None:
             path = find_config(self.config_path)
             if path is None:
-                raise ConfigError([Problem(
-                    "config", "", "no accounts config: pass --config FILE or set CLAIMFERRY_CONFIG"
-                )])
+                raise ConfigError(
+                    [
+                        Problem(
+                            "config",
+                            "",
+                            "no accounts config: pass --config FILE or set CLAIMFERRY_CONFIG",
+                        )
+                    ]
+                )
             self._config = load_config(path)
         return self._config
 
@@ -92,8 +98,7 @@ class ClaimferryGroup(click.Group):
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print the result as JSON.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(func)
 
 
 def emit_json(data: Any) -> None:
@@ -106,23 +111,32 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
 
     @click.group(cls=ClaimferryGroup, context_settings=CONTEXT_SETTINGS)
     @click.version_option(__version__, "--version", prog_name="claimferry")
-    @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-                  envvar="CLAIMFERRY_CONFIG", help="Accounts config file (or CLAIMFERRY_CONFIG).")
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        envvar="CLAIMFERRY_CONFIG",
+        help="Accounts config file (or CLAIMFERRY_CONFIG).",
+    )
     @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
     @click.pass_context
     def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
         """Send professional claims (X12 837P) through a clearinghouse and track their fate."""
         level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-        logging.basicConfig(level=level, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
         ctx.obj = App(manager, config_path)
 
     from claimferry.cli import commands
 
     commands.register(cli)
     for failure in manager.load_failures:
-        click.echo(f"warning: plugin {failure.name} ({failure.distribution}) failed to load: "
-                   f"{failure.error}", err=True)
+        click.echo(
+            f"warning: plugin {failure.name} ({failure.distribution}) failed to load: "
+            f"{failure.error}",
+            err=True,
+        )
     try:
         extra = manager.cli_commands()
     except ClaimferryError as exc:
@@ -130,8 +144,10 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         extra = []
     for command in extra:
         if command.name in cli.commands:
-            click.echo(f"warning: plugin command {command.name!r} clashes with a built-in; "
-                       "ignored", err=True)
+            click.echo(
+                f"warning: plugin command {command.name!r} clashes with a built-in; ignored",
+                err=True,
+            )
             continue
         cli.add_command(command.command, command.name)
     return cli

@@ -21,8 +21,9 @@ from claimferry.ledger import Ledger
 from claimferry.storage import atomic_write, sha256_hex
 from claimferry.types import ValidationContext
 
-CLAIMS_ARG = click.argument("claims_path", metavar="CLAIMS",
-                            type=click.Path(path_type=Path, dir_okay=False))
+CLAIMS_ARG = click.argument(
+    "claims_path", metavar="CLAIMS", type=click.Path(path_type=Path, dir_okay=False)
+)
 
 
 def register(cli: click.Group) -> None:
@@ -34,9 +35,17 @@ def register(cli: click.Group) -> None:
 
 
 def _findings_json(findings: Sequence[Finding]) -> list[dict[str, Any]]:
-    return [{"severity": f.severity.value, "code": f.code, "message": f.message,
-             "claim": f.claim_id, "field": f.field, "validator": f.validator}
-            for f in findings]
+    return [
+        {
+            "severity": f.severity.value,
+            "code": f.code,
+            "message": f.message,
+            "claim": f.claim_id,
+            "field": f.field,
+            "validator": f.validator,
+        }
+        for f in findings
+    ]
 
 
 def _print_findings(findings: Sequence[Finding], source: str) -> None:
@@ -51,8 +60,15 @@ def _print_findings(findings: Sequence[Finding], source: str) -> None:
             click.echo(f"  {f.severity.value} {f.code}{field} {f.message}", err=True)
 
 
-def _check(app: App, claims_path: Path, account_name: str | None, strict: bool,
-           as_json: bool, *, report_ok: bool) -> tuple[list[Claim], list[Finding]]:
+def _check(
+    app: App,
+    claims_path: Path,
+    account_name: str | None,
+    strict: bool,
+    as_json: bool,
+    *,
+    report_ok: bool,
+) -> tuple[list[Claim], list[Finding]]:
     """Load and validate; stop with exit code 2 when findings block."""
     loaded = load_claims(claims_path)
     account = app.account(account_name) if account_name else None
@@ -60,8 +76,14 @@ def _check(app: App, claims_path: Path, account_name: str | None, strict: bool,
     findings = pipeline.validate_claims(app.pm, loaded.claims, context)
     blocked = has_errors(findings, strict=strict)
     if as_json and (report_ok or blocked):
-        emit_json({"file": str(claims_path), "claims": len(loaded.claims),
-                   "valid": not blocked, "findings": _findings_json(findings)})
+        emit_json(
+            {
+                "file": str(claims_path),
+                "claims": len(loaded.claims),
+                "valid": not blocked,
+                "findings": _findings_json(findings),
+            }
+        )
     elif findings:
         _print_findings(findings, str(claims_path))
     if blocked:
@@ -85,27 +107,45 @@ def _blocked(errors: int, warnings: int, strict: bool) -> BadInput:
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @json_option
 @pass_app
-def validate(app: App, claims_path: Path, account_name: str | None, strict: bool,
-             as_json: bool) -> None:
+def validate(
+    app: App, claims_path: Path, account_name: str | None, strict: bool, as_json: bool
+) -> None:
     """Check a claims file: schema, content checks and every validator plugin."""
     claims, findings = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
     if not as_json:
-        click.echo(f"{claims_path}: {len(claims)} claims, "
-                   f"{sum(f.severity == Severity.WARNING for f in findings)} warning(s), ok")
+        click.echo(
+            f"{claims_path}: {len(claims)} claims, "
+            f"{sum(f.severity == Severity.WARNING for f in findings)} warning(s), ok"
+        )
 
 
 @click.command()
 @CLAIMS_ARG
 @click.option("--account", "account_name", required=True, help="Account whose envelope to use.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Where to write the 837P (written atomically).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where to write the 837P (written atomically).",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option("--control-number", type=click.IntRange(1, 999_999_999),
-              help="Use this ISA13 instead of taking the next one from the ledger.")
+@click.option(
+    "--control-number",
+    type=click.IntRange(1, 999_999_999),
+    help="Use this ISA13 instead of taking the next one from the ledger.",
+)
 @json_option
 @pass_app
-def build(app: App, claims_path: Path, account_name: str, output: Path, strict: bool,
-          control_number: int | None, as_json: bool) -> None:
+def build(
+    app: App,
+    claims_path: Path,
+    account_name: str,
+    output: Path,
+    strict: bool,
+    control_number: int | None,
+    as_json: bool,
+) -> None:
     """Write an 837P file without sending it.
 
     Control numbers come from the ledger, so a built file never reuses one.
@@ -117,16 +157,24 @@ def build(app: App, claims_path: Path, account_name: str, output: Path, strict: 
         with Ledger.open(app.state_dir) as ledger:
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
-    data = pipeline.build_interchange(account, clearinghouse, claims, control_number,
-                                      datetime.now(UTC).astimezone())
+    data = pipeline.build_interchange(
+        account, clearinghouse, claims, control_number, datetime.now(UTC).astimezone()
+    )
     atomic_write(output, data, mode=0o600)
-    result = {"file": str(output), "claims": len(claims), "size": len(data),
-              "sha256": sha256_hex(data), "interchange_control_number": control_number}
+    result = {
+        "file": str(output),
+        "claims": len(claims),
+        "size": len(data),
+        "sha256": sha256_hex(data),
+        "interchange_control_number": control_number,
+    }
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"wrote {output}: {len(claims)} claims, {len(data)} bytes, "
-                   f"ISA13 {control_number:09d}, sha256 {result['sha256']}")
+        click.echo(
+            f"wrote {output}: {len(claims)} claims, {len(data)} bytes, "
+            f"ISA13 {control_number:09d}, sha256 {result['sha256']}"
+        )
 
 
 # -- submit / fetch ------------------------------------------------------------------
@@ -136,13 +184,21 @@ def build(app: App, claims_path: Path, account_name: str, output: Path, strict: 
 @CLAIMS_ARG
 @click.option("--account", "account_name", required=True)
 @click.option("--dry-run", is_flag=True, help="Validate and build, but record and send nothing.")
-@click.option("--resubmit", is_flag=True,
-              help="Send claims already sent, as replacements (frequency 7).")
+@click.option(
+    "--resubmit", is_flag=True, help="Send claims already sent, as replacements (frequency 7)."
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @json_option
 @pass_app
-def submit(app: App, claims_path: Path, account_name: str, dry_run: bool, resubmit: bool,
-           strict: bool, as_json: bool) -> None:
+def submit(
+    app: App,
+    claims_path: Path,
+    account_name: str,
+    dry_run: bool,
+    resubmit: bool,
+    strict: bool,
+    as_json: bool,
+) -> None:
     """Validate, build and upload claims; first finishes any batch left pending."""
     claims, _ = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
     account = app.account(account_name)
@@ -151,10 +207,15 @@ def submit(app: App, claims_path: Path, account_name: str, dry_run: bool, resubm
     progress = _progress(as_json)
     if dry_run:
         data = pipeline.build_interchange(account, clearinghouse, claims, 1, now)
-        result = {"dry_run": True, "claims": len(claims), "size": len(data),
-                  "sha256": sha256_hex(data)}
+        result = {
+            "dry_run": True,
+            "claims": len(claims),
+            "size": len(data),
+            "sha256": sha256_hex(data),
+        }
         emit_json(result) if as_json else click.echo(
-            f"dry run: {len(claims)} claims would be sent ({len(data)} bytes); nothing sent")
+            f"dry run: {len(claims)} claims would be sent ({len(data)} bytes); nothing sent"
+        )
         return
     with Ledger.open(app.state_dir) as ledger:
         if resubmit:
@@ -165,19 +226,30 @@ def submit(app: App, claims_path: Path, account_name: str, dry_run: bool, resubm
         progress(f"recorded batch {batch.id}: {batch.file_name}")
         session = pipeline.open_session(app.pm, account)
         try:
-            delivered = [pipeline.deliver(ledger, session, pending, account.name, progress)
-                         for pending in pipeline.pending_batches(ledger, account.name)]
+            delivered = [
+                pipeline.deliver(ledger, session, pending, account.name, progress)
+                for pending in pipeline.pending_batches(ledger, account.name)
+            ]
         finally:
             session.close()
-        rows = [{"batch": b.id, "remote_name": b.remote_name, "size": b.size,
-                 "sha256": b.sha256, "host_fingerprint": b.host_fingerprint,
-                 "claims": len(ledger.claims(batch_id=b.id))} for b in delivered]
+        rows = [
+            {
+                "batch": b.id,
+                "remote_name": b.remote_name,
+                "size": b.size,
+                "sha256": b.sha256,
+                "host_fingerprint": b.host_fingerprint,
+                "claims": len(ledger.claims(batch_id=b.id)),
+            }
+            for b in delivered
+        ]
     if as_json:
         emit_json({"delivered": rows})
     else:
         for row in rows:
-            click.echo(f"uploaded {row['remote_name']}  {row['size']} bytes  "
-                       f"sha256 {row['sha256']}")
+            click.echo(
+                f"uploaded {row['remote_name']}  {row['size']} bytes  sha256 {row['sha256']}"
+            )
 
 
 def _progress(quiet: bool) -> pipeline.Progress:
@@ -190,12 +262,16 @@ def _progress(quiet: bool) -> pipeline.Progress:
 @click.command()
 @click.option("--account", "account_name", help="The account to fetch for.")
 @click.option("--all", "all_accounts", is_flag=True, help="Every account in the config.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Accounts fetched at once with --all.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Accounts fetched at once with --all.",
+)
 @json_option
 @pass_app
-def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int,
-          as_json: bool) -> None:
+def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_json: bool) -> None:
     """Download new response files into the archive. Running it twice is harmless."""
     if bool(account_name) == all_accounts:
         raise click.UsageError("give --account NAME or --all")
@@ -209,15 +285,23 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int,
             with Ledger.open(app.state_dir) as ledger:
                 session = pipeline.open_session(app.pm, account)
                 try:
-                    files = pipeline.fetch_responses(ledger, session, app.state_dir, name,
-                                                     progress)
+                    files = pipeline.fetch_responses(ledger, session, app.state_dir, name, progress)
                 finally:
                     session.close()
         except ClaimferryError as exc:
             return {"account": name, "error": str(exc), "files": []}
-        return {"account": name, "files": [
-            {"name": f.remote_name, "size": f.size, "sha256": f.sha256,
-             "archive": str(f.archive_path)} for f in files]}
+        return {
+            "account": name,
+            "files": [
+                {
+                    "name": f.remote_name,
+                    "size": f.size,
+                    "sha256": f.sha256,
+                    "archive": str(f.archive_path),
+                }
+                for f in files
+            ],
+        }
 
     with ThreadPoolExecutor(max_workers=min(jobs, len(names))) as pool:
         results = list(pool.map(one, names))
@@ -248,10 +332,17 @@ def plugins(app: App, as_json: bool) -> None:
     rows: list[dict[str, Any]] = []
     for name, hooks in sorted(table.items()):
         info = app.pm.plugin_info(name)
-        rows.append({"name": name, "distribution": info.distribution,
-                     "version": info.version, "builtin": info.builtin,
-                     "registers": {hook.removeprefix("claimferry_"): names
-                                   for hook, names in sorted(hooks.items())}})
+        rows.append(
+            {
+                "name": name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "builtin": info.builtin,
+                "registers": {
+                    hook.removeprefix("claimferry_"): names for hook, names in sorted(hooks.items())
+                },
+            }
+        )
     failures = [asdict(f) for f in app.pm.load_failures]
     if as_json:
         emit_json({"plugins": rows, "failed": failures})
@@ -263,8 +354,9 @@ def plugins(app: App, as_json: bool) -> None:
         for hook, names in registers.items():
             click.echo(f"    {hook}: {', '.join(names)}")
     for failure in failures:
-        click.echo(f"{failure['name']}  FAILED TO LOAD ({failure['distribution']}): "
-                   f"{failure['error']}")
+        click.echo(
+            f"{failure['name']}  FAILED TO LOAD ({failure['distribution']}): {failure['error']}"
+        )
 
 
 # -- hostkey / credentials -----------------------------------------------------------
@@ -288,12 +380,19 @@ def hostkey(app: App, account_name: str, as_json: bool) -> None:
     pinned = account.sftp.host_key if account.sftp else None
     matches = pinned is not None and pinned.split()[:2] == key.openssh.split()
     if as_json:
-        emit_json({"account": account.name, "key_type": key.key_type,
-                   "fingerprint": key.fingerprint, "host_key": key.openssh,
-                   "pinned": pinned is not None, "matches_pinned": matches})
+        emit_json(
+            {
+                "account": account.name,
+                "key_type": key.key_type,
+                "fingerprint": key.fingerprint,
+                "host_key": key.openssh,
+                "pinned": pinned is not None,
+                "matches_pinned": matches,
+            }
+        )
         return
     click.echo(f"{account.name}: {key.key_type} {key.fingerprint}")
-    click.echo(f"  pin with:  sftp: {{host_key: \"{key.openssh}\"}}")
+    click.echo(f'  pin with:  sftp: {{host_key: "{key.openssh}"}}')
     if pinned is not None:
         click.echo("  matches the pinned key" if matches else "  DIFFERS from the pinned key")
 
@@ -317,8 +416,15 @@ def credentials_test(app: App, account_name: str, as_json: bool) -> None:
     finally:
         session.close()
     if as_json:
-        emit_json({"account": account.name, "ok": True, "host_fingerprint": fingerprint,
-                   "responses_waiting": waiting})
+        emit_json(
+            {
+                "account": account.name,
+                "ok": True,
+                "host_fingerprint": fingerprint,
+                "responses_waiting": waiting,
+            }
+        )
     else:
-        click.echo(f"{account.name}: login ok (host {fingerprint}); "
-                   f"{waiting} response file(s) waiting")
+        click.echo(
+            f"{account.name}: login ok (host {fingerprint}); {waiting} response file(s) waiting"
+        )

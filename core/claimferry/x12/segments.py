@@ -84,9 +84,12 @@ def detect_delimiters(head: str, source: str) -> tuple[Delimiters, int]:
     component = head[pos + 1]
     terminator = head[pos + 2]
     if terminator.isalnum() or terminator in (element, component):
-        raise X12SyntaxError(source, "segment 1 (ISA) element ISA16",
-                             "expected one component separator, then the segment terminator")
-    fields = head[start:pos + 1].split(element)
+        raise X12SyntaxError(
+            source,
+            "segment 1 (ISA) element ISA16",
+            "expected one component separator, then the segment terminator",
+        )
+    fields = head[start : pos + 1].split(element)
     version = fields[12] if len(fields) > 12 else ""
     repetition = fields[11] if len(fields) > 11 and version >= "00402" else ""
     if len(repetition) != 1 or repetition.isalnum() or repetition in (element, component):
@@ -110,8 +113,9 @@ def iter_segments(stream: IO[bytes], source: str) -> Iterator[Segment]:
             if eof:
                 rest = buffer.strip()
                 if rest:
-                    raise X12SyntaxError(source, f"segment {position + 1}",
-                                         "file ends without a segment terminator")
+                    raise X12SyntaxError(
+                        source, f"segment {position + 1}", "file ends without a segment terminator"
+                    )
                 return
             chunk = stream.read(CHUNK)
             if not chunk:
@@ -126,8 +130,11 @@ def iter_segments(stream: IO[bytes], source: str) -> Iterator[Segment]:
         parts = raw.rstrip("\r\n").split(element)
         seg_id = parts[0]
         if not (2 <= len(seg_id) <= 3 and seg_id.isalnum() and seg_id == seg_id.upper()):
-            raise X12SyntaxError(source, f"segment {position}",
-                                 "expected a segment identifier of 2 or 3 letters or digits")
+            raise X12SyntaxError(
+                source,
+                f"segment {position}",
+                "expected a segment identifier of 2 or 3 letters or digits",
+            )
         yield Segment(position, seg_id, tuple(parts[1:]), delimiters)
 
 

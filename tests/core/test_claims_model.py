@@ -1,0 +1,143 @@
+"""The claims file: the issue's example loads as written; bad files report every problem."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claimferry.claims import load_claims
+from claimferry.errors import InputError
+
+EXAMPLE = Path(__file__).with_name("issue_example_claims.yaml")
+
+
+def test_issue_example_loads_exactly_as_written() -> None:
+    claims = load_claims(EXAMPLE)
+    assert [c.id for c in claims] == ["SUN-1001", "SUN-1002"]
+    first, second = claims.claims
+    assert first.total_charge == Decimal("680.00")
+    assert first.patient is not None and first.patient.relationship == "child"
+    assert first.provider().organization == "Sunrise ABA Therapy LLC"
+    assert first.lines[0].modifiers == ["HN"]
+    assert second.frequency_code == "7"
+    assert second.payer_claim_number == "2026310000123"
+    assert second.lines[0].service_end_date is not None
+    assert second.service_facility is not None and second.service_facility.npi == "1987654328"
+
+
+def test_json_and_yaml_are_one_schema(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps(data, default=str))
+    assert load_claims(path).claims == load_claims(EXAMPLE).claims
+
+
+def _bad_file(tmp_path: Path) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    del data["billing_provider"]["tax_id"]
+    claim = data["claims"][0]
+    claim["subscriber"]["gender"] = "X"
+    claim["lines"][1]["charge"] = "lots"
+    claim["lines"][0]["colour"] = "blue"
+    data["claims"][1]["frequency"] = "void"
+    del data["claims"][1]["payer_claim_number"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data).replace("1984-02-11", "1984-02-31"))
+    return path
+
+
+def test_every_problem_is_reported_at_once_with_file_claim_and_field(tmp_path: Path) -> None:
+    path = _bad_file(tmp_path)
+    with pytest.raises(InputError) as caught:
+        load_claims(path)
+    lines = [str(p) for p in caught.value.problems]
+    expected = [
+        "billing_provider.tax_id",
+        "claim SUN-1001: subscriber.gender",
+        "claim SUN-1001: subscriber.birth_date",
+        "claim SUN-1001: lines[1].charge",
+        "claim SUN-1001: lines[0].colour",
+        "claim SUN-1002: (claim)",
+    ]
+    for where in expected:
+        assert any(f"{path}: {where}" in line for line in lines), (where, lines)
+    assert all(line.startswith(str(path)) for line in lines)
+
+
+def test_problems_never_echo_values(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["claims"][0]["subscriber"]["birth_date"] = "Ava-Smith-secret"
+    path = tmp_path / "phi.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as caught:
+        load_claims(path)
+    assert "Ava-Smith-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("", "expected a mapping"),
+        ("claims: [\n", "not valid YAML"),
+        ("claims: []\n", "claims"),
+        ("- 1\n- 2\n", "expected a mapping"),
+    ],
+)
+def test_malformed_documents(tmp_path: Path, text: str, where: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_claims(path)
+    assert where in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_missing_and_undecodable_files(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        load_claims(tmp_path / "nope.yaml")
+    binary = tmp_path / "b.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_claims(binary)
+
+
+def test_duplicate_claim_ids_and_per_claim_billing_provider(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["claims"].append(dict(data["claims"][0]))
+    path = tmp_path / "dup.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(
+        InputError, match=r"claim SUN-1001: id: duplicate claim id \(also claims\[0\]\)"
+    ):
+        load_claims(path)
+
+    provider = data.pop("billing_provider")
+    data["claims"] = data["claims"][:2]
+    data["claims"][0]["billing_provider"] = provider
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match=r"claim SUN-1002: billing_provider: required here"):
+        load_claims(path)
+    data["claims"][1]["billing_provider"] = {**provider, "organization": "Other Clinic"}
+    path.write_text(yaml.safe_dump(data))
+    loaded = load_claims(path)
+    assert [c.provider().display_name for c in loaded] == [
+        "Sunrise ABA Therapy LLC",
+        "Other Clinic",
+    ]
+
+
+def test_person_billing_provider_needs_both_names(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["billing_provider"] = {**data["billing_provider"], "first_name": "Ann"}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match="not both"):
+        load_claims(path)
+    del data["billing_provider"]["organization"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match="both 'first_name' and 'last_name'"):
+        load_claims(path)

@@ -1,0 +1,88 @@
+"""The accounts config: the issue's example loads; bad configs name file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from claimferry.config import load_config, state_dir_for
+from claimferry.errors import ConfigError
+
+EXAMPLE = """\
+accounts:
+  sunrise:
+    clearinghouse: officeally
+    submitter_id: SUNRISE01
+    mode: test                 # test | production
+    sftp: {host: ftp10.officeally.com, port: 22, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINUc9Uk1GQhMCVr2AocXuW5si3ewucmJrC/41194RMN3"}
+    credentials: {source: keyring}
+"""
+
+
+def test_issue_example_loads_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.yaml"
+    path.write_text(EXAMPLE)
+    config = load_config(path)
+    account = config.account("sunrise")
+    assert account.name == "sunrise"
+    assert account.clearinghouse == "officeally"
+    assert not account.is_production
+    assert account.sftp is not None and account.sftp.port == 22
+    assert account.sftp.host_key is not None and account.sftp.host_key.startswith("ssh-ed25519 ")
+    assert account.credentials is not None and account.credentials.source == "keyring"
+
+
+def test_credential_source_settings_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(EXAMPLE.replace("{source: keyring}", "{source: env, username_var: U}"))
+    account = load_config(path).account("sunrise")
+    assert account.credentials is not None
+    assert account.credentials.settings == {"username_var": "U"}
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (("port: 22", "port: 99999"), "accounts.sunrise.sftp.port"),
+        (("mode: test", "mode: live"), "accounts.sunrise.mode"),
+        (("submitter_id: SUNRISE01", "submitter_id: 'x*y'"), "accounts.sunrise.submitter_id"),
+        (
+            ("clearinghouse: officeally", "clearinghous: officeally"),
+            "accounts.sunrise.clearinghous",
+        ),
+        (('host_key: "ssh-ed25519 AAAA', 'host_key: "AAAA'), "accounts.sunrise.sftp.host_key"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, change: tuple[str, str], where: str) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(EXAMPLE.replace(*change))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}: {where}" in str(caught.value)
+
+
+def test_unknown_account_lists_known(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(EXAMPLE)
+    with pytest.raises(ConfigError, match=r"accounts.harbor: no such account \(known: sunrise\)"):
+        load_config(path).account("harbor")
+
+
+def test_unreadable_configs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("accounts: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_state_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("state_dir: state\n" + EXAMPLE)
+    config = load_config(path)
+    monkeypatch.delenv("CLAIMFERRY_STATE_DIR", raising=False)
+    assert state_dir_for(config) == tmp_path / "state"
+    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(tmp_path / "env"))
+    assert state_dir_for(config) == tmp_path / "env"

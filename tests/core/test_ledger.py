@@ -1,0 +1,173 @@
+"""The ledger on a real SQLite file: control numbers, batches, history, audit."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from claimferry.ledger import BatchState, ClaimState, Ledger, LedgerError, NewClaim
+
+
+def _claims(*ids: str) -> list[NewClaim]:
+    return [NewClaim(i, "00621", Decimal("680.00"), f"hash-{i}", "original", None) for i in ids]
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    led = Ledger.open(tmp_path)
+    led.ensure_account("sunrise", "officeally", "SUNRISE01")
+    return led
+
+
+def test_wal_mode_and_private_file(ledger: Ledger) -> None:
+    mode = ledger._db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert ledger.path.stat().st_mode & 0o077 == 0
+    assert ledger.schema_version == 1
+
+
+def test_control_numbers_unique_per_account_and_survive_reopen(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as led:
+        led.ensure_account("a", "officeally", "A1")
+        led.ensure_account("b", "officeally", "B1")
+        assert [led.next_control_number("a") for _ in range(3)] == [1, 2, 3]
+        assert led.next_control_number("b") == 1
+    with Ledger.open(tmp_path) as led:
+        assert led.next_control_number("a") == 4
+
+
+def _take_numbers(path: str, count: int, queue: multiprocessing.Queue[list[int]]) -> None:
+    with Ledger.open(Path(path)) as led:
+        queue.put([led.next_control_number("a") for _ in range(count)])
+
+
+def test_control_numbers_never_repeat_across_processes(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as led:
+        led.ensure_account("a", "officeally", "A1")
+    queue: multiprocessing.Queue[list[int]] = multiprocessing.Queue()
+    procs = [
+        multiprocessing.Process(target=_take_numbers, args=(str(tmp_path), 25, queue))
+        for _ in range(4)
+    ]
+    for p in procs:
+        p.start()
+    numbers = [n for _ in procs for n in queue.get(timeout=60)]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(numbers) == list(range(1, 101))
+
+
+def test_batch_lifecycle_and_history(ledger: Ledger, tmp_path: Path) -> None:
+    batch = ledger.record_batch(
+        account="sunrise",
+        file_name="f.837",
+        archive_path=tmp_path / "f",
+        sha256="ab" * 32,
+        size=10,
+        control_number=7,
+        test=True,
+        claims=_claims("C1", "C2"),
+    )
+    assert batch.state is BatchState.BUILT and batch.isa13 == 7
+    assert [c.state for c in ledger.claims(batch_id=batch.id)] == [ClaimState.BUILT] * 2
+    ledger.set_batch_state(
+        batch.id, BatchState.UPLOADED, remote_name="R.837", host_fingerprint="SHA256:x"
+    )
+    assert ledger.batch(batch.id).remote_name == "R.837"
+    record = ledger.update_claim(
+        "sunrise",
+        "C1",
+        ClaimState.PAID,
+        amount=Decimal("544.00"),
+        detail="paid",
+        source_file="x.835",
+        payer_claim_number="PCN1",
+    )
+    assert record.state is ClaimState.PAID and record.payer_claim_number == "PCN1"
+    states = [e.state for e in ledger.claim_events(record.row)]
+    assert states == [ClaimState.BUILT, ClaimState.UPLOADED, ClaimState.PAID]
+
+
+def test_unknown_claims_in_responses_are_recorded(ledger: Ledger) -> None:
+    record = ledger.update_claim("sunrise", "NEVER-SENT", ClaimState.DENIED, detail="835")
+    assert record.batch_id is None
+    events = [e.state for e in ledger.claim_events(record.row)]
+    assert events == [ClaimState.DENIED]
+    assert ledger.claims(claim_id="NEVER-SENT")[0].state is ClaimState.DENIED
+
+
+def test_already_sent_ignores_failed_batches(ledger: Ledger, tmp_path: Path) -> None:
+    batch = ledger.record_batch(
+        account="sunrise",
+        file_name="f1",
+        archive_path=tmp_path,
+        sha256="0" * 64,
+        size=1,
+        control_number=1,
+        test=True,
+        claims=_claims("C1"),
+    )
+    assert ledger.claims_already_sent("sunrise", [("C1", "hash-C1")])
+    assert not ledger.claims_already_sent("sunrise", [("C1", "other-content")])
+    ledger.set_batch_state(batch.id, BatchState.FAILED, error="never delivered")
+    assert not ledger.claims_already_sent("sunrise", [("C1", "hash-C1")])
+
+
+def test_control_number_and_file_name_are_unique(ledger: Ledger, tmp_path: Path) -> None:
+    kwargs = dict(
+        account="sunrise",
+        archive_path=tmp_path,
+        sha256="0" * 64,
+        size=1,
+        test=True,
+        claims=_claims("C1"),
+    )
+    ledger.record_batch(file_name="f1", control_number=5, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.record_batch(file_name="f2", control_number=5, **kwargs)  # type: ignore[arg-type]
+    assert ledger.next_control_number("sunrise") == 6
+
+
+def test_audit_trail_is_append_only(ledger: Ledger) -> None:
+    ledger.audit(
+        "upload", account="sunrise", file_name="f", size=3, sha256="ab", host_fingerprint="SHA256:x"
+    )
+    entries = ledger.audit_entries("sunrise")
+    assert entries[0].action == "upload" and entries[0].actor
+    for statement in ("UPDATE audit SET action = 'x'", "DELETE FROM audit"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            ledger._db.execute(statement)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(LedgerError, match="newer claimferry"):
+        Ledger.open(tmp_path)
+
+
+def test_responses_are_recorded_once(ledger: Ledger, tmp_path: Path) -> None:
+    first = ledger.record_response(
+        account="sunrise",
+        remote_name="a_999.txt",
+        size=5,
+        sha256="1" * 64,
+        archive_path=tmp_path,
+        kind="999",
+    )
+    again = ledger.record_response(
+        account="sunrise",
+        remote_name="a_999.txt",
+        size=5,
+        sha256="1" * 64,
+        archive_path=tmp_path,
+        kind="999",
+    )
+    assert first is not None and again is None
+    assert ledger.response_known("sunrise", "a_999.txt", 5)
+    assert not ledger.response_known("sunrise", "a_999.txt", 6)
