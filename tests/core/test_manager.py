@@ -135,9 +135,9 @@ def test_wrong_registration_type_and_raising_hook_are_plugin_errors() -> None:
 
     pm.register_plugin(Wrong(), "wrong")
     pm.register_plugin(Raising(), "raising")
-    with pytest.raises(PluginError, match="plugin wrong returned str .* expected ClaimTransport"):
+    with pytest.raises(PluginError, match=r"plugin wrong returned str .* expected ClaimTransport"):
         pm.transports()
-    with pytest.raises(PluginError, match="plugin raising failed in .*vault unreachable"):
+    with pytest.raises(PluginError, match=r"plugin raising failed in .*vault unreachable"):
         pm.credential_sources()
 
 
