@@ -1,0 +1,162 @@
+"""The CLI through click's CliRunner: exit codes, stdout/stderr, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from claimferry import __version__
+from claimferry.cli import create_cli
+from claimferry.manager import PluginManager
+from support.x12judge import judge
+
+EXAMPLE = Path(__file__).with_name("issue_example_claims.yaml")
+ACCOUNTS = {
+    "accounts": {
+        "sunrise": {
+            "clearinghouse": "officeally",
+            "submitter_id": "SUNRISE01",
+            "mode": "test",
+            "contact": {"name": "Billing Office", "phone": "2175550100"},
+            "sftp": {"host": "127.0.0.1", "port": 2222},
+            "credentials": {"source": "env"},
+        }
+    }
+}
+
+
+@pytest.fixture
+def run(plugin_manager: PluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(tmp_path / "state"))
+    config = tmp_path / "accounts.yaml"
+    config.write_text(yaml.safe_dump(ACCOUNTS))
+    monkeypatch.setenv("CLAIMFERRY_CONFIG", str(config))
+    cli = create_cli(plugin_manager)
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_version_and_help_everywhere(run) -> None:
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+    for command in ("validate", "build", "submit", "fetch", "plugins", "hostkey", "credentials"):
+        result = run(command, "-h")
+        assert result.exit_code == 0, command
+        assert "Usage:" in result.output
+
+
+def test_validate_ok_and_json(run) -> None:
+    result = run("validate", str(EXAMPLE))
+    assert result.exit_code == 0
+    assert "2 claims" in result.stdout
+    result = run("validate", str(EXAMPLE), "--json")
+    data = json.loads(result.stdout)
+    assert data["valid"] is True and data["claims"] == 2
+
+
+def test_validate_bad_file_exit_2_every_problem_no_traceback(run, tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["claims"][0]["lines"][0]["charge"] = "abc"
+    data["claims"][1]["subscriber"]["gender"] = "Q"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    result = run("validate", str(bad))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert f"{bad}: claim SUN-1001: lines[0].charge" in result.stderr
+    assert f"{bad}: claim SUN-1002: subscriber.gender" in result.stderr
+    assert result.stdout == ""
+
+
+def test_content_findings_block_with_exit_2(run, tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["billing_provider"]["npi"] = "1234567890"  # bad check digit
+    bad = tmp_path / "npi.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    result = run("validate", str(bad), "--json")
+    assert result.exit_code == 2
+    findings = json.loads(result.stdout)["findings"]
+    assert any(f["field"] == "billing_provider.npi" and f["severity"] == "error" for f in findings)
+    out = tmp_path / "never.837"
+    result = run("build", str(bad), "--account", "sunrise", "-o", str(out))
+    assert result.exit_code == 2
+    assert not out.exists()
+    assert "nothing was written" in result.stderr
+
+
+def test_build_writes_pyx12_clean_file_with_ledger_control_numbers(run, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.837", tmp_path / "b.837"
+    assert run("build", str(EXAMPLE), "--account", "sunrise", "-o", str(first)).exit_code == 0
+    result = run("build", str(EXAMPLE), "--account", "sunrise", "-o", str(second), "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["interchange_control_number"] == 2
+    verdict = judge(first.read_bytes())
+    assert verdict, verdict.errors
+    assert b"*000000001*0*T*:~" in first.read_bytes()
+    assert first.stat().st_mode & 0o077 == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_build_needs_contact(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    accounts = json.loads(json.dumps(ACCOUNTS))
+    del accounts["accounts"]["sunrise"]["contact"]
+    config = tmp_path / "nocontact.yaml"
+    config.write_text(yaml.safe_dump(accounts))
+    result = run(
+        "--config",
+        str(config),
+        "build",
+        str(EXAMPLE),
+        "--account",
+        "sunrise",
+        "-o",
+        str(tmp_path / "x.837"),
+    )
+    assert result.exit_code == 2
+    assert "accounts.sunrise.contact" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (("build", "EXAMPLE", "--account", "nobody", "-o", "x"), 2, "accounts.nobody"),
+        (("build", "EXAMPLE", "-o", "x"), 2, "Missing option '--account'"),
+        (("validate", "missing.yaml"), 2, "file not found"),
+        (("fetch",), 2, "give --account NAME or --all"),
+        (("frobnicate",), 2, "No such command"),
+    ],
+)
+def test_bad_arguments(run, args: tuple[str, ...], code: int, text: str) -> None:
+    args = tuple(str(EXAMPLE) if a == "EXAMPLE" else a for a in args)
+    result = run(*args)
+    assert result.exit_code == code
+    assert text in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_is_a_clear_error(
+    plugin_manager: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLAIMFERRY_CONFIG", raising=False)
+    result = CliRunner().invoke(
+        create_cli(plugin_manager), ["build", str(EXAMPLE), "--account", "a", "-o", "x"]
+    )
+    assert result.exit_code == 2
+    assert "pass --config FILE or set CLAIMFERRY_CONFIG" in result.output
+
+
+def test_plugins_json_lists_registrations(run) -> None:
+    result = run("plugins", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    by_name = {p["name"]: p for p in data["plugins"]}
+    assert by_name["content-checks"]["registers"]["enrollment_validators"] == ["content-checks"]
+    assert by_name["content-checks"]["distribution"] == "claimferry"
+    assert data["failed"] == []
