@@ -143,6 +143,35 @@ _MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     """,
+    # 2: per-account payer enrollment (EDI claims and ERA), with history
+    """
+    CREATE TABLE enrollments (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        npi TEXT NOT NULL,
+        tax_id TEXT NOT NULL,
+        payer_id TEXT NOT NULL,
+        transaction_type TEXT NOT NULL CHECK (transaction_type IN ('837P', '835')),
+        status TEXT NOT NULL
+            CHECK (status IN ('not-started', 'submitted', 'approved', 'rejected')),
+        submitted_on TEXT,
+        decided_on TEXT,
+        notes TEXT,
+        updated_at TEXT NOT NULL,
+        UNIQUE (account, npi, tax_id, payer_id, transaction_type)
+    );
+    CREATE TABLE enrollment_history (
+        id INTEGER PRIMARY KEY,
+        enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
+        status TEXT NOT NULL,
+        submitted_on TEXT,
+        decided_on TEXT,
+        notes TEXT,
+        actor TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    );
+    CREATE INDEX enrollment_history_by_enrollment ON enrollment_history (enrollment_id);
+    """,
 ]
 
 
@@ -276,6 +305,11 @@ class Ledger:
                 for statement in _statements(script):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for modules that own tables of their own (enrollment)."""
+        return self._db
 
     @property
     def schema_version(self) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import click
@@ -79,6 +79,9 @@ class EnrollmentValidator(_Named):
     name: str
     check: Callable[[Sequence[Claim], ValidationContext], Iterable[Finding]]
     description: str = ""
+    kind: Literal["content", "enrollment"] = "enrollment"
+    """``content`` checks always run; ``enrollment`` checks can be bypassed in test
+    mode with ``--no-enrollment-check`` (never in production)."""
 
 
 # --- claim transports ---------------------------------------------------------

@@ -27,7 +27,7 @@ def test_wal_mode_and_private_file(ledger: Ledger) -> None:
     mode = ledger._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     assert ledger.path.stat().st_mode & 0o077 == 0
-    assert ledger.schema_version == 1
+    assert ledger.schema_version == 2
 
 
 def test_control_numbers_unique_per_account_and_survive_reopen(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Office Ally payer list and enrollment validators (filled in as it lands)."""
