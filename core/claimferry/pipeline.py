@@ -15,9 +15,10 @@ from pathlib import Path
 from claimferry.claims import Claim
 from claimferry.config import Account
 from claimferry.credentials import Credentials
-from claimferry.errors import ConfigError, InputError, Problem, TransportError
+from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem, TransportError
+from claimferry.failpoints import failpoint
 from claimferry.findings import Finding
-from claimferry.ledger import Batch, BatchState, Ledger, NewClaim
+from claimferry.ledger import Batch, BatchState, ClaimRecord, Ledger, NewClaim
 from claimferry.manager import PluginManager
 from claimferry.storage import atomic_write, sha256_hex
 from claimferry.types import (
@@ -41,11 +42,17 @@ def _quiet(_: str) -> None:
 
 
 def validate_claims(
-    pm: PluginManager, claims: Sequence[Claim], context: ValidationContext
+    pm: PluginManager,
+    claims: Sequence[Claim],
+    context: ValidationContext,
+    *,
+    skip_enrollment: bool = False,
 ) -> list[Finding]:
     """Run every validator; findings are tagged with the validator that made them."""
     findings: list[Finding] = []
     for validator in pm.enrollment_validators():
+        if skip_enrollment and validator.kind == "enrollment":
+            continue
         for finding in validator.check(claims, context):
             findings.append(
                 finding if finding.validator else _with_validator(finding, validator.name)
@@ -118,7 +125,7 @@ def build_interchange(
 # -- submit ------------------------------------------------------------------------
 
 
-class AlreadySent(TransportError):
+class AlreadySent(ClaimferryError):
     """Claims with the same id and content went out before; ``--resubmit`` overrides."""
 
 
@@ -137,12 +144,14 @@ def record_batch(
     """Build the file, archive it and record the batch: all before any upload."""
     ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
     number = ledger.next_control_number(account.name)
+    failpoint("after-control-number")
     data = build_interchange(account, clearinghouse, claims, number, now)
     name = clearinghouse.claim_file_name(
         FileNaming(account.name, account.submitter_id, not account.is_production, number)
     )
     path = archive_dir(state_dir, account.name, "sent") / name
     atomic_write(path, data)
+    failpoint("after-archive")
     digest = sha256_hex(data)
     batch = ledger.record_batch(
         account=account.name,
@@ -175,15 +184,27 @@ def record_batch(
     return batch
 
 
+def _sent_before(
+    ledger: Ledger, account: str, claims: Sequence[Claim], states: set[BatchState]
+) -> list[tuple[ClaimRecord, Batch]]:
+    found = ledger.claims_already_sent(account, [(c.id, claim_content_hash(c)) for c in claims])
+    return [(record, batch) for record, batch in found if batch.state in states]
+
+
+def _already_sent(found: Sequence[tuple[ClaimRecord, Batch]]) -> AlreadySent:
+    lines = [
+        f"claim {record.claim_id} was already sent in batch {batch.id} "
+        f"({batch.file_name}, {batch.created_at[:10]})"
+        for record, batch in found
+    ]
+    return AlreadySent("\n".join(lines) + "\nuse --resubmit to send a replacement (frequency 7)")
+
+
 def refuse_duplicates(ledger: Ledger, account: str, claims: Sequence[Claim]) -> None:
-    sent = ledger.claims_already_sent(account, [(c.id, claim_content_hash(c)) for c in claims])
-    if sent:
-        lines = [
-            f"claim {record.claim_id} was already sent in batch {batch.id} "
-            f"({batch.file_name}, {batch.created_at[:10]})"
-            for record, batch in sent
-        ]
-        raise AlreadySent("\n".join(lines) + "\nuse --resubmit to send a replacement (frequency 7)")
+    """Refuse claims (same id and content) that are in any batch not failed for good."""
+    found = _sent_before(ledger, account, claims, set(BatchState) - {BatchState.FAILED})
+    if found:
+        raise _already_sent(found)
 
 
 def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> list[Claim]:
@@ -230,6 +251,7 @@ def deliver(
             f"{batch.archive_path}: archived batch changed since it was built; not sending it"
         )
     ledger.set_batch_state(batch.id, BatchState.UPLOADING)
+    failpoint("after-mark-uploading")
     progress(f"uploading {batch.file_name} ({batch.size} bytes)")
     try:
         receipt = session.upload(data, batch.file_name)
@@ -245,6 +267,7 @@ def deliver(
             detail=str(exc),
         )
         raise
+    failpoint("after-upload")
     if receipt.sha256 != batch.sha256 or receipt.size != batch.size:
         ledger.set_batch_state(
             batch.id, BatchState.UPLOADING, error="the transport reported a different size or hash"
@@ -270,6 +293,93 @@ def deliver(
 def pending_batches(ledger: Ledger, account: str) -> list[Batch]:
     """Batches recorded but not known to be delivered (a crash or a failed upload)."""
     return ledger.batches(account, [BatchState.BUILT, BatchState.UPLOADING])
+
+
+def recover_pending(
+    ledger: Ledger, session: TransportSession, account: str, progress: Progress = _quiet
+) -> list[Batch]:
+    """Finish the batches an earlier run left behind, before sending anything new.
+
+    A batch caught mid-upload is first looked for on the server under its
+    final name; only if it is not there is it uploaded again, under the same
+    name and control numbers, so the clearinghouse can never take it twice.
+    """
+    done = []
+    for batch in pending_batches(ledger, account):
+        if batch.state is BatchState.UPLOADING and session.is_delivered(
+            batch.file_name, batch.size
+        ):
+            ledger.set_batch_state(
+                batch.id,
+                BatchState.UPLOADED,
+                remote_name=batch.file_name,
+                host_fingerprint=session.host_fingerprint,
+            )
+            ledger.audit(
+                "upload-confirmed",
+                account=account,
+                file_name=batch.file_name,
+                size=batch.size,
+                sha256=batch.sha256,
+                host_fingerprint=session.host_fingerprint,
+                detail="found on the server after an interrupted run",
+            )
+            progress(f"batch {batch.id} was delivered by an earlier run: {batch.file_name}")
+            done.append(ledger.batch(batch.id))
+        else:
+            progress(f"finishing batch {batch.id} left pending by an earlier run")
+            done.append(deliver(ledger, session, batch, account, progress))
+    return done
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    batch: Batch | None
+    """The batch made from these claims; ``None`` when an earlier run had made it."""
+    delivered: list[Batch]
+    """Every batch delivered by this run, pending ones from earlier runs included."""
+
+
+def submit_claims(
+    pm: PluginManager,
+    ledger: Ledger,
+    state_dir: Path,
+    account: Account,
+    claims: Sequence[Claim],
+    *,
+    now: datetime,
+    resubmit: bool = False,
+    progress: Progress = _quiet,
+) -> SubmitOutcome:
+    """Exactly once: refuse what was sent, finish what is pending, record, then upload."""
+    clearinghouse = pm.get_clearinghouse(account.clearinghouse)
+    ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
+    if resubmit:
+        claims = as_replacements(ledger, account.name, claims)
+    else:
+        found = _sent_before(ledger, account.name, claims, {BatchState.UPLOADED})
+        if found:
+            raise _already_sent(found)
+    session = open_session(pm, account)
+    try:
+        recovered = recover_pending(ledger, session, account.name, progress)
+        if not resubmit:
+            again = _sent_before(ledger, account.name, claims, set(BatchState))
+            if again:
+                ids = {b.id for b in recovered}
+                if {r.claim_id for r, _ in again} == {c.id for c in claims} and all(
+                    b.id in ids for _, b in again
+                ):
+                    progress("these claims were recorded by an earlier run; its batch is now sent")
+                    return SubmitOutcome(None, recovered)
+                raise _already_sent(again)
+        batch = record_batch(ledger, state_dir, account, clearinghouse, claims, now)
+        progress(f"recorded batch {batch.id}: {batch.file_name}")
+        failpoint("after-record")
+        sent = deliver(ledger, session, batch, account.name, progress)
+    finally:
+        session.close()
+    return SubmitOutcome(sent, [*recovered, sent])
 
 
 def open_session(pm: PluginManager, account: Account) -> TransportSession:

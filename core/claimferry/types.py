@@ -117,6 +117,13 @@ class TransportSession(Protocol):
         """Deliver atomically: a temporary name, a size check, then the final name."""
         ...
 
+    def is_delivered(self, remote_name: str, size: int) -> bool:
+        """Whether the upload folder holds ``remote_name`` at this size, under its final name.
+
+        Used after a crash to tell a finished upload from an interrupted one.
+        """
+        ...
+
     def list_responses(self) -> list[RemoteFile]:
         """Files waiting in the response folder. Never deletes anything."""
         ...

@@ -68,12 +68,20 @@ def _check(
     as_json: bool,
     *,
     report_ok: bool,
+    skip_enrollment: bool = False,
 ) -> tuple[list[Claim], list[Finding]]:
     """Load and validate; stop with exit code 2 when findings block."""
     loaded = load_claims(claims_path)
     account = app.account(account_name) if account_name else None
+    if skip_enrollment and account is not None and account.is_production:
+        raise click.UsageError(
+            f"--no-enrollment-check is refused for account {account.name}: it is in "
+            "production mode, where an unenrolled claim is rejected days later"
+        )
     context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
-    findings = pipeline.validate_claims(app.pm, loaded.claims, context)
+    findings = pipeline.validate_claims(
+        app.pm, loaded.claims, context, skip_enrollment=skip_enrollment
+    )
     blocked = has_errors(findings, strict=strict)
     if as_json and (report_ok or blocked):
         emit_json(
@@ -188,6 +196,12 @@ def build(
     "--resubmit", is_flag=True, help="Send claims already sent, as replacements (frequency 7)."
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option(
+    "--no-enrollment-check",
+    "skip_enrollment",
+    is_flag=True,
+    help="Skip enrollment validators (test mode only; refused in production).",
+)
 @json_option
 @pass_app
 def submit(
@@ -197,41 +211,47 @@ def submit(
     dry_run: bool,
     resubmit: bool,
     strict: bool,
+    skip_enrollment: bool,
     as_json: bool,
 ) -> None:
-    """Validate, build and upload claims; first finishes any batch left pending."""
-    claims, _ = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
+    """Validate, build, record and upload claims, exactly once.
+
+    Batches an earlier run left pending are finished first. Claims already
+    sent (same id and content) are refused unless --resubmit is given.
+    """
+    claims, _ = _check(
+        app,
+        claims_path,
+        account_name,
+        strict,
+        as_json,
+        report_ok=False,
+        skip_enrollment=skip_enrollment,
+    )
     account = app.account(account_name)
-    clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     now = datetime.now(UTC).astimezone()
-    progress = _progress(as_json)
     if dry_run:
+        clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
         data = pipeline.build_interchange(account, clearinghouse, claims, 1, now)
-        result = {
-            "dry_run": True,
-            "claims": len(claims),
-            "size": len(data),
-            "sha256": sha256_hex(data),
-        }
-        emit_json(result) if as_json else click.echo(
-            f"dry run: {len(claims)} claims would be sent ({len(data)} bytes); nothing sent"
-        )
+        if as_json:
+            emit_json({"dry_run": True, "claims": len(claims), "size": len(data)})
+        else:
+            click.echo(
+                f"dry run: {len(claims)} claims would be sent ({len(data)} bytes); "
+                "nothing recorded or sent"
+            )
         return
     with Ledger.open(app.state_dir) as ledger:
-        if resubmit:
-            claims = pipeline.as_replacements(ledger, account.name, claims)
-        else:
-            pipeline.refuse_duplicates(ledger, account.name, claims)
-        batch = pipeline.record_batch(ledger, app.state_dir, account, clearinghouse, claims, now)
-        progress(f"recorded batch {batch.id}: {batch.file_name}")
-        session = pipeline.open_session(app.pm, account)
-        try:
-            delivered = [
-                pipeline.deliver(ledger, session, pending, account.name, progress)
-                for pending in pipeline.pending_batches(ledger, account.name)
-            ]
-        finally:
-            session.close()
+        outcome = pipeline.submit_claims(
+            app.pm,
+            ledger,
+            app.state_dir,
+            account,
+            claims,
+            now=now,
+            resubmit=resubmit,
+            progress=_progress(as_json),
+        )
         rows = [
             {
                 "batch": b.id,
@@ -241,15 +261,16 @@ def submit(
                 "host_fingerprint": b.host_fingerprint,
                 "claims": len(ledger.claims(batch_id=b.id)),
             }
-            for b in delivered
+            for b in outcome.delivered
         ]
     if as_json:
         emit_json({"delivered": rows})
-    else:
-        for row in rows:
-            click.echo(
-                f"uploaded {row['remote_name']}  {row['size']} bytes  sha256 {row['sha256']}"
-            )
+        return
+    for row in rows:
+        click.echo(
+            f"uploaded {row['remote_name']}  {row['size']} bytes  sha256 {row['sha256']}  "
+            f"(batch {row['batch']}, {row['claims']} claims)"
+        )
 
 
 def _progress(quiet: bool) -> pipeline.Progress:
