@@ -1,0 +1,590 @@
+"""What the codes in X12 responses mean, and how their element values are read.
+
+Shared by every response reader. The tables hold the meanings an operator
+needs to act on a response without the code lists at hand; an unknown code is
+shown as such, never guessed. The element readers turn text into typed values
+(Decimal, date) and raise a precise error naming the file, segment and
+element, never the value itself, which may be PHI. ``Person`` keeps names and
+member IDs for the caller but masks them in reprs and, unless asked, in the
+JSON form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from decimal import Decimal
+from typing import Any
+
+from claimferry.errors import Problem
+from claimferry.x12.segments import Segment, X12SyntaxError
+
+# --- TA1 interchange acknowledgment -------------------------------------------
+
+TA1_ACK_CODES: Mapping[str, str] = {
+    "A": "interchange accepted with no errors",
+    "E": "interchange accepted, errors noted",
+    "R": "interchange rejected because of errors",
+}
+
+TA1_NOTE_CODES: Mapping[str, str] = {
+    "000": "no error",
+    "001": "interchange control number in header and trailer do not match",
+    "002": "this standard (control standards identifier) is not supported",
+    "003": "this version of the controls is not supported",
+    "004": "the segment terminator is invalid",
+    "005": "invalid interchange ID qualifier for sender",
+    "006": "invalid interchange sender ID",
+    "007": "invalid interchange ID qualifier for receiver",
+    "008": "invalid interchange receiver ID",
+    "009": "unknown interchange receiver ID",
+    "010": "invalid authorization information qualifier value",
+    "011": "invalid authorization information value",
+    "012": "invalid security information qualifier value",
+    "013": "invalid security information value",
+    "014": "invalid interchange date value",
+    "015": "invalid interchange time value",
+    "016": "invalid interchange standards identifier value",
+    "017": "invalid interchange version ID value",
+    "018": "invalid interchange control number value",
+    "019": "invalid acknowledgment requested value",
+    "020": "invalid test indicator value",
+    "021": "invalid number of included groups value",
+    "022": "invalid control structure",
+    "023": "improper (premature) end of file",
+    "024": "invalid interchange content (e.g. invalid GS segment)",
+    "025": "duplicate interchange control number",
+    "026": "invalid data element separator",
+    "027": "invalid component element separator",
+    "028": "invalid delivery date in deferred delivery request",
+    "029": "invalid delivery time in deferred delivery request",
+    "030": "invalid delivery time code in deferred delivery request",
+    "031": "invalid grade of service code",
+}
+
+# --- 999 implementation acknowledgment ----------------------------------------
+
+IK5_STATUS_CODES: Mapping[str, str] = {
+    "A": "accepted",
+    "E": "accepted, but errors were noted",
+    "M": "rejected, message authentication code failed",
+    "R": "rejected",
+    "W": "rejected, assurance failed validity tests",
+    "X": "rejected, content after decryption could not be analyzed",
+}
+
+AK9_STATUS_CODES: Mapping[str, str] = {
+    **IK5_STATUS_CODES,
+    "P": "partially accepted, at least one transaction set was rejected",
+}
+
+IK5_SYNTAX_ERROR_CODES: Mapping[str, str] = {
+    "1": "transaction set not supported",
+    "2": "transaction set trailer missing",
+    "3": "transaction set control number in header and trailer do not match",
+    "4": "number of included segments does not match actual count",
+    "5": "one or more segments in error",
+    "6": "missing or invalid transaction set identifier",
+    "7": "missing or invalid transaction set control number",
+    "18": "transaction set not in functional group",
+    "19": "invalid transaction set implementation convention reference",
+    "23": "transaction set control number not unique within the functional group",
+    "I5": "implementation: one or more segments in error",
+    "I6": "implementation convention not supported",
+}
+
+AK9_SYNTAX_ERROR_CODES: Mapping[str, str] = {
+    "1": "functional group not supported",
+    "2": "functional group version not supported",
+    "3": "functional group trailer missing",
+    "4": "group control number in the header and trailer do not agree",
+    "5": "number of included transaction sets does not match actual count",
+    "6": "group control number violates syntax",
+    "19": "functional group control number not unique within interchange",
+}
+
+IK3_SEGMENT_ERROR_CODES: Mapping[str, str] = {
+    "1": "unrecognized segment ID",
+    "2": "unexpected segment",
+    "3": "required segment missing",
+    "4": "loop occurs over maximum times",
+    "5": "segment exceeds maximum use",
+    "6": "segment not in defined transaction set",
+    "7": "segment not in proper sequence",
+    "8": "segment has data element errors",
+    "I4": "implementation 'not used' segment present",
+    "I6": "implementation dependent segment missing",
+    "I7": "implementation loop occurs under minimum times",
+    "I8": "implementation segment below minimum use",
+    "I9": "implementation dependent 'not used' segment present",
+}
+
+IK4_ELEMENT_ERROR_CODES: Mapping[str, str] = {
+    "1": "required data element missing",
+    "2": "conditional required data element missing",
+    "3": "too many data elements",
+    "4": "data element too short",
+    "5": "data element too long",
+    "6": "invalid character in data element",
+    "7": "invalid code value",
+    "8": "invalid date",
+    "9": "invalid time",
+    "10": "exclusion condition violated",
+    "12": "too many repetitions",
+    "13": "too many components",
+    "I6": "code value not used in implementation",
+    "I9": "implementation dependent data element missing",
+    "I10": "implementation 'not used' data element present",
+    "I11": "implementation too few repetitions",
+    "I12": "implementation pattern match failure",
+    "I13": "implementation dependent 'not used' data element present",
+}
+
+# --- 277CA claim acknowledgment -----------------------------------------------
+
+CLAIM_STATUS_CATEGORIES: Mapping[str, str] = {
+    "A0": "forwarded to another entity",
+    "A1": "received (not yet accepted for adjudication)",
+    "A2": "accepted into the adjudication system",
+    "A3": "returned as unprocessable claim",
+    "A4": "not found",
+    "A5": "split claim",
+    "A6": "rejected for missing information",
+    "A7": "rejected for invalid information",
+    "A8": "rejected for relational field in error",
+    "E0": "response not possible: error on submitted request data",
+    "E1": "response not possible: system status",
+    "E2": "information holder is not responding",
+    "E3": "correction required: relational fields in error",
+    "E4": "trading partner agreement specific requirement not met",
+    "F0": "finalized",
+    "F1": "finalized: payment",
+    "F2": "finalized: denial",
+    "F3": "finalized: revised",
+    "F3F": "finalized: forwarded",
+    "F3N": "finalized: not forwarded",
+    "F4": "finalized: adjudication complete, no payment forthcoming",
+    "P0": "pending: adjudication details",
+    "P1": "pending: in process",
+    "P2": "pending: payer review",
+    "P3": "pending: provider requested information",
+    "P4": "pending: patient requested information",
+    "P5": "pending: payer administrative or system hold",
+    "R0": "request for additional information: general",
+    "R1": "request for additional information: entity",
+    "R3": "request for additional information: claim or line",
+    "R4": "request for additional information: documentation",
+}
+
+CLAIM_STATUS_CODES: Mapping[str, str] = {
+    "0": "cannot provide further status electronically",
+    "1": "for more detailed information, see remittance advice",
+    "3": "claim has been adjudicated and is awaiting payment cycle",
+    "15": "requested information not provided as described",
+    "16": "claim/encounter has been forwarded to entity",
+    "19": "entity acknowledges receipt of claim/encounter",
+    "20": "accepted for processing",
+    "21": "missing or invalid information",
+    "187": "date(s) of service",
+    "562": "entity's National Provider Identifier (NPI)",
+}
+
+ENTITY_CODES: Mapping[str, str] = {
+    "03": "dependent",
+    "1P": "provider",
+    "40": "receiver",
+    "41": "submitter",
+    "74": "corrected insured",
+    "77": "service location",
+    "82": "rendering provider",
+    "85": "billing provider",
+    "87": "pay-to provider",
+    "DN": "referring provider",
+    "GB": "other insured",
+    "IL": "insured or subscriber",
+    "PE": "payee",
+    "PR": "payer",
+    "QC": "patient",
+    "TT": "transfer to (crossover carrier)",
+}
+
+HL_LEVEL_CODES: Mapping[str, str] = {
+    "20": "information source (payer)",
+    "21": "information receiver (submitter)",
+    "19": "provider of service",
+    "PT": "patient",
+}
+
+# --- 835 remittance advice ----------------------------------------------------
+
+CLAIM_PAYMENT_STATUS: Mapping[str, str] = {
+    "1": "processed as primary",
+    "2": "processed as secondary",
+    "3": "processed as tertiary",
+    "4": "denied",
+    "19": "processed as primary, forwarded to additional payer(s)",
+    "20": "processed as secondary, forwarded to additional payer(s)",
+    "21": "processed as tertiary, forwarded to additional payer(s)",
+    "22": "reversal of previous payment",
+    "23": "not our claim, forwarded to additional payer(s)",
+    "25": "predetermination pricing only, no payment",
+}
+
+ADJUSTMENT_GROUPS: Mapping[str, str] = {
+    "CO": "contractual obligations",
+    "CR": "corrections and reversals",
+    "OA": "other adjustments",
+    "PI": "payer initiated reductions",
+    "PR": "patient responsibility",
+}
+
+ADJUSTMENT_REASONS: Mapping[str, str] = {
+    "1": "deductible amount",
+    "2": "coinsurance amount",
+    "3": "co-payment amount",
+    "4": "procedure code inconsistent with the modifier used, or modifier missing",
+    "5": "procedure code or bill type inconsistent with the place of service",
+    "11": "diagnosis inconsistent with the procedure",
+    "16": "claim/service lacks information or has submission/billing error(s)",
+    "18": "exact duplicate claim/service",
+    "22": "care may be covered by another payer per coordination of benefits",
+    "23": "impact of prior payer(s) adjudication, including payments and/or adjustments",
+    "24": "charges are covered under a capitation agreement or managed care plan",
+    "26": "expenses incurred prior to coverage",
+    "27": "expenses incurred after coverage terminated",
+    "29": "the time limit for filing has expired",
+    "31": "patient cannot be identified as our insured",
+    "42": "charges exceed our fee schedule or maximum allowable amount",
+    "45": "charge exceeds fee schedule/maximum allowable or contracted fee arrangement",
+    "50": "non-covered: not deemed a medical necessity by the payer",
+    "59": "processed based on multiple or concurrent procedure rules",
+    "96": "non-covered charge(s)",
+    "97": "benefit included in the allowance for another service already adjudicated",
+    "109": "claim/service not covered by this payer/contractor",
+    "119": "benefit maximum for this time period or occurrence has been reached",
+    "129": "prior processing information appears incorrect",
+    "147": "provider contracted/negotiated rate expired or not on file",
+    "151": "information submitted does not support this many/frequency of services",
+    "167": "diagnosis(es) not covered",
+    "170": "payment denied when performed/billed by this type of provider",
+    "197": "precertification/authorization/notification absent",
+    "198": "precertification/authorization exceeded",
+    "204": "service/equipment/drug not covered under the patient's current benefit plan",
+    "226": "information requested from the billing/rendering provider was not provided",
+    "227": "information requested from the patient/insured was not provided",
+    "234": "this procedure is not paid separately",
+    "236": "procedure or procedure/modifier combination not compatible with another procedure",
+    "242": "services not provided by network/primary care providers",
+    "251": "attachment/other documentation received was incomplete or deficient",
+    "252": "an attachment/other documentation is required to adjudicate this claim/service",
+    "253": "sequestration: reduction in federal payment",
+    "A1": "claim/service denied",
+    "A2": "contractual adjustment",
+    "B7": "provider not certified/eligible to be paid for this service on this date",
+}
+
+CLAIM_FILING_CODES: Mapping[str, str] = {
+    "12": "preferred provider organization (PPO)",
+    "13": "point of service (POS)",
+    "14": "exclusive provider organization (EPO)",
+    "15": "indemnity insurance",
+    "16": "health maintenance organization (HMO) Medicare risk",
+    "17": "dental maintenance organization",
+    "AM": "automobile medical",
+    "BL": "Blue Cross/Blue Shield",
+    "CH": "CHAMPUS",
+    "CI": "commercial insurance",
+    "DS": "disability",
+    "FI": "Federal Employees Program",
+    "HM": "health maintenance organization",
+    "LM": "liability medical",
+    "MA": "Medicare Part A",
+    "MB": "Medicare Part B",
+    "MC": "Medicaid",
+    "OF": "other federal program",
+    "TV": "Title V",
+    "VA": "Veterans Affairs plan",
+    "WC": "workers' compensation",
+    "ZZ": "mutually defined",
+}
+
+PAYMENT_HANDLING_CODES: Mapping[str, str] = {
+    "C": "payment accompanies remittance advice",
+    "D": "make payment only",
+    "H": "notification only",
+    "I": "remittance information only",
+    "P": "prenotification of future transfers",
+    "U": "split payment and remittance",
+    "X": "handling party's option to split payment and remittance",
+}
+
+PAYMENT_METHODS: Mapping[str, str] = {
+    "ACH": "automated clearing house (EFT)",
+    "BOP": "financial institution option",
+    "CHK": "check",
+    "FWT": "federal reserve funds/wire transfer",
+    "NON": "non-payment data",
+}
+
+CREDIT_DEBIT: Mapping[str, str] = {"C": "credit", "D": "debit"}
+
+PROVIDER_ADJUSTMENT_REASONS: Mapping[str, str] = {
+    "50": "late charge",
+    "51": "interest penalty charge",
+    "72": "authorized return",
+    "90": "early payment allowance",
+    "AH": "origination fee",
+    "AM": "applied to borrower's account",
+    "AP": "acceleration of benefits",
+    "B2": "rebate",
+    "B3": "recovery allowance",
+    "BD": "bad debt adjustment",
+    "BN": "bonus",
+    "C5": "temporary allowance",
+    "CR": "capitation interest",
+    "CS": "adjustment",
+    "CT": "capitation payment",
+    "CV": "capital passthru",
+    "CW": "certified registered nurse anesthetist passthru",
+    "DM": "direct medical education passthru",
+    "E3": "withholding",
+    "FB": "forwarding balance",
+    "FC": "fund allocation",
+    "GO": "graduate medical education passthru",
+    "HM": "hemophilia clotting factor supplement",
+    "IP": "incentive premium payment",
+    "IR": "internal revenue service withholding",
+    "IS": "interim settlement",
+    "J1": "nonreimbursable",
+    "L3": "penalty",
+    "L6": "interest owed",
+    "LE": "levy",
+    "LS": "lump sum",
+    "OA": "organ acquisition passthru",
+    "OB": "offset for affiliated providers",
+    "PI": "periodic interim payment",
+    "PL": "payment final",
+    "RA": "retro-activity adjustment",
+    "RE": "return on equity",
+    "SL": "student loan repayment",
+    "TL": "third party liability",
+    "WO": "overpayment recovery",
+    "WU": "unspecified recovery",
+}
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def is_digits(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts '²', which ``int`` refuses)."""
+    return _DIGITS.fullmatch(text) is not None
+
+
+def meaning(table: Mapping[str, str], code: str) -> str:
+    """The meaning of ``code``, or a plain 'unknown code' (never a guess)."""
+    return table.get(code, f"unknown code {code!r}" if code else "no code")
+
+
+# --- element readers ----------------------------------------------------------
+
+_AMOUNT = re.compile(r"-?(?:[0-9]{1,15}(?:\.[0-9]{0,4})?|\.[0-9]{1,4})")
+_NUMBER = re.compile(r"-?(?:[0-9]{1,15}(?:\.[0-9]{0,6})?|\.[0-9]{1,6})")
+_COMPOSITE_QUALIFIER = re.compile(r"[A-Z0-9]{2}([^A-Za-z0-9 ])")
+
+
+class ElementReader:
+    """Reads typed element values for one file and collects its notices.
+
+    Notices are problems that do not stop reading: a trailer count that does
+    not match, or a date shaped right that does not exist on the calendar
+    (payers send them; refusing the whole response would hide every other
+    claim's answer).
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.notices: list[Problem] = []
+
+    def error(self, segment: Segment, index: int | None, message: str) -> X12SyntaxError:
+        return X12SyntaxError(self.source, segment.where(index), message)
+
+    def notice(self, segment: Segment, index: int | None, message: str) -> None:
+        self.notices.append(Problem(self.source, segment.where(index), message))
+
+    def required(self, segment: Segment, index: int, what: str) -> str:
+        value = segment.element(index).strip()
+        if not value:
+            raise self.error(segment, index, f"expected {what}, found nothing")
+        return value
+
+    def code(self, segment: Segment, index: int, table: Mapping[str, str], what: str) -> str:
+        """A required element whose value must be one of ``table``'s codes."""
+        value = segment.element(index).strip()
+        if value not in table:
+            choices = ", ".join(table)
+            raise self.error(segment, index, f"expected {what} (one of {choices})")
+        return value
+
+    def amount(self, segment: Segment, index: int) -> Decimal:
+        value = segment.element(index).strip()
+        if not _AMOUNT.fullmatch(value):
+            raise self.error(segment, index, "expected an amount (e.g. 125.50)")
+        return Decimal(value)
+
+    def optional_amount(self, segment: Segment, index: int) -> Decimal | None:
+        return self.amount(segment, index) if segment.element(index).strip() else None
+
+    def quantity(self, segment: Segment, index: int) -> Decimal | None:
+        value = segment.element(index).strip()
+        if not value:
+            return None
+        if not _NUMBER.fullmatch(value):
+            raise self.error(segment, index, "expected a quantity (e.g. 4 or 1.5)")
+        return Decimal(value)
+
+    def count(self, segment: Segment, index: int) -> int:
+        value = segment.element(index).strip()
+        if not _DIGITS.fullmatch(value) or len(value) > 10:
+            raise self.error(segment, index, "expected a count (digits only)")
+        return int(value)
+
+    def date_of(self, segment: Segment, index: int, *, required: bool = True) -> date | None:
+        """A CCYYMMDD date; None (with a notice) when it is not on the calendar."""
+        value = segment.element(index).strip()
+        if not value and not required:
+            return None
+        return self.date_text(segment, index, value)
+
+    def period(self, segment: Segment, format_index: int) -> tuple[date | None, date | None]:
+        """A DTP date (D8) or range (RD8): the qualifier at ``format_index``, the value after."""
+        value_index = format_index + 1
+        value = segment.element(value_index).strip()
+        form = segment.element(format_index).strip()
+        if form == "D8":
+            day = self.date_text(segment, value_index, value)
+            return day, day
+        if form == "RD8":
+            start, dash, end = value.partition("-")
+            if not dash:
+                raise self.error(segment, value_index, "expected a date range as CCYYMMDD-CCYYMMDD")
+            return (
+                self.date_text(segment, value_index, start),
+                self.date_text(segment, value_index, end),
+            )
+        raise self.error(segment, format_index, "expected a date format qualifier (D8 or RD8)")
+
+    def date_text(self, segment: Segment, index: int, value: str) -> date | None:
+        if len(value) != 8 or not _DIGITS.fullmatch(value):
+            raise self.error(segment, index, "expected a date as CCYYMMDD")
+        return self._calendar(segment, index, int(value[:4]), int(value[4:6]), int(value[6:]))
+
+    def short_date(self, segment: Segment, index: int) -> date | None:
+        """A YYMMDD date (ISA09, TA102); years 69-99 are 1900s, as POSIX reads %y."""
+        value = segment.element(index).strip()
+        if len(value) != 6 or not _DIGITS.fullmatch(value):
+            raise self.error(segment, index, "expected a date as YYMMDD")
+        year = int(value[:2])
+        year += 1900 if year >= 69 else 2000
+        return self._calendar(segment, index, year, int(value[2:4]), int(value[4:]))
+
+    def time_of(self, segment: Segment, index: int) -> time | None:
+        """An HHMM[SS[D..]] time; None (with a notice) when the clock has no such time."""
+        value = segment.element(index).strip()
+        if len(value) not in (4, 6, 7, 8) or not _DIGITS.fullmatch(value):
+            raise self.error(segment, index, "expected a time as HHMM or HHMMSS")
+        hour, minute = int(value[:2]), int(value[2:4])
+        second = int(value[4:6]) if len(value) >= 6 else 0
+        if hour > 23 or minute > 59 or second > 59:
+            self.notice(segment, index, "time is not a real time of day; read as unknown")
+            return None
+        return time(hour, minute, second)
+
+    def composite(self, segment: Segment, index: int) -> list[str]:
+        """Components of a composite whose qualifier is 2 letters or digits.
+
+        Some payers use another component separator than the one ISA16
+        declares (``SVC*HC>12345>26`` under ``:``). When the declared one is
+        absent and the value starts with a qualifier and punctuation, that
+        punctuation is taken as the separator.
+        """
+        value = segment.element(index)
+        declared = segment.delimiters.component
+        if declared not in value:
+            found = _COMPOSITE_QUALIFIER.match(value)
+            if found:
+                return value.split(found.group(1))
+        return value.split(declared)
+
+    def _calendar(
+        self, segment: Segment, index: int, year: int, month: int, day: int
+    ) -> date | None:
+        try:
+            return date(year, month, day)
+        except ValueError:
+            self.notice(segment, index, "date is not on the calendar; read as unknown")
+            return None
+
+
+# --- people and the JSON form -------------------------------------------------
+
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A patient or insured named in a response (NM1). Names and IDs are PHI."""
+
+    entity: str
+    last_name: str
+    first_name: str
+    middle_name: str
+    id_qualifier: str
+    id: str
+
+    def __repr__(self) -> str:
+        return f"Person(entity={self.entity!r}, name={MASK!r}, id_qualifier={self.id_qualifier!r})"
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(x for x in (self.first_name, self.middle_name, self.last_name) if x)
+
+    def to_dict(self, *, phi: bool = False) -> dict[str, str]:
+        shown = {"name": self.display_name, "id": self.id} if phi else {"name": MASK, "id": MASK}
+        return {"entity": self.entity, **shown, "id_qualifier": self.id_qualifier}
+
+
+def person(segment: Segment) -> Person:
+    """An NM1 segment as a Person (NM103 last, NM104 first, NM105 middle, NM109 id)."""
+    return Person(
+        entity=segment.element(1),
+        last_name=segment.element(3),
+        first_name=segment.element(4),
+        middle_name=segment.element(5),
+        id_qualifier=segment.element(8),
+        id=segment.element(9),
+    )
+
+
+def jsonable(value: Any, *, phi: bool = False) -> Any:
+    """Dataclasses as dicts, Decimals as strings, dates ISO; PHI masked unless ``phi``."""
+    if isinstance(value, Person):
+        return value.to_dict(phi=phi)
+    if isinstance(value, Problem):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: jsonable(getattr(value, f.name), phi=phi)
+            for f in dataclasses.fields(value)
+            if f.repr
+        }
+    if isinstance(value, tuple | list):
+        return [jsonable(item, phi=phi) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return value

@@ -1,0 +1,698 @@
+"""835 remittance advice (005010X221A1), read as a stream.
+
+An 835 can run to 100 MB, so ``iter_835`` yields events as the file streams
+past: the payment header (BPR, TRN, payer, payee) when a transaction's claims
+begin, each claim (CLP with its CAS, NM1, DTM, SVC lines) when it ends, and a
+summary with the provider-level adjustments (PLB) and the balance check at SE.
+Nothing but the open claim is held. ``read_835`` collects them for small files.
+
+Imbalance is reported, never fatal: a payer's arithmetic is theirs to get
+wrong, and the operator must still see every claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from claimferry.errors import Problem
+from claimferry.x12.codes import (
+    ADJUSTMENT_GROUPS,
+    ADJUSTMENT_REASONS,
+    CLAIM_FILING_CODES,
+    CLAIM_PAYMENT_STATUS,
+    CREDIT_DEBIT,
+    PAYMENT_HANDLING_CODES,
+    PAYMENT_METHODS,
+    PROVIDER_ADJUSTMENT_REASONS,
+    ElementReader,
+    Person,
+    jsonable,
+    meaning,
+    person,
+)
+from claimferry.x12.segments import Segment, X12SyntaxError, read_segments
+from claimferry.x12.ta1 import Envelope, InterchangeHeader
+
+ZERO = Decimal(0)
+
+# Defined in the 835 and accepted, but not part of the model.
+_READ_AND_IGNORED = frozenset({"CUR", "N3", "N4", "PER", "RDM", "TS3", "TS2", "QTY"})
+_HEADER = frozenset({"TRN", "REF", "DTM", "N1"}) | _READ_AND_IGNORED
+
+
+@dataclass(frozen=True)
+class Party:
+    """A payer (N1*PR) or payee (N1*PE): name and identifier (e.g. XX = NPI, FI = tax ID)."""
+
+    entity: str
+    name: str
+    id_qualifier: str
+    id: str
+
+
+@dataclass(frozen=True)
+class PaymentHeader:
+    """One 835 transaction's payment: BPR, TRN and the parties."""
+
+    transaction_control_number: str
+    handling_code: str
+    amount: Decimal
+    credit_debit: str
+    method: str
+    payment_date: date | None
+    trace_number: str
+    trace_originator: str
+    production_date: date | None
+    payer: Party
+    payee: Party
+
+    @property
+    def method_meaning(self) -> str:
+        return meaning(PAYMENT_METHODS, self.method)
+
+    @property
+    def handling_meaning(self) -> str:
+        return meaning(PAYMENT_HANDLING_CODES, self.handling_code)
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """One CAS triplet: group (CO/OA/PI/PR/CR), reason (CARC), amount and quantity."""
+
+    group: str
+    reason: str
+    amount: Decimal
+    quantity: Decimal | None
+
+    @property
+    def group_meaning(self) -> str:
+        return meaning(ADJUSTMENT_GROUPS, self.group)
+
+    @property
+    def reason_meaning(self) -> str:
+        return meaning(ADJUSTMENT_REASONS, self.reason)
+
+    def describe(self) -> str:
+        return f"{self.group}-{self.reason} {self.amount}: {self.reason_meaning}"
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """An SVC: what was billed, what was paid, and why the two differ."""
+
+    procedure_qualifier: str
+    procedure: str
+    modifiers: tuple[str, ...]
+    charge: Decimal
+    paid: Decimal
+    revenue_code: str
+    units: Decimal
+    service_from: date | None
+    service_to: date | None
+    control_number: str
+    adjustments: tuple[Adjustment, ...]
+    remark_codes: tuple[str, ...]
+    amounts: tuple[tuple[str, Decimal], ...]
+
+    @property
+    def allowed_amount(self) -> Decimal | None:
+        return next((value for q, value in self.amounts if q == "B6"), None)
+
+
+@dataclass(frozen=True)
+class RemitClaim:
+    """A CLP with everything under it. ``claim_id`` is the CLM01 we sent.
+
+    ``adjustment_kind`` is 'reversal' for CLP02 22 and 'correction' for the
+    claim that follows a reversal of the same claim id; otherwise empty.
+    """
+
+    segment_position: int
+    claim_id: str
+    status: str
+    charge: Decimal
+    paid: Decimal
+    patient_responsibility: Decimal | None
+    filing_code: str
+    payer_claim_number: str
+    facility_code: str
+    frequency_code: str
+    adjustment_kind: str
+    adjustments: tuple[Adjustment, ...]
+    patient: Person | None
+    insured: Person | None
+    corrected_patient: Person | None
+    rendering_provider_id: str
+    statement_from: date | None
+    statement_to: date | None
+    received_date: date | None
+    remark_codes: tuple[str, ...]
+    amounts: tuple[tuple[str, Decimal], ...]
+    lines: tuple[ServiceLine, ...]
+    payment: PaymentHeader = field(repr=False, compare=False)
+
+    @property
+    def status_meaning(self) -> str:
+        return meaning(CLAIM_PAYMENT_STATUS, self.status)
+
+    @property
+    def filing_meaning(self) -> str:
+        return meaning(CLAIM_FILING_CODES, self.filing_code)
+
+    def all_adjustments(self) -> tuple[Adjustment, ...]:
+        """Claim-level then line-level CAS."""
+        return self.adjustments + tuple(a for line in self.lines for a in line.adjustments)
+
+
+@dataclass(frozen=True)
+class ProviderAdjustment:
+    """One PLB pair: a provider-level adjustment, not tied to a claim (e.g. WO recovery)."""
+
+    provider_id: str
+    fiscal_period_end: date | None
+    reason: str
+    reference: str
+    amount: Decimal
+
+    @property
+    def reason_meaning(self) -> str:
+        return meaning(PROVIDER_ADJUSTMENT_REASONS, self.reason)
+
+
+@dataclass(frozen=True)
+class PaymentSummary:
+    """The end of one 835 transaction: PLBs, totals, and what did not balance."""
+
+    payment: PaymentHeader
+    provider_adjustments: tuple[ProviderAdjustment, ...]
+    claim_count: int
+    total_charge: Decimal
+    total_paid: Decimal
+    imbalances: tuple[str, ...]
+
+    @property
+    def balanced(self) -> bool:
+        return not self.imbalances
+
+
+RemitEvent = PaymentHeader | RemitClaim | PaymentSummary
+
+
+def claim_imbalances(claim: RemitClaim) -> list[str]:
+    """CLP03 - CLP04 must equal every CAS of the claim; SVC02 - SVC03 every CAS of the line."""
+    found = []
+    claim_cas = sum((a.amount for a in claim.all_adjustments()), ZERO)
+    if claim.charge - claim.paid != claim_cas:
+        found.append(
+            f"claim {claim.claim_id} (segment {claim.segment_position}): charge {claim.charge} "
+            f"- paid {claim.paid} = {claim.charge - claim.paid}, but adjustments total {claim_cas}"
+        )
+    for number, line in enumerate(claim.lines, 1):
+        line_cas = sum((a.amount for a in line.adjustments), ZERO)
+        if line.charge - line.paid != line_cas:
+            found.append(
+                f"claim {claim.claim_id} line {number}: charge {line.charge} - paid {line.paid} "
+                f"= {line.charge - line.paid}, but adjustments total {line_cas}"
+            )
+    return found
+
+
+def payment_imbalance(
+    payment: PaymentHeader, total_paid: Decimal, adjustments: Iterable[ProviderAdjustment]
+) -> str | None:
+    """BPR02 must equal the claims' CLP04 total minus the PLB total."""
+    plb = sum((a.amount for a in adjustments), ZERO)
+    expected = total_paid - plb
+    if payment.amount == expected:
+        return None
+    return (
+        f"transaction {payment.transaction_control_number}: payment {payment.amount} differs "
+        f"from claims paid {total_paid} - provider adjustments {plb} = {expected}"
+    )
+
+
+@dataclass(frozen=True)
+class PaymentAdvice:
+    """One whole 835 transaction, read into memory."""
+
+    payment: PaymentHeader
+    claims: tuple[RemitClaim, ...]
+    provider_adjustments: tuple[ProviderAdjustment, ...]
+    imbalances: tuple[str, ...]
+
+    @property
+    def balanced(self) -> bool:
+        return not self.imbalances
+
+
+@dataclass(frozen=True)
+class Remit835Document:
+    """A whole 835 interchange: one payment advice per ST."""
+
+    source: str
+    interchange: InterchangeHeader
+    payments: tuple[PaymentAdvice, ...]
+    notices: tuple[Problem, ...]
+
+    kind = "835"
+
+    def claims(self) -> Iterator[RemitClaim]:
+        for advice in self.payments:
+            yield from advice.claims
+
+    def to_dict(self, *, phi: bool = False) -> dict[str, Any]:
+        return {"kind": self.kind, **jsonable(self, phi=phi)}
+
+    def render(self, *, phi: bool = False) -> str:
+        lines = [f"835 remittance advice ({self.source})"]
+        for advice in self.payments:
+            pay = advice.payment
+            when = pay.payment_date.isoformat() if pay.payment_date else "no date"
+            lines.append(
+                f"  payment {pay.amount} {meaning(CREDIT_DEBIT, pay.credit_debit)} by "
+                f"{pay.method} ({pay.method_meaning}) on {when}, trace {pay.trace_number}; "
+                f"payer {pay.payer.name} -> payee {pay.payee.name} {pay.payee.id}"
+            )
+            for claim in advice.claims:
+                lines += _render_claim(claim, phi=phi)
+            for adj in advice.provider_adjustments:
+                lines.append(
+                    f"    provider adjustment {adj.reason} ({adj.reason_meaning}) "
+                    f"{adj.reference}: {adj.amount}"
+                )
+            balance = "balanced" if advice.balanced else "NOT BALANCED"
+            lines.append(f"    {balance}")
+            lines += [f"      - {problem}" for problem in advice.imbalances]
+        lines += [f"  notice: {n.location}: {n.message}" for n in self.notices]
+        return "\n".join(lines)
+
+
+def _render_claim(claim: RemitClaim, *, phi: bool) -> list[str]:
+    kind = f" [{claim.adjustment_kind}]" if claim.adjustment_kind else ""
+    patient = ""
+    if phi and claim.patient:
+        patient = f" patient {claim.patient.display_name}"
+    out = [
+        f"    claim {claim.claim_id}{kind}: {claim.status} {claim.status_meaning}; "
+        f"charge {claim.charge}, paid {claim.paid}, patient responsibility "
+        f"{claim.patient_responsibility or ZERO}; payer claim {claim.payer_claim_number}{patient}"
+    ]
+    out += [f"      {adj.describe()}" for adj in claim.adjustments]
+    for line in claim.lines:
+        procedure = ":".join((line.procedure, *line.modifiers))
+        out.append(
+            f"      line {procedure}: charge {line.charge}, paid {line.paid}, units {line.units}"
+        )
+        out += [f"        {adj.describe()}" for adj in line.adjustments]
+        out += [f"        remark {code}" for code in line.remark_codes]
+    return out
+
+
+class _LineBuilder:
+    def __init__(self, segment: Segment, reader: ElementReader) -> None:
+        procedure = [*reader.composite(segment, 1), ""]
+        if not procedure[0] or not procedure[1]:
+            raise reader.error(segment, 1, "expected a procedure as qualifier:code[:modifiers]")
+        self.segment = segment
+        self.procedure = procedure
+        self.charge = reader.amount(segment, 2)
+        self.paid = reader.amount(segment, 3)
+        self.units = reader.quantity(segment, 5)
+        self.dates: dict[str, date | None] = {}
+        self.adjustments: list[Adjustment] = []
+        self.remarks: list[str] = []
+        self.amounts: list[tuple[str, Decimal]] = []
+        self.control_number = ""
+
+    def build(self) -> ServiceLine:
+        single = self.dates.get("472")
+        return ServiceLine(
+            procedure_qualifier=self.procedure[0],
+            procedure=self.procedure[1],
+            modifiers=tuple(m for m in self.procedure[2:6] if m),
+            charge=self.charge,
+            paid=self.paid,
+            revenue_code=self.segment.element(4),
+            units=Decimal(1) if self.units is None else self.units,
+            service_from=single or self.dates.get("150"),
+            service_to=single or self.dates.get("151"),
+            control_number=self.control_number,
+            adjustments=tuple(self.adjustments),
+            remark_codes=tuple(self.remarks),
+            amounts=tuple(self.amounts),
+        )
+
+
+class _ClaimBuilder:
+    def __init__(self, segment: Segment, reader: ElementReader) -> None:
+        self.segment = segment
+        reader.required(segment, 1, "the claim's id (CLM01 as sent)")
+        self.status = reader.code(segment, 2, CLAIM_PAYMENT_STATUS, "a claim status code")
+        self.charge = reader.amount(segment, 3)
+        self.paid = reader.amount(segment, 4)
+        self.patient_responsibility = reader.optional_amount(segment, 5)
+        self.adjustments: list[Adjustment] = []
+        self.people: dict[str, Person] = {}
+        self.rendering_provider_id = ""
+        self.dates: dict[str, date | None] = {}
+        self.remarks: list[str] = []
+        self.amounts: list[tuple[str, Decimal]] = []
+        self.lines: list[ServiceLine] = []
+        self.line: _LineBuilder | None = None
+
+    def close_line(self) -> None:
+        if self.line is not None:
+            self.lines.append(self.line.build())
+            self.line = None
+
+    def build(self, payment: PaymentHeader, previous: RemitClaim | None) -> RemitClaim:
+        self.close_line()
+        clp = self.segment
+        kind = ""
+        if self.status == "22":
+            kind = "reversal"
+        elif previous and previous.status == "22" and previous.claim_id == clp.element(1):
+            kind = "correction"
+        return RemitClaim(
+            segment_position=clp.position,
+            claim_id=clp.element(1),
+            status=self.status,
+            charge=self.charge,
+            paid=self.paid,
+            patient_responsibility=self.patient_responsibility,
+            filing_code=clp.element(6),
+            payer_claim_number=clp.element(7),
+            facility_code=clp.element(8),
+            frequency_code=clp.element(9),
+            adjustment_kind=kind,
+            adjustments=tuple(self.adjustments),
+            patient=self.people.get("QC"),
+            insured=self.people.get("IL"),
+            corrected_patient=self.people.get("74"),
+            rendering_provider_id=self.rendering_provider_id,
+            statement_from=self.dates.get("232"),
+            statement_to=self.dates.get("233"),
+            received_date=self.dates.get("050"),
+            remark_codes=tuple(self.remarks),
+            amounts=tuple(self.amounts),
+            lines=tuple(self.lines),
+            payment=payment,
+        )
+
+
+class _Transaction:
+    """One ST..SE of an 835 as it streams past."""
+
+    def __init__(self, st: Segment, reader: ElementReader) -> None:
+        self.st = st
+        self.reader = reader
+        self.bpr: Segment | None = None
+        self.trn: Segment | None = None
+        self.production_date: date | None = None
+        self.parties: dict[str, Party] = {}
+        self.payment: PaymentHeader | None = None
+        self.claim: _ClaimBuilder | None = None
+        self.previous: RemitClaim | None = None
+        self.plb: list[ProviderAdjustment] = []
+        self.claim_count = 0
+        self.total_charge = ZERO
+        self.total_paid = ZERO
+        self.imbalances: list[str] = []
+
+    def feed(self, segment: Segment) -> Iterator[RemitEvent]:
+        reader, seg_id = self.reader, segment.id
+        if self.bpr is None:
+            if seg_id != "BPR":
+                raise reader.error(segment, None, "expected BPR right after ST")
+            self._payment_order(segment)
+            return
+        if self.payment is None:
+            if seg_id in _HEADER:
+                self._header(segment)
+                return
+            if seg_id not in ("LX", "CLP", "PLB"):
+                raise reader.error(segment, None, "expected an 835 header segment, LX, CLP or PLB")
+            self.payment = self._build_header(segment)
+            yield self.payment
+        if seg_id == "CLP":
+            yield from self._close_claim()
+            if self.plb:
+                raise reader.error(segment, None, "expected CLP before PLB")
+            self.claim = _ClaimBuilder(segment, reader)
+        elif seg_id in ("LX", "PLB"):
+            yield from self._close_claim()
+            if seg_id == "PLB":
+                self._provider_adjustments(segment)
+            elif self.plb:
+                raise reader.error(segment, None, "expected LX before PLB")
+        elif seg_id in _READ_AND_IGNORED and self.claim is None:
+            return
+        elif self.claim is None:
+            raise reader.error(segment, None, "expected CLP before this segment")
+        else:
+            self._in_claim(self.claim, segment)
+
+    def end(self) -> Iterator[RemitEvent]:
+        """SE: close the last claim and summarize the transaction."""
+        if self.bpr is None:
+            raise self.reader.error(self.st, None, "expected BPR in the 835 transaction")
+        if self.payment is None:
+            self.payment = self._build_header(self.st)
+            yield self.payment
+        yield from self._close_claim()
+        imbalance = payment_imbalance(self.payment, self.total_paid, self.plb)
+        if imbalance:
+            self.imbalances.append(imbalance)
+        yield PaymentSummary(
+            payment=self.payment,
+            provider_adjustments=tuple(self.plb),
+            claim_count=self.claim_count,
+            total_charge=self.total_charge,
+            total_paid=self.total_paid,
+            imbalances=tuple(self.imbalances),
+        )
+
+    def _payment_order(self, bpr: Segment) -> None:
+        reader = self.reader
+        reader.code(bpr, 1, PAYMENT_HANDLING_CODES, "a transaction handling code")
+        reader.amount(bpr, 2)
+        reader.code(bpr, 3, CREDIT_DEBIT, "C (credit) or D (debit)")
+        reader.code(bpr, 4, PAYMENT_METHODS, "a payment method")
+        self.bpr = bpr
+
+    def _header(self, segment: Segment) -> None:
+        reader = self.reader
+        if segment.id == "TRN":
+            reader.required(segment, 2, "the check or EFT trace number")
+            self.trn = segment
+        elif segment.id == "DTM":
+            value = reader.date_of(segment, 2)
+            if segment.element(1) == "405":
+                self.production_date = value
+        elif segment.id == "N1":
+            entity = reader.required(segment, 1, "an entity identifier code")
+            self.parties.setdefault(
+                entity, Party(entity, segment.element(2), segment.element(3), segment.element(4))
+            )
+
+    def _build_header(self, segment: Segment) -> PaymentHeader:
+        reader, bpr, trn = self.reader, self.bpr, self.trn
+        assert bpr is not None
+        if trn is None:
+            raise reader.error(segment, None, "expected TRN (the payment's trace) before this")
+        missing = [code for code in ("PR", "PE") if code not in self.parties]
+        if missing:
+            raise reader.error(segment, None, f"expected N1*{missing[0]} before this")
+        return PaymentHeader(
+            transaction_control_number=self.st.element(2),
+            handling_code=bpr.element(1),
+            amount=reader.amount(bpr, 2),
+            credit_debit=bpr.element(3),
+            method=bpr.element(4),
+            payment_date=self._payment_date(bpr),
+            trace_number=trn.element(2),
+            trace_originator=trn.element(3),
+            production_date=self.production_date,
+            payer=self.parties["PR"],
+            payee=self.parties["PE"],
+        )
+
+    def _payment_date(self, bpr: Segment) -> date | None:
+        """BPR16; some payers shift it into BPR15, so a missing one is a notice, not an error."""
+        if not bpr.element(16).strip():
+            self.reader.notice(bpr, 16, "payment date missing; read as unknown")
+            return None
+        return self.reader.date_of(bpr, 16)
+
+    def _in_claim(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        reader, seg_id, line = self.reader, segment.id, claim.line
+        if seg_id == "SVC":
+            claim.close_line()
+            claim.line = _LineBuilder(segment, reader)
+        elif seg_id == "CAS":
+            (line.adjustments if line else claim.adjustments).extend(self._adjustments(segment))
+        elif seg_id == "DTM":
+            qualifier = reader.required(segment, 1, "a date qualifier")
+            (line.dates if line else claim.dates)[qualifier] = reader.date_of(segment, 2)
+        elif seg_id == "AMT":
+            qualifier = reader.required(segment, 1, "an amount qualifier")
+            (line.amounts if line else claim.amounts).append((qualifier, reader.amount(segment, 2)))
+        elif seg_id == "REF":
+            value = reader.required(segment, 2, "a reference number")
+            if line and segment.element(1) == "6R":
+                line.control_number = value
+        elif seg_id == "LQ":
+            if line is None:
+                raise reader.error(segment, None, "expected SVC before LQ")
+            line.remarks.append(reader.required(segment, 2, "a remark code"))
+        elif seg_id == "NM1" and line is None:
+            self._claim_party(claim, segment)
+        elif seg_id in ("MOA", "MIA") and line is None:
+            indexes = (3, 4, 5, 6, 7) if seg_id == "MOA" else (5, 20, 21, 22, 23)
+            claim.remarks += [segment.element(i) for i in indexes if segment.element(i)]
+        elif seg_id in _READ_AND_IGNORED:
+            return
+        else:
+            raise reader.error(
+                segment, None, "expected a claim (2100) or service line (2110) segment of the 835"
+            )
+
+    def _claim_party(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        entity = self.reader.required(segment, 1, "an entity identifier code")
+        if entity in ("QC", "IL", "74"):
+            claim.people.setdefault(entity, person(segment))
+        elif entity == "82":
+            claim.rendering_provider_id = segment.element(9)
+
+    def _adjustments(self, segment: Segment) -> list[Adjustment]:
+        reader = self.reader
+        group = reader.code(segment, 1, ADJUSTMENT_GROUPS, "a claim adjustment group code")
+        found = []
+        for index in range(2, 20, 3):
+            reason = segment.element(index).strip()
+            if not reason:
+                if segment.element(index + 1).strip():
+                    raise reader.error(segment, index, "expected a reason code for this amount")
+                if index == 2:
+                    raise reader.error(segment, 2, "expected a claim adjustment reason code")
+                continue
+            found.append(
+                Adjustment(
+                    group,
+                    reason,
+                    reader.amount(segment, index + 1),
+                    reader.quantity(segment, index + 2),
+                )
+            )
+        return found
+
+    def _provider_adjustments(self, segment: Segment) -> None:
+        reader = self.reader
+        provider = reader.required(segment, 1, "the provider identifier")
+        period_end = reader.date_of(segment, 2)
+        for index in range(3, 15, 2):
+            if not segment.element(index).strip():
+                if segment.element(index + 1).strip() or index == 3:
+                    raise reader.error(
+                        segment, index, "expected an adjustment reason (reason:reference)"
+                    )
+                continue
+            reason = [*reader.composite(segment, index), ""]
+            self.plb.append(
+                ProviderAdjustment(
+                    provider, period_end, reason[0], reason[1], reader.amount(segment, index + 1)
+                )
+            )
+
+    def _close_claim(self) -> Iterator[RemitClaim]:
+        if self.claim is None:
+            return
+        assert self.payment is not None
+        claim = self.claim.build(self.payment, self.previous)
+        self.claim = None
+        self.previous = claim
+        self.claim_count += 1
+        self.total_charge += claim.charge
+        self.total_paid += claim.paid
+        self.imbalances += claim_imbalances(claim)
+        yield claim
+
+
+def iter_835(segments: Iterable[Segment], source: str) -> Iterator[RemitEvent]:
+    """Yield each transaction's PaymentHeader, then its RemitClaims, then its PaymentSummary.
+
+    Raises X12SyntaxError at the first malformed segment; imbalance goes into
+    the summaries. Trailer notices are not reported here: use ``read_835``
+    or ``Remit835Stream`` to get them.
+    """
+    yield from Remit835Stream(segments, source)
+
+
+class Remit835Stream:
+    """Iterate the events of an 835; afterwards ``header`` and ``notices`` are set."""
+
+    def __init__(self, segments: Iterable[Segment], source: str) -> None:
+        self.segments = segments
+        self.reader = ElementReader(source)
+        self.envelope = Envelope(self.reader, transaction="835", group="HP")
+
+    @property
+    def header(self) -> InterchangeHeader | None:
+        return self.envelope.header
+
+    @property
+    def notices(self) -> tuple[Problem, ...]:
+        return tuple(self.reader.notices)
+
+    def __iter__(self) -> Iterator[RemitEvent]:
+        envelope, transaction = self.envelope, None
+        last: Segment | None = None
+        for segment in self.segments:
+            last = segment
+            if not envelope.check(segment):
+                assert transaction is not None
+                yield from transaction.feed(segment)
+            elif segment.id == "ST":
+                transaction = _Transaction(segment, self.reader)
+            elif segment.id == "SE" and transaction is not None:
+                yield from transaction.end()
+                transaction = None
+        envelope.finish(last)
+
+
+def iter_835_claims(segments: Iterable[Segment], source: str) -> Iterator[RemitClaim]:
+    """Yield claims one at a time; each carries its PaymentHeader as ``claim.payment``."""
+    for event in iter_835(segments, source):
+        if isinstance(event, RemitClaim):
+            yield event
+
+
+def read_835(segments: Iterable[Segment], source: str) -> Remit835Document:
+    """Read a whole 835 into memory (use ``iter_835`` for large files)."""
+    stream = Remit835Stream(segments, source)
+    payments: list[PaymentAdvice] = []
+    claims: list[RemitClaim] = []
+    for event in stream:
+        if isinstance(event, RemitClaim):
+            claims.append(event)
+        elif isinstance(event, PaymentSummary):
+            payments.append(
+                PaymentAdvice(
+                    event.payment, tuple(claims), event.provider_adjustments, event.imbalances
+                )
+            )
+            claims = []
+    if stream.header is None:
+        raise X12SyntaxError(source, "segment 1", "expected ISA")
+    if not payments:
+        raise X12SyntaxError(source, "", "expected at least one 835 transaction (ST..SE)")
+    return Remit835Document(source, stream.header, tuple(payments), stream.notices)
+
+
+def read_835_file(path: Path) -> Remit835Document:
+    return read_835(read_segments(path), str(path))
