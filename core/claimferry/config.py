@@ -84,6 +84,8 @@ class Account(_Strict):
     mode: Literal["test", "production"] = "test"
     sftp: SftpSettings | None = None
     credentials: CredentialSettings | None = None
+    overdue_after_hours: Annotated[float, Field(gt=0)] = 24.0
+    """A claim with no acknowledgment this long after its last step is flagged overdue."""
 
     @field_validator("submitter_id")
     @classmethod

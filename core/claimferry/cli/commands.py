@@ -27,7 +27,9 @@ CLAIMS_ARG = click.argument(
 
 
 def register(cli: click.Group) -> None:
-    for command in (validate, build, submit, fetch, plugins, hostkey, credentials):
+    from claimferry.cli.lifecycle import audit, status
+
+    for command in (validate, build, submit, fetch, status, audit, plugins, hostkey, credentials):
         cli.add_command(command)
 
 
