@@ -1,1 +1,19 @@
-"""Plugin registrations (filled in as the plugin lands)."""
+"""Office Ally's registrations: the SFTP transport and the clearinghouse profile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from claimferry.api import ClaimTransport, Clearinghouse, hookimpl
+from claimferry_officeally.profile import make_profile
+from claimferry_officeally.transport import make_transport
+
+
+@hookimpl
+def claimferry_claim_transports() -> Iterator[ClaimTransport]:
+    yield make_transport()
+
+
+@hookimpl
+def claimferry_clearinghouses() -> Iterator[Clearinghouse]:
+    yield make_profile()
