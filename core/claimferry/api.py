@@ -27,6 +27,7 @@ from claimferry.findings import Finding, Severity
 from claimferry.hookspecs import hookimpl
 from claimferry.types import (
     ClaimTransport,
+    ClaimUpdate,
     Clearinghouse,
     CliCommand,
     CredentialSource,
@@ -35,6 +36,8 @@ from claimferry.types import (
     HostKey,
     Receiver,
     RemoteFile,
+    ResponseDocument,
+    ResponseReader,
     TransportSession,
     UploadReceipt,
     ValidationContext,
@@ -47,6 +50,7 @@ __all__ = [
     "BillingProvider",
     "Claim",
     "ClaimTransport",
+    "ClaimUpdate",
     "ClaimferryError",
     "ClaimsFile",
     "Clearinghouse",
@@ -68,6 +72,8 @@ __all__ = [
     "Provider",
     "Receiver",
     "RemoteFile",
+    "ResponseDocument",
+    "ResponseReader",
     "SecretStr",
     "ServiceFacility",
     "ServiceLine",

@@ -23,6 +23,7 @@ from claimferry.types import (
     CliCommand,
     CredentialSource,
     EnrollmentValidator,
+    ResponseReader,
 )
 
 PROJECT = "claimferry"
@@ -115,6 +116,48 @@ class ClaimferrySpecs:
                                       name="MY HOUSE", id="MYHOUSE"),
                     transport="myhouse-sftp",
                     claim_file_name=name_file,
+                )
+        """
+
+    @hookspec
+    def claimferry_response_readers(self) -> Iterable[ResponseReader]:  # type: ignore[empty-body]
+        """Register readers for a clearinghouse's own response files (its text reports).
+
+        X12 responses (TA1, 999, 277CA, 835) are read by the core; this hook
+        is for everything else a clearinghouse puts in the response folder.
+        ``fetch`` runs the first reader whose ``matches`` says yes and moves
+        each claim through the states its ``claim_updates()`` name.
+
+        Example plugin::
+
+            from claimferry.api import ClaimUpdate, ResponseReader, hookimpl
+
+            class Report:
+                kind = "MYHOUSE_STATUS"
+
+                def __init__(self, rows):
+                    self.rows = rows
+
+                def claim_updates(self):
+                    return [ClaimUpdate(claim_id=c, state="rejected", detail=why)
+                            for c, why in self.rows]
+
+                def to_dict(self):
+                    return {"kind": self.kind, "rejected": len(self.rows)}
+
+                def render(self):
+                    return f"{len(self.rows)} claims rejected"
+
+            def read(path):
+                rows = [line.split("|", 1) for line in path.read_text().splitlines()]
+                return Report([(c, why) for c, why in rows])
+
+            @hookimpl
+            def claimferry_response_readers():
+                yield ResponseReader(
+                    name="myhouse-status",
+                    matches=lambda name, head: name.endswith(".status"),
+                    read=read,
                 )
         """
 

@@ -33,6 +33,7 @@ from claimferry.types import (
     CliCommand,
     CredentialSource,
     EnrollmentValidator,
+    ResponseReader,
 )
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,9 @@ class PluginManager(pluggy.PluginManager):
 
     def clearinghouses(self) -> list[Clearinghouse]:
         return self.get_hook_results("claimferry_clearinghouses", Clearinghouse)
+
+    def response_readers(self) -> list[ResponseReader]:
+        return self.get_hook_results("claimferry_response_readers", ResponseReader)
 
     def cli_commands(self) -> list[CliCommand]:
         return self.get_hook_results("claimferry_cli_commands", CliCommand)

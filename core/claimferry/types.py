@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import click
@@ -201,6 +202,62 @@ class Clearinghouse(_Named):
     transport: str
     claim_file_name: Callable[[FileNaming], str]
     isa_submitter_qualifier: str = "ZZ"
+    description: str = ""
+
+
+# --- response readers ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimUpdate:
+    """What one response file says about one claim, in ledger terms.
+
+    ``state`` is a :class:`claimferry.ledger.ClaimState` value (``accepted``,
+    ``rejected``, ``acknowledged``, ``payer_rejected``, ``paid``, ``denied``,
+    ``adjusted``). ``control_number`` is the ISA13/ST02 of the batch it
+    answers, when the response names it. ``detail`` is the reason, never PHI.
+    """
+
+    claim_id: str
+    state: str
+    detail: str | None = None
+    amount: Decimal | None = None
+    payer_claim_number: str | None = None
+    control_number: int | None = None
+
+
+@runtime_checkable
+class ResponseDocument(Protocol):
+    """A parsed response file."""
+
+    @property
+    def kind(self) -> str:
+        """``TA1``, ``999``, ``277CA``, ``835`` or a clearinghouse report's name."""
+        ...
+
+    def claim_updates(self) -> list[ClaimUpdate]: ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, without PHI."""
+        ...
+
+    def render(self) -> str:
+        """A summary for a person, without PHI."""
+        ...
+
+
+@dataclass(frozen=True)
+class ResponseReader(_Named):
+    """Reads a clearinghouse's own (non-X12) response files, e.g. Office Ally's reports.
+
+    ``matches(file_name, head)`` says whether a file is this reader's, from
+    its name and first bytes; ``read(path)`` parses it or raises
+    :class:`claimferry.errors.InputError` naming the file and line.
+    """
+
+    name: str
+    matches: Callable[[str, bytes], bool]
+    read: Callable[[Path], ResponseDocument]
     description: str = ""
 
 
