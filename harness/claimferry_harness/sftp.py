@@ -1,0 +1,358 @@
+"""The SFTP side of the mock: logins, the per-user jail, file operations, faults.
+
+Written on paramiko's server interfaces directly. Every path a client sends is
+read as a path inside the user's jail (``/`` is the jail root), normalised,
+then resolved on disk (symlinks followed) and refused unless it is still
+inside the jail. The outbound folder is read-only to clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import paramiko
+from paramiko.common import (
+    AUTH_FAILED,
+    AUTH_SUCCESSFUL,
+    OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
+    OPEN_SUCCEEDED,
+)
+from paramiko.sftp import (
+    SFTP_FAILURE,
+    SFTP_NO_SUCH_FILE,
+    SFTP_OK,
+    SFTP_OP_UNSUPPORTED,
+    SFTP_PERMISSION_DENIED,
+)
+
+from claimferry_harness.faults import Faults
+from claimferry_harness.processing import is_claim_file_name
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+class Backend(Protocol):
+    """What the SFTP layer needs from the server that owns it."""
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def stopping(self) -> threading.Event: ...
+
+    def login_password(self, username: str, password: str) -> bool: ...
+
+    def login_key(self, username: str, key: paramiko.PKey) -> bool: ...
+
+    def jail_for(self, username: str) -> Jail: ...
+
+    def arrived(self, username: str, path: Path) -> None: ...
+
+    def track(self, thread: threading.Thread) -> None: ...
+
+
+class _Denied(Exception):
+    """A path outside the jail, or a write where clients may not write."""
+
+
+class Jail:
+    """One user's folder; maps client paths to real paths inside it, or refuses."""
+
+    def __init__(self, home: Path, inbound: str, outbound: str) -> None:
+        self.home = home.resolve()
+        self.inbound = (self.home / inbound).resolve()
+        self.outbound = (self.home / outbound).resolve()
+
+    @staticmethod
+    def virtual(path: str) -> str:
+        """The client's path as an absolute path in the jail; ``..`` stops at ``/``."""
+        return posixpath.normpath("/" + path.lstrip("/"))
+
+    def real(self, path: str, *, follow: bool = True) -> Path:
+        """The path on disk; ``follow=False`` leaves a final symlink unresolved (lstat, remove)."""
+        parts = [p for p in self.virtual(path).split("/") if p]
+        candidate = self.home.joinpath(*parts)
+        if not parts:
+            resolved = self.home
+        elif follow:
+            resolved = candidate.resolve()
+        else:
+            resolved = candidate.parent.resolve() / candidate.name
+        if resolved != self.home and self.home not in resolved.parents:
+            raise _Denied(path)
+        return resolved
+
+    def read_only(self, real: Path) -> bool:
+        """Outbound and everything in it, and the jail's own folders, are not the client's."""
+        return (
+            real == self.outbound
+            or self.outbound in real.parents
+            or real in (self.home, self.inbound)
+        )
+
+    def is_arrival(self, real: Path) -> bool:
+        return real.parent == self.inbound and is_claim_file_name(real.name)
+
+
+class Connection(paramiko.ServerInterface):
+    """One SSH connection: its login and the bytes its client has written."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.username: str | None = None
+        self.transport: paramiko.Transport | None = None
+        self._lock = threading.Lock()
+        self._bytes_written = 0
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "password,publickey"
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        if self.backend.login_password(username, password):
+            self.username = username
+            return AUTH_SUCCESSFUL
+        return AUTH_FAILED
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if self.backend.login_key(username, key):
+            self.username = username
+            return AUTH_SUCCESSFUL
+        return AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session" and self.username is not None:
+            return OPEN_SUCCEEDED
+        return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def allow_write(self, size: int) -> int:
+        """How many of ``size`` bytes may still be written before the drop fault fires."""
+        limit = self.backend.faults.drop_after_bytes
+        with self._lock:
+            if limit is None:
+                self._bytes_written += size
+                return size
+            allowed = max(0, min(size, limit - self._bytes_written))
+            self._bytes_written += allowed
+            return allowed
+
+    def drop(self) -> None:
+        """Cut the connection, as a network failure would."""
+        if self.transport is not None:
+            log.info("fault: dropping an SFTP connection after %d bytes", self._bytes_written)
+            self.transport.close()
+
+
+class SessionSFTPServer(paramiko.SFTPServer):
+    """paramiko's SFTP subsystem with our file layer, registered so stop() can join it."""
+
+    def __init__(
+        self,
+        channel: paramiko.Channel,
+        name: str,
+        server: paramiko.ServerInterface,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(channel, name, server, JailedSFTP, *args, **kwargs)
+        if isinstance(server, Connection):
+            server.backend.track(self)
+
+
+class _FileHandle(paramiko.SFTPHandle):
+    """An open file: positional reads and writes on a raw descriptor."""
+
+    def __init__(self, owner: JailedSFTP, fd: int, real: Path, flags: int) -> None:
+        super().__init__(flags)
+        self._owner = owner
+        self._fd: int | None = fd
+        self._real = real
+        self._writable = bool(flags & (os.O_WRONLY | os.O_RDWR))
+        self._changed = bool(flags & (os.O_CREAT | os.O_TRUNC))
+        self._lock = threading.Lock()
+
+    def read(self, offset: int, length: int) -> bytes | int:
+        return self._owner.guard(lambda: os.pread(self._descriptor(), length, offset))
+
+    def write(self, offset: int, data: Any) -> int:
+        return self._owner.guard(lambda: self._write(offset, bytes(data)))
+
+    def _write(self, offset: int, data: bytes) -> int:
+        connection = self._owner.connection
+        if not self._writable:
+            return SFTP_PERMISSION_DENIED
+        if connection.backend.faults.fail_writes:
+            return SFTP_FAILURE
+        allowed = connection.allow_write(len(data))
+        if allowed:
+            os.pwrite(self._descriptor(), data[:allowed], offset)
+            self._changed = True
+        if allowed < len(data):
+            connection.drop()
+            return SFTP_FAILURE
+        return SFTP_OK
+
+    def stat(self) -> int | paramiko.SFTPAttributes:
+        return self._owner.guard(
+            lambda: paramiko.SFTPAttributes.from_stat(os.fstat(self._descriptor()))
+        )
+
+    def chattr(self, attr: paramiko.SFTPAttributes) -> int:
+        if not self._writable:
+            return SFTP_PERMISSION_DENIED
+        return self._owner.guard(lambda: _apply_attributes(self._descriptor(), attr))
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            raise OSError("handle is closed")
+        return self._fd
+
+    def close(self) -> None:
+        """Close once; a changed file under a final claim-file name in inbound has arrived."""
+        with self._lock:
+            fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        os.close(fd)
+        owner = self._owner
+        if self._changed and owner.jail.is_arrival(self._real) and owner.username is not None:
+            owner.connection.backend.arrived(owner.username, self._real)
+
+
+def _apply_attributes(target: int | Path, attr: paramiko.SFTPAttributes) -> int:
+    """Size and times only; ownership and modes stay the server's."""
+    if attr.st_size is not None:
+        if isinstance(target, int):
+            os.ftruncate(target, attr.st_size)
+        else:
+            os.truncate(target, attr.st_size)
+    if attr.st_atime is not None and attr.st_mtime is not None:
+        os.utime(target, (attr.st_atime, attr.st_mtime))
+    return SFTP_OK
+
+
+class JailedSFTP(paramiko.SFTPServerInterface):
+    """File operations for one SFTP session, all inside the logged-in user's jail."""
+
+    def __init__(self, server: paramiko.ServerInterface, *args: Any, **kwargs: Any) -> None:
+        super().__init__(server, *args, **kwargs)
+        if not isinstance(server, Connection) or server.username is None:
+            raise RuntimeError("SFTP session without an authenticated connection")
+        self.connection = server
+        self.username: str | None = server.username
+        self.jail = server.backend.jail_for(server.username)
+
+    def guard(self, action: Callable[[], T]) -> T | int:
+        """Apply the latency fault, then run ``action``; errors become SFTP status codes."""
+        backend = self.connection.backend
+        latency = backend.faults.latency
+        if latency > 0:
+            backend.stopping.wait(latency)
+        try:
+            return action()
+        except _Denied:
+            return SFTP_PERMISSION_DENIED
+        except OSError as exc:
+            return paramiko.SFTPServer.convert_errno(exc.errno or 0)
+        except ValueError:  # e.g. a NUL byte in a path
+            return SFTP_NO_SUCH_FILE
+
+    def _writable(self, path: str, *, follow: bool) -> Path:
+        real = self.jail.real(path, follow=follow)
+        if self.jail.read_only(real):
+            raise _Denied(path)
+        return real
+
+    # -- paramiko's interface ----------------------------------------------------
+
+    def open(
+        self, path: str, flags: int, attr: paramiko.SFTPAttributes
+    ) -> paramiko.SFTPHandle | int:
+        def action() -> paramiko.SFTPHandle:
+            writing = bool(flags & _WRITE_FLAGS)
+            real = self._writable(path, follow=True) if writing else self.jail.real(path)
+            fd = os.open(real, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            return _FileHandle(self, fd, real, flags)
+
+        return self.guard(action)
+
+    def list_folder(self, path: str) -> list[paramiko.SFTPAttributes] | int:
+        def action() -> list[paramiko.SFTPAttributes]:
+            real = self.jail.real(path)
+            with os.scandir(real) as entries:
+                return [
+                    paramiko.SFTPAttributes.from_stat(e.stat(follow_symlinks=False), e.name)
+                    for e in entries
+                ]
+
+        return self.guard(action)
+
+    def stat(self, path: str) -> paramiko.SFTPAttributes | int:
+        return self.guard(lambda: paramiko.SFTPAttributes.from_stat(self.jail.real(path).stat()))
+
+    def lstat(self, path: str) -> paramiko.SFTPAttributes | int:
+        return self.guard(
+            lambda: paramiko.SFTPAttributes.from_stat(os.lstat(self.jail.real(path, follow=False)))
+        )
+
+    def remove(self, path: str) -> int:
+        def action() -> int:
+            self._writable(path, follow=False).unlink()
+            return SFTP_OK
+
+        return self.guard(action)
+
+    def rename(self, oldpath: str, newpath: str) -> int:
+        """SFTP v3 rename: refuses to overwrite an existing file."""
+        return self.guard(lambda: self._rename(oldpath, newpath, overwrite=False))
+
+    def posix_rename(self, oldpath: str, newpath: str) -> int:
+        """posix-rename@openssh.com: atomically replaces an existing file."""
+        return self.guard(lambda: self._rename(oldpath, newpath, overwrite=True))
+
+    def _rename(self, oldpath: str, newpath: str, *, overwrite: bool) -> int:
+        source = self._writable(oldpath, follow=False)
+        target = self._writable(newpath, follow=False)
+        if overwrite:
+            source.replace(target)
+        else:
+            if target.is_symlink() or target.exists():
+                return SFTP_FAILURE
+            source.rename(target)
+        if self.jail.is_arrival(target) and self.username is not None and target.is_file():
+            self.connection.backend.arrived(self.username, target)
+        return SFTP_OK
+
+    def mkdir(self, path: str, attr: paramiko.SFTPAttributes) -> int:
+        def action() -> int:
+            self._writable(path, follow=False).mkdir(0o755)
+            return SFTP_OK
+
+        return self.guard(action)
+
+    def rmdir(self, path: str) -> int:
+        def action() -> int:
+            self._writable(path, follow=False).rmdir()
+            return SFTP_OK
+
+        return self.guard(action)
+
+    def chattr(self, path: str, attr: paramiko.SFTPAttributes) -> int:
+        return self.guard(lambda: _apply_attributes(self._writable(path, follow=True), attr))
+
+    def canonicalize(self, path: str) -> str:
+        return Jail.virtual(path)
+
+    def readlink(self, path: str) -> str | int:
+        return SFTP_OP_UNSUPPORTED
+
+    def symlink(self, target_path: str, path: str) -> int:
+        return SFTP_PERMISSION_DENIED
