@@ -1,0 +1,225 @@
+"""``claimferry enrollment``: an account's payer enrollment records (EDI claims and ERA)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from claimferry import enrollment as records
+from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.enrollment import (
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentTransaction,
+)
+from claimferry.errors import InputError
+from claimferry.ledger import Ledger
+from claimferry.storage import atomic_write
+from claimferry.validation import problems_from_validation_error
+
+ACCOUNT = click.option("--account", "account_name", required=True, help="The clinic account.")
+TRANSACTIONS = click.Choice([t.value for t in EnrollmentTransaction], case_sensitive=False)
+STATUSES = click.Choice([s.value for s in EnrollmentStatus], case_sensitive=False)
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.group("enrollment", cls=ClaimferryGroup)
+def enrollment() -> None:
+    """Payer enrollment records per account: EDI enrollment for claims (837P), ERA (835).
+
+    Validators read them: a payer that requires enrollment gets no claims from
+    a provider whose enrollment is not approved.
+    """
+
+
+def _describe(record: Enrollment) -> str:
+    dates = [
+        f"{label} {value.isoformat()}"
+        for label, value in (("submitted", record.submitted_on), ("decided", record.decided_on))
+        if value is not None
+    ]
+    return (
+        f"{record.account}  payer {record.payer_id}  {record.transaction.value}  "
+        f"NPI {record.npi}  tax ID {record.tax_id}  {record.status.value}"
+        + (f"  ({', '.join(dates)})" if dates else "")
+        + (f"  notes: {record.notes}" if record.notes else "")
+    )
+
+
+def _option_name(loc: tuple[int | str, ...]) -> str:
+    return "--" + "-".join(str(part).replace("_", "-") for part in loc) if loc else "options"
+
+
+@enrollment.command("set")
+@ACCOUNT
+@click.option("--npi", required=True, help="Billing provider NPI (10 digits).")
+@click.option("--tax-id", required=True, help="Billing provider tax ID (9 digits).")
+@click.option("--payer-id", required=True, help="The payer ID the enrollment is for.")
+@click.option("--transaction", "transaction", type=TRANSACTIONS, required=True)
+@click.option("--status", type=STATUSES, help="New status (a new record starts not-started).")
+@click.option("--submitted-on", type=DATE, help="YYYY-MM-DD; today when status becomes submitted.")
+@click.option(
+    "--decided-on", type=DATE, help="YYYY-MM-DD; today when status becomes approved/rejected."
+)
+@click.option("--notes", help="Free text; an empty string clears it.")
+@json_option
+@pass_app
+def set_command(
+    app: App,
+    account_name: str,
+    npi: str,
+    tax_id: str,
+    payer_id: str,
+    transaction: str,
+    status: str | None,
+    submitted_on: datetime | None,
+    decided_on: datetime | None,
+    notes: str | None,
+    as_json: bool,
+) -> None:
+    """Create or change one record; the change is kept in its history with your user name."""
+    account = app.account(account_name).name
+    given: dict[str, Any] = {
+        "status": status.lower() if status else None,
+        "submitted_on": submitted_on.date() if submitted_on else None,
+        "decided_on": decided_on.date() if decided_on else None,
+        "notes": notes,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    with Ledger.open(app.state_dir) as ledger:
+        try:
+            key = records.EnrollmentEntry.model_validate(
+                {"npi": npi, "tax_id": tax_id, "payer_id": payer_id, "transaction": transaction}
+            ).key
+            existing = records.find_enrollment(ledger.db, account, key)
+            entry = records.changed_entry(existing, key, changes, app.today)
+        except ValidationError as exc:
+            raise InputError(
+                problems_from_validation_error(exc, "enrollment set", _option_name)
+            ) from None
+        record, outcome = records.set_enrollment(ledger, account, entry, records.current_actor())
+    if as_json:
+        emit_json({"outcome": outcome, "enrollment": record.as_json()})
+    else:
+        click.echo(f"{outcome}: {_describe(record)}")
+
+
+@enrollment.command("list")
+@click.option("--account", "account_name", help="One account (default: every account).")
+@click.option("--npi")
+@click.option("--tax-id")
+@click.option("--payer-id")
+@click.option("--transaction", type=TRANSACTIONS)
+@click.option("--status", type=STATUSES)
+@click.option("--history", is_flag=True, help="Show every change of each record.")
+@json_option
+@pass_app
+def list_command(
+    app: App,
+    account_name: str | None,
+    npi: str | None,
+    tax_id: str | None,
+    payer_id: str | None,
+    transaction: str | None,
+    status: str | None,
+    history: bool,
+    as_json: bool,
+) -> None:
+    """List records, filtered by any of the options."""
+    account = app.account(account_name).name if account_name else None
+    with Ledger.open(app.state_dir) as ledger:
+        found = records.list_enrollments(
+            ledger.db,
+            account,
+            npi=npi,
+            tax_id=tax_id.replace("-", "") if tax_id else None,
+            payer_id=payer_id,
+            transaction=EnrollmentTransaction(transaction.upper()) if transaction else None,
+            status=EnrollmentStatus(status.lower()) if status else None,
+        )
+        changes = {r.id: records.enrollment_history(ledger.db, r.id) for r in found if history}
+    if as_json:
+        rows = []
+        for record in found:
+            row = record.as_json()
+            if history:
+                row["history"] = [c.as_json() for c in changes[record.id]]
+            rows.append(row)
+        emit_json(rows)
+        return
+    for record in found:
+        click.echo(_describe(record))
+        for change in changes.get(record.id, []):
+            click.echo(
+                f"    {change.changed_at}  {change.actor}: {change.status.value}"
+                + (f"  submitted {change.submitted_on}" if change.submitted_on else "")
+                + (f"  decided {change.decided_on}" if change.decided_on else "")
+                + (f"  notes: {change.notes}" if change.notes else "")
+            )
+    if not found:
+        click.echo("no enrollment records match", err=True)
+
+
+@enrollment.command("import")
+@click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
+@ACCOUNT
+@json_option
+@pass_app
+def import_command(app: App, path: Path, account_name: str, as_json: bool) -> None:
+    """Import records from a YAML or CSV file (by suffix): all of them, or none on any error.
+
+    Records already present are replaced by the file's values; records not in
+    the file are left alone.
+    """
+    account = app.account(account_name).name
+    entries = records.load_enrollment_file(path, account)
+    with Ledger.open(app.state_dir) as ledger:
+        summary = records.import_enrollments(ledger, account, entries, records.current_actor())
+    result = {
+        "file": str(path),
+        "account": account,
+        "created": summary.created,
+        "updated": summary.updated,
+        "unchanged": summary.unchanged,
+    }
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(
+            f"{path}: {summary.created} created, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged (account {account})"
+        )
+
+
+@enrollment.command("export")
+@click.argument(
+    "path", metavar="[FILE]", required=False, type=click.Path(path_type=Path, dir_okay=False)
+)
+@ACCOUNT
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(["yaml", "csv"]),
+    help="Without FILE, what to print (default yaml); with FILE, its suffix decides.",
+)
+@pass_app
+def export_command(app: App, path: Path | None, account_name: str, kind: str | None) -> None:
+    """Write an account's records as YAML or CSV, in the shape ``import`` reads."""
+    account = app.account(account_name).name
+    chosen = (
+        records.file_format(path) if path is not None else records.FORMATS[f".{kind or 'yaml'}"]
+    )
+    if path is not None and kind is not None and kind != chosen:
+        raise click.UsageError(f"--format {kind} does not match the suffix of {path}")
+    with Ledger.open(app.state_dir) as ledger:
+        found = records.list_enrollments(ledger.db, account)
+    data = records.dump_enrollments(found, account, chosen)
+    if path is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    atomic_write(path, data, mode=0o600)
+    click.echo(f"wrote {path}: {len(found)} record(s)", err=True)
