@@ -269,9 +269,21 @@ def _is_network_failure(exc: BaseException, alive: bool) -> bool:
     return False
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """A timeout, even when paramiko re-raised it as an ``SSHException``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if _timed_out(exc):
+        return f"timed out ({exc})"
     if isinstance(exc, EOFError):
         return "connection closed by the server"
     text = str(exc) if not isinstance(exc, OSError) else (exc.strerror or str(exc))
@@ -413,8 +425,11 @@ class _Connection:
         return self.transport.is_active()
 
     def close(self) -> None:
+        """Close quietly: on a dropped connection, saying goodbye fails too."""
         try:
             self.sftp.close()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            log.debug("closing the SFTP channel: %s", _describe(exc))
         finally:
             self.transport.close()
 
