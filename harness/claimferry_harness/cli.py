@@ -1,0 +1,158 @@
+"""``claimferry harness serve``: run the mock Office Ally server until Ctrl-C or SIGTERM.
+
+Results (host, port, fingerprint) go to stdout, logs to stderr. The group is
+built by a function and the server module is imported only when serving, so
+loading the CLI stays cheap.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from claimferry.errors import InputError
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("serve")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the host key, accounts and state (created if missing).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one (printed).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--users",
+    "users_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML users file (see docs/harness.md).",
+)
+@click.option(
+    "--payer-list",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Office Ally payer-list CSV to use instead of the built-in payers.",
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds between an upload and its responses.",
+)
+@click.option("--inbound", default="inbound", show_default=True, help="Upload folder name.")
+@click.option("--outbound", default="outbound", show_default=True, help="Response folder name.")
+@click.option("--allow-remote", is_flag=True, help="Allow a --host that is not a loopback address.")
+def serve(
+    root: Path,
+    port: int,
+    host: str,
+    users_file: Path | None,
+    payer_list: Path | None,
+    delay: float,
+    inbound: str,
+    outbound: str,
+    allow_remote: bool,
+) -> None:
+    """Run the mock Office Ally SFTP server (test credentials only)."""
+    from claimferry_harness.payers import PayerList
+    from claimferry_harness.rules import ProcessingRules
+    from claimferry_harness.server import MockOfficeAlly
+    from claimferry_harness.users import load_users
+
+    if not _is_loopback(host) and not allow_remote:
+        raise click.BadParameter(
+            f"{host} is not a loopback address; pass --allow-remote to listen on it",
+            param_hint="--host",
+        )
+    try:
+        users = load_users(users_file) if users_file is not None else {}
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--users") from None
+    try:
+        payers = PayerList.from_office_ally_csv(payer_list) if payer_list else PayerList.default()
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--payer-list") from None
+    _configure_logging()
+    if not users:
+        logging.getLogger(__name__).warning("no users: nobody can log in (pass --users FILE)")
+    try:
+        server = MockOfficeAlly(
+            root,
+            users,
+            host=host,
+            port=port,
+            inbound=inbound,
+            outbound=outbound,
+            rules=ProcessingRules(payers=payers, delay=delay),
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, _on_signal)
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        click.echo(f"host: {server.host}")
+        click.echo(f"port: {server.port}")
+        click.echo(f"fingerprint: {server.fingerprint}")
+        click.echo(f"host key: {server.host_key_openssh}")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _configure_logging() -> None:
+    """INFO to stderr unless the caller configured logging; paramiko's chatter at WARNING."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+
+
+def harness_group() -> click.Group:
+    """The ``harness`` command group (a new object per call, for tests)."""
+
+    @click.group("harness", context_settings={"help_option_names": ["-h", "--help"]})
+    def harness() -> None:
+        """The mock Office Ally SFTP server for end-to-end tests."""
+
+    harness.add_command(serve)
+    return harness

@@ -1,0 +1,1 @@
+"""Tests of the mock Office Ally server (claimferry_harness)."""

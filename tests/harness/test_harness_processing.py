@@ -1,0 +1,375 @@
+"""Simulated processing: uploads over real SFTP, responses judged by pyx12."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from claimferry_harness import (
+    Adjustment,
+    HarnessLogin,
+    MockOfficeAlly,
+    PayerList,
+    ProcessingRules,
+)
+from claimferry_harness.pytest_plugin import ResponseWaiter
+from harness.harness_support import (
+    Connect,
+    Line,
+    TestClaim,
+    build_837,
+    by_id,
+    segments,
+    upload,
+)
+from support.x12judge import judge
+
+SAMPLE_PAYERS = {"FLHIN": "FLORIDA DIRECT", "999996666": "KEY INSURANCE COMPANY"}
+
+
+def _one(files: list[Path], marker: str) -> Path:
+    found = [f for f in files if marker in f.name]
+    assert len(found) == 1, f"expected one {marker} file in {[f.name for f in files]}"
+    return found[0]
+
+
+def _assert_balanced_835(data: bytes) -> None:
+    """BPR02 = sum CLP04 (no PLB) per transaction; CLP03 - CLP04 = sum CAS per claim."""
+    segs = segments(data)
+    starts = [i for i, s in enumerate(segs) if s.id == "ST"]
+    for begin in starts:
+        end = next(i for i in range(begin, len(segs)) if segs[i].id == "SE")
+        txn = segs[begin:end]
+        bpr = by_id(txn, "BPR")[0]
+        clps = [i for i, s in enumerate(txn) if s.id == "CLP"]
+        assert Decimal(bpr.element(2)) == sum(Decimal(txn[i].element(4)) for i in clps)
+        for n, start in enumerate(clps):
+            stop = clps[n + 1] if n + 1 < len(clps) else len(txn)
+            cas_total = sum(
+                Decimal(s.element(i))
+                for s in txn[start:stop]
+                if s.id == "CAS"
+                for i in range(3, len(s.elements) + 1, 3)
+                if s.element(i)
+            )
+            clp = txn[start]
+            assert Decimal(clp.element(3)) - Decimal(clp.element(4)) == cas_total
+
+
+@pytest.mark.parametrize(
+    "sample",
+    ["837P_05_simple_single_claim_uhin.edi", "837P_01_dependent_patient_HL23_four_lines.edi"],
+)
+def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
+    sample: str,
+    samples_dir: Path,
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    oa_harness.rules = ProcessingRules(
+        payers=PayerList.default().with_payers(SAMPLE_PAYERS), check_billing_npi=False
+    )
+    data = (samples_dir / sample).read_bytes()
+    sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
+    upload(sftp, data, "claims_837P.txt")
+    files = wait_for_responses(4)
+    assert oa_harness.wait_idle(5)
+    assert len(files) == 4
+    for path in files:
+        assert re.match(r"^\d{9,10}_", path.name)
+        if path.suffix != ".txt":
+            verdict = judge(path.read_bytes())
+            assert verdict, (path.name, verdict.errors)
+    uploaded = segments(data)
+    isa13 = uploaded[0].element(13)
+    gs06 = by_id(uploaded, "GS")[0].element(6)
+    st02 = by_id(uploaded, "ST")[0].element(2)
+    clm01 = by_id(uploaded, "CLM")[0].element(1)
+
+    ack = segments(_one(files, "_999_").read_bytes())
+    assert [s.id for s in ack[:3]] == ["ISA", "TA1", "GS"]
+    assert ack[1].elements[:1] == (isa13,) and ack[1].element(4) == "A"
+    assert by_id(ack, "AK1")[0].elements[:2] == ("HC", gs06)
+    assert by_id(ack, "AK2")[0].elements[:2] == ("837", st02)
+    assert by_id(ack, "IK5")[0].element(1) == "A"
+    assert by_id(ack, "AK9")[0].element(1) == "A"
+
+    status = segments(_one(files, "_277CA_").read_bytes())
+    assert ("2", clm01) in [s.elements[:2] for s in by_id(status, "TRN")]
+    claim_stc = by_id(status, "STC")[-1]
+    assert claim_stc.components(1)[:2] == ["A2", "20"]
+    payer_claim_number = by_id(status, "REF")[0]
+    assert payer_claim_number.element(1) == "1K"
+
+    remit = _one(files, "_ERA_835_").read_bytes()
+    _assert_balanced_835(remit)
+    clp = by_id(segments(remit), "CLP")[0]
+    assert clp.element(1) == clm01 and clp.element(2) == "1"
+    assert clp.element(7) == payer_claim_number.element(2)
+    charge = Decimal(clp.element(3))
+    assert Decimal(clp.element(4)) == (charge * Decimal("0.8")).quantize(Decimal("0.01"))
+
+    report = _one(files, "_EDI_STATUS_").read_text()
+    assert clm01 in report and "ACCEPTED" in report
+
+
+def _process(
+    server: MockOfficeAlly,
+    user: HarnessLogin,
+    connect: Connect,
+    data: bytes,
+    wait: ResponseWaiter,
+    count: int,
+) -> list[Path]:
+    sftp = connect(server, user.username, password=user.password)
+    upload(sftp, data, "batch_837P.txt")
+    assert server.wait_idle(10)
+    files = wait(count)
+    assert len(files) == count, [f.name for f in files]
+    for path in files:
+        if path.suffix != ".txt":
+            verdict = judge(path.read_bytes())
+            assert verdict, (path.name, verdict.errors)
+    return files
+
+
+def test_rules_unknown_payer_rejects_and_denials_carry_cas(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    claims = [
+        TestClaim("PAID1", lines=[Line("97153", "120.00"), Line("97155", "33.33", units="1")]),
+        TestClaim("NOPAYER1", payer_id="ZZZ99"),
+        TestClaim("ERA-ONLY", payer_id="SKUT0"),
+        TestClaim("DENY-ME"),
+        TestClaim("AUTHLESS", lines=[Line("97151", "200.00"), Line("97153", "60.00")]),
+        TestClaim("AUTHED", prior_auth="PA123", lines=[Line("97151", "200.00")]),
+        TestClaim("ALLAUTH", lines=[Line("97151", "100.00")]),
+        TestClaim("BADTOTAL", total="999.00"),
+        TestClaim("BADNPI", npi="1234567890"),
+        TestClaim("REJECT-ME"),
+    ]
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
+
+    status = segments(_one(files, "_277CA_").read_bytes())
+    stc_by_claim: dict[str, list[str]] = {}
+    current = ""
+    for seg in status:
+        if seg.id == "HL":
+            current = ""
+        elif seg.id == "TRN" and seg.element(1) == "2":
+            current = seg.element(2)
+        elif seg.id == "STC" and current:
+            stc_by_claim[current] = seg.components(1)
+    assert stc_by_claim["PAID1"][:2] == ["A2", "20"]
+    assert stc_by_claim["NOPAYER1"] == ["A3", "116", "PR"]
+    assert stc_by_claim["ERA-ONLY"] == ["A3", "116", "PR"]
+    assert stc_by_claim["BADTOTAL"] == ["A7", "400"]
+    assert stc_by_claim["BADNPI"] == ["A7", "562", "85"]
+    assert stc_by_claim["REJECT-ME"] == ["A7", "21"]
+
+    remit = segments(_one(files, "_ERA_835_").read_bytes())
+    _assert_balanced_835(_one(files, "_ERA_835_").read_bytes())
+    clps = {s.element(1): s for s in by_id(remit, "CLP")}
+    assert set(clps) == {"PAID1", "DENY-ME", "AUTHLESS", "AUTHED", "ALLAUTH"}
+    assert clps["PAID1"].elements[1:4] == ("1", "153.33", "122.66")
+    assert clps["DENY-ME"].elements[1:4] == ("4", "120", "0")
+    assert clps["ALLAUTH"].element(2) == "4"
+    assert clps["AUTHLESS"].elements[1:4] == ("1", "260", "48")
+    assert clps["AUTHED"].elements[1:4] == ("1", "200", "160")
+    cas = [(s.element(1), s.element(2), s.element(3)) for s in by_id(remit, "CAS")]
+    assert ("CO", "50", "120") in cas
+    assert ("CO", "197", "200") in cas and ("CO", "197", "100") in cas
+    assert ("CO", "45", "6.67") in cas  # 33.33 * 80% = 26.664 -> paid 26.66
+
+    report = _one(files, "_EDI_STATUS_").read_text()
+    assert re.search(r"^NOPAYER1 .*ZZZ99 .*REJECTED\s+PAYER ID NOT ON", report, re.MULTILINE)
+
+
+def test_deny_and_pay_rules_are_configurable(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    oa_harness.rules = dataclasses.replace(
+        oa_harness.rules,
+        deny_claim_ids=r"^X",
+        denial=Adjustment("CO", "96"),
+        paid_percent=Decimal(50),
+        contractual=Adjustment("CO", "42"),
+    )
+    claims = [TestClaim("X1"), TestClaim("DENY-NOT-ANYMORE")]
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
+    remit = segments(_one(files, "_ERA_835_").read_bytes())
+    clps = {s.element(1): s.element(2) for s in by_id(remit, "CLP")}
+    assert clps == {"X1": "4", "DENY-NOT-ANYMORE": "1"}
+    cas = {(s.element(1), s.element(2), s.element(3)) for s in by_id(remit, "CAS")}
+    assert cas == {("CO", "96", "120"), ("CO", "42", "60")}
+
+
+def _only_999(files: list[Path]) -> list:  # type: ignore[type-arg]
+    assert len(files) == 1 and "_999_" in files[0].name, [f.name for f in files]
+    data = files[0].read_bytes()
+    verdict = judge(data)
+    assert verdict, verdict.errors
+    return segments(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "note"),
+    [
+        (b"this is not an X12 file at all\n", "022"),
+        (build_837([TestClaim("A1")]).replace(b"IEA*1*000000101", b"IEA*1*000000999"), "001"),
+        (build_837([TestClaim("A1")]).replace(b"IEA*1*", b"IEA*2*"), "021"),
+        (build_837([TestClaim("A1")]).rsplit(b"IEA", 1)[0], "023"),
+    ],
+    ids=["not-x12", "iea-control-mismatch", "iea-count", "no-iea"],
+)
+def test_broken_envelope_gets_only_a_rejecting_ta1(
+    data: bytes,
+    note: str,
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 1))
+    assert [s.id for s in segs] == ["ISA", "TA1", "IEA"]
+    assert segs[1].element(4) == "R" and segs[1].element(5) == note
+
+
+@pytest.mark.parametrize(
+    ("data", "ik5", "ak905"),
+    [
+        (build_837([TestClaim("A1")], se_count_delta=1), "4", ""),
+        (build_837([TestClaim("A1")]).replace(b"*0101~\nGE", b"*0102~\nGE"), "3", ""),
+        (build_837([TestClaim("A1")]).replace(b"CLM*A1*120.00", b"CLM*A1*12O"), "5", ""),
+        (build_837([TestClaim("A1")]).replace(b"GE*1*101", b"GE*2*101"), "A", "5"),
+    ],
+    ids=["se-count", "se-control", "bad-amount", "ge-count"],
+)
+def test_bad_transaction_gets_only_a_rejecting_999(
+    data: bytes,
+    ik5: str,
+    ak905: str,
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 1))
+    assert segs[1].id == "TA1" and segs[1].element(4) == "A"
+    result = by_id(segs, "IK5")[0]
+    assert (result.element(1) if ik5 == "A" else result.element(2)) == ik5
+    ak9 = by_id(segs, "AK9")[0]
+    assert ak9.element(1) == "R" and ak9.element(4) == "0" and ak9.element(5) == ak905
+    if ik5 == "5":
+        assert by_id(segs, "IK3")[0].elements[:4] == ("CLM", "19", "2300", "8")
+        assert by_id(segs, "IK4")[0].elements[:3] == ("2", "782", "6")
+
+
+def test_temporary_and_non_claim_names_are_not_processed(
+    oa_harness: MockOfficeAlly, oa_user: HarnessLogin, connect: Connect
+) -> None:
+    sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
+    data = build_837([TestClaim("A1")])
+    for name in ("b_837P.txt.part", "c_837P.tmp", ".d_837P.txt", "notes.txt"):
+        with sftp.open(f"inbound/{name}", "wb") as stream:
+            stream.write(data)
+    sftp.rename("inbound/notes.txt", "inbound/readme.txt")
+    assert oa_harness.wait_idle(5)
+    assert sftp.listdir("outbound") == []
+
+
+def test_file_written_under_its_final_name_is_processed_on_close(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
+    sftp.putfo(__import__("io").BytesIO(build_837([TestClaim("A1")])), "inbound/direct_837P.txt")
+    files = wait_for_responses(4)
+    assert {f.name.split("_", 1)[1].split("_2")[0] for f in files} == {
+        "999",
+        "277CA",
+        "EDI_STATUS",
+        "ERA_835_5010",
+    }
+
+
+def test_processing_is_asynchronous_with_a_delay(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    oa_harness.set_delay(0.5)
+    sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
+    started = time.monotonic()
+    upload(sftp, build_837([TestClaim("A1")]), "late_837P.txt")
+    assert time.monotonic() - started < 0.4
+    assert sftp.listdir("outbound") == []
+    files = wait_for_responses(4, timeout=5)
+    assert time.monotonic() - started >= 0.5
+    assert len(files) == 4
+
+
+def test_file_ids_are_unique_and_survive_restarts(tmp_path: Path, connect: Connect) -> None:
+    ids = []
+    for _ in range(2):
+        with MockOfficeAlly(tmp_path) as server:
+            server.add_user("u", password="pw-test-only")
+            sftp = connect(server, "u", password="pw-test-only")
+            for n in range(2):
+                upload(sftp, build_837([TestClaim(f"C{n}")]), f"f{n}_837P.txt")
+            assert server.wait_idle(10)
+            ids = sorted({p.name.split("_")[0] for p in server.outbound_dir("u").iterdir()})
+    assert len(ids) == 4 and all(re.fullmatch(r"\d{9,10}", i) for i in ids)
+
+
+def test_edi_status_columns_start_where_the_header_titles_start(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    claims = [TestClaim("LONG-CLAIM-ID-0000000000000000000001"), TestClaim("X", payer_id="NOPE")]
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
+    lines = _one(files, "_EDI_STATUS_").read_bytes().decode("ascii").split("\r\n")
+    header = next(line for line in lines if line.startswith("CLAIM ID"))
+    titles = ["CLAIM ID", "PAYER ID", "BILLED AMOUNT", "SERVICE DATE", "STATUS", "MESSAGE"]
+    starts = [header.index(t) for t in titles]
+    assert starts == [0, 40, 57, 72, 86, 96]
+    rows = [line for line in lines[lines.index(header) + 2 :] if line and not line.startswith("-")]
+    rows = [r for r in rows if not r.startswith("TOTAL")]
+    parsed = [
+        [row[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)] for row in rows
+    ]
+    assert parsed[0] == [
+        "LONG-CLAIM-ID-0000000000000000000001",
+        "60054",
+        "120.00",
+        "09/02/2024",
+        "ACCEPTED",
+        "ACCEPTED AND FORWARDED TO PAYER",
+    ]
+    assert parsed[1][:5] == ["X", "NOPE", "120.00", "09/02/2024", "REJECTED"]
+
+
+def test_office_ally_payer_list_csv_is_understood(samples_dir: Path) -> None:
+    payers = PayerList.from_office_ally_csv(samples_dir / "officeally_payer_list.csv")
+    assert len(payers) > 1000
+    assert payers.takes_claims("39081")  # 3P Admin, 837P
+    payer = payers.get("58102")
+    assert payer is not None and {"837P", "835"} <= payer.transactions
