@@ -1,1 +1,174 @@
-"""Office Ally payer list and enrollment validators (filled in as it lands)."""
+"""Office Ally's payer list: the ``claimferry payers`` commands and the enrollment validator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from claimferry.api import ClaimferryError, CliCommand, EnrollmentValidator, hookimpl
+
+# Not in claimferry.api yet: what a plugin command needs from the CLI (see the report).
+from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry_officeally.enrollment_checks import VALIDATOR, check_enrollment
+from claimferry_officeally.payers import (
+    PAYER_LIST_FILE,
+    Change,
+    ImportResult,
+    Listing,
+    PayerList,
+    parse_payer_list,
+)
+
+_NOT_IMPORTED = "no Office Ally payer list imported; run `claimferry payers import FILE`"
+
+
+@hookimpl
+def claimferry_cli_commands() -> Iterator[CliCommand]:
+    yield CliCommand(name="payers", command=payers, description="Office Ally's payer list")
+
+
+@hookimpl
+def claimferry_enrollment_validators() -> Iterator[EnrollmentValidator]:
+    yield EnrollmentValidator(
+        name=VALIDATOR,
+        check=check_enrollment,
+        description="Office Ally payer list and the account's EDI/ERA enrollment",
+        kind="enrollment",
+    )
+
+
+@click.group("payers", cls=ClaimferryGroup)
+def payers() -> None:
+    """Office Ally's payer list: which payers take which transactions, and what they require."""
+
+
+def _open_existing(app: App) -> PayerList:
+    found = PayerList.open_existing(app.state_dir)
+    if found is None:
+        raise ClaimferryError(_NOT_IMPORTED)
+    return found
+
+
+@payers.command("import")
+@click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@pass_app
+def import_command(app: App, path: Path, as_json: bool) -> None:
+    """Replace the payer list with Office Ally's export (CSV), all at once or not at all.
+
+    Download it from Office Ally's portal as CSV. Rows with an unknown
+    transaction are skipped with a warning; any other problem stops the import
+    and nothing changes. Prints what changed since the last import.
+    """
+    parsed = parse_payer_list(path)
+    for warning in parsed.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    with PayerList.open(app.state_dir) as store:
+        result = store.replace(parsed, str(path))
+    if as_json:
+        emit_json(_import_json(result))
+        return
+    click.echo(
+        f"imported {result.listings} listings ({result.payer_ids} payer IDs) from {path} "
+        f"into {app.state_dir / PAYER_LIST_FILE}"
+    )
+    if result.first_import:
+        click.echo("first import: every payer ID and transaction is new")
+        return
+    click.echo(
+        f"{len(result.added)} added, {len(result.removed)} removed, "
+        f"{len(result.changed)} changed (payer ID + transaction)"
+    )
+    for sign, changes in (("+", result.added), ("-", result.removed), ("~", result.changed)):
+        for change in changes:
+            fields = f"  ({', '.join(change.fields)})" if change.fields else ""
+            click.echo(f"  {sign} {change.payer_id}  {change.transaction}{fields}")
+
+
+def _import_json(result: ImportResult) -> dict[str, Any]:
+    def changes(items: Sequence[Change]) -> list[dict[str, Any]]:
+        return [c.as_json() for c in items]
+
+    return {
+        "file": result.source,
+        "listings": result.listings,
+        "payer_ids": result.payer_ids,
+        "first_import": result.first_import,
+        "added": changes(result.added),
+        "removed": changes(result.removed),
+        "changed": changes(result.changed),
+        "warnings": [{"location": w.location, "message": w.message} for w in result.warnings],
+    }
+
+
+@payers.command("search")
+@click.argument("text")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Payers shown."
+)
+@json_option
+@pass_app
+def search_command(app: App, text: str, limit: int, as_json: bool) -> None:
+    """Find payers by payer ID or name (any part, any case)."""
+    with _open_existing(app) as store:
+        found = store.search(text, limit)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "payer_id": group[0].payer_id,
+                    "name": group[0].name,
+                    "transactions": [item.transaction for item in group],
+                }
+                for group in found
+            ]
+        )
+        return
+    for group in found:
+        transactions = ", ".join(item.transaction for item in group)
+        click.echo(f"{group[0].payer_id:<14} {group[0].name}  [{transactions}]")
+    if not found:
+        click.echo(f"no payer matches {text!r}", err=True)
+
+
+def _flags(item: Listing) -> str:
+    parts = [
+        "available" if item.available else "NOT available",
+        "enrollment required" if item.enrollment else "no enrollment",
+        "NON-PAR (fee)" if item.non_par else "par",
+        "secondary ok" if item.secondary else "no secondary",
+        "attachments ok" if item.attachment else "no attachments",
+    ]
+    if item.wc_auto:
+        parts.append(item.wc_auto)
+    return ", ".join(parts)
+
+
+@payers.command("show")
+@click.argument("payer_id", metavar="ID")
+@json_option
+@pass_app
+def show_command(app: App, payer_id: str, as_json: bool) -> None:
+    """What a payer ID requires for each transaction, under each name it is listed with."""
+    with _open_existing(app) as store:
+        found = store.listings(payer_id)
+    if not found:
+        raise ClaimferryError(
+            f"payer ID {payer_id} is not on Office Ally's payer list; "
+            "try `claimferry payers search NAME`"
+        )
+    if as_json:
+        emit_json({"payer_id": found[0].payer_id, "listings": [i.as_json() for i in found]})
+        return
+    name = None
+    for item in found:
+        if item.name != name:
+            name = item.name
+            click.echo(f"{item.payer_id}  {item.name}")
+        click.echo(f"  {item.transaction_label}: {_flags(item)}")
+        for line in item.notes.splitlines():
+            if line.strip():
+                click.echo(f"      {line.strip()}")
