@@ -1,0 +1,194 @@
+"""Where an account's SFTP secrets come from: environment, a private file, or a keyring.
+
+Each source reads its own settings from the account's ``credentials:`` section
+and returns :class:`Credentials` whose secrets are masked in ``str``/``repr``.
+Errors name the variable, file or keyring entry, never a secret value.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from claimferry.api import Account, CredentialError, Credentials, CredentialSource, SecretStr
+
+_SECRET_FIELDS = ("password", "private_key", "passphrase")
+
+
+def _settings(account: Account) -> dict[str, Any]:
+    return account.credentials.settings if account.credentials is not None else {}
+
+
+def _build(
+    account: Account, username: str, secrets: Mapping[str, str | None], where: str
+) -> Credentials:
+    if not secrets.get("password") and not secrets.get("private_key"):
+        raise CredentialError(
+            f"account {account.name}: {where} holds neither a password nor a private key"
+        )
+    return Credentials(
+        username=username,
+        **{name: SecretStr(value) for name, value in secrets.items() if value},
+    )
+
+
+# --- env ------------------------------------------------------------------------
+
+
+def env_prefix(account_name: str) -> str:
+    """``CLAIMFERRY_<ACCOUNT>_SFTP``: the account name upper-cased, other characters ``_``."""
+    return f"CLAIMFERRY_{re.sub(r'[^A-Z0-9]', '_', account_name.upper())}_SFTP"
+
+
+def resolve_env(account: Account) -> Credentials:
+    """Secrets from environment variables (CI, containers, systemd credentials)."""
+    settings = _settings(account)
+    prefix = env_prefix(account.name)
+    names = {
+        "username": str(settings.get("username_var") or f"{prefix}_USERNAME"),
+        "password": str(settings.get("password_var") or f"{prefix}_PASSWORD"),
+        "private_key": str(settings.get("private_key_var") or f"{prefix}_PRIVATE_KEY"),
+        "passphrase": str(settings.get("passphrase_var") or f"{prefix}_PASSPHRASE"),
+    }
+    username = os.environ.get(names["username"])
+    if not username:
+        raise CredentialError(
+            f"account {account.name}: environment variable {names['username']} is not set "
+            "(the SFTP username)"
+        )
+    secrets = {field: os.environ.get(names[field]) or None for field in _SECRET_FIELDS}
+    if not secrets["password"] and not secrets["private_key"]:
+        raise CredentialError(
+            f"account {account.name}: set {names['password']} (the SFTP password) "
+            f"or {names['private_key']} (a private key, PEM text)"
+        )
+    return _build(account, username, secrets, "the environment")
+
+
+# --- file -----------------------------------------------------------------------
+
+
+def _read_private_file(path: Path) -> str:
+    """The file's text, but only if nobody but its owner, the current user, can read it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise CredentialError(f"credentials file {path} not found") from None
+    except OSError as exc:
+        raise CredentialError(f"cannot open credentials file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "r", encoding="utf-8") as handle:
+        info = os.fstat(handle.fileno())
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise CredentialError(
+                f"credentials file {path} has mode {mode:04o}: group or others can read it. "
+                f"Refused; fix with: chmod 600 {path}"
+            )
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise CredentialError(
+                f"credentials file {path} is owned by uid {info.st_uid}, not by the user "
+                f"running claimferry (uid {os.getuid()}). Refused; fix with: "
+                f"chown $(id -u) {path} && chmod 600 {path}"
+            )
+        return handle.read()
+
+
+def resolve_file(account: Account) -> Credentials:
+    """Secrets from a YAML file readable by its owner only (mode 0600 or stricter)."""
+    raw_path = _settings(account).get("path")
+    if not raw_path:
+        raise CredentialError(
+            f"account {account.name}: the file credential source needs a 'path' setting"
+        )
+    path = Path(str(raw_path)).expanduser()
+    text = _read_private_file(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise CredentialError(f"credentials file {path} is not valid YAML") from None
+    if isinstance(data, dict) and isinstance(data.get("accounts"), dict):
+        entry = data["accounts"].get(account.name)
+        where = f"credentials file {path}, accounts.{account.name}"
+        if entry is None:
+            raise CredentialError(f"{where}: no such entry")
+    else:
+        entry, where = data, f"credentials file {path}"
+    if not isinstance(entry, dict):
+        raise CredentialError(f"{where}: expected a mapping with username and password")
+    unknown = sorted(set(entry) - {"username", *_SECRET_FIELDS})
+    if unknown:
+        raise CredentialError(f"{where}: unknown keys {', '.join(map(str, unknown))}")
+    username = entry.get("username")
+    if not isinstance(username, str) or not username:
+        raise CredentialError(f"{where}: 'username' is missing")
+    secrets: dict[str, str | None] = {}
+    for field in _SECRET_FIELDS:
+        value = entry.get(field)
+        if value is not None and not isinstance(value, str):
+            raise CredentialError(f"{where}: '{field}' must be text")
+        secrets[field] = value
+    return _build(account, username, secrets, where)
+
+
+# --- keyring --------------------------------------------------------------------
+
+
+def resolve_keyring(account: Account) -> Credentials:
+    """Secrets from the system keyring (macOS Keychain, Secret Service, Windows)."""
+    try:
+        keyring = importlib.import_module("keyring")
+        keyring_errors = importlib.import_module("keyring.errors")
+    except ImportError:
+        raise CredentialError(
+            "the keyring credential source needs the 'keyring' package: "
+            "pip install 'claimferry[keyring]'"
+        ) from None
+    settings = _settings(account)
+    service = str(settings.get("service") or "claimferry")
+    try:
+        username = settings.get("username") or keyring.get_password(
+            service, f"{account.name}:username"
+        )
+        if not username:
+            raise CredentialError(
+                f"account {account.name}: no username: set credentials.username in the config "
+                f"or store it in the keyring: keyring set {service} {account.name}:username"
+            )
+        password = keyring.get_password(service, str(username))
+    except keyring_errors.KeyringError as exc:
+        raise CredentialError(
+            f"account {account.name}: the keyring failed ({exc.__class__.__name__}); "
+            "is a keyring backend available?"
+        ) from None
+    if not password:
+        raise CredentialError(
+            f"account {account.name}: no password in the keyring for service {service!r}, "
+            f"user {username!r}; store it with: keyring set {service} {username}"
+        )
+    return Credentials(username=str(username), password=SecretStr(password))
+
+
+SOURCES = (
+    CredentialSource(
+        name="env",
+        resolve=resolve_env,
+        description="environment: CLAIMFERRY_<ACCOUNT>_SFTP_USERNAME, _PASSWORD, _PRIVATE_KEY",
+    ),
+    CredentialSource(
+        name="file",
+        resolve=resolve_file,
+        description="a YAML file readable by its owner only (chmod 600)",
+    ),
+    CredentialSource(
+        name="keyring",
+        resolve=resolve_keyring,
+        description="the system keyring (service 'claimferry' by default)",
+    ),
+)
