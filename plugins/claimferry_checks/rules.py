@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from claimferry.api import (
     Address,
@@ -51,6 +52,7 @@ def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
     return Finding(Severity.WARNING, code, message, claim.id, field, VALIDATOR)
 
 
+@lru_cache(maxsize=4096)
 def npi_check_digit_ok(npi: str) -> bool:
     """Luhn over the NPI with the card-issuer prefix 80840, which adds 24 to the sum."""
     total = 24
@@ -448,6 +450,7 @@ def _names(claim: Claim) -> Iterator[tuple[str, str]]:
         yield f"{field}.city", address.city
 
 
+@lru_cache(maxsize=65536)
 def _writable(text: str) -> bool:
     """Whether any letter or digit survives the writer's fold to X12's character set."""
     if text.isascii():

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from claimferry.claims import (
     RELATIONSHIP_CODES,
@@ -94,12 +94,18 @@ def _text(value: str, limit: int, field: str) -> str:
     return cleaned
 
 
+@lru_cache(maxsize=65536)
+def _unfit_identifier(value: str) -> bool:
+    return _BAD_IDENTIFIER.search(value) is not None
+
+
 def _identifier(value: str, field: str) -> str:
-    if _BAD_IDENTIFIER.search(value):
+    if _unfit_identifier(value):
         raise _Unwritable(field, "contains an X12 delimiter (* : ^ ~) or a non-ASCII character")
     return value
 
 
+@lru_cache(maxsize=4096)
 def _amount(value: Decimal) -> str:
     """X12 R type: no exponent, no trailing zeros beyond need (680, 680.5, 12.34)."""
     text = format(value, "f")
@@ -108,8 +114,9 @@ def _amount(value: Decimal) -> str:
     return text or "0"
 
 
+@lru_cache(maxsize=4096)
 def _d8(value: date) -> str:
-    return value.strftime("%Y%m%d")
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 def _zip(value: str) -> str:
@@ -210,7 +217,8 @@ def _service_line(claim: Claim, number: int, line: ServiceLine) -> list[str]:
 def _claim(claim: Claim) -> list[str]:
     """Loop 2300 with its 2310A/B/C provider loops and its 2400 lines, in TR3 order."""
     pos = _identifier(claim.place_of_service, "place_of_service")
-    out = [f"CLM*{claim.id}*{_amount(claim.total_charge)}***{pos}:B:{claim.frequency_code}*Y*A*Y*Y"]
+    claim_id = _identifier(claim.id, "id")
+    out = [f"CLM*{claim_id}*{_amount(claim.total_charge)}***{pos}:B:{claim.frequency_code}*Y*A*Y*Y"]
     # REF (position 1800) after any DTP (1350) and before HI (2310).
     if claim.prior_authorization is not None:
         auth = _identifier(claim.prior_authorization, "prior_authorization")
@@ -279,48 +287,60 @@ def _chunks(
         yield items[start : start + size]
 
 
-def _claim_problem(claim: Claim, exc: _Unwritable) -> Problem:
-    return Problem("claims", f"claim {claim.id}: {exc.field}", exc.message)
+class _Body:
+    """The transaction's segments as encoded blocks, counted as they come.
+
+    Blocks of bytes instead of one string per segment keep a 10,000-claim
+    file's memory near the size of the file itself.
+    """
+
+    def __init__(self) -> None:
+        self.blocks: list[bytes] = []
+        self.count = 0
+        self.problems: list[Problem] = []
+
+    def add(self, segments: list[str]) -> None:
+        self.count += len(segments)
+        self.blocks.append((SEGMENT_TERMINATOR.join(segments) + SEGMENT_TERMINATOR).encode("ascii"))
+
+    def add_for(self, claim: Claim, build: Callable[[], list[str]], head: str = "") -> None:
+        """Add ``head`` and what ``build`` makes, or note the problem against ``claim``."""
+        try:
+            segments = build()
+        except _Unwritable as exc:
+            self.problems.append(Problem("claims", f"claim {claim.id}: {exc.field}", exc.message))
+            return
+        self.add([head, *segments] if head else segments)
 
 
-def _transaction_body(claims: Sequence[Claim]) -> tuple[list[str], list[Problem]]:
+def _transaction_body(claims: Sequence[Claim]) -> _Body:
     """Segments from the first HL to the last claim line, and every problem met."""
-    out: list[str] = []
-    problems: list[Problem] = []
+    body = _Body()
     hl = 0
     for provider, subscribers in _grouped(claims).items():
         hl += 1
         provider_hl = hl
-        out.append(f"HL*{provider_hl}**20*1")
-        try:
-            out += _billing_provider(provider)
-        except _Unwritable as exc:
-            first = next(c for c in claims if c.provider() == provider)
-            problems.append(_claim_problem(first, exc))
+        first_claim = next(iter(subscribers.values()))[0][1]
+        body.add_for(first_claim, partial(_billing_provider, provider), f"HL*{hl}**20*1")
         for (payer, subscriber, is_patient), items in subscribers.items():
             for chunk in _chunks(items, MAX_CLAIMS_PER_SUBSCRIBER_HL):
                 hl += 1
                 subscriber_hl = hl
-                out.append(f"HL*{subscriber_hl}*{provider_hl}*22*{0 if is_patient else 1}")
-                try:
-                    out += _subscriber(payer, subscriber, is_patient)
-                except _Unwritable as exc:
-                    problems.append(_claim_problem(chunk[0][1], exc))
+                body.add_for(
+                    chunk[0][1],
+                    partial(_subscriber, payer, subscriber, is_patient),
+                    f"HL*{hl}*{provider_hl}*22*{0 if is_patient else 1}",
+                )
                 current: Patient | None = None
                 for patient, claim in chunk:
                     if patient is not None and patient != current:
                         hl += 1
-                        out.append(f"HL*{hl}*{subscriber_hl}*23*0")
-                        try:
-                            out += _patient(patient)
-                        except _Unwritable as exc:
-                            problems.append(_claim_problem(claim, exc))
+                        body.add_for(
+                            claim, partial(_patient, patient), f"HL*{hl}*{subscriber_hl}*23*0"
+                        )
                         current = patient
-                    try:
-                        out += _claim(claim)
-                    except _Unwritable as exc:
-                        problems.append(_claim_problem(claim, exc))
-    return out, problems
+                    body.add_for(claim, partial(_claim, claim))
+    return body
 
 
 def _isa_value(value: str, what: str) -> str:
@@ -399,16 +419,16 @@ def write_837p(claims: Sequence[Claim], envelope: Envelope) -> bytes:
     """
     if not claims:
         raise ValueError("an 837P needs at least one claim")
-    outer, transaction = _header(envelope)
-    body, problems = _transaction_body(claims)
-    if problems:
-        raise InputError(problems)
-    transaction += body
+    outer, header = _header(envelope)
+    body = _transaction_body(claims)
+    if body.problems:
+        raise InputError(body.problems)
     st02 = f"{envelope.transaction_set_control_number:04d}"
-    transaction.append(f"SE*{len(transaction) + 1}*{st02}")
     trailer = [
+        f"SE*{len(header) + body.count + 1}*{st02}",
         f"GE*1*{envelope.group_control_number}",
         f"IEA*1*{envelope.interchange_control_number:09d}",
     ]
-    text = SEGMENT_TERMINATOR.join(outer + transaction + trailer) + SEGMENT_TERMINATOR
-    return text.encode("ascii")
+    head = (SEGMENT_TERMINATOR.join(outer + header) + SEGMENT_TERMINATOR).encode("ascii")
+    tail = (SEGMENT_TERMINATOR.join(trailer) + SEGMENT_TERMINATOR).encode("ascii")
+    return b"".join([head, *body.blocks, tail])
