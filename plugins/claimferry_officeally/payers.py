@@ -356,7 +356,6 @@ def _listing(
 # -- comparing two lists --------------------------------------------------------------
 
 _COMPARED = (
-    ("names", lambda item: item.name),
     ("available", lambda item: item.available),
     ("non_par", lambda item: item.non_par),
     ("enrollment", lambda item: item.enrollment),
@@ -374,22 +373,36 @@ def _grouped(listings: Iterable[Listing]) -> dict[tuple[str, str], list[Listing]
     return groups
 
 
+def _changed_fields(before: Sequence[Listing], after: Sequence[Listing]) -> tuple[str, ...]:
+    """``names`` when plans came or went under the ID, and each field that changed for a plan."""
+    old: dict[str, list[Listing]] = defaultdict(list)
+    new: dict[str, list[Listing]] = defaultdict(list)
+    for item in before:
+        old[name_key(item.name)].append(item)
+    for item in after:
+        new[name_key(item.name)].append(item)
+    fields = ["names"] if old.keys() != new.keys() else []
+    for field, value in _COMPARED:
+        if any(
+            sorted(map(str, map(value, old[name]))) != sorted(map(str, map(value, new[name])))
+            for name in old.keys() & new.keys()
+        ):
+            fields.append(field)
+    return tuple(fields)
+
+
 def diff_lists(old: Iterable[Listing], new: Iterable[Listing]) -> tuple[list[Change], ...]:
     """Added, removed and changed payer ID + transaction pairs; changed ones name their fields.
 
-    A field changed when the values of the pair's rows differ as a multiset, so
-    reordered rows are no change and a plan name added under a shared ID is.
+    Rows are compared plan by plan (payer name) within a pair, so reordered
+    rows are no change and a plan added under a shared ID changes ``names``.
     """
     before, after = _grouped(old), _grouped(new)
     added = [Change(after[k][0].payer_id, k[1]) for k in sorted(after.keys() - before.keys())]
     removed = [Change(before[k][0].payer_id, k[1]) for k in sorted(before.keys() - after.keys())]
     changed = []
     for k in sorted(before.keys() & after.keys()):
-        fields = tuple(
-            field
-            for field, value in _COMPARED
-            if sorted(map(str, map(value, before[k]))) != sorted(map(str, map(value, after[k])))
-        )
+        fields = _changed_fields(before[k], after[k])
         if fields:
             changed.append(Change(after[k][0].payer_id, k[1], fields))
     return added, removed, changed
