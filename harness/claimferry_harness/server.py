@@ -63,7 +63,7 @@ class MockOfficeAlly:
         outbound: str = "outbound",
     ) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / ACCOUNTS).mkdir(parents=True, exist_ok=True)
         self.inbound = _check_folder_name("inbound", inbound)
         self.outbound = _check_folder_name("outbound", outbound)
         if self.inbound == self.outbound:
