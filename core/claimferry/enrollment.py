@@ -469,8 +469,7 @@ def load_enrollment_file(path: Path, account: str) -> list[EnrollmentEntry]:
         raise InputError([Problem(source, "", "not UTF-8 text")]) from None
     except OSError as exc:
         raise InputError([Problem(source, "", f"cannot read ({exc.strerror})")]) from None
-    rows = _csv_rows(text, source) if kind == "csv" else _yaml_rows(text, source, account)
-    problems: list[Problem] = []
+    rows, problems = _csv_rows(text, source) if kind == "csv" else _yaml_rows(text, source, account)
     entries: list[EnrollmentEntry] = []
     seen: dict[tuple[str, str, str, str], str] = {}
     for label, raw in rows:
@@ -502,7 +501,12 @@ def _under(label: str) -> Callable[[tuple[int | str, ...]], str]:
     return lambda loc: f"{label}: {dotted(loc) or '(record)'}"
 
 
-def _csv_rows(text: str, source: str) -> list[tuple[str, dict[str, Any]]]:
+Rows = list[tuple[str, dict[str, Any]]]
+"""Each record's raw fields, labelled with where it is (``line 3``, ``enrollments[2]``)."""
+
+
+def _csv_rows(text: str, source: str) -> tuple[Rows, list[Problem]]:
+    """The records, and problems with their shape; a bad header stops at once."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip().lower() for h in next(reader, [])]
@@ -520,7 +524,7 @@ def _csv_rows(text: str, source: str) -> list[tuple[str, dict[str, Any]]]:
             problems.append(Problem(source, "line 1", "a column is given twice"))
         if problems:
             raise InputError(problems)
-        rows: list[tuple[str, dict[str, Any]]] = []
+        rows: Rows = []
         start = reader.line_num + 1
         for values in reader:
             line, start = start, reader.line_num + 1
@@ -542,12 +546,10 @@ def _csv_rows(text: str, source: str) -> list[tuple[str, dict[str, Any]]]:
         raise InputError(
             [Problem(source, f"line {reader.line_num}", f"not valid CSV ({exc})")]
         ) from None
-    if problems:
-        raise InputError(problems)
-    return rows
+    return rows, problems
 
 
-def _yaml_rows(text: str, source: str, account: str) -> list[tuple[str, dict[str, Any]]]:
+def _yaml_rows(text: str, source: str, account: str) -> tuple[Rows, list[Problem]]:
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
@@ -562,16 +564,14 @@ def _yaml_rows(text: str, source: str, account: str) -> list[tuple[str, dict[str
         problems.append(
             Problem(source, "account", f"this file is for another account, not {account}")
         )
-    rows: list[tuple[str, dict[str, Any]]] = []
+    rows: Rows = []
     for index, item in enumerate(data["enrollments"]):
         label = f"enrollments[{index}]"
         if not isinstance(item, dict):
             problems.append(Problem(source, label, "expected a mapping"))
             continue
         rows.append((label, item))
-    if problems:
-        raise InputError(problems)
-    return rows
+    return rows, problems
 
 
 def dump_enrollments(records: Iterable[Enrollment], account: str, kind: Format) -> bytes:
