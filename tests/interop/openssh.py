@@ -74,6 +74,7 @@ class LocalSshd:
         reason = unavailable_reason()
         if reason:
             raise RuntimeError(reason)
+        self.workdir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0 and not PRIVSEP_DIR.is_dir():
             PRIVSEP_DIR.mkdir(mode=0o755, parents=True)
         for folder in ("inbound", "outbound"):
