@@ -396,6 +396,12 @@ _NUMBER = re.compile(r"-?(?:[0-9]{1,15}(?:\.[0-9]{0,6})?|\.[0-9]{1,6})")
 _COMPOSITE_QUALIFIER = re.compile(r"[A-Z0-9]{2}([^A-Za-z0-9 ])")
 
 
+def _value(segment: Segment, index: int) -> str:
+    """Element ``index`` stripped; empty when absent (``Segment.element`` inlined: hot path)."""
+    elements = segment.elements
+    return elements[index - 1].strip() if 0 < index <= len(elements) else ""
+
+
 class ElementReader:
     """Reads typed element values for one file and collects its notices.
 
@@ -416,30 +422,30 @@ class ElementReader:
         self.notices.append(Problem(self.source, segment.where(index), message))
 
     def required(self, segment: Segment, index: int, what: str) -> str:
-        value = segment.element(index).strip()
+        value = _value(segment, index)
         if not value:
             raise self.error(segment, index, f"expected {what}, found nothing")
         return value
 
     def code(self, segment: Segment, index: int, table: Mapping[str, str], what: str) -> str:
         """A required element whose value must be one of ``table``'s codes."""
-        value = segment.element(index).strip()
+        value = _value(segment, index)
         if value not in table:
             choices = ", ".join(table)
             raise self.error(segment, index, f"expected {what} (one of {choices})")
         return value
 
     def amount(self, segment: Segment, index: int) -> Decimal:
-        value = segment.element(index).strip()
+        value = _value(segment, index)
         if not _AMOUNT.fullmatch(value):
             raise self.error(segment, index, "expected an amount (e.g. 125.50)")
         return Decimal(value)
 
     def optional_amount(self, segment: Segment, index: int) -> Decimal | None:
-        return self.amount(segment, index) if segment.element(index).strip() else None
+        return self.amount(segment, index) if _value(segment, index) else None
 
     def quantity(self, segment: Segment, index: int) -> Decimal | None:
-        value = segment.element(index).strip()
+        value = _value(segment, index)
         if not value:
             return None
         if not _NUMBER.fullmatch(value):
@@ -454,7 +460,7 @@ class ElementReader:
 
     def date_of(self, segment: Segment, index: int, *, required: bool = True) -> date | None:
         """A CCYYMMDD date; None (with a notice) when it is not on the calendar."""
-        value = segment.element(index).strip()
+        value = _value(segment, index)
         if not value and not required:
             return None
         return self.date_text(segment, index, value)
@@ -559,13 +565,14 @@ class Person:
 
 def person(segment: Segment) -> Person:
     """An NM1 segment as a Person (NM103 last, NM104 first, NM105 middle, NM109 id)."""
+    fields = (*segment.elements, "", "", "", "", "", "", "", "", "")
     return Person(
-        entity=segment.element(1),
-        last_name=segment.element(3),
-        first_name=segment.element(4),
-        middle_name=segment.element(5),
-        id_qualifier=segment.element(8),
-        id=segment.element(9),
+        entity=fields[0],
+        last_name=fields[2],
+        first_name=fields[3],
+        middle_name=fields[4],
+        id_qualifier=fields[7],
+        id=fields[8],
     )
 
 

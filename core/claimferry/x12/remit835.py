@@ -373,22 +373,23 @@ class _ClaimBuilder:
     def build(self, payment: PaymentHeader, previous: RemitClaim | None) -> RemitClaim:
         self.close_line()
         clp = self.segment
+        fields = (*clp.elements, "", "", "", "", "", "", "", "", "")
         kind = ""
         if self.status == "22":
             kind = "reversal"
-        elif previous and previous.status == "22" and previous.claim_id == clp.element(1):
+        elif previous and previous.status == "22" and previous.claim_id == fields[0]:
             kind = "correction"
         return RemitClaim(
             segment_position=clp.position,
-            claim_id=clp.element(1),
+            claim_id=fields[0],
             status=self.status,
             charge=self.charge,
             paid=self.paid,
             patient_responsibility=self.patient_responsibility,
-            filing_code=clp.element(6),
-            payer_claim_number=clp.element(7),
-            facility_code=clp.element(8),
-            frequency_code=clp.element(9),
+            filing_code=fields[5],
+            payer_claim_number=fields[6],
+            facility_code=fields[7],
+            frequency_code=fields[8],
             adjustment_kind=kind,
             adjustments=tuple(self.adjustments),
             patient=self.people.get("QC"),
@@ -424,38 +425,42 @@ class _Transaction:
         self.total_paid = ZERO
         self.imbalances: list[str] = []
 
-    def feed(self, segment: Segment) -> Iterator[RemitEvent]:
-        reader, seg_id = self.reader, segment.id
+    def feed(self, segment: Segment) -> tuple[RemitEvent, ...]:
+        """Take one segment; return the events it completes (usually none).
+
+        A tuple rather than a generator: this runs for every segment of a
+        100 MB file, and a generator per segment costs more than the work.
+        """
+        reader, seg_id, claim = self.reader, segment.id, self.claim
+        if claim is not None and seg_id not in ("CLP", "LX", "PLB"):
+            self._in_claim(claim, segment)
+            return ()
         if self.bpr is None:
             if seg_id != "BPR":
                 raise reader.error(segment, None, "expected BPR right after ST")
             self._payment_order(segment)
-            return
+            return ()
+        events: tuple[RemitEvent, ...] = ()
         if self.payment is None:
             if seg_id in _HEADER:
                 self._header(segment)
-                return
+                return ()
             if seg_id not in ("LX", "CLP", "PLB"):
                 raise reader.error(segment, None, "expected an 835 header segment, LX, CLP or PLB")
             self.payment = self._build_header(segment)
-            yield self.payment
+            events = (self.payment,)
+        events += self._close_claim()
         if seg_id == "CLP":
-            yield from self._close_claim()
             if self.plb:
                 raise reader.error(segment, None, "expected CLP before PLB")
             self.claim = _ClaimBuilder(segment, reader)
-        elif seg_id in ("LX", "PLB"):
-            yield from self._close_claim()
-            if seg_id == "PLB":
-                self._provider_adjustments(segment)
-            elif self.plb:
-                raise reader.error(segment, None, "expected LX before PLB")
-        elif seg_id in _READ_AND_IGNORED and self.claim is None:
-            return
-        elif self.claim is None:
+        elif seg_id == "PLB":
+            self._provider_adjustments(segment)
+        elif seg_id == "LX" and self.plb:
+            raise reader.error(segment, None, "expected LX before PLB")
+        elif seg_id not in ("LX", *_READ_AND_IGNORED):
             raise reader.error(segment, None, "expected CLP before this segment")
-        else:
-            self._in_claim(self.claim, segment)
+        return events
 
     def end(self) -> Iterator[RemitEvent]:
         """SE: close the last claim and summarize the transaction."""
@@ -573,7 +578,7 @@ class _Transaction:
         reader = self.reader
         group = reader.code(segment, 1, ADJUSTMENT_GROUPS, "a claim adjustment group code")
         found = []
-        for index in range(2, 20, 3):
+        for index in range(2, max(2, min(len(segment), 19)) + 1, 3):
             reason = segment.element(index).strip()
             if not reason:
                 if segment.element(index + 1).strip():
@@ -609,9 +614,9 @@ class _Transaction:
                 )
             )
 
-    def _close_claim(self) -> Iterator[RemitClaim]:
+    def _close_claim(self) -> tuple[RemitClaim, ...]:
         if self.claim is None:
-            return
+            return ()
         assert self.payment is not None
         claim = self.claim.build(self.payment, self.previous)
         self.claim = None
@@ -620,7 +625,7 @@ class _Transaction:
         self.total_charge += claim.charge
         self.total_paid += claim.paid
         self.imbalances += claim_imbalances(claim)
-        yield claim
+        return (claim,)
 
 
 def iter_835(segments: Iterable[Segment], source: str) -> Iterator[RemitEvent]:
@@ -656,7 +661,9 @@ class Remit835Stream:
             last = segment
             if not envelope.check(segment):
                 assert transaction is not None
-                yield from transaction.feed(segment)
+                events = transaction.feed(segment)
+                if events:
+                    yield from events
             elif segment.id == "ST":
                 transaction = _Transaction(segment, self.reader)
             elif segment.id == "SE" and transaction is not None:

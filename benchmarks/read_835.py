@@ -1,0 +1,135 @@
+"""Speed and memory of the streaming 835 reader, against pyx12's X12ContextReader.
+
+Run: .venv/bin/python benchmarks/read_835.py [--claims 50000] [--small 5000]
+
+Writes a balanced 835 (CLP, CAS, NM1, DTM, SVC, DTM, CAS per claim) to a temp
+file, reads every claim with ``iter_835_claims`` and with pyx12 (visiting
+every 2100 claim loop), prints both times and the ratio (target: ours at
+least 30x faster), and the tracemalloc peak of our reader at two file sizes
+to show memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pyx12.error_handler
+import pyx12.params
+import pyx12.x12context
+
+from claimferry.x12.remit835 import iter_835_claims
+from claimferry.x12.responses import file_segments
+
+PROCEDURES = ("97151", "97153", "97155", "97156")
+MODIFIERS = ("HN", "HO", "HP")
+
+
+def write_835(path: Path, claims: int) -> None:
+    """A realistic, balanced 835 with ``claims`` claims, one service line each."""
+    paid_total = Decimal(0)
+    body: list[str] = []
+    for n in range(claims):
+        units = 1 + n % 8
+        charge = Decimal(25) * units
+        allowed = charge - Decimal("3.50")
+        patient = Decimal("10.00") if n % 3 == 0 else Decimal(0)
+        paid = allowed - patient
+        paid_total += paid
+        procedure = f"HC:{PROCEDURES[n % 4]}:{MODIFIERS[n % 3]}"
+        day = f"2024{1 + n % 12:02d}{1 + n % 28:02d}"
+        body += [
+            f"CLP*CF{n:08d}*1*{charge}*{paid}*{patient}*12*PCN{n:010d}*11*1",
+            f"NM1*QC*1*PATIENT{n % 997}*TEST****MI*M{n:09d}",
+            f"DTM*232*{day}",
+            f"DTM*233*{day}",
+            f"SVC*{procedure}*{charge}*{paid}**{units}",
+            f"DTM*472*{day}",
+            "CAS*CO*45*3.50",
+        ]
+        if patient:
+            body.append(f"CAS*PR*2*{patient}")
+        body.append(f"REF*6R*L{n:09d}")
+    header = [
+        "ISA*00*          *00*          *ZZ*PAYERSUBMIT    *ZZ*CLAIMFERRY     *240601*1200*^*00501"
+        "*000000001*0*P*:",
+        "GS*HP*PAYERSUBMIT*CLAIMFERRY*20240601*1200*1*X*005010X221A1",
+        "ST*835*0001",
+        f"BPR*I*{paid_total}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765"
+        "*20240603",
+        "TRN*1*12345*1512345678",
+        "DTM*405*20240601",
+        "N1*PR*BENCHMARK HEALTH PLAN",
+        "N1*PE*BENCHMARK ABA CLINIC*XX*1234567893",
+        "LX*1",
+    ]
+    count = len(header) - 2 + len(body) + 1
+    trailer = [f"SE*{count}*0001", "GE*1*1", "IEA*1*000000001"]
+    with path.open("w", encoding="latin-1") as out:
+        for segment in (*header, *body, *trailer):
+            out.write(segment + "~\n")
+
+
+def ours(path: Path) -> int:
+    seen = 0
+    for _claim in iter_835_claims(file_segments(path), str(path)):
+        seen += 1
+    return seen
+
+
+def theirs(path: Path) -> int:
+    logging.getLogger("pyx12").setLevel(logging.CRITICAL)
+    param = pyx12.params.params()
+    errh = pyx12.error_handler.errh_null()
+    seen = 0
+    with path.open(encoding="latin-1") as stream:
+        reader = pyx12.x12context.X12ContextReader(param, errh, stream)
+        for _loop in reader.iter_segments("2100"):
+            seen += 1
+    return seen
+
+
+def timed(read: Callable[[Path], int], path: Path) -> tuple[float, int]:
+    """CPU seconds of this process: steadier than wall time on a shared machine."""
+    start = time.process_time()
+    claims = read(path)
+    return time.process_time() - start, claims
+
+
+def peak_memory(path: Path) -> int:
+    tracemalloc.start()
+    ours(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=50_000)
+    parser.add_argument("--small", type=int, default=5_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        big, small = Path(tmp) / "big.835", Path(tmp) / "small.835"
+        write_835(big, args.claims)
+        write_835(small, args.small)
+        size = big.stat().st_size / 1e6
+        print(f"835 with {args.claims} claims: {size:.1f} MB")
+        ours_s, ours_n = timed(ours, big)
+        print(f"claimferry iter_835_claims: {ours_s:8.2f} s CPU ({ours_n} claims)")
+        theirs_s, theirs_n = timed(theirs, big)
+        print(f"pyx12 X12ContextReader:     {theirs_s:8.2f} s CPU ({theirs_n} 2100 loops)")
+        print(f"ratio: {theirs_s / ours_s:.1f}x faster (target >= 30x)")
+        ours(small)  # one-time allocations (regex caches, imports) are not the file's
+        for label, path in ((args.small, small), (args.claims, big)):
+            print(f"peak traced memory, {label:>6} claims: {peak_memory(path) / 1024:8.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()
