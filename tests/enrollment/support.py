@@ -100,7 +100,7 @@ def claims_file_data(*claims: dict[str, Any]) -> dict[str, Any]:
                 "line1": "100 Main St",
                 "city": "Springfield",
                 "state": "IL",
-                "zip": "62701",
+                "zip": "627011234",
             },
         },
         "claims": list(claims),

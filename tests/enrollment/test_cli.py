@@ -1,0 +1,227 @@
+"""``claimferry payers`` and ``claimferry enrollment`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from enrollment.support import PAYERS_CSV, TAX_ID, Run, claim_data, claims_file_data
+
+from claimferry.cli.enrollment import enrollment
+
+ENROLL = ("--npi", "1234567893", "--tax-id", TAX_ID)
+
+
+def _claims_file(tmp_path: Path, *claims: dict[str, object]) -> Path:
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(claims_file_data(*claims)))
+    return path
+
+
+def test_help_everywhere(run: Run) -> None:
+    for args in (
+        ("payers",),
+        ("payers", "import"),
+        ("payers", "search"),
+        ("payers", "show"),
+        ("enrollment",),
+        ("enrollment", "set"),
+        ("enrollment", "list"),
+        ("enrollment", "import"),
+        ("enrollment", "export"),
+    ):
+        result = run(*args, "-h")
+        assert result.exit_code == 0 and "Usage:" in result.stdout, args
+
+
+def test_enrollment_group_is_a_click_group_named_enrollment() -> None:
+    assert enrollment.name == "enrollment" and set(enrollment.commands) == {
+        "set",
+        "list",
+        "import",
+        "export",
+    }
+
+
+def test_payers_import_text_and_json(run: Run, payers_csv: Path, state_dir: Path) -> None:
+    result = run("payers", "import", str(payers_csv))
+    assert result.exit_code == 0, result.output
+    assert "imported 9 listings (7 payer IDs)" in result.stdout
+    assert (state_dir / "officeally_payers.sqlite3").is_file()
+    newer = payers_csv.with_name("newer.csv")
+    newer.write_text(PAYERS_CSV.replace("Open Plan,OPEN1,Remits 835,Yes,No,No,No,No,,\n", ""))
+    result = run("payers", "import", str(newer))
+    assert "0 added, 1 removed, 0 changed" in result.stdout and "- OPEN1  835" in result.stdout
+    data = json.loads(run("payers", "import", str(payers_csv), "--json").stdout)
+    assert data["added"] == [{"payer_id": "OPEN1", "transaction": "835"}]
+    assert data["removed"] == [] and data["changed"] == [] and not data["first_import"]
+
+
+def test_payers_import_of_the_real_list_warns_about_one_row(run: Run, samples_dir: Path) -> None:
+    result = run("payers", "import", str(samples_dir / "officeally_payer_list.csv"), "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["listings"] == 9604 and data["first_import"]
+    assert [w["location"] for w in data["warnings"]] == ["line 8921 (row 7829), column TRANSACTION"]
+    assert "warning:" in result.stderr and "line 8921" in result.stderr
+    shown = json.loads(run("payers", "show", "U4005", "--json").stdout)
+    assert [i["transaction"] for i in shown["listings"]] == ["837P"]
+
+
+def test_payers_import_broken_file_exit_2_nothing_imported(
+    run: Run, tmp_path: Path, state_dir: Path
+) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_text(PAYERS_CSV + "Late,LATE1,Remits 835,Yes,No,No,No\n")
+    result = run("payers", "import", str(broken))
+    assert result.exit_code == 2
+    assert "line 12: expected 10 fields, found 7" in result.stderr
+    assert "Traceback" not in result.output
+    assert run("payers", "search", "open").exit_code == 1
+    assert run("payers", "import", str(tmp_path / "missing.csv")).exit_code == 2
+
+
+def test_payers_search_and_show(run: Run, payers_csv: Path) -> None:
+    assert "no Office Ally payer list imported" in run("payers", "show", "ACME1").stderr
+    run("payers", "import", str(payers_csv))
+    result = run("payers", "search", "acme")
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ACME1", "ACEL1", "ACRA1"]
+    data = json.loads(run("payers", "search", "acme", "--json", "--limit", "1").stdout)
+    assert data == [{"payer_id": "ACME1", "name": "Acme Health", "transactions": ["837P"]}]
+    assert "no payer matches" in run("payers", "search", "zzz").stderr
+    shown = run("payers", "show", "acme1")
+    assert "Professional Claims 837P: available, enrollment required" in shown.stdout
+    assert "Allow two weeks." in shown.stdout
+    listing = json.loads(run("payers", "show", "COST1", "--json").stdout)["listings"][0]
+    assert listing["non_par"] and listing["secondary"] and listing["wc_auto"] == "Work Comp"
+    missing = run("payers", "show", "NOPE1")
+    assert missing.exit_code == 1 and "payers search" in missing.stderr
+    assert run("payers", "search", "x", "--limit", "0").exit_code == 2
+
+
+def test_enrollment_set_list_and_history(run: Run) -> None:
+    args = ("enrollment", "set", "--account", "sunrise", *ENROLL, "--payer-id", "ACME1")
+    result = run(*args, "--transaction", "837P", "--status", "submitted")
+    assert result.exit_code == 0 and result.stdout.startswith("created:")
+    data = json.loads(run(*args, "--transaction", "837p", "--status", "approved", "--json").stdout)
+    assert data["outcome"] == "updated" and data["enrollment"]["decided_on"] is not None
+    run(*args, "--transaction", "835", "--notes", "ERA form mailed")
+    listed = json.loads(run("enrollment", "list", "--account", "sunrise", "--json").stdout)
+    assert [(r["transaction"], r["status"]) for r in listed] == [
+        ("835", "not-started"),
+        ("837P", "approved"),
+    ]
+    filtered = run("enrollment", "list", "--status", "approved", "--history", "--json")
+    [record] = json.loads(filtered.stdout)
+    assert [h["status"] for h in record["history"]] == ["submitted", "approved"]
+    assert all(h["actor"] for h in record["history"])
+    text = run("enrollment", "list", "--account", "sunrise", "--transaction", "837P", "--history")
+    assert "payer ACME1  837P" in text.stdout and ": submitted" in text.stdout
+    assert "no enrollment records match" in run("enrollment", "list", "--payer-id", "X").stderr
+
+
+def test_enrollment_set_bad_input_exit_2(run: Run) -> None:
+    base = ("enrollment", "set", "--account", "sunrise", "--payer-id", "ACME1")
+    result = run(*base, "--npi", "12", "--tax-id", TAX_ID, "--transaction", "837P")
+    assert result.exit_code == 2 and "--npi: expected a billing NPI" in result.stderr
+    result = run(*base, *ENROLL, "--transaction", "837P", "--decided-on", "2026-01-01")
+    assert result.exit_code == 2 and "only for approved or rejected" in result.stderr
+    assert run(*base, *ENROLL, "--transaction", "837I").exit_code == 2
+    unknown = run(
+        "enrollment",
+        "set",
+        "--account",
+        "nobody",
+        *ENROLL,
+        "--payer-id",
+        "A1",
+        "--transaction",
+        "835",
+    )
+    assert unknown.exit_code == 2 and "no such account" in unknown.stderr
+
+
+def test_enrollment_import_export_round_trip(run: Run, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "npi,tax_id,payer_id,transaction,status,submitted_on,decided_on,notes\n"
+        f"1234567893,{TAX_ID},ACME1,837P,approved,2026-01-02,2026-01-20,\n"
+        f'1234567893,{TAX_ID},ACRA1,835,submitted,2026-01-02,,"fax, twice"\n'
+    )
+    result = run("enrollment", "import", str(source), "--account", "sunrise")
+    assert result.exit_code == 0 and "2 created, 0 updated, 0 unchanged" in result.stdout
+    for name in ("out.yaml", "out.csv"):
+        assert (
+            run("enrollment", "export", str(tmp_path / name), "--account", "sunrise").exit_code == 0
+        )
+        again = json.loads(
+            run(
+                "enrollment", "import", str(tmp_path / name), "--account", "sunrise", "--json"
+            ).stdout
+        )
+        assert again["unchanged"] == 2
+    printed = run("enrollment", "export", "--account", "sunrise", "--format", "csv").stdout
+    assert printed.splitlines()[0].startswith("npi,tax_id,payer_id")
+    as_yaml = yaml.safe_load(run("enrollment", "export", "--account", "sunrise").stdout)
+    assert as_yaml["account"] == "sunrise" and len(as_yaml["enrollments"]) == 2
+    clash = run(
+        "enrollment", "export", str(tmp_path / "x.csv"), "--account", "sunrise", "--format", "yaml"
+    )
+    assert clash.exit_code == 2
+
+
+def test_enrollment_import_malformed_and_duplicate_exit_2_nothing_written(
+    run: Run, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.yaml"
+    entry = {"npi": "1234567893", "tax_id": TAX_ID, "payer_id": "ACME1", "transaction": "837P"}
+    source.write_text(
+        yaml.safe_dump(
+            {"enrollments": [entry, {**entry, "status": "bogus"}, {**entry, "payer_id": "acme1"}]}
+        )
+    )
+    result = run("enrollment", "import", str(source), "--account", "sunrise")
+    assert result.exit_code == 2
+    assert "enrollments[1]: status" in result.stderr
+    assert "enrollments[2]: duplicate of enrollments[0]" in result.stderr
+    assert json.loads(run("enrollment", "list", "--json").stdout) == []
+    assert (
+        run("enrollment", "import", str(tmp_path / "x.txt"), "--account", "sunrise").exit_code == 2
+    )
+
+
+def test_validate_build_and_strict_run_the_enrollment_checks(
+    run: Run, tmp_path: Path, payers_csv: Path
+) -> None:
+    claims = _claims_file(tmp_path, claim_data("C1", "COST1"))
+    result = run("validate", str(claims), "--account", "sunrise", "--json")
+    assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["PAYER-LIST-MISSING"]
+    run("payers", "import", str(payers_csv))
+    result = run("validate", str(claims), "--account", "sunrise")
+    assert result.exit_code == 0 and "warning NON-PAR payer.id" in result.stderr
+    strict = run("validate", str(claims), "--account", "sunrise", "--strict")
+    assert strict.exit_code == 2
+    assert run("validate", str(claims)).exit_code == 0  # no account: no enrollment checks
+    unknown = _claims_file(tmp_path, claim_data("C2", "NOPE1"))
+    out = tmp_path / "out.837"
+    built = run("build", str(unknown), "--account", "sunrise", "-o", str(out))
+    assert built.exit_code == 2 and "PAYER-UNKNOWN" in built.stderr and not out.exists()
+    enroll = _claims_file(tmp_path, claim_data("C3", "ACME1"))
+    blocked = run("validate", str(enroll), "--account", "sunrise")
+    assert blocked.exit_code == 2 and "EDI-ENROLLMENT" in blocked.stderr
+    run(
+        "enrollment",
+        "set",
+        "--account",
+        "sunrise",
+        *ENROLL,
+        "--payer-id",
+        "ACME1",
+        "--transaction",
+        "837P",
+        "--status",
+        "approved",
+    )
+    passed = run("validate", str(enroll), "--account", "sunrise")
+    assert passed.exit_code == 0 and "ERA-ENROLLMENT" in passed.stderr
