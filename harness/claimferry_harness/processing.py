@@ -33,7 +33,6 @@ from claimferry_harness.rules import ProcessingRules
 
 log = logging.getLogger(__name__)
 
-FIRST_FILE_ID = 100000001
 STATE_FILE = "harness_state.json"
 STAGING = "staging"
 
@@ -131,14 +130,17 @@ class Processor:
 
     # -- one file --------------------------------------------------------------
 
-    def _next_numbers(self) -> tuple[int, int]:
+    def _next_numbers(self, first_file_id: int) -> tuple[int, int]:
         """A new FileID and a block of interchange control numbers, kept across restarts."""
         try:
             state = json.loads(self._state_path.read_text(encoding="utf-8"))
             file_id, control = int(state["next_file_id"]), int(state["next_control_number"])
         except (OSError, ValueError, KeyError, TypeError):
-            file_id, control = FIRST_FILE_ID, 1
-        data = {"next_file_id": file_id + 1, "next_control_number": control + 4}
+            file_id, control = first_file_id, 1
+        data = {
+            "next_file_id": file_id + 1 if file_id + 1 < 10**10 else 10**8,
+            "next_control_number": control + 3 if control + 3 < 10**9 else 1,
+        }
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data), encoding="utf-8")
         tmp.replace(self._state_path)
@@ -150,7 +152,7 @@ class Processor:
             log.warning("uploaded file vanished before processing: %s", path.name)
             return []
         rules = self._rules()
-        file_id_number, control = self._next_numbers()
+        file_id_number, control = self._next_numbers(rules.first_file_id)
         file_id = str(file_id_number)
         now = datetime.now()
         stamp = now.strftime("%Y%m%d")

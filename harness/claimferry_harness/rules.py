@@ -53,6 +53,8 @@ class ProcessingRules:
     """Seconds between a file's arrival and its responses."""
     remit_test_files: bool = True
     """Answer test files (ISA15=T, OATEST) with 835s too; Office Ally would not."""
+    first_file_id: int = 100000001
+    """The FileID of the first file a fresh root answers (9 or 10 digits)."""
 
     def __post_init__(self) -> None:
         for name in ("reject_claim_ids", "deny_claim_ids"):
@@ -66,3 +68,5 @@ class ProcessingRules:
             raise ValueError("paid_percent must be between 0 and 100")
         if self.delay < 0:
             raise ValueError("delay must not be negative")
+        if not 10**8 <= self.first_file_id < 10**10:
+            raise ValueError("first_file_id must have 9 or 10 digits")

@@ -253,7 +253,8 @@ class MockOfficeAlly:
             sessions = list(self._sessions)
             self._sessions.clear()
         for session in sessions:
-            session.join(_JOIN_TIMEOUT)
+            if session.is_alive():
+                session.join(_JOIN_TIMEOUT)
         self._processor.stop()
         log.info("mock Office Ally on port %d stopped", self._port)
 

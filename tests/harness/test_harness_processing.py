@@ -327,15 +327,16 @@ def test_processing_is_asynchronous_with_a_delay(
 
 def test_file_ids_are_unique_and_survive_restarts(tmp_path: Path, connect: Connect) -> None:
     ids = []
+    rules = ProcessingRules(first_file_id=9999999998)  # crosses from 10 digits back to 9
     for _ in range(2):
-        with MockOfficeAlly(tmp_path) as server:
+        with MockOfficeAlly(tmp_path, rules=rules) as server:
             server.add_user("u", password="pw-test-only")
             sftp = connect(server, "u", password="pw-test-only")
             for n in range(2):
                 upload(sftp, build_837([TestClaim(f"C{n}")]), f"f{n}_837P.txt")
             assert server.wait_idle(10)
             ids = sorted({p.name.split("_")[0] for p in server.outbound_dir("u").iterdir()})
-    assert len(ids) == 4 and all(re.fullmatch(r"\d{9,10}", i) for i in ids)
+    assert ids == ["100000000", "100000001", "9999999998", "9999999999"]
 
 
 def test_edi_status_columns_start_where_the_header_titles_start(
