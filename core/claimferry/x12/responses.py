@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol, cast
 
 from claimferry.errors import InputError, Problem
 from claimferry.x12.ack999 import read_999
@@ -90,7 +90,8 @@ def file_segments(path: Path) -> Iterator[Segment]:
     with stream:
         if stream.read(len(_UTF8_BOM)) != _UTF8_BOM:
             stream.seek(0)
-        yield from iter_segments(_ShortReads(stream), source)
+        # iter_segments only calls read(n), which _ShortReads provides.
+        yield from iter_segments(cast(IO[bytes], _ShortReads(stream)), source)
 
 
 def _looks_like_x12(path: Path) -> bool:
