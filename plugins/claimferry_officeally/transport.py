@@ -469,19 +469,31 @@ def _connect(
 
 
 def probe_host_key(account: Account) -> HostKey:
-    """The key the server presents, fetched without logging in (for ``claimferry hostkey``)."""
+    """The key the server presents, fetched without logging in (for ``claimferry hostkey``).
+
+    With a key pinned, the server is asked for a key of the pinned type first,
+    so that the answer can be compared with the pin; if it has none of that
+    type, for the key it prefers.
+    """
     settings = _sftp_settings(account)
-    try:
-        transport = _open_transport(settings, Tuning(), host_key_algorithms=None)
-    except Exception as exc:
-        raise TransportError(
-            f"cannot reach {settings.host}:{settings.port}: {_describe(exc)}",
-            transient=_is_network_failure(exc, alive=False),
-        ) from None
-    try:
-        return _host_key(transport.get_remote_server_key())
-    finally:
-        transport.close()
+    pinned_type = _expected_keys(settings).algorithms if settings.host_key else []
+    for algorithms in ([pinned_type] if pinned_type else []) + [None]:
+        try:
+            transport = _open_transport(settings, Tuning(), host_key_algorithms=algorithms)
+        except paramiko.ssh_exception.IncompatiblePeer:
+            if algorithms is None:
+                raise
+            continue
+        except Exception as exc:
+            raise TransportError(
+                f"cannot reach {settings.host}:{settings.port}: {_describe(exc)}",
+                transient=_is_network_failure(exc, alive=False),
+            ) from None
+        try:
+            return _host_key(transport.get_remote_server_key())
+        finally:
+            transport.close()
+    raise TransportError(f"{settings.host}:{settings.port} presented no host key")
 
 
 def _sftp_settings(account: Account) -> SftpSettings:

@@ -370,6 +370,18 @@ def test_pinned_key_type_is_the_one_negotiated(
         assert session.host_fingerprint == key.fingerprint
 
 
+def test_probe_prefers_the_pinned_key_type(
+    multikey_server: SftpTestServer, make_account: AccountFactory
+) -> None:
+    ecdsa = openssh_line(multikey_server.host_keys[1])
+    port = multikey_server.port
+    assert probe_host_key(make_account(port=port, host_key=ecdsa)).openssh == ecdsa
+    unpinned = probe_host_key(make_account(port=port, host_key=None))
+    assert unpinned.openssh == openssh_line(multikey_server.host_keys[0])
+    other = openssh_line(new_ed25519_key())
+    assert probe_host_key(make_account(port=port, host_key=other)).key_type == "ssh-ed25519"
+
+
 def test_server_without_the_pinned_key_type_fails_closed(
     server: SftpTestServer, make_account: AccountFactory, open_session: Opener
 ) -> None:
