@@ -117,19 +117,17 @@ class Connection(paramiko.ServerInterface):
         return "password,publickey"
 
     def check_auth_password(self, username: str, password: str) -> int:
-        if self.backend.login_password(username, password):
-            self.username = username
-            return AUTH_SUCCESSFUL
-        return AUTH_FAILED
+        return AUTH_SUCCESSFUL if self.backend.login_password(username, password) else AUTH_FAILED
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        if self.backend.login_key(username, key):
-            self.username = username
-            return AUTH_SUCCESSFUL
-        return AUTH_FAILED
+        # Called before paramiko verifies the signature, so this alone logs nobody in.
+        return AUTH_SUCCESSFUL if self.backend.login_key(username, key) else AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session" and self.username is not None:
+        """Sessions only, and only once paramiko has completed a login."""
+        transport = self.transport
+        if kind == "session" and transport is not None and transport.is_authenticated():
+            self.username = transport.get_username()
             return OPEN_SUCCEEDED
         return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 

@@ -53,6 +53,28 @@ def test_public_key_login_and_unknown_key(server: MockOfficeAlly, connect: Conne
         connect(server, "sunrise", pkey=key)  # the key belongs to another user
 
 
+def test_a_key_without_a_valid_signature_opens_nothing(server: MockOfficeAlly) -> None:
+    """The server's key check runs before the signature check: it must not log anyone in."""
+    _, public, pem = new_ed25519()
+    forger, _, _ = new_ed25519()
+    server.add_user("harbor", public_keys=[public])
+
+    class Forged(paramiko.Ed25519Key):
+        def sign_ssh_data(self, data: bytes, algorithm: str | None = None) -> paramiko.Message:
+            return forger.sign_ssh_data(data, algorithm)
+
+    forged = Forged.from_private_key(io.StringIO(pem.decode()))
+    transport = paramiko.Transport((server.host, server.port))
+    try:
+        transport.start_client(timeout=10)
+        with pytest.raises(paramiko.AuthenticationException):
+            transport.auth_publickey("harbor", forged)
+        with pytest.raises(paramiko.SSHException):
+            transport.open_session(timeout=5)
+    finally:
+        transport.close()
+
+
 def test_users_are_jailed_in_their_own_folders(server: MockOfficeAlly, connect: Connect) -> None:
     server.add_user("harbor", password="harbor-test-only")
     sunrise = connect(server, "sunrise", password=PASSWORD)
