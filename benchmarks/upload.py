@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -84,7 +85,7 @@ def measure(
     creds = Credentials(username=sshd.user, private_key=SecretStr(sshd.client_key_text))
     times: dict[str, list[float]] = {"ours": [], "openssh": [], "stock": []}
     setup: list[float] = []
-    with make_transport(tuning=tuning).open(_account(sshd), creds) as session:
+    with closing(make_transport(tuning=tuning).open(_account(sshd), creds)) as session:
         for n in range(rounds):
             started = time.perf_counter()
             session.upload(data, f"BENCH_837P_{n:09d}.txt")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import paramiko
@@ -54,7 +55,7 @@ TRANSPORT = make_transport(policy=RetryPolicy(base_delay=0.01, max_delay=0.02))
 def test_upload_list_download_with_pinned_key(sshd: LocalSshd, sshd_home: Path) -> None:
     data = b"ISA*00*" + bytes(range(256)) * 4000 + b"~IEA*1*000000001~"
     (sshd_home / "outbound" / "999_RESPONSE.txt").write_bytes(b"ISA*999~")
-    with TRANSPORT.open(account(sshd), credentials(sshd)) as session:
+    with closing(TRANSPORT.open(account(sshd), credentials(sshd))) as session:
         receipt = session.upload(data, NAME)
         assert session.is_delivered(NAME, len(data))
         listed = session.list_responses()
@@ -76,7 +77,7 @@ def test_fingerprint_matches_ssh_keygen(sshd: LocalSshd) -> None:
     probed = probe_host_key(account(sshd, host_key=None))
     assert probed.fingerprint == shown
     assert probed.openssh == sshd.host_key_line
-    with TRANSPORT.open(account(sshd), credentials(sshd)) as session:
+    with closing(TRANSPORT.open(account(sshd), credentials(sshd))) as session:
         assert session.host_fingerprint == shown
 
 
@@ -90,7 +91,7 @@ def test_hashed_known_hosts_from_ssh_keyscan(sshd: LocalSshd, tmp_path: Path) ->
     known = tmp_path / "known_hosts"
     known.write_text("@cert-authority *.example.com ssh-ed25519 AAAAC3Nz\n" + scanned)
     acct = account(sshd, host_key=None, known_hosts=known)
-    with TRANSPORT.open(acct, credentials(sshd)) as session:
+    with closing(TRANSPORT.open(acct, credentials(sshd))) as session:
         session.list_responses()
 
 

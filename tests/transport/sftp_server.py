@@ -8,6 +8,7 @@ for the failures the transport must survive.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import posixpath
@@ -23,7 +24,14 @@ from typing import Any
 import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from paramiko.common import (
+    AUTH_FAILED,
+    AUTH_SUCCESSFUL,
+    OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
+    OPEN_SUCCEEDED,
+)
 from paramiko.sftp import SFTP_FAILURE, SFTP_OK, SFTP_OP_UNSUPPORTED
+from typing_extensions import Buffer
 
 from claimferry.api import Account
 
@@ -197,18 +205,18 @@ class _Login(paramiko.ServerInterface):
     def check_auth_password(self, username: str, password: str) -> int:
         self.server.stats.auth_attempts += 1
         ok = self.server.users.get(username) == password
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+        return AUTH_SUCCESSFUL if ok else AUTH_FAILED
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         self.server.stats.auth_attempts += 1
         allowed = self.server.authorized_keys.get(username, [])
         ok = any(k.asbytes() == key.asbytes() for k in allowed)
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+        return AUTH_SUCCESSFUL if ok else AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+            return OPEN_SUCCEEDED
+        return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
 
 class _Handle(paramiko.SFTPHandle):
@@ -216,12 +224,12 @@ class _Handle(paramiko.SFTPHandle):
         super().__init__(flags)
         self.login = login
 
-    def write(self, offset: int, data: bytes) -> int:
+    def write(self, offset: int, data: Buffer) -> int:
         server = self.login.server
         faults = server.faults
         if faults.fail_writes:
             return SFTP_FAILURE
-        self.login.written += len(data)
+        self.login.written += memoryview(data).nbytes
         if (
             faults.drop_after_bytes is not None
             and self.login.written > faults.drop_after_bytes
@@ -250,13 +258,9 @@ class _RootedSftp(paramiko.SFTPServerInterface):
         try:
             fh = local.open("wb" if writing else "rb")
         except OSError as exc:
-            return paramiko.SFTPServer.convert_errno(exc.errno)
+            return paramiko.SFTPServer.convert_errno(exc.errno or errno.EIO)
         handle = _Handle(self.login, flags)
-        if writing:
-            handle.writefile = fh
-        else:
-            handle.readfile = fh
-        handle.filename = str(local)
+        setattr(handle, "writefile" if writing else "readfile", fh)  # paramiko's handle protocol
         return handle
 
     def stat(self, path: str) -> Any:
@@ -264,7 +268,7 @@ class _RootedSftp(paramiko.SFTPServerInterface):
         try:
             return paramiko.SFTPAttributes.from_stat(self.server.local(path).stat())
         except OSError as exc:
-            return paramiko.SFTPServer.convert_errno(exc.errno)
+            return paramiko.SFTPServer.convert_errno(exc.errno or errno.EIO)
 
     lstat = stat
 
@@ -274,7 +278,7 @@ class _RootedSftp(paramiko.SFTPServerInterface):
         try:
             names = sorted(os.listdir(folder))
         except OSError as exc:
-            return paramiko.SFTPServer.convert_errno(exc.errno)
+            return paramiko.SFTPServer.convert_errno(exc.errno or errno.EIO)
         out = []
         for name in names:
             attr = paramiko.SFTPAttributes.from_stat((folder / name).stat())
@@ -287,7 +291,7 @@ class _RootedSftp(paramiko.SFTPServerInterface):
         try:
             self.server.local(path).unlink()
         except OSError as exc:
-            return int(paramiko.SFTPServer.convert_errno(exc.errno))
+            return int(paramiko.SFTPServer.convert_errno(exc.errno or errno.EIO))
         return SFTP_OK
 
     def _do_rename(self, oldpath: str, newpath: str, replace: bool) -> int:
@@ -302,7 +306,7 @@ class _RootedSftp(paramiko.SFTPServerInterface):
         try:
             source.rename(target)
         except OSError as exc:
-            return int(paramiko.SFTPServer.convert_errno(exc.errno))
+            return int(paramiko.SFTPServer.convert_errno(exc.errno or errno.EIO))
         self.server.stats.renames.append((oldpath, newpath))
         if faults.take_after_rename:
             shutil.move(str(target), str(self.server.taken / target.name))

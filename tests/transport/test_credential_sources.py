@@ -177,10 +177,10 @@ def test_file_missing_path(tmp_path: Path) -> None:
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """A keyring held in memory, for tests only."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.items: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
