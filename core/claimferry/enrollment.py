@@ -131,17 +131,6 @@ class EnrollmentKey:
     payer_id: str
     transaction: EnrollmentTransaction
 
-    def matches(self, other: EnrollmentKey) -> bool:
-        return (self.npi, self.tax_id, self.payer_id.upper(), self.transaction) == (
-            other.npi,
-            other.tax_id,
-            other.payer_id.upper(),
-            other.transaction,
-        )
-
-    def __str__(self) -> str:
-        return f"NPI {self.npi}, payer {self.payer_id}, {self.transaction}"
-
 
 @dataclass(frozen=True)
 class Enrollment:

@@ -499,7 +499,7 @@ class PayerList:
     def replace(self, parsed: ParsedList, source: str) -> ImportResult:
         """Swap the whole list in one transaction and say what changed."""
         with self._transaction() as db:
-            old = [_from_row(r) for r in db.execute("SELECT * FROM listings ORDER BY id")]
+            old = self.all_listings()
             first = db.execute("SELECT 1 FROM imports LIMIT 1").fetchone() is None
             added, removed, changed = diff_lists(old, parsed.listings)
             db.execute("DELETE FROM listings")

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import yaml
-from enrollment.support import PAYERS_CSV, TAX_ID, Run, claim_data, claims_file_data
 
 from claimferry.cli.enrollment import enrollment
+from enrollment.support import PAYERS_CSV, TAX_ID, Run, claim_data, claims_file_data
 
 ENROLL = ("--npi", "1234567893", "--tax-id", TAX_ID)
 

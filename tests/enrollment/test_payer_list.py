@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from enrollment.support import HEADER, PAYER_ROWS, PAYERS_CSV
 
 from claimferry.errors import InputError
 from claimferry_officeally.payers import (
@@ -16,6 +15,7 @@ from claimferry_officeally.payers import (
     diff_lists,
     parse_payer_list,
 )
+from enrollment.support import HEADER, PAYER_ROWS, PAYERS_CSV
 
 
 def _write(tmp_path: Path, text: str | bytes, name: str = "list.csv") -> Path:
