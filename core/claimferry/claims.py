@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -218,7 +219,7 @@ class _FileShape(_Model):
     claims: Annotated[list[dict[str, Any]], Field(min_length=1)]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Leaves dates as text, so the schema reports an impossible date at its field."""
 
 
@@ -228,26 +229,54 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _read_document(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError([Problem(source, "", "file not found")]) from None
     except UnicodeDecodeError:
         raise InputError([Problem(source, "", "not UTF-8 text")]) from None
     except OSError as exc:
         raise InputError([Problem(source, "", f"cannot read ({exc.strerror})")]) from None
+
+
+def _parse_document(text: str, path: Path) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except json.JSONDecodeError as exc:
-        raise InputError([Problem(source, f"line {exc.lineno}", "not valid JSON")]) from None
+        raise InputError([Problem(str(path), f"line {exc.lineno}", "not valid JSON")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
-        raise InputError([Problem(source, where, "not valid YAML")]) from None
+        raise InputError([Problem(str(path), where, "not valid YAML")]) from None
+
+
+class _JsonDocument(_Model):
+    """The whole file in one pass, for valid JSON files: no intermediate dicts."""
+
+    billing_provider: BillingProvider | None = None
+    claims: Annotated[list[Claim], Field(min_length=1)]
+
+
+def _fast_json(text: str, source: str) -> ClaimsFile | None:
+    """A valid JSON file, parsed straight into models; ``None`` sends it the careful way."""
+    try:
+        document = _JsonDocument.model_validate_json(text)
+    except ValidationError:
+        return None
+    provider = document.billing_provider
+    if provider is None and any(c.billing_provider is None for c in document.claims):
+        return None
+    if len({c.id for c in document.claims}) != len(document.claims):
+        return None
+    claims = document.claims
+    for index, claim in enumerate(claims):  # in place: old and new never both held
+        if claim.billing_provider is None:
+            claims[index] = claim.model_copy(update={"billing_provider": provider})
+    return ClaimsFile(source=source, claims=claims)
 
 
 def _claim_label(index: int, raw: Any) -> str:
@@ -258,6 +287,21 @@ def _claim_label(index: int, raw: Any) -> str:
 
 def _under(label: str) -> Callable[[tuple[int | str, ...]], str]:
     return lambda loc: f"{label}: {dotted(loc) or '(claim)'}"
+
+
+_CLAIM_LIST = TypeAdapter(list[Claim])
+
+
+def _claim_or_problems(item: Any, index: int, source: str, problems: list[Problem]) -> Claim | None:
+    label = _claim_label(index, item)
+    if not isinstance(item, dict):
+        problems.append(Problem(source, label, "expected a mapping"))
+        return None
+    try:
+        return Claim.model_validate(item)
+    except ValidationError as exc:
+        problems += problems_from_validation_error(exc, source, _under(label))
+        return None
 
 
 def parse_claims(data: Any, source: str) -> ClaimsFile:
@@ -282,16 +326,17 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
     claims: list[Claim] = []
     seen: dict[str, int] = {}
     default_provider = shape.billing_provider if shape is not None else None
-    for index, item in enumerate(raw_claims):
-        label = _claim_label(index, item)
-        if not isinstance(item, dict):
-            problems.append(Problem(source, label, "expected a mapping"))
+    try:
+        parsed: list[Claim | None] = list(_CLAIM_LIST.validate_python(raw_claims))
+    except ValidationError:
+        # Check claims one by one so every problem is labelled with its claim id.
+        parsed = [
+            _claim_or_problems(item, i, source, problems) for i, item in enumerate(raw_claims)
+        ]
+    for index, claim in enumerate(parsed):
+        if claim is None:
             continue
-        try:
-            claim = Claim.model_validate(item)
-        except ValidationError as exc:
-            problems += problems_from_validation_error(exc, source, _under(label))
-            continue
+        label = _claim_label(index, raw_claims[index])
         if claim.billing_provider is None:
             if default_provider is None:
                 if shape is not None:
@@ -319,4 +364,9 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
 
 def load_claims(path: Path) -> ClaimsFile:
     """Load a YAML or JSON claims file (see docs/claims.md)."""
-    return parse_claims(_read_document(path), str(path))
+    text = _read_text(path)
+    if path.suffix.lower() == ".json":
+        fast = _fast_json(text, str(path))
+        if fast is not None:
+            return fast
+    return parse_claims(_parse_document(text, path), str(path))
