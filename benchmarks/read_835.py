@@ -25,7 +25,7 @@ import pyx12.params
 import pyx12.x12context
 
 from claimferry.x12.remit835 import iter_835_claims
-from claimferry.x12.responses import file_segments
+from claimferry.x12.segments import read_segments
 
 PROCEDURES = ("97151", "97153", "97155", "97156")
 MODIFIERS = ("HN", "HO", "HP")
@@ -78,7 +78,7 @@ def write_835(path: Path, claims: int) -> None:
 
 def ours(path: Path) -> int:
     seen = 0
-    for _claim in iter_835_claims(file_segments(path), str(path)):
+    for _claim in iter_835_claims(read_segments(path), str(path)):
         seen += 1
     return seen
 

@@ -8,23 +8,20 @@ ISA with no functional group, or the transaction set in ST01 (GS08 tells a
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 from claimferry.errors import InputError, Problem
 from claimferry.x12.ack999 import read_999
 from claimferry.x12.remit835 import read_835
-from claimferry.x12.segments import Segment, X12SyntaxError, iter_segments
+from claimferry.x12.segments import UTF8_BOM, Segment, X12SyntaxError, read_segments
 from claimferry.x12.status277 import read_277ca
 from claimferry.x12.ta1 import read_ta1
 
 ResponseKind = Literal["TA1", "999", "277CA", "835"]
 
-_UTF8_BOM = b"\xef\xbb\xbf"
 _HEAD = 4096
-_READ_SIZE = 4096
 
 
 class ResponseDocument(Protocol):
@@ -56,44 +53,6 @@ _READERS: dict[str, Callable[[Iterator[Segment], str], ResponseDocument]] = {
 }
 
 
-class _ShortReads(io.RawIOBase):
-    """Hands ``iter_segments`` at most 4 KiB per read.
-
-    ``iter_segments`` cuts each segment off the front of its buffer
-    (``buffer = buffer[end + 1:]``), copying the rest of the buffer every
-    time: with its 64 KiB reads that is most of its time on a large file.
-    Short reads keep the copy small.
-    """
-
-    def __init__(self, stream: io.BufferedReader) -> None:
-        super().__init__()
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._stream.read(_READ_SIZE)
-
-
-def file_segments(path: Path) -> Iterator[Segment]:
-    """Stream a file's segments, skipping a UTF-8 byte order mark.
-
-    ``iter_segments`` decodes as latin-1, where the mark is three characters
-    its ISA check does not expect.
-    """
-    source = str(path)
-    try:
-        stream = path.open("rb")
-    except OSError as error:
-        raise InputError([Problem(source, "", f"cannot read the file: {error.strerror}")]) from None
-    with stream:
-        if stream.read(len(_UTF8_BOM)) != _UTF8_BOM:
-            stream.seek(0)
-        # iter_segments only calls read(n), which _ShortReads provides.
-        yield from iter_segments(cast(IO[bytes], _ShortReads(stream)), source)
-
-
 def _looks_like_x12(path: Path) -> bool:
     try:
         with path.open("rb") as stream:
@@ -102,7 +61,7 @@ def _looks_like_x12(path: Path) -> bool:
         raise InputError(
             [Problem(str(path), "", f"cannot read the file: {error.strerror}")]
         ) from None
-    return head.removeprefix(_UTF8_BOM).lstrip(b" \t\r\n").startswith(b"ISA")
+    return head.removeprefix(UTF8_BOM).lstrip(b" \t\r\n").startswith(b"ISA")
 
 
 def detect_kind(path: Path) -> ResponseKind | None:
@@ -115,7 +74,7 @@ def detect_kind(path: Path) -> ResponseKind | None:
         return None
     seen_ta1 = False
     group_version = ""
-    for segment in file_segments(path):
+    for segment in read_segments(path):
         if segment.id == "TA1":
             seen_ta1 = True
         elif segment.id == "GS":
@@ -147,4 +106,4 @@ def read_response(path: Path) -> ResponseDocument:
         raise X12SyntaxError(
             str(path), "", "expected an X12 TA1, 999, 277CA (005010X214) or 835 response"
         )
-    return _READERS[kind](file_segments(path), str(path))
+    return _READERS[kind](read_segments(path), str(path))
