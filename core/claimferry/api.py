@@ -12,8 +12,15 @@ from claimferry.claims import (
     ServiceLine,
     Subscriber,
 )
+from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
 from claimferry.credentials import Credentials, SecretStr
+from claimferry.enrollment import (
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentTransaction,
+    read_enrollments,
+)
 from claimferry.errors import (
     AuthenticationError,
     ClaimferryError,
@@ -46,12 +53,14 @@ from claimferry.types import (
 __all__ = [
     "Account",
     "Address",
+    "App",
     "AuthenticationError",
     "BillingProvider",
     "Claim",
     "ClaimTransport",
     "ClaimUpdate",
     "ClaimferryError",
+    "ClaimferryGroup",
     "ClaimsFile",
     "Clearinghouse",
     "CliCommand",
@@ -60,6 +69,9 @@ __all__ = [
     "CredentialSettings",
     "CredentialSource",
     "Credentials",
+    "Enrollment",
+    "EnrollmentStatus",
+    "EnrollmentTransaction",
     "EnrollmentValidator",
     "FileNaming",
     "Finding",
@@ -84,5 +96,9 @@ __all__ = [
     "TransportSession",
     "UploadReceipt",
     "ValidationContext",
+    "emit_json",
     "hookimpl",
+    "json_option",
+    "pass_app",
+    "read_enrollments",
 ]

@@ -10,7 +10,6 @@ traced back (payers ask when a form was sent; clinics ask who approved it).
 from __future__ import annotations
 
 import csv
-import getpass
 import io
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -198,14 +197,6 @@ class ImportSummary:
     created: int
     updated: int
     unchanged: int
-
-
-def current_actor() -> str:
-    """The operating-system user, for history rows."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _now() -> str:

@@ -634,7 +634,7 @@ class Ledger:
                 "size, sha256, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
-                    _actor(),
+                    current_actor(),
                     account,
                     action,
                     host_fingerprint,
@@ -697,7 +697,8 @@ def _set_claim_state(
     )
 
 
-def _actor() -> str:
+def current_actor() -> str:
+    """The operating-system user, for the audit trail and history rows."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

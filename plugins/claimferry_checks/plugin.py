@@ -14,4 +14,5 @@ def claimferry_enrollment_validators() -> Iterator[EnrollmentValidator]:
         name=VALIDATOR,
         check=check_claims,
         description="NPI check digits, code shapes, dates, amounts and TR3 situational rules",
+        kind="content",
     )

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from claimferry.api import Claim, Finding, Severity, ValidationContext
-
-# Not in claimferry.api yet: the account's enrollment records (see the report).
-from claimferry.enrollment import (
+from claimferry.api import (
+    Claim,
     Enrollment,
     EnrollmentStatus,
     EnrollmentTransaction,
+    Finding,
+    Severity,
+    ValidationContext,
     read_enrollments,
 )
 from claimferry_officeally.payers import CLAIMS, REMITS, Listing, PayerList, name_key, payer_key

@@ -8,10 +8,17 @@ from typing import Any
 
 import click
 
-from claimferry.api import ClaimferryError, CliCommand, EnrollmentValidator, hookimpl
-
-# Not in claimferry.api yet: what a plugin command needs from the CLI (see the report).
-from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.api import (
+    App,
+    ClaimferryError,
+    ClaimferryGroup,
+    CliCommand,
+    EnrollmentValidator,
+    emit_json,
+    hookimpl,
+    json_option,
+    pass_app,
+)
 from claimferry_officeally.enrollment_checks import VALIDATOR, check_enrollment
 from claimferry_officeally.payers import (
     PAYER_LIST_FILE,

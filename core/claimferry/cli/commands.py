@@ -27,9 +27,21 @@ CLAIMS_ARG = click.argument(
 
 
 def register(cli: click.Group) -> None:
+    from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, status
 
-    for command in (validate, build, submit, fetch, status, audit, plugins, hostkey, credentials):
+    for command in (
+        validate,
+        build,
+        submit,
+        fetch,
+        status,
+        audit,
+        enrollment,
+        plugins,
+        hostkey,
+        credentials,
+    ):
         cli.add_command(command)
 
 

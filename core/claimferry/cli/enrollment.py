@@ -17,7 +17,7 @@ from claimferry.enrollment import (
     EnrollmentTransaction,
 )
 from claimferry.errors import InputError
-from claimferry.ledger import Ledger
+from claimferry.ledger import Ledger, current_actor
 from claimferry.storage import atomic_write
 from claimferry.validation import problems_from_validation_error
 
@@ -101,7 +101,7 @@ def set_command(
             raise InputError(
                 problems_from_validation_error(exc, "enrollment set", _option_name)
             ) from None
-        record, outcome = records.set_enrollment(ledger, account, entry, records.current_actor())
+        record, outcome = records.set_enrollment(ledger, account, entry, current_actor())
     if as_json:
         emit_json({"outcome": outcome, "enrollment": record.as_json()})
     else:
@@ -178,7 +178,7 @@ def import_command(app: App, path: Path, account_name: str, as_json: bool) -> No
     account = app.account(account_name).name
     entries = records.load_enrollment_file(path, account)
     with Ledger.open(app.state_dir) as ledger:
-        summary = records.import_enrollments(ledger, account, entries, records.current_actor())
+        summary = records.import_enrollments(ledger, account, entries, current_actor())
     result = {
         "file": str(path),
         "account": account,
