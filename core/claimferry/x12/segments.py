@@ -62,11 +62,12 @@ class Segment:
         return f"Segment({self.position}, {self.id!r}, {len(self.elements)} elements)"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Segment)
-            and (self.position, self.id, self.elements, self.delimiters)
-            == (other.position, other.id, other.elements, other.delimiters)
-        )
+        return isinstance(other, Segment) and (
+            self.position,
+            self.id,
+            self.elements,
+            self.delimiters,
+        ) == (other.position, other.id, other.elements, other.delimiters)
 
     __hash__ = None  # type: ignore[assignment]
 
