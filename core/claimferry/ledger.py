@@ -54,6 +54,23 @@ class ClaimState(StrEnum):
     """Seen in a response, but never sent from this ledger."""
 
 
+_RANK = {
+    ClaimState.UNKNOWN: -1,
+    ClaimState.BUILT: 0,
+    ClaimState.FAILED: 0,
+    ClaimState.UPLOADED: 1,
+    ClaimState.ACCEPTED: 2,
+    ClaimState.REJECTED: 2,
+    ClaimState.ACKNOWLEDGED: 3,
+    ClaimState.PAYER_REJECTED: 3,
+    ClaimState.PAID: 4,
+    ClaimState.DENIED: 4,
+    ClaimState.ADJUSTED: 5,
+}
+"""How far along its lifecycle a state is. A late 999 arriving after the 277CA
+is recorded in the history but does not move the claim back."""
+
+
 _MIGRATIONS: list[str] = [
     # 1: the first schema
     """
@@ -598,11 +615,15 @@ class Ledger:
             )
         return int(cursor.lastrowid or 0) if cursor.rowcount else None
 
-    def mark_response_parsed(self, response_id: int, error: str | None = None) -> None:
+    def mark_response_parsed(
+        self, response_id: int, *, kind: str | None = None, error: str | None = None
+    ) -> None:
+        """Record that a response was read (with its kind), or why it could not be."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE response_files SET parsed = ?, error = ? WHERE id = ?",
-                (0 if error else 1, error, response_id),
+                "UPDATE response_files SET parsed = ?, kind = COALESCE(?, kind), error = ? "
+                "WHERE id = ?",
+                (0 if error else 1, kind, error, response_id),
             )
 
     def unparsed_responses(self, account: str) -> list[sqlite3.Row]:
@@ -686,10 +707,12 @@ def _set_claim_state(
     source_file: str | None,
     now: str,
 ) -> None:
-    db.execute(
-        "UPDATE claims SET state = ?, detail = ?, updated_at = ? WHERE id = ?",
-        (state, detail, now, row),
-    )
+    current = db.execute("SELECT state FROM claims WHERE id = ?", (row,)).fetchone()
+    if current is None or _RANK[state] >= _RANK[ClaimState(current[0])]:
+        db.execute(
+            "UPDATE claims SET state = ?, detail = ?, updated_at = ? WHERE id = ?",
+            (state, detail, now, row),
+        )
     db.execute(
         "INSERT INTO claim_events (claim_row, state, detail, amount, source_file, at) "
         "VALUES (?, ?, ?, ?, ?, ?)",

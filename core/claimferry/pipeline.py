@@ -6,7 +6,6 @@ The CLI and the demo compose these; tests call them one by one.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem,
 from claimferry.failpoints import failpoint
 from claimferry.findings import Finding
 from claimferry.ledger import Batch, BatchState, ClaimRecord, Ledger, NewClaim
+from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
 from claimferry.storage import atomic_write, sha256_hex
 from claimferry.types import (
@@ -28,8 +28,6 @@ from claimferry.types import (
     ValidationContext,
 )
 from claimferry.x12.writer837 import Envelope, write_837p
-
-log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
@@ -413,17 +411,25 @@ class FetchedFile:
     size: int
     sha256: str
     archive_path: Path
-    response_id: int
+    kind: str | None = None
+    claims: int = 0
+    error: str | None = None
 
 
 def fetch_responses(
+    pm: PluginManager,
     ledger: Ledger,
     session: TransportSession,
     state_dir: Path,
     account: str,
     progress: Progress = _quiet,
 ) -> list[FetchedFile]:
-    """Download and archive response files not fetched before. Never deletes remotely."""
+    """Download, archive and read response files not fetched before.
+
+    Nothing is deleted on the server: a file is known by name, size and
+    hash, so fetching twice is harmless. A file that cannot be read is kept
+    in the archive with its error and does not stop the others.
+    """
     fetched = []
     folder = archive_dir(state_dir, account, "received")
     for remote in sorted(session.list_responses(), key=lambda r: r.name):
@@ -454,5 +460,20 @@ def fetch_responses(
             host_fingerprint=session.host_fingerprint,
         )
         progress(f"fetched {remote.name} ({len(data)} bytes)")
-        fetched.append(FetchedFile(remote.name, len(data), digest, path, response_id))
+        fetched.append(FetchedFile(remote.name, len(data), digest, path))
+    readers = pm.response_readers()
+    for row in ledger.unparsed_responses(account):
+        result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
+        path = Path(row["archive_path"])
+        try:
+            applied = apply_response(ledger, account, path, readers, row["remote_name"])
+        except InputError as exc:
+            ledger.mark_response_parsed(row["id"], error=str(exc))
+            progress(f"could not read {row['remote_name']}: {exc}")
+            if result is not None:
+                result.error = str(exc)
+            continue
+        ledger.mark_response_parsed(row["id"], kind=applied.kind)
+        if result is not None:
+            result.kind, result.claims = applied.kind, applied.claims
     return fetched

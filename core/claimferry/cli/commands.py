@@ -28,7 +28,7 @@ CLAIMS_ARG = click.argument(
 
 def register(cli: click.Group) -> None:
     from claimferry.cli.enrollment import enrollment
-    from claimferry.cli.lifecycle import audit, status
+    from claimferry.cli.lifecycle import audit, show, status
 
     for command in (
         validate,
@@ -36,6 +36,7 @@ def register(cli: click.Group) -> None:
         submit,
         fetch,
         status,
+        show,
         audit,
         enrollment,
         plugins,
@@ -320,7 +321,9 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
             with Ledger.open(app.state_dir) as ledger:
                 session = pipeline.open_session(app.pm, account)
                 try:
-                    files = pipeline.fetch_responses(ledger, session, app.state_dir, name, progress)
+                    files = pipeline.fetch_responses(
+                        app.pm, ledger, session, app.state_dir, name, progress
+                    )
                 finally:
                     session.close()
         except ClaimferryError as exc:
@@ -333,6 +336,9 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
                     "size": f.size,
                     "sha256": f.sha256,
                     "archive": str(f.archive_path),
+                    "kind": f.kind,
+                    "claims_updated": f.claims,
+                    "error": f.error,
                 }
                 for f in files
             ],
@@ -349,7 +355,12 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
                 continue
             click.echo(f"{result['account']}: {len(result['files'])} new file(s)")
             for f in result["files"]:
-                click.echo(f"  {f['name']}  {f['size']} bytes  sha256 {f['sha256']}")
+                read = (
+                    f"UNREADABLE: {f['error']}"
+                    if f["error"]
+                    else (f"{f['kind']}, {f['claims_updated']} claim update(s)")
+                )
+                click.echo(f"  {f['name']}  {f['size']} bytes  {read}")
     failed = [r for r in results if "error" in r]
     if failed:
         raise ClaimferryError(f"{len(failed)} of {len(results)} account(s) failed")

@@ -1,16 +1,20 @@
-"""Reporting commands: where every claim stands (status) and who did what (audit)."""
+"""Reporting commands: where every claim stands (status), what a response says (show),
+and who did what (audit)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
-from claimferry.errors import ClaimferryError
+from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import BatchState, ClaimRecord, ClaimState, Ledger
+from claimferry.lifecycle import HEAD_BYTES
+from claimferry.x12.responses import detect_kind, read_response
 
 DEFAULT_OVERDUE_HOURS = 24.0
 AWAITING = {ClaimState.UPLOADED, ClaimState.ACCEPTED}
@@ -164,3 +168,34 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
         return
     headers = ["AT", "WHO", "ACCOUNT", "ACTION", "FILE", "SIZE", "SHA256", "HOST"]
     click.echo(_table(rows, headers))
+
+
+@click.command()
+@click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--show-phi", is_flag=True, help="Show patient names and member ids (masked by default)."
+)
+@json_option
+@pass_app
+def show(app: App, path: Path, show_phi: bool, as_json: bool) -> None:
+    """Render any response file (TA1, 999, 277CA, 835, clearinghouse reports) for a person."""
+    if not path.is_file():
+        raise InputError([Problem(str(path), "", "file not found")])
+    if detect_kind(path) is not None:
+        document = read_response(path)
+        notices = [str(n) for n in document.notices]
+        data, text = document.to_dict(phi=show_phi), document.render(phi=show_phi)
+    else:
+        with path.open("rb") as stream:
+            head = stream.read(HEAD_BYTES)
+        reader = next((r for r in app.pm.response_readers() if r.matches(path.name, head)), None)
+        if reader is None:
+            raise InputError([Problem(str(path), "", "not a response any installed reader knows")])
+        report = reader.read(path)
+        notices, data, text = [], report.to_dict(), report.render()
+    if as_json:
+        emit_json(data | {"notices": notices})
+        return
+    click.echo(text)
+    for notice in notices:
+        click.echo(f"notice: {notice}", err=True)

@@ -24,8 +24,8 @@ ResponseKind = Literal["TA1", "999", "277CA", "835"]
 _HEAD = 4096
 
 
-class ResponseDocument(Protocol):
-    """What every parsed response offers the CLI and the ledger."""
+class X12Document(Protocol):
+    """What every parsed X12 response offers the CLI (`claimferry show`)."""
 
     @property
     def kind(self) -> str: ...
@@ -45,7 +45,7 @@ class ResponseDocument(Protocol):
         ...
 
 
-_READERS: dict[str, Callable[[Iterator[Segment], str], ResponseDocument]] = {
+_READERS: dict[str, Callable[[Iterator[Segment], str], X12Document]] = {
     "TA1": read_ta1,
     "999": read_999,
     "277CA": read_277ca,
@@ -99,7 +99,7 @@ def _kind_of(st: Segment, group_version: str) -> ResponseKind | None:
     return None
 
 
-def read_response(path: Path) -> ResponseDocument:
+def read_response(path: Path) -> X12Document:
     """Read a TA1, 999, 277CA or 835 file into its document, whatever its name."""
     kind = detect_kind(path)
     if kind is None:

@@ -1,0 +1,167 @@
+"""From response files to claim states.
+
+Each response names the claims it answers: a TA1 or 999 by our control
+numbers, a 277CA and an 835 by our claim ids (CLM01), a clearinghouse report
+through its plugin's reader. This module turns each into
+:class:`ClaimUpdate` values and moves the ledger's claims through them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from claimferry.errors import InputError, Problem
+from claimferry.ledger import ClaimState, Ledger
+from claimferry.types import ClaimUpdate, ResponseReader
+from claimferry.x12.ack999 import read_999
+from claimferry.x12.remit835 import RemitClaim, iter_835_claims
+from claimferry.x12.responses import detect_kind
+from claimferry.x12.segments import read_segments
+from claimferry.x12.status277 import iter_277_claims
+from claimferry.x12.ta1 import InterchangeAck, read_ta1
+
+HEAD_BYTES = 4096
+PAID_STATUSES = {"1", "2", "3", "19", "20", "21"}
+"""CLP02 codes for a claim processed (as primary, secondary, tertiary) with payment."""
+
+
+@dataclass(frozen=True)
+class AppliedResponse:
+    kind: str
+    claims: int
+    """Claim updates recorded."""
+    unknown: int
+    """Claims the ledger had never sent, recorded as seen."""
+
+
+def _batch_claim_ids(ledger: Ledger, account: str, control_number: str) -> tuple[int, list[str]]:
+    number = int(control_number) if control_number.strip().isdigit() else -1
+    for batch in ledger.batches(account):
+        if number in (batch.isa13, batch.st02):
+            return batch.isa13, [c.claim_id for c in ledger.claims(batch_id=batch.id)]
+    return number, []
+
+
+def _interchange_updates(
+    ledger: Ledger, account: str, acks: Iterable[InterchangeAck]
+) -> Iterator[ClaimUpdate]:
+    for ack in acks:
+        if ack.accepted:
+            continue
+        number, claim_ids = _batch_claim_ids(ledger, account, ack.control_number)
+        detail = f"interchange rejected (TA1 {ack.note_code}: {ack.note_meaning})"
+        for claim_id in claim_ids:
+            yield ClaimUpdate(claim_id, ClaimState.REJECTED, detail, control_number=number)
+
+
+def _updates_999(ledger: Ledger, account: str, path: Path) -> Iterator[ClaimUpdate]:
+    document = read_999(read_segments(path), str(path))
+    yield from _interchange_updates(ledger, account, document.interchange_acks)
+    for group in document.groups:
+        for result in group.transactions:
+            number, claim_ids = _batch_claim_ids(ledger, account, result.control_number)
+            if result.accepted:
+                state, detail = ClaimState.ACCEPTED, f"999 {result.status}: {result.status_meaning}"
+            else:
+                state = ClaimState.REJECTED
+                detail = "999 rejected: " + ("; ".join(result.reasons()) or result.status_meaning)
+            for claim_id in claim_ids:
+                yield ClaimUpdate(claim_id, state, detail, control_number=number)
+
+
+def _updates_277(path: Path) -> Iterator[ClaimUpdate]:
+    for ack in iter_277_claims(read_segments(path), str(path)):
+        reasons = "; ".join(status.describe() for status in ack.statuses)
+        if ack.outcome == "accepted":
+            state = ClaimState.ACKNOWLEDGED
+        elif ack.outcome == "rejected":
+            state = ClaimState.PAYER_REJECTED
+        else:
+            continue  # an informational status moves nothing
+        yield ClaimUpdate(
+            ack.claim_id,
+            state,
+            f"277CA {reasons}",
+            payer_claim_number=ack.payer_claim_number or None,
+        )
+
+
+def _remit_update(claim: RemitClaim) -> ClaimUpdate:
+    reasons = "; ".join(a.describe() for a in claim.all_adjustments())
+    because = f"; {reasons}" if reasons else ""
+    if claim.status == "22" or claim.adjustment_kind in ("reversal", "correction"):
+        state = ClaimState.ADJUSTED
+        detail = f"835 {claim.adjustment_kind or 'reversal'}: paid {claim.paid}{because}"
+    elif claim.status == "4":
+        state, detail = ClaimState.DENIED, f"835 denied{because}"
+    elif claim.status in PAID_STATUSES:
+        state = ClaimState.PAID
+        detail = f"835 paid {claim.paid} of {claim.charge} ({claim.status_meaning}){because}"
+    else:
+        state, detail = (
+            ClaimState.ADJUSTED,
+            f"835 {claim.status_meaning}: paid {claim.paid}{because}",
+        )
+    return ClaimUpdate(
+        claim.claim_id,
+        state,
+        detail,
+        amount=claim.paid,
+        payer_claim_number=claim.payer_claim_number or None,
+    )
+
+
+def response_updates(
+    ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader]
+) -> tuple[str, list[ClaimUpdate]]:
+    """What a response file says, as claim updates; refuses a file nothing can read."""
+    kind = detect_kind(path)
+    if kind == "TA1":
+        document = read_ta1(read_segments(path), str(path))
+        return kind, list(_interchange_updates(ledger, account, document.acks))
+    if kind == "999":
+        return kind, list(_updates_999(ledger, account, path))
+    if kind == "277CA":
+        return kind, list(_updates_277(path))
+    if kind == "835":
+        claims = iter_835_claims(read_segments(path), str(path))
+        return kind, [_remit_update(c) for c in claims]
+    with path.open("rb") as stream:
+        head = stream.read(HEAD_BYTES)
+    for reader in readers:
+        if reader.matches(path.name, head):
+            report = reader.read(path)
+            return report.kind, report.claim_updates()
+    raise InputError([Problem(str(path), "", "not a response any installed reader knows")])
+
+
+def apply_updates(
+    ledger: Ledger, account: str, updates: Iterable[ClaimUpdate], source_file: str
+) -> AppliedResponse:
+    count = unknown = 0
+    for update in updates:
+        known = ledger.latest_claim(account, update.claim_id) is not None
+        ledger.update_claim(
+            account,
+            update.claim_id,
+            ClaimState(update.state),
+            detail=update.detail,
+            amount=update.amount,
+            source_file=source_file,
+            payer_claim_number=update.payer_claim_number,
+            batch_control_number=update.control_number,
+        )
+        count += 1
+        unknown += not known
+    return AppliedResponse("", count, unknown)
+
+
+def apply_response(
+    ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader], source_file: str
+) -> AppliedResponse:
+    """Read one archived response and move its claims through their states."""
+    kind, updates = response_updates(ledger, account, path, readers)
+    applied = apply_updates(ledger, account, updates, source_file)
+    return AppliedResponse(kind, applied.claims, applied.unknown)
