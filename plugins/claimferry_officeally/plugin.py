@@ -1,11 +1,13 @@
-"""Office Ally's registrations: the SFTP transport and the clearinghouse profile."""
+"""Office Ally's registrations: the SFTP transport, the clearinghouse profile and the
+reader of its EDI_STATUS report."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from claimferry.api import ClaimTransport, Clearinghouse, hookimpl
+from claimferry.api import ClaimTransport, Clearinghouse, ResponseReader, hookimpl
 from claimferry_officeally.profile import make_profile
+from claimferry_officeally.reports import READER
 from claimferry_officeally.transport import make_transport
 
 
@@ -17,3 +19,8 @@ def claimferry_claim_transports() -> Iterator[ClaimTransport]:
 @hookimpl
 def claimferry_clearinghouses() -> Iterator[Clearinghouse]:
     yield make_profile()
+
+
+@hookimpl
+def claimferry_response_readers() -> Iterator[ResponseReader]:
+    yield READER
