@@ -9,7 +9,9 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from claimferry.claims import Claim
 from claimferry.config import Account
@@ -27,6 +29,7 @@ from claimferry.types import (
     TransportSession,
     ValidationContext,
 )
+from claimferry.x12.responses import detect_kind
 from claimferry.x12.writer837 import Envelope, write_837p
 
 Progress = Callable[[str], None]
@@ -123,6 +126,9 @@ def build_interchange(
 # -- submit ------------------------------------------------------------------------
 
 
+CENTS = Decimal("0.01")
+
+
 class AlreadySent(ClaimferryError):
     """Claims with the same id and content went out before; ``--resubmit`` overrides."""
 
@@ -163,7 +169,7 @@ def record_batch(
             NewClaim(
                 c.id,
                 c.payer.id,
-                c.total_charge,
+                c.total_charge.quantize(CENTS),
                 claim_content_hash(c),
                 c.frequency,
                 c.payer_claim_number,
@@ -416,6 +422,19 @@ class FetchedFile:
     error: str | None = None
 
 
+_KIND_ORDER = {"TA1": 0, "999": 1, "277CA": 3, "835": 4}
+"""Answers are read in the order they happen, so a claim's history reads in order
+whatever the file names; clearinghouse reports (2) fall between."""
+
+
+def _reading_order(row: Any) -> tuple[int, int]:
+    try:
+        kind = detect_kind(Path(row["archive_path"]))
+    except InputError:
+        kind = None
+    return _KIND_ORDER.get(kind or "", 2), row["id"]
+
+
 def fetch_responses(
     pm: PluginManager,
     ledger: Ledger,
@@ -462,7 +481,7 @@ def fetch_responses(
         progress(f"fetched {remote.name} ({len(data)} bytes)")
         fetched.append(FetchedFile(remote.name, len(data), digest, path))
     readers = pm.response_readers()
-    for row in ledger.unparsed_responses(account):
+    for row in sorted(ledger.unparsed_responses(account), key=_reading_order):
         result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
         path = Path(row["archive_path"])
         try:

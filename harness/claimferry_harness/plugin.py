@@ -1,4 +1,5 @@
-"""Registers the ``claimferry harness`` commands through the core's CLI hook."""
+"""Registers the ``claimferry harness`` and ``claimferry demo`` commands through the core's
+CLI hook."""
 
 from __future__ import annotations
 
@@ -16,4 +17,11 @@ def claimferry_cli_commands() -> Iterator[CliCommand]:
         name="harness",
         command=harness_group(),
         description="Run the mock Office Ally SFTP server",
+    )
+    from claimferry_harness.demo import demo_command
+
+    yield CliCommand(
+        name="demo",
+        command=demo_command(),
+        description="The whole pipeline against the mock Office Ally, on loopback",
     )

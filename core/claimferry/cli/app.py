@@ -53,6 +53,8 @@ class App:
     pm: PluginManager
     config_path: Path | None
     today: date = field(default_factory=date.today)
+    state_dir_override: Path | None = None
+    """A state directory that wins over every other setting (the demo's own)."""
     _config: Config | None = None
 
     def config(self) -> Config:
@@ -76,6 +78,8 @@ class App:
 
     @property
     def state_dir(self) -> Path:
+        if self.state_dir_override is not None:
+            return self.state_dir_override
         config = None
         if self._config is not None or find_config(self.config_path) is not None:
             config = self.config()
@@ -123,6 +127,9 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
     def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
         """Send professional claims (X12 837P) through a clearinghouse and track their fate."""
         level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+        # paramiko logs every reset connection as an ERROR; claimferry reports
+        # failures itself, so its chatter shows only with -vv.
+        logging.getLogger("paramiko").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
         logging.basicConfig(
             level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )

@@ -34,6 +34,22 @@ def _is_overdue(record: ClaimRecord, hours: float, now: datetime) -> bool:
     return datetime.fromisoformat(record.updated_at) + timedelta(hours=hours) < now
 
 
+DETAIL_WIDTH = 70
+
+
+def _path(history: list[dict[str, Any]]) -> str:
+    """The states a claim went through, a repeated state shown once."""
+    states: list[str] = []
+    for event in history:
+        if not states or states[-1] != event["state"]:
+            states.append(event["state"])
+    return " > ".join(states)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= DETAIL_WIDTH else text[: DETAIL_WIDTH - 3] + "..."
+
+
 def _table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
@@ -51,6 +67,17 @@ def status(
     app: App, account_name: str | None, batch_id: int | None, claim_id: str | None, as_json: bool
 ) -> None:
     """Each claim's lifecycle: uploaded, acknowledged, paid or denied, with reasons."""
+    report_status(app, account_name, batch_id, claim_id, as_json)
+
+
+def report_status(
+    app: App,
+    account_name: str | None = None,
+    batch_id: int | None = None,
+    claim_id: str | None = None,
+    as_json: bool = False,
+) -> None:
+    """Print the status table (or JSON); the demo prints it too."""
     now = datetime.now(UTC)
     hours: dict[str, float] = {}
     with Ledger.open(app.state_dir) as ledger:
@@ -106,8 +133,8 @@ def status(
                 c["charge"] or "-",
                 c["state"] + (" OVERDUE" if c["overdue"] else ""),
                 c["updated_at"][:16].replace("T", " "),
-                " > ".join(h["state"] for h in c["history"]),
-                c["detail"] or "",
+                _path(c["history"]),
+                _short(c["detail"] or ""),
             ]
             for c in claims
         ]
