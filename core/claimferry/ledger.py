@@ -31,7 +31,10 @@ class BatchState(StrEnum):
     """An upload started; a crash here is resolved by checking the remote side."""
     UPLOADED = "uploaded"
     FAILED = "failed"
-    """The upload failed for good; the batch was never delivered."""
+    """Abandoned by an operator: never delivered, its claims may be sent again."""
+    UNCERTAIN = "uncertain"
+    """Interrupted after the upload began, and not found on the server: the
+    clearinghouse may have taken it. Never sent again without an operator."""
 
 
 class ClaimState(StrEnum):

@@ -25,6 +25,7 @@ from claimferry.manager import PluginManager
 from claimferry.storage import atomic_write, sha256_hex
 from claimferry.types import (
     Clearinghouse,
+    DeliveryState,
     FileNaming,
     TransportSession,
     ValidationContext,
@@ -199,16 +200,14 @@ def _already_sent(found: Sequence[tuple[ClaimRecord, Batch]]) -> AlreadySent:
     lines = [
         f"claim {record.claim_id} was already sent in batch {batch.id} "
         f"({batch.file_name}, {batch.created_at[:10]})"
+        + (
+            ", whose delivery is uncertain: see 'claimferry batches'"
+            if batch.state is BatchState.UNCERTAIN
+            else ""
+        )
         for record, batch in found
     ]
     return AlreadySent("\n".join(lines) + "\nuse --resubmit to send a replacement (frequency 7)")
-
-
-def refuse_duplicates(ledger: Ledger, account: str, claims: Sequence[Claim]) -> None:
-    """Refuse claims (same id and content) that are in any batch not failed for good."""
-    found = _sent_before(ledger, account, claims, set(BatchState) - {BatchState.FAILED})
-    if found:
-        raise _already_sent(found)
 
 
 def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> list[Claim]:
@@ -304,36 +303,58 @@ def recover_pending(
 ) -> list[Batch]:
     """Finish the batches an earlier run left behind, before sending anything new.
 
-    A batch caught mid-upload is first looked for on the server under its
-    final name; only if it is not there is it uploaded again, under the same
-    name and control numbers, so the clearinghouse can never take it twice.
+    A batch never started is sent. A batch caught mid-upload is looked for on
+    the server: found under its final name, it is marked delivered; found
+    only as the transport's temporary file, it is sent again (the rename never
+    happened); found nowhere, it is marked uncertain and left to an operator
+    (``claimferry batches``), because the clearinghouse may have taken it.
     """
     done = []
     for batch in pending_batches(ledger, account):
-        if batch.state is BatchState.UPLOADING and session.is_delivered(
-            batch.file_name, batch.size
-        ):
+        if batch.state is BatchState.BUILT:
+            progress(f"sending batch {batch.id}, recorded by an earlier run")
+            done.append(deliver(ledger, session, batch, account, progress))
+            continue
+        found = session.delivery_state(batch.file_name, batch.size, batch.sha256)
+        if found is DeliveryState.DELIVERED:
             ledger.set_batch_state(
                 batch.id,
                 BatchState.UPLOADED,
                 remote_name=batch.file_name,
                 host_fingerprint=session.host_fingerprint,
             )
-            ledger.audit(
-                "upload-confirmed",
-                account=account,
-                file_name=batch.file_name,
-                size=batch.size,
-                sha256=batch.sha256,
-                host_fingerprint=session.host_fingerprint,
-                detail="found on the server after an interrupted run",
-            )
+            _audit_batch(ledger, "upload-confirmed", account, batch, session.host_fingerprint)
             progress(f"batch {batch.id} was delivered by an earlier run: {batch.file_name}")
             done.append(ledger.batch(batch.id))
-        else:
-            progress(f"finishing batch {batch.id} left pending by an earlier run")
+        elif found is DeliveryState.PARTIAL:
+            progress(f"batch {batch.id}: an earlier upload stopped half-way; sending it again")
             done.append(deliver(ledger, session, batch, account, progress))
+        else:
+            reason = UNCERTAIN_REASON.format(name=batch.file_name, id=batch.id)
+            ledger.set_batch_state(batch.id, BatchState.UNCERTAIN, error=reason)
+            _audit_batch(ledger, "upload-uncertain", account, batch, session.host_fingerprint)
+            progress(f"batch {batch.id}: {reason}")
     return done
+
+
+UNCERTAIN_REASON = (
+    "an earlier upload of {name} was interrupted and the file is not on the server now; "
+    "the clearinghouse may already have taken it. Check its portal for the file, then run "
+    "'claimferry batches resend {id}' or 'claimferry batches abandon {id}'"
+)
+
+
+def _audit_batch(
+    ledger: Ledger, action: str, account: str, batch: Batch, fingerprint: str | None
+) -> None:
+    ledger.audit(
+        action,
+        account=account,
+        file_name=batch.file_name,
+        size=batch.size,
+        sha256=batch.sha256,
+        host_fingerprint=fingerprint,
+    )
 
 
 @dataclass(frozen=True)
@@ -361,7 +382,9 @@ def submit_claims(
     if resubmit:
         claims = as_replacements(ledger, account.name, claims)
     else:
-        found = _sent_before(ledger, account.name, claims, {BatchState.UPLOADED})
+        found = _sent_before(
+            ledger, account.name, claims, {BatchState.UPLOADED, BatchState.UNCERTAIN}
+        )
         if found:
             raise _already_sent(found)
     session = open_session(pm, account)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -105,6 +106,12 @@ class UploadReceipt:
     host_fingerprint: str
 
 
+class DeliveryState(StrEnum):
+    DELIVERED = "delivered"
+    PARTIAL = "partial"
+    ABSENT = "absent"
+
+
 @runtime_checkable
 class TransportSession(Protocol):
     """An open, authenticated connection to one account's clearinghouse mailbox."""
@@ -118,10 +125,14 @@ class TransportSession(Protocol):
         """Deliver atomically: a temporary name, a size check, then the final name."""
         ...
 
-    def is_delivered(self, remote_name: str, size: int) -> bool:
-        """Whether the upload folder holds ``remote_name`` at this size, under its final name.
+    def delivery_state(self, remote_name: str, size: int, sha256: str) -> DeliveryState:
+        """Where an upload of these bytes stands on the server, after a crash.
 
-        Used after a crash to tell a finished upload from an interrupted one.
+        ``DELIVERED``: ``remote_name`` is there at ``size`` bytes.
+        ``PARTIAL``: only the transport's temporary file is there, so the
+        final rename never happened and sending again is safe. ``ABSENT``:
+        neither; the clearinghouse may have taken the file already, so
+        claimferry does not send again on its own.
         """
         ...
 

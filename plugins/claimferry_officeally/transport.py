@@ -47,6 +47,7 @@ from claimferry.api import (
     ClaimTransport,
     CredentialError,
     Credentials,
+    DeliveryState,
     HostKey,
     HostKeyError,
     RemoteFile,
@@ -781,20 +782,28 @@ class OfficeAllySession:
             host_fingerprint=conn.host_key.fingerprint,
         )
 
-    def is_delivered(self, remote_name: str, size: int) -> bool:
-        """Whether inbound holds ``remote_name`` at ``size`` bytes under its final name.
+    def delivery_state(self, remote_name: str, size: int, sha256: str) -> DeliveryState:
+        """Final name at ``size``: delivered; only our temporary file: partial; else absent.
 
-        False only means "not there now": a server that takes files from inbound
-        at once leaves nothing to find after a delivery.
+        Absent only means "not there now": a server that takes files from
+        inbound at once leaves nothing to find after a delivery.
         """
         _check_remote_name(remote_name)
-        path = f"{self._inbound}/{remote_name}"
+        final = f"{self._inbound}/{remote_name}"
+        temporary = f"{self._inbound}/{temporary_name(sha256)}"
 
-        def look(conn: _Connection) -> bool:
-            try:
-                return conn.sftp.stat(path).st_size == size
-            except FileNotFoundError:
-                return False
+        def look(conn: _Connection) -> DeliveryState:
+            for path, state in (
+                (final, DeliveryState.DELIVERED),
+                (temporary, DeliveryState.PARTIAL),
+            ):
+                try:
+                    found = conn.sftp.stat(path).st_size
+                except FileNotFoundError:
+                    continue
+                if state is DeliveryState.PARTIAL or found == size:
+                    return state
+            return DeliveryState.ABSENT
 
         return self._retrying(f"looking for {remote_name}", look)
 

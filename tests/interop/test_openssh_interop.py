@@ -14,6 +14,7 @@ from claimferry.api import (
     Account,
     AuthenticationError,
     Credentials,
+    DeliveryState,
     HostKeyError,
     SecretStr,
     SftpSettings,
@@ -57,7 +58,7 @@ def test_upload_list_download_with_pinned_key(sshd: LocalSshd, sshd_home: Path) 
     (sshd_home / "outbound" / "999_RESPONSE.txt").write_bytes(b"ISA*999~")
     with closing(TRANSPORT.open(account(sshd), credentials(sshd))) as session:
         receipt = session.upload(data, NAME)
-        assert session.is_delivered(NAME, len(data))
+        assert session.delivery_state(NAME, len(data), receipt.sha256) is DeliveryState.DELIVERED
         listed = session.list_responses()
         assert [(f.name, f.size) for f in listed] == [("999_RESPONSE.txt", 8)]
         assert session.download("999_RESPONSE.txt") == b"ISA*999~"

@@ -22,6 +22,7 @@ from claimferry.api import (
     AuthenticationError,
     CredentialError,
     Credentials,
+    DeliveryState,
     HostKeyError,
     SecretStr,
     TransportError,
@@ -33,6 +34,7 @@ from claimferry_officeally.transport import (
     RetryPolicy,
     fingerprint,
     probe_host_key,
+    temporary_name,
 )
 from transport.sftp_server import (
     PASSWORD,
@@ -96,14 +98,17 @@ def test_upload_refuses_paths(server: SftpTestServer, open_session: Opener, bad:
     assert list((server.root / "outbound").iterdir()) == []
 
 
-def test_is_delivered_looks_under_the_final_name(
+def test_delivery_state_tells_delivered_partial_and_absent(
     server: SftpTestServer, open_session: Opener
 ) -> None:
+    digest = hashlib.sha256(CLAIM).hexdigest()
     with open_session() as session:
-        assert not session.is_delivered(NAME, len(CLAIM))
+        assert session.delivery_state(NAME, len(CLAIM), digest) is DeliveryState.ABSENT
+        (server.root / "inbound" / temporary_name(digest)).write_bytes(CLAIM[:10])
+        assert session.delivery_state(NAME, len(CLAIM), digest) is DeliveryState.PARTIAL
         session.upload(CLAIM, NAME)
-        assert session.is_delivered(NAME, len(CLAIM))
-        assert not session.is_delivered(NAME, len(CLAIM) + 1)
+        assert session.delivery_state(NAME, len(CLAIM), digest) is DeliveryState.DELIVERED
+        assert session.delivery_state(NAME, len(CLAIM) + 1, digest) is DeliveryState.ABSENT
 
 
 def test_server_that_takes_the_file_at_once_is_not_an_error(

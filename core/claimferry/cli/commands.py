@@ -27,6 +27,7 @@ CLAIMS_ARG = click.argument(
 
 
 def register(cli: click.Group) -> None:
+    from claimferry.cli.batches import batches
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
 
@@ -36,6 +37,7 @@ def register(cli: click.Group) -> None:
         submit,
         fetch,
         status,
+        batches,
         show,
         audit,
         enrollment,

@@ -140,14 +140,16 @@ def report_status(
         ]
         headers = ["ACCOUNT", "BATCH", "CLAIM", "PAYER", "CHARGE", "STATE", "UPDATED", "PATH"]
         click.echo(_table(rows, [*headers, "DETAIL"]))
-    pending = [b for b in batches if b["state"] in (BatchState.BUILT, BatchState.UPLOADING)]
-    for b in pending:
-        error = f"; last error: {b['error']}" if b["error"] else ""
-        click.echo(
-            f"batch {b['id']} ({b['account']}) is {b['state']}, not yet confirmed delivered"
-            f"{error}; the next submit for the account finishes it",
-            err=True,
-        )
+    for b in batches:
+        if b["state"] in (BatchState.BUILT, BatchState.UPLOADING):
+            error = f"; last error: {b['error']}" if b["error"] else ""
+            click.echo(
+                f"batch {b['id']} ({b['account']}) is {b['state']}, not yet confirmed delivered"
+                f"{error}; the next submit for the account finishes it",
+                err=True,
+            )
+        elif b["state"] == BatchState.UNCERTAIN:
+            click.echo(f"batch {b['id']} ({b['account']}) UNCERTAIN: {b['error']}", err=True)
 
 
 def _print_histories(claims: list[dict[str, Any]]) -> None:

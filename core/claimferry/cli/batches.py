@@ -1,0 +1,111 @@
+"""``claimferry batches``: the operator's say over batches whose delivery is uncertain."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+
+from claimferry import pipeline
+from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.errors import ClaimferryError
+from claimferry.ledger import Batch, BatchState, Ledger
+
+
+@click.group("batches", cls=ClaimferryGroup)
+def batches() -> None:
+    """List batches; resend or abandon one whose delivery is uncertain."""
+
+
+def _row(batch: Batch) -> dict[str, object]:
+    return asdict(batch) | {"archive_path": str(batch.archive_path), "state": batch.state.value}
+
+
+@batches.command("list")
+@click.option("--account", "account_name", help="Only this account.")
+@click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in BatchState]))
+@json_option
+@pass_app
+def list_batches(
+    app: App, account_name: str | None, states: tuple[str, ...], as_json: bool
+) -> None:
+    """Every batch with its state, file name, size and control number."""
+    with Ledger.open(app.state_dir) as ledger:
+        found = ledger.batches(account_name, [BatchState(s) for s in states] or None)
+    if as_json:
+        emit_json([_row(b) for b in found])
+        return
+    for b in found:
+        error = f"  ({b.error})" if b.error else ""
+        click.echo(
+            f"{b.id:>5}  {b.account}  {b.state.value:<9}  ISA13 {b.isa13:09d}  {b.size:>8} bytes  "
+            f"{b.created_at[:16]}  {b.file_name}{error}"
+        )
+    if not found:
+        click.echo("no batches")
+
+
+def _uncertain(ledger: Ledger, batch_id: int) -> Batch:
+    batch = ledger.batch(batch_id)
+    if batch.state is not BatchState.UNCERTAIN:
+        raise ClaimferryError(
+            f"batch {batch_id} is {batch.state.value}; only an uncertain batch needs this"
+        )
+    return batch
+
+
+@batches.command()
+@click.argument("batch_id", metavar="BATCH", type=int)
+@json_option
+@pass_app
+def resend(app: App, batch_id: int, as_json: bool) -> None:
+    """Send an uncertain batch again: the same file, name and control numbers.
+
+    Do this only after checking the clearinghouse's portal: if it already
+    took the file, the same interchange control number makes it refuse the
+    copy as a duplicate.
+    """
+    with Ledger.open(app.state_dir) as ledger:
+        batch = _uncertain(ledger, batch_id)
+        account = app.account(batch.account)
+        ledger.audit(
+            "batch-resend",
+            account=account.name,
+            file_name=batch.file_name,
+            size=batch.size,
+            sha256=batch.sha256,
+            detail="operator decision",
+        )
+        session = pipeline.open_session(app.pm, account)
+        try:
+            sent = pipeline.deliver(ledger, session, batch, account.name)
+        finally:
+            session.close()
+    if as_json:
+        emit_json(_row(sent))
+    else:
+        click.echo(f"uploaded {sent.remote_name}  {sent.size} bytes  sha256 {sent.sha256}")
+
+
+@batches.command()
+@click.argument("batch_id", metavar="BATCH", type=int)
+@click.option("--yes", is_flag=True, help="Confirm that the clearinghouse never received it.")
+@pass_app
+def abandon(app: App, batch_id: int, yes: bool) -> None:
+    """Mark an uncertain batch as never delivered, so its claims can be submitted again."""
+    if not yes:
+        raise click.UsageError(
+            "abandon only a batch the clearinghouse never received; confirm with --yes"
+        )
+    with Ledger.open(app.state_dir) as ledger:
+        batch = _uncertain(ledger, batch_id)
+        ledger.set_batch_state(batch.id, BatchState.FAILED, error="abandoned by an operator")
+        ledger.audit(
+            "batch-abandoned",
+            account=batch.account,
+            file_name=batch.file_name,
+            size=batch.size,
+            sha256=batch.sha256,
+            detail="operator decision",
+        )
+    click.echo(f"batch {batch_id} abandoned; its claims can be submitted again")
