@@ -1,0 +1,1 @@
+"""claimferry plugin: any SFTP clearinghouse from a YAML profile, secrets from a command."""
