@@ -1,0 +1,179 @@
+"""Submit, fetch, status and audit through the CLI against the mock Office Ally."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from e2e.support import (
+    ACCOUNT,
+    E2E,
+    RESPONSE_MARKERS,
+    claim_segments,
+    component_separator,
+    final_names,
+    mentions,
+    sample_phi,
+    sha256_file,
+)
+
+UPLOADED = re.compile(
+    r"^uploaded (?P<name>\S+)  (?P<size>\d+) bytes  sha256 (?P<sha>[0-9a-f]{64})  "
+    r"\(batch (?P<batch>\d+), (?P<claims>\d+) claims\)$",
+    re.M,
+)
+SAMPLE_IDS = ["SUN-1001", "SUN-1002", "SUN-1003", "SUN-1004"]
+
+
+def test_submit_fetch_status_audit(e2e: E2E) -> None:
+    claims = e2e.claims_file()
+    result = e2e.ok("submit", str(claims), "--account", ACCOUNT)
+
+    # exactly one file in inbound, under an Office Ally test-file name
+    inbound = e2e.inbound()
+    assert len(inbound) == 1, inbound
+    uploaded = inbound[0]
+    assert "837P" in uploaded.name and "OATEST" in uploaded.name
+    assert not uploaded.name.startswith(".") and uploaded.suffix == ".txt"
+
+    # submit prints the remote name, size and SHA-256 of what is on the server
+    printed = UPLOADED.findall(result.stdout)
+    assert len(printed) == 1, result.stdout
+    match = UPLOADED.search(result.stdout)
+    assert match is not None
+    assert match["name"] == uploaded.name
+    assert int(match["size"]) == uploaded.stat().st_size
+    assert match["sha"] == sha256_file(uploaded)
+    assert match["claims"] == "4"
+
+    # the archived copy of what was sent is the same file
+    archived = e2e.state_dir / "archive" / ACCOUNT / "sent" / uploaded.name
+    assert archived.read_bytes() == uploaded.read_bytes()
+
+    # the harness answers with 999, 277CA, EDI_STATUS and 835
+    responses = e2e.wait_answered(4)
+    assert sorted(m for m in RESPONSE_MARKERS for p in responses if m in p.name) == sorted(
+        RESPONSE_MARKERS
+    )
+
+    fetched = e2e.json("fetch", "--account", ACCOUNT)
+    assert [r["account"] for r in fetched] == [ACCOUNT]
+    files = {f["name"]: f for f in fetched[0]["files"]}
+    assert sorted(files) == [p.name for p in responses]
+    kinds = {f["kind"] for f in files.values()}
+    assert kinds == {"999", "277CA", "EDI_STATUS", "835"}
+    for path in responses:
+        entry = files[path.name]
+        assert entry["size"] == path.stat().st_size
+        assert entry["sha256"] == sha256_file(path)
+        assert entry["error"] is None and entry["claims_updated"] == 4
+        archive = e2e.state_dir / "archive" / ACCOUNT / "received" / path.name
+        assert archive.read_bytes() == path.read_bytes()
+    # responses are never deleted on the server
+    assert [p.name for p in e2e.outbound()] == sorted(files)
+
+    # fetching again downloads nothing new
+    again = e2e.ok("fetch", "--account", ACCOUNT)
+    assert f"{ACCOUNT}: 0 new file(s)" in again.stdout
+    assert e2e.json("fetch", "--account", ACCOUNT) == [{"account": ACCOUNT, "files": []}]
+
+    # every claim's history, from built to paid
+    status = e2e.status()
+    by_id = {c["claim"]: c for c in status["claims"]}
+    assert sorted(by_id) == SAMPLE_IDS
+    for claim_id, claim in by_id.items():
+        states = [h["state"] for h in claim["history"]]
+        assert states[:2] == ["built", "uploaded"], (claim_id, states)
+        assert "accepted" in states and "acknowledged" in states, (claim_id, states)
+        assert states[-1] == claim["state"] == "paid", (claim_id, states)
+        assert claim["batch"] == 1 and claim["account"] == ACCOUNT
+        assert claim["payer_claim_number"], claim_id
+        history_files = {h["file"] for h in claim["history"]}
+        assert uploaded.name in history_files
+        assert {p.name for p in responses} <= history_files
+    assert by_id["SUN-1001"]["payer_claim_number"] == "1000000010001"
+    assert "CO-197" in by_id["SUN-1003"]["detail"]  # 97151 without prior authorization
+    (batch,) = status["batches"]
+    assert batch["state"] == "uploaded" and batch["remote_name"] == uploaded.name
+    assert batch["host_fingerprint"] == e2e.harness.fingerprint
+
+    # the audit trail: upload and fetch entries with host, name, size, sha256
+    audit = e2e.audit()
+    uploads = [e for e in audit if e["action"] == "upload"]
+    assert len(uploads) == 1
+    assert uploads[0] | {"at": None, "actor": None} == {
+        "at": None,
+        "actor": None,
+        "account": ACCOUNT,
+        "action": "upload",
+        "host_fingerprint": e2e.harness.fingerprint,
+        "file_name": uploaded.name,
+        "size": uploaded.stat().st_size,
+        "sha256": sha256_file(uploaded),
+        "detail": None,
+    }
+    fetches = {e["file_name"]: e for e in audit if e["action"] == "fetch"}
+    assert sorted(fetches) == [p.name for p in responses]
+    for path in responses:
+        entry = fetches[path.name]
+        assert entry["host_fingerprint"] == e2e.harness.fingerprint
+        assert entry["size"] == path.stat().st_size
+        assert entry["sha256"] == sha256_file(path)
+        assert entry["account"] == ACCOUNT and entry["actor"]
+    # ... and no PHI anywhere in it, nor in the ledger's status
+    phi = sample_phi()
+    assert mentions(json.dumps(audit), phi) == []
+    assert mentions(e2e.ok("audit").stdout, phi) == []
+    assert mentions(json.dumps(status), phi) == []
+
+
+def test_same_claims_again_refused_then_resubmitted_as_replacements(e2e: E2E) -> None:
+    claims = e2e.claims_file()
+    e2e.ok("submit", str(claims), "--account", ACCOUNT)
+    first = e2e.inbound()
+    e2e.wait_answered(4)
+    e2e.ok("fetch", "--account", ACCOUNT)
+    learned = {c["claim"]: c["payer_claim_number"] for c in e2e.status()["claims"]}
+    (batch,) = e2e.status()["batches"]
+
+    # the same file again is refused, naming the batch and its date; nothing is sent
+    refused = e2e.run("submit", str(claims), "--account", ACCOUNT)
+    assert refused.exit_code == 1, refused.output
+    assert "Traceback" not in refused.output
+    for claim_id in SAMPLE_IDS:
+        assert (
+            f"claim {claim_id} was already sent in batch {batch['id']} "
+            f"({batch['file_name']}, {batch['created_at'][:10]})"
+        ) in refused.stderr
+    assert "--resubmit" in refused.stderr
+    assert e2e.inbound() == first
+    assert len(e2e.status()["batches"]) == 1
+
+    # --resubmit sends replacements: frequency 7 with the payer's claim number
+    result = e2e.ok("submit", str(claims), "--account", ACCOUNT, "--resubmit")
+    names = final_names(e2e.harness.inbound_dir(e2e.users[ACCOUNT].username))
+    assert len(names) == 2 and first[0].name in names
+    (replacement_name,) = set(names) - {first[0].name}
+    assert f"uploaded {replacement_name}" in result.stdout
+    assert "837P" in replacement_name and "OATEST" in replacement_name
+    replacement = e2e.harness.inbound_dir(e2e.users[ACCOUNT].username) / replacement_name
+    sep = component_separator(replacement)
+    sent = claim_segments(replacement)
+    assert sorted(sent) == SAMPLE_IDS
+    for claim_id, segs in sent.items():
+        clm = segs[0]
+        assert clm[5].split(sep)[2] == "7", (claim_id, clm)
+        f8 = [s[2] for s in segs if s[:2] == ["REF", "F8"]]
+        assert len(f8) == 1, (claim_id, f8)
+        if claim_id != "SUN-1002":  # the sample's own replacement keeps its file's number
+            assert f8 == [learned[claim_id]], (claim_id, f8, learned)
+    statuses = e2e.status()
+    assert [b["state"] for b in statuses["batches"]] == ["uploaded", "uploaded"]
+    latest = {c["claim"]: c for c in statuses["claims"]}
+    assert {c["batch"] for c in latest.values()} == {2}
+
+    # the replacements are answered and tracked in their own batch
+    e2e.wait_answered(8)
+    e2e.ok("fetch", "--account", ACCOUNT)
+    latest = {c["claim"]: c for c in e2e.status()["claims"] if c["batch"] == 2}
+    assert {c["state"] for c in latest.values()} == {"paid"}
