@@ -229,9 +229,7 @@ def test_submit_through_the_example(venv: Venv, harness: MockOfficeAlly, tmp_pat
     harness.add_user("clinic", password=password)
     secret = tmp_path / "fake_pass.py"
     secret.write_text(f"print({password!r})\nprint('username: clinic')\n")
-    profiles = _profiles(
-        tmp_path / "ch.yaml", harness.host, harness.port, harness.host_key_openssh
-    )
+    profiles = _profiles(tmp_path / "ch.yaml", harness.host, harness.port, harness.host_key_openssh)
     config = tmp_path / "accounts.yaml"
     config.write_text(
         textwrap.dedent(
@@ -264,7 +262,8 @@ def test_submit_through_the_example(venv: Venv, harness: MockOfficeAlly, tmp_pat
     arrived = sorted(p.name for p in harness.inbound_dir("clinic").iterdir())
     assert arrived == ["SUNRISE01_000000001_test.x12"]
     interchange = (harness.inbound_dir("clinic") / arrived[0]).read_text()
-    assert interchange.startswith("ISA*00*          *00*          *ZZ*SUNRISE01      *ZZ*ACMECLAIMS ")
+    isa = [element.strip() for element in interchange.split("*")[5:9]]
+    assert isa == ["ZZ", "SUNRISE01", "ZZ", "ACMECLAIMS"]  # ISA05-08
     assert "NM1*40*2*ACME CLAIMS EXCHANGE*****46*ACMECLAIMS~" in interchange
 
 
