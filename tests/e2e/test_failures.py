@@ -1,0 +1,139 @@
+"""What fails must fail precisely: an exit code, a message, nothing under a final name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from e2e.support import ACCOUNT, E2E, final_names
+
+
+@pytest.fixture
+def logins(e2e: E2E, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every password login the harness is asked to check (user names only)."""
+    seen: list[str] = []
+    check: Callable[[str, str], bool] = e2e.harness.login_password
+
+    def counting(username: str, password: str) -> bool:
+        seen.append(username)
+        return check(username, password)
+
+    monkeypatch.setattr(e2e.harness, "login_password", counting)
+    return seen
+
+
+def _nothing_delivered(e2e: E2E) -> None:
+    assert final_names(e2e.harness.inbound_dir(e2e.users[ACCOUNT].username)) == []
+    assert e2e.harness.wait_idle(10)
+    assert e2e.outbound() == []
+
+
+def test_wrong_password_one_login_attempt_no_retry(e2e: E2E, logins: list[str]) -> None:
+    e2e.set_sftp(ACCOUNT, retries=3)  # retries are for the network, never for a refused login
+    wrong = "not-the-sftp-password-7Q"
+    e2e.monkeypatch.setenv("CLAIMFERRY_SUNRISE_SFTP_PASSWORD", wrong)
+    result = e2e.run("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert (
+        f"Error: Office Ally refused the SFTP login for account {ACCOUNT} "
+        f"(user '{e2e.users[ACCOUNT].username}'). Not retried"
+    ) in result.stderr
+    assert wrong not in result.output
+    assert logins == [e2e.users[ACCOUNT].username]
+    _nothing_delivered(e2e)
+    # the login is checked before a batch is recorded: nothing to finish later
+    assert e2e.status() == {"claims": [], "batches": []}
+
+    result = e2e.run("credentials", "test", ACCOUNT)
+    assert result.exit_code == 1 and "refused the SFTP login" in result.stderr
+    assert wrong not in result.output
+    assert len(logins) == 2
+
+
+def test_unknown_host_key_fails_closed(e2e: E2E, logins: list[str]) -> None:
+    known_hosts = e2e.tmp / "known_hosts"
+    known_hosts.write_text("")
+    e2e.set_sftp(ACCOUNT, host_key=None, known_hosts=str(known_hosts))
+    result = e2e.run("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    where = f"{e2e.harness.host}:{e2e.harness.port}"
+    assert f"host key of {where} is unknown" in result.stderr
+    assert str(known_hosts) in result.stderr
+    assert "expected:  (none)" in result.stderr
+    assert f"presented: ssh-ed25519 {e2e.harness.fingerprint}" in result.stderr
+    assert f"claimferry hostkey {ACCOUNT}" in result.stderr
+    assert logins == []  # no secret is sent to an unverified server
+    _nothing_delivered(e2e)
+
+
+def test_changed_host_key_shows_both_fingerprints(e2e: E2E, logins: list[str]) -> None:
+    pinned = e2e.harness.fingerprint
+    presented = e2e.harness.rotate_host_key()
+    assert presented != pinned
+    result = e2e.run("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "has CHANGED" in result.stderr
+    assert f"expected:  ssh-ed25519 {pinned}" in result.stderr
+    assert f"presented: ssh-ed25519 {presented}" in result.stderr
+    assert "Never switch host key checking off" in result.stderr
+    assert logins == []
+    _nothing_delivered(e2e)
+    # fetch fails closed the same way, and says which account failed
+    result = e2e.run("fetch", "--account", ACCOUNT)
+    assert result.exit_code == 1
+    assert "has CHANGED" in result.stderr and presented in result.stderr
+    assert logins == []
+
+
+def test_interrupted_upload_stays_pending_then_is_delivered_once(e2e: E2E) -> None:
+    claims = e2e.claims_file()
+    e2e.harness.faults.drop_after_bytes = 1000
+    result = e2e.run("submit", str(claims), "--account", ACCOUNT)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    status = e2e.status()
+    (batch,) = status["batches"]
+    name = batch["file_name"]
+    assert f"Error: upload of {name} on {e2e.harness.host}:{e2e.harness.port} failed" in (
+        result.stderr
+    )
+    # nothing under the final name; the harness saw nothing to process
+    inbound = e2e.harness.inbound_dir(e2e.users[ACCOUNT].username)
+    assert final_names(inbound) == []
+    assert not (inbound / name).exists()
+    _nothing_delivered(e2e)
+    # the batch stays pending, with its error, and says how it will be finished
+    assert batch["state"] == "uploading" and batch["error"]
+    assert batch["remote_name"] is None
+    assert {c["state"] for c in status["claims"]} == {"built"}
+    shown = e2e.ok("status")
+    assert (
+        f"batch {batch['id']} ({ACCOUNT}) is uploading, not yet confirmed delivered" in shown.stderr
+    )
+    assert [e["action"] for e in e2e.audit()] == ["batch-built", "upload-failed"]
+
+    # once the network is healthy, the next submit delivers it exactly once
+    e2e.harness.faults.clear()
+    result = e2e.ok("submit", str(claims), "--account", ACCOUNT)
+    assert result.stdout.count("uploaded ") == 1 and f"uploaded {name}" in result.stdout
+    assert final_names(inbound) == [name]
+    assert (inbound / name).read_bytes() == (
+        e2e.state_dir / "archive" / ACCOUNT / "sent" / name
+    ).read_bytes()
+    assert [p.name for p in inbound.iterdir()] == [name]  # the temporary file is gone too
+    responses = e2e.wait_answered(4)
+    assert len(responses) == 4  # one FileID: processed once
+    (batch,) = e2e.status()["batches"]
+    assert batch["state"] == "uploaded" and batch["remote_name"] == name
+    assert [e["action"] for e in e2e.audit()] == ["batch-built", "upload-failed", "upload"]
+
+    # and a third submit of the same file is refused: nothing new
+    result = e2e.run("submit", str(claims), "--account", ACCOUNT)
+    assert result.exit_code == 1 and f"already sent in batch {batch['id']}" in result.stderr
+    assert final_names(inbound) == [name]
+    e2e.ok("fetch", "--account", ACCOUNT)
+    assert {c["state"] for c in e2e.status()["claims"]} == {"paid"}
