@@ -1,0 +1,172 @@
+"""Office Ally's real payer list and the account's enrollment records, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claimferry_harness import PayerList, ProcessingRules
+from claimferry_harness.users import HarnessLogin
+from e2e.support import ACCOUNT, E2E, final_names
+
+UNKNOWN_PAYER = "ZZQ77"
+"""Not on Office Ally's payer list, for any transaction."""
+PAYER_LIST = "officeally_payer_list.csv"
+BILLING = ("--npi", "1234567893", "--tax-id", "123456789")
+"""The sample claims' billing provider."""
+
+
+@pytest.fixture
+def payer_list(e2e: E2E, samples_dir: Path) -> Path:
+    """Office Ally's payer list imported into the account's state, and used by the harness."""
+    path = samples_dir / PAYER_LIST
+    result = e2e.ok("payers", "import", str(path))
+    assert "imported 9604 listings" in result.stdout
+    e2e.harness.rules = ProcessingRules(payers=PayerList.from_office_ally_csv(path))
+    return path
+
+
+def _unknown_payer(data: dict[str, Any]) -> None:
+    """SUN-1001 goes to a payer ID Office Ally does not list; SUN-1004 (UHC) stays."""
+    first, *_, last = data["claims"]
+    first["payer"] = {"name": "NOWHERE HEALTH PLAN", "id": UNKNOWN_PAYER}
+    data["claims"] = [first, last]
+
+
+def test_unknown_payer_is_stopped_before_upload_and_rejected_a3_if_forced(
+    e2e: E2E, payer_list: Path
+) -> None:
+    claims = e2e.claims_file(change=_unknown_payer)
+    inbound = e2e.harness.inbound_dir(e2e.users[ACCOUNT].username)
+
+    result = e2e.run("validate", str(claims), "--account", ACCOUNT)
+    assert result.exit_code == 2, result.output
+    assert f"{claims}: claim SUN-1001" in result.stderr
+    assert f"error PAYER-UNKNOWN payer.id: payer ID {UNKNOWN_PAYER} is not on" in result.stderr
+    assert "nothing was written or sent" in result.stderr
+    report = json.loads(e2e.run("validate", str(claims), "--account", ACCOUNT, "--json").stdout)
+    assert report["valid"] is False
+    assert [(f["code"], f["claim"]) for f in report["findings"] if f["severity"] == "error"] == [
+        ("PAYER-UNKNOWN", "SUN-1001")
+    ]
+
+    result = e2e.run("submit", str(claims), "--account", ACCOUNT)
+    assert result.exit_code == 2, result.output
+    assert "PAYER-UNKNOWN" in result.stderr and "nothing was written or sent" in result.stderr
+    assert list(inbound.iterdir()) == []
+    assert e2e.status() == {"claims": [], "batches": []}
+
+    # in test mode the check can be skipped: Office Ally then returns it unprocessable (A3)
+    e2e.ok("submit", str(claims), "--account", ACCOUNT, "--no-enrollment-check")
+    assert len(final_names(inbound)) == 1
+    e2e.wait_answered(4)
+    e2e.ok("fetch", "--account", ACCOUNT)
+    claims_now = e2e.claims_by_id()
+    assert claims_now["SUN-1001"]["state"] == "payer_rejected"
+    assert "A3:116" in claims_now["SUN-1001"]["detail"]
+    history = e2e.ok("status", "--claim", "SUN-1001").stdout
+    assert "PAYER ID NOT ON THE PAYER LIST FOR 837P" in history
+    assert claims_now["SUN-1004"]["state"] == "paid"
+
+
+def test_no_enrollment_check_is_refused_in_production(
+    e2e: E2E, payer_list: Path, oa_user: HarnessLogin
+) -> None:
+    e2e.add_account("clinicprod", oa_user, mode="production", submitter_id="CLINICPROD")
+    claims = e2e.claims_file(change=_unknown_payer)
+    result = e2e.run("submit", str(claims), "--account", "clinicprod", "--no-enrollment-check")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert (
+        "--no-enrollment-check is refused for account clinicprod: it is in production mode"
+        in result.stderr
+    )
+    assert list(e2e.harness.inbound_dir(oa_user.username).iterdir()) == []
+    assert e2e.status() == {"claims": [], "batches": []}
+
+
+MIXED = {
+    # claim: (payer ID, payer name) -- each from Office Ally's real list
+    "SUN-1001": ("95327", "Alameda Alliance for Health"),  # EDI + ERA required, both approved
+    "SUN-1002": ("CCA01", "Central California Alliance for Health (CCAH)"),  # EDI submitted
+    "SUN-1003": ("13162", "1199 National Benefit Fund"),  # no EDI enrollment; ERA required
+    "SUN-1004": ("DHRPM", "DHR Provider Management"),  # EDI required, rejected
+}
+
+
+def _mixed_payers(data: dict[str, Any]) -> None:
+    for claim in data["claims"]:
+        payer_id, name = MIXED[claim["id"]]
+        claim["payer"] = {"name": name, "id": payer_id}
+
+
+def _enroll(e2e: E2E, payer_id: str, transaction: str, status: str) -> None:
+    result = e2e.ok(
+        "enrollment",
+        "set",
+        "--account",
+        ACCOUNT,
+        *BILLING,
+        "--payer-id",
+        payer_id,
+        "--transaction",
+        transaction,
+        "--status",
+        status,
+    )
+    assert payer_id in result.stdout and status in result.stdout
+
+
+def test_mixed_enrollment_states_give_one_grouped_report(e2e: E2E, payer_list: Path) -> None:
+    _enroll(e2e, "95327", "837P", "approved")
+    _enroll(e2e, "95327", "835", "approved")
+    _enroll(e2e, "CCA01", "837P", "submitted")
+    _enroll(e2e, "DHRPM", "837P", "rejected")
+    claims = e2e.claims_file(change=_mixed_payers)
+
+    result = e2e.run("validate", str(claims), "--account", ACCOUNT)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    headers = [line for line in lines if line.startswith(f"{claims}:")]
+    # one group per claim with findings, each once, in claim order; none for SUN-1001
+    assert headers == [f"{claims}: claim {c}" for c in ("SUN-1002", "SUN-1003", "SUN-1004")]
+
+    def group(claim_id: str) -> list[str]:
+        start = lines.index(f"{claims}: claim {claim_id}") + 1
+        end = next(
+            (i for i in range(start, len(lines)) if not lines[i].startswith("  ")), len(lines)
+        )
+        return [line.strip() for line in lines[start:end]]
+
+    ccah = group("SUN-1002")
+    assert ccah[0].startswith("error EDI-ENROLLMENT billing_provider.npi:")  # errors first
+    assert "was submitted" in ccah[0] and "not approved yet" in ccah[0]
+    assert any(line.startswith("warning ERA-ENROLLMENT") for line in ccah[1:])
+    fund = group("SUN-1003")
+    assert [line.split()[:2] for line in fund] == [["warning", "ERA-ENROLLMENT"]]
+    dhr = group("SUN-1004")
+    assert dhr[0].startswith("error EDI-ENROLLMENT") and "was rejected" in dhr[0]
+    assert "2 error(s): nothing was written or sent" in result.stderr
+
+    report = json.loads(e2e.run("validate", str(claims), "--account", ACCOUNT, "--json").stdout)
+    assert report["valid"] is False and report["claims"] == 4
+    found = {(f["claim"], f["code"], f["severity"]) for f in report["findings"]}
+    assert {
+        ("SUN-1002", "EDI-ENROLLMENT", "error"),
+        ("SUN-1002", "ERA-ENROLLMENT", "warning"),
+        ("SUN-1003", "ERA-ENROLLMENT", "warning"),
+        ("SUN-1004", "EDI-ENROLLMENT", "error"),
+    } <= found
+    assert not [f for f in report["findings"] if f["claim"] == "SUN-1001"]
+    assert not [f for f in report["findings"] if f["code"] == "PAYER-LIST-MISSING"]
+
+    # once both pending enrollments are approved, only warnings remain and the file is valid
+    _enroll(e2e, "CCA01", "837P", "approved")
+    _enroll(e2e, "DHRPM", "837P", "approved")
+    result = e2e.ok("validate", str(claims), "--account", ACCOUNT)
+    assert "4 claims" in result.stdout and "ok" in result.stdout
+    assert "error" not in result.stderr and "warning ERA-ENROLLMENT" in result.stderr
