@@ -25,6 +25,8 @@ from claimferry.api import (
 )
 from claimferry.manager import PluginManager
 
+from conftest import INBOUND, OUTBOUND
+
 if TYPE_CHECKING:
     from claimferry_harness import MockOfficeAlly
     from claimferry_harness.pytest_plugin import PinnedHostKey, ResponseWaiter
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 
     from conftest import SecretCommand
 
-pytestmark = pytest.mark.oa_harness(inbound="to_clearinghouse", outbound="from_clearinghouse")
+# The clearinghouse's folder names, not Office Ally's inbound/outbound.
+pytestmark = pytest.mark.oa_harness(inbound=INBOUND, outbound=OUTBOUND)
 
 NOT_X12 = b"not an interchange: the mock answers it with a rejecting TA1\n"
 
