@@ -155,7 +155,11 @@ def load_profiles(path: Path) -> dict[str, Profile]:
         profiles = ProfilesFile.model_validate(data).clearinghouses
     except ValidationError as exc:
         raise InputError(
-            Problem(source, ".".join(str(p) for p in error["loc"]), error["msg"])
+            Problem(
+                source,
+                ".".join(str(p) for p in error["loc"]),
+                error["msg"].removeprefix("Value error, "),
+            )
             for error in exc.errors(include_input=False)
         ) from None
     return profiles
