@@ -57,11 +57,14 @@ class _Model(BaseModel):
 
 
 class Address(_Model):
-    line1: Text
-    line2: Text | None = None
+    """Street lines and ZIP are PHI for a patient: kept out of reprs (as are names,
+    member ids and birth dates below), so a log line or traceback cannot leak them."""
+
+    line1: Annotated[Text, Field(repr=False)]
+    line2: Annotated[Text | None, Field(repr=False)] = None
     city: Text
     state: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
-    zip: Annotated[str, StringConstraints(strip_whitespace=True)]
+    zip: Annotated[str, StringConstraints(strip_whitespace=True), Field(repr=False)]
 
 
 class BillingProvider(_Model):
@@ -101,25 +104,29 @@ class Payer(_Model):
 
 
 class Subscriber(_Model):
-    member_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
-    first_name: Text
-    last_name: Text
-    birth_date: date
+    member_id: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=2, max_length=80),
+        Field(repr=False),
+    ]
+    first_name: Annotated[Text, Field(repr=False)]
+    last_name: Annotated[Text, Field(repr=False)]
+    birth_date: Annotated[date, Field(repr=False)]
     gender: Gender
-    group_number: Text | None = None
+    group_number: Annotated[Text | None, Field(repr=False)] = None
     filing_code: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
-    address: Address | None = None
+    address: Annotated[Address | None, Field(repr=False)] = None
 
 
 class Patient(_Model):
     """The patient, when not the subscriber (837P loop 2000C)."""
 
     relationship: Relationship
-    first_name: Text
-    last_name: Text
-    birth_date: date
+    first_name: Annotated[Text, Field(repr=False)]
+    last_name: Annotated[Text, Field(repr=False)]
+    birth_date: Annotated[date, Field(repr=False)]
     gender: Gender
-    address: Address
+    address: Annotated[Address, Field(repr=False)]
 
 
 class Provider(_Model):

@@ -141,3 +141,11 @@ def test_person_billing_provider_needs_both_names(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(InputError, match="both 'first_name' and 'last_name'"):
         load_claims(path)
+
+
+def test_reprs_hold_no_phi() -> None:
+    claim = load_claims(EXAMPLE).claims[0]
+    text = repr(claim) + str(claim)
+    for value in ("Ava", "Smith", "Liam", "XOF123456789", "1984", "2019", "22 Oak Ave", "62704"):
+        assert value not in text, value
+    assert "SUN-1001" in text
