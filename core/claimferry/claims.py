@@ -8,14 +8,12 @@ third party can add to them through the same hook.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from claimferry.documents import parse_json, parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.validation import dotted, problems_from_validation_error
 
@@ -226,41 +225,6 @@ class _FileShape(_Model):
     claims: Annotated[list[dict[str, Any]], Field(min_length=1)]
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Leaves dates as text, so the schema reports an impossible date at its field."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _read_text(path: Path) -> str:
-    source = str(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([Problem(source, "", "file not found")]) from None
-    except UnicodeDecodeError:
-        raise InputError([Problem(source, "", "not UTF-8 text")]) from None
-    except OSError as exc:
-        raise InputError([Problem(source, "", f"cannot read ({exc.strerror})")]) from None
-
-
-def _parse_document(text: str, path: Path) -> Any:
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
-    except json.JSONDecodeError as exc:
-        raise InputError([Problem(str(path), f"line {exc.lineno}", "not valid JSON")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise InputError([Problem(str(path), where, "not valid YAML")]) from None
-
-
 class _JsonDocument(_Model):
     """The whole file in one pass, for valid JSON files: no intermediate dicts."""
 
@@ -371,9 +335,8 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
 
 def load_claims(path: Path) -> ClaimsFile:
     """Load a YAML or JSON claims file (see docs/claims.md)."""
-    text = _read_text(path)
+    text = read_text(path)
+    source = str(path)
     if path.suffix.lower() == ".json":
-        fast = _fast_json(text, str(path))
-        if fast is not None:
-            return fast
-    return parse_claims(_parse_document(text, path), str(path))
+        return _fast_json(text, source) or parse_claims(parse_json(text, source), source)
+    return parse_claims(parse_yaml(text, source), source)

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from claimferry.errors import ConfigError, Problem
+from claimferry.documents import parse_yaml, read_text
+from claimferry.errors import ConfigError, InputError, Problem
 from claimferry.validation import problems_from_validation_error
 
 CONFIG_ENV = "CLAIMFERRY_CONFIG"
@@ -132,17 +132,9 @@ def load_config(path: Path) -> Config:
     """Read and check the accounts config; every problem is reported at once."""
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(source, "", "config file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(source, "", f"cannot read: {exc.__class__.__name__}")]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError([Problem(source, where, "not valid YAML")]) from None
+        data = parse_yaml(read_text(path, what="config file"), source)
+    except InputError as exc:
+        raise ConfigError(exc.problems) from None
     if not isinstance(data, dict):
         raise ConfigError([Problem(source, "", "expected a mapping with an 'accounts' section")])
     try:

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.ledger import LEDGER_FILE, Ledger
 from claimferry.validation import dotted, problems_from_validation_error
@@ -421,16 +422,6 @@ def file_format(path: Path) -> Format:
         raise InputError([Problem(str(path), "", "expected a .yaml, .yml or .csv file")]) from None
 
 
-class _Loader(yaml.SafeLoader):
-    """Leaves dates as text, so an impossible date is reported at its field."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_enrollment_file(path: Path, account: str) -> list[EnrollmentEntry]:
     """Read and check a whole file; every problem is reported with its row and field.
 
@@ -441,14 +432,7 @@ def load_enrollment_file(path: Path, account: str) -> list[EnrollmentEntry]:
     """
     source = str(path)
     kind = file_format(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError([Problem(source, "", "file not found")]) from None
-    except UnicodeDecodeError:
-        raise InputError([Problem(source, "", "not UTF-8 text")]) from None
-    except OSError as exc:
-        raise InputError([Problem(source, "", f"cannot read ({exc.strerror})")]) from None
+    text = read_text(path)
     rows, problems = _csv_rows(text, source) if kind == "csv" else _yaml_rows(text, source, account)
     entries: list[EnrollmentEntry] = []
     seen: dict[tuple[str, str, str, str], str] = {}
@@ -530,12 +514,7 @@ def _csv_rows(text: str, source: str) -> tuple[Rows, list[Problem]]:
 
 
 def _yaml_rows(text: str, source: str, account: str) -> tuple[Rows, list[Problem]]:
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise InputError([Problem(source, where, "not valid YAML")]) from None
+    data = parse_yaml(text, source)
     if not isinstance(data, dict) or not isinstance(data.get("enrollments"), list):
         raise InputError([Problem(source, "", "expected a mapping with an 'enrollments' list")])
     unknown = sorted(str(k) for k in data if k not in ("account", "enrollments"))
