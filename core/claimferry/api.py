@@ -27,11 +27,13 @@ from claimferry.errors import (
     CredentialError,
     HostKeyError,
     InputError,
+    PluginError,
     Problem,
     TransportError,
 )
 from claimferry.findings import Finding, Severity
 from claimferry.hookspecs import hookimpl
+from claimferry.manager import PluginManager
 from claimferry.types import (
     ClaimTransport,
     ClaimUpdate,
@@ -50,6 +52,7 @@ from claimferry.types import (
     UploadReceipt,
     ValidationContext,
 )
+from claimferry.validation import problems_from_validation_error
 
 __all__ = [
     "Account",
@@ -82,6 +85,8 @@ __all__ = [
     "InputError",
     "Patient",
     "Payer",
+    "PluginError",
+    "PluginManager",
     "Problem",
     "Provider",
     "Receiver",
@@ -102,5 +107,6 @@ __all__ = [
     "hookimpl",
     "json_option",
     "pass_app",
+    "problems_from_validation_error",
     "read_enrollments",
 ]

@@ -84,15 +84,56 @@ class ClaimferrySpecs:
     def claimferry_claim_transports(self) -> Iterable[ClaimTransport]:  # type: ignore[empty-body]
         """Register ways to deliver claim files and collect responses.
 
+        ``open(account, credentials)`` returns a connected, verified
+        :class:`~claimferry.types.TransportSession`: ``upload`` atomically
+        (temporary name, size check, rename), ``delivery_state`` (after a
+        crash: delivered, partial or absent), ``list_responses``, ``download``
+        (never deleting) and ``close``.
+
         Example plugin::
 
-            from claimferry.api import ClaimTransport, hookimpl
-            from my_package.session import open_session, probe
+            from claimferry.api import ClaimTransport, DeliveryState, RemoteFile, UploadReceipt
+            from claimferry.api import hookimpl
+            import hashlib
+            from pathlib import Path
+
+            class FolderSession:
+                # Delivers into a local folder: a transport's whole contract in miniature.
+
+                host_fingerprint = "local"
+
+                def __init__(self, account):
+                    self.root = Path(account.credentials.settings["folder"])
+
+                def upload(self, data, remote_name):
+                    temporary = self.root / "inbound" / f".{remote_name}.part"
+                    temporary.write_bytes(data)
+                    temporary.rename(self.root / "inbound" / remote_name)
+                    return UploadReceipt(remote_name, len(data),
+                                         hashlib.sha256(data).hexdigest(), "local")
+
+                def delivery_state(self, remote_name, size, sha256):
+                    final = self.root / "inbound" / remote_name
+                    if final.exists() and final.stat().st_size == size:
+                        return DeliveryState.DELIVERED
+                    if (self.root / "inbound" / f".{remote_name}.part").exists():
+                        return DeliveryState.PARTIAL
+                    return DeliveryState.ABSENT
+
+                def list_responses(self):
+                    return [RemoteFile(p.name, p.stat().st_size)
+                            for p in (self.root / "outbound").iterdir()]
+
+                def download(self, name):
+                    return (self.root / "outbound" / name).read_bytes()
+
+                def close(self):
+                    pass
 
             @hookimpl
             def claimferry_claim_transports():
-                yield ClaimTransport(name="myhouse-sftp", open=open_session,
-                                     probe_host_key=probe)
+                yield ClaimTransport(name="folder",
+                                     open=lambda account, credentials: FolderSession(account))
         """
 
     @hookspec

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import pluggy
 
 from claimferry import hookspecs
-from claimferry.errors import PluginError
+from claimferry.errors import ClaimferryError, PluginError
 from claimferry.types import (
     ClaimTransport,
     Clearinghouse,
@@ -59,6 +59,15 @@ class LoadFailure:
 
     name: str
     distribution: str
+    error: str
+
+
+@dataclass(frozen=True)
+class HookFailure:
+    """A plugin whose hook raised while being listed."""
+
+    plugin: str
+    hook: str
     error: str
 
 
@@ -122,7 +131,7 @@ class PluginManager(pluggy.PluginManager):
         except Exception as exc:  # a broken third-party plugin must not break the CLI
             message = f"{exc.__class__.__name__}: {exc}"
             self.load_failures.append(LoadFailure(ep.name, dist, message))
-            log.warning("plugin %s (from %s) failed to load: %s", ep.name, dist, message)
+            log.info("plugin %s (from %s) failed to load: %s", ep.name, dist, message)
             return
         version = ep.dist.version if ep.dist is not None else None
         self._info[ep.name] = PluginInfo(ep.name, dist, version, builtin)
@@ -156,6 +165,8 @@ class PluginManager(pluggy.PluginManager):
             try:
                 result = impl.function()
                 items = list(result) if result is not None else []
+            except ClaimferryError:
+                raise  # already says what is wrong (a bad file keeps its exit code 2)
             except Exception as exc:
                 raise PluginError(
                     f"plugin {plugin_name} failed in {hook_name}: {exc.__class__.__name__}: {exc}"
@@ -209,15 +220,30 @@ class PluginManager(pluggy.PluginManager):
     def get_clearinghouse(self, name: str) -> Clearinghouse:
         return _by_name("clearinghouse", name, self.clearinghouses())
 
-    def registrations(self) -> dict[str, dict[str, list[str]]]:
-        """Per plugin, per hook, the names it registers (for ``claimferry plugins``)."""
+    def registrations(self) -> tuple[dict[str, dict[str, list[str]]], list[HookFailure]]:
+        """Per plugin, per hook, the names it registers, and the hooks that failed.
+
+        ``claimferry plugins`` shows both: one plugin whose hook raises must not
+        hide what every other plugin registers.
+        """
         table: dict[str, dict[str, list[str]]] = {
             name: {} for name, _ in self.list_name_plugin() if name is not None
         }
+        failures: list[HookFailure] = []
         for hook_name in _HOOKS:
-            for plugin_name, item in self._collect(hook_name):
-                table.setdefault(plugin_name, {}).setdefault(hook_name, []).append(item.name)
-        return table
+            for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):
+                plugin_name = self.get_name(impl.plugin) or repr(impl.plugin)
+                try:
+                    result = impl.function()
+                    names = [item.name for item in (result or [])]
+                except Exception as exc:  # reported, so the listing still works
+                    failures.append(
+                        HookFailure(plugin_name, hook_name, f"{exc.__class__.__name__}: {exc}")
+                    )
+                    continue
+                if names:
+                    table.setdefault(plugin_name, {})[hook_name] = names
+        return table, failures
 
 
 _HOOKS = [name for name in dir(hookspecs.ClaimferrySpecs) if name.startswith("claimferry_")]

@@ -160,3 +160,19 @@ def test_trace_switch_logs_hook_calls(
     monkeypatch.setenv("CLAIMFERRY_TRACE_PLUGINS", "1")
     pm.enrollment_validators()
     assert "hook claimferry_enrollment_validators -> traced" in capsys.readouterr().err
+
+
+def test_listing_survives_a_raising_hook() -> None:
+    pm = PluginManager().load("none")
+
+    class Raising:
+        @hookimpl
+        def claimferry_clearinghouses(self) -> list[object]:
+            raise RuntimeError("profiles file unreadable")
+
+    pm.register_plugin(GoodPlugin(), "good")
+    pm.register_plugin(Raising(), "raising")
+    table, failures = pm.registrations()
+    assert table["good"] == {"claimferry_enrollment_validators": ["third-party-rules"]}
+    assert [(f.plugin, f.hook) for f in failures] == [("raising", "claimferry_clearinghouses")]
+    assert "profiles file unreadable" in failures[0].error

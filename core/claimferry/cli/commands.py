@@ -376,7 +376,7 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
 @pass_app
 def plugins(app: App, as_json: bool) -> None:
     """List every plugin with what it registers, and plugins that failed to load."""
-    table = app.pm.registrations()
+    table, hook_failures = app.pm.registrations()
     rows: list[dict[str, Any]] = []
     for name, hooks in sorted(table.items()):
         info = app.pm.plugin_info(name)
@@ -392,8 +392,9 @@ def plugins(app: App, as_json: bool) -> None:
             }
         )
     failures = [asdict(f) for f in app.pm.load_failures]
+    hook_errors = [asdict(f) for f in hook_failures]
     if as_json:
-        emit_json({"plugins": rows, "failed": failures})
+        emit_json({"plugins": rows, "failed": failures, "hook_errors": hook_errors})
         return
     for row in rows:
         origin = f"{row['distribution']} {row['version']}" if row["distribution"] else "local"
@@ -405,6 +406,8 @@ def plugins(app: App, as_json: bool) -> None:
         click.echo(
             f"{failure['name']}  FAILED TO LOAD ({failure['distribution']}): {failure['error']}"
         )
+    for error in hook_errors:
+        click.echo(f"{error['plugin']}  FAILED in {error['hook']}: {error['error']}")
 
 
 # -- hostkey / credentials -----------------------------------------------------------
