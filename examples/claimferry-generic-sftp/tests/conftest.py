@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from claimferry.api import Account
 
 # The plugin manager is not in claimferry.api: plugins never need it, their tests do.
-from claimferry.manager import PluginManager
+from claimferry.api import Account, PluginManager
 
 from claimferry_generic_sftp import plugin
 from claimferry_generic_sftp.profiles import CONFIG_ENV

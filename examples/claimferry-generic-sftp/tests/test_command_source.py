@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from claimferry.api import Account, CredentialError
-from claimferry.manager import PluginManager
+from claimferry.api import Account, CredentialError, PluginManager
 
 if TYPE_CHECKING:
     from conftest import SecretCommand

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from claimferry.api import FileNaming, InputError
-from claimferry.errors import PluginError  # not in claimferry.api: raised by the manager
-from claimferry.manager import PluginManager
+from claimferry.api import FileNaming, InputError, PluginManager
 
 from claimferry_generic_sftp.profiles import CONFIG_ENV
 from conftest import write_profiles
@@ -48,7 +46,7 @@ def test_no_config_means_no_clearinghouse(
         ({"file_name": "{npi}_{control_number}.x12"}, "file_name", "unknown field(s) npi"),
         ({"file_name": "out/{control_number}.x12"}, "file_name", "plain file name"),
         ({"sftp": {"host": "h"}}, "sftp", "host_key is required"),
-        ({"receiver": {"isa_qualifier": "ZZ"}}, "receiver.isa_id", "Field required"),
+        ({"receiver": {"isa_qualifier": "ZZ"}}, "receiver.isa_id", "required field is missing"),
     ],
 )
 def test_bad_profile_names_file_and_key(
@@ -64,10 +62,9 @@ def test_bad_profile_names_file_and_key(
     data["clearinghouses"]["acme"].update(change)
     path.write_text(yaml.safe_dump(data))
     monkeypatch.setenv(CONFIG_ENV, str(path))
-    with pytest.raises(PluginError) as caught:
+    with pytest.raises(InputError) as caught:  # a bad file keeps its exit code 2
         pm.clearinghouses()
-    assert isinstance(caught.value.__cause__, InputError)
-    problems = [str(p) for p in caught.value.__cause__.problems]
+    problems = [str(p) for p in caught.value.problems]
     assert any(
         p.startswith(f"{path}: clearinghouses.acme.{location}") and message in p for p in problems
     ), problems
@@ -75,5 +72,5 @@ def test_bad_profile_names_file_and_key(
 
 def test_missing_config_file(pm: PluginManager, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CONFIG_ENV, "/nonexistent/clearinghouses.yaml")
-    with pytest.raises(PluginError, match=f"not found \\(named by {CONFIG_ENV}\\)"):
+    with pytest.raises(InputError, match=f"not found \\(named by {CONFIG_ENV}\\)"):
         pm.clearinghouses()

@@ -19,11 +19,11 @@ from claimferry.api import (
     DeliveryState,
     FileNaming,
     HostKeyError,
+    PluginManager,
     SecretStr,
     TransportError,
     TransportSession,
 )
-from claimferry.manager import PluginManager
 
 from conftest import INBOUND, OUTBOUND
 

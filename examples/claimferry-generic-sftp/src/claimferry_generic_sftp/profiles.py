@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from claimferry.api import Clearinghouse, FileNaming, InputError, Problem, Receiver, SftpSettings
+from claimferry.api import (
+    Clearinghouse,
+    FileNaming,
+    InputError,
+    Problem,
+    Receiver,
+    SftpSettings,
+    problems_from_validation_error,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_ENV = "CLAIMFERRY_GENERIC_SFTP_CONFIG"
@@ -154,14 +162,7 @@ def load_profiles(path: Path) -> dict[str, Profile]:
     try:
         profiles = ProfilesFile.model_validate(data).clearinghouses
     except ValidationError as exc:
-        raise InputError(
-            Problem(
-                source,
-                ".".join(str(p) for p in error["loc"]),
-                error["msg"].removeprefix("Value error, "),
-            )
-            for error in exc.errors(include_input=False)
-        ) from None
+        raise InputError(problems_from_validation_error(exc, source)) from None
     return profiles
 
 
