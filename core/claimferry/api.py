@@ -15,6 +15,7 @@ from claimferry.claims import (
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
 from claimferry.credentials import Credentials, SecretStr
+from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
 from claimferry.enrollment import (
     Enrollment,
     EnrollmentStatus,
@@ -73,6 +74,7 @@ __all__ = [
     "CredentialSettings",
     "CredentialSource",
     "Credentials",
+    "DatabaseError",
     "DeliveryState",
     "Enrollment",
     "EnrollmentStatus",
@@ -106,7 +108,10 @@ __all__ = [
     "emit_json",
     "hookimpl",
     "json_option",
+    "migrate_schema",
+    "open_database",
     "pass_app",
     "problems_from_validation_error",
     "read_enrollments",
+    "write_transaction",
 ]

@@ -54,11 +54,19 @@ class PluginError(ClaimferryError):
 
 
 class TransportError(ClaimferryError):
-    """Delivery failed. ``transient`` says whether trying again may help."""
+    """Delivery failed. ``transient`` says whether trying again may help.
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    ``delivered`` is ``False`` when the transport knows the file never reached
+    its final name (the next run may simply send it), ``None`` when it cannot
+    tell (claimferry then asks the server before sending again).
+    """
+
+    def __init__(
+        self, message: str, *, transient: bool = False, delivered: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
+        self.delivered = delivered
 
 
 class AuthenticationError(TransportError):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import getpass
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
 from claimferry.errors import ClaimferryError
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -278,17 +279,15 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = open_database(path)
         try:
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            migrate_schema(self._db, _MIGRATIONS, str(path))
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise LedgerError(f"{path}: cannot open the ledger ({exc})") from None
-        path.chmod(0o600)
+        except DatabaseError as exc:
+            self._db.close()
+            raise LedgerError(str(exc)) from None
 
     @classmethod
     def open(cls, state_dir: Path) -> Ledger:
@@ -303,28 +302,9 @@ class Ledger:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """An IMMEDIATE transaction: writers queue instead of failing mid-way."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(_MIGRATIONS):
-            raise LedgerError(
-                f"{self.path}: written by a newer claimferry (schema {version}); upgrade"
-            )
-        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
-            with self.transaction() as db:
-                for statement in _statements(script):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+        return write_transaction(self._db)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -688,17 +668,6 @@ class Ledger:
             )
             for r in self._db.execute(sql + " ORDER BY id", args)
         ]
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    out, current = [], ""
-    for line in script.strip().splitlines():
-        current += line + "\n"
-        if sqlite3.complete_statement(current):
-            out.append(current.strip())
-            current = ""
-    return out
 
 
 def _set_claim_state(

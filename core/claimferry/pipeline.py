@@ -259,7 +259,10 @@ def deliver(
     try:
         receipt = session.upload(data, batch.file_name)
     except TransportError as exc:
-        ledger.set_batch_state(batch.id, BatchState.UPLOADING, error=str(exc))
+        # Known not delivered: back to built, so the next run simply sends it;
+        # otherwise it stays uploading and the next run asks the server first.
+        state = BatchState.BUILT if exc.delivered is False else BatchState.UPLOADING
+        ledger.set_batch_state(batch.id, state, error=str(exc))
         ledger.audit(
             "upload-failed",
             account=account,

@@ -25,7 +25,7 @@ import yaml
 from claimferry.claims import load_claims
 from claimferry.cli.app import App, pass_app
 from claimferry.cli.lifecycle import report_status
-from claimferry.config import load_config
+from claimferry.config import STATE_ENV, load_config
 from claimferry.errors import ClaimferryError
 from claimferry.findings import Severity
 from claimferry.ledger import Ledger
@@ -158,6 +158,9 @@ def demo_command() -> click.Command:
         click.echo("")
         report_status(App(app.pm, config_path, app.today, state_dir_override=state))
         click.echo("")
-        click.echo(f"look again with: claimferry --config {config_path} status")
+        again = f"claimferry --config {config_path} status"
+        if os.environ.get(STATE_ENV):  # it would win over the demo config's state_dir
+            again = f"{STATE_ENV}={state} {again}"
+        click.echo(f"look again with: {again}")
 
     return demo

@@ -20,14 +20,19 @@ import io
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from claimferry.api import InputError, Problem
+from claimferry.api import (
+    InputError,
+    Problem,
+    migrate_schema,
+    open_database,
+    write_transaction,
+)
 
 PAYER_LIST_FILE = "officeally_payers.sqlite3"
 CLAIMS = "837P"
@@ -437,11 +442,8 @@ class PayerList:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
+        self._db = open_database(path)
+        migrate_schema(self._db, _SCHEMA, str(path))
 
     @classmethod
     def open(cls, state_dir: Path) -> PayerList:
@@ -468,25 +470,6 @@ class PayerList:
     def close(self) -> None:
         self._db.close()
 
-    def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        for number, script in enumerate(_SCHEMA[version:], start=version + 1):
-            with self._transaction() as db:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
     def last_import(self) -> ImportInfo | None:
         row = self._db.execute("SELECT * FROM imports ORDER BY id DESC LIMIT 1").fetchone()
         if row is None:
@@ -498,7 +481,7 @@ class PayerList:
 
     def replace(self, parsed: ParsedList, source: str) -> ImportResult:
         """Swap the whole list in one transaction and say what changed."""
-        with self._transaction() as db:
+        with write_transaction(self._db) as db:
             old = self.all_listings()
             first = db.execute("SELECT 1 FROM imports LIMIT 1").fetchone() is None
             added, removed, changed = diff_lists(old, parsed.listings)

@@ -676,9 +676,14 @@ class OfficeAllySession:
             sha256=digest,
         )
         log.debug("uploading %s (%d bytes)", remote_name, len(data))
-        return self._retrying(
-            f"upload of {remote_name}", lambda conn: self._upload_once(conn, job, data)
-        )
+        try:
+            return self._retrying(
+                f"upload of {remote_name}", lambda conn: self._upload_once(conn, job, data)
+            )
+        except TransportError as exc:
+            if not job.rename_sent:
+                exc.delivered = False  # the final name was never asked for
+            raise
 
     def _upload_once(self, conn: _Connection, job: _Upload, data: bytes) -> UploadReceipt:
         if job.rename_sent and self._rename_already_done(conn, job):

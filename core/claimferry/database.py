@@ -1,0 +1,79 @@
+"""SQLite files in the state directory: how they are opened, written and migrated.
+
+The ledger and any plugin that keeps data of its own (Office Ally's payer
+list) open their files the same way: WAL, full sync, writers queueing on
+``BEGIN IMMEDIATE``, owner-only permissions, and schema migrations that
+several processes opening a new file at once cannot run twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from claimferry.errors import ClaimferryError
+
+BUSY_TIMEOUT = 30.0
+
+
+class DatabaseError(ClaimferryError):
+    """A state file cannot be opened, or was written by a newer claimferry."""
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) a state database, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path}: cannot open ({exc})") from None
+    path.chmod(0o600)
+    return db
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """An IMMEDIATE transaction: writers queue instead of failing mid-way."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def migrate_schema(db: sqlite3.Connection, migrations: Sequence[str], source: str) -> None:
+    """Bring the schema up to ``len(migrations)``, one script per version.
+
+    The version is read inside the write transaction, so when several
+    processes open a new file at once, one migrates and the others find it
+    done.
+    """
+    with write_transaction(db):
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(migrations):
+            raise DatabaseError(
+                f"{source}: written by a newer claimferry (schema {version}); upgrade"
+            )
+        for number, script in enumerate(migrations[version:], start=version + 1):
+            for statement in _statements(script):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    out, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return out
