@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import secrets
 
-import pytest
-
 from claimferry_harness.users import HarnessLogin
 from e2e.support import ACCOUNT, E2E, final_names, sha256_file
 
@@ -70,16 +68,13 @@ def test_fetch_all_reports_the_one_account_that_fails(e2e: E2E) -> None:
     assert len(logins) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Ledger._migrate (core/claimferry/ledger.py) reads PRAGMA user_version before "
-    "its BEGIN IMMEDIATE, so connections opening a new ledger at once all run migration 1: "
-    "the losers fail with 'cannot open the ledger (table ... already exists)'",
-)
 def test_fetch_all_on_a_fresh_state_dir(e2e: E2E) -> None:
-    """The first ``fetch --all`` of a new install opens the ledger from several threads."""
+    """The first ``fetch --all`` of a new install opens the ledger from several threads.
+
+    Regression: the ledger's migrations used to race ("table ... already exists").
+    """
     _add_clinics(e2e)
-    for attempt in range(5):  # the race is lost almost every time; five tries make it certain
+    for attempt in range(5):  # the race used to be lost almost every time
         e2e.monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(e2e.tmp / f"fresh-state-{attempt}"))
         result = e2e.run("fetch", "--all", "--jobs", "4")
         assert result.exit_code == 0, result.stderr
