@@ -173,14 +173,15 @@ def cli_startup() -> float:
 
 
 def run_fetch(
-    config: Path, state: Path, jobs: int, *, instrument: bool = False, init_ledger: bool = True
+    config: Path, state: Path, jobs: int, *, instrument: bool = False, init_ledger: bool = False
 ) -> Run:
-    """One ``fetch --all`` in a fresh state directory (with an empty ledger, see below)."""
+    """One ``fetch --all`` in a fresh state directory."""
     stats_out = state.with_suffix(".stats.json") if instrument else None
     if init_ledger:
-        # Ledger._migrate reads user_version before its BEGIN IMMEDIATE, so threads
-        # opening a brand-new ledger at once all run migration 1 and all but one fail
-        # ("table accounts already exists"). An empty, migrated ledger sidesteps that.
+        # Before c2f0c97 the ledger's migration read user_version outside its write
+        # transaction, so threads opening a brand-new ledger at once all ran migration 1
+        # and all but one failed ("table accounts already exists"). This lets older
+        # builds be measured; by default claimferry creates the ledger itself.
         from claimferry.ledger import Ledger
 
         Ledger.open(state).close()
@@ -282,19 +283,23 @@ def instrument(clock: Clock) -> None:
 
     ledger.Ledger.__init__ = timed_init  # type: ignore[method-assign]
 
+    original_transaction = ledger.Ledger.transaction
+
     @contextmanager
     def transaction(self: Any) -> Iterator[sqlite.Connection]:
         started = time.perf_counter()
-        self._db.execute("BEGIN IMMEDIATE")
+        inner = original_transaction(self)
+        db = inner.__enter__()  # BEGIN IMMEDIATE: waits for the write lock
         locked = time.perf_counter()
         clock.add("ledger: wait for write lock (BEGIN IMMEDIATE)", locked - started)
         try:
-            yield self._db
+            yield db
         except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+            if not inner.__exit__(*sys.exc_info()):
+                raise
+            return
         committing = time.perf_counter()
-        self._db.execute("COMMIT")
+        inner.__exit__(None, None, None)  # COMMIT
         done = time.perf_counter()
         clock.add("ledger: COMMIT (WAL fsync, lock held)", done - committing)
         clock.add("ledger: write lock held (BEGIN..COMMIT)", done - locked)
@@ -495,10 +500,10 @@ def main() -> int:
         help="one more, instrumented run at the largest --jobs: where the time goes",
     )
     parser.add_argument(
-        "--no-init-ledger",
+        "--pre-create-ledger",
         dest="init_ledger",
-        action="store_false",
-        help="let claimferry create each run's ledger itself (shows the migration race)",
+        action="store_true",
+        help="create each run's empty ledger first (builds before c2f0c97 raced on a new one)",
     )
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: a temp dir)")
     args = parser.parse_args()
