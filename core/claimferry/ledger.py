@@ -44,7 +44,8 @@ class ClaimState(StrEnum):
     ACCEPTED = "accepted"
     """The 999 accepted its transaction set."""
     REJECTED = "rejected"
-    """The 999 (or a TA1) rejected the file or its transaction set."""
+    """The clearinghouse refused it: a TA1 or 999 rejection of its file, or the
+    clearinghouse's own claim edits (Office Ally's EDI_STATUS report)."""
     ACKNOWLEDGED = "acknowledged"
     """The payer's 277CA accepted it into adjudication."""
     PAYER_REJECTED = "payer_rejected"

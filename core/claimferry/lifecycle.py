@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from claimferry.errors import InputError, Problem
@@ -88,17 +89,24 @@ def _updates_277(path: Path) -> Iterator[ClaimUpdate]:
         )
 
 
+def _money(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
 def _remit_update(claim: RemitClaim) -> ClaimUpdate:
     reasons = "; ".join(a.describe() for a in claim.all_adjustments())
     because = f"; {reasons}" if reasons else ""
     if claim.status == "22" or claim.adjustment_kind in ("reversal", "correction"):
         state = ClaimState.ADJUSTED
-        detail = f"835 {claim.adjustment_kind or 'reversal'}: paid {claim.paid}{because}"
+        detail = f"835 {claim.adjustment_kind or 'reversal'}: paid {_money(claim.paid)}{because}"
     elif claim.status == "4":
         state, detail = ClaimState.DENIED, f"835 denied{because}"
     elif claim.status in PAID_STATUSES:
         state = ClaimState.PAID
-        detail = f"835 paid {claim.paid} of {claim.charge} ({claim.status_meaning}){because}"
+        detail = (
+            f"835 paid {_money(claim.paid)} of {_money(claim.charge)} "
+            f"({claim.status_meaning}){because}"
+        )
     else:
         state, detail = (
             ClaimState.ADJUSTED,

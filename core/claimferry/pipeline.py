@@ -16,7 +16,15 @@ from typing import Any
 from claimferry.claims import Claim
 from claimferry.config import Account
 from claimferry.credentials import Credentials
-from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem, TransportError
+from claimferry.errors import (
+    AuthenticationError,
+    ClaimferryError,
+    ConfigError,
+    HostKeyError,
+    InputError,
+    Problem,
+    TransportError,
+)
 from claimferry.failpoints import failpoint
 from claimferry.findings import Finding
 from claimferry.ledger import Batch, BatchState, ClaimRecord, Ledger, NewClaim
@@ -213,16 +221,18 @@ def _already_sent(found: Sequence[tuple[ClaimRecord, Batch]]) -> AlreadySent:
 def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> list[Claim]:
     """For ``--resubmit``: claims sent before go again as replacements (frequency 7).
 
-    The payer's claim number (REF*F8) comes from the claim, or else from what
-    the payer told us in a 277CA or 835.
+    REF*F8 must carry the payer's number for the claim as it stands now: the
+    one the payer gave the latest submission (learned from a 277CA or 835)
+    wins over the claims file's, which may name an older one. A void stays a
+    void.
     """
     out, problems = [], []
     for claim in claims:
         previous = ledger.latest_claim(account, claim.id)
-        if previous is None or claim.frequency != "original":
+        if previous is None:
             out.append(claim)
             continue
-        number = claim.payer_claim_number or previous.payer_claim_number
+        number = previous.payer_claim_number or claim.payer_claim_number
         if number is None:
             problems.append(
                 Problem(
@@ -232,9 +242,8 @@ def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> li
                 )
             )
             continue
-        out.append(
-            claim.model_copy(update={"frequency": "replacement", "payer_claim_number": number})
-        )
+        frequency = "void" if claim.frequency == "void" else "replacement"
+        out.append(claim.model_copy(update={"frequency": frequency, "payer_claim_number": number}))
     if problems:
         raise InputError(problems)
     return out
@@ -390,7 +399,7 @@ def submit_claims(
         )
         if found:
             raise _already_sent(found)
-    session = open_session(pm, account)
+    session = connect(pm, ledger, account)
     try:
         recovered = recover_pending(ledger, session, account.name, progress)
         if not resubmit:
@@ -410,6 +419,16 @@ def submit_claims(
     finally:
         session.close()
     return SubmitOutcome(sent, [*recovered, sent])
+
+
+def connect(pm: PluginManager, ledger: Ledger, account: Account) -> TransportSession:
+    """Open the account's session; a refused login or host key goes into the audit trail."""
+    try:
+        return open_session(pm, account)
+    except (AuthenticationError, HostKeyError) as exc:
+        action = "login-refused" if isinstance(exc, AuthenticationError) else "host-key-refused"
+        ledger.audit(action, account=account.name, detail=str(exc))
+        raise
 
 
 def open_session(pm: PluginManager, account: Account) -> TransportSession:

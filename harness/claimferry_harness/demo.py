@@ -29,7 +29,7 @@ from claimferry.config import STATE_ENV, load_config
 from claimferry.errors import ClaimferryError
 from claimferry.findings import Severity
 from claimferry.ledger import Ledger
-from claimferry.pipeline import fetch_responses, open_session, submit_claims, validate_claims
+from claimferry.pipeline import connect, fetch_responses, submit_claims, validate_claims
 from claimferry.types import ValidationContext
 from claimferry_harness.server import MockOfficeAlly
 from claimferry_harness.users import HarnessUser
@@ -146,7 +146,7 @@ def demo_command() -> click.Command:
                     )
                 if not server.wait_idle(timeout):
                     raise ClaimferryError(f"the mock server did not answer within {timeout}s")
-                session = open_session(app.pm, account)
+                session = connect(app.pm, ledger, account)
                 try:
                     fetched = fetch_responses(app.pm, ledger, session, state, ACCOUNT)
                 finally:

@@ -288,6 +288,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, EOFError):
         return "connection closed by the server"
     text = str(exc) if not isinstance(exc, OSError) else (exc.strerror or str(exc))
+    text = text.strip().rstrip(":").strip()  # paramiko: "Server connection dropped: "
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -183,7 +184,10 @@ def test_unreadable_responses_are_archived_reported_and_do_not_stop_the_others(
     outbound = e2e.harness.outbound_dir(e2e.users[ACCOUNT].username)
     junk = outbound / "100000099_999_20261128.999"
     junk.write_bytes(b"this is not X12 at all")
-    files = {f["name"]: f for f in e2e.json("fetch", "--account", ACCOUNT)[0]["files"]}
+    result = e2e.run("fetch", "--account", ACCOUNT, "--json")
+    assert result.exit_code == 1  # an unreadable answer is a failure to report
+    assert "1 response file(s) could not be read" in result.stderr
+    files = {f["name"]: f for f in json.loads(result.stdout)[0]["files"]}
     assert sorted(files) == sorted([*(p.name for p in good), junk.name])
     assert files[junk.name]["error"] and files[junk.name]["kind"] is None
     assert all(files[p.name]["error"] is None for p in good)

@@ -76,7 +76,7 @@ def resend(app: App, batch_id: int, as_json: bool) -> None:
             sha256=batch.sha256,
             detail="operator decision",
         )
-        session = pipeline.open_session(app.pm, account)
+        session = pipeline.connect(app.pm, ledger, account)
         try:
             sent = pipeline.deliver(ledger, session, batch, account.name)
         finally:

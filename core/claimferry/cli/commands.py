@@ -321,7 +321,7 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
         account = config.account(name)
         try:
             with Ledger.open(app.state_dir) as ledger:
-                session = pipeline.open_session(app.pm, account)
+                session = pipeline.connect(app.pm, ledger, account)
                 try:
                     files = pipeline.fetch_responses(
                         app.pm, ledger, session, app.state_dir, name, progress
@@ -364,8 +364,17 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
                 )
                 click.echo(f"  {f['name']}  {f['size']} bytes  {read}")
     failed = [r for r in results if "error" in r]
+    unreadable = sum(1 for r in results for f in r["files"] if f["error"])
+    problems = []
     if failed:
-        raise ClaimferryError(f"{len(failed)} of {len(results)} account(s) failed")
+        problems.append(f"{len(failed)} of {len(results)} account(s) failed")
+    if unreadable:
+        problems.append(
+            f"{unreadable} response file(s) could not be read (kept in the archive; "
+            "see 'claimferry show FILE')"
+        )
+    if problems:
+        raise ClaimferryError("; ".join(problems))
 
 
 # -- plugins -------------------------------------------------------------------------

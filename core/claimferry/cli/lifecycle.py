@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
+from claimferry.config import find_config
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import BatchState, ClaimRecord, ClaimState, Ledger
 from claimferry.lifecycle import HEAD_BYTES
@@ -78,6 +79,8 @@ def report_status(
     as_json: bool = False,
 ) -> None:
     """Print the status table (or JSON); the demo prints it too."""
+    if account_name is not None and find_config(app.config_path) is not None:
+        app.account(account_name)  # an unknown account is a mistake, not "no claims"
     now = datetime.now(UTC)
     hours: dict[str, float] = {}
     with Ledger.open(app.state_dir) as ledger:
