@@ -46,6 +46,9 @@ def test_wrong_password_one_login_attempt_no_retry(e2e: E2E, logins: list[str]) 
     _nothing_delivered(e2e)
     # the login is checked before a batch is recorded: nothing to finish later
     assert e2e.status() == {"claims": [], "batches": []}
+    refused = [a for a in e2e.json("audit") if a["action"] == "login-refused"]
+    assert [a["account"] for a in refused] == [ACCOUNT]
+    assert wrong not in str(refused)
 
     result = e2e.run("credentials", "test", ACCOUNT)
     assert result.exit_code == 1 and "refused the SFTP login" in result.stderr

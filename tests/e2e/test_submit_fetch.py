@@ -165,8 +165,8 @@ def test_same_claims_again_refused_then_resubmitted_as_replacements(e2e: E2E) ->
         assert clm[5].split(sep)[2] == "7", (claim_id, clm)
         f8 = [s[2] for s in segs if s[:2] == ["REF", "F8"]]
         assert len(f8) == 1, (claim_id, f8)
-        if claim_id != "SUN-1002":  # the sample's own replacement keeps its file's number
-            assert f8 == [learned[claim_id]], (claim_id, f8, learned)
+        # the payer's latest number wins, even over a replacement's own REF*F8 (SUN-1002)
+        assert f8 == [learned[claim_id]], (claim_id, f8, learned)
     statuses = e2e.status()
     assert [b["state"] for b in statuses["batches"]] == ["uploaded", "uploaded"]
     latest = {c["claim"]: c for c in statuses["claims"]}
