@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from claimferry.errors import Problem
@@ -402,6 +403,22 @@ def _value(segment: Segment, index: int) -> str:
     return elements[index - 1].strip() if 0 < index <= len(elements) else ""
 
 
+_BAD_DATE = date.min
+"""``_ccyymmdd``'s answer for text that is not eight digits."""
+
+
+@lru_cache(maxsize=4096)
+def _ccyymmdd(value: str) -> date | None:
+    """A CCYYMMDD date, ``None`` off the calendar; cached, as a remittance repeats a
+    handful of dates thousands of times."""
+    if len(value) != 8 or not _DIGITS.fullmatch(value):
+        return _BAD_DATE
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        return None
+
+
 class ElementReader:
     """Reads typed element values for one file and collects its notices.
 
@@ -484,9 +501,12 @@ class ElementReader:
         raise self.error(segment, format_index, "expected a date format qualifier (D8 or RD8)")
 
     def date_text(self, segment: Segment, index: int, value: str) -> date | None:
-        if len(value) != 8 or not _DIGITS.fullmatch(value):
+        found = _ccyymmdd(value)
+        if found is _BAD_DATE:
             raise self.error(segment, index, "expected a date as CCYYMMDD")
-        return self._calendar(segment, index, int(value[:4]), int(value[4:6]), int(value[6:]))
+        if found is None:
+            self.notice(segment, index, "date is not on the calendar; read as unknown")
+        return found
 
     def short_date(self, segment: Segment, index: int) -> date | None:
         """A YYMMDD date (ISA09, TA102); years 69-99 are 1900s, as POSIX reads %y."""
