@@ -1,12 +1,23 @@
 """MockOfficeAlly: the server object tests and the CLI start and stop.
 
 Threads: one accept loop; per connection paramiko's transport thread and one
-thread per SFTP session; one processing worker. ``stop()`` closes the
-listener and every connection and joins all of them.
+thread per SFTP session; one processing worker. ``stop()`` ends them in the
+order they depend on each other and joins every one:
+
+1. the accept loop, woken through a socket pair; it owns the listener and
+   closes it on its way out, so no ``accept()`` ever races the close and no
+   connection is registered after the next step has looked;
+2. every connection, by shutting its socket down (see
+   :mod:`claimferry_harness.transport`): each transport thread reads EOF,
+   closes its channels and then its own socket, and is joined;
+3. the SFTP session threads, which end when their channels close (they can
+   still hand a file to the processor as they close its handle);
+4. the processing worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import selectors
 import socket
@@ -24,6 +35,7 @@ from claimferry_harness.faults import Faults
 from claimferry_harness.processing import Processor
 from claimferry_harness.rules import ProcessingRules
 from claimferry_harness.sftp import Connection, Jail, SessionSFTPServer
+from claimferry_harness.transport import ConnectionSocket, ServerTransport
 from claimferry_harness.users import (
     HarnessUser,
     check_user_name,
@@ -76,10 +88,9 @@ class MockOfficeAlly:
         self._users: dict[str, HarnessUser] = {}
         self._host_key = hostkey.load_or_create(self.root)
         self._stopping = threading.Event()
-        self._listener: socket.socket | None = None
         self._wake: tuple[socket.socket, socket.socket] | None = None
         self._accept_thread: threading.Thread | None = None
-        self._transports: set[paramiko.Transport] = set()
+        self._transports: set[ServerTransport] = set()
         self._sessions: set[threading.Thread] = set()
         self._processor = Processor(self.root, self.outbound_dir, lambda: self.rules)
         for name, user in (users or {}).items():
@@ -195,8 +206,10 @@ class MockOfficeAlly:
         self._processor.submit(username, path)
 
     def track(self, thread: threading.Thread) -> None:
+        """Remember a session thread; called before it is started, from its transport thread."""
         with self._lock:
-            self._sessions = {t for t in self._sessions if t.is_alive()}
+            # Forget finished threads only: one not started yet is not alive either.
+            self._sessions = {t for t in self._sessions if t.ident is None or t.is_alive()}
             self._sessions.add(thread)
 
     # -- lifecycle -------------------------------------------------------------
@@ -211,12 +224,15 @@ class MockOfficeAlly:
             raise RuntimeError("the harness is already running")
         self._stopping.clear()
         listener = socket.create_server((self._host, self._port), backlog=128)
-        self._listener = listener
+        listener.setblocking(False)  # a client that gave up after select() must not block accept()
         self._port = listener.getsockname()[1]
-        self._wake = socket.socketpair()
+        self._wake = wake = socket.socketpair()
         self._processor.start()
         self._accept_thread = threading.Thread(
-            target=self._accept_loop, name=f"oa-harness-accept-{self._port}", daemon=True
+            target=self._accept_loop,
+            args=(listener, wake[0]),
+            name=f"oa-harness-accept-{self._port}",
+            daemon=True,
         )
         self._accept_thread.start()
         log.info(
@@ -228,35 +244,41 @@ class MockOfficeAlly:
         return self
 
     def stop(self) -> None:
-        """Close the listener and every session, join every thread. Safe to call twice."""
+        """End every connection and join every thread (see the module's docstring).
+
+        Safe to call twice. A client still connected sees its connection closed.
+        """
         if not self.running:
             return
         self._stopping.set()
         if self._wake is not None:
-            self._wake[1].send(b"x")
+            with contextlib.suppress(OSError):  # the accept loop already ended
+                self._wake[1].send(b"x")
         if self._accept_thread is not None:
-            self._accept_thread.join(_JOIN_TIMEOUT)
+            _join(self._accept_thread)
         self._accept_thread = None
-        for sock in (self._listener, *(self._wake or ())):
-            if sock is not None:
-                sock.close()
-        self._listener = None
+        if self._wake is not None:
+            self._wake[1].close()
         self._wake = None
         with self._lock:
-            transports = list(self._transports)
+            transports = [t for t in self._transports if t.is_alive()]
             self._transports.clear()
         for transport in transports:
-            transport.close()
+            transport.disconnect()
         for transport in transports:
-            transport.join(_JOIN_TIMEOUT)
+            _join(transport)
         with self._lock:
             sessions = list(self._sessions)
             self._sessions.clear()
         for session in sessions:
-            if session.is_alive():
-                session.join(_JOIN_TIMEOUT)
+            if session.ident is not None:  # never started: its transport ended first
+                _join(session)
         self._processor.stop()
-        log.info("mock Office Ally on port %d stopped", self._port)
+        log.info(
+            "mock Office Ally on port %d stopped (%d connection(s) closed)",
+            self._port,
+            len(transports),
+        )
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every arrived file has been answered; False on timeout."""
@@ -277,36 +299,48 @@ class MockOfficeAlly:
         state = "running" if self.running else "stopped"
         return f"<MockOfficeAlly {self._host}:{self._port} {state} root={self.root}>"
 
-    def _accept_loop(self) -> None:
-        listener, wake = self._listener, self._wake
-        if listener is None or wake is None:
-            return
-        with selectors.DefaultSelector() as selector:
-            selector.register(listener, selectors.EVENT_READ)
-            selector.register(wake[0], selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                for key, _ in selector.select():
-                    if key.fileobj is listener and not self._stopping.is_set():
-                        self._accept(listener)
+    def _accept_loop(self, listener: socket.socket, wake: socket.socket) -> None:
+        """Accept until ``stop()`` writes to ``wake``; then close the listener and ``wake``."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(listener, selectors.EVENT_READ)
+                selector.register(wake, selectors.EVENT_READ)
+                while not self._stopping.is_set():
+                    for key, _ in selector.select():
+                        if key.fileobj is listener and not self._stopping.is_set():
+                            self._accept(listener)
+        finally:
+            listener.close()
+            wake.close()
 
     def _accept(self, listener: socket.socket) -> None:
         try:
-            sock, _peer = listener.accept()
-        except OSError:
+            accepted, peer = listener.accept()
+        except OSError:  # BlockingIOError: the client went away before we got to it
             return
+        sock = ConnectionSocket.adopt(accepted)
         try:
-            self._serve(sock)
+            self._serve(sock, f"{peer[0]}:{peer[1]}")
         except Exception:  # a broken client must never stop the accept loop
             log.exception("could not start an SSH session")
             sock.close()
 
-    def _serve(self, sock: socket.socket) -> None:
-        transport = paramiko.Transport(sock)
+    def _serve(self, sock: ConnectionSocket, peer: str) -> None:
+        """Start a transport thread for ``sock`` (called only from the accept thread)."""
+        transport = ServerTransport(sock, peer)
         connection = Connection(self)
         connection.transport = transport
         with self._lock:
             transport.add_server_key(self._host_key)
-            self._transports = {t for t in self._transports if t.is_alive()}
-            self._transports.add(transport)
         transport.set_subsystem_handler("sftp", SessionSFTPServer)
         transport.start_server(event=threading.Event(), server=connection)
+        # Registered once started: stop() looks only after joining this thread.
+        with self._lock:
+            self._transports = {t for t in self._transports if t.is_alive()}
+            self._transports.add(transport)
+
+
+def _join(thread: threading.Thread) -> None:
+    thread.join(_JOIN_TIMEOUT)
+    if thread.is_alive():
+        log.warning("thread %s did not end within %gs of stop()", thread.name, _JOIN_TIMEOUT)

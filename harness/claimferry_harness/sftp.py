@@ -33,6 +33,7 @@ from paramiko.sftp import (
 
 from claimferry_harness.faults import Faults
 from claimferry_harness.processing import is_claim_file_name
+from claimferry_harness.transport import ServerTransport
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class Connection(paramiko.ServerInterface):
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.username: str | None = None
-        self.transport: paramiko.Transport | None = None
+        self.transport: ServerTransport | None = None
         self._lock = threading.Lock()
         self._bytes_written = 0
 
@@ -143,10 +144,10 @@ class Connection(paramiko.ServerInterface):
             return allowed
 
     def drop(self) -> None:
-        """Cut the connection, as a network failure would."""
+        """Cut the connection, as a network failure would (the transport thread winds down)."""
         if self.transport is not None:
             log.info("fault: dropping an SFTP connection after %d bytes", self._bytes_written)
-            self.transport.close()
+            self.transport.disconnect()
 
 
 class SessionSFTPServer(paramiko.SFTPServer):

@@ -45,9 +45,21 @@ class Session:
             self.transport.close()
             raise
 
-    def close(self) -> None:
-        self.sftp.close()
-        self.transport.close()
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the SFTP channel and the transport, and join the transport's thread.
+
+        The server may have closed the connection first (it was stopped, or a
+        fault dropped it) before this client's transport thread noticed: then
+        the channel's goodbye fails with EOF, and there is nothing left to close.
+        """
+        try:
+            self.sftp.close()
+        except EOFError:
+            pass
+        finally:
+            self.transport.close()
+            self.transport.join(timeout)
+            assert not self.transport.is_alive(), "client transport thread did not end"
 
 
 def new_ed25519() -> tuple[paramiko.Ed25519Key, str, bytes]:

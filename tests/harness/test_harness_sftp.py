@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
+import logging
 import os
 import socket
 import stat
+import struct
 import threading
 import time
 from pathlib import Path
@@ -15,6 +18,8 @@ import paramiko
 import pytest
 
 from claimferry_harness import Faults, HarnessLogin, HarnessUser, MockOfficeAlly
+from claimferry_harness.sftp import SessionSFTPServer
+from claimferry_harness.transport import ServerTransport
 from harness.harness_support import Connect, Session, TestClaim, build_837, new_ed25519, upload
 
 PASSWORD = "s3cret-test-only"
@@ -231,6 +236,25 @@ def _harness_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t is not threading.main_thread()}
 
 
+def _server_threads() -> list[threading.Thread]:
+    """Threads a server starts: accept loop, processing, transports, SFTP sessions."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("oa-harness") or isinstance(t, (ServerTransport, SessionSFTPServer))
+    ]
+
+
+def _read_until_closed(sock: socket.socket, timeout: float = 10) -> bytes:
+    """What the server sent before it closed the connection (a reset counts as closed)."""
+    sock.settimeout(timeout)
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(4096):
+            data += chunk
+    return data
+
+
 def test_stop_closes_sessions_and_leaves_no_threads_or_sockets(tmp_path: Path) -> None:
     before = _harness_threads()
     fds_before = len(os.listdir("/proc/self/fd"))
@@ -239,12 +263,18 @@ def test_stop_closes_sessions_and_leaves_no_threads_or_sockets(tmp_path: Path) -
     idle = socket.create_connection((server.host, server.port))
     sessions[0].sftp.putfo(io.BytesIO(build_837([TestClaim("A")])), "inbound/a_837P.txt")
     server.stop()
+    assert _server_threads() == []  # joined by stop(), not merely on their way out
     server.stop()  # twice is harmless
+    for session in sessions:  # each client's transport sees the server close the connection
+        session.transport.join(10)
+        assert not session.transport.is_active()
     with pytest.raises(OSError):
         sessions[1].sftp.listdir("/")
+    _read_until_closed(idle)
     for session in sessions:
         session.close()
     idle.close()
+    # Client-side helper threads (paramiko's cancelled handshake timers) may still be exiting.
     deadline = time.monotonic() + 5
     while _harness_threads() - before and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -252,6 +282,95 @@ def test_stop_closes_sessions_and_leaves_no_threads_or_sockets(tmp_path: Path) -
     assert len(os.listdir("/proc/self/fd")) <= fds_before
     with pytest.raises(OSError):
         socket.create_connection((server.host, server.port), timeout=1).close()
+
+
+def test_stop_during_key_exchange_leaves_no_thread(server: MockOfficeAlly) -> None:
+    """paramiko's handshake timer would outlive a connection that dies during key exchange."""
+    before = set(threading.enumerate())
+    stalled = socket.create_connection((server.host, server.port), timeout=10)
+    stalled.sendall(b"SSH-2.0-stalled_client\r\n")
+    _read_past_banner(stalled, extra=5)  # the server's KEXINIT: its handshake timer runs
+    assert any(isinstance(t, threading.Timer) for t in set(threading.enumerate()) - before)
+    server.stop()
+    assert [t for t in set(threading.enumerate()) - before if t.is_alive()] == []
+    _read_until_closed(stalled)
+    stalled.close()
+
+
+def _transport_log(caplog: pytest.LogCaptureFixture, port: int) -> list[logging.LogRecord]:
+    """What the harness said, at INFO or above, about the client on ``port``."""
+    return [
+        r
+        for r in caplog.records
+        if r.name == "claimferry_harness.transport"
+        and r.levelno >= logging.INFO
+        and f":{port} " in r.getMessage()
+    ]
+
+
+def _wait_for_transport_log(
+    caplog: pytest.LogCaptureFixture, port: int, timeout: float = 10
+) -> list[logging.LogRecord]:
+    deadline = time.monotonic() + timeout
+    while not (found := _transport_log(caplog, port)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return found
+
+
+def _read_past_banner(sock: socket.socket, extra: int = 0) -> None:
+    """Read the server's banner line and then ``extra`` bytes (its KEXINIT, once sent)."""
+    received = b""
+    while b"\n" not in received or len(received.partition(b"\n")[2]) < extra:
+        received += sock.recv(4096)
+
+
+def _linger_zero(sock: socket.socket) -> None:
+    """Make the socket's close a TCP reset, as a crashed client or a middlebox would."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def test_expected_disconnects_are_one_info_line_and_stop_is_quiet(
+    server: MockOfficeAlly, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bare = socket.create_connection((server.host, server.port), timeout=10)
+    bare_port = bare.getsockname()[1]
+    _read_past_banner(bare)  # nothing left unread, so close() is a plain FIN
+    bare.close()
+    early = socket.create_connection((server.host, server.port), timeout=10)
+    early_port = early.getsockname()[1]
+    early.sendall(b"SSH-2.0-resetting_client\r\n")
+    _read_past_banner(early, extra=5)  # the server is now waiting in key exchange
+    _linger_zero(early)
+    early.close()
+    session = Session(server, "sunrise", password=PASSWORD)
+    assert session.sftp.listdir("/")
+    client_sock = session.transport.sock
+    assert isinstance(client_sock, socket.socket)
+    session_port = client_sock.getsockname()[1]
+    _linger_zero(client_sock)
+    session.transport.close()  # no goodbye on the channel: the server just sees the reset
+    session.close()
+    expected = {
+        bare_port: "closed the connection before sending an SSH banner",
+        early_port: "reset the connection (ConnectionResetError) before logging in",
+        session_port: "reset the connection (ConnectionResetError) (user sunrise)",
+    }
+    for port, text in expected.items():
+        assert _wait_for_transport_log(caplog, port), (text, caplog.text)
+    # An orderly stop with clients still connected, one of them before its banner.
+    idle = socket.create_connection((server.host, server.port))
+    connect(server, "sunrise", password=PASSWORD).listdir("/")
+    server.stop()
+    for port, text in expected.items():
+        records = _transport_log(caplog, port)
+        assert [(r.levelno, r.getMessage().partition(f":{port} ")[2]) for r in records] == [
+            (logging.INFO, text)
+        ]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "Traceback" not in caplog.text
+    _read_until_closed(idle)
+    idle.close()
 
 
 def test_context_manager_and_restart_keep_the_host_key(tmp_path: Path, connect: Connect) -> None:
