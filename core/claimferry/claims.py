@@ -8,6 +8,7 @@ third party can add to them through the same hook.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
@@ -45,6 +46,7 @@ RELATIONSHIP_CODES: dict[str, str] = {
     "other": "G8",
 }
 
+_DELIMITERS = re.compile(r"[*~:^]")
 MAX_DIAGNOSES = 12
 MAX_LINES = 50
 MAX_MODIFIERS = 4
@@ -180,7 +182,7 @@ class Claim(_Model):
     @field_validator("id")
     @classmethod
     def _no_delimiters(cls, value: str) -> str:
-        if any(ch in value for ch in "*~:^"):
+        if _DELIMITERS.search(value):
             raise ValueError("must not contain the X12 delimiters * ~ : ^")
         return value
 
