@@ -9,6 +9,7 @@ several processes opening a new file at once cannot run twice.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,13 +29,28 @@ def open_database(path: Path) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
         db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(db)
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"{path}: cannot open ({exc})") from None
     path.chmod(0o600)
     return db
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch a new file to WAL. The switch needs the file to itself and SQLite
+    answers "locked" at once, without waiting, when several processes create
+    the file together; so wait here, as long as any other write would."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextmanager

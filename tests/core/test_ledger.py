@@ -171,3 +171,26 @@ def test_responses_are_recorded_once(ledger: Ledger, tmp_path: Path) -> None:
     assert first is not None and again is None
     assert ledger.response_known("sunrise", "a_999.txt", 5)
     assert not ledger.response_known("sunrise", "a_999.txt", 6)
+
+
+def test_many_threads_opening_a_new_ledger_at_once(tmp_path: Path) -> None:
+    """The first fetch --all of an install opens a new ledger from several threads."""
+    import threading
+
+    for trial in range(20):
+        folder = tmp_path / str(trial)
+        errors: list[BaseException] = []
+
+        def open_it(folder: Path = folder, errors: list[BaseException] = errors) -> None:
+            try:
+                with Ledger.open(folder) as led:
+                    assert led.schema_version == 2
+            except BaseException as exc:  # reported below, with the trial
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], (trial, errors)
