@@ -160,3 +160,14 @@ def test_plugins_json_lists_registrations(run) -> None:
     assert by_name["content-checks"]["registers"]["enrollment_validators"] == ["content-checks"]
     assert by_name["content-checks"]["distribution"] == "claimferry"
     assert data["failed"] == []
+
+
+def test_a_bug_is_one_line_not_a_traceback(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr("claimferry.cli.commands.load_claims", broken)
+    result = run("validate", str(EXAMPLE))
+    assert result.exit_code == 1
+    assert "unexpected internal error (ZeroDivisionError)" in result.stderr
+    assert "Traceback" not in result.output

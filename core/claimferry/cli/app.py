@@ -99,6 +99,16 @@ class ClaimferryGroup(click.Group):
             raise InputProblem(exc) from None
         except ClaimferryError as exc:
             raise command_error(str(exc), exc.exit_code) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            # A bug, not bad input: the traceback goes to the debug log (-vv),
+            # the operator gets one line to report.
+            logging.getLogger("claimferry").debug("unexpected error", exc_info=True)
+            raise click.ClickException(
+                f"unexpected internal error ({exc.__class__.__name__}); nothing more was "
+                "done. Rerun with -vv for the details and report it"
+            ) from None
 
 
 def json_option(func: F) -> F:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -330,6 +331,10 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
                     session.close()
         except ClaimferryError as exc:
             return {"account": name, "error": str(exc), "files": []}
+        except Exception as exc:  # one account's bug must not hide the others' results
+            logging.getLogger("claimferry").debug("fetch of %s failed", name, exc_info=True)
+            error = f"unexpected internal error ({exc.__class__.__name__}); rerun with -vv"
+            return {"account": name, "error": error, "files": []}
         return {
             "account": name,
             "files": [
