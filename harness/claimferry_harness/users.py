@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-import yaml
 
+from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -103,18 +103,7 @@ class HarnessLogin:
 def load_users(path: Path) -> dict[str, HarnessUser]:
     """Read a users file; :class:`InputError` lists every problem (file and field)."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([Problem(source, "", "users file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(source, "", f"cannot read: {type(exc).__name__}")]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise InputError([Problem(source, where, "not valid YAML")]) from None
+    data = parse_yaml(read_text(path, what="users file"), source)
     if not isinstance(data, dict) or not isinstance(data.get("users"), dict):
         raise InputError(
             [
