@@ -426,11 +426,20 @@ class ElementReader:
     not match, or a date shaped right that does not exist on the calendar
     (payers send them; refusing the whole response would hide every other
     claim's answer).
+
+    The readers run for nearly every element of a 100 MB remittance, so
+    ``_value`` is inlined in them, and amounts already read are remembered by
+    their text (a remittance repeats '0', '3.50' and its fee schedule
+    thousands of times; a Decimal is immutable, so sharing one is safe).
     """
+
+    AMOUNT_CACHE = 2048
+    """Distinct amount texts remembered per file: bounded, so memory stays flat."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.notices: list[Problem] = []
+        self._amounts: dict[str, Decimal] = {}
 
     def error(self, segment: Segment, index: int | None, message: str) -> X12SyntaxError:
         return X12SyntaxError(self.source, segment.where(index), message)
@@ -439,30 +448,44 @@ class ElementReader:
         self.notices.append(Problem(self.source, segment.where(index), message))
 
     def required(self, segment: Segment, index: int, what: str) -> str:
-        value = _value(segment, index)
+        elements = segment.elements
+        value = elements[index - 1].strip() if 0 < index <= len(elements) else ""
         if not value:
             raise self.error(segment, index, f"expected {what}, found nothing")
         return value
 
     def code(self, segment: Segment, index: int, table: Mapping[str, str], what: str) -> str:
         """A required element whose value must be one of ``table``'s codes."""
-        value = _value(segment, index)
+        elements = segment.elements
+        value = elements[index - 1].strip() if 0 < index <= len(elements) else ""
         if value not in table:
             choices = ", ".join(table)
             raise self.error(segment, index, f"expected {what} (one of {choices})")
         return value
 
     def amount(self, segment: Segment, index: int) -> Decimal:
-        value = _value(segment, index)
+        elements = segment.elements
+        text = elements[index - 1] if 0 < index <= len(elements) else ""
+        found = self._amounts.get(text)
+        if found is not None:
+            return found
+        value = text.strip()
         if not _AMOUNT.fullmatch(value):
             raise self.error(segment, index, "expected an amount (e.g. 125.50)")
-        return Decimal(value)
+        found = Decimal(value)
+        if len(self._amounts) < self.AMOUNT_CACHE:
+            self._amounts[text] = found
+        return found
 
     def optional_amount(self, segment: Segment, index: int) -> Decimal | None:
-        return self.amount(segment, index) if _value(segment, index) else None
+        elements = segment.elements
+        if 0 < index <= len(elements) and elements[index - 1].strip():
+            return self.amount(segment, index)
+        return None
 
     def quantity(self, segment: Segment, index: int) -> Decimal | None:
-        value = _value(segment, index)
+        elements = segment.elements
+        value = elements[index - 1].strip() if 0 < index <= len(elements) else ""
         if not value:
             return None
         if not _NUMBER.fullmatch(value):
@@ -477,10 +500,16 @@ class ElementReader:
 
     def date_of(self, segment: Segment, index: int, *, required: bool = True) -> date | None:
         """A CCYYMMDD date; None (with a notice) when it is not on the calendar."""
-        value = _value(segment, index)
+        elements = segment.elements
+        value = elements[index - 1].strip() if 0 < index <= len(elements) else ""
         if not value and not required:
             return None
-        return self.date_text(segment, index, value)
+        found = _ccyymmdd(value)
+        if found is _BAD_DATE:
+            raise self.error(segment, index, "expected a date as CCYYMMDD")
+        if found is None:
+            self.notice(segment, index, "date is not on the calendar; read as unknown")
+        return found
 
     def period(self, segment: Segment, format_index: int) -> tuple[date | None, date | None]:
         """A DTP date (D8) or range (RD8): the qualifier at ``format_index``, the value after."""

@@ -137,6 +137,7 @@ def iter_segments(stream: IO[bytes], source: str) -> Iterator[Segment]:
     terminator, element = delimiters.segment, delimiters.element
     position = 0
     pending = buffer[start:]
+    known: set[str] = set()  # identifiers already found well-formed: a file uses a few dozen
     while True:
         chunk = stream.read(CHUNK)
         pieces = pending.split(terminator)
@@ -148,12 +149,14 @@ def iter_segments(stream: IO[bytes], source: str) -> Iterator[Segment]:
             position += 1
             parts = raw.split(element)
             seg_id = parts[0]
-            if not (2 <= len(seg_id) <= 3 and seg_id.isalnum() and seg_id == seg_id.upper()):
-                raise X12SyntaxError(
-                    source,
-                    f"segment {position}",
-                    "expected a segment identifier of 2 or 3 letters or digits",
-                )
+            if seg_id not in known:
+                if not (2 <= len(seg_id) <= 3 and seg_id.isalnum() and seg_id == seg_id.upper()):
+                    raise X12SyntaxError(
+                        source,
+                        f"segment {position}",
+                        "expected a segment identifier of 2 or 3 letters or digits",
+                    )
+                known.add(seg_id)
             yield Segment(position, seg_id, tuple(parts[1:]), delimiters)
         if not chunk:
             break

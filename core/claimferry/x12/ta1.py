@@ -8,7 +8,7 @@ same envelope rules, and the same precise errors, apply to all of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
@@ -120,29 +120,29 @@ class Envelope:
         return self._st is not None
 
     def check(self, segment: Segment) -> bool:
-        """Check one segment's place; True when it was an envelope segment (or TA1)."""
-        reader = self.reader
-        if self._closed:
-            raise reader.error(segment, None, "expected the end of the file after IEA")
+        """Check one segment's place; True when it was an envelope segment (or TA1).
+
+        Inside a transaction (nearly every segment of a large file) this is one
+        attribute test and one set lookup; nothing is closed then, as IEA
+        cannot come before SE.
+        """
         if self._st is not None:
             self._segments += 1
-            if segment.id == "SE":
+            seg_id = segment.id
+            if seg_id not in _ENVELOPE_IDS:
+                return False
+            if seg_id == "SE":
                 self._close_transaction(segment)
                 return True
-            if segment.id in ("ST", "GS", "GE", "ISA", "IEA", "TA1"):
-                raise reader.error(segment, None, "expected SE to close the transaction first")
-            return False
-        handler = {
-            "ISA": self._open_interchange,
-            "TA1": self._interchange_ack,
-            "GS": self._open_group,
-            "ST": self._open_transaction,
-            "GE": self._close_group,
-            "IEA": self._close_interchange,
-        }.get(segment.id)
+            raise self.reader.error(segment, None, "expected SE to close the transaction first")
+        if self._closed:
+            raise self.reader.error(segment, None, "expected the end of the file after IEA")
+        handler = _HANDLERS.get(segment.id)
         if handler is None:
-            raise reader.error(segment, None, "expected this segment inside a transaction (ST..SE)")
-        handler(segment)
+            raise self.reader.error(
+                segment, None, "expected this segment inside a transaction (ST..SE)"
+            )
+        handler(self, segment)
         return True
 
     def finish(self, last: Segment | None) -> None:
@@ -246,6 +246,17 @@ class Envelope:
         if segment.element(2).strip() != isa.element(13).strip():
             reader.notice(segment, 2, "IEA02 does not match ISA13")
         self._closed = True
+
+
+_ENVELOPE_IDS = frozenset({"SE", "ST", "GS", "GE", "ISA", "IEA", "TA1"})
+_HANDLERS: dict[str, Callable[[Envelope, Segment], None]] = {
+    "ISA": Envelope._open_interchange,
+    "TA1": Envelope._interchange_ack,
+    "GS": Envelope._open_group,
+    "ST": Envelope._open_transaction,
+    "GE": Envelope._close_group,
+    "IEA": Envelope._close_interchange,
+}
 
 
 @dataclass(frozen=True)
