@@ -99,10 +99,26 @@ def _unfit_identifier(value: str) -> bool:
     return _BAD_IDENTIFIER.search(value) is not None
 
 
+_UNFIT_IDENTIFIER = "contains an X12 delimiter (* : ^ ~) or a non-ASCII character"
+
+
 def _identifier(value: str, field: str) -> str:
     if _unfit_identifier(value):
-        raise _Unwritable(field, "contains an X12 delimiter (* : ^ ~) or a non-ASCII character")
+        raise _Unwritable(field, _UNFIT_IDENTIFIER)
     return value
+
+
+@lru_cache(maxsize=4096)
+def _service_dates(start: date, end: date | None) -> str:
+    """DTP*472's format qualifier and date or range."""
+    if end is None or end == start:
+        return f"D8*{_d8(start)}"
+    return f"RD8*{_d8(start)}-{_d8(end)}"
+
+
+@lru_cache(maxsize=256)
+def _pointers(pointers: tuple[int, ...]) -> str:
+    return ":".join(map(str, pointers))
 
 
 @lru_cache(maxsize=4096)
@@ -192,20 +208,26 @@ def _patient(patient: Patient) -> list[str]:
     return out
 
 
-def _service_line(claim: Claim, number: int, line: ServiceLine) -> list[str]:
-    """Loop 2400: LX, SV1, DTP*472, REF*6R."""
-    field = f"lines[{number - 1}]"
-    procedure = ":".join(
-        [_identifier(line.procedure, f"{field}.procedure")]
-        + [_identifier(m, f"{field}.modifiers") for m in line.modifiers]
-    )
-    pointers = ":".join(str(p) for p in line.diagnosis_pointers)
-    end = line.service_end_date
-    if end is None or end == line.service_date:
-        when = f"D8*{_d8(line.service_date)}"
-    else:
-        when = f"RD8*{_d8(line.service_date)}-{_d8(end)}"
-    line_id = _identifier(line.id, f"{field}.id") if line.id is not None else f"{claim.id}-{number}"
+def _service_line(claim_id: str, number: int, line: ServiceLine) -> list[str]:
+    """Loop 2400: LX, SV1, DTP*472, REF*6R.
+
+    The hot loop of a big file: field names are spelled out only for a problem.
+    """
+    procedure = line.procedure
+    if _unfit_identifier(procedure):
+        raise _Unwritable(f"lines[{number - 1}].procedure", _UNFIT_IDENTIFIER)
+    if line.modifiers:
+        for modifier in line.modifiers:
+            if _unfit_identifier(modifier):
+                raise _Unwritable(f"lines[{number - 1}].modifiers", _UNFIT_IDENTIFIER)
+        procedure = ":".join([procedure, *line.modifiers])
+    pointers = _pointers(tuple(line.diagnosis_pointers))
+    when = _service_dates(line.service_date, line.service_end_date)
+    line_id = line.id
+    if line_id is None:
+        line_id = f"{claim_id}-{number}"
+    elif _unfit_identifier(line_id):
+        raise _Unwritable(f"lines[{number - 1}].id", _UNFIT_IDENTIFIER)
     return [
         f"LX*{number}",
         f"SV1*HC:{procedure}*{_amount(line.charge)}*UN*{_amount(line.units)}***{pointers}",
@@ -226,11 +248,10 @@ def _claim(claim: Claim) -> list[str]:
     if claim.frequency != "original" and claim.payer_claim_number is not None:
         payer_number = _identifier(claim.payer_claim_number, "payer_claim_number")
         out.append(f"REF*F8*{payer_number}")
-    codes = [
-        _identifier(code, f"diagnoses[{index}]").replace(".", "")
-        for index, code in enumerate(claim.diagnoses)
-    ]
-    out.append("HI*ABK:" + "*ABF:".join(codes))
+    for index, code in enumerate(claim.diagnoses):
+        if _unfit_identifier(code):
+            raise _Unwritable(f"diagnoses[{index}]", _UNFIT_IDENTIFIER)
+    out.append("HI*ABK:" + "*ABF:".join(claim.diagnoses).replace(".", ""))
     if claim.referring_provider is not None:
         ref = claim.referring_provider
         npi = _identifier(ref.npi, "referring_provider.npi")
@@ -254,30 +275,49 @@ def _claim(claim: Claim) -> list[str]:
             out.append(f"NM1*77*2*{name}")
         out += _address(facility.address, "service_facility.address")
     for number, line in enumerate(claim.lines, start=1):
-        out += _service_line(claim, number, line)
+        out += _service_line(claim_id, number, line)
     return out
 
 
-_SubscriberKey = tuple[Payer, Subscriber, bool]
+_Items = list[tuple[Patient | None, Claim]]
+_Subscriber = tuple[Payer, Subscriber, bool, _Items]
 """Payer, subscriber, and whether the subscriber is the patient: one 2000B each."""
 
 
-def _grouped(
-    claims: Sequence[Claim],
-) -> dict[BillingProvider, dict[_SubscriberKey, list[tuple[Patient | None, Claim]]]]:
-    """Claims by billing provider, then subscriber, patients kept together, input order."""
-    tree: dict[BillingProvider, dict[_SubscriberKey, dict[Patient | None, list[Claim]]]] = {}
+def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subscriber]]]:
+    """Claims by billing provider, then subscriber, patients kept together, input order.
+
+    Grouped by the models' own equality. A group is written from its first
+    model (the dict key), and that very object is what each of its claims is
+    listed with, so ``is`` tells groups apart afterwards. Claims mostly share
+    one billing provider object: it is found by ``id()`` before by value.
+    """
+    SubscriberKey = tuple[Payer, Subscriber, bool]
+    Subscribers = dict[SubscriberKey, dict[Patient | None, list[Claim]]]
+    tree: dict[BillingProvider, Subscribers] = {}
+    by_id: dict[int, Subscribers] = {}  # the claims keep the objects (and ids) alive
     for claim in claims:
-        subscribers = tree.setdefault(claim.provider(), {})
+        provider = claim.provider()
+        subscribers = by_id.get(id(provider))
+        if subscribers is None:
+            subscribers = by_id[id(provider)] = tree.setdefault(provider, {})
         key = (claim.payer, claim.subscriber, claim.patient is None)
         subscribers.setdefault(key, {}).setdefault(claim.patient, []).append(claim)
-    return {
-        provider: {
-            key: [(patient, c) for patient, batch in patients.items() for c in batch]
-            for key, patients in subscribers.items()
-        }
+    return [
+        (
+            provider,
+            [
+                (
+                    payer,
+                    subscriber,
+                    is_patient,
+                    [(p, c) for p, batch in patients.items() for c in batch],
+                )
+                for (payer, subscriber, is_patient), patients in subscribers.items()
+            ],
+        )
         for provider, subscribers in tree.items()
-    }
+    ]
 
 
 def _chunks(
@@ -317,12 +357,12 @@ def _transaction_body(claims: Sequence[Claim]) -> _Body:
     """Segments from the first HL to the last claim line, and every problem met."""
     body = _Body()
     hl = 0
-    for provider, subscribers in _grouped(claims).items():
+    for provider, subscribers in _grouped(claims):
         hl += 1
         provider_hl = hl
-        first_claim = next(iter(subscribers.values()))[0][1]
+        first_claim = subscribers[0][3][0][1]
         body.add_for(first_claim, partial(_billing_provider, provider), f"HL*{hl}**20*1")
-        for (payer, subscriber, is_patient), items in subscribers.items():
+        for payer, subscriber, is_patient, items in subscribers:
             for chunk in _chunks(items, MAX_CLAIMS_PER_SUBSCRIBER_HL):
                 hl += 1
                 subscriber_hl = hl
@@ -333,7 +373,7 @@ def _transaction_body(claims: Sequence[Claim]) -> _Body:
                 )
                 current: Patient | None = None
                 for patient, claim in chunk:
-                    if patient is not None and patient != current:
+                    if patient is not None and patient is not current:  # one object per value
                         hl += 1
                         body.add_for(
                             claim, partial(_patient, patient), f"HL*{hl}*{subscriber_hl}*23*0"
