@@ -123,7 +123,7 @@ def check_diagnoses(claim: Claim, context: ValidationContext) -> Iterator[Findin
 def check_procedures(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """CPT or HCPCS Level II procedure codes and 2-character modifiers."""
     for index, line in enumerate(claim.lines):
-        if not (_CPT.match(line.procedure) or _HCPCS.match(line.procedure)):
+        if not _procedure_ok(line.procedure):
             yield _error(
                 "PROCEDURE-SHAPE",
                 "expected a CPT code (5 digits, or 4 digits and F, T or U) "
@@ -132,13 +132,23 @@ def check_procedures(claim: Claim, context: ValidationContext) -> Iterator[Findi
                 f"lines[{index}].procedure",
             )
         for position, modifier in enumerate(line.modifiers):
-            if not _MODIFIER.match(modifier):
+            if not _modifier_ok(modifier):
                 yield _error(
                     "MODIFIER-SHAPE",
                     "a modifier is 2 letters or digits (e.g. HN, 95)",
                     claim,
                     f"lines[{index}].modifiers[{position}]",
                 )
+
+
+@lru_cache(maxsize=4096)
+def _procedure_ok(code: str) -> bool:
+    return bool(_CPT.match(code) or _HCPCS.match(code))
+
+
+@lru_cache(maxsize=4096)
+def _modifier_ok(modifier: str) -> bool:
+    return _MODIFIER.match(modifier) is not None
 
 
 def check_place_of_service(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
@@ -183,28 +193,44 @@ def check_addresses(claim: Claim, context: ValidationContext) -> Iterator[Findin
 def check_billing_provider(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """The TR3's 2010AA rules: tax ID, taxonomy, a 9-digit ZIP and a street address."""
     provider = claim.provider()
-    if not _TAX_ID.match(provider.tax_id):
-        yield _error(
-            "TAX-ID-SHAPE",
-            "a tax ID (EIN or SSN) is 9 digits, without a dash",
-            claim,
-            "billing_provider.tax_id",
+    address = provider.address
+    for code, message, field in _billing_provider_problems(
+        provider.tax_id, address.zip, address.line1, address.line2 or ""
+    ):
+        yield _error(code, message, claim, field)
+
+
+@lru_cache(maxsize=256)
+def _billing_provider_problems(
+    tax_id: str, zip_code: str, line1: str, line2: str
+) -> tuple[tuple[str, str, str], ...]:
+    """Code, message and field of each 2010AA problem: claims share their provider."""
+    found: list[tuple[str, str, str]] = []
+    if not _TAX_ID.match(tax_id):
+        found.append(
+            (
+                "TAX-ID-SHAPE",
+                "a tax ID (EIN or SSN) is 9 digits, without a dash",
+                "billing_provider.tax_id",
+            )
         )
-    if _ZIP.match(provider.address.zip) and len(provider.address.zip) != 9:
-        yield _error(
-            "ZIP-PLUS4",
-            "the billing provider's ZIP must have all 9 digits (ZIP+4)",
-            claim,
-            "billing_provider.address.zip",
+    if _ZIP.match(zip_code) and len(zip_code) != 9:
+        found.append(
+            (
+                "ZIP-PLUS4",
+                "the billing provider's ZIP must have all 9 digits (ZIP+4)",
+                "billing_provider.address.zip",
+            )
         )
-    lines = (provider.address.line1, provider.address.line2 or "")
-    if any(_PO_BOX.search(line) for line in lines):
-        yield _error(
-            "BILLING-ADDRESS-PO-BOX",
-            "the billing provider's address must be a street address, not a PO or lock box",
-            claim,
-            "billing_provider.address",
+    if _PO_BOX.search(line1) or _PO_BOX.search(line2):
+        found.append(
+            (
+                "BILLING-ADDRESS-PO-BOX",
+                "the billing provider's address must be a street address, not a PO or lock box",
+                "billing_provider.address",
+            )
         )
+    return tuple(found)
 
 
 def check_taxonomies(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
@@ -291,7 +317,7 @@ def check_amounts(claim: Claim, context: ValidationContext) -> Iterator[Finding]
             yield _error(
                 "CHARGE-NOT-POSITIVE", "a charge must be above zero", claim, f"{field}.charge"
             )
-        elif line.charge != line.charge.quantize(_CENTS):
+        elif not _whole_cents(line.charge):
             yield _error(
                 "CHARGE-PRECISION",
                 "a charge has at most 2 decimal places (whole cents)",
@@ -300,11 +326,22 @@ def check_amounts(claim: Claim, context: ValidationContext) -> Iterator[Finding]
             )
 
 
+@lru_cache(maxsize=4096)
+def _whole_cents(charge: Decimal) -> bool:
+    """By value, so equal charges (12.5, 12.50) share an answer, as they must."""
+    return charge == charge.quantize(_CENTS)
+
+
 def check_diagnosis_pointers(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """Each pointer names one of the claim's diagnoses, once."""
     count = len(claim.diagnoses)
     for index, line in enumerate(claim.lines):
-        for position, pointer in enumerate(line.diagnosis_pointers):
+        pointers = line.diagnosis_pointers
+        if not pointers or (
+            min(pointers) >= 1 and max(pointers) <= count and len(set(pointers)) == len(pointers)
+        ):
+            continue  # the usual case, checked at C speed: all in range, none twice
+        for position, pointer in enumerate(pointers):
             field = f"lines[{index}].diagnosis_pointers[{position}]"
             if not 1 <= pointer <= count:
                 yield _error(
@@ -400,16 +437,23 @@ def _identifiers(claim: Claim) -> Iterator[tuple[str, str]]:
             yield f"lines[{index}].id", line.id
 
 
+@lru_cache(maxsize=65536)
+def _unfit_identifier(value: str) -> bool:
+    return _NOT_X12_IDENTIFIER.search(value) is not None
+
+
 def check_identifiers(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """Identifiers go into X12 verbatim: no delimiters, printable ASCII, unique line ids."""
     for field, value in _identifiers(claim):
-        if _NOT_X12_IDENTIFIER.search(value):
+        if _unfit_identifier(value):
             yield _error(
                 "X12-DELIMITER",
                 "must not contain * : ^ ~ or characters outside printable ASCII",
                 claim,
                 field,
             )
+    if all(line.id is None for line in claim.lines):
+        return  # claim id and line number: unique
     line_ids = [line.id or f"{claim.id}-{n}" for n, line in enumerate(claim.lines, start=1)]
     for index, line_id in enumerate(line_ids):
         if line_id in line_ids[:index]:
