@@ -12,7 +12,7 @@ wrong, and the operator must still see every claim.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -31,6 +31,7 @@ from claimferry.x12.codes import (
     PROVIDER_ADJUSTMENT_REASONS,
     ElementReader,
     Person,
+    fast_frozen_init,
     jsonable,
     meaning,
     person,
@@ -80,6 +81,7 @@ class PaymentHeader:
         return meaning(PAYMENT_HANDLING_CODES, self.handling_code)
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class Adjustment:
     """One CAS triplet: group (CO/OA/PI/PR/CR), reason (CARC), amount and quantity."""
@@ -101,6 +103,7 @@ class Adjustment:
         return f"{self.group}-{self.reason} {self.amount}: {self.reason_meaning}"
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class ServiceLine:
     """An SVC: what was billed, what was paid, and why the two differ."""
@@ -124,6 +127,7 @@ class ServiceLine:
         return next((value for q, value in self.amounts if q == "B6"), None)
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class RemitClaim:
     """A CLP with everything under it. ``claim_id`` is the CLM01 we sent.
@@ -205,15 +209,22 @@ RemitEvent = PaymentHeader | RemitClaim | PaymentSummary
 
 def claim_imbalances(claim: RemitClaim) -> list[str]:
     """CLP03 - CLP04 must equal every CAS of the claim; SVC02 - SVC03 every CAS of the line."""
-    found = []
-    claim_cas = sum((a.amount for a in claim.all_adjustments()), ZERO)
+    found: list[str] = []
+    claim_cas = ZERO  # all_adjustments' order from ZERO, exactly as sum() adds them
+    for adjustment in claim.adjustments:
+        claim_cas += adjustment.amount
+    for line in claim.lines:
+        for adjustment in line.adjustments:
+            claim_cas += adjustment.amount
     if claim.charge - claim.paid != claim_cas:
         found.append(
             f"claim {claim.claim_id} (segment {claim.segment_position}): charge {claim.charge} "
             f"- paid {claim.paid} = {claim.charge - claim.paid}, but adjustments total {claim_cas}"
         )
     for number, line in enumerate(claim.lines, 1):
-        line_cas = sum((a.amount for a in line.adjustments), ZERO)
+        line_cas = ZERO
+        for adjustment in line.adjustments:
+            line_cas += adjustment.amount
         if line.charge - line.paid != line_cas:
             found.append(
                 f"claim {claim.claim_id} line {number}: charge {line.charge} - paid {line.paid} "
@@ -334,7 +345,7 @@ class _LineBuilder:
         return ServiceLine(
             procedure_qualifier=self.procedure[0],
             procedure=self.procedure[1],
-            modifiers=tuple(m for m in self.procedure[2:6] if m),
+            modifiers=tuple(filter(None, self.procedure[2:6])),
             charge=self.charge,
             paid=self.paid,
             revenue_code=self.segment.element(4),
@@ -535,37 +546,62 @@ class _Transaction:
         return self.reader.date_of(bpr, 16)
 
     def _in_claim(self, claim: _ClaimBuilder, segment: Segment) -> None:
-        reader, seg_id, line = self.reader, segment.id, claim.line
-        if seg_id == "SVC":
-            claim.close_line()
-            claim.line = _LineBuilder(segment, reader)
-        elif seg_id == "CAS":
-            (line.adjustments if line else claim.adjustments).extend(self._adjustments(segment))
-        elif seg_id == "DTM":
-            qualifier = reader.required(segment, 1, "a date qualifier")
-            (line.dates if line else claim.dates)[qualifier] = reader.date_of(segment, 2)
-        elif seg_id == "AMT":
-            qualifier = reader.required(segment, 1, "an amount qualifier")
-            (line.amounts if line else claim.amounts).append((qualifier, reader.amount(segment, 2)))
-        elif seg_id == "REF":
-            value = reader.required(segment, 2, "a reference number")
-            if line and segment.element(1) == "6R":
-                line.control_number = value
-        elif seg_id == "LQ":
-            if line is None:
-                raise reader.error(segment, None, "expected SVC before LQ")
-            line.remarks.append(reader.required(segment, 2, "a remark code"))
-        elif seg_id == "NM1" and line is None:
-            self._claim_party(claim, segment)
-        elif seg_id in ("MOA", "MIA") and line is None:
-            indexes = (3, 4, 5, 6, 7) if seg_id == "MOA" else (5, 20, 21, 22, 23)
-            claim.remarks += [segment.element(i) for i in indexes if segment.element(i)]
-        elif seg_id in _READ_AND_IGNORED:
-            return
-        else:
-            raise reader.error(
-                segment, None, "expected a claim (2100) or service line (2110) segment of the 835"
-            )
+        """A segment of the open claim (2100) or of its current service line (2110)."""
+        _IN_CLAIM.get(segment.id, _Transaction._not_in_claim)(self, claim, segment)
+
+    def _service_line(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        claim.close_line()
+        claim.line = _LineBuilder(segment, self.reader)
+
+    def _claim_adjustments(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        line = claim.line
+        (claim.adjustments if line is None else line.adjustments).extend(self._adjustments(segment))
+
+    def _date(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        reader, line = self.reader, claim.line
+        qualifier = reader.required(segment, 1, "a date qualifier")
+        (claim.dates if line is None else line.dates)[qualifier] = reader.date_of(segment, 2)
+
+    def _amount(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        reader, line = self.reader, claim.line
+        qualifier = reader.required(segment, 1, "an amount qualifier")
+        (claim.amounts if line is None else line.amounts).append(
+            (qualifier, reader.amount(segment, 2))
+        )
+
+    def _reference(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        value = self.reader.required(segment, 2, "a reference number")
+        line = claim.line
+        if line is not None and segment.element(1) == "6R":
+            line.control_number = value
+
+    def _remark(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        line = claim.line
+        if line is None:
+            raise self.reader.error(segment, None, "expected SVC before LQ")
+        line.remarks.append(self.reader.required(segment, 2, "a remark code"))
+
+    def _party(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        if claim.line is not None:
+            raise self._unexpected(segment)
+        self._claim_party(claim, segment)
+
+    def _outpatient_or_inpatient(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        if claim.line is not None:
+            raise self._unexpected(segment)
+        indexes = (3, 4, 5, 6, 7) if segment.id == "MOA" else (5, 20, 21, 22, 23)
+        claim.remarks += [segment.element(i) for i in indexes if segment.element(i)]
+
+    def _ignored(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        return
+
+    def _not_in_claim(self, claim: _ClaimBuilder, segment: Segment) -> None:
+        raise self._unexpected(segment)
+
+    def _unexpected(self, segment: Segment) -> X12SyntaxError:
+        return self.reader.error(
+            segment, None, "expected a claim (2100) or service line (2110) segment of the 835"
+        )
 
     def _claim_party(self, claim: _ClaimBuilder, segment: Segment) -> None:
         entity = self.reader.required(segment, 1, "an entity identifier code")
@@ -578,10 +614,12 @@ class _Transaction:
         reader = self.reader
         group = reader.code(segment, 1, ADJUSTMENT_GROUPS, "a claim adjustment group code")
         found = []
-        for index in range(2, max(2, min(len(segment), 19)) + 1, 3):
-            reason = segment.element(index).strip()
+        elements = segment.elements
+        fields = (*elements, "", "", "")  # CAS(index) is fields[index - 1], "" past the end
+        for index in range(2, max(2, min(len(elements), 19)) + 1, 3):
+            reason = fields[index - 1].strip()
             if not reason:
-                if segment.element(index + 1).strip():
+                if fields[index].strip():
                     raise reader.error(segment, index, "expected a reason code for this amount")
                 if index == 2:
                     raise reader.error(segment, 2, "expected a claim adjustment reason code")
@@ -628,6 +666,21 @@ class _Transaction:
         return (claim,)
 
 
+_IN_CLAIM: dict[str, Callable[[_Transaction, _ClaimBuilder, Segment], None]] = {
+    "SVC": _Transaction._service_line,
+    "CAS": _Transaction._claim_adjustments,
+    "DTM": _Transaction._date,
+    "AMT": _Transaction._amount,
+    "REF": _Transaction._reference,
+    "LQ": _Transaction._remark,
+    "NM1": _Transaction._party,
+    "MOA": _Transaction._outpatient_or_inpatient,
+    "MIA": _Transaction._outpatient_or_inpatient,
+    **dict.fromkeys(_READ_AND_IGNORED, _Transaction._ignored),
+}
+"""What each segment of an open claim does (CLP, LX and PLB close it; others are errors)."""
+
+
 def iter_835(segments: Iterable[Segment], source: str) -> Iterator[RemitEvent]:
     """Yield each transaction's PaymentHeader, then its RemitClaims, then its PaymentSummary.
 
@@ -656,11 +709,18 @@ class Remit835Stream:
 
     def __iter__(self) -> Iterator[RemitEvent]:
         envelope, transaction = self.envelope, None
+        check, in_claim = envelope.check, _IN_CLAIM.get
         last: Segment | None = None
         for segment in self.segments:
             last = segment
-            if not envelope.check(segment):
+            if not check(segment):
                 assert transaction is not None
+                claim = transaction.claim
+                if claim is not None:  # most segments: straight to their handler
+                    handler = in_claim(segment.id)
+                    if handler is not None:
+                        handler(transaction, claim, segment)
+                        continue
                 events = transaction.feed(segment)
                 if events:
                     yield from events
