@@ -128,55 +128,82 @@ def iter_segments(stream: IO[bytes], source: str) -> Iterator[Segment]:
     """Yield segments from a binary stream, reading it in chunks.
 
     Each chunk is split on the segment terminator at once; only the last,
-    unfinished piece is carried into the next chunk.
+    unfinished piece is carried into the next chunk. Nothing is read before
+    the first segment is asked for.
     """
-    buffer = stream.read(CHUNK).removeprefix(UTF8_BOM).decode("latin-1")
-    if not buffer.strip():
-        raise X12SyntaxError(source, "", "file is empty")
-    delimiters, start = detect_delimiters(buffer[:4096], source)
-    terminator, element = delimiters.segment, delimiters.element
-    position = 0
-    pending = buffer[start:]
-    known: set[str] = set()  # identifiers already found well-formed: a file uses a few dozen
-    while True:
-        chunk = stream.read(CHUNK)
-        pieces = pending.split(terminator)
-        pending = pieces.pop()
-        for raw in pieces:
-            raw = raw.strip(" \t\r\n")
-            if not raw:
-                continue
-            position += 1
-            parts = raw.split(element)
-            seg_id = parts[0]
-            if seg_id not in known:
-                if not (2 <= len(seg_id) <= 3 and seg_id.isalnum() and seg_id == seg_id.upper()):
-                    raise X12SyntaxError(
-                        source,
-                        f"segment {position}",
-                        "expected a segment identifier of 2 or 3 letters or digits",
-                    )
-                known.add(seg_id)
-            yield Segment(position, seg_id, tuple(parts[1:]), delimiters)
-        if not chunk:
-            break
-        pending += chunk.decode("latin-1")
-    if pending.strip(" \t\r\n"):
-        raise X12SyntaxError(
-            source, f"segment {position + 1}", "file ends without a segment terminator"
-        )
+    return _segments(stream, source, None)
 
 
 def read_segments(path: Path) -> Iterator[Segment]:
-    """Segments of a file on disk (streamed)."""
+    """Segments of a file on disk (streamed); the file is opened at the first segment."""
+    return _segments(None, str(path), path)
+
+
+def _segments(stream: IO[bytes] | None, source: str, path: Path | None) -> Iterator[Segment]:
+    """``iter_segments`` over ``stream``, or over ``path``, opened here and closed at the end.
+
+    One generator for both, so a file's segments pass through no second
+    generator on their way out: this loop runs for every segment of a 100 MB
+    file, and its parts are written out for speed. A segment is filled in
+    place rather than through ``Segment.__init__`` (a Python call per segment
+    costs a third of the loop), and the identifier check runs once per
+    distinct identifier.
+    """
+    if stream is None:
+        assert path is not None
+        try:
+            stream = path.open("rb")
+        except OSError as exc:
+            raise InputError(
+                [Problem(source, "", f"cannot read the file: {exc.strerror}")]
+            ) from None
     try:
-        stream = path.open("rb")
-    except OSError as exc:
-        raise InputError(
-            [Problem(str(path), "", f"cannot read the file: {exc.strerror}")]
-        ) from None
-    with stream:
-        yield from iter_segments(stream, str(path))
+        buffer = stream.read(CHUNK).removeprefix(UTF8_BOM).decode("latin-1")
+        if not buffer.strip():
+            raise X12SyntaxError(source, "", "file is empty")
+        delimiters, start = detect_delimiters(buffer[:4096], source)
+        terminator, element = delimiters.segment, delimiters.element
+        position = 0
+        pending = buffer[start:]
+        known: set[str] = set()  # identifiers found well-formed: a file uses a few dozen
+        new = Segment.__new__
+        while True:
+            chunk = stream.read(CHUNK)
+            pieces = pending.split(terminator)
+            pending = pieces.pop()
+            for raw in pieces:
+                raw = raw.strip(" \t\r\n")
+                if not raw:
+                    continue
+                position += 1
+                parts = raw.split(element)
+                seg_id = parts.pop(0)
+                if seg_id not in known:
+                    if not (
+                        2 <= len(seg_id) <= 3 and seg_id.isalnum() and seg_id == seg_id.upper()
+                    ):
+                        raise X12SyntaxError(
+                            source,
+                            f"segment {position}",
+                            "expected a segment identifier of 2 or 3 letters or digits",
+                        )
+                    known.add(seg_id)
+                segment = new(Segment)  # Segment(position, seg_id, tuple(parts), delimiters)
+                segment.position = position
+                segment.id = seg_id
+                segment.elements = tuple(parts)
+                segment.delimiters = delimiters
+                yield segment
+            if not chunk:
+                break
+            pending += chunk.decode("latin-1")
+        if pending.strip(" \t\r\n"):
+            raise X12SyntaxError(
+                source, f"segment {position + 1}", "file ends without a segment terminator"
+            )
+    finally:
+        if path is not None:
+            stream.close()
 
 
 def segments_from_bytes(data: bytes, source: str) -> list[Segment]:
