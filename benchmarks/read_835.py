@@ -1,12 +1,17 @@
 """Speed and memory of the streaming 835 reader, against pyx12's X12ContextReader.
 
-Run: .venv/bin/python benchmarks/read_835.py [--claims 50000] [--small 5000]
+Run: .venv/bin/python benchmarks/read_835.py [--claims 50000] [--small 5000] [--rounds 3]
 
 Writes a balanced 835 (CLP, CAS, NM1, DTM, SVC, DTM, CAS per claim) to a temp
 file, reads every claim with ``iter_835_claims`` and with pyx12 (visiting
-every 2100 claim loop), prints both times and the ratio (target: ours at
-least 30x faster), and the tracemalloc peak of our reader at two file sizes
-to show memory does not grow with the file.
+every 2100 claim loop), and prints the ratio (target: ours at least 30x
+faster), then the tracemalloc peak of our reader at two file sizes to show
+memory does not grow with the file.
+
+Times are CPU seconds of this process. On a shared machine other work only
+ever adds to them, so each reader runs ``--rounds`` times, the two taking
+turns (a busy spell then slows both), and the best (lowest) time of each is
+the one compared.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import pyx12.x12context
 from claimferry.x12.remit835 import iter_835_claims
 from claimferry.x12.segments import read_segments
 
+TARGET = 30
+"""How many times faster than pyx12 our reader is meant to be."""
 PROCEDURES = ("97151", "97153", "97155", "97156")
 MODIFIERS = ("HN", "HO", "HP")
 
@@ -110,25 +117,55 @@ def peak_memory(path: Path) -> int:
     return peak
 
 
+def best_of(rounds: int, path: Path, claims: int) -> tuple[float, float]:
+    """Best CPU seconds of ours and of pyx12 over ``rounds`` alternating runs."""
+    ours_times: list[float] = []
+    theirs_times: list[float] = []
+    for number in range(1, rounds + 1):
+        ours_s, ours_n = timed(ours, path)
+        theirs_s, theirs_n = timed(theirs, path)
+        if ours_n != claims:
+            raise SystemExit(f"claimferry read {ours_n} claims of {claims}")
+        ours_times.append(ours_s)
+        theirs_times.append(theirs_s)
+        print(
+            f"round {number}/{rounds}: claimferry {ours_s:6.2f} s ({ours_n} claims), "
+            f"pyx12 {theirs_s:7.2f} s ({theirs_n} 2100 loops) CPU: {theirs_s / ours_s:.1f}x",
+            flush=True,
+        )
+    return min(ours_times), min(theirs_times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=50_000)
     parser.add_argument("--small", type=int, default=5_000)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each reader, alternating (best counts)"
+    )
     args = parser.parse_args()
+    if args.rounds < 1 or args.claims < 1 or args.small < 1:
+        parser.error("--rounds, --claims and --small must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         big, small = Path(tmp) / "big.835", Path(tmp) / "small.835"
         write_835(big, args.claims)
         write_835(small, args.small)
         size = big.stat().st_size / 1e6
-        print(f"835 with {args.claims} claims: {size:.1f} MB")
-        ours_s, ours_n = timed(ours, big)
-        print(f"claimferry iter_835_claims: {ours_s:8.2f} s CPU ({ours_n} claims)")
-        theirs_s, theirs_n = timed(theirs, big)
-        print(f"pyx12 X12ContextReader:     {theirs_s:8.2f} s CPU ({theirs_n} 2100 loops)")
-        print(f"ratio: {theirs_s / ours_s:.1f}x faster (target >= 30x)")
-        ours(small)  # one-time allocations (regex caches, imports) are not the file's
-        for label, path in ((args.small, small), (args.claims, big)):
-            print(f"peak traced memory, {label:>6} claims: {peak_memory(path) / 1024:8.1f} KiB")
+        print(f"835 with {args.claims} claims: {size:.1f} MB; {args.rounds} rounds, alternating")
+        ours(small)  # warm up: imports, regex and date caches are not the file's
+        ours_s, theirs_s = best_of(args.rounds, big, args.claims)
+        ratio = theirs_s / ours_s
+        verdict = "met" if ratio >= TARGET else "MISSED"
+        print(f"claimferry iter_835_claims: {ours_s:8.2f} s CPU (best of {args.rounds})")
+        print(f"pyx12 X12ContextReader:     {theirs_s:8.2f} s CPU (best of {args.rounds})")
+        print(f"ratio of bests: {ratio:.1f}x faster (target >= {TARGET}x: {verdict})")
+        peaks = [
+            (label, peak_memory(path)) for label, path in ((args.small, small), (args.claims, big))
+        ]
+        for label, peak in peaks:
+            print(f"peak traced memory, {label:>6} claims: {peak / 1024:8.1f} KiB")
+        growth = peaks[1][1] / peaks[0][1]
+        print(f"memory growth {args.small} -> {args.claims} claims: {growth:.2f}x (flat: about 1x)")
 
 
 if __name__ == "__main__":
