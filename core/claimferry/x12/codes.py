@@ -398,12 +398,6 @@ _NUMBER = re.compile(r"-?(?:[0-9]{1,15}(?:\.[0-9]{0,6})?|\.[0-9]{1,6})")
 _COMPOSITE_QUALIFIER = re.compile(r"[A-Z0-9]{2}([^A-Za-z0-9 ])")
 
 
-def _value(segment: Segment, index: int) -> str:
-    """Element ``index`` stripped; empty when absent (``Segment.element`` inlined: hot path)."""
-    elements = segment.elements
-    return elements[index - 1].strip() if 0 < index <= len(elements) else ""
-
-
 _BAD_DATE = date.min
 """``_ccyymmdd``'s answer for text that is not eight digits."""
 
@@ -428,10 +422,11 @@ class ElementReader:
     (payers send them; refusing the whole response would hide every other
     claim's answer).
 
-    The readers run for nearly every element of a 100 MB remittance, so
-    ``_value`` is inlined in them, and amounts already read are remembered by
-    their text (a remittance repeats '0', '3.50' and its fee schedule
-    thousands of times; a Decimal is immutable, so sharing one is safe).
+    The readers run for nearly every element of a 100 MB remittance, so each
+    looks its element up inline (stripped; empty when absent), and amounts
+    already read are remembered by their text (a remittance repeats '0',
+    '3.50' and its fee schedule thousands of times; a Decimal is immutable, so
+    sharing one is safe).
     """
 
     AMOUNT_CACHE = 2048
