@@ -187,3 +187,18 @@ def test_read_response_refuses_what_it_cannot_read(tmp_path: Path, samples_dir: 
     bom = tmp_path / "bom.x12"
     bom.write_bytes(b"\xef\xbb\xbf" + (samples_dir / "999_01_accepted_emedny.txt").read_bytes())
     assert read_response(bom).kind == "999"
+
+
+def test_whitespace_inside_an_hl_id_is_no_crash(samples_dir: Path, tmp_path: Path) -> None:
+    from claimferry.errors import InputError
+    from claimferry.x12.segments import read_segments
+    from claimferry.x12.status277 import read_277ca
+
+    text = (samples_dir / "277CA_01_accepted_A1_A2_emedny.txt").read_text()
+    damaged = tmp_path / "hl.277"
+    damaged.write_text(text.replace("HL*3*", "HL* 3*").replace("HL*4*", "HL* 4 *"))
+    try:
+        document = read_277ca(read_segments(damaged), str(damaged))
+    except InputError:
+        return  # refusing it precisely is fine too
+    assert document.claims

@@ -342,7 +342,8 @@ class _Reader:
             self._freeze(level)
             return None
         self._close_line(level)
-        del self.levels[level.segment.element(1)]  # a patient level has no children
+        # a patient level has no children; its key is the HL01 read (stripped) on open
+        self.levels.pop(level.segment.element(1).strip(), None)
         claim_traces = [t for t in level.traces if t.element(1) == "2"]
         if not claim_traces:
             raise self.reader.error(
