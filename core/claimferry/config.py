@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import ConfigError, InputError, Problem
@@ -58,6 +58,12 @@ class Contact(_Strict):
     name: str
     phone: Annotated[str | None, Field(pattern=r"^\d{10}$")] = None
     email: str | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Contact:
+        if self.phone is None and self.email is None:
+            raise ValueError("needs a 10-digit 'phone' or an 'email' (loop 1000A PER)")
+        return self
 
 
 class CredentialSettings(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -65,15 +65,9 @@ def validate_claims(
             continue
         for finding in validator.check(claims, context):
             findings.append(
-                finding if finding.validator else _with_validator(finding, validator.name)
+                finding if finding.validator else replace(finding, validator=validator.name)
             )
     return findings
-
-
-def _with_validator(finding: Finding, name: str) -> Finding:
-    return Finding(
-        finding.severity, finding.code, finding.message, finding.claim_id, finding.field, name
-    )
 
 
 # -- build -------------------------------------------------------------------------
@@ -97,10 +91,6 @@ def envelope_for(
                     "give 'name' and a 10-digit 'phone' or an 'email'",
                 )
             ]
-        )
-    if account.contact.phone is None and account.contact.email is None:
-        raise ConfigError(
-            [Problem("config", f"accounts.{account.name}.contact", "needs a 'phone' or an 'email'")]
         )
     submitter_name = account.submitter_name or claims[0].provider().display_name
     return Envelope(
@@ -146,6 +136,11 @@ def archive_dir(state_dir: Path, account: str, direction: str) -> Path:
     return state_dir / "archive" / account / direction
 
 
+def content_keys(claims: Sequence[Claim]) -> list[tuple[str, str]]:
+    """Each claim's id and content hash: what "the same claim" means for exactly-once."""
+    return [(c.id, claim_content_hash(c)) for c in claims]
+
+
 def record_batch(
     ledger: Ledger,
     state_dir: Path,
@@ -153,8 +148,13 @@ def record_batch(
     clearinghouse: Clearinghouse,
     claims: Sequence[Claim],
     now: datetime,
+    keys: Sequence[tuple[str, str]] | None = None,
 ) -> Batch:
-    """Build the file, archive it and record the batch: all before any upload."""
+    """Build the file, archive it and record the batch: all before any upload.
+
+    ``keys`` are the claims' :func:`content_keys`, when the caller has them already.
+    """
+    hashes = [h for _, h in (keys if keys is not None else content_keys(claims))]
     ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
     number = ledger.next_control_number(account.name)
     failpoint("after-control-number")
@@ -179,11 +179,11 @@ def record_batch(
                 c.id,
                 c.payer.id,
                 c.total_charge.quantize(CENTS),
-                claim_content_hash(c),
+                content,
                 c.frequency,
                 c.payer_claim_number,
             )
-            for c in claims
+            for c, content in zip(claims, hashes, strict=True)
         ],
     )
     ledger.audit(
@@ -198,9 +198,9 @@ def record_batch(
 
 
 def _sent_before(
-    ledger: Ledger, account: str, claims: Sequence[Claim], states: set[BatchState]
+    ledger: Ledger, account: str, keys: Sequence[tuple[str, str]], states: set[BatchState]
 ) -> list[tuple[ClaimRecord, Batch]]:
-    found = ledger.claims_already_sent(account, [(c.id, claim_content_hash(c)) for c in claims])
+    found = ledger.claims_already_sent(account, keys)
     return [(record, batch) for record, batch in found if batch.state in states]
 
 
@@ -272,15 +272,7 @@ def deliver(
         # otherwise it stays uploading and the next run asks the server first.
         state = BatchState.BUILT if exc.delivered is False else BatchState.UPLOADING
         ledger.set_batch_state(batch.id, state, error=str(exc))
-        ledger.audit(
-            "upload-failed",
-            account=account,
-            file_name=batch.file_name,
-            size=batch.size,
-            sha256=batch.sha256,
-            host_fingerprint=session.host_fingerprint,
-            detail=str(exc),
-        )
+        _audit_batch(ledger, "upload-failed", account, batch, session.host_fingerprint, str(exc))
         raise
     failpoint("after-upload")
     if receipt.sha256 != batch.sha256 or receipt.size != batch.size:
@@ -357,7 +349,12 @@ UNCERTAIN_REASON = (
 
 
 def _audit_batch(
-    ledger: Ledger, action: str, account: str, batch: Batch, fingerprint: str | None
+    ledger: Ledger,
+    action: str,
+    account: str,
+    batch: Batch,
+    fingerprint: str | None,
+    detail: str | None = None,
 ) -> None:
     ledger.audit(
         action,
@@ -366,6 +363,7 @@ def _audit_batch(
         size=batch.size,
         sha256=batch.sha256,
         host_fingerprint=fingerprint,
+        detail=detail,
     )
 
 
@@ -390,12 +388,12 @@ def submit_claims(
 ) -> SubmitOutcome:
     """Exactly once: refuse what was sent, finish what is pending, record, then upload."""
     clearinghouse = pm.get_clearinghouse(account.clearinghouse)
-    ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
     if resubmit:
         claims = as_replacements(ledger, account.name, claims)
-    else:
+    keys = content_keys(claims)
+    if not resubmit:
         found = _sent_before(
-            ledger, account.name, claims, {BatchState.UPLOADED, BatchState.UNCERTAIN}
+            ledger, account.name, keys, {BatchState.UPLOADED, BatchState.UNCERTAIN}
         )
         if found:
             raise _already_sent(found)
@@ -403,7 +401,7 @@ def submit_claims(
     try:
         recovered = recover_pending(ledger, session, account.name, progress)
         if not resubmit:
-            again = _sent_before(ledger, account.name, claims, set(BatchState))
+            again = _sent_before(ledger, account.name, keys, set(BatchState))
             if again:
                 ids = {b.id for b in recovered}
                 if {r.claim_id for r, _ in again} == {c.id for c in claims} and all(
@@ -412,7 +410,7 @@ def submit_claims(
                     progress("these claims were recorded by an earlier run; its batch is now sent")
                     return SubmitOutcome(None, recovered)
                 raise _already_sent(again)
-        batch = record_batch(ledger, state_dir, account, clearinghouse, claims, now)
+        batch = record_batch(ledger, state_dir, account, clearinghouse, claims, now, keys)
         progress(f"recorded batch {batch.id}: {batch.file_name}")
         failpoint("after-record")
         sent = deliver(ledger, session, batch, account.name, progress)

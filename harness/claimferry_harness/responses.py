@@ -274,18 +274,7 @@ def _277_body(
             hl += 1
             claim = outcome.claim
             body.add("HL", str(hl), str(provider_hl), "PT")
-            body.add(
-                "NM1",
-                "QC",
-                "1",
-                claim.patient_last or "UNKNOWN",
-                claim.patient_first,
-                "",
-                "",
-                "",
-                "MI" if claim.member_id else "",
-                claim.member_id,
-            )
+            _patient_name(body, claim)
             body.add("TRN", "2", claim.claim_id)
             body.add(
                 "STC",
@@ -298,6 +287,22 @@ def _277_body(
                 body.add("REF", "1K", outcome.payer_claim_number)
             _service_period(body, claim)
     return body
+
+
+def _patient_name(body: _Segments, claim: Claim) -> None:
+    """NM1*QC: the patient, as the 277CA and the 835 both name them."""
+    body.add(
+        "NM1",
+        "QC",
+        "1",
+        claim.patient_last or "UNKNOWN",
+        claim.patient_first,
+        "",
+        "",
+        "",
+        "MI" if claim.member_id else "",
+        claim.member_id,
+    )
 
 
 def _service_period(body: _Segments, claim: Claim) -> None:
@@ -410,18 +415,7 @@ def _claim_payment(body: _Segments, outcome: Outcome, remit: Remit) -> None:
         claim.place_of_service,
         claim.frequency,
     )
-    body.add(
-        "NM1",
-        "QC",
-        "1",
-        claim.patient_last or "UNKNOWN",
-        claim.patient_first,
-        "",
-        "",
-        "",
-        "MI" if claim.member_id else "",
-        claim.member_id,
-    )
+    _patient_name(body, claim)
     for line_remit in remit.lines:
         line = line_remit.line
         procedure = ("HC", line.procedure, *line.modifiers)

@@ -86,3 +86,15 @@ def test_state_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert state_dir_for(config) == tmp_path / "state"
     monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(tmp_path / "env"))
     assert state_dir_for(config) == tmp_path / "env"
+
+
+def test_contact_needs_a_phone_or_an_email(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        EXAMPLE.replace("    mode: test", "    contact: {name: Billing}\n    mode: test")
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}: accounts.sunrise.contact: needs a 10-digit 'phone' or an 'email'" in str(
+        caught.value
+    )

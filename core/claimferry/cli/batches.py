@@ -17,7 +17,8 @@ def batches() -> None:
     """List batches; resend or abandon one whose delivery is uncertain."""
 
 
-def _row(batch: Batch) -> dict[str, object]:
+def batch_json(batch: Batch) -> dict[str, object]:
+    """A batch as ``--json`` shows it (``status`` and ``batches``)."""
     return asdict(batch) | {"archive_path": str(batch.archive_path), "state": batch.state.value}
 
 
@@ -33,7 +34,7 @@ def list_batches(
     with Ledger.open(app.state_dir) as ledger:
         found = ledger.batches(account_name, [BatchState(s) for s in states] or None)
     if as_json:
-        emit_json([_row(b) for b in found])
+        emit_json([batch_json(b) for b in found])
         return
     for b in found:
         error = f"  ({b.error})" if b.error else ""
@@ -82,7 +83,7 @@ def resend(app: App, batch_id: int, as_json: bool) -> None:
         finally:
             session.close()
     if as_json:
-        emit_json(_row(sent))
+        emit_json(batch_json(sent))
     else:
         click.echo(f"uploaded {sent.remote_name}  {sent.size} bytes  sha256 {sent.sha256}")
 

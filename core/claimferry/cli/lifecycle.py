@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
+from claimferry.cli.batches import batch_json
 from claimferry.config import find_config
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import BatchState, ClaimRecord, ClaimState, Ledger
@@ -114,7 +115,7 @@ def report_status(
                 }
             )
         batches = [
-            asdict(b) | {"archive_path": str(b.archive_path), "state": b.state.value}
+            batch_json(b)
             for b in ledger.batches(account_name)
             if batch_id is None or b.id == batch_id
         ]
