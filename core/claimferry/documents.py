@@ -55,11 +55,3 @@ def parse_json(text: str, source: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError([Problem(source, f"line {exc.lineno}", "not valid JSON")]) from None
-
-
-def load_document(path: Path, *, what: str = "file") -> Any:
-    """A YAML file, or JSON when its name ends in ``.json``."""
-    text = read_text(path, what=what)
-    if path.suffix.lower() == ".json":
-        return parse_json(text, str(path))
-    return parse_yaml(text, str(path))
