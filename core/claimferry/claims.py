@@ -12,12 +12,14 @@ import gc
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.dataclasses import dataclass
 
 from claimferry.documents import parse_json, parse_yaml, read_text
 from claimferry.errors import InputError, Problem
@@ -55,22 +58,48 @@ MAX_MODIFIERS = 4
 MAX_POINTERS = 4
 
 
+_CONFIG = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+"""The claim types are frozen, slotted pydantic dataclasses rather than models:
+a claims file makes a dozen of them per claim, and a model's per-object
+``__dict__`` and fields-set bookkeeping doubled the memory of a 10,000-claim
+file and the time the garbage collector spends walking it. Frozen and made of
+tuples, they are immutable and hashable, which the 837P writer groups by.
+Change one with :func:`dataclasses.replace`, which validates again."""
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(**_CONFIG, frozen=True)
 
 
-class Address(_Model):
+def _how_many(low: int, high: int) -> AfterValidator:
+    """A tuple's length, checked once its items are valid. pydantic's own check
+    counts only the items that passed, so one bad line also got "at least 1
+    item, not 0"; past the 837P's limits, the message says so."""
+
+    def check(items: tuple[Any, ...]) -> tuple[Any, ...]:
+        if len(items) < low:
+            raise ValueError(f"at least {low} required")
+        if len(items) > high:
+            raise ValueError(f"at most {high} fit in an 837P claim, not {len(items)}")
+        return items
+
+    return AfterValidator(check)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Address:
     """Street lines and ZIP are PHI for a patient: kept out of reprs (as are names,
     member ids and birth dates below), so a log line or traceback cannot leak them."""
 
-    line1: Annotated[Text, Field(repr=False)]
-    line2: Annotated[Text | None, Field(repr=False)] = None
+    line1: Text = Field(repr=False)
+    line2: Text | None = Field(default=None, repr=False)
     city: Text
     state: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
-    zip: Annotated[str, StringConstraints(strip_whitespace=True), Field(repr=False)]
+    zip: Annotated[str, StringConstraints(strip_whitespace=True)] = Field(repr=False)
 
 
-class BillingProvider(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class BillingProvider:
     """An organisation (``organization``) or a person (``first_name``/``last_name``)."""
 
     organization: Text | None = None
@@ -101,38 +130,40 @@ class BillingProvider(_Model):
         return self.organization or f"{self.first_name} {self.last_name}"
 
 
-class Payer(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Payer:
     name: Text
     id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
 
 
-class Subscriber(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Subscriber:
     member_id: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=2, max_length=80),
-        Field(repr=False),
-    ]
-    first_name: Annotated[Text, Field(repr=False)]
-    last_name: Annotated[Text, Field(repr=False)]
-    birth_date: Annotated[date, Field(repr=False)]
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)
+    ] = Field(repr=False)
+    first_name: Text = Field(repr=False)
+    last_name: Text = Field(repr=False)
+    birth_date: date = Field(repr=False)
     gender: Gender
-    group_number: Annotated[Text | None, Field(repr=False)] = None
+    group_number: Text | None = Field(default=None, repr=False)
     filing_code: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
-    address: Annotated[Address | None, Field(repr=False)] = None
+    address: Address | None = Field(default=None, repr=False)
 
 
-class Patient(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Patient:
     """The patient, when not the subscriber (837P loop 2000C)."""
 
     relationship: Relationship
-    first_name: Annotated[Text, Field(repr=False)]
-    last_name: Annotated[Text, Field(repr=False)]
-    birth_date: Annotated[date, Field(repr=False)]
+    first_name: Text = Field(repr=False)
+    last_name: Text = Field(repr=False)
+    birth_date: date = Field(repr=False)
     gender: Gender
-    address: Annotated[Address, Field(repr=False)]
+    address: Address = Field(repr=False)
 
 
-class Provider(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Provider:
     """A referring (2310A) or rendering (2310B) provider: a person with an NPI."""
 
     first_name: Text
@@ -141,27 +172,31 @@ class Provider(_Model):
     taxonomy: str | None = None
 
 
-class ServiceFacility(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class ServiceFacility:
     name: Text
     npi: str | None = None
     address: Address
 
 
-class ServiceLine(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class ServiceLine:
     service_date: date
     service_end_date: date | None = None
     procedure: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
     modifiers: Annotated[
-        list[Annotated[str, StringConstraints(to_upper=True)]], Field(max_length=MAX_MODIFIERS)
-    ] = []
+        tuple[Annotated[str, StringConstraints(to_upper=True)], ...],
+        _how_many(0, MAX_MODIFIERS),
+    ] = ()
     units: Decimal
     charge: Decimal
-    diagnosis_pointers: Annotated[list[int], Field(min_length=1, max_length=MAX_POINTERS)]
+    diagnosis_pointers: Annotated[tuple[int, ...], _how_many(1, MAX_POINTERS)]
     id: LineId | None = None
     """Line item control number (REF*6R); the claim id and line number when not given."""
 
 
-class Claim(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Claim:
     id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=38)]
     billing_provider: BillingProvider | None = None
     """Overrides the file's ``billing_provider`` for this claim."""
@@ -173,13 +208,13 @@ class Claim(_Model):
     payer_claim_number: Text | None = None
     prior_authorization: Text | None = None
     diagnoses: Annotated[
-        list[Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]],
-        Field(min_length=1, max_length=MAX_DIAGNOSES),
+        tuple[Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)], ...],
+        _how_many(1, MAX_DIAGNOSES),
     ]
     referring_provider: Provider | None = None
     rendering_provider: Provider | None = None
     service_facility: ServiceFacility | None = None
-    lines: Annotated[list[ServiceLine], Field(min_length=1, max_length=MAX_LINES)]
+    lines: Annotated[tuple[ServiceLine, ...], _how_many(1, MAX_LINES)]
 
     @field_validator("id")
     @classmethod
@@ -251,14 +286,13 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _attach_provider(claim: Claim, provider: BillingProvider) -> None:
-    """What ``claim.model_copy(update={"billing_provider": provider})`` returns, in place.
+    """What ``dataclasses.replace(claim, billing_provider=provider)`` returns, in place.
 
     Only for a claim this module has just built from text or dicts, before
     anyone else sees it: frozen means frozen once returned, and no copy of every
     claim (time, and old and new claims both held) is needed to get there.
     """
-    claim.__dict__["billing_provider"] = provider
-    claim.__pydantic_fields_set__.add("billing_provider")
+    object.__setattr__(claim, "billing_provider", provider)
 
 
 def _fast_json(text: str, source: str) -> ClaimsFile | None:
@@ -292,6 +326,12 @@ def _under(label: str) -> Callable[[tuple[int | str, ...]], str]:
 
 
 _CLAIM_LIST = TypeAdapter(list[Claim])
+_CLAIM = TypeAdapter(Claim)
+
+
+def claim_json(claim: Claim) -> bytes:
+    """The claim as JSON, fields in schema order: the form its content hash is taken of."""
+    return _CLAIM.dump_json(claim)
 
 
 def _claim_or_problems(item: Any, index: int, source: str, problems: list[Problem]) -> Claim | None:
@@ -300,7 +340,7 @@ def _claim_or_problems(item: Any, index: int, source: str, problems: list[Proble
         problems.append(Problem(source, label, "expected a mapping"))
         return None
     try:
-        return Claim.model_validate(item)
+        return _CLAIM.validate_python(item)
     except ValidationError as exc:
         problems += problems_from_validation_error(exc, source, _under(label))
         return None
@@ -354,7 +394,7 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
             if isinstance(raw_claims[index], dict):  # built here from the dict: ours alone
                 _attach_provider(claim, default_provider)
             else:
-                claim = claim.model_copy(update={"billing_provider": default_provider})
+                claim = replace(claim, billing_provider=default_provider)
         if claim.id in seen:
             problems.append(
                 Problem(

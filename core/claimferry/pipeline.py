@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from claimferry.claims import Claim
+from claimferry.claims import Claim, Frequency, claim_json
 from claimferry.config import Account
 from claimferry.credentials import Credentials
 from claimferry.errors import (
@@ -109,7 +109,7 @@ def envelope_for(
 
 def claim_content_hash(claim: Claim) -> str:
     """Identifies a claim's content, to refuse sending the same claim twice."""
-    return hashlib.sha256(claim.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(claim_json(claim)).hexdigest()
 
 
 def build_interchange(
@@ -242,8 +242,8 @@ def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> li
                 )
             )
             continue
-        frequency = "void" if claim.frequency == "void" else "replacement"
-        out.append(claim.model_copy(update={"frequency": frequency, "payer_claim_number": number}))
+        frequency: Frequency = "void" if claim.frequency == "void" else "replacement"
+        out.append(replace(claim, frequency=frequency, payer_claim_number=number))
     if problems:
         raise InputError(problems)
     return out

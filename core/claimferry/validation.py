@@ -22,7 +22,7 @@ def _message(error: dict[str, object]) -> str:
     msg = str(error.get("msg", "invalid"))
     if kind == "missing":
         return "required field is missing"
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # models, dataclasses
         return "unknown field"
     if msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")

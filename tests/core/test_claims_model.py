@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def test_issue_example_loads_exactly_as_written() -> None:
     assert first.total_charge == Decimal("680.00")
     assert first.patient is not None and first.patient.relationship == "child"
     assert first.provider().organization == "Sunrise ABA Therapy LLC"
-    assert first.lines[0].modifiers == ["HN"]
+    assert first.lines[0].modifiers == ("HN",)
     assert second.frequency_code == "7"
     assert second.payer_claim_number == "2026310000123"
     assert second.lines[0].service_end_date is not None
@@ -66,6 +67,36 @@ def test_every_problem_is_reported_at_once_with_file_claim_and_field(tmp_path: P
     for where in expected:
         assert any(f"{path}: {where}" in line for line in lines), (where, lines)
     assert all(line.startswith(str(path)) for line in lines)
+    assert f"{path}: claim SUN-1001: lines[0].colour: unknown field" in lines
+
+
+def test_list_lengths_are_checked_once_their_items_are_valid(tmp_path: Path) -> None:
+    """A claim whose only line is bad has that problem alone, not also "no lines"."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    first, second = data["claims"]
+    first["lines"] = [{**first["lines"][0], "units": "many"}]
+    second["diagnoses"] = [f"F84.{n}" for n in range(13)]
+    second["lines"][0]["modifiers"] = ["HM", "95", "GT", "59", "XE"]
+    data["claims"].append({**first, "id": "SUN-1003", "lines": []})
+    path = tmp_path / "lengths.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as caught:
+        load_claims(path)
+    assert [f"{p.location}: {p.message}" for p in caught.value.problems] == [
+        "claim SUN-1001: lines[0].units: Input should be a valid decimal",
+        "claim SUN-1002: diagnoses: at most 12 fit in an 837P claim, not 13",
+        "claim SUN-1002: lines[0].modifiers: at most 4 fit in an 837P claim, not 5",
+        "claim SUN-1003: lines: at least 1 required",
+    ]
+
+
+def test_claims_are_immutable_and_hashable() -> None:
+    claim = load_claims(EXAMPLE).claims[0]
+    assert isinstance(claim.lines, tuple) and isinstance(claim.lines[0].modifiers, tuple)
+    with pytest.raises(FrozenInstanceError):
+        claim.place_of_service = "02"  # type: ignore[misc]
+    assert hash(claim) == hash(replace(claim))
+    assert replace(claim, place_of_service="02") != claim
 
 
 def test_problems_never_echo_values(tmp_path: Path) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
+from pydantic.dataclasses import dataclass
 
 from claimferry.claims import Claim
 from claimferry.config import Account
@@ -23,6 +26,7 @@ from enrollment.support import NPI, TAX_ID, claim_data, make_claims
 ACCOUNT = Account(name="sunrise", clearinghouse="officeally", submitter_id="SUNRISE01")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CobClaim(Claim):
     """A claim as it will be once the model has SBR01 (it has no secondary claims yet)."""
 
@@ -149,12 +153,14 @@ def test_non_par_payer_is_a_warning(state: Path) -> None:
 def test_secondary_claim_to_a_payer_without_electronic_secondary_is_an_error(state: Path) -> None:
     data = {**claim_data("C2", "OPEN1"), "payer_responsibility": "secondary"}
     primary = _claim("OPEN1")
-    secondary = CobClaim.model_validate({**data, "billing_provider": primary.billing_provider})
+    secondary = TypeAdapter(CobClaim).validate_python(
+        {**data, "billing_provider": primary.billing_provider}
+    )
     assert checks.is_secondary(secondary) and not checks.is_secondary(primary)
     assert _codes(_check(state, secondary)) == [
         (checks.SECONDARY_NOT_ELECTRONIC, Severity.ERROR, "C2")
     ]
-    to_costly = secondary.model_copy(update={"payer": _claim("COST1").payer})
+    to_costly = replace(secondary, payer=_claim("COST1").payer)
     assert [f.code for f in _check(state, to_costly)] == [checks.NON_PAR]
 
 

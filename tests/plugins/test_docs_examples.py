@@ -12,6 +12,7 @@ import re
 import sys
 import types
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -116,11 +117,8 @@ def test_enrollment_validator_example(load_examples: Callable[..., PluginManager
     claims = load_claims(SAMPLE_CLAIMS).claims
     context = ValidationContext(account=None, today=date(2026, 12, 1))
     assert list(validator.check(claims, context)) == []
-    telehealth = claims[0].model_copy(
-        update={
-            "payer": claims[0].payer.model_copy(update={"id": "ACME1"}),
-            "place_of_service": "02",
-        }
+    telehealth = replace(
+        claims[0], payer=replace(claims[0].payer, id="ACME1"), place_of_service="02"
     )
     (finding,) = validator.check([telehealth, *claims[1:]], context)
     assert (finding.severity, finding.code, finding.claim_id, finding.field) == (
