@@ -52,7 +52,6 @@ def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
     return Finding(Severity.WARNING, code, message, claim.id, field, VALIDATOR)
 
 
-@lru_cache(maxsize=4096)
 def npi_check_digit_ok(npi: str) -> bool:
     """Luhn over the NPI with the card-issuer prefix 80840, which adds 24 to the sum."""
     total = 24
@@ -89,35 +88,53 @@ def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
 def check_npis(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """Every NPI on the claim: 10 digits starting 1 or 2, with a valid check digit."""
     for field, npi in _npis(claim):
-        if not _NPI.match(npi):
-            yield _error("NPI-SHAPE", "an NPI is 10 digits starting with 1 or 2", claim, field)
-        elif not npi_check_digit_ok(npi):
-            yield _error(
-                "NPI-CHECK-DIGIT",
-                "the NPI's check digit is wrong (Luhn with prefix 80840); "
-                "copy the NPI again from NPPES",
-                claim,
-                field,
-            )
+        problem = _npi_problem(npi)
+        if problem is not None:
+            yield _error(*problem, claim, field)
+
+
+@lru_cache(maxsize=4096)
+def _npi_problem(npi: str) -> tuple[str, str] | None:
+    """Code and message of what is wrong with an NPI: a practice bills a few of them."""
+    if not _NPI.match(npi):
+        return "NPI-SHAPE", "an NPI is 10 digits starting with 1 or 2"
+    if not npi_check_digit_ok(npi):
+        return (
+            "NPI-CHECK-DIGIT",
+            "the NPI's check digit is wrong (Luhn with prefix 80840); "
+            "copy the NPI again from NPPES",
+        )
+    return None
 
 
 def check_diagnoses(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """ICD-10-CM shapes (dot optional) and no code listed twice."""
+    for code, message, field in _diagnosis_problems(claim.diagnoses):
+        yield _error(code, message, claim, field)
+
+
+@lru_cache(maxsize=4096)
+def _diagnosis_problems(codes: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """Code, message and field of each problem: a practice's claims repeat a few lists."""
+    found: list[tuple[str, str, str]] = []
     seen: set[str] = set()
-    for index, code in enumerate(claim.diagnoses):
-        field = f"diagnoses[{index}]"
+    for index, code in enumerate(codes):
         if not _ICD10_CM.match(code):
-            yield _error(
-                "ICD10-SHAPE",
-                "expected an ICD-10-CM code: a letter, a digit, a letter or digit, "
-                "then up to 4 more (e.g. F84.0 or F840)",
-                claim,
-                field,
+            found.append(
+                (
+                    "ICD10-SHAPE",
+                    "expected an ICD-10-CM code: a letter, a digit, a letter or digit, "
+                    "then up to 4 more (e.g. F84.0 or F840)",
+                    f"diagnoses[{index}]",
+                )
             )
         bare = code.replace(".", "")
         if bare in seen:
-            yield _error("DIAGNOSIS-DUPLICATE", "this diagnosis is listed twice", claim, field)
+            found.append(
+                ("DIAGNOSIS-DUPLICATE", "this diagnosis is listed twice", f"diagnoses[{index}]")
+            )
         seen.add(bare)
+    return tuple(found)
 
 
 def check_procedures(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
@@ -184,10 +201,15 @@ def check_addresses(claim: Claim, context: ValidationContext) -> Iterator[Findin
                 claim,
                 f"{field}.state",
             )
-        if not _ZIP.match(address.zip):
+        if not _zip_ok(address.zip):
             yield _error(
                 "ZIP-SHAPE", "a ZIP code is 5 or 9 digits, without a dash", claim, f"{field}.zip"
             )
+
+
+@lru_cache(maxsize=65536)
+def _zip_ok(zip_code: str) -> bool:
+    return _ZIP.match(zip_code) is not None
 
 
 def check_billing_provider(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
@@ -235,15 +257,13 @@ def _billing_provider_problems(
 
 def check_taxonomies(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """Provider taxonomy codes: 10 characters ending in X."""
-    found: list[tuple[str, str | None]] = [("billing_provider.taxonomy", claim.provider().taxonomy)]
-    for role, person in (
-        ("rendering_provider", claim.rendering_provider),
-        ("referring_provider", claim.referring_provider),
+    for field, person in (
+        ("billing_provider.taxonomy", claim.provider()),
+        ("rendering_provider.taxonomy", claim.rendering_provider),
+        ("referring_provider.taxonomy", claim.referring_provider),
     ):
-        if person is not None:
-            found.append((f"{role}.taxonomy", person.taxonomy))
-    for field, taxonomy in found:
-        if taxonomy is not None and not _TAXONOMY.match(taxonomy):
+        taxonomy = person.taxonomy if person is not None else None
+        if taxonomy is not None and not _taxonomy_ok(taxonomy):
             yield _error(
                 "TAXONOMY-SHAPE",
                 "a taxonomy code is 10 letters or digits ending in X (e.g. 103K00000X)",
@@ -252,39 +272,46 @@ def check_taxonomies(claim: Claim, context: ValidationContext) -> Iterator[Findi
             )
 
 
+@lru_cache(maxsize=4096)
+def _taxonomy_ok(taxonomy: str) -> bool:
+    return _TAXONOMY.match(taxonomy) is not None
+
+
 def check_service_dates(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """No future services, ranges that run forward, and a warning past timely filing."""
-    oldest_allowed = context.today - TIMELY_FILING
+    today = context.today
+    oldest_allowed = today - TIMELY_FILING
     for index, line in enumerate(claim.lines):
-        field = f"lines[{index}]"
-        if line.service_date > context.today:
+        start, end = line.service_date, line.service_end_date
+        if start > today:
             yield _error(
                 "SERVICE-DATE-FUTURE",
                 "services cannot be billed before they are given",
                 claim,
-                f"{field}.service_date",
+                f"lines[{index}].service_date",
             )
-        elif line.service_date < oldest_allowed:
+        elif start < oldest_allowed:
             yield _warning(
                 "TIMELY-FILING",
                 "service is more than a year old; most payers will deny it as late",
                 claim,
-                f"{field}.service_date",
+                f"lines[{index}].service_date",
             )
-        end = line.service_end_date
-        if end is not None and end < line.service_date:
+        if end is None:
+            continue
+        if end < start:
             yield _error(
                 "SERVICE-DATE-RANGE",
                 "the end date is before the start date",
                 claim,
-                f"{field}.service_end_date",
+                f"lines[{index}].service_end_date",
             )
-        elif end is not None and end > context.today:
+        elif end > today:
             yield _error(
                 "SERVICE-DATE-FUTURE",
                 "services cannot be billed before they are given",
                 claim,
-                f"{field}.service_end_date",
+                f"lines[{index}].service_end_date",
             )
 
 
@@ -310,19 +337,23 @@ def check_birth_dates(claim: Claim, context: ValidationContext) -> Iterator[Find
 def check_amounts(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """Units and charges above zero; charges in whole cents."""
     for index, line in enumerate(claim.lines):
-        field = f"lines[{index}]"
         if line.units <= 0:
-            yield _error("UNITS-NOT-POSITIVE", "units must be above zero", claim, f"{field}.units")
+            yield _error(
+                "UNITS-NOT-POSITIVE", "units must be above zero", claim, f"lines[{index}].units"
+            )
         if line.charge <= 0:
             yield _error(
-                "CHARGE-NOT-POSITIVE", "a charge must be above zero", claim, f"{field}.charge"
+                "CHARGE-NOT-POSITIVE",
+                "a charge must be above zero",
+                claim,
+                f"lines[{index}].charge",
             )
         elif not _whole_cents(line.charge):
             yield _error(
                 "CHARGE-PRECISION",
                 "a charge has at most 2 decimal places (whole cents)",
                 claim,
-                f"{field}.charge",
+                f"lines[{index}].charge",
             )
 
 
@@ -336,27 +367,32 @@ def check_diagnosis_pointers(claim: Claim, context: ValidationContext) -> Iterat
     """Each pointer names one of the claim's diagnoses, once."""
     count = len(claim.diagnoses)
     for index, line in enumerate(claim.lines):
-        pointers = line.diagnosis_pointers
-        if not pointers or (
-            min(pointers) >= 1 and max(pointers) <= count and len(set(pointers)) == len(pointers)
-        ):
-            continue  # the usual case, checked at C speed: all in range, none twice
-        for position, pointer in enumerate(pointers):
-            field = f"lines[{index}].diagnosis_pointers[{position}]"
-            if not 1 <= pointer <= count:
-                yield _error(
+        for position, code, message in _pointer_problems(line.diagnosis_pointers, count):
+            yield _error(code, message, claim, f"lines[{index}].diagnosis_pointers[{position}]")
+
+
+@lru_cache(maxsize=1024)
+def _pointer_problems(pointers: tuple[int, ...], count: int) -> tuple[tuple[int, str, str], ...]:
+    """Position, code and message of each bad pointer: lines repeat a few pointer lists."""
+    found: list[tuple[int, str, str]] = []
+    for position, pointer in enumerate(pointers):
+        if not 1 <= pointer <= count:
+            found.append(
+                (
+                    position,
                     "DIAGNOSIS-POINTER-RANGE",
                     f"points past the claim's diagnoses; use 1 to {count}",
-                    claim,
-                    field,
                 )
-            elif pointer in line.diagnosis_pointers[:position]:
-                yield _error(
+            )
+        elif pointer in pointers[:position]:
+            found.append(
+                (
+                    position,
                     "DIAGNOSIS-POINTER-DUPLICATE",
                     "the same diagnosis is pointed to twice on this line",
-                    claim,
-                    field,
                 )
+            )
+    return tuple(found)
 
 
 def check_required_situations(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
@@ -432,9 +468,9 @@ def _identifiers(claim: Claim) -> Iterator[tuple[str, str]]:
         yield "prior_authorization", claim.prior_authorization
     if claim.payer_claim_number is not None:
         yield "payer_claim_number", claim.payer_claim_number
-    for index, line in enumerate(claim.lines):
-        if line.id is not None:
-            yield f"lines[{index}].id", line.id
+
+
+_UNFIT_IDENTIFIER = "must not contain * : ^ ~ or characters outside printable ASCII"
 
 
 @lru_cache(maxsize=65536)
@@ -446,16 +482,14 @@ def check_identifiers(claim: Claim, context: ValidationContext) -> Iterator[Find
     """Identifiers go into X12 verbatim: no delimiters, printable ASCII, unique line ids."""
     for field, value in _identifiers(claim):
         if _unfit_identifier(value):
-            yield _error(
-                "X12-DELIMITER",
-                "must not contain * : ^ ~ or characters outside printable ASCII",
-                claim,
-                field,
-            )
-    if all(line.id is None for line in claim.lines):
-        return  # claim id and line number: unique
-    line_ids = [line.id or f"{claim.id}-{n}" for n, line in enumerate(claim.lines, start=1)]
+            yield _error("X12-DELIMITER", _UNFIT_IDENTIFIER, claim, field)
+    given = [line.id for line in claim.lines]
+    if given.count(None) == len(given):
+        return  # every line is its claim id and line number: unique and fit
+    line_ids = [line_id or f"{claim.id}-{n}" for n, line_id in enumerate(given, start=1)]
     for index, line_id in enumerate(line_ids):
+        if given[index] is not None and _unfit_identifier(line_id):
+            yield _error("X12-DELIMITER", _UNFIT_IDENTIFIER, claim, f"lines[{index}].id")
         if line_id in line_ids[:index]:
             yield _error(
                 "LINE-ID-DUPLICATE",
@@ -465,33 +499,39 @@ def check_identifiers(claim: Claim, context: ValidationContext) -> Iterator[Find
             )
 
 
-def _names(claim: Claim) -> Iterator[tuple[str, str]]:
+def _names(claim: Claim) -> Iterator[tuple[str, str, str]]:
+    """Where (a part of the claim and a field) and value of every name and address text.
+
+    The two halves of a field path are joined only for a finding: this runs
+    for every claim, findings are rare.
+    """
     provider = claim.provider()
-    for field, value in (
-        ("billing_provider.organization", provider.organization),
-        ("billing_provider.first_name", provider.first_name),
-        ("billing_provider.last_name", provider.last_name),
+    for name, text in (
+        ("organization", provider.organization),
+        ("first_name", provider.first_name),
+        ("last_name", provider.last_name),
     ):
-        if value is not None:
-            yield field, value
-    yield "payer.name", claim.payer.name
-    yield "subscriber.first_name", claim.subscriber.first_name
-    yield "subscriber.last_name", claim.subscriber.last_name
+        if text is not None:
+            yield "billing_provider", name, text
+    yield "payer", "name", claim.payer.name
+    subscriber = claim.subscriber
+    yield "subscriber", "first_name", subscriber.first_name
+    yield "subscriber", "last_name", subscriber.last_name
     for role, person in (
         ("patient", claim.patient),
         ("referring_provider", claim.referring_provider),
         ("rendering_provider", claim.rendering_provider),
     ):
         if person is not None:
-            yield f"{role}.first_name", person.first_name
-            yield f"{role}.last_name", person.last_name
+            yield role, "first_name", person.first_name
+            yield role, "last_name", person.last_name
     if claim.service_facility is not None:
-        yield "service_facility.name", claim.service_facility.name
-    for field, address in _addresses(claim):
-        yield f"{field}.line1", address.line1
+        yield "service_facility", "name", claim.service_facility.name
+    for part, address in _addresses(claim):
+        yield part, "line1", address.line1
         if address.line2 is not None:
-            yield f"{field}.line2", address.line2
-        yield f"{field}.city", address.city
+            yield part, "line2", address.line2
+        yield part, "city", address.city
 
 
 @lru_cache(maxsize=65536)
@@ -505,13 +545,13 @@ def _writable(text: str) -> bool:
 
 def check_names(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """Names and addresses need letters or digits that X12's character set can carry."""
-    for field, value in _names(claim):
+    for part, name, value in _names(claim):
         if not _writable(value):
             yield _error(
                 "X12-TEXT",
                 "has no letters or digits X12 can carry; spell it in Latin letters",
                 claim,
-                field,
+                f"{part}.{name}",
             )
 
 
