@@ -213,16 +213,10 @@ def _service_line(claim_id: str, number: int, line: ServiceLine) -> list[str]:
 
     The hot loop of a big file: field names are spelled out only for a problem.
     """
-    procedure = line.procedure
-    if _unfit_identifier(procedure):
-        raise _Unwritable(f"lines[{number - 1}].procedure", _UNFIT_IDENTIFIER)
-    if line.modifiers:
-        for modifier in line.modifiers:
-            if _unfit_identifier(modifier):
-                raise _Unwritable(f"lines[{number - 1}].modifiers", _UNFIT_IDENTIFIER)
-        procedure = ":".join([procedure, *line.modifiers])
-    pointers = _pointers(tuple(line.diagnosis_pointers))
-    when = _service_dates(line.service_date, line.service_end_date)
+    try:
+        sv1 = _sv1(line.procedure, line.modifiers, line.charge, line.units, line.diagnosis_pointers)
+    except _Unwritable as exc:
+        raise _Unwritable(f"lines[{number - 1}].{exc.field}", exc.message) from None
     line_id = line.id
     if line_id is None:
         line_id = f"{claim_id}-{number}"
@@ -230,10 +224,28 @@ def _service_line(claim_id: str, number: int, line: ServiceLine) -> list[str]:
         raise _Unwritable(f"lines[{number - 1}].id", _UNFIT_IDENTIFIER)
     return [
         f"LX*{number}",
-        f"SV1*HC:{procedure}*{_amount(line.charge)}*UN*{_amount(line.units)}***{pointers}",
-        f"DTP*472*{when}",
+        sv1,
+        f"DTP*472*{_service_dates(line.service_date, line.service_end_date)}",
         f"REF*6R*{line_id}",
     ]
+
+
+@lru_cache(maxsize=65536)
+def _sv1(
+    procedure: str,
+    modifiers: tuple[str, ...],
+    charge: Decimal,
+    units: Decimal,
+    pointers: tuple[int, ...],
+) -> str:
+    """SV1, by value: a practice bills the same code, units and charge again and again."""
+    if _unfit_identifier(procedure):
+        raise _Unwritable("procedure", _UNFIT_IDENTIFIER)
+    for modifier in modifiers:
+        if _unfit_identifier(modifier):
+            raise _Unwritable("modifiers", _UNFIT_IDENTIFIER)
+    composite = ":".join(("HC", procedure, *modifiers))
+    return f"SV1*{composite}*{_amount(charge)}*UN*{_amount(units)}***{_pointers(pointers)}"
 
 
 def _claim(claim: Claim) -> list[str]:
