@@ -55,7 +55,15 @@ def _use_wal(db: sqlite3.Connection) -> None:
 
 @contextmanager
 def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """An IMMEDIATE transaction: writers queue instead of failing mid-way."""
+    """An IMMEDIATE transaction: writers queue instead of failing mid-way.
+
+    Inside another one it joins it: the outer transaction commits or rolls
+    back everything, so a caller can make several steps one (a response
+    file's claim updates and its "read" mark, say).
+    """
+    if db.in_transaction:
+        yield db
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db

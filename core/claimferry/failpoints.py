@@ -2,8 +2,8 @@
 
 ``CLAIMFERRY_FAILPOINT=<name>`` kills the process with SIGKILL when it reaches
 ``failpoint(<name>)``, so the tests can prove that a crash at each step of
-``submit`` loses nothing and sends nothing twice. Unset, it costs one
-dictionary lookup.
+``submit`` loses nothing and sends nothing twice, and that one in the middle
+of ``fetch`` records no answer twice. Unset, it costs one dictionary lookup.
 """
 
 from __future__ import annotations

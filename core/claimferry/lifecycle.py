@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from claimferry.errors import InputError, Problem
+from claimferry.failpoints import failpoint
 from claimferry.ledger import ClaimState, Ledger
 from claimferry.types import ClaimUpdate, ResponseReader
 from claimferry.x12.ack999 import read_999
@@ -163,6 +164,7 @@ def apply_updates(
         )
         count += 1
         unknown += not known
+        failpoint("after-claim-update")
     return AppliedResponse("", count, unknown)
 
 

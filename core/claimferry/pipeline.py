@@ -503,24 +503,25 @@ def fetch_responses(
         if path.exists() and sha256_hex(path.read_bytes()) != digest:
             path = folder / f"{remote.name}.{digest[:12]}"
         atomic_write(path, data)
-        response_id = ledger.record_response(
-            account=account,
-            remote_name=remote.name,
-            size=len(data),
-            sha256=digest,
-            archive_path=path,
-            kind=None,
-        )
-        if response_id is None:
-            continue
-        ledger.audit(
-            "fetch",
-            account=account,
-            file_name=remote.name,
-            size=len(data),
-            sha256=digest,
-            host_fingerprint=session.host_fingerprint,
-        )
+        with ledger.transaction():  # recorded and audited together, or neither
+            response_id = ledger.record_response(
+                account=account,
+                remote_name=remote.name,
+                size=len(data),
+                sha256=digest,
+                archive_path=path,
+                kind=None,
+            )
+            if response_id is None:
+                continue
+            ledger.audit(
+                "fetch",
+                account=account,
+                file_name=remote.name,
+                size=len(data),
+                sha256=digest,
+                host_fingerprint=session.host_fingerprint,
+            )
         progress(f"fetched {remote.name} ({len(data)} bytes)")
         fetched.append(FetchedFile(remote.name, len(data), digest, path))
     readers = pm.response_readers()
@@ -528,14 +529,18 @@ def fetch_responses(
         result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
         path = Path(row["archive_path"])
         try:
-            applied = apply_response(ledger, account, path, readers, row["remote_name"])
+            # A file's claim updates and its "read" mark are one transaction:
+            # a crash or a fault half-way through applies none of them, so
+            # reading the file again cannot record any answer twice.
+            with ledger.transaction():
+                applied = apply_response(ledger, account, path, readers, row["remote_name"])
+                ledger.mark_response_parsed(row["id"], kind=applied.kind)
         except InputError as exc:
             ledger.mark_response_parsed(row["id"], error=str(exc))
             progress(f"could not read {row['remote_name']}: {exc}")
             if result is not None:
                 result.error = str(exc)
             continue
-        ledger.mark_response_parsed(row["id"], kind=applied.kind)
         if result is not None:
             result.kind, result.claims = applied.kind, applied.claims
     return fetched

@@ -194,3 +194,19 @@ def test_many_threads_opening_a_new_ledger_at_once(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
         assert errors == [], (trial, errors)
+
+
+def test_steps_in_one_transaction_roll_back_together(ledger: Ledger) -> None:
+    """Writes inside ``ledger.transaction()`` join it: a failure undoes all of them."""
+    with pytest.raises(RuntimeError), ledger.transaction():
+        ledger.update_claim("sunrise", "GHOST-1", ClaimState.ACCEPTED, source_file="a.999")
+        ledger.audit("fetch", account="sunrise", file_name="a.999")
+        raise RuntimeError("crash half-way")
+    assert ledger.claims(account="sunrise") == []
+    assert ledger.audit_entries("sunrise") == []
+    with ledger.transaction():
+        ledger.update_claim("sunrise", "GHOST-1", ClaimState.ACCEPTED, source_file="a.999")
+        ledger.audit("fetch", account="sunrise", file_name="a.999")
+    assert [c.claim_id for c in ledger.claims(account="sunrise")] == ["GHOST-1"]
+    assert len(ledger.audit_entries("sunrise")) == 1
+    assert not ledger.db.in_transaction

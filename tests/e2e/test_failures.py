@@ -199,3 +199,20 @@ def test_unreadable_responses_are_archived_reported_and_do_not_stop_the_others(
     assert junk.exists()  # never deleted remotely
     assert {c["state"] for c in e2e.status()["claims"]} == {"paid"}
     assert "0 new file(s)" in e2e.ok("fetch", "--account", ACCOUNT).stdout
+
+
+def test_an_835_broken_half_way_changes_no_claim(e2e: E2E) -> None:
+    """Its first claims read fine, then the file ends: none of its answers is recorded."""
+    e2e.ok("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    answers = e2e.wait_answered(4)
+    (remit,) = [p for p in answers if "_835_" in p.name]
+    text = remit.read_text()
+    cut = text.index("CLP*", text.index("CLP*", text.index("CLP*") + 1) + 1)  # third claim
+    remit.write_text(text[:cut])
+    result = e2e.run("fetch", "--account", ACCOUNT, "--json")
+    assert result.exit_code == 1
+    files = {f["name"]: f for f in json.loads(result.stdout)[0]["files"]}
+    assert files[remit.name]["error"] and files[remit.name]["kind"] is None
+    claims = e2e.status()["claims"]
+    assert {c["state"] for c in claims} == {"acknowledged"}
+    assert all(e["file"] != remit.name for c in claims for e in c["history"])

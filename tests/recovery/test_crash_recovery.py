@@ -189,3 +189,28 @@ def test_kill_during_the_upload_then_rerun(
     assert rerun.returncode == 0, rerun.stderr
     assert "stopped half-way" in rerun.stderr
     _assert_exactly_once(harness, run)
+
+
+def test_kill_while_reading_an_answer_then_rerun_records_it_once(
+    harness: MockOfficeAlly, run: Run
+) -> None:
+    """A response file's claim updates land together or not at all."""
+    assert run("submit", str(CLAIMS), "--account", ACCOUNT).returncode == 0
+    assert harness.wait_idle(30)
+    killed = run("fetch", "--account", ACCOUNT, failpoint="after-claim-update")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    claims = json.loads(run("status", "--json").stdout)["claims"]
+    assert {c["state"] for c in claims} == {"uploaded"}  # the first update was rolled back
+
+    rerun = run("fetch", "--account", ACCOUNT, "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    claims = json.loads(run("status", "--json").stdout)["claims"]
+    assert {c["state"] for c in claims} == {"paid"}
+    for claim in claims:
+        events = [(e["state"], e["file"], e["detail"]) for e in claim["history"]]
+        assert len(events) == len(set(events)), events
+        answers = {e["file"] for e in claim["history"] if "_837P_" not in (e["file"] or "_837P_")}
+        assert len(answers) == 4, answers  # 999, report, 277CA, 835
+    audit = json.loads(run("audit", "--json").stdout)
+    fetched = [entry["file_name"] for entry in audit if entry["action"] == "fetch"]
+    assert len(fetched) == len(set(fetched)) == 4
