@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -71,19 +71,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(**_CONFIG, frozen=True)
 
 
-def _how_many(low: int, high: int) -> AfterValidator:
-    """A tuple's length, checked once its items are valid. pydantic's own check
-    counts only the items that passed, so one bad line also got "at least 1
-    item, not 0"; past the 837P's limits, the message says so."""
+def _how_many(low: int, high: int) -> BeforeValidator:
+    """A list's length, checked before its items: past the 837P's limits the
+    message says so, and a huge list is refused without validating every item.
+    (pydantic's own check on a tuple counts only the items that validated, so
+    a claim whose one line was bad also got "at least 1 item, not 0".)"""
 
-    def check(items: tuple[Any, ...]) -> tuple[Any, ...]:
-        if len(items) < low:
-            raise ValueError(f"at least {low} required")
-        if len(items) > high:
-            raise ValueError(f"at most {high} fit in an 837P claim, not {len(items)}")
+    def check(items: Any) -> Any:
+        if isinstance(items, list | tuple):
+            if len(items) < low:
+                raise ValueError(f"at least {low} required")
+            if len(items) > high:
+                raise ValueError(f"at most {high} fit in an 837P claim, not {len(items)}")
         return items
 
-    return AfterValidator(check)
+    return BeforeValidator(check)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -330,8 +332,28 @@ _CLAIM = TypeAdapter(Claim)
 
 
 def claim_json(claim: Claim) -> bytes:
-    """The claim as JSON, fields in schema order: the form its content hash is taken of."""
-    return _CLAIM.dump_json(claim)
+    """The claim as JSON, fields in schema order: the form its content hash is taken of.
+
+    Serialised as its own class, so the fields a subclass adds count too.
+    """
+    kind = type(claim)
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter.dump_json(claim)
+
+
+_ADAPTERS: dict[type[Claim], TypeAdapter[Claim]] = {Claim: _CLAIM}
+
+
+def revised(claim: Claim, source: str, **changes: Any) -> Claim:
+    """``dataclasses.replace`` that fails as loading does: an :class:`InputError`
+    naming the claim and field, never the value."""
+    try:
+        return replace(claim, **changes)
+    except ValidationError as exc:
+        label = f"claim {claim.id}"
+        raise InputError(problems_from_validation_error(exc, source, _under(label))) from None
 
 
 def _claim_or_problems(item: Any, index: int, source: str, problems: list[Problem]) -> Claim | None:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from claimferry.claims import Claim, Frequency, claim_json
+from claimferry.claims import Claim, Frequency, claim_json, revised
 from claimferry.config import Account
 from claimferry.credentials import Credentials
 from claimferry.errors import (
@@ -243,7 +243,10 @@ def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> li
             )
             continue
         frequency: Frequency = "void" if claim.frequency == "void" else "replacement"
-        out.append(replace(claim, frequency=frequency, payer_claim_number=number))
+        try:
+            out.append(revised(claim, "claims", frequency=frequency, payer_claim_number=number))
+        except InputError as exc:  # a number on record that the schema refuses
+            problems += exc.problems
     if problems:
         raise InputError(problems)
     return out

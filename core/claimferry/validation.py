@@ -24,6 +24,8 @@ def _message(error: dict[str, object]) -> str:
         return "required field is missing"
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # models, dataclasses
         return "unknown field"
+    if kind == "tuple_type":  # the schema keeps lists as tuples; files have lists
+        return "Input should be a valid list"
     if msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")
     return msg

@@ -486,10 +486,11 @@ def check_identifiers(claim: Claim, context: ValidationContext) -> Iterator[Find
     given = [line.id for line in claim.lines]
     if given.count(None) == len(given):
         return  # every line is its claim id and line number: unique and fit
+    for index, line_id in enumerate(given):
+        if line_id is not None and _unfit_identifier(line_id):
+            yield _error("X12-DELIMITER", _UNFIT_IDENTIFIER, claim, f"lines[{index}].id")
     line_ids = [line_id or f"{claim.id}-{n}" for n, line_id in enumerate(given, start=1)]
     for index, line_id in enumerate(line_ids):
-        if given[index] is not None and _unfit_identifier(line_id):
-            yield _error("X12-DELIMITER", _UNFIT_IDENTIFIER, claim, f"lines[{index}].id")
         if line_id in line_ids[:index]:
             yield _error(
                 "LINE-ID-DUPLICATE",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import FrozenInstanceError, replace
+from dataclasses import fields as fields_of
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic.dataclasses import dataclass
 
-from claimferry.claims import load_claims
+from claimferry.claims import Claim, claim_json, load_claims, revised
 from claimferry.errors import InputError
 
 EXAMPLE = Path(__file__).with_name("issue_example_claims.yaml")
@@ -70,14 +72,15 @@ def test_every_problem_is_reported_at_once_with_file_claim_and_field(tmp_path: P
     assert f"{path}: claim SUN-1001: lines[0].colour: unknown field" in lines
 
 
-def test_list_lengths_are_checked_once_their_items_are_valid(tmp_path: Path) -> None:
-    """A claim whose only line is bad has that problem alone, not also "no lines"."""
+def test_list_lengths_name_the_837p_limits(tmp_path: Path) -> None:
+    """Too long is said even when items are bad too; a bad item alone is just that."""
     data = yaml.safe_load(EXAMPLE.read_text())
     first, second = data["claims"]
     first["lines"] = [{**first["lines"][0], "units": "many"}]
-    second["diagnoses"] = [f"F84.{n}" for n in range(13)]
+    second["diagnoses"] = [*(f"F84.{n}" for n in range(12)), None]
     second["lines"][0]["modifiers"] = ["HM", "95", "GT", "59", "XE"]
     data["claims"].append({**first, "id": "SUN-1003", "lines": []})
+    data["claims"].append({**first, "id": "SUN-1004", "diagnoses": "F84.0"})
     path = tmp_path / "lengths.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(InputError) as caught:
@@ -87,6 +90,8 @@ def test_list_lengths_are_checked_once_their_items_are_valid(tmp_path: Path) -> 
         "claim SUN-1002: diagnoses: at most 12 fit in an 837P claim, not 13",
         "claim SUN-1002: lines[0].modifiers: at most 4 fit in an 837P claim, not 5",
         "claim SUN-1003: lines: at least 1 required",
+        "claim SUN-1004: diagnoses: Input should be a valid list",
+        "claim SUN-1004: lines[0].units: Input should be a valid decimal",
     ]
 
 
@@ -180,3 +185,32 @@ def test_reprs_hold_no_phi() -> None:
     for value in ("Ava", "Smith", "Liam", "XOF123456789", "1984", "2019", "22 Oak Ave", "62704"):
         assert value not in text, value
     assert "SUN-1001" in text
+
+
+def test_content_json_includes_what_a_subclass_adds() -> None:
+    """Two claims that differ only in a subclass's field must not hash alike."""
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class CobClaim(Claim):
+        payer_responsibility: str = "primary"
+
+    claim = load_claims(EXAMPLE).claims[0]
+    fields = {f.name: getattr(claim, f.name) for f in fields_of(claim)}
+    primary = CobClaim(**fields)
+    secondary = CobClaim(**fields, payer_responsibility="secondary")
+    assert claim_json(primary) != claim_json(secondary)
+    assert json.loads(claim_json(secondary))["payer_responsibility"] == "secondary"
+    assert json.loads(claim_json(claim)) == {
+        k: v for k, v in json.loads(claim_json(primary)).items() if k != "payer_responsibility"
+    }
+
+
+def test_a_revised_claim_is_checked_like_a_loaded_one() -> None:
+    claim = load_claims(EXAMPLE).claims[1]
+    assert revised(claim, "claims", payer_claim_number=" 2026-9 ").payer_claim_number == "2026-9"
+    with pytest.raises(InputError) as caught:
+        revised(claim, "claims", payer_claim_number="   ", frequency="sometimes")
+    assert [str(p) for p in caught.value.problems] == [
+        "claims: claim SUN-1002: frequency: Input should be 'original', 'replacement' or 'void'",
+        "claims: claim SUN-1002: payer_claim_number: String should have at least 1 character",
+    ]
