@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -69,23 +68,6 @@ Change one with :func:`dataclasses.replace`, which validates again."""
 
 class _Model(BaseModel):
     model_config = ConfigDict(**_CONFIG, frozen=True)
-
-
-def _how_many(low: int, high: int) -> BeforeValidator:
-    """A list's length, checked before its items: past the 837P's limits the
-    message says so, and a huge list is refused without validating every item.
-    (pydantic's own check on a tuple counts only the items that validated, so
-    a claim whose one line was bad also got "at least 1 item, not 0".)"""
-
-    def check(items: Any) -> Any:
-        if isinstance(items, list | tuple):
-            if len(items) < low:
-                raise ValueError(f"at least {low} required")
-            if len(items) > high:
-                raise ValueError(f"at most {high} fit in an 837P claim, not {len(items)}")
-        return items
-
-    return BeforeValidator(check)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -188,11 +170,11 @@ class ServiceLine:
     procedure: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
     modifiers: Annotated[
         tuple[Annotated[str, StringConstraints(to_upper=True)], ...],
-        _how_many(0, MAX_MODIFIERS),
+        Field(max_length=MAX_MODIFIERS),
     ] = ()
     units: Decimal
     charge: Decimal
-    diagnosis_pointers: Annotated[tuple[int, ...], _how_many(1, MAX_POINTERS)]
+    diagnosis_pointers: Annotated[tuple[int, ...], Field(min_length=1, max_length=MAX_POINTERS)]
     id: LineId | None = None
     """Line item control number (REF*6R); the claim id and line number when not given."""
 
@@ -211,12 +193,12 @@ class Claim:
     prior_authorization: Text | None = None
     diagnoses: Annotated[
         tuple[Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)], ...],
-        _how_many(1, MAX_DIAGNOSES),
+        Field(min_length=1, max_length=MAX_DIAGNOSES),
     ]
     referring_provider: Provider | None = None
     rendering_provider: Provider | None = None
     service_facility: ServiceFacility | None = None
-    lines: Annotated[tuple[ServiceLine, ...], _how_many(1, MAX_LINES)]
+    lines: Annotated[tuple[ServiceLine, ...], Field(min_length=1, max_length=MAX_LINES)]
 
     @field_validator("id")
     @classmethod

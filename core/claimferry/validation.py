@@ -26,6 +26,11 @@ def _message(error: dict[str, object]) -> str:
         return "unknown field"
     if kind == "tuple_type":  # the schema keeps lists as tuples; files have lists
         return "Input should be a valid list"
+    ctx = error.get("ctx")
+    if kind == "too_short" and isinstance(ctx, dict):
+        return f"at least {ctx['min_length']} required"
+    if kind == "too_long" and isinstance(ctx, dict):
+        return f"at most {ctx['max_length']} allowed, not {ctx['actual_length']}"
     if msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")
     return msg
@@ -36,10 +41,24 @@ def problems_from_validation_error(
     source: str,
     locate: Callable[[tuple[int | str, ...]], str] | None = None,
 ) -> list[Problem]:
-    """One problem per error. Input values are never echoed (they may be PHI)."""
+    """One problem per error. Input values are never echoed (they may be PHI).
+
+    pydantic counts a tuple's length after dropping the items that failed, so
+    a claim whose one line is bad would also be told it has "at least 1
+    required" lines: a list with failed items is not also called too short.
+    """
+    errors = exc.errors(include_input=False, include_url=False)
+    with_bad_items = {
+        tuple(error["loc"][:at])
+        for error in errors
+        for at, part in enumerate(error["loc"])
+        if isinstance(part, int)
+    }
     problems = []
-    for error in exc.errors(include_input=False, include_url=False):
+    for error in errors:
         loc = tuple(error["loc"])
+        if error["type"] == "too_short" and loc in with_bad_items:
+            continue
         where = locate(loc) if locate else dotted(loc)
         problems.append(Problem(source, where, _message(dict(error))))
     return problems

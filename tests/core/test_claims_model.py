@@ -72,12 +72,12 @@ def test_every_problem_is_reported_at_once_with_file_claim_and_field(tmp_path: P
     assert f"{path}: claim SUN-1001: lines[0].colour: unknown field" in lines
 
 
-def test_list_lengths_name_the_837p_limits(tmp_path: Path) -> None:
-    """Too long is said even when items are bad too; a bad item alone is just that."""
+def test_list_lengths_and_a_list_whose_items_are_bad(tmp_path: Path) -> None:
+    """A claim whose one line is bad is told about that line, not also "no lines"."""
     data = yaml.safe_load(EXAMPLE.read_text())
     first, second = data["claims"]
     first["lines"] = [{**first["lines"][0], "units": "many"}]
-    second["diagnoses"] = [*(f"F84.{n}" for n in range(12)), None]
+    second["diagnoses"] = [f"F84.{n}" for n in range(13)]
     second["lines"][0]["modifiers"] = ["HM", "95", "GT", "59", "XE"]
     data["claims"].append({**first, "id": "SUN-1003", "lines": []})
     data["claims"].append({**first, "id": "SUN-1004", "diagnoses": "F84.0"})
@@ -87,8 +87,8 @@ def test_list_lengths_name_the_837p_limits(tmp_path: Path) -> None:
         load_claims(path)
     assert [f"{p.location}: {p.message}" for p in caught.value.problems] == [
         "claim SUN-1001: lines[0].units: Input should be a valid decimal",
-        "claim SUN-1002: diagnoses: at most 12 fit in an 837P claim, not 13",
-        "claim SUN-1002: lines[0].modifiers: at most 4 fit in an 837P claim, not 5",
+        "claim SUN-1002: diagnoses: at most 12 allowed, not 13",
+        "claim SUN-1002: lines[0].modifiers: at most 4 allowed, not 5",
         "claim SUN-1003: lines: at least 1 required",
         "claim SUN-1004: diagnoses: Input should be a valid list",
         "claim SUN-1004: lines[0].units: Input should be a valid decimal",
