@@ -117,6 +117,43 @@ class PluginManager(pluggy.PluginManager):
         self.check_pending()
         return self
 
+    def check_pending(self) -> None:
+        """pluggy's check, failing as one line an operator can act on.
+
+        pluggy's own error shows a module repr and no way out; this one names
+        each plugin, its unknown hooks, and the switch that skips the plugin.
+        """
+        try:
+            super().check_pending()
+        except pluggy.PluginValidationError as exc:
+            offenders = self._unknown_hooks()
+            described = "; ".join(
+                f"plugin {self._describe(name)} implements {', '.join(hooks)}, "
+                "which is not a claimferry hook (a misspelt name?)"
+                for name, hooks in offenders.items()
+            )
+            # keep what is blocked already, so the suggested setting can be pasted as is
+            block = sorted((_env_set(BLOCK_ENV) or set()) | set(offenders))
+            raise PluginError(
+                f"{described}. Fix or uninstall it, or skip it with {BLOCK_ENV}={','.join(block)}"
+            ) from exc
+
+    def _unknown_hooks(self) -> dict[str, list[str]]:
+        """Per plugin, the hooks it implements that no spec declares (optional ones aside)."""
+        found: dict[str, list[str]] = {}
+        for name, plugin in self.list_name_plugin():
+            for caller in self.get_hookcallers(plugin) or []:
+                if caller.has_spec():
+                    continue
+                impls = [i for i in caller.get_hookimpls() if i.plugin is plugin]
+                if any(not i.optionalhook for i in impls):
+                    found.setdefault(name or repr(plugin), []).append(caller.name)
+        return {name: sorted(hooks) for name, hooks in sorted(found.items())}
+
+    def _describe(self, name: str) -> str:
+        dist = self.plugin_info(name).distribution
+        return f"{name} (from {dist})" if dist not in (None, "?") else name
+
     @staticmethod
     def _dist_name(ep: EntryPoint) -> str:
         return ep.dist.name if ep.dist is not None else "?"

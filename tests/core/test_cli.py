@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,3 +174,41 @@ def test_a_bug_is_one_line_not_a_traceback(run, monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 1
     assert "unexpected internal error (ZeroDivisionError)" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_misspelt_hook_in_an_installed_plugin_is_one_line_exit_1(tmp_path: Path) -> None:
+    """A real distribution on the path, run as the console script would be."""
+    site = tmp_path / "site"
+    (site / "acme_typo").mkdir(parents=True)
+    (site / "acme_typo" / "__init__.py").write_text(
+        "from claimferry.api import hookimpl\n\n"
+        "@hookimpl\n"
+        "def claimferry_clearinghouse():\n"
+        "    return []\n"
+    )
+    dist_info = site / "acme_typo-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-typo\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[claimferry]\nacme = acme_typo\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMFERRY_")}
+    env["PYTHONPATH"] = str(site)
+
+    def claimferry(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "claimferry", *args],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            timeout=60,
+            check=False,
+        )
+
+    result = claimferry("plugins")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+    assert "plugin acme (from acme-typo) implements claimferry_clearinghouse" in result.stderr
+    assert "CLAIMFERRY_BLOCK_PLUGINS=acme" in result.stderr
+    blocked = claimferry("plugins", "--json", CLAIMFERRY_BLOCK_PLUGINS="acme")
+    assert blocked.returncode == 0, blocked.stderr
+    assert "acme" not in {p["name"] for p in json.loads(blocked.stdout)["plugins"]}

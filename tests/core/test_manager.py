@@ -87,8 +87,36 @@ def test_misspelt_hook_fails_loudly(fake_entry_points: dict[str, object]) -> Non
         "typo",
         {"claimferry_enrolment_validators": claimferry_enrolment_validators},
     )
-    with pytest.raises(Exception, match="claimferry_enrolment_validators"):
+    with pytest.raises(PluginError) as caught:
         PluginManager().load()
+    message = str(caught.value)
+    assert "plugin typo implements claimferry_enrolment_validators" in message
+    assert message.endswith("CLAIMFERRY_BLOCK_PLUGINS=typo")
+    assert "\n" not in message and "<module" not in message
+
+
+def test_misspelt_hook_advice_keeps_what_is_blocked(
+    fake_entry_points: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @hookimpl
+    def claimferry_clearinghouse() -> list[object]:
+        return []
+
+    @hookimpl(optionalhook=True)
+    def claimferry_future_hook() -> list[object]:
+        return []
+
+    _install(fake_entry_points, "typo", {"claimferry_clearinghouse": claimferry_clearinghouse})
+    _install(fake_entry_points, "optional", {"claimferry_future_hook": claimferry_future_hook})
+    _install(fake_entry_points, "other", {})
+    monkeypatch.setenv("CLAIMFERRY_BLOCK_PLUGINS", "other")
+    with pytest.raises(PluginError) as caught:
+        PluginManager().load()
+    message = str(caught.value)
+    assert "claimferry_future_hook" not in message  # optional hooks may be unknown
+    assert message.endswith("CLAIMFERRY_BLOCK_PLUGINS=other,typo")
+    monkeypatch.setenv("CLAIMFERRY_BLOCK_PLUGINS", "other,typo")
+    assert [n for n, _ in PluginManager().load().list_name_plugin()] == ["optional"]
 
 
 def test_block_and_allow_switches(

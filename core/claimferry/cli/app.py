@@ -171,4 +171,10 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
 
 
 def main() -> None:
-    create_cli()(prog_name="claimferry")
+    try:
+        cli = create_cli()
+    except ClaimferryError as exc:
+        # Loading plugins failed (a misspelt hook): no command can run, not even --help.
+        command_error(str(exc), exc.exit_code).show()
+        sys.exit(exc.exit_code)
+    cli(prog_name="claimferry")
