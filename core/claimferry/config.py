@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import ConfigError, InputError, Problem
@@ -66,12 +68,70 @@ class Contact(_Strict):
         return self
 
 
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "private_key",
+    "privatekey",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+)
+_MASK = "**********"
+
+
+def _holds_secret(key: str) -> bool:
+    """``password``, ``SFTP-Password``, ``client_secret``; not ``password_var`` (a name)."""
+    word = key.lower().replace("-", "_")
+    return any(word == w or word.endswith(f"_{w}") for w in _SECRET_WORDS)
+
+
 class CredentialSettings(BaseModel):
-    """``source`` names a credential-source plugin; other keys are its settings."""
+    """``source`` names a credential-source plugin; other keys are its settings.
+
+    The settings are the plugin's own, so they are allowed, but a key that
+    holds a secret is refused (secrets belong in the source, not the config)
+    and the repr masks every setting's value.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     source: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        found = [key for key in data if isinstance(key, str) and _holds_secret(key)]
+        if found:
+            # one error per key, located at the key, so the report names its full path
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "secret_in_config",
+                            "holds a secret; secrets never go in the config file. Keep it "
+                            "where the credential source reads it (env: environment "
+                            "variables; file: a private 0600 file; keyring: the system "
+                            "keyring; see docs/credentials.md)",
+                        ),
+                        loc=(key,),
+                        input=None,  # never the secret itself
+                    )
+                    for key in found
+                ],
+            )
+        return data
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Setting names only: a plugin's settings may hold anything."""
+        yield "source", self.source
+        for key in self.model_extra or {}:
+            yield key, _MASK
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from claimferry.cli import create_cli
 from claimferry.config import load_config, state_dir_for
 from claimferry.errors import ConfigError
+from claimferry.manager import PluginManager
 
 EXAMPLE = """\
 accounts:
@@ -98,3 +101,90 @@ def test_contact_needs_a_phone_or_an_email(tmp_path: Path) -> None:
     assert f"{path}: accounts.sunrise.contact: needs a 10-digit 'phone' or an 'email'" in str(
         caught.value
     )
+
+
+SECRET = "hunter2SECRET"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "Password",
+        "PASSPHRASE",
+        "private_key",
+        "private-key",
+        "secret",
+        "token",
+        "api_key",
+        "API-Key",
+        "sftp_password",
+        "client-secret",
+    ],
+)
+def test_secrets_in_the_credentials_section_are_refused(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(EXAMPLE.replace("{source: keyring}", f"{{source: env, {key}: {SECRET}}}"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: accounts.sunrise.credentials.{key}: holds a secret")
+    assert "env" in message and "file" in message and "keyring" in message
+    assert SECRET not in message and SECRET not in repr(caught.value.problems)
+
+
+def test_every_secret_key_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        EXAMPLE.replace("{source: keyring}", f"{{source: file, password: {SECRET}, token: t}}")
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [p.location for p in caught.value.problems] == [
+        "accounts.sunrise.credentials.password",
+        "accounts.sunrise.credentials.token",
+    ]
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        "{source: env, username_var: U, password_var: P, private_key_var: K, passphrase_var: X}",
+        "{source: file, path: ~/.config/claimferry/sunrise.yaml}",
+        "{source: keyring, service: billing-vendor, username: sunrise-sftp}",
+        # the example plugin's source (examples/claimferry-generic-sftp)
+        "{source: command, command: [pass, show, clinic/acme-sftp], format: key-value, timeout: 5}",
+    ],
+)
+def test_plugin_settings_that_name_secrets_still_load(tmp_path: Path, credentials: str) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(EXAMPLE.replace("{source: keyring}", credentials))
+    settings = load_config(path).account("sunrise").credentials
+    assert settings is not None and settings.settings
+
+
+def test_credential_settings_repr_masks_values(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        EXAMPLE.replace("{source: keyring}", "{source: command, command: [pass, show, clinic]}")
+    )
+    config = load_config(path)
+    settings = config.account("sunrise").credentials
+    assert settings is not None and settings.settings["command"] == ["pass", "show", "clinic"]
+    for shown in (repr(settings), str(settings), repr(config), str(config)):
+        assert "clinic" not in shown
+        assert "command='**********'" in shown and "source='command'" in shown
+
+
+def test_cli_refuses_a_secret_in_the_config_with_exit_2(
+    plugin_manager: PluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(EXAMPLE.replace("{source: keyring}", f"{{source: env, password: {SECRET}}}"))
+    monkeypatch.setenv("CLAIMFERRY_CONFIG", str(path))
+    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(tmp_path / "state"))
+    result = CliRunner().invoke(create_cli(plugin_manager), ["credentials", "test", "sunrise"])
+    assert result.exit_code == 2
+    assert f"{path}: accounts.sunrise.credentials.password: holds a secret" in result.stderr
+    assert SECRET not in result.output
+    assert "Traceback" not in result.output
