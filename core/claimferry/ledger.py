@@ -75,6 +75,17 @@ _RANK = {
 """How far along its lifecycle a state is. A late 999 arriving after the 277CA
 is recorded in the history but does not move the claim back."""
 
+_REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
+
+
+def _moves_to(current: ClaimState, state: ClaimState) -> bool:
+    """Whether an answer moves a claim on. At the same step a rejection stands:
+    Office Ally's report can reject a claim whose 999 accepted it, in either
+    order, and nothing may fall through to success."""
+    if _RANK[state] != _RANK[current]:
+        return _RANK[state] > _RANK[current]
+    return state in _REJECTIONS or current not in _REJECTIONS
+
 
 _MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -464,19 +475,23 @@ class Ledger:
                 for row in rows:
                     _set_claim_state(db, row, claim_state, error, None, remote_name, now)
 
-    def claims_already_sent(
-        self, account: str, keys: Iterable[tuple[str, str]]
-    ) -> list[tuple[ClaimRecord, Batch]]:
-        """Claims with the same id and content in a batch that was (or may have been) sent."""
-        found = []
-        for claim_id, content in keys:
-            for row in self._db.execute(
-                "SELECT c.*, b.state AS batch_state FROM claims c JOIN batches b "
-                "ON b.id = c.batch_id WHERE c.account = ? AND c.claim_id = ? "
-                "AND c.content_sha256 = ? AND b.state != ? ORDER BY c.id",
-                (account, claim_id, content, BatchState.FAILED),
-            ):
-                found.append((_claim(row), self.batch(row["batch_id"])))
+    def latest_submissions(
+        self, account: str, claim_ids: Iterable[str]
+    ) -> dict[str, tuple[ClaimRecord, Batch]]:
+        """Each claim id's latest submission in a batch that was (or may have been) sent.
+
+        A failed batch never left: its claims do not count as sent.
+        """
+        found = {}
+        for claim_id in dict.fromkeys(claim_ids):
+            row = self._db.execute(
+                "SELECT c.* FROM claims c JOIN batches b ON b.id = c.batch_id "
+                "WHERE c.account = ? AND c.claim_id = ? AND b.state != ? "
+                "ORDER BY c.id DESC LIMIT 1",
+                (account, claim_id, BatchState.FAILED),
+            ).fetchone()
+            if row is not None:
+                found[claim_id] = (_claim(row), self.batch(row["batch_id"]))
         return found
 
     def claims(
@@ -681,7 +696,7 @@ def _set_claim_state(
     now: str,
 ) -> None:
     current = db.execute("SELECT state FROM claims WHERE id = ?", (row,)).fetchone()
-    if current is None or _RANK[state] >= _RANK[ClaimState(current[0])]:
+    if current is None or _moves_to(ClaimState(current[0]), state):
         db.execute(
             "UPDATE claims SET state = ?, detail = ?, updated_at = ? WHERE id = ?",
             (state, detail, now, row),

@@ -27,7 +27,7 @@ from claimferry.errors import (
 )
 from claimferry.failpoints import failpoint
 from claimferry.findings import Finding
-from claimferry.ledger import Batch, BatchState, ClaimRecord, Ledger, NewClaim
+from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger, NewClaim
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
 from claimferry.storage import atomic_write, sha256_hex
@@ -129,7 +129,8 @@ CENTS = Decimal("0.01")
 
 
 class AlreadySent(ClaimferryError):
-    """Claims with the same id and content went out before; ``--resubmit`` overrides."""
+    """Claims the payer may already hold went out before; ``--resubmit`` sends
+    them as replacements."""
 
 
 def archive_dir(state_dir: Path, account: str, direction: str) -> Path:
@@ -197,23 +198,60 @@ def record_batch(
     return batch
 
 
-def _sent_before(
-    ledger: Ledger, account: str, keys: Sequence[tuple[str, str]], states: set[BatchState]
-) -> list[tuple[ClaimRecord, Batch]]:
-    found = ledger.claims_already_sent(account, keys)
-    return [(record, batch) for record, batch in found if batch.state in states]
+NEVER_TAKEN = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
+"""Rejected by the clearinghouse or the payer's front end: never adjudicated,
+so the claim may go again, as an original, corrected or not."""
 
 
-def _already_sent(found: Sequence[tuple[ClaimRecord, Batch]]) -> AlreadySent:
+@dataclass(frozen=True)
+class _Conflict:
+    """A claim that would reach the payer twice, and the submission it repeats."""
+
+    record: ClaimRecord
+    batch: Batch
+    changed: bool
+
+
+def _conflicts(
+    ledger: Ledger,
+    account: str,
+    claims: Sequence[Claim],
+    keys: Sequence[tuple[str, str]],
+    states: set[BatchState],
+) -> list[_Conflict]:
+    """Claims whose latest submission (in a batch in ``states``) the payer may hold.
+
+    The same id with other content conflicts too, unless the file marks it a
+    replacement or void: an edited claim sent again as an original is a
+    duplicate claim to the payer.
+    """
+    latest = ledger.latest_submissions(account, [claim_id for claim_id, _ in keys])
+    out = []
+    for claim, (claim_id, content) in zip(claims, keys, strict=True):
+        found = latest.get(claim_id)
+        if found is None:
+            continue
+        record, batch = found
+        if batch.state not in states or record.state in NEVER_TAKEN:
+            continue
+        changed = record.content_sha256 != content
+        if changed and claim.frequency != "original":
+            continue
+        out.append(_Conflict(record, batch, changed))
+    return out
+
+
+def _already_sent(conflicts: Sequence[_Conflict]) -> AlreadySent:
     lines = [
-        f"claim {record.claim_id} was already sent in batch {batch.id} "
-        f"({batch.file_name}, {batch.created_at[:10]})"
+        f"claim {c.record.claim_id} was already sent in batch {c.batch.id} "
+        f"({c.batch.file_name}, {c.batch.created_at[:10]})"
+        + (" with other content" if c.changed else "")
         + (
             ", whose delivery is uncertain: see 'claimferry batches'"
-            if batch.state is BatchState.UNCERTAIN
+            if c.batch.state is BatchState.UNCERTAIN
             else ""
         )
-        for record, batch in found
+        for c in conflicts
     ]
     return AlreadySent("\n".join(lines) + "\nuse --resubmit to send a replacement (frequency 7)")
 
@@ -229,7 +267,7 @@ def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> li
     out, problems = [], []
     for claim in claims:
         previous = ledger.latest_claim(account, claim.id)
-        if previous is None:
+        if previous is None or previous.state in NEVER_TAKEN:
             out.append(claim)
             continue
         number = previous.payer_claim_number or claim.payer_claim_number
@@ -395,8 +433,8 @@ def submit_claims(
         claims = as_replacements(ledger, account.name, claims)
     keys = content_keys(claims)
     if not resubmit:
-        found = _sent_before(
-            ledger, account.name, keys, {BatchState.UPLOADED, BatchState.UNCERTAIN}
+        found = _conflicts(
+            ledger, account.name, claims, keys, {BatchState.UPLOADED, BatchState.UNCERTAIN}
         )
         if found:
             raise _already_sent(found)
@@ -404,11 +442,11 @@ def submit_claims(
     try:
         recovered = recover_pending(ledger, session, account.name, progress)
         if not resubmit:
-            again = _sent_before(ledger, account.name, keys, set(BatchState))
+            again = _conflicts(ledger, account.name, claims, keys, set(BatchState))
             if again:
                 ids = {b.id for b in recovered}
-                if {r.claim_id for r, _ in again} == {c.id for c in claims} and all(
-                    b.id in ids for _, b in again
+                if {c.record.claim_id for c in again} == {c.id for c in claims} and all(
+                    not c.changed and c.batch.id in ids for c in again
                 ):
                     progress("these claims were recorded by an earlier run; its batch is now sent")
                     return SubmitOutcome(None, recovered)

@@ -100,7 +100,7 @@ def test_unknown_claims_in_responses_are_recorded(ledger: Ledger) -> None:
     assert ledger.claims(claim_id="NEVER-SENT")[0].state is ClaimState.DENIED
 
 
-def test_already_sent_ignores_failed_batches(ledger: Ledger, tmp_path: Path) -> None:
+def test_latest_submission_ignores_failed_batches(ledger: Ledger, tmp_path: Path) -> None:
     batch = ledger.record_batch(
         account="sunrise",
         file_name="f1",
@@ -111,10 +111,12 @@ def test_already_sent_ignores_failed_batches(ledger: Ledger, tmp_path: Path) -> 
         test=True,
         claims=_claims("C1"),
     )
-    assert ledger.claims_already_sent("sunrise", [("C1", "hash-C1")])
-    assert not ledger.claims_already_sent("sunrise", [("C1", "other-content")])
+    found = ledger.latest_submissions("sunrise", ["C1", "C2"])
+    assert list(found) == ["C1"]
+    record, in_batch = found["C1"]
+    assert (record.content_sha256, in_batch.id) == ("hash-C1", batch.id)
     ledger.set_batch_state(batch.id, BatchState.FAILED, error="never delivered")
-    assert not ledger.claims_already_sent("sunrise", [("C1", "hash-C1")])
+    assert ledger.latest_submissions("sunrise", ["C1"]) == {}
 
 
 def test_control_number_and_file_name_are_unique(ledger: Ledger, tmp_path: Path) -> None:
@@ -210,3 +212,24 @@ def test_steps_in_one_transaction_roll_back_together(ledger: Ledger) -> None:
     assert [c.claim_id for c in ledger.claims(account="sunrise")] == ["GHOST-1"]
     assert len(ledger.audit_entries("sunrise")) == 1
     assert not ledger.db.in_transaction
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "stays"),
+    [
+        (ClaimState.REJECTED, ClaimState.ACCEPTED, ClaimState.REJECTED),
+        (ClaimState.ACCEPTED, ClaimState.REJECTED, ClaimState.REJECTED),
+        (ClaimState.PAYER_REJECTED, ClaimState.ACKNOWLEDGED, ClaimState.PAYER_REJECTED),
+        (ClaimState.ACKNOWLEDGED, ClaimState.PAYER_REJECTED, ClaimState.PAYER_REJECTED),
+        (ClaimState.REJECTED, ClaimState.PAID, ClaimState.PAID),
+        (ClaimState.DENIED, ClaimState.PAID, ClaimState.PAID),
+    ],
+)
+def test_at_the_same_step_a_rejection_stands(
+    ledger: Ledger, first: ClaimState, then: ClaimState, stays: ClaimState
+) -> None:
+    """The 999 and Office Ally's report can arrive in either order (separate fetches)."""
+    ledger.update_claim("sunrise", "C1", first, source_file="one")
+    record = ledger.update_claim("sunrise", "C1", then, source_file="two")
+    assert record.state is stays
+    assert [e.state for e in ledger.claim_events(record.row)] == [first, then]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from e2e.support import (
     ACCOUNT,
@@ -177,3 +179,83 @@ def test_same_claims_again_refused_then_resubmitted_as_replacements(e2e: E2E) ->
     e2e.ok("fetch", "--account", ACCOUNT)
     latest = {c["claim"]: c for c in e2e.status()["claims"] if c["batch"] == 2}
     assert {c["state"] for c in latest.values()} == {"paid"}
+
+
+def _only(claim_id: str, **changes: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        (claim,) = [c for c in data["claims"] if c["id"] == claim_id]
+        claim.update(changes)
+        data["claims"] = [claim]
+
+    return change
+
+
+def test_an_edited_claim_is_not_sent_again_as_an_original(e2e: E2E) -> None:
+    """Same id, other content: the payer would see a duplicate claim."""
+    e2e.ok("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    e2e.wait_answered(4)
+    e2e.ok("fetch", "--account", ACCOUNT)
+    (batch,) = e2e.status()["batches"]
+    first = e2e.inbound()
+
+    def edit_charge(data: dict[str, Any]) -> None:
+        data["claims"][0]["lines"][0]["charge"] = 481.00
+
+    refused = e2e.run("submit", str(e2e.claims_file(change=edit_charge)), "--account", ACCOUNT)
+    assert refused.exit_code == 1, refused.output
+    assert (
+        f"claim SUN-1001 was already sent in batch {batch['id']} "
+        f"({batch['file_name']}, {batch['created_at'][:10]}) with other content"
+    ) in refused.stderr
+    assert "claim SUN-1003 was already sent" in refused.stderr
+    assert "--resubmit" in refused.stderr
+    assert e2e.inbound() == first
+
+    # a file that marks the edit as a replacement says what it is: it goes
+    number = e2e.claims_by_id()["SUN-1001"]["payer_claim_number"]
+
+    def replacement(data: dict[str, Any]) -> None:
+        edit_charge(data)
+        _only("SUN-1001", frequency="replacement", payer_claim_number=number)(data)
+
+    correction = e2e.claims_file("correction.yaml", change=replacement)
+    e2e.ok("submit", str(correction), "--account", ACCOUNT)
+    (sent,) = set(e2e.inbound()) - set(first)
+    clm = claim_segments(sent)["SUN-1001"][0]
+    assert clm[2] == "681" and clm[5].split(component_separator(sent))[2] == "7"
+    again = e2e.run("submit", str(correction), "--account", ACCOUNT)
+    assert again.exit_code == 1 and "claim SUN-1001 was already sent in batch 2" in again.stderr
+
+
+def test_a_rejected_claim_goes_again_as_an_original(e2e: E2E) -> None:
+    """The payer's front end rejected it (277CA A7): it never entered adjudication."""
+    rejected_id = "SUN-REJECT-1001"
+
+    def rename(data: dict[str, Any]) -> None:
+        data["claims"][0]["id"] = rejected_id
+
+    e2e.ok("submit", str(e2e.claims_file(change=rename)), "--account", ACCOUNT)
+    e2e.wait_answered(4)
+    e2e.ok("fetch", "--account", ACCOUNT)
+    assert e2e.claims_by_id()[rejected_id]["state"] == "payer_rejected"
+    first = e2e.inbound()
+
+    def only_rejected(data: dict[str, Any]) -> None:
+        rename(data)
+        _only(rejected_id)(data)
+
+    again = e2e.claims_file("again.yaml", change=only_rejected)
+    for args in ([], ["--resubmit"]):  # --resubmit too: no replacement of what the payer lacks
+        e2e.ok("submit", str(again), "--account", ACCOUNT, *args)
+        (sent,) = set(e2e.inbound()) - set(first)
+        first = e2e.inbound()
+        clm = claim_segments(sent)[rejected_id][0]
+        assert clm[5].split(component_separator(sent))[2] == "1", clm
+        assert not [s for s in claim_segments(sent)[rejected_id] if s[:2] == ["REF", "F8"]]
+        assert e2e.harness.wait_idle(30)
+        e2e.ok("fetch", "--account", ACCOUNT)
+    others = e2e.run(
+        "submit", str(e2e.claims_file("all.yaml", change=rename)), "--account", ACCOUNT
+    )
+    assert others.exit_code == 1 and rejected_id not in others.stderr
+    assert "claim SUN-1002 was already sent in batch 1" in others.stderr

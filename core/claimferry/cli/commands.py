@@ -234,8 +234,9 @@ def submit(
 ) -> None:
     """Validate, build, record and upload claims, exactly once.
 
-    Batches an earlier run left pending are finished first. Claims already
-    sent (same id and content) are refused unless --resubmit is given.
+    Batches an earlier run left pending are finished first. A claim id the
+    payer may already hold (sent before and not rejected) is refused unless
+    --resubmit is given or the file marks it a replacement or void.
     """
     claims, _ = _check(
         app,
