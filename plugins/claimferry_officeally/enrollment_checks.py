@@ -59,14 +59,18 @@ def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
 
 
 def check_enrollment(claims: Sequence[Claim], context: ValidationContext) -> Iterator[Finding]:
-    """Every rule over every claim; one warning in all when no payer list was imported."""
+    """Every rule over every claim; one finding in all when no payer list was imported.
+
+    Without the list nothing can be checked: a warning in test mode, an error
+    in production, where unchecked enrollment means claims the payer rejects.
+    """
     account = context.account
     if account is None or context.state_dir is None or account.clearinghouse != PROFILE_NAME:
         return
     payer_list = PayerList.open_existing(context.state_dir)
     if payer_list is None:
         yield Finding(
-            Severity.WARNING,
+            Severity.ERROR if account.is_production else Severity.WARNING,
             PAYER_LIST_MISSING,
             "no Office Ally payer list imported, so payer IDs and enrollment were not "
             "checked: download the payer list from Office Ally's portal (CSV) and run "

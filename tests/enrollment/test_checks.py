@@ -177,6 +177,13 @@ def test_no_payer_list_is_one_warning_per_run(tmp_path: Path) -> None:
     assert not (tmp_path / "ledger.sqlite3").exists()
 
 
+def test_no_payer_list_in_production_is_an_error(tmp_path: Path) -> None:
+    """Production claims must not go out with enrollment unchecked."""
+    production = ACCOUNT.model_copy(update={"mode": "production"})
+    [finding] = _check(tmp_path, _claim("ACME1"), account=production)
+    assert (finding.code, finding.severity) == (checks.PAYER_LIST_MISSING, Severity.ERROR)
+
+
 def test_nothing_without_an_account_a_state_dir_or_for_another_clearinghouse(
     state: Path,
 ) -> None:
