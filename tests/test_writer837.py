@@ -388,6 +388,26 @@ def test_names_are_uppercased_folded_and_stripped_of_delimiters() -> None:
     assert judge(data.encode())
 
 
+def test_reference_numbers_of_50_characters_are_written_whole_and_pyx12_clean() -> None:
+    """REF*G1 and REF*F8 (REF02) and SBR03 allow 50 characters; the schema stops at 50."""
+    import yaml
+
+    subscriber = yaml.safe_load(SAMPLE.read_text())["claims"][0]["subscriber"]
+    auth, number, group = "A" * 49 + "1", "P" * 49 + "2", "G" * 49 + "3"
+    claims = one_claim(
+        prior_authorization=auth,
+        frequency="replacement",
+        payer_claim_number=number,
+        subscriber={**subscriber, "group_number": group},
+    )
+    data = write_837p(claims, ENVELOPE)
+    loop = parse(data).claims["SUN-1001"]
+    assert loop.refs("G1") == [auth] and loop.refs("F8") == [number]
+    assert [s.element(3) for s in parse(data).find("SBR")] == [group]
+    verdict = judge(data)
+    assert verdict, verdict.errors[:10]
+
+
 def test_an_identifier_with_a_delimiter_is_refused_naming_the_field_not_the_value() -> None:
     with pytest.raises(InputError) as caught:
         write_837p(one_claim(prior_authorization="PA*77"), ENVELOPE)

@@ -35,7 +35,9 @@ from claimferry.errors import InputError, Problem
 from claimferry.validation import dotted, problems_from_validation_error
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-LineId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+"""X12 element 127, Reference Identification (REF02, SBR03): the TR3 allows 1 to 50 characters,
+so a longer value is refused here rather than written into a file the clearinghouse rejects."""
 Gender = Literal["F", "M", "U"]
 Frequency = Literal["original", "replacement", "void"]
 Relationship = Literal["spouse", "child", "employee", "life_partner", "other", "unknown"]
@@ -129,7 +131,7 @@ class Subscriber:
     last_name: Text = Field(repr=False)
     birth_date: date = Field(repr=False)
     gender: Gender
-    group_number: Text | None = Field(default=None, repr=False)
+    group_number: Reference | None = Field(default=None, repr=False)
     filing_code: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
     address: Address | None = Field(default=None, repr=False)
 
@@ -175,7 +177,7 @@ class ServiceLine:
     units: Decimal
     charge: Decimal
     diagnosis_pointers: Annotated[tuple[int, ...], Field(min_length=1, max_length=MAX_POINTERS)]
-    id: LineId | None = None
+    id: Reference | None = None
     """Line item control number (REF*6R); the claim id and line number when not given."""
 
 
@@ -189,8 +191,8 @@ class Claim:
     patient: Patient | None = None
     place_of_service: Annotated[str, StringConstraints(strip_whitespace=True)]
     frequency: Frequency = "original"
-    payer_claim_number: Text | None = None
-    prior_authorization: Text | None = None
+    payer_claim_number: Reference | None = None
+    prior_authorization: Reference | None = None
     diagnoses: Annotated[
         tuple[Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)], ...],
         Field(min_length=1, max_length=MAX_DIAGNOSES),

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from pydantic.dataclasses import dataclass
 
 from claimferry.claims import Claim, claim_json, load_claims, revised
+from claimferry.cli import create_cli
 from claimferry.errors import InputError
+from claimferry.manager import PluginManager
 
 EXAMPLE = Path(__file__).with_name("issue_example_claims.yaml")
 
@@ -214,3 +217,53 @@ def test_a_revised_claim_is_checked_like_a_loaded_one() -> None:
         "claims: claim SUN-1002: frequency: Input should be 'original', 'replacement' or 'void'",
         "claims: claim SUN-1002: payer_claim_number: String should have at least 1 character",
     ]
+
+
+# REF02 (REF*G1, REF*F8) and SBR03 hold at most 50 characters in the 837P TR3.
+REFERENCES = [
+    ("SUN-1001", ("prior_authorization",)),
+    ("SUN-1002", ("payer_claim_number",)),
+    ("SUN-1001", ("subscriber", "group_number")),
+]
+
+
+def _with_reference(tmp_path: Path, claim_id: str, path: tuple[str, ...], value: str) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    target = next(c for c in data["claims"] if c["id"] == claim_id)
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    out = tmp_path / "claims.yaml"
+    out.write_text(yaml.safe_dump(data))
+    return out
+
+
+@pytest.mark.parametrize(("claim_id", "path"), REFERENCES)
+def test_reference_numbers_hold_at_most_50_characters(
+    tmp_path: Path, claim_id: str, path: tuple[str, ...]
+) -> None:
+    at_limit = "R" * 49 + "9"
+    loaded = load_claims(_with_reference(tmp_path, claim_id, path, at_limit))
+    claim = next(c for c in loaded if c.id == claim_id)
+    value: object = claim
+    for key in path:
+        value = getattr(value, key)
+    assert value == at_limit
+    too_long = _with_reference(tmp_path, claim_id, path, "R" * 50 + "9")
+    with pytest.raises(InputError) as caught:
+        load_claims(too_long)
+    [problem] = caught.value.problems
+    assert str(problem) == (
+        f"{too_long}: claim {claim_id}: {'.'.join(path)}: String should have at most 50 characters"
+    )
+    assert "R" * 50 not in str(caught.value)
+
+
+def test_validate_refuses_a_51_character_prior_authorization_with_exit_2(
+    plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    path = _with_reference(tmp_path, "SUN-1001", ("prior_authorization",), "A" * 51)
+    result = CliRunner().invoke(create_cli(plugin_manager), ["validate", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}: claim SUN-1001: prior_authorization: " in result.stderr
+    assert "Traceback" not in result.output and "A" * 51 not in result.output
