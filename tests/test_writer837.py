@@ -408,6 +408,22 @@ def test_reference_numbers_of_50_characters_are_written_whole_and_pyx12_clean() 
     assert verdict, verdict.errors[:10]
 
 
+def test_provider_identifiers_at_the_schema_maximums_are_pyx12_clean() -> None:
+    """The schema's limits are the TR3's: PRV03 and REF*EI REF02 50, NM109 80."""
+    import yaml
+
+    raw = yaml.safe_load(SAMPLE.read_text())
+    provider = {**raw["billing_provider"], "npi": "1" * 80, "tax_id": "2" * 50}
+    provider["taxonomy"] = "T" * 50
+    rendering = {"first_name": "Ann", "last_name": "Lee", "npi": "3" * 80, "taxonomy": "R" * 50}
+    claim = {**raw["claims"][0], "rendering_provider": rendering}
+    claims = parse_claims({"billing_provider": provider, "claims": [claim]}, "test").claims
+    data = write_837p(claims, ENVELOPE)
+    assert [s.element(3) for s in parse(data).find("PRV")] == ["T" * 50, "R" * 50]
+    verdict = judge(data)
+    assert verdict, verdict.errors[:10]
+
+
 def test_an_identifier_with_a_delimiter_is_refused_naming_the_field_not_the_value() -> None:
     with pytest.raises(InputError) as caught:
         write_837p(one_claim(prior_authorization="PA*77"), ENVELOPE)

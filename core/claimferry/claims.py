@@ -36,8 +36,11 @@ from claimferry.validation import dotted, problems_from_validation_error
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-"""X12 element 127, Reference Identification (REF02, SBR03): the TR3 allows 1 to 50 characters,
-so a longer value is refused here rather than written into a file the clearinghouse rejects."""
+"""X12 element 127, Reference Identification (REF02, SBR03, PRV03): the TR3 allows 1 to 50
+characters, so a longer value is refused here rather than written into a file the clearinghouse
+rejects."""
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
+"""X12 element 67, Identification Code (NM109): 2 to 80 characters, for the same reason."""
 Gender = Literal["F", "M", "U"]
 Frequency = Literal["original", "replacement", "void"]
 Relationship = Literal["spouse", "child", "employee", "life_partner", "other", "unknown"]
@@ -91,9 +94,9 @@ class BillingProvider:
     organization: Text | None = None
     first_name: Text | None = None
     last_name: Text | None = None
-    npi: str
-    tax_id: str
-    taxonomy: str | None = None
+    npi: Identifier
+    tax_id: Reference
+    taxonomy: Reference | None = None
     address: Address
 
     @model_validator(mode="after")
@@ -119,14 +122,12 @@ class BillingProvider:
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Payer:
     name: Text
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
+    id: Identifier
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Subscriber:
-    member_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)
-    ] = Field(repr=False)
+    member_id: Identifier = Field(repr=False)
     first_name: Text = Field(repr=False)
     last_name: Text = Field(repr=False)
     birth_date: date = Field(repr=False)
@@ -154,14 +155,14 @@ class Provider:
 
     first_name: Text
     last_name: Text
-    npi: str
-    taxonomy: str | None = None
+    npi: Identifier
+    taxonomy: Reference | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class ServiceFacility:
     name: Text
-    npi: str | None = None
+    npi: Identifier | None = None
     address: Address
 
 

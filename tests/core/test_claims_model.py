@@ -267,3 +267,37 @@ def test_validate_refuses_a_51_character_prior_authorization_with_exit_2(
     assert result.exit_code == 2
     assert f"{path}: claim SUN-1001: prior_authorization: " in result.stderr
     assert "Traceback" not in result.output and "A" * 51 not in result.output
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "limit"),
+    [
+        ("billing_provider.taxonomy", "T" * 51, 50),  # PRV03
+        ("billing_provider.tax_id", "1" * 51, 50),  # REF*EI REF02
+        ("billing_provider.npi", "1" * 81, 80),  # NM109
+        ("claim SUN-1001: rendering_provider.taxonomy", "T" * 51, 50),
+        ("claim SUN-1002: service_facility.npi", "1" * 81, 80),
+        ("claim SUN-1001: subscriber.member_id", "M" * 81, 80),
+        ("claim SUN-1001: payer.id", "P" * 81, 80),
+    ],
+)
+def test_identifiers_are_held_to_their_837p_maximums(
+    tmp_path: Path, where: str, value: str, limit: int
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["claims"][0]["rendering_provider"] = {
+        "first_name": "Ann", "last_name": "Lee", "npi": "1245319599", "taxonomy": "103K00000X"
+    }  # fmt: skip
+    claim_id, _, field = where.rpartition(": ")
+    target = next((c for c in data["claims"] if f"claim {c['id']}" == claim_id), data)
+    *parents, key = field.split(".")
+    for parent in parents:
+        target = target[parent]
+    target[key] = value
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as caught:
+        load_claims(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}: {where}: String should have at most {limit} characters"
+    ]
