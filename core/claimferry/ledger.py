@@ -75,6 +75,10 @@ _RANK = {
 """How far along its lifecycle a state is. A late 999 arriving after the 277CA
 is recorded in the history but does not move the claim back."""
 
+LOGIN_REFUSED = "login-refused"
+LOGIN_OK = "login-ok"
+"""Audit actions; the latest of the two says whether logins are on hold."""
+
 _REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
 
 
@@ -665,25 +669,34 @@ class Ledger:
                 ),
             )
 
+    def refused_login(self, account: str) -> AuditEntry | None:
+        """The refused login that no successful ``credentials test`` has cleared yet."""
+        row = self._db.execute(
+            "SELECT * FROM audit WHERE account = ? AND action IN (?, ?) ORDER BY id DESC LIMIT 1",
+            (account, LOGIN_REFUSED, LOGIN_OK),
+        ).fetchone()
+        return _audit_entry(row) if row is not None and row["action"] == LOGIN_REFUSED else None
+
     def audit_entries(self, account: str | None = None) -> list[AuditEntry]:
         sql, args = "SELECT * FROM audit", []
         if account is not None:
             sql += " WHERE account = ?"
             args.append(account)
-        return [
-            AuditEntry(
-                r["at"],
-                r["actor"],
-                r["account"],
-                r["action"],
-                r["host_fingerprint"],
-                r["file_name"],
-                r["size"],
-                r["sha256"],
-                r["detail"],
-            )
-            for r in self._db.execute(sql + " ORDER BY id", args)
-        ]
+        return [_audit_entry(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+
+def _audit_entry(r: sqlite3.Row) -> AuditEntry:
+    return AuditEntry(
+        r["at"],
+        r["actor"],
+        r["account"],
+        r["action"],
+        r["host_fingerprint"],
+        r["file_name"],
+        r["size"],
+        r["sha256"],
+        r["detail"],
+    )
 
 
 def _set_claim_state(

@@ -27,7 +27,16 @@ from claimferry.errors import (
 )
 from claimferry.failpoints import failpoint
 from claimferry.findings import Finding
-from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger, NewClaim
+from claimferry.ledger import (
+    LOGIN_OK,
+    LOGIN_REFUSED,
+    Batch,
+    BatchState,
+    ClaimRecord,
+    ClaimState,
+    Ledger,
+    NewClaim,
+)
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
 from claimferry.storage import atomic_write, sha256_hex
@@ -460,14 +469,33 @@ def submit_claims(
     return SubmitOutcome(sent, [*recovered, sent])
 
 
-def connect(pm: PluginManager, ledger: Ledger, account: Account) -> TransportSession:
-    """Open the account's session; a refused login or host key goes into the audit trail."""
+def connect(
+    pm: PluginManager, ledger: Ledger, account: Account, *, after_refusal: bool = False
+) -> TransportSession:
+    """Open the account's session; a refused login or host key goes into the audit trail.
+
+    Once a login was refused no other is tried, in this run or the next (a
+    cron job's), until ``credentials test`` (``after_refusal``) logs in:
+    clearinghouses lock an account after a few wrong passwords.
+    """
+    if not after_refusal:
+        refused = ledger.refused_login(account.name)
+        if refused is not None:
+            raise AuthenticationError(
+                f"the last SFTP login for account {account.name} was refused "
+                f"({refused.at[:16]}), so no other is tried, to keep Office Ally from "
+                f"locking the account: fix its credentials, then run "
+                f"'claimferry credentials test {account.name}'"
+            )
     try:
-        return open_session(pm, account)
+        session = open_session(pm, account)
     except (AuthenticationError, HostKeyError) as exc:
-        action = "login-refused" if isinstance(exc, AuthenticationError) else "host-key-refused"
+        action = LOGIN_REFUSED if isinstance(exc, AuthenticationError) else "host-key-refused"
         ledger.audit(action, account=account.name, detail=str(exc))
         raise
+    if after_refusal and ledger.refused_login(account.name) is not None:
+        ledger.audit(LOGIN_OK, account=account.name, host_fingerprint=session.host_fingerprint)
+    return session
 
 
 def open_session(pm: PluginManager, account: Account) -> TransportSession:

@@ -56,6 +56,34 @@ def test_wrong_password_one_login_attempt_no_retry(e2e: E2E, logins: list[str]) 
     assert len(logins) == 2
 
 
+def test_after_a_refused_login_no_run_tries_again_until_credentials_test(
+    e2e: E2E, logins: list[str]
+) -> None:
+    """A cron job must not lock the clinic's account by trying a wrong password each hour."""
+    right = e2e.users[ACCOUNT].password
+    e2e.monkeypatch.setenv("CLAIMFERRY_SUNRISE_SFTP_PASSWORD", "not-the-sftp-password-7Q")
+    assert e2e.run("fetch", "--account", ACCOUNT).exit_code == 1
+    assert len(logins) == 1
+    e2e.monkeypatch.setenv("CLAIMFERRY_SUNRISE_SFTP_PASSWORD", right)  # fixed, but not tested
+    for command in (
+        ["fetch", "--account", ACCOUNT],
+        ["submit", str(e2e.claims_file()), "--account", ACCOUNT],
+    ):
+        held = e2e.run(*command)
+        assert held.exit_code == 1, held.output
+        assert f"the last SFTP login for account {ACCOUNT} was refused" in held.stderr
+        assert f"claimferry credentials test {ACCOUNT}" in held.stderr
+    assert len(logins) == 1  # nothing was tried
+    assert e2e.status() == {"claims": [], "batches": []}
+
+    e2e.ok("credentials", "test", ACCOUNT)
+    e2e.ok("fetch", "--account", ACCOUNT)
+    e2e.ok("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    assert len(logins) == 4
+    actions = [a["action"] for a in e2e.audit() if a["action"].startswith("login-")]
+    assert actions == ["login-refused", "login-ok"]
+
+
 def test_unknown_host_key_fails_closed(e2e: E2E, logins: list[str]) -> None:
     known_hosts = e2e.tmp / "known_hosts"
     known_hosts.write_text("")

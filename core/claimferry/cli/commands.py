@@ -473,9 +473,14 @@ def credentials() -> None:
 @json_option
 @pass_app
 def credentials_test(app: App, account_name: str, as_json: bool) -> None:
-    """Connect and log in with the account's credentials; print no secret."""
+    """Connect and log in with the account's credentials; print no secret.
+
+    One login attempt, even after a refused one: this is how an account whose
+    login was refused is allowed to log in again once its password is fixed.
+    """
     account = app.account(account_name)
-    session = pipeline.open_session(app.pm, account)
+    with Ledger.open(app.state_dir) as ledger:
+        session = pipeline.connect(app.pm, ledger, account, after_refusal=True)
     try:
         fingerprint = session.host_fingerprint
         waiting = len(session.list_responses())
