@@ -75,6 +75,23 @@ _RANK = {
 """How far along its lifecycle a state is. A late 999 arriving after the 277CA
 is recorded in the history but does not move the claim back."""
 
+_LAST_USED_BY_SENDER = """
+    WITH sender(name) AS (
+        SELECT :account
+        UNION
+        SELECT other.name FROM accounts this JOIN accounts other
+            ON other.clearinghouse = this.clearinghouse
+            AND other.submitter_id = this.submitter_id
+        WHERE this.name = :account
+    )
+    SELECT MAX(
+        (SELECT COALESCE(MAX(last), 0) FROM control_numbers WHERE account IN sender),
+        (SELECT COALESCE(MAX(isa13), 0) FROM batches WHERE account IN sender)
+    )
+"""
+"""The highest control number the account's sender (clearinghouse and
+submitter ID, whatever the account's name) has used."""
+
 LOGIN_REFUSED = "login-refused"
 LOGIN_OK = "login-ok"
 """Audit actions; the latest of the two says whether logins are on hold."""
@@ -343,21 +360,16 @@ class Ledger:
             )
 
     def next_control_number(self, account: str) -> int:
-        """A number never handed out before for this account (ISA13, GS06, ST02).
+        """A number its sender never used before (ISA13, GS06, ST02).
 
-        It is committed before it is returned, so a crash after this call
-        burns the number rather than risking its reuse.
+        Unique per sender, not per account name: accounts that send as the
+        same submitter ID to the same clearinghouse (one renamed, or one
+        login configured twice) share the sequence, as the envelope rules
+        require. It is committed before it is returned, so a crash after this
+        call burns the number rather than risking its reuse.
         """
         with self.transaction() as db:
-            row = db.execute(
-                "SELECT last FROM control_numbers WHERE account = ?", (account,)
-            ).fetchone()
-            used = max(
-                row["last"] if row else 0,
-                db.execute(
-                    "SELECT COALESCE(MAX(isa13), 0) FROM batches WHERE account = ?", (account,)
-                ).fetchone()[0],
-            )
+            used = db.execute(_LAST_USED_BY_SENDER, {"account": account}).fetchone()[0]
             number = int(used) + 1
             if number > MAX_CONTROL_NUMBER:
                 raise LedgerError(f"account {account}: interchange control numbers exhausted")

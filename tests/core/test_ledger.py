@@ -45,6 +45,18 @@ def _take_numbers(path: str, count: int, queue: multiprocessing.Queue[list[int]]
         queue.put([led.next_control_number("a") for _ in range(count)])
 
 
+def test_control_numbers_are_unique_per_sender_not_per_account_name(tmp_path: Path) -> None:
+    """A renamed account, or one login configured twice, sends as the same submitter."""
+    with Ledger.open(tmp_path) as led:
+        led.ensure_account("sunrise", "officeally", "SUNRISE01")
+        assert [led.next_control_number("sunrise") for _ in range(2)] == [1, 2]
+        led.ensure_account("sunrise-aba", "officeally", "SUNRISE01")
+        assert led.next_control_number("sunrise-aba") == 3
+        assert led.next_control_number("sunrise") == 4
+        led.ensure_account("elsewhere", "otherhouse", "SUNRISE01")
+        assert led.next_control_number("elsewhere") == 1
+
+
 def test_control_numbers_never_repeat_across_processes(tmp_path: Path) -> None:
     with Ledger.open(tmp_path) as led:
         led.ensure_account("a", "officeally", "A1")
