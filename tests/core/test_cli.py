@@ -212,3 +212,18 @@ def test_misspelt_hook_in_an_installed_plugin_is_one_line_exit_1(tmp_path: Path)
     blocked = claimferry("plugins", "--json", CLAIMFERRY_BLOCK_PLUGINS="acme")
     assert blocked.returncode == 0, blocked.stderr
     assert "acme" not in {p["name"] for p in json.loads(blocked.stdout)["plugins"]}
+
+
+def test_a_reader_that_stops_early_gets_no_error(tmp_path: Path) -> None:
+    """`claimferry plugins | head -1`: a closed pipe is not an internal error."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "claimferry", "plugins"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CLAIMFERRY_STATE_DIR": str(tmp_path)},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the CLI has started up and written anything
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1
+    assert errors == ""

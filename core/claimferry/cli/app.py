@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,11 @@ class ClaimferryGroup(click.Group):
             raise command_error(str(exc), exc.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # `claimferry status | head`: the reader has all it wanted. Quiet, and
+            # stdout pointed away so that Python's exit-time flush cannot complain.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(1) from None
         except Exception as exc:
             # A bug, not bad input: the traceback goes to the debug log (-vv),
             # the operator gets one line to report.
