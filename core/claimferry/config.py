@@ -30,6 +30,47 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_ENVELOPE_ID = re.compile(r"^[A-Za-z0-9 \-]+$")
+_X12_TEXT = re.compile(r"^[^*:^~]+$")
+
+
+class ReceiverSettings(_Strict):
+    """The account's own values for the receiver identifiers of the 837P envelope.
+
+    They replace the clearinghouse profile's: some are unconfirmed or differ by
+    account (Office Ally's GS03 is seen as ``330897513`` and as ``OA``, its
+    ISA07 as ``ZZ``, ``01`` and ``30``), and a correction must not wait for a
+    release.
+    """
+
+    isa_qualifier: Annotated[str, Field(min_length=2, max_length=2)] | None = None
+    """ISA07."""
+    isa_id: Annotated[str, Field(min_length=1, max_length=15)] | None = None
+    """ISA08."""
+    gs_id: Annotated[str, Field(min_length=2, max_length=15)] | None = None
+    """GS03."""
+    name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    """Loop 1000B NM103."""
+    id: Annotated[str, Field(min_length=2, max_length=80)] | None = None
+    """Loop 1000B NM109 (qualifier 46)."""
+
+    @field_validator("isa_qualifier", "isa_id", "gs_id")
+    @classmethod
+    def _envelope_id(cls, value: str | None) -> str | None:
+        if value is not None and not _ENVELOPE_ID.match(value):
+            raise ValueError("letters, digits, spaces or dashes only (an ISA/GS identifier)")
+        return value
+
+    @field_validator("name", "id")
+    @classmethod
+    def _x12_text(cls, value: str | None) -> str | None:
+        if value is not None and not (value.isascii() and value.isprintable()):
+            raise ValueError("printable ASCII only")
+        if value is not None and not _X12_TEXT.match(value):
+            raise ValueError("must not contain the X12 delimiters * : ^ ~")
+        return value
+
+
 class SftpSettings(_Strict):
     """Where and how to reach the clearinghouse's SFTP server."""
 
@@ -150,6 +191,8 @@ class Account(_Strict):
     mode: Literal["test", "production"] = "test"
     sftp: SftpSettings | None = None
     credentials: CredentialSettings | None = None
+    receiver: ReceiverSettings | None = None
+    """Overrides of the clearinghouse profile's receiver identifiers."""
     overdue_after_hours: Annotated[float, Field(gt=0)] = 24.0
     """A claim with no acknowledgment this long after its last step is flagged overdue."""
 

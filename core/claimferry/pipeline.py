@@ -102,10 +102,13 @@ def envelope_for(
             ]
         )
     submitter_name = account.submitter_name or claims[0].provider().display_name
+    receiver = clearinghouse.receiver
+    if account.receiver is not None:
+        receiver = replace(receiver, **account.receiver.model_dump(exclude_none=True))
     return Envelope(
         sender_qualifier=clearinghouse.isa_submitter_qualifier,
         sender_id=account.submitter_id,
-        receiver=clearinghouse.receiver,
+        receiver=receiver,
         submitter_name=submitter_name,
         contact=account.contact,
         test=not account.is_production,

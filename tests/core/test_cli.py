@@ -107,6 +107,36 @@ def test_build_writes_pyx12_clean_file_with_ledger_control_numbers(run, tmp_path
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_the_account_can_override_the_receiver_identifiers(run, tmp_path: Path) -> None:
+    """Office Ally's GS03 is seen as 330897513 and OA: the config decides, no release needed."""
+    accounts = json.loads(json.dumps(ACCOUNTS))
+    accounts["accounts"]["sunrise"]["receiver"] = {"isa_qualifier": "01", "gs_id": "OA"}
+    config = tmp_path / "receiver.yaml"
+    config.write_text(yaml.safe_dump(accounts))
+    out = tmp_path / "oa.837"
+    result = run(
+        "--config", str(config), "build", str(EXAMPLE), "--account", "sunrise", "-o", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    segments = [s.split("*") for s in out.read_text().split("~\n")]
+    isa = next(s for s in segments if s[0] == "ISA")
+    assert (isa[7], isa[8].rstrip()) == ("01", "330897513")
+    assert next(s for s in segments if s[0] == "GS")[3] == "OA"
+    verdict = judge(out.read_bytes())
+    assert verdict, verdict.errors
+
+    accounts["accounts"]["sunrise"]["receiver"] = {"gs_id": "O*A", "id": "X~"}
+    config.write_text(yaml.safe_dump(accounts))
+    result = run(
+        "--config", str(config), "build", str(EXAMPLE), "--account", "sunrise", "-o", str(out)
+    )
+    assert result.exit_code == 2
+    assert (
+        "accounts.sunrise.receiver.gs_id: letters, digits, spaces or dashes only" in result.stderr
+    )
+    assert "accounts.sunrise.receiver.id: must not contain the X12 delimiters" in result.stderr
+
+
 def test_build_needs_contact(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     accounts = json.loads(json.dumps(ACCOUNTS))
     del accounts["accounts"]["sunrise"]["contact"]
