@@ -8,6 +8,8 @@ through its plugin's reader. This module turns each into
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +27,7 @@ from claimferry.x12.status277 import iter_277_claims
 from claimferry.x12.ta1 import InterchangeAck, read_ta1
 
 HEAD_BYTES = 4096
+ZIP_UNPACKED_MAX = 512 * 2**20
 PAID_STATUSES = {"1", "2", "3", "19", "20", "21"}
 """CLP02 codes for a claim processed (as primary, secondary, tertiary) with payment."""
 
@@ -126,6 +129,8 @@ def response_updates(
     ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader]
 ) -> tuple[str, list[ClaimUpdate]]:
     """What a response file says, as claim updates; refuses a file nothing can read."""
+    if zipfile.is_zipfile(path):
+        return _zipped_updates(ledger, account, path, readers)
     kind = detect_kind(path)
     if kind == "TA1":
         document = read_ta1(read_segments(path), str(path))
@@ -144,6 +149,59 @@ def response_updates(
             report = reader.read(path)
             return report.kind, report.claim_updates()
     raise InputError([Problem(str(path), "", "not a response any installed reader knows")])
+
+
+def _zipped_updates(
+    ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader]
+) -> tuple[str, list[ClaimUpdate]]:
+    """A zip of responses (Office Ally zips its ERAs): each X12 file in it is read
+    as if it had come alone; the readable summaries beside them are for people.
+
+    Members are unpacked one at a time into a private temporary folder, under
+    a flat name of ours (never the member's path), and only up to
+    ``ZIP_UNPACKED_MAX`` bytes in all: a zip bomb stops there.
+    """
+    kinds: list[str] = []
+    updates: list[ClaimUpdate] = []
+    unpacked = 0
+    try:
+        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
+            for number, member in enumerate(archive.infolist()):
+                if member.is_dir():
+                    continue
+                where = f"{path}!{member.filename}"
+                target = Path(folder) / f"member-{number}"
+                unpacked += _unpack(archive, member, target, ZIP_UNPACKED_MAX - unpacked, path)
+                try:
+                    if detect_kind(target) is None:
+                        continue
+                    kind, found = response_updates(ledger, account, target, readers)
+                except InputError as exc:
+                    raise InputError(
+                        [Problem(where, p.location, p.message) for p in exc.problems]
+                    ) from None
+                kinds.append(kind)
+                updates += found
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise InputError([Problem(str(path), "", f"not a zip that can be read ({exc})")]) from None
+    if not kinds:
+        raise InputError([Problem(str(path), "", "a zip with no X12 response in it")])
+    return "+".join(dict.fromkeys(kinds)), updates
+
+
+def _unpack(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, budget: int, path: Path
+) -> int:
+    """Copy one member out, refusing it past ``budget`` bytes (sizes in a zip can lie)."""
+    copied = 0
+    with archive.open(member) as source, target.open("wb") as copy:
+        while chunk := source.read(1 << 16):
+            copied += len(chunk)
+            if copied > budget:
+                limit = ZIP_UNPACKED_MAX >> 20
+                raise InputError([Problem(str(path), "", f"unpacks to more than {limit} MiB")])
+            copy.write(chunk)
+    return copied
 
 
 def apply_updates(

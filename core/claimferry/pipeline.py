@@ -6,6 +6,7 @@ The CLI and the demo compose these; tests call them one by one.
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -543,8 +544,11 @@ whatever the file names; clearinghouse reports (2) fall between."""
 
 
 def _reading_order(row: Any) -> tuple[int, int]:
+    path = Path(row["archive_path"])
+    if zipfile.is_zipfile(path):
+        return _KIND_ORDER["835"], row["id"]  # zipped answers are ERAs at Office Ally
     try:
-        kind = detect_kind(Path(row["archive_path"]))
+        kind = detect_kind(path)
     except InputError:
         kind = None
     return _KIND_ORDER.get(kind or "", 2), row["id"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from claimferry import lifecycle
 from claimferry.cli import create_cli
+from claimferry.errors import InputError
 from claimferry.ledger import BatchState, ClaimState, Ledger, NewClaim
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
@@ -118,3 +122,56 @@ def test_status_flags_overdue_claims(
     assert "uploaded OVERDUE" in table
     unknown = CliRunner().invoke(cli, ["--config", str(config), "status", "--account", "nope"])
     assert unknown.exit_code == 2 and "accounts.nope" in unknown.stderr
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_a_zipped_era_is_read_like_the_835s_in_it(
+    ledger: Ledger, samples_dir: Path, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """Office Ally's ``*_ERA_STATUS_5010_<date>.zip``: 835s plus a summary for people."""
+    remit = (samples_dir / "835_02_two_claims_cas_managed_care.835").read_bytes()
+    path = _zip(
+        tmp_path / "100000123_ERA_STATUS_5010_20261128.zip",
+        {"summary.txt": b"ERA SUMMARY FOR PEOPLE\n", "era/one.835": remit},
+    )
+    readers = plugin_manager.response_readers()
+    applied = apply_response(ledger, "sunrise", path, readers, path.name)
+    assert (applied.kind, applied.claims, applied.unknown) == ("835", 2, 2)
+    claim = ledger.claims(claim_id="5554555444")[0]
+    assert claim.state is ClaimState.PAID
+    assert ledger.claim_events(claim.row)[-1].source_file == path.name
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"summary.txt": b"nothing here\n"}, "a zip with no X12 response in it"),
+        ({"bad.835": b"ISA*00*garbage~"}, "!bad.835: segment 1 (ISA)"),
+    ],
+)
+def test_a_zip_that_cannot_be_read_is_a_precise_error(
+    ledger: Ledger,
+    plugin_manager: PluginManager,
+    tmp_path: Path,
+    members: dict[str, bytes],
+    message: str,
+) -> None:
+    path = _zip(tmp_path / "1_ERA_STATUS_5010_20261128.zip", members)
+    with pytest.raises(InputError, match=re.escape(message)):
+        apply_response(ledger, "sunrise", path, plugin_manager.response_readers(), path.name)
+    assert ledger.claims(account="sunrise") == []
+
+
+def test_a_zip_bomb_stops_at_the_limit(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "ZIP_UNPACKED_MAX", 1000)
+    path = _zip(tmp_path / "bomb.zip", {"big.txt": b"0" * 100_000})
+    with pytest.raises(InputError, match="unpacks to more than"):
+        apply_response(ledger, "sunrise", path, plugin_manager.response_readers(), path.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 from e2e.support import ACCOUNT, E2E, segments
@@ -59,3 +60,21 @@ def test_rejected_and_denied_claims_reach_their_states_with_reasons(e2e: E2E) ->
     assert next(p.name for p in responses if "_277CA_" in p.name) in history
     history = e2e.ok("status", "--claim", DENIED).stdout
     assert "now denied" in history and remit.name in history
+
+
+def test_an_era_zipped_by_office_ally_is_fetched_and_read(e2e: E2E) -> None:
+    """``*_ERA_STATUS_5010_<date>.zip``: the 835 inside pays the claims."""
+    e2e.ok("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    responses = e2e.wait_answered(4)
+    remit = next(p for p in responses if "_ERA_835_" in p.name)
+    zipped = remit.with_name(remit.name.split("_")[0] + "_ERA_STATUS_5010_20261128.zip")
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ERA_SUMMARY.txt", "PAYMENT SUMMARY FOR PEOPLE\n")
+        archive.write(remit, remit.name)
+    remit.unlink()
+    fetched = e2e.json("fetch", "--account", ACCOUNT)
+    files = {f["name"]: f for f in fetched[0]["files"]}
+    assert (files[zipped.name]["kind"], files[zipped.name]["error"]) == ("835", None)
+    claims = e2e.claims_by_id()
+    assert {c["state"] for c in claims.values()} == {"paid"}
+    assert all(c["history"][-1]["file"] == zipped.name for c in claims.values())
