@@ -38,10 +38,14 @@ STAGING = "staging"
 
 
 def is_claim_file_name(name: str) -> bool:
-    """A final (not temporary) name that contains ``837``: the files the mock answers."""
+    """A final (not temporary) name that contains ``837P``: the files the mock answers.
+
+    Office Ally's naming rule, kept strictly, so that a client whose names lack
+    ``837P`` gets no answer in its tests either.
+    """
     lowered = name.lower()
     temporary = name.startswith(".") or lowered.endswith((".part", ".tmp"))
-    return "837" in name and not temporary
+    return "837P" in name and not temporary
 
 
 @dataclass(order=True, frozen=True)

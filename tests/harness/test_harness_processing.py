@@ -17,6 +17,7 @@ from claimferry_harness import (
     PayerList,
     ProcessingRules,
 )
+from claimferry_harness.processing import is_claim_file_name
 from claimferry_harness.pytest_plugin import ResponseWaiter
 from harness.harness_support import (
     Connect,
@@ -374,3 +375,17 @@ def test_office_ally_payer_list_csv_is_understood(samples_dir: Path) -> None:
     assert payers.takes_claims("39081")  # 3P Admin, 837P
     payer = payers.get("58102")
     assert payer is not None and {"837P", "835"} <= payer.transactions
+
+
+@pytest.mark.parametrize(
+    ("name", "answered"),
+    [
+        ("SUNRISE01_837P_OATEST_000000001.txt", True),
+        ("SUNRISE01_837_000000001.txt", False),  # Office Ally's rule: the name holds 837P
+        ("sunrise01_837p.txt", False),
+        (".SUNRISE01_837P.txt", False),
+        ("SUNRISE01_837P.txt.part", False),
+    ],
+)
+def test_only_final_names_holding_837p_are_answered(name: str, answered: bool) -> None:
+    assert is_claim_file_name(name) is answered

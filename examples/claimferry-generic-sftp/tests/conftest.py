@@ -33,7 +33,7 @@ PROFILE = "acme"
 # Rename these with the folders and naming of the clearinghouse you copy this for.
 INBOUND = "to_clearinghouse"
 OUTBOUND = "from_clearinghouse"
-# The mock answers only uploads whose name holds "837"; a real clearinghouse
+# The mock answers only uploads whose name holds "837P"; a real clearinghouse
 # has its own rule, which the pattern must follow.
 FILE_NAME = "{submitter_id}_837P_{control_number:09d}_{mode}.x12"
 
