@@ -159,7 +159,10 @@ def validate(
 @click.option(
     "--control-number",
     type=click.IntRange(1, 999_999_999),
-    help="Use this ISA13 instead of taking the next one from the ledger.",
+    help=(
+        "Use this ISA13 instead of taking the next one from the ledger (for a file you "
+        "send yourself: the ledger neither checks nor records it, so it may repeat one)."
+    ),
 )
 @json_option
 @pass_app
@@ -174,7 +177,8 @@ def build(
 ) -> None:
     """Write an 837P file without sending it.
 
-    Control numbers come from the ledger, so a built file never reuses one.
+    Control numbers come from the ledger, so a built file never reuses one,
+    unless --control-number overrides it.
     """
     claims, _ = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
     account = app.account(account_name)
