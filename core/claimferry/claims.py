@@ -1,9 +1,10 @@
 """The claim model and the claims file loader.
 
 The schema checks structure and types (required fields, dates that exist,
-numbers that are numbers). Content rules (NPI check digits, code shapes,
-service dates in the future...) are findings of validator plugins, so that a
-third party can add to them through the same hook.
+numbers that are numbers) and the 837P's element maximums, so that no value
+overflows its element even with every validator blocked. Content rules (NPI
+check digits, code shapes, service dates in the future...) are findings of
+validator plugins, so that a third party can add to them through the same hook.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ class Address:
     line1: Text = Field(repr=False)
     line2: Text | None = Field(default=None, repr=False)
     city: Text
-    state: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
-    zip: Annotated[str, StringConstraints(strip_whitespace=True)] = Field(repr=False)
+    state: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=2)]
+    zip: Annotated[str, StringConstraints(strip_whitespace=True, max_length=15)] = Field(repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -133,7 +134,9 @@ class Subscriber:
     birth_date: date = Field(repr=False)
     gender: Gender
     group_number: Reference | None = Field(default=None, repr=False)
-    filing_code: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
+    filing_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=2)
+    ]
     address: Address | None = Field(default=None, repr=False)
 
 
@@ -170,9 +173,11 @@ class ServiceFacility:
 class ServiceLine:
     service_date: date
     service_end_date: date | None = None
-    procedure: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
+    procedure: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=48)
+    ]
     modifiers: Annotated[
-        tuple[Annotated[str, StringConstraints(to_upper=True)], ...],
+        tuple[Annotated[str, StringConstraints(to_upper=True, max_length=2)], ...],
         Field(max_length=MAX_MODIFIERS),
     ] = ()
     units: Decimal
@@ -190,12 +195,15 @@ class Claim:
     payer: Payer
     subscriber: Subscriber
     patient: Patient | None = None
-    place_of_service: Annotated[str, StringConstraints(strip_whitespace=True)]
+    place_of_service: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2)]
     frequency: Frequency = "original"
     payer_claim_number: Reference | None = None
     prior_authorization: Reference | None = None
     diagnoses: Annotated[
-        tuple[Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)], ...],
+        tuple[
+            Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=30)],
+            ...,
+        ],
         Field(min_length=1, max_length=MAX_DIAGNOSES),
     ]
     referring_provider: Provider | None = None

@@ -7,6 +7,7 @@ from dataclasses import FrozenInstanceError, replace
 from dataclasses import fields as fields_of
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -300,4 +301,36 @@ def test_identifiers_are_held_to_their_837p_maximums(
         load_claims(path)
     assert [str(p) for p in caught.value.problems] == [
         f"{path}: {where}: String should have at most {limit} characters"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "limit"),
+    [
+        ("lines[0].procedure", "9" * 49, 48),
+        ("lines[0].modifiers[0]", "HNX", 2),
+        ("diagnoses[0]", "F" * 31, 30),
+        ("place_of_service", "123", 2),
+        ("subscriber.filing_code", "CIX", 2),
+        ("subscriber.address.state", "ILL", 2),
+        ("subscriber.address.zip", "6" * 16, 15),
+    ],
+)
+def test_codes_are_held_to_their_837p_element_maximums(
+    tmp_path: Path, field: str, value: str, limit: int
+) -> None:
+    """Their shapes are the content checks' business; overflowing the element is the schema's."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    claim = data["claims"][0]
+    where: Any = claim
+    *parents, last = field.replace("[", ".").replace("]", "").split(".")
+    for part in parents:
+        where = where[int(part)] if part.isdigit() else where[part]
+    where[int(last) if last.isdigit() else last] = value
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as caught:
+        load_claims(path)
+    assert [f"{p.location}: {p.message}" for p in caught.value.problems] == [
+        f"claim SUN-1001: {field}: String should have at most {limit} characters"
     ]
