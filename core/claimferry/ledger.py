@@ -491,23 +491,28 @@ class Ledger:
                 for row in rows:
                     _set_claim_state(db, row, claim_state, error, None, remote_name, now)
 
-    def latest_submissions(
+    def submissions(
         self, account: str, claim_ids: Iterable[str]
-    ) -> dict[str, tuple[ClaimRecord, Batch]]:
-        """Each claim id's latest submission in a batch that was (or may have been) sent.
+    ) -> dict[str, list[tuple[ClaimRecord, Batch | None]]]:
+        """Each claim id's submissions, oldest first, with their batches.
 
-        A failed batch never left: its claims do not count as sent.
+        A failed batch never left: its claims are not listed. A claim known
+        only from a response (sent by another system) is listed without a
+        batch.
         """
-        found = {}
+        found: dict[str, list[tuple[ClaimRecord, Batch | None]]] = {}
         for claim_id in dict.fromkeys(claim_ids):
-            row = self._db.execute(
-                "SELECT c.* FROM claims c JOIN batches b ON b.id = c.batch_id "
-                "WHERE c.account = ? AND c.claim_id = ? AND b.state != ? "
-                "ORDER BY c.id DESC LIMIT 1",
+            rows = self._db.execute(
+                "SELECT c.* FROM claims c LEFT JOIN batches b ON b.id = c.batch_id "
+                "WHERE c.account = ? AND c.claim_id = ? AND (b.state IS NULL OR b.state != ?) "
+                "ORDER BY c.id",
                 (account, claim_id, BatchState.FAILED),
-            ).fetchone()
-            if row is not None:
-                found[claim_id] = (_claim(row), self.batch(row["batch_id"]))
+            ).fetchall()
+            if rows:
+                found[claim_id] = [
+                    (_claim(r), self.batch(r["batch_id"]) if r["batch_id"] is not None else None)
+                    for r in rows
+                ]
         return found
 
     def claims(

@@ -232,25 +232,29 @@ def _conflicts(
     keys: Sequence[tuple[str, str]],
     states: set[BatchState],
 ) -> list[_Conflict]:
-    """Claims whose latest submission (in a batch in ``states``) the payer may hold.
+    """Claims the payer may already hold: a submission in a batch in ``states``
+    that was not rejected.
 
     The same id with other content conflicts too, unless the file marks it a
     replacement or void: an edited claim sent again as an original is a
-    duplicate claim to the payer.
+    duplicate claim to the payer. Every submission counts, not only the
+    latest: a rejected replacement does not undo the original the payer paid.
     """
-    latest = ledger.latest_submissions(account, [claim_id for claim_id, _ in keys])
+    history = ledger.submissions(account, [claim_id for claim_id, _ in keys])
     out = []
     for claim, (claim_id, content) in zip(claims, keys, strict=True):
-        found = latest.get(claim_id)
-        if found is None:
+        taken = [
+            (record, batch)
+            for record, batch in history.get(claim_id, [])
+            if batch is not None and batch.state in states and record.state not in NEVER_TAKEN
+        ]
+        if not taken:
             continue
-        record, batch = found
-        if batch.state not in states or record.state in NEVER_TAKEN:
+        same = [(r, b) for r, b in taken if r.content_sha256 == content]
+        if not same and claim.frequency != "original":
             continue
-        changed = record.content_sha256 != content
-        if changed and claim.frequency != "original":
-            continue
-        out.append(_Conflict(record, batch, changed))
+        record, batch = (same or taken)[-1]
+        out.append(_Conflict(record, batch, changed=not same))
     return out
 
 
@@ -273,17 +277,20 @@ def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> li
     """For ``--resubmit``: claims sent before go again as replacements (frequency 7).
 
     REF*F8 must carry the payer's number for the claim as it stands now: the
-    one the payer gave the latest submission (learned from a 277CA or 835)
-    wins over the claims file's, which may name an older one. A void stays a
-    void.
+    one the payer gave the latest submission it took (learned from a 277CA or
+    835) wins over the claims file's, which may name an older one. A void
+    stays a void. A claim the payer never took (every submission rejected)
+    stays an original: there is nothing to replace.
     """
     out, problems = [], []
+    history = ledger.submissions(account, [claim.id for claim in claims])
     for claim in claims:
-        previous = ledger.latest_claim(account, claim.id)
-        if previous is None or previous.state in NEVER_TAKEN:
+        taken = [r for r, _ in history.get(claim.id, []) if r.state not in NEVER_TAKEN]
+        if not taken:  # never sent, or every time rejected: the payer has nothing to replace
             out.append(claim)
             continue
-        number = previous.payer_claim_number or claim.payer_claim_number
+        known = [r.payer_claim_number for r in taken if r.payer_claim_number]
+        number = known[-1] if known else claim.payer_claim_number
         if number is None:
             problems.append(
                 Problem(

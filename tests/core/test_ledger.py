@@ -123,12 +123,15 @@ def test_latest_submission_ignores_failed_batches(ledger: Ledger, tmp_path: Path
         test=True,
         claims=_claims("C1"),
     )
-    found = ledger.latest_submissions("sunrise", ["C1", "C2"])
-    assert list(found) == ["C1"]
-    record, in_batch = found["C1"]
+    ledger.update_claim("sunrise", "SEEN-ONLY", ClaimState.PAID, source_file="x.835")
+    found = ledger.submissions("sunrise", ["C1", "C2", "SEEN-ONLY"])
+    assert list(found) == ["C1", "SEEN-ONLY"]
+    ((record, in_batch),) = found["C1"]
+    assert in_batch is not None
     assert (record.content_sha256, in_batch.id) == ("hash-C1", batch.id)
+    assert [b for _, b in found["SEEN-ONLY"]] == [None]  # known from a response only
     ledger.set_batch_state(batch.id, BatchState.FAILED, error="never delivered")
-    assert ledger.latest_submissions("sunrise", ["C1"]) == {}
+    assert ledger.submissions("sunrise", ["C1"]) == {}
 
 
 def test_control_number_and_file_name_are_unique(ledger: Ledger, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -259,3 +260,32 @@ def test_a_rejected_claim_goes_again_as_an_original(e2e: E2E) -> None:
     )
     assert others.exit_code == 1 and rejected_id not in others.stderr
     assert "claim SUN-1002 was already sent in batch 1" in others.stderr
+
+
+def test_a_rejected_replacement_does_not_undo_the_paid_original(e2e: E2E) -> None:
+    """Paid, then a replacement the payer rejects: the claim is still the payer's."""
+    only = e2e.claims_file("one.yaml", change=_only("SUN-1001"))
+    e2e.ok("submit", str(only), "--account", ACCOUNT)
+    e2e.wait_answered(4)
+    e2e.ok("fetch", "--account", ACCOUNT)
+    paid = e2e.claims_by_id()["SUN-1001"]
+    assert paid["state"] == "paid" and paid["payer_claim_number"]
+
+    e2e.harness.rules = dataclasses.replace(e2e.harness.rules, reject_claim_ids="SUN-1001")
+    e2e.ok("submit", str(only), "--account", ACCOUNT, "--resubmit")
+    e2e.wait_answered(7)  # 999, report and 277CA: no 835 for a rejected claim
+    e2e.ok("fetch", "--account", ACCOUNT)
+    assert e2e.claims_by_id()["SUN-1001"]["state"] == "payer_rejected"
+    e2e.harness.rules = dataclasses.replace(e2e.harness.rules, reject_claim_ids="REJECT")
+    sent = e2e.inbound()
+
+    refused = e2e.run("submit", str(only), "--account", ACCOUNT)
+    assert refused.exit_code == 1, refused.output
+    assert "claim SUN-1001 was already sent in batch 1" in refused.stderr
+    assert e2e.inbound() == sent
+
+    e2e.ok("submit", str(only), "--account", ACCOUNT, "--resubmit")
+    (latest,) = set(e2e.inbound()) - set(sent)
+    segs = claim_segments(latest)["SUN-1001"]
+    assert segs[0][5].split(component_separator(latest))[2] == "7"
+    assert [s[2] for s in segs if s[:2] == ["REF", "F8"]] == [paid["payer_claim_number"]]
