@@ -8,8 +8,10 @@ through its plugin's reader. This module turns each into
 
 from __future__ import annotations
 
+import lzma
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +30,7 @@ from claimferry.x12.ta1 import InterchangeAck, read_ta1
 
 HEAD_BYTES = 4096
 ZIP_UNPACKED_MAX = 512 * 2**20
+ZIP_MEMBERS_MAX = 10_000
 PAID_STATUSES = {"1", "2", "3", "19", "20", "21"}
 """CLP02 codes for a claim processed (as primary, secondary, tertiary) with payment."""
 
@@ -131,6 +134,12 @@ def response_updates(
     """What a response file says, as claim updates; refuses a file nothing can read."""
     if zipfile.is_zipfile(path):
         return _zipped_updates(ledger, account, path, readers)
+    return _file_updates(ledger, account, path, readers)
+
+
+def _file_updates(
+    ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader]
+) -> tuple[str, list[ClaimUpdate]]:
     kind = detect_kind(path)
     if kind == "TA1":
         document = read_ta1(read_segments(path), str(path))
@@ -151,39 +160,66 @@ def response_updates(
     raise InputError([Problem(str(path), "", "not a response any installed reader knows")])
 
 
+_UNZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,  # a compression method Python lacks
+    EOFError,
+    RuntimeError,  # an encrypted member
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
 def _zipped_updates(
     ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader]
 ) -> tuple[str, list[ClaimUpdate]]:
     """A zip of responses (Office Ally zips its ERAs): each X12 file in it is read
     as if it had come alone; the readable summaries beside them are for people.
 
-    Members are unpacked one at a time into a private temporary folder, under
-    a flat name of ours (never the member's path), and only up to
-    ``ZIP_UNPACKED_MAX`` bytes in all: a zip bomb stops there.
+    Members are unpacked one at a time, under a flat name of ours (never the
+    member's path), into a temporary folder beside the archived zip (patient
+    data stays in the state directory), and only up to ``ZIP_UNPACKED_MAX``
+    bytes and ``ZIP_MEMBERS_MAX`` members: a zip bomb stops there. A zip or
+    an encrypted file inside is refused rather than skipped, so no answer is
+    dropped unseen.
     """
     kinds: list[str] = []
     updates: list[ClaimUpdate] = []
     unpacked = 0
     try:
-        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
-            for number, member in enumerate(archive.infolist()):
-                if member.is_dir():
-                    continue
+        with (
+            zipfile.ZipFile(path) as archive,
+            tempfile.TemporaryDirectory(dir=path.parent, prefix=".unzip-") as folder,
+        ):
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) > ZIP_MEMBERS_MAX:
+                raise InputError(
+                    [Problem(str(path), "", f"more than {ZIP_MEMBERS_MAX} files in the zip")]
+                )
+            for number, member in enumerate(members):
                 where = f"{path}!{member.filename}"
+                if member.flag_bits & 0x1:
+                    raise InputError([Problem(where, "", "encrypted: cannot be read")])
                 target = Path(folder) / f"member-{number}"
                 unpacked += _unpack(archive, member, target, ZIP_UNPACKED_MAX - unpacked, path)
+                if zipfile.is_zipfile(target):
+                    raise InputError([Problem(where, "", "a zip inside the zip is not read")])
                 try:
                     if detect_kind(target) is None:
                         continue
-                    kind, found = response_updates(ledger, account, target, readers)
+                    kind, found = _file_updates(ledger, account, target, readers)
                 except InputError as exc:
                     raise InputError(
                         [Problem(where, p.location, p.message) for p in exc.problems]
                     ) from None
                 kinds.append(kind)
                 updates += found
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
-        raise InputError([Problem(str(path), "", f"not a zip that can be read ({exc})")]) from None
+    except _UNZIP_ERRORS as exc:
+        reason = str(exc) or exc.__class__.__name__
+        raise InputError(
+            [Problem(str(path), "", f"not a zip that can be read ({reason})")]
+        ) from None
     if not kinds:
         raise InputError([Problem(str(path), "", "a zip with no X12 response in it")])
     return "+".join(dict.fromkeys(kinds)), updates
@@ -227,9 +263,24 @@ def apply_updates(
 
 
 def apply_response(
-    ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader], source_file: str
+    ledger: Ledger,
+    account: str,
+    path: Path,
+    readers: Iterable[ResponseReader],
+    source_file: str,
+    response_id: int | None = None,
 ) -> AppliedResponse:
-    """Read one archived response and move its claims through their states."""
+    """Read one archived response and move its claims through their states.
+
+    The file is read whole first, outside the ledger's write lock (a big ERA
+    zip takes a while; other writers must not time out). Its claim updates,
+    and the mark that archived response ``response_id`` was read, are then
+    one transaction: a crash half-way applies none of them, so reading the
+    file again cannot record any answer twice.
+    """
     kind, updates = response_updates(ledger, account, path, readers)
-    applied = apply_updates(ledger, account, updates, source_file)
+    with ledger.transaction():
+        applied = apply_updates(ledger, account, updates, source_file)
+        if response_id is not None:
+            ledger.mark_response_parsed(response_id, kind=kind)
     return AppliedResponse(kind, applied.claims, applied.unknown)

@@ -612,12 +612,9 @@ def fetch_responses(
         result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
         path = Path(row["archive_path"])
         try:
-            # A file's claim updates and its "read" mark are one transaction:
-            # a crash or a fault half-way through applies none of them, so
-            # reading the file again cannot record any answer twice.
-            with ledger.transaction():
-                applied = apply_response(ledger, account, path, readers, row["remote_name"])
-                ledger.mark_response_parsed(row["id"], kind=applied.kind)
+            applied = apply_response(
+                ledger, account, path, readers, row["remote_name"], response_id=row["id"]
+            )
         except InputError as exc:
             ledger.mark_response_parsed(row["id"], error=str(exc))
             progress(f"could not read {row['remote_name']}: {exc}")

@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 import zipfile
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -166,6 +167,64 @@ def test_a_zip_that_cannot_be_read_is_a_precise_error(
     with pytest.raises(InputError, match=re.escape(message)):
         apply_response(ledger, "sunrise", path, plugin_manager.response_readers(), path.name)
     assert ledger.claims(account="sunrise") == []
+
+
+def _encrypted_flag(path: Path) -> Path:
+    """A member flagged as encrypted: Python writes no encrypted zips, so set the flag
+    (general purpose bit 0) in the local header and the central directory by hand."""
+    _zip(path, {"era.835": b"ISA*"})
+    data = bytearray(path.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        data[data.index(signature) + flags_at] |= 0x1
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _corrupt(path: Path, remit: bytes) -> Path:
+    _zip(path, {"era.835": remit})
+    data = bytearray(path.read_bytes())
+    start = data.index(b"era.835") + len("era.835")  # the local header's name, then the data
+    data[start + 10 : start + 40] = bytes(30)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda path, remit: _encrypted_flag(path), "!era.835: encrypted: cannot be read"),
+        (_corrupt, "not a zip that can be read"),
+        (
+            lambda path, remit: _zip(
+                path, {"inner.zip": _zip(path.with_suffix(".in"), {"a.835": remit}).read_bytes()}
+            ),
+            "!inner.zip: a zip inside the zip is not read",
+        ),
+    ],
+)
+def test_an_encrypted_corrupt_or_nested_zip_is_an_error_not_a_crash(
+    ledger: Ledger,
+    samples_dir: Path,
+    plugin_manager: PluginManager,
+    tmp_path: Path,
+    make: Callable[[Path, bytes], Path],
+    message: str,
+) -> None:
+    remit = (samples_dir / "835_02_two_claims_cas_managed_care.835").read_bytes()
+    path = make(tmp_path / "1_ERA_STATUS_5010_20261128.zip", remit)
+    with pytest.raises(InputError, match=re.escape(message)):
+        apply_response(ledger, "sunrise", path, plugin_manager.response_readers(), path.name)
+    assert ledger.claims(account="sunrise") == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".unzip-")] == []
+
+
+def test_too_many_members_are_refused(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "ZIP_MEMBERS_MAX", 2)
+    path = _zip(tmp_path / "many.zip", {f"{n}.txt": b"x" for n in range(3)})
+    with pytest.raises(InputError, match="more than 2 files in the zip"):
+        apply_response(ledger, "sunrise", path, plugin_manager.response_readers(), path.name)
 
 
 def test_a_zip_bomb_stops_at_the_limit(
