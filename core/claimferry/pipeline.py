@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -45,7 +46,9 @@ from claimferry.types import (
     Clearinghouse,
     DeliveryState,
     FileNaming,
+    RemoteFile,
     TransportSession,
+    UploadReceipt,
     ValidationContext,
 )
 from claimferry.x12.responses import detect_kind
@@ -506,7 +509,47 @@ def connect(
         raise
     if after_refusal and ledger.refused_login(account.name) is not None:
         ledger.audit(LOGIN_OK, account=account.name, host_fingerprint=session.host_fingerprint)
-    return session
+    return _WatchedSession(session, ledger, account.name)
+
+
+class _WatchedSession:
+    """A session whose reconnects are held to the same rule as its first login:
+    a transport logs in again after a dropped connection, and a refusal there
+    puts the account's logins on hold too."""
+
+    def __init__(self, session: TransportSession, ledger: Ledger, account: str) -> None:
+        self._session, self._ledger, self._account = session, ledger, account
+
+    @contextmanager
+    def _watch(self) -> Iterator[None]:
+        try:
+            yield
+        except AuthenticationError as exc:
+            self._ledger.audit(LOGIN_REFUSED, account=self._account, detail=str(exc))
+            raise
+
+    @property
+    def host_fingerprint(self) -> str:
+        return self._session.host_fingerprint
+
+    def upload(self, data: bytes, remote_name: str) -> UploadReceipt:
+        with self._watch():
+            return self._session.upload(data, remote_name)
+
+    def delivery_state(self, remote_name: str, size: int, sha256: str) -> DeliveryState:
+        with self._watch():
+            return self._session.delivery_state(remote_name, size, sha256)
+
+    def list_responses(self) -> list[RemoteFile]:
+        with self._watch():
+            return self._session.list_responses()
+
+    def download(self, name: str) -> bytes:
+        with self._watch():
+            return self._session.download(name)
+
+    def close(self) -> None:
+        self._session.close()
 
 
 def open_session(pm: PluginManager, account: Account) -> TransportSession:

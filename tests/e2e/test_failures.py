@@ -244,3 +244,30 @@ def test_an_835_broken_half_way_changes_no_claim(e2e: E2E) -> None:
     claims = e2e.status()["claims"]
     assert {c["state"] for c in claims} == {"acknowledged"}
     assert all(e["file"] != remit.name for c in claims for e in c["history"])
+
+
+def test_a_login_refused_on_reconnect_holds_logins_too(
+    e2e: E2E, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection drops mid-upload and the password no longer works when the
+    transport logs in again: that refusal puts the account on hold like a first one."""
+    e2e.set_sftp(ACCOUNT, retries=1)
+    e2e.harness.faults.drop_after_bytes = 1000
+    check: Callable[[str, str], bool] = e2e.harness.login_password
+    attempts: list[str] = []
+
+    def first_only(username: str, password: str) -> bool:
+        attempts.append(username)
+        return len(attempts) == 1 and check(username, password)
+
+    monkeypatch.setattr(e2e.harness, "login_password", first_only)
+    result = e2e.run("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert len(attempts) == 2
+    assert [a["action"] for a in e2e.audit() if a["action"].startswith("login-")] == [
+        "login-refused"
+    ]
+    held = e2e.run("fetch", "--account", ACCOUNT)
+    assert held.exit_code == 1 and "was refused" in held.stderr
+    assert len(attempts) == 2
