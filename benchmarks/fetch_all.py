@@ -305,17 +305,7 @@ def instrument(clock: Clock) -> None:
         clock.add("ledger: write lock held (BEGIN..COMMIT)", done - locked)
 
     ledger.Ledger.transaction = transaction  # type: ignore[method-assign]
-    original_fetch = pipeline.fetch_responses
-
-    def fetch_responses(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original_fetch(*args, **kwargs)
-        finally:
-            ended = time.perf_counter()
-            clock.add("fetch_responses (whole, after login)", ended - started)
-
-    pipeline.fetch_responses = fetch_responses
+    clock.wrap(pipeline, "fetch_responses", "fetch_responses (whole, after login)")
     original_open = pipeline.open_session
 
     def open_session(*args: Any, **kwargs: Any) -> Any:

@@ -54,6 +54,7 @@ from claimferry.types import (
     ValidationContext,
 )
 from claimferry.validation import problems_from_validation_error
+from claimferry.x12.writer837 import unfit_identifier
 
 __all__ = [
     "Account",
@@ -113,5 +114,6 @@ __all__ = [
     "pass_app",
     "problems_from_validation_error",
     "read_enrollments",
+    "unfit_identifier",
     "write_transaction",
 ]

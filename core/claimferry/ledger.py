@@ -96,7 +96,8 @@ LOGIN_REFUSED = "login-refused"
 LOGIN_OK = "login-ok"
 """Audit actions; the latest of the two says whether logins are on hold."""
 
-_REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
+REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
+"""Refused by the clearinghouse or the payer's front end: never adjudicated."""
 
 
 def _moves_to(current: ClaimState, state: ClaimState) -> bool:
@@ -105,7 +106,7 @@ def _moves_to(current: ClaimState, state: ClaimState) -> bool:
     order, and nothing may fall through to success."""
     if _RANK[state] != _RANK[current]:
         return _RANK[state] > _RANK[current]
-    return state in _REJECTIONS or current not in _REJECTIONS
+    return state in REJECTIONS or current not in REJECTIONS
 
 
 _MIGRATIONS: list[str] = [
@@ -501,18 +502,20 @@ class Ledger:
         batch.
         """
         found: dict[str, list[tuple[ClaimRecord, Batch | None]]] = {}
+        batches: dict[int, Batch] = {}  # a file's claims mostly share their batches
         for claim_id in dict.fromkeys(claim_ids):
-            rows = self._db.execute(
+            for row in self._db.execute(
                 "SELECT c.* FROM claims c LEFT JOIN batches b ON b.id = c.batch_id "
                 "WHERE c.account = ? AND c.claim_id = ? AND (b.state IS NULL OR b.state != ?) "
                 "ORDER BY c.id",
                 (account, claim_id, BatchState.FAILED),
-            ).fetchall()
-            if rows:
-                found[claim_id] = [
-                    (_claim(r), self.batch(r["batch_id"]) if r["batch_id"] is not None else None)
-                    for r in rows
-                ]
+            ):
+                batch_id = row["batch_id"]
+                if batch_id is not None and batch_id not in batches:
+                    batches[batch_id] = self.batch(batch_id)
+                found.setdefault(claim_id, []).append(
+                    (_claim(row), batches.get(batch_id) if batch_id is not None else None)
+                )
         return found
 
     def claims(

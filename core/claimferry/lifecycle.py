@@ -151,12 +151,17 @@ def _file_updates(
     if kind == "835":
         claims = iter_835_claims(read_segments(path), str(path))
         return kind, [_remit_update(c) for c in claims]
+    report = find_reader(path, readers).read(path)
+    return report.kind, report.claim_updates()
+
+
+def find_reader(path: Path, readers: Iterable[ResponseReader]) -> ResponseReader:
+    """The plugin reader that knows this (non-X12) file, by its name and first bytes."""
     with path.open("rb") as stream:
         head = stream.read(HEAD_BYTES)
     for reader in readers:
         if reader.matches(path.name, head):
-            report = reader.read(path)
-            return report.kind, report.claim_updates()
+            return reader
     raise InputError([Problem(str(path), "", "not a response any installed reader knows")])
 
 
@@ -242,7 +247,8 @@ def _unpack(
 
 def apply_updates(
     ledger: Ledger, account: str, updates: Iterable[ClaimUpdate], source_file: str
-) -> AppliedResponse:
+) -> tuple[int, int]:
+    """Record each update; returns how many, and how many were of claims never sent."""
     count = unknown = 0
     for update in updates:
         known = ledger.latest_claim(account, update.claim_id) is not None
@@ -259,7 +265,7 @@ def apply_updates(
         count += 1
         unknown += not known
         failpoint("after-claim-update")
-    return AppliedResponse("", count, unknown)
+    return count, unknown
 
 
 def apply_response(
@@ -280,7 +286,7 @@ def apply_response(
     """
     kind, updates = response_updates(ledger, account, path, readers)
     with ledger.transaction():
-        applied = apply_updates(ledger, account, updates, source_file)
+        count, unknown = apply_updates(ledger, account, updates, source_file)
         if response_id is not None:
             ledger.mark_response_parsed(response_id, kind=kind)
-    return AppliedResponse(kind, applied.claims, applied.unknown)
+    return AppliedResponse(kind, count, unknown)

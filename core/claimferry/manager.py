@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal, Protocol, TypeVar
@@ -192,13 +192,8 @@ class PluginManager(pluggy.PluginManager):
         Each implementation is called on its own so that a failure names its
         plugin and a duplicate can name both owners.
         """
-        hook = getattr(self.hook, hook_name)
-        trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
         out: list[tuple[str, Any]] = []
-        for impl in reversed(hook.get_hookimpls()):
-            plugin_name = self.get_name(impl.plugin) or repr(impl.plugin)
-            if trace:
-                print(f"claimferry: hook {hook_name} -> {plugin_name}", file=sys.stderr)
+        for plugin_name, impl in self._implementations(hook_name):
             try:
                 result = impl.function()
                 items = list(result) if result is not None else []
@@ -210,6 +205,16 @@ class PluginManager(pluggy.PluginManager):
                 ) from exc
             out.extend((plugin_name, item) for item in items)
         return out
+
+    def _implementations(self, hook_name: str) -> Iterator[tuple[str, Any]]:
+        """A hook's implementations in calling order, each with its plugin's name;
+        traced to stderr when ``CLAIMFERRY_TRACE_PLUGINS`` is set."""
+        trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
+        for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):
+            plugin_name = self.get_name(impl.plugin) or repr(impl.plugin)
+            if trace:
+                print(f"claimferry: hook {hook_name} -> {plugin_name}", file=sys.stderr)
+            yield plugin_name, impl
 
     def get_hook_results(self, hook_name: str, kind: type[N]) -> list[N]:
         """All registrations of one hook; a duplicate name is an error naming both plugins."""
@@ -268,8 +273,7 @@ class PluginManager(pluggy.PluginManager):
         }
         failures: list[HookFailure] = []
         for hook_name in _HOOKS:
-            for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):
-                plugin_name = self.get_name(impl.plugin) or repr(impl.plugin)
+            for plugin_name, impl in self._implementations(hook_name):
                 try:
                     result = impl.function()
                     names = [item.name for item in (result or [])]

@@ -32,10 +32,10 @@ from claimferry.findings import Finding
 from claimferry.ledger import (
     LOGIN_OK,
     LOGIN_REFUSED,
+    REJECTIONS,
     Batch,
     BatchState,
     ClaimRecord,
-    ClaimState,
     Ledger,
     NewClaim,
 )
@@ -214,9 +214,12 @@ def record_batch(
     return batch
 
 
-NEVER_TAKEN = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
-"""Rejected by the clearinghouse or the payer's front end: never adjudicated,
-so the claim may go again, as an original, corrected or not."""
+def _taken(
+    submissions: Sequence[tuple[ClaimRecord, Batch | None]],
+) -> list[tuple[ClaimRecord, Batch | None]]:
+    """The submissions the payer may hold. A rejected one never reached
+    adjudication: a claim rejected every time may go again as an original."""
+    return [(record, batch) for record, batch in submissions if record.state not in REJECTIONS]
 
 
 @dataclass(frozen=True)
@@ -248,8 +251,8 @@ def _conflicts(
     for claim, (claim_id, content) in zip(claims, keys, strict=True):
         taken = [
             (record, batch)
-            for record, batch in history.get(claim_id, [])
-            if batch is not None and batch.state in states and record.state not in NEVER_TAKEN
+            for record, batch in _taken(history.get(claim_id, []))
+            if batch is not None and batch.state in states
         ]
         if not taken:
             continue
@@ -288,11 +291,11 @@ def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> li
     out, problems = [], []
     history = ledger.submissions(account, [claim.id for claim in claims])
     for claim in claims:
-        taken = [r for r, _ in history.get(claim.id, []) if r.state not in NEVER_TAKEN]
+        taken = _taken(history.get(claim.id, []))
         if not taken:  # never sent, or every time rejected: the payer has nothing to replace
             out.append(claim)
             continue
-        known = [r.payer_claim_number for r in taken if r.payer_claim_number]
+        known = [r.payer_claim_number for r, _ in taken if r.payer_claim_number]
         number = known[-1] if known else claim.payer_claim_number
         if number is None:
             problems.append(
@@ -336,7 +339,7 @@ def deliver(
         # otherwise it stays uploading and the next run asks the server first.
         state = BatchState.BUILT if exc.delivered is False else BatchState.UPLOADING
         ledger.set_batch_state(batch.id, state, error=str(exc))
-        _audit_batch(ledger, "upload-failed", account, batch, session.host_fingerprint, str(exc))
+        audit_batch(ledger, "upload-failed", account, batch, session.host_fingerprint, str(exc))
         raise
     failpoint("after-upload")
     if receipt.sha256 != batch.sha256 or receipt.size != batch.size:
@@ -391,7 +394,7 @@ def recover_pending(
                 remote_name=batch.file_name,
                 host_fingerprint=session.host_fingerprint,
             )
-            _audit_batch(ledger, "upload-confirmed", account, batch, session.host_fingerprint)
+            audit_batch(ledger, "upload-confirmed", account, batch, session.host_fingerprint)
             progress(f"batch {batch.id} was delivered by an earlier run: {batch.file_name}")
             done.append(ledger.batch(batch.id))
         elif found is DeliveryState.PARTIAL:
@@ -400,7 +403,7 @@ def recover_pending(
         else:
             reason = UNCERTAIN_REASON.format(name=batch.file_name, id=batch.id)
             ledger.set_batch_state(batch.id, BatchState.UNCERTAIN, error=reason)
-            _audit_batch(ledger, "upload-uncertain", account, batch, session.host_fingerprint)
+            audit_batch(ledger, "upload-uncertain", account, batch, session.host_fingerprint)
             progress(f"batch {batch.id}: {reason}")
     return done
 
@@ -412,7 +415,7 @@ UNCERTAIN_REASON = (
 )
 
 
-def _audit_batch(
+def audit_batch(
     ledger: Ledger,
     action: str,
     account: str,
@@ -420,6 +423,7 @@ def _audit_batch(
     fingerprint: str | None,
     detail: str | None = None,
 ) -> None:
+    """One audit entry about a batch's file: the one shape every batch action has."""
     ledger.audit(
         action,
         account=account,

@@ -21,6 +21,7 @@ from claimferry.api import (
     Finding,
     Severity,
     ValidationContext,
+    unfit_identifier,
 )
 from claimferry_checks.tables import CLAIM_FILING_CODES, PLACES_OF_SERVICE, US_STATES
 
@@ -37,7 +38,6 @@ _ZIP = re.compile(r"^\d{5}(?:\d{4})?$")
 _TAX_ID = re.compile(r"^\d{9}$")
 _TAXONOMY = re.compile(r"^[0-9A-Z]{9}X$")
 _PO_BOX = re.compile(r"\b(?:P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|LOCK\s*BOX)\b", re.IGNORECASE)
-_NOT_X12_IDENTIFIER = re.compile(r"[*:^~]|[^\x20-\x7e]")
 _X12_NAME_CHARACTER = re.compile(r"[A-Za-z0-9]")
 _CENTS = Decimal("0.01")
 
@@ -473,21 +473,16 @@ def _identifiers(claim: Claim) -> Iterator[tuple[str, str]]:
 _UNFIT_IDENTIFIER = "must not contain * : ^ ~ or characters outside printable ASCII"
 
 
-@lru_cache(maxsize=65536)
-def _unfit_identifier(value: str) -> bool:
-    return _NOT_X12_IDENTIFIER.search(value) is not None
-
-
 def check_identifiers(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """Identifiers go into X12 verbatim: no delimiters, printable ASCII, unique line ids."""
     for field, value in _identifiers(claim):
-        if _unfit_identifier(value):
+        if unfit_identifier(value):
             yield _error("X12-DELIMITER", _UNFIT_IDENTIFIER, claim, field)
     given = [line.id for line in claim.lines]
     if given.count(None) == len(given):
         return  # every line is its claim id and line number: unique and fit
     for index, line_id in enumerate(given):
-        if line_id is not None and _unfit_identifier(line_id):
+        if line_id is not None and unfit_identifier(line_id):
             yield _error("X12-DELIMITER", _UNFIT_IDENTIFIER, claim, f"lines[{index}].id")
     line_ids = [line_id or f"{claim.id}-{n}" for n, line_id in enumerate(given, start=1)]
     for index, line_id in enumerate(line_ids):

@@ -11,6 +11,8 @@ from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pas
 from claimferry.errors import ClaimferryError
 from claimferry.ledger import Batch, BatchState, Ledger
 
+OPERATOR = "operator decision"
+
 
 @click.group("batches", cls=ClaimferryGroup)
 def batches() -> None:
@@ -69,14 +71,7 @@ def resend(app: App, batch_id: int, as_json: bool) -> None:
     with Ledger.open(app.state_dir) as ledger:
         batch = _uncertain(ledger, batch_id)
         account = app.account(batch.account)
-        ledger.audit(
-            "batch-resend",
-            account=account.name,
-            file_name=batch.file_name,
-            size=batch.size,
-            sha256=batch.sha256,
-            detail="operator decision",
-        )
+        pipeline.audit_batch(ledger, "batch-resend", account.name, batch, None, OPERATOR)
         session = pipeline.connect(app.pm, ledger, account)
         try:
             sent = pipeline.deliver(ledger, session, batch, account.name)
@@ -101,12 +96,5 @@ def abandon(app: App, batch_id: int, yes: bool) -> None:
     with Ledger.open(app.state_dir) as ledger:
         batch = _uncertain(ledger, batch_id)
         ledger.set_batch_state(batch.id, BatchState.FAILED, error="abandoned by an operator")
-        ledger.audit(
-            "batch-abandoned",
-            account=batch.account,
-            file_name=batch.file_name,
-            size=batch.size,
-            sha256=batch.sha256,
-            detail="operator decision",
-        )
+        pipeline.audit_batch(ledger, "batch-abandoned", batch.account, batch, None, OPERATOR)
     click.echo(f"batch {batch_id} abandoned; its claims can be submitted again")

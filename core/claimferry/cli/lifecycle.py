@@ -15,7 +15,7 @@ from claimferry.cli.batches import batch_json
 from claimferry.config import find_config
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import BatchState, ClaimRecord, ClaimState, Ledger
-from claimferry.lifecycle import HEAD_BYTES
+from claimferry.lifecycle import find_reader
 from claimferry.x12.responses import detect_kind, read_response
 
 DEFAULT_OVERDUE_HOURS = 24.0
@@ -219,12 +219,7 @@ def show(app: App, path: Path, show_phi: bool, as_json: bool) -> None:
         notices = [str(n) for n in document.notices]
         data, text = document.to_dict(phi=show_phi), document.render(phi=show_phi)
     else:
-        with path.open("rb") as stream:
-            head = stream.read(HEAD_BYTES)
-        reader = next((r for r in app.pm.response_readers() if r.matches(path.name, head)), None)
-        if reader is None:
-            raise InputError([Problem(str(path), "", "not a response any installed reader knows")])
-        report = reader.read(path)
+        report = find_reader(path, app.pm.response_readers()).read(path)
         notices, data, text = [], report.to_dict(), report.render()
     if as_json:
         emit_json(data | {"notices": notices})

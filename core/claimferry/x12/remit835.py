@@ -444,8 +444,9 @@ class _Transaction:
         """
         reader, seg_id, claim = self.reader, segment.id, self.claim
         if claim is not None and seg_id not in ("CLP", "LX", "PLB"):
-            self._in_claim(claim, segment)
-            return ()
+            # The stream hands a claim's own segments (_IN_CLAIM) straight to their
+            # handlers; any other one here has no place in a claim.
+            raise self._unexpected(segment)
         if self.bpr is None:
             if seg_id != "BPR":
                 raise reader.error(segment, None, "expected BPR right after ST")
@@ -545,10 +546,6 @@ class _Transaction:
             return None
         return self.reader.date_of(bpr, 16)
 
-    def _in_claim(self, claim: _ClaimBuilder, segment: Segment) -> None:
-        """A segment of the open claim (2100) or of its current service line (2110)."""
-        _IN_CLAIM.get(segment.id, _Transaction._not_in_claim)(self, claim, segment)
-
     def _service_line(self, claim: _ClaimBuilder, segment: Segment) -> None:
         claim.close_line()
         claim.line = _LineBuilder(segment, self.reader)
@@ -594,9 +591,6 @@ class _Transaction:
 
     def _ignored(self, claim: _ClaimBuilder, segment: Segment) -> None:
         return
-
-    def _not_in_claim(self, claim: _ClaimBuilder, segment: Segment) -> None:
-        raise self._unexpected(segment)
 
     def _unexpected(self, segment: Segment) -> X12SyntaxError:
         return self.reader.error(

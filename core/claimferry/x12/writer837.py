@@ -95,7 +95,12 @@ def _text(value: str, limit: int, field: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _unfit_identifier(value: str) -> bool:
+def unfit_identifier(value: str) -> bool:
+    """Whether X12 cannot carry an identifier as it is (a delimiter or non-ASCII in it).
+
+    Identifiers are never rewritten (a changed member ID is a denial), only
+    refused: the writer and the content checks both ask here.
+    """
     return _BAD_IDENTIFIER.search(value) is not None
 
 
@@ -103,7 +108,7 @@ _UNFIT_IDENTIFIER = "contains an X12 delimiter (* : ^ ~) or a non-ASCII characte
 
 
 def _identifier(value: str, field: str) -> str:
-    if _unfit_identifier(value):
+    if unfit_identifier(value):
         raise _Unwritable(field, _UNFIT_IDENTIFIER)
     return value
 
@@ -116,7 +121,6 @@ def _service_dates(start: date, end: date | None) -> str:
     return f"RD8*{_d8(start)}-{_d8(end)}"
 
 
-@lru_cache(maxsize=256)
 def _pointers(pointers: tuple[int, ...]) -> str:
     return ":".join(map(str, pointers))
 
@@ -220,7 +224,7 @@ def _service_line(claim_id: str, number: int, line: ServiceLine) -> list[str]:
     line_id = line.id
     if line_id is None:
         line_id = f"{claim_id}-{number}"
-    elif _unfit_identifier(line_id):
+    elif unfit_identifier(line_id):
         raise _Unwritable(f"lines[{number - 1}].id", _UNFIT_IDENTIFIER)
     return [
         f"LX*{number}",
@@ -239,10 +243,10 @@ def _sv1(
     pointers: tuple[int, ...],
 ) -> str:
     """SV1, by value: a practice bills the same code, units and charge again and again."""
-    if _unfit_identifier(procedure):
+    if unfit_identifier(procedure):
         raise _Unwritable("procedure", _UNFIT_IDENTIFIER)
     for modifier in modifiers:
-        if _unfit_identifier(modifier):
+        if unfit_identifier(modifier):
             raise _Unwritable("modifiers", _UNFIT_IDENTIFIER)
     composite = ":".join(("HC", procedure, *modifiers))
     return f"SV1*{composite}*{_amount(charge)}*UN*{_amount(units)}***{_pointers(pointers)}"
@@ -261,7 +265,7 @@ def _claim(claim: Claim) -> list[str]:
         payer_number = _identifier(claim.payer_claim_number, "payer_claim_number")
         out.append(f"REF*F8*{payer_number}")
     for index, code in enumerate(claim.diagnoses):
-        if _unfit_identifier(code):
+        if unfit_identifier(code):
             raise _Unwritable(f"diagnoses[{index}]", _UNFIT_IDENTIFIER)
     out.append("HI*ABK:" + "*ABF:".join(claim.diagnoses).replace(".", ""))
     if claim.referring_provider is not None:

@@ -24,7 +24,6 @@ import logging
 import posixpath
 import socket
 import stat
-from typing import TypeVar
 
 import paramiko
 from claimferry.api import (
@@ -51,7 +50,6 @@ from claimferry_generic_sftp.profiles import (
 
 log = logging.getLogger("claimferry.generic_sftp")
 
-T = TypeVar("T")
 
 # An RSA key is offered through its SHA-2 signature algorithms.
 _ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
