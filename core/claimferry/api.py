@@ -36,6 +36,7 @@ from claimferry.findings import Finding, Severity
 from claimferry.hookspecs import hookimpl
 from claimferry.manager import PluginManager
 from claimferry.types import (
+    BatchUpdate,
     ClaimTransport,
     ClaimUpdate,
     Clearinghouse,
@@ -44,6 +45,7 @@ from claimferry.types import (
     DeliveryState,
     EnrollmentValidator,
     FileNaming,
+    FileResponseDocument,
     HostKey,
     Receiver,
     RemoteFile,
@@ -61,6 +63,7 @@ __all__ = [
     "Address",
     "App",
     "AuthenticationError",
+    "BatchUpdate",
     "BillingProvider",
     "Claim",
     "ClaimTransport",
@@ -82,6 +85,7 @@ __all__ = [
     "EnrollmentTransaction",
     "EnrollmentValidator",
     "FileNaming",
+    "FileResponseDocument",
     "Finding",
     "HostKey",
     "HostKeyError",

@@ -237,6 +237,23 @@ class ClaimUpdate:
     control_number: int | None = None
 
 
+@dataclass(frozen=True)
+class BatchUpdate:
+    """What a response says about a whole file we sent: every claim in it moves.
+
+    A clearinghouse that refuses a file before creating any claim (Office
+    Ally's File Summary for a "failed file", a 999 rejecting a functional
+    group) names the file, not its claims. The batch is found by
+    ``control_number`` (our ISA13/GS06) or by ``file_name`` (the name we
+    uploaded it under). ``state`` is a claim state, as in :class:`ClaimUpdate`.
+    """
+
+    state: str
+    detail: str | None = None
+    control_number: int | None = None
+    file_name: str | None = None
+
+
 @runtime_checkable
 class ResponseDocument(Protocol):
     """A parsed response file."""
@@ -255,6 +272,13 @@ class ResponseDocument(Protocol):
     def render(self) -> str:
         """A summary for a person, without PHI."""
         ...
+
+
+@runtime_checkable
+class FileResponseDocument(ResponseDocument, Protocol):
+    """A response document that can also answer for whole files (see :class:`BatchUpdate`)."""
+
+    def batch_updates(self) -> list[BatchUpdate]: ...
 
 
 @dataclass(frozen=True)
