@@ -23,6 +23,8 @@ from claimferry.errors import ClaimferryError
 
 LEDGER_FILE = "ledger.sqlite3"
 MAX_CONTROL_NUMBER = 999_999_999
+CLAIM_ID_RETURNED = 20
+"""Characters of CLM01 a receiver must store and return (X12 RFI 525)."""
 
 
 class BatchState(StrEnum):
@@ -39,25 +41,61 @@ class BatchState(StrEnum):
 
 
 class ClaimState(StrEnum):
+    """Where a claim stands; docs/lifecycle.md gives each state's TR3 reasoning.
+
+    The adjudicated states come from what the payer did (CLP02 with the paid
+    amount and the CAS groups), never from a code's name: CLP02 1 means
+    "processed as primary", which can be a denial.
+    """
+
     BUILT = "built"
     UPLOADED = "uploaded"
     ACCEPTED = "accepted"
-    """The 999 accepted its transaction set."""
+    """The 999 accepted its transaction set (IK5 A, or E: accepted with errors noted)."""
     REJECTED = "rejected"
-    """The clearinghouse refused it: a TA1 or 999 rejection of its file, or the
-    clearinghouse's own claim edits (Office Ally's EDI_STATUS report)."""
+    """The clearinghouse refused it: a TA1 or 999 rejection of its file or group, its
+    own 277CA or report (Office Ally's EDI_STATUS, File Summary)."""
+    CLEARINGHOUSE_ACCEPTED = "clearinghouse_accepted"
+    """The clearinghouse's own 277CA (2100A NM1*AY) accepted it and sent it on."""
     ACKNOWLEDGED = "acknowledged"
     """The payer's 277CA accepted it into adjudication."""
     PAYER_REJECTED = "payer_rejected"
     PAID = "paid"
+    """Adjudicated with money paid (CLP04 > 0), in full or in part."""
+    PATIENT_RESPONSIBILITY = "patient_responsibility"
+    """Adjudicated, nothing paid, the amount put on the patient (PR: deductible,
+    coinsurance, co-payment): bill the patient."""
     DENIED = "denied"
-    ADJUSTED = "adjusted"
-    """An 835 reversal or correction changed an earlier payment."""
+    """Adjudicated, nothing paid and nothing on the patient (CO/OA/PI only), or
+    CLP02 4 (the payer does not know the patient): correct or appeal."""
+    REVERSED = "reversed"
+    """CLP02 22: the payer took back its earlier decision and payment; its
+    correction has not come yet."""
+    FORWARDED = "forwarded"
+    """CLP02 19/20/21: processed and sent on to the next payer (crossover, NM1*TT)."""
+    NOT_OUR_CLAIM = "not_our_claim"
+    """CLP02 23: the payer says it is not its claim (forwarded, if NM1*TT names where)."""
+    PREDETERMINATION = "predetermination"
+    """CLP02 25: pricing only, no payment: nothing was adjudicated for payment."""
     FAILED = "failed"
     """Its batch was never delivered."""
     UNKNOWN = "unknown"
     """Seen in a response, but never sent from this ledger."""
 
+
+ADJUDICATED = frozenset(
+    {
+        ClaimState.PAID,
+        ClaimState.PATIENT_RESPONSIBILITY,
+        ClaimState.DENIED,
+        ClaimState.REVERSED,
+        ClaimState.FORWARDED,
+        ClaimState.NOT_OUR_CLAIM,
+        ClaimState.PREDETERMINATION,
+    }
+)
+"""States an 835 sets. Among them the latest remittance read wins: a reversal
+and its correction follow the payment they change."""
 
 _RANK = {
     ClaimState.UNKNOWN: -1,
@@ -66,11 +104,10 @@ _RANK = {
     ClaimState.UPLOADED: 1,
     ClaimState.ACCEPTED: 2,
     ClaimState.REJECTED: 2,
-    ClaimState.ACKNOWLEDGED: 3,
-    ClaimState.PAYER_REJECTED: 3,
-    ClaimState.PAID: 4,
-    ClaimState.DENIED: 4,
-    ClaimState.ADJUSTED: 5,
+    ClaimState.CLEARINGHOUSE_ACCEPTED: 3,
+    ClaimState.ACKNOWLEDGED: 4,
+    ClaimState.PAYER_REJECTED: 4,
+    **dict.fromkeys(ADJUDICATED, 5),
 }
 """How far along its lifecycle a state is. A late 999 arriving after the 277CA
 is recorded in the history but does not move the claim back."""
@@ -227,6 +264,90 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX enrollment_history_by_enrollment ON enrollment_history (enrollment_id);
     """,
+    # 3: what the payers did, line by line (835s), and the lines we sent, to match them
+    """
+    UPDATE claims SET state = 'reversed' WHERE state = 'adjusted';
+    UPDATE claim_events SET state = 'reversed' WHERE state = 'adjusted';
+    CREATE INDEX claims_by_payer_claim_number ON claims (account, payer_claim_number);
+    CREATE TABLE claim_lines (
+        claim_row INTEGER NOT NULL REFERENCES claims(id),
+        line_number INTEGER NOT NULL,
+        control_number TEXT NOT NULL,
+        procedure TEXT NOT NULL,
+        charge TEXT NOT NULL,
+        PRIMARY KEY (claim_row, line_number)
+    );
+    CREATE INDEX claim_lines_by_control_number ON claim_lines (control_number);
+    CREATE TABLE remit_payments (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        source_file TEXT NOT NULL,
+        transaction_control_number TEXT NOT NULL,
+        trace_number TEXT NOT NULL,
+        trace_originator TEXT NOT NULL,
+        payer_name TEXT NOT NULL,
+        payer_id TEXT NOT NULL,
+        payee_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        credit_debit TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        payment_date TEXT,
+        provider_adjustment_total TEXT NOT NULL DEFAULT '0',
+        claim_count INTEGER NOT NULL DEFAULT 0,
+        imbalance TEXT,
+        recorded_at TEXT NOT NULL,
+        UNIQUE (account, trace_originator, trace_number, transaction_control_number, amount)
+    );
+    CREATE TABLE remit_claims (
+        id INTEGER PRIMARY KEY,
+        payment_id INTEGER NOT NULL REFERENCES remit_payments(id),
+        claim_row INTEGER REFERENCES claims(id),
+        patient_control_number TEXT NOT NULL,
+        status TEXT NOT NULL,
+        state TEXT NOT NULL,
+        charge TEXT NOT NULL,
+        paid TEXT NOT NULL,
+        patient_responsibility TEXT NOT NULL,
+        filing_code TEXT NOT NULL,
+        payer_claim_number TEXT NOT NULL,
+        crossover_payer TEXT,
+        adjustments TEXT NOT NULL,
+        remark_codes TEXT NOT NULL,
+        segment_position INTEGER NOT NULL
+    );
+    CREATE INDEX remit_claims_by_claim ON remit_claims (claim_row);
+    CREATE INDEX remit_claims_by_payment ON remit_claims (payment_id);
+    CREATE TABLE remit_lines (
+        id INTEGER PRIMARY KEY,
+        remit_claim_id INTEGER NOT NULL REFERENCES remit_claims(id),
+        line_number INTEGER NOT NULL,
+        sent_line INTEGER,
+        control_number TEXT NOT NULL,
+        procedure TEXT NOT NULL,
+        modifiers TEXT NOT NULL,
+        charge TEXT NOT NULL,
+        paid TEXT NOT NULL,
+        allowed TEXT,
+        units TEXT NOT NULL,
+        service_from TEXT,
+        service_to TEXT,
+        adjustments TEXT NOT NULL,
+        remark_codes TEXT NOT NULL
+    );
+    CREATE INDEX remit_lines_by_claim ON remit_lines (remit_claim_id);
+    CREATE TABLE remit_provider_adjustments (
+        id INTEGER PRIMARY KEY,
+        payment_id INTEGER NOT NULL REFERENCES remit_payments(id),
+        claim_row INTEGER REFERENCES claims(id),
+        provider_id TEXT NOT NULL,
+        fiscal_period_end TEXT,
+        reason TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        amount TEXT NOT NULL
+    );
+    CREATE INDEX remit_plb_by_payment ON remit_provider_adjustments (payment_id);
+    CREATE INDEX remit_plb_by_claim ON remit_provider_adjustments (claim_row);
+    """,
 ]
 
 
@@ -282,6 +403,15 @@ class ClaimEvent:
 
 
 @dataclass(frozen=True)
+class SentLine:
+    """A service line as sent: its line control number (REF*6R) matches the 835's."""
+
+    control_number: str
+    procedure: str
+    charge: Decimal
+
+
+@dataclass(frozen=True)
 class NewClaim:
     claim_id: str
     payer_id: str
@@ -289,6 +419,7 @@ class NewClaim:
     content_sha256: str
     frequency: str
     payer_claim_number: str | None
+    lines: tuple[SentLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -441,6 +572,14 @@ class Ledger:
                     "VALUES (?, ?, ?, ?, ?)",
                     (row, ClaimState.BUILT, None, file_name, now),
                 )
+                db.executemany(
+                    "INSERT INTO claim_lines (claim_row, line_number, control_number, procedure, "
+                    "charge) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (row, number, line.control_number, line.procedure, str(line.charge))
+                        for number, line in enumerate(claim.lines, 1)
+                    ],
+                )
         return self.batch(batch_id)
 
     def batch(self, batch_id: int) -> Batch:
@@ -570,42 +709,114 @@ class Ledger:
         With ``batch_control_number`` (a 999's GS06/ST02) the claim is looked
         up in that batch; otherwise its latest submission is used.
         """
-        now = _now()
+        with self.transaction():
+            row = self.find_claim(account, claim_id, batch_control_number=batch_control_number)
+            if row is None:
+                row = self.unknown_claim(account, claim_id)
+            self.answer_claim(
+                row,
+                state,
+                detail=detail,
+                amount=amount,
+                source_file=source_file,
+                payer_claim_number=payer_claim_number,
+            )
+        return self.claim_record(row)
+
+    def find_claim(
+        self,
+        account: str,
+        claim_id: str,
+        *,
+        batch_control_number: int | None = None,
+        payer_claim_number: str = "",
+        line_control_numbers: Sequence[str] = (),
+    ) -> int | None:
+        """The ledger row a response's claim answers, or ``None`` for a claim never sent.
+
+        By its id (CLM01) in the named batch, else its latest submission;
+        then by the payer's claim number; then by the line control numbers
+        (REF*6R) we sent; last, a 20-character id as the start of a longer
+        one we sent (receivers need return only 20 characters, X12 RFI 525),
+        when exactly one claim starts so.
+        """
+        db = self._db
+        if batch_control_number is not None:
+            found = db.execute(
+                "SELECT c.id FROM claims c JOIN batches b ON b.id = c.batch_id "
+                "WHERE c.account = ? AND c.claim_id = ? AND b.isa13 = ? "
+                "ORDER BY c.id DESC LIMIT 1",
+                (account, claim_id, batch_control_number),
+            ).fetchone()
+            if found is not None:
+                return int(found[0])
+        found = db.execute(
+            "SELECT id FROM claims WHERE account = ? AND claim_id = ? ORDER BY id DESC LIMIT 1",
+            (account, claim_id),
+        ).fetchone()
+        if found is None and payer_claim_number:
+            found = db.execute(
+                "SELECT id FROM claims WHERE account = ? AND payer_claim_number = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (account, payer_claim_number),
+            ).fetchone()
+        if found is None and line_control_numbers:
+            marks = ",".join("?" * len(line_control_numbers))
+            found = db.execute(
+                f"SELECT c.id FROM claim_lines l JOIN claims c ON c.id = l.claim_row "  # noqa: S608
+                f"WHERE c.account = ? AND l.control_number IN ({marks}) "
+                "ORDER BY c.id DESC LIMIT 1",
+                (account, *line_control_numbers),
+            ).fetchone()
+        if found is None and len(claim_id) == CLAIM_ID_RETURNED:
+            rows = db.execute(
+                "SELECT DISTINCT claim_id, MAX(id) FROM claims WHERE account = ? "
+                "AND substr(claim_id, 1, ?) = ? GROUP BY claim_id LIMIT 2",
+                (account, CLAIM_ID_RETURNED, claim_id),
+            ).fetchall()
+            found = rows[0][1:] if len(rows) == 1 else None
+        return int(found[0]) if found is not None else None
+
+    def unknown_claim(self, account: str, claim_id: str) -> int:
+        """Record a claim seen only in a response (sent by another system)."""
         with self.transaction() as db:
-            row = None
-            if batch_control_number is not None:
-                row = db.execute(
-                    "SELECT c.id FROM claims c JOIN batches b ON b.id = c.batch_id "
-                    "WHERE c.account = ? AND c.claim_id = ? AND b.isa13 = ? "
-                    "ORDER BY c.id DESC LIMIT 1",
-                    (account, claim_id, batch_control_number),
-                ).fetchone()
-            if row is None:
-                row = db.execute(
-                    "SELECT id FROM claims WHERE account = ? AND claim_id = ? "
-                    "ORDER BY id DESC LIMIT 1",
-                    (account, claim_id),
-                ).fetchone()
-            if row is None:
-                claim_row = int(
-                    db.execute(
-                        "INSERT INTO claims (account, claim_id, state, updated_at) "
-                        "VALUES (?, ?, ?, ?)",
-                        (account, claim_id, ClaimState.UNKNOWN, now),
-                    ).lastrowid
-                    or 0
-                )
-            else:
-                claim_row = int(row["id"])
-            _set_claim_state(db, claim_row, state, detail, amount, source_file, now)
+            return int(
+                db.execute(
+                    "INSERT INTO claims (account, claim_id, state, updated_at) VALUES (?, ?, ?, ?)",
+                    (account, claim_id, ClaimState.UNKNOWN, _now()),
+                ).lastrowid
+                or 0
+            )
+
+    def answer_claim(
+        self,
+        row: int,
+        state: ClaimState,
+        *,
+        detail: str | None = None,
+        amount: Decimal | None = None,
+        source_file: str | None = None,
+        payer_claim_number: str | None = None,
+    ) -> None:
+        """Record what a response says of one claim; it moves only forward (see ``_RANK``)."""
+        with self.transaction() as db:
+            _set_claim_state(db, row, state, detail, amount, source_file, _now())
             if payer_claim_number:
                 db.execute(
                     "UPDATE claims SET payer_claim_number = ? WHERE id = ?",
-                    (payer_claim_number, claim_row),
+                    (payer_claim_number, row),
                 )
-        return _claim(
-            self._db.execute("SELECT * FROM claims WHERE id = ?", (claim_row,)).fetchone()
-        )
+
+    def claim_record(self, row: int) -> ClaimRecord:
+        return _claim(self._db.execute("SELECT * FROM claims WHERE id = ?", (row,)).fetchone())
+
+    def sent_lines(self, row: int) -> list[SentLine]:
+        return [
+            SentLine(r["control_number"], r["procedure"], Decimal(r["charge"]))
+            for r in self._db.execute(
+                "SELECT * FROM claim_lines WHERE claim_row = ? ORDER BY line_number", (row,)
+            )
+        ]
 
     # -- response files --------------------------------------------------------
 

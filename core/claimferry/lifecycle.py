@@ -2,8 +2,13 @@
 
 Each response names the claims it answers: a TA1 or 999 by our control
 numbers, a 277CA and an 835 by our claim ids (CLM01), a clearinghouse report
-through its plugin's reader. This module turns each into
-:class:`ClaimUpdate` values and moves the ledger's claims through them.
+through its plugin's reader. This module reads each and moves the ledger's
+claims; an 835 is also stored line by line (``claimferry.remits``).
+
+A claim's adjudicated state comes from what the payer did, not from one
+code's name (docs/lifecycle.md has the TR3 reasoning): CLP02 1/2/3 is
+"processed as primary/secondary/tertiary", so a claim processed with nothing
+paid is denied, or the patient's to pay when the PR adjustments took it.
 """
 
 from __future__ import annotations
@@ -13,26 +18,31 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from claimferry.errors import InputError, Problem
 from claimferry.failpoints import failpoint
-from claimferry.ledger import ClaimState, Ledger
-from claimferry.types import ClaimUpdate, ResponseReader
+from claimferry.ledger import ADJUDICATED, ClaimState, Ledger
+from claimferry.remits import RemitRecorder, earlier_remits, patient_responsibility
+from claimferry.types import BatchUpdate, ClaimUpdate, FileResponseDocument, ResponseReader
 from claimferry.x12.ack999 import read_999
-from claimferry.x12.remit835 import RemitClaim, iter_835_claims
+from claimferry.x12.codes import CLAIM_PAYMENT_STATUS, meaning, remark_meaning
+from claimferry.x12.remit835 import PaymentHeader, PaymentSummary, Remit835Stream, RemitClaim
 from claimferry.x12.responses import detect_kind
 from claimferry.x12.segments import read_segments
-from claimferry.x12.status277 import iter_277_claims
+from claimferry.x12.status277 import ClaimAcknowledgment, iter_277_claims
 from claimferry.x12.ta1 import InterchangeAck, read_ta1
 
 HEAD_BYTES = 4096
 ZIP_UNPACKED_MAX = 512 * 2**20
 ZIP_MEMBERS_MAX = 10_000
-PAID_STATUSES = {"1", "2", "3", "19", "20", "21"}
-"""CLP02 codes for a claim processed (as primary, secondary, tertiary) with payment."""
+PROCESSED = {"1": "primary", "2": "secondary", "3": "tertiary"}
+"""CLP02 codes for a claim the payer adjudicated, and as which payer."""
+FORWARDED = frozenset({"19", "20", "21"})
+"""CLP02: processed (as primary, secondary, tertiary) and forwarded to another payer."""
 
 
 @dataclass(frozen=True)
@@ -44,115 +54,69 @@ class AppliedResponse:
     """Claims the ledger had never sent, recorded as seen."""
 
 
-def _batch_claim_ids(ledger: Ledger, account: str, control_number: str) -> tuple[int, list[str]]:
-    number = int(control_number) if control_number.strip().isdigit() else -1
-    for batch in ledger.batches(account):
-        if number in (batch.isa13, batch.st02):
-            return batch.isa13, [c.claim_id for c in ledger.claims(batch_id=batch.id)]
-    return number, []
-
-
-def _interchange_updates(
-    ledger: Ledger, account: str, acks: Iterable[InterchangeAck]
-) -> Iterator[ClaimUpdate]:
-    for ack in acks:
-        if ack.accepted:
-            continue
-        number, claim_ids = _batch_claim_ids(ledger, account, ack.control_number)
-        detail = f"interchange rejected (TA1 {ack.note_code}: {ack.note_meaning})"
-        for claim_id in claim_ids:
-            yield ClaimUpdate(claim_id, ClaimState.REJECTED, detail, control_number=number)
-
-
-def _updates_999(ledger: Ledger, account: str, path: Path) -> Iterator[ClaimUpdate]:
-    document = read_999(read_segments(path), str(path))
-    yield from _interchange_updates(ledger, account, document.interchange_acks)
-    for group in document.groups:
-        for result in group.transactions:
-            number, claim_ids = _batch_claim_ids(ledger, account, result.control_number)
-            if result.accepted:
-                state, detail = ClaimState.ACCEPTED, f"999 {result.status}: {result.status_meaning}"
-            else:
-                state = ClaimState.REJECTED
-                detail = "999 rejected: " + ("; ".join(result.reasons()) or result.status_meaning)
-            for claim_id in claim_ids:
-                yield ClaimUpdate(claim_id, state, detail, control_number=number)
-
-
-def _updates_277(path: Path) -> Iterator[ClaimUpdate]:
-    for ack in iter_277_claims(read_segments(path), str(path)):
-        reasons = "; ".join(status.describe() for status in ack.statuses)
-        if ack.outcome == "accepted":
-            state = ClaimState.ACKNOWLEDGED
-        elif ack.outcome == "rejected":
-            state = ClaimState.PAYER_REJECTED
-        else:
-            continue  # an informational status moves nothing
-        yield ClaimUpdate(
-            ack.claim_id,
-            state,
-            f"277CA {reasons}",
-            payer_claim_number=ack.payer_claim_number or None,
-        )
-
-
 def _money(amount: Decimal) -> str:
     return f"{amount:.2f}"
 
 
-def _remit_update(claim: RemitClaim) -> ClaimUpdate:
-    reasons = "; ".join(a.describe() for a in claim.all_adjustments())
-    because = f"; {reasons}" if reasons else ""
-    if claim.status == "22" or claim.adjustment_kind in ("reversal", "correction"):
-        state = ClaimState.ADJUSTED
-        detail = f"835 {claim.adjustment_kind or 'reversal'}: paid {_money(claim.paid)}{because}"
-    elif claim.status == "4":
-        state, detail = ClaimState.DENIED, f"835 denied{because}"
-    elif claim.status in PAID_STATUSES:
-        state = ClaimState.PAID
-        detail = (
-            f"835 paid {_money(claim.paid)} of {_money(claim.charge)} "
-            f"({claim.status_meaning}){because}"
-        )
+def adjudication(claim: RemitClaim) -> ClaimState:
+    """What the payer did with a claim, from CLP02, the paid amount and the PR adjustments.
+
+    CLP02 4 is a denial (the payer does not know the patient, X12 RFIs 1423
+    and 1885); 22 a reversal; 19-21 processed and forwarded (crossover); 23
+    not the payer's claim; 25 a predetermination. Anything else was processed
+    (1/2/3): paid when money was paid, else the patient's to pay when PR
+    adjustments (deductible, coinsurance, co-payment) took the amount, else denied.
+    """
+    status = claim.status
+    if status == "22":
+        return ClaimState.REVERSED
+    if status == "4":
+        return ClaimState.DENIED
+    if status in FORWARDED:
+        return ClaimState.FORWARDED
+    if status == "23":
+        return ClaimState.NOT_OUR_CLAIM
+    if status == "25":
+        return ClaimState.PREDETERMINATION
+    if claim.paid > 0:
+        return ClaimState.PAID
+    if patient_responsibility(claim) > 0:
+        return ClaimState.PATIENT_RESPONSIBILITY
+    return ClaimState.DENIED
+
+
+def _remit_detail(claim: RemitClaim, state: ClaimState, net: Decimal | None) -> str:
+    """One line a biller can act on: what happened, the money, and why."""
+    paid, charge = _money(claim.paid), _money(claim.charge)
+    owed = patient_responsibility(claim)
+    as_payer = PROCESSED.get(claim.status)
+    how = f"processed as {as_payer}" if as_payer else meaning(CLAIM_PAYMENT_STATUS, claim.status)
+    carrier = claim.crossover_carrier
+    to = f" to {carrier.name or carrier.id} ({carrier.id})" if carrier else ""
+    if state is ClaimState.PAID:
+        text = f"835 paid {paid} of {charge} ({how})"
+    elif state is ClaimState.PATIENT_RESPONSIBILITY:
+        text = f"835 patient responsibility {_money(owed)}, nothing paid ({how})"
+    elif state is ClaimState.DENIED:
+        text = f"835 denied, nothing paid ({how})"
+    elif state is ClaimState.REVERSED:
+        text = f"835 reversal of the earlier decision: {paid} taken back"
+    elif state is ClaimState.FORWARDED:
+        text = f"835 paid {paid} of {charge}, forwarded{to} ({how})"
+    elif state is ClaimState.NOT_OUR_CLAIM:
+        text = f"835 not the payer's claim, forwarded{to}" if to else "835 not the payer's claim"
     else:
-        state, detail = (
-            ClaimState.ADJUSTED,
-            f"835 {claim.status_meaning}: paid {claim.paid}{because}",
-        )
-    return ClaimUpdate(
-        claim.claim_id,
-        state,
-        detail,
-        amount=claim.paid,
-        payer_claim_number=claim.payer_claim_number or None,
+        text = f"835 predetermination pricing only, no payment ({charge} priced)"
+    if owed and state not in (ClaimState.PATIENT_RESPONSIBILITY, ClaimState.REVERSED):
+        text += f"; patient owes {_money(owed)}"
+    if net is not None:
+        text += f"; corrected, net paid {_money(net)} over all remittances"
+    reasons = [a.describe() for a in claim.all_adjustments()]
+    remarks = dict.fromkeys(
+        (*claim.remark_codes, *(code for line in claim.lines for code in line.remark_codes))
     )
-
-
-def response_updates(
-    ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader]
-) -> tuple[str, list[ClaimUpdate]]:
-    """What a response file says, as claim updates; refuses a file nothing can read."""
-    if zipfile.is_zipfile(path):
-        return _zipped_updates(ledger, account, path, readers)
-    return _file_updates(ledger, account, path, readers)
-
-
-def _file_updates(
-    ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader]
-) -> tuple[str, list[ClaimUpdate]]:
-    kind = detect_kind(path)
-    if kind == "TA1":
-        document = read_ta1(read_segments(path), str(path))
-        return kind, list(_interchange_updates(ledger, account, document.acks))
-    if kind == "999":
-        return kind, list(_updates_999(ledger, account, path))
-    if kind == "277CA":
-        return kind, list(_updates_277(path))
-    if kind == "835":
-        claims = iter_835_claims(read_segments(path), str(path))
-        return kind, [_remit_update(c) for c in claims]
-    report = find_reader(path, readers).read(path)
-    return report.kind, report.claim_updates()
+    reasons += [f"{code}: {remark_meaning(code)}" for code in remarks]
+    return "; ".join([text, *reasons])
 
 
 def find_reader(path: Path, readers: Iterable[ResponseReader]) -> ResponseReader:
@@ -176,27 +140,31 @@ _UNZIP_ERRORS = (
 )
 
 
-def _zipped_updates(
-    ledger: Ledger, account: str, path: Path, readers: Iterable[ResponseReader]
-) -> tuple[str, list[ClaimUpdate]]:
-    """A zip of responses (Office Ally zips its ERAs): each X12 file in it is read
-    as if it had come alone; the readable summaries beside them are for people.
+@contextmanager
+def response_files(path: Path) -> Iterator[list[tuple[str, Path]]]:
+    """The X12 and report files a response holds: itself, or the members of a zip.
 
-    Members are unpacked one at a time, under a flat name of ours (never the
-    member's path), into a temporary folder beside the archived zip (patient
-    data stays in the state directory), and only up to ``ZIP_UNPACKED_MAX``
-    bytes and ``ZIP_MEMBERS_MAX`` members: a zip bomb stops there. A zip or
-    an encrypted file inside is refused rather than skipped, so no answer is
+    Office Ally zips its ERAs: each X12 file in the zip is read as if it had
+    come alone; the readable summaries beside them are for people. Members
+    are unpacked under flat names of ours (never the member's path) into a
+    temporary folder beside the archived zip (patient data stays in the
+    state directory), and only up to ``ZIP_UNPACKED_MAX`` bytes and
+    ``ZIP_MEMBERS_MAX`` members: a zip bomb stops there. A zip or an
+    encrypted file inside is refused rather than skipped, so no answer is
     dropped unseen.
     """
-    kinds: list[str] = []
-    updates: list[ClaimUpdate] = []
+    if not zipfile.is_zipfile(path):
+        yield [(str(path), path)]
+        return
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".unzip-") as folder:
+        yield _unzipped(path, Path(folder))
+
+
+def _unzipped(path: Path, folder: Path) -> list[tuple[str, Path]]:
+    found: list[tuple[str, Path]] = []
     unpacked = 0
     try:
-        with (
-            zipfile.ZipFile(path) as archive,
-            tempfile.TemporaryDirectory(dir=path.parent, prefix=".unzip-") as folder,
-        ):
+        with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
             if len(members) > ZIP_MEMBERS_MAX:
                 raise InputError(
@@ -206,28 +174,26 @@ def _zipped_updates(
                 where = f"{path}!{member.filename}"
                 if member.flag_bits & 0x1:
                     raise InputError([Problem(where, "", "encrypted: cannot be read")])
-                target = Path(folder) / f"member-{number}"
+                target = folder / f"member-{number}"
                 unpacked += _unpack(archive, member, target, ZIP_UNPACKED_MAX - unpacked, path)
                 if zipfile.is_zipfile(target):
                     raise InputError([Problem(where, "", "a zip inside the zip is not read")])
                 try:
-                    if detect_kind(target) is None:
-                        continue
-                    kind, found = _file_updates(ledger, account, target, readers)
+                    known = detect_kind(target) is not None
                 except InputError as exc:
                     raise InputError(
                         [Problem(where, p.location, p.message) for p in exc.problems]
                     ) from None
-                kinds.append(kind)
-                updates += found
+                if known:
+                    found.append((member.filename, target))
     except _UNZIP_ERRORS as exc:
         reason = str(exc) or exc.__class__.__name__
         raise InputError(
             [Problem(str(path), "", f"not a zip that can be read ({reason})")]
         ) from None
-    if not kinds:
+    if not found:
         raise InputError([Problem(str(path), "", "a zip with no X12 response in it")])
-    return "+".join(dict.fromkeys(kinds)), updates
+    return found
 
 
 def _unpack(
@@ -245,27 +211,220 @@ def _unpack(
     return copied
 
 
-def apply_updates(
-    ledger: Ledger, account: str, updates: Iterable[ClaimUpdate], source_file: str
-) -> tuple[int, int]:
-    """Record each update; returns how many, and how many were of claims never sent."""
-    count = unknown = 0
-    for update in updates:
-        known = ledger.latest_claim(account, update.claim_id) is not None
-        ledger.update_claim(
-            account,
-            update.claim_id,
-            ClaimState(update.state),
-            detail=update.detail,
-            amount=update.amount,
-            source_file=source_file,
-            payer_claim_number=update.payer_claim_number,
-            batch_control_number=update.control_number,
+class _Answers:
+    """Records one response file's answers in the ledger, inside the caller's transaction."""
+
+    def __init__(self, ledger: Ledger, account: str, source_file: str) -> None:
+        self.ledger = ledger
+        self.account = account
+        self.source_file = source_file
+        self.claims = 0
+        self.unknown = 0
+
+    def _row(
+        self,
+        claim_id: str,
+        *,
+        batch: int | None = None,
+        payer_claim_number: str = "",
+        lines: Iterable[str] = (),
+    ) -> int:
+        row = self.ledger.find_claim(
+            self.account,
+            claim_id,
+            batch_control_number=batch,
+            payer_claim_number=payer_claim_number,
+            line_control_numbers=tuple(filter(None, lines)),
         )
-        count += 1
-        unknown += not known
+        if row is None:
+            self.unknown += 1
+            row = self.ledger.unknown_claim(self.account, claim_id)
+        return row
+
+    def _answer(
+        self,
+        row: int,
+        state: ClaimState,
+        detail: str | None,
+        amount: Decimal | None = None,
+        payer_claim_number: str | None = None,
+    ) -> None:
+        self.ledger.answer_claim(
+            row,
+            state,
+            detail=detail,
+            amount=amount,
+            source_file=self.source_file,
+            payer_claim_number=payer_claim_number,
+        )
+        self.claims += 1
         failpoint("after-claim-update")
-    return count, unknown
+
+    def claim(self, update: ClaimUpdate) -> None:
+        row = self._row(update.claim_id, batch=update.control_number)
+        self._answer(
+            row,
+            ClaimState(update.state),
+            update.detail,
+            update.amount,
+            update.payer_claim_number,
+        )
+
+    def batch(self, update: BatchUpdate) -> None:
+        """Every claim of the file a response names, by control number or file name."""
+        ledger, state = self.ledger, ClaimState(update.state)
+        for batch in ledger.batches(self.account):
+            named = update.control_number in (batch.isa13, batch.gs06, batch.st02) or (
+                update.file_name is not None
+                and update.file_name in (batch.file_name, batch.remote_name)
+            )
+            if named:
+                for record in ledger.claims(batch_id=batch.id):
+                    self._answer(record.row, state, update.detail)
+                return
+        if update.control_number is None and update.file_name is None:
+            return
+        raise InputError(
+            [
+                Problem(
+                    self.source_file,
+                    "",
+                    f"answers file {update.file_name or update.control_number}, "
+                    f"which account {self.account} never sent",
+                )
+            ]
+        )
+
+    def acknowledgment(self, ack: ClaimAcknowledgment) -> None:
+        """A 277CA: the clearinghouse's own (NM1*AY) is one step, the payer's another."""
+        reasons = "; ".join(status.describe() for status in ack.statuses)
+        outcome = ack.outcome
+        if ack.from_clearinghouse:
+            categories = {status.category for status in ack.statuses}
+            if outcome == "rejected":
+                state = ClaimState.REJECTED
+            elif outcome == "accepted" or "A1" in categories:
+                state = ClaimState.CLEARINGHOUSE_ACCEPTED
+            else:
+                return  # an informational status moves nothing
+            trace = f"; trace {ack.payer_claim_number}" if ack.payer_claim_number else ""
+            sender = ack.payer_name or ack.payer_id or "the clearinghouse"
+            detail, number = f"277CA from {sender} (clearinghouse): {reasons}{trace}", None
+        else:
+            if outcome == "rejected":
+                state = ClaimState.PAYER_REJECTED
+            elif outcome == "accepted":
+                state = ClaimState.ACKNOWLEDGED
+            else:
+                return
+            detail, number = f"277CA {reasons}", ack.payer_claim_number or None
+        row = self._row(
+            ack.claim_id,
+            payer_claim_number=ack.payer_claim_number if number else "",
+            lines=(line.line_control_number for line in ack.lines),
+        )
+        self._answer(row, state, detail, payer_claim_number=number)
+
+    def remittance(self, path: Path, source_file: str) -> None:
+        """An 835, streamed: each claim is matched, classified and stored with its lines."""
+        recorder = RemitRecorder(self.ledger, self.account, source_file)
+        ledger, db = self.ledger, self.ledger.db
+        rows: dict[str, int] = {}
+        for event in Remit835Stream(read_segments(path), str(path)):
+            if isinstance(event, RemitClaim):
+                if recorder.duplicate:
+                    continue
+                row = self._row(
+                    event.claim_id,
+                    payer_claim_number=event.payer_claim_number,
+                    lines=(line.control_number for line in event.lines),
+                )
+                rows[event.claim_id] = row
+                state = adjudication(event)
+                sent = [line.control_number for line in ledger.sent_lines(row)]
+                remit_id = recorder.claim(event, row, state, sent)
+                earlier = earlier_remits(db, row, remit_id)
+                net = None
+                if any(r["status"] == "22" for r in earlier) and state in ADJUDICATED:
+                    net = sum((Decimal(r["paid"]) for r in earlier), event.paid)
+                self._answer(
+                    row,
+                    state,
+                    _remit_detail(event, state, net),
+                    event.paid,
+                    event.payer_claim_number or None,
+                )
+            elif isinstance(event, PaymentHeader):
+                recorder.payment(event)
+            elif isinstance(event, PaymentSummary):
+                recorder.summary(event, rows)
+                rows = {}
+
+
+def _interchange_rejections(acks: Iterable[InterchangeAck]) -> Iterator[BatchUpdate]:
+    for ack in acks:
+        if not ack.accepted and ack.control_number.strip().isdigit():
+            yield BatchUpdate(
+                ClaimState.REJECTED,
+                f"interchange rejected (TA1 {ack.note_code}: {ack.note_meaning})",
+                control_number=int(ack.control_number),
+            )
+
+
+def _apply_999(answers: _Answers, path: Path) -> None:
+    """A 999: each transaction set's verdict, or the whole group's when AK9 rejects it
+    (with or without AK2: a rejected group rejects every transaction in it)."""
+    document = read_999(read_segments(path), str(path))
+    for update in _interchange_rejections(document.interchange_acks):
+        answers.batch(update)
+    for group in document.groups:
+        if group.status == "R" or (not group.accepted and not group.transactions):
+            why = [*group.reasons(), *(r for t in group.transactions for r in t.reasons())]
+            detail = "999 rejected the functional group: " + (
+                "; ".join(why) or group.status_meaning
+            )
+            if group.control_number.strip().isdigit():
+                answers.batch(BatchUpdate(ClaimState.REJECTED, detail, int(group.control_number)))
+            continue
+        for result in group.transactions:
+            number = result.control_number.strip()
+            if not number.isdigit():
+                continue
+            if result.accepted:
+                state, detail = ClaimState.ACCEPTED, f"999 {result.status}: {result.status_meaning}"
+                if result.reasons():
+                    detail += " - errors noted: " + "; ".join(result.reasons())
+            else:
+                state = ClaimState.REJECTED
+                detail = "999 rejected: " + ("; ".join(result.reasons()) or result.status_meaning)
+            answers.batch(BatchUpdate(state, detail, int(number)))
+
+
+def _apply_file(
+    answers: _Answers, path: Path, readers: Iterable[ResponseReader], source_file: str
+) -> str:
+    """Apply one response file; returns its kind."""
+    kind = detect_kind(path)
+    if kind == "TA1":
+        for update in _interchange_rejections(read_ta1(read_segments(path), str(path)).acks):
+            answers.batch(update)
+    elif kind == "999":
+        _apply_999(answers, path)
+    elif kind == "277CA":
+        for ack in iter_277_claims(read_segments(path), str(path)):
+            answers.acknowledgment(ack)
+    elif kind == "835":
+        answers.remittance(path, source_file)
+    else:
+        report = find_reader(path, readers).read(path)
+        for claim_update in report.claim_updates():
+            answers.claim(claim_update)
+        if isinstance(report, FileResponseDocument):
+            for batch_update in report.batch_updates():
+                answers.batch(batch_update)
+        return report.kind
+    assert kind is not None
+    return kind
 
 
 def apply_response(
@@ -278,15 +437,24 @@ def apply_response(
 ) -> AppliedResponse:
     """Read one archived response and move its claims through their states.
 
-    The file is read whole first, outside the ledger's write lock (a big ERA
-    zip takes a while; other writers must not time out). Its claim updates,
-    and the mark that archived response ``response_id`` was read, are then
-    one transaction: a crash half-way applies none of them, so reading the
-    file again cannot record any answer twice.
+    The file is read as it streams (a 100 MB ERA is never held whole) inside
+    one ledger transaction, with the mark that archived response
+    ``response_id`` was read: a crash or a malformed segment half-way applies
+    none of it, so reading the file again cannot record any answer twice.
     """
-    kind, updates = response_updates(ledger, account, path, readers)
-    with ledger.transaction():
-        count, unknown = apply_updates(ledger, account, updates, source_file)
+    kinds: list[str] = []
+    answers = _Answers(ledger, account, source_file)
+    with response_files(path) as files, ledger.transaction():
+        for where, member in files:
+            source = source_file if member == path else f"{source_file}!{where}"
+            try:
+                kinds.append(_apply_file(answers, member, readers, source))
+            except InputError as exc:
+                if member == path:
+                    raise
+                located = [Problem(f"{path}!{where}", p.location, p.message) for p in exc.problems]
+                raise InputError(located) from None
+        kind = "+".join(dict.fromkeys(kinds))
         if response_id is not None:
             ledger.mark_response_parsed(response_id, kind=kind)
-    return AppliedResponse(kind, count, unknown)
+    return AppliedResponse(kind, answers.claims, answers.unknown)

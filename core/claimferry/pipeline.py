@@ -38,6 +38,7 @@ from claimferry.ledger import (
     ClaimRecord,
     Ledger,
     NewClaim,
+    SentLine,
 )
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
@@ -52,7 +53,7 @@ from claimferry.types import (
     ValidationContext,
 )
 from claimferry.x12.responses import detect_kind
-from claimferry.x12.writer837 import Envelope, write_837p
+from claimferry.x12.writer837 import Envelope, line_control_number, write_837p
 
 Progress = Callable[[str], None]
 
@@ -199,6 +200,10 @@ def record_batch(
                 content,
                 c.frequency,
                 c.payer_claim_number,
+                tuple(
+                    SentLine(line_control_number(c.id, number, line), line.procedure, line.charge)
+                    for number, line in enumerate(c.lines, 1)
+                ),
             )
             for c, content in zip(claims, hashes, strict=True)
         ],

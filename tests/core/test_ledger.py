@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claimferry.ledger import BatchState, ClaimState, Ledger, LedgerError, NewClaim
+from claimferry.ledger import _MIGRATIONS, BatchState, ClaimState, Ledger, LedgerError, NewClaim
 
 
 def _claims(*ids: str) -> list[NewClaim]:
@@ -27,7 +27,7 @@ def test_wal_mode_and_private_file(ledger: Ledger) -> None:
     mode = ledger._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     assert ledger.path.stat().st_mode & 0o077 == 0
-    assert ledger.schema_version == 2
+    assert ledger.schema_version == len(_MIGRATIONS)
 
 
 def test_control_numbers_unique_per_account_and_survive_reopen(tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_many_threads_opening_a_new_ledger_at_once(tmp_path: Path) -> None:
         def open_it(folder: Path = folder, errors: list[BaseException] = errors) -> None:
             try:
                 with Ledger.open(folder) as led:
-                    assert led.schema_version == 2
+                    assert led.schema_version == len(_MIGRATIONS)
             except BaseException as exc:  # reported below, with the trial
                 errors.append(exc)
 

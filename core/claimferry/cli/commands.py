@@ -31,6 +31,7 @@ def register(cli: click.Group) -> None:
     from claimferry.cli.batches import batches
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
+    from claimferry.cli.remits import remits
 
     for command in (
         validate,
@@ -38,6 +39,7 @@ def register(cli: click.Group) -> None:
         submit,
         fetch,
         status,
+        remits,
         batches,
         show,
         audit,

@@ -52,7 +52,7 @@ def _short(text: str) -> str:
     return text if len(text) <= DETAIL_WIDTH else text[: DETAIL_WIDTH - 3] + "..."
 
 
-def _table(rows: list[list[str]], headers: list[str]) -> str:
+def table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -143,7 +143,7 @@ def report_status(
             for c in claims
         ]
         headers = ["ACCOUNT", "BATCH", "CLAIM", "PAYER", "CHARGE", "STATE", "UPDATED", "PATH"]
-        click.echo(_table(rows, [*headers, "DETAIL"]))
+        click.echo(table(rows, [*headers, "DETAIL"]))
     for b in batches:
         if b["state"] in (BatchState.BUILT, BatchState.UPLOADING):
             error = f"; last error: {b['error']}" if b["error"] else ""
@@ -200,7 +200,7 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
         click.echo("the audit trail is empty")
         return
     headers = ["AT", "WHO", "ACCOUNT", "ACTION", "FILE", "SIZE", "SHA256", "HOST"]
-    click.echo(_table(rows, headers))
+    click.echo(table(rows, headers))
 
 
 @click.command()

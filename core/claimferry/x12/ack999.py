@@ -144,6 +144,10 @@ class GroupResult:
     def status_meaning(self) -> str:
         return meaning(AK9_STATUS_CODES, self.status)
 
+    def reasons(self) -> tuple[str, ...]:
+        """Why the group was rejected or noted: the AK9 codes."""
+        return tuple(f"{meaning(AK9_SYNTAX_ERROR_CODES, c)} (AK9 {c})" for c in self.syntax_errors)
+
 
 @dataclass(frozen=True)
 class Ack999Document:

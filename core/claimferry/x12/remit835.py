@@ -152,6 +152,8 @@ class RemitClaim:
     insured: Person | None
     corrected_patient: Person | None
     rendering_provider_id: str
+    crossover_carrier: Party | None
+    """NM1*TT: the payer the claim was forwarded to (CLP02 19/20/21, 23)."""
     statement_from: date | None
     statement_to: date | None
     received_date: date | None
@@ -370,6 +372,7 @@ class _ClaimBuilder:
         self.adjustments: list[Adjustment] = []
         self.people: dict[str, Person] = {}
         self.rendering_provider_id = ""
+        self.crossover_carrier: Party | None = None
         self.dates: dict[str, date | None] = {}
         self.remarks: list[str] = []
         self.amounts: list[tuple[str, Decimal]] = []
@@ -407,6 +410,7 @@ class _ClaimBuilder:
             insured=self.people.get("IL"),
             corrected_patient=self.people.get("74"),
             rendering_provider_id=self.rendering_provider_id,
+            crossover_carrier=self.crossover_carrier,
             statement_from=self.dates.get("232"),
             statement_to=self.dates.get("233"),
             received_date=self.dates.get("050"),
@@ -603,6 +607,10 @@ class _Transaction:
             claim.people.setdefault(entity, person(segment))
         elif entity == "82":
             claim.rendering_provider_id = segment.element(9)
+        elif entity == "TT":
+            claim.crossover_carrier = Party(
+                entity, segment.element(3), segment.element(8), segment.element(9)
+            )
 
     def _adjustments(self, segment: Segment) -> list[Adjustment]:
         reader = self.reader

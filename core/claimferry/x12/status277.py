@@ -46,6 +46,8 @@ class ClaimStatus:
     effective_date: date | None
     action_code: str
     charge_amount: Decimal | None
+    free_text: str = ""
+    """STC12: the sender's own words, often the actionable reason for a rejection."""
 
     @property
     def category_meaning(self) -> str:
@@ -59,7 +61,9 @@ class ClaimStatus:
         entity = (
             f", entity {self.entity} ({meaning(ENTITY_CODES, self.entity)})" if self.entity else ""
         )
-        return f"{self.category}:{self.code} {self.category_meaning}: {self.code_meaning}{entity}"
+        text = f" - {self.free_text}" if self.free_text else ""
+        status = f"{self.category}:{self.code} {self.category_meaning}: {self.code_meaning}"
+        return f"{status}{entity}{text}"
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,12 @@ class ServiceLineStatus:
 
 @dataclass(frozen=True)
 class ClaimAcknowledgment:
-    """One claim's answer: ``claim_id`` is the CLM01 we sent."""
+    """One claim's answer: ``claim_id`` is the CLM01 we sent.
+
+    ``source_entity`` is who sent it (2100A NM101): ``AY`` a clearinghouse,
+    ``PR`` the payer. A clearinghouse's acceptance only means it passed the
+    claim on, and its REF*1K is its own trace, not the payer's claim number.
+    """
 
     claim_id: str
     statuses: tuple[ClaimStatus, ...]
@@ -110,9 +119,14 @@ class ClaimAcknowledgment:
     patient: Person | None
     payer_name: str
     payer_id: str
+    source_entity: str
     provider_name: str
     provider_id: str
     lines: tuple[ServiceLineStatus, ...]
+
+    @property
+    def from_clearinghouse(self) -> bool:
+        return self.source_entity == "AY"
 
     @property
     def outcome(self) -> str:
@@ -126,7 +140,8 @@ class ClaimAcknowledgment:
 
     def summary(self) -> str:
         reasons = "; ".join(status.describe() for status in self.statuses)
-        number = f" payer claim {self.payer_claim_number}" if self.payer_claim_number else ""
+        label = "clearinghouse trace" if self.from_clearinghouse else "payer claim"
+        number = f" {label} {self.payer_claim_number}" if self.payer_claim_number else ""
         return f"claim {self.claim_id}: {self.outcome.upper()}{number} - {reasons}"
 
 
@@ -249,7 +264,15 @@ class _Reader:
             if not parts[0] or not parts[1]:
                 raise reader.error(segment, index, "expected a status as category:code[:entity]")
             statuses.append(
-                ClaimStatus(parts[0], parts[1], parts[2], effective, segment.element(3), charge)
+                ClaimStatus(
+                    parts[0],
+                    parts[1],
+                    parts[2],
+                    effective,
+                    segment.element(3),
+                    charge,
+                    segment.element(12).strip(),
+                )
             )
         (level.line_statuses if level.line else level.statuses).extend(statuses)
 
@@ -364,6 +387,7 @@ class _Reader:
             patient=person(level.name_segment) if level.name_segment else None,
             payer_name=payer.name if payer else "",
             payer_id=payer.id if payer else "",
+            source_entity=payer.entity if payer else "",
             provider_name=provider.name if provider else "",
             provider_id=provider.id if provider else "",
             lines=tuple(level.lines),

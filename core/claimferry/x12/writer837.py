@@ -212,6 +212,12 @@ def _patient(patient: Patient) -> list[str]:
     return out
 
 
+def line_control_number(claim_id: str, number: int, line: ServiceLine) -> str:
+    """REF*6R: the line's own id, or the claim id and the line's number; the 835
+    returns it, so remittance lines are matched to what was sent."""
+    return line.id if line.id is not None else f"{claim_id}-{number}"
+
+
 def _service_line(claim_id: str, number: int, line: ServiceLine) -> list[str]:
     """Loop 2400: LX, SV1, DTP*472, REF*6R.
 
@@ -221,11 +227,9 @@ def _service_line(claim_id: str, number: int, line: ServiceLine) -> list[str]:
         sv1 = _sv1(line.procedure, line.modifiers, line.charge, line.units, line.diagnosis_pointers)
     except _Unwritable as exc:
         raise _Unwritable(f"lines[{number - 1}].{exc.field}", exc.message) from None
-    line_id = line.id
-    if line_id is None:
-        line_id = f"{claim_id}-{number}"
-    elif unfit_identifier(line_id):
+    if line.id is not None and unfit_identifier(line.id):
         raise _Unwritable(f"lines[{number - 1}].id", _UNFIT_IDENTIFIER)
+    line_id = line_control_number(claim_id, number, line)
     return [
         f"LX*{number}",
         sv1,

@@ -1,0 +1,430 @@
+"""Remittances in the ledger: what each payer paid, line by line, for posting.
+
+An 835 is stored as it is read: one payment (BPR/TRN) with its provider-level
+adjustments (PLB), its claims (CLP) and their service lines (SVC), each with
+every CAS adjustment and remark code. The tables belong to the ledger's
+schema (migration 3); this module writes and reads them. No names, member
+ids or birth dates are stored: ``remits export --show-phi`` reads those back
+from the archived 835 itself.
+
+Adjustments and remark codes are kept in one text column each, in the
+compact form ``GROUP:REASON:AMOUNT:QUANTITY`` joined by ``|``: they are
+always read with their claim or line, never queried alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from claimferry.ledger import ClaimState, Ledger
+from claimferry.x12.remit835 import (
+    Adjustment,
+    PaymentHeader,
+    PaymentSummary,
+    ProviderAdjustment,
+    RemitClaim,
+)
+
+ZERO = Decimal(0)
+
+
+def encode_adjustments(adjustments: Iterable[Adjustment]) -> str:
+    return "|".join(
+        f"{a.group}:{a.reason}:{a.amount}:{'' if a.quantity is None else a.quantity}"
+        for a in adjustments
+    )
+
+
+def decode_adjustments(text: str) -> tuple[Adjustment, ...]:
+    found = []
+    for item in filter(None, text.split("|")):
+        group, reason, amount, quantity = item.split(":")
+        found.append(
+            Adjustment(group, reason, Decimal(amount), Decimal(quantity) if quantity else None)
+        )
+    return tuple(found)
+
+
+def patient_share(adjustments: Iterable[Adjustment]) -> Decimal:
+    """The PR (patient responsibility) part of some adjustments."""
+    total = ZERO
+    for adjustment in adjustments:
+        if adjustment.group == "PR":
+            total += adjustment.amount
+    return total
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class RemitRecorder:
+    """Writes one 835's payments, claims and lines, inside the caller's transaction."""
+
+    def __init__(self, ledger: Ledger, account: str, source_file: str) -> None:
+        self.db = ledger.db
+        self.account = account
+        self.source_file = source_file
+        self.payment_id: int | None = None
+        self.duplicate = False
+
+    def payment(self, header: PaymentHeader) -> bool:
+        """Record a payment; ``False`` when this very payment was recorded before
+        (the same ERA delivered twice, as an .835 and inside a zip): its claims
+        must then not be applied again."""
+        payer_id = header.payer.id or header.trace_originator
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO remit_payments (account, source_file, "
+            "transaction_control_number, trace_number, trace_originator, payer_name, payer_id, "
+            "payee_id, method, credit_debit, amount, payment_date, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
+            (
+                self.account,
+                self.source_file,
+                header.transaction_control_number,
+                header.trace_number,
+                header.trace_originator,
+                header.payer.name,
+                payer_id,
+                header.payee.id,
+                header.method,
+                header.credit_debit,
+                str(header.amount),
+                _day(header.payment_date),
+            ),
+        )
+        self.duplicate = not cursor.rowcount
+        self.payment_id = None if self.duplicate else int(cursor.lastrowid or 0)
+        return not self.duplicate
+
+    def claim(
+        self,
+        claim: RemitClaim,
+        claim_row: int | None,
+        state: ClaimState,
+        sent_lines: Sequence[str],
+    ) -> int:
+        """Record a claim and its lines, returning its row; ``sent_lines`` are the
+        REF*6R values we sent, in order, to match each remitted line to the line it pays."""
+        assert self.payment_id is not None
+        db = self.db
+        crossover = claim.crossover_carrier
+        remit_id = int(
+            db.execute(
+                "INSERT INTO remit_claims (payment_id, claim_row, patient_control_number, status, "
+                "state, charge, paid, patient_responsibility, filing_code, payer_claim_number, "
+                "crossover_payer, adjustments, remark_codes, segment_position) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.payment_id,
+                    claim_row,
+                    claim.claim_id,
+                    claim.status,
+                    state,
+                    str(claim.charge),
+                    str(claim.paid),
+                    str(patient_responsibility(claim)),
+                    claim.filing_code,
+                    claim.payer_claim_number,
+                    f"{crossover.name} ({crossover.id})".strip() if crossover else None,
+                    encode_adjustments(claim.adjustments),
+                    "|".join(claim.remark_codes),
+                    claim.segment_position,
+                ),
+            ).lastrowid
+            or 0
+        )
+        if not claim.lines:
+            return remit_id
+        position = {number: index for index, number in enumerate(sent_lines, 1)}
+        db.executemany(
+            "INSERT INTO remit_lines (remit_claim_id, line_number, sent_line, control_number, "
+            "procedure, modifiers, charge, paid, allowed, units, service_from, service_to, "
+            "adjustments, remark_codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    remit_id,
+                    number,
+                    position.get(line.control_number),
+                    line.control_number,
+                    line.procedure,
+                    ":".join(line.modifiers),
+                    str(line.charge),
+                    str(line.paid),
+                    None if (allowed := line.allowed_amount) is None else str(allowed),
+                    str(line.units),
+                    _day(line.service_from),
+                    _day(line.service_to),
+                    encode_adjustments(line.adjustments),
+                    "|".join(line.remark_codes),
+                )
+                for number, line in enumerate(claim.lines, 1)
+            ],
+        )
+        return remit_id
+
+    def summary(self, summary: PaymentSummary, claim_rows: dict[str, int]) -> None:
+        """The payment's PLBs, totals and imbalance. A PLB whose reference names a
+        claim (by our id or the payer's claim number) is recorded against it too."""
+        if self.payment_id is None:
+            return
+        db = self.db
+        plb_total = sum((a.amount for a in summary.provider_adjustments), ZERO)
+        db.execute(
+            "UPDATE remit_payments SET provider_adjustment_total = ?, claim_count = ?, "
+            "imbalance = ? WHERE id = ?",
+            (
+                str(plb_total),
+                summary.claim_count,
+                "; ".join(summary.imbalances) or None,
+                self.payment_id,
+            ),
+        )
+        db.executemany(
+            "INSERT INTO remit_provider_adjustments (payment_id, claim_row, provider_id, "
+            "fiscal_period_end, reason, reference, amount) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self.payment_id,
+                    self._claim_named(plb, claim_rows),
+                    plb.provider_id,
+                    _day(plb.fiscal_period_end),
+                    plb.reason,
+                    plb.reference,
+                    str(plb.amount),
+                )
+                for plb in summary.provider_adjustments
+            ],
+        )
+
+    def _claim_named(self, plb: ProviderAdjustment, claim_rows: dict[str, int]) -> int | None:
+        reference = plb.reference.strip()
+        if not reference:
+            return None
+        if reference in claim_rows:
+            return claim_rows[reference]
+        found = self.db.execute(
+            "SELECT id FROM claims WHERE account = ? AND (claim_id = ? OR payer_claim_number = ?) "
+            "ORDER BY id DESC LIMIT 1",
+            (self.account, reference, reference),
+        ).fetchone()
+        return int(found[0]) if found is not None else None
+
+
+def patient_responsibility(claim: RemitClaim) -> Decimal:
+    """CLP05 when the payer gave it, else the PR adjustments of the claim and its lines."""
+    if claim.patient_responsibility is not None:
+        return claim.patient_responsibility
+    return patient_share(claim.all_adjustments())
+
+
+def earlier_remits(db: sqlite3.Connection, claim_row: int, before: int) -> list[sqlite3.Row]:
+    """The claim's remittances recorded before remit row ``before``."""
+    return list(
+        db.execute(
+            "SELECT status, paid FROM remit_claims WHERE claim_row = ? AND id < ? ORDER BY id",
+            (claim_row, before),
+        )
+    )
+
+
+# --- reading back, for `remits list` and `remits export` -----------------------
+
+
+@dataclass(frozen=True)
+class Payment:
+    id: int
+    account: str
+    source_file: str
+    trace_number: str
+    payment_date: str | None
+    payer_name: str
+    payer_id: str
+    method: str
+    amount: Decimal
+    provider_adjustment_total: Decimal
+    claim_count: int
+    imbalance: str | None
+
+
+def payments(
+    ledger: Ledger,
+    *,
+    account: str | None = None,
+    since: date | None = None,
+    trace: str | None = None,
+) -> list[Payment]:
+    sql, args = "SELECT * FROM remit_payments WHERE 1=1", []
+    if account is not None:
+        sql += " AND account = ?"
+        args.append(account)
+    if since is not None:
+        sql += " AND payment_date >= ?"
+        args.append(since.isoformat())
+    if trace is not None:
+        sql += " AND trace_number = ?"
+        args.append(trace)
+    return [
+        Payment(
+            id=r["id"],
+            account=r["account"],
+            source_file=r["source_file"],
+            trace_number=r["trace_number"],
+            payment_date=r["payment_date"],
+            payer_name=r["payer_name"],
+            payer_id=r["payer_id"],
+            method=r["method"],
+            amount=Decimal(r["amount"]),
+            provider_adjustment_total=Decimal(r["provider_adjustment_total"]),
+            claim_count=r["claim_count"],
+            imbalance=r["imbalance"],
+        )
+        for r in ledger.db.execute(sql + " ORDER BY payment_date, id", args)
+    ]
+
+
+@dataclass(frozen=True)
+class PostingRow:
+    """One row of the posting export: a service line, a claim's own remainder,
+    or a provider-level adjustment. Per payment, the ``paid`` of its rows adds
+    up to the payment amount (BPR02): PLB rows carry the PLB amount negated."""
+
+    kind: str
+    """``line``, ``claim`` (claim-level adjustments, or a claim with no lines) or ``provider``."""
+    payment: Payment
+    claim_id: str
+    patient_control_number: str
+    payer_claim_number: str
+    claim_status: str
+    claim_state: str
+    line_number: int | None
+    line_control_number: str
+    procedure: str
+    modifiers: tuple[str, ...]
+    service_from: str | None
+    service_to: str | None
+    units: Decimal | None
+    charge: Decimal
+    allowed: Decimal | None
+    paid: Decimal
+    adjustments: tuple[Adjustment, ...]
+    remark_codes: tuple[str, ...]
+    segment_position: int | None
+    """Where the claim's CLP is in the archived 835, to read PHI back for --show-phi."""
+
+    @property
+    def patient_responsibility(self) -> Decimal:
+        return patient_share(self.adjustments)
+
+
+def posting_rows(ledger: Ledger, chosen: Sequence[Payment]) -> Iterator[PostingRow]:
+    db = ledger.db
+    for payment in chosen:
+        for claim in db.execute(
+            "SELECT r.*, c.claim_id AS our_claim_id FROM remit_claims r "
+            "LEFT JOIN claims c ON c.id = r.claim_row WHERE r.payment_id = ? ORDER BY r.id",
+            (payment.id,),
+        ):
+            yield from _claim_rows(db, payment, claim)
+        for plb in db.execute(
+            "SELECT p.*, c.claim_id AS our_claim_id FROM remit_provider_adjustments p "
+            "LEFT JOIN claims c ON c.id = p.claim_row WHERE p.payment_id = ? ORDER BY p.id",
+            (payment.id,),
+        ):
+            amount = Decimal(plb["amount"])
+            yield PostingRow(
+                kind="provider",
+                payment=payment,
+                claim_id=plb["our_claim_id"] or "",
+                patient_control_number="",
+                payer_claim_number="",
+                claim_status="",
+                claim_state="",
+                line_number=None,
+                line_control_number=plb["reference"],
+                procedure=plb["reason"],
+                modifiers=(),
+                service_from=plb["fiscal_period_end"],
+                service_to=plb["fiscal_period_end"],
+                units=None,
+                charge=ZERO,
+                allowed=None,
+                paid=-amount,
+                adjustments=(),
+                remark_codes=(),
+                segment_position=None,
+            )
+
+
+def _claim_rows(
+    db: sqlite3.Connection, payment: Payment, claim: sqlite3.Row
+) -> Iterator[PostingRow]:
+    common = {
+        "payment": payment,
+        "claim_id": claim["our_claim_id"] or claim["patient_control_number"],
+        "patient_control_number": claim["patient_control_number"],
+        "payer_claim_number": claim["payer_claim_number"],
+        "claim_status": claim["status"],
+        "claim_state": claim["state"],
+        "segment_position": claim["segment_position"],
+    }
+    lines_paid = lines_charge = ZERO
+    lines = list(
+        db.execute("SELECT * FROM remit_lines WHERE remit_claim_id = ? ORDER BY id", (claim["id"],))
+    )
+    for line in lines:
+        charge, paid = Decimal(line["charge"]), Decimal(line["paid"])
+        lines_paid += paid
+        lines_charge += charge
+        yield PostingRow(
+            kind="line",
+            line_number=line["line_number"],
+            line_control_number=line["control_number"],
+            procedure=line["procedure"],
+            modifiers=tuple(filter(None, line["modifiers"].split(":"))),
+            service_from=line["service_from"],
+            service_to=line["service_to"],
+            units=Decimal(line["units"]),
+            charge=charge,
+            allowed=Decimal(line["allowed"]) if line["allowed"] is not None else None,
+            paid=paid,
+            adjustments=decode_adjustments(line["adjustments"]),
+            remark_codes=tuple(filter(None, line["remark_codes"].split("|"))),
+            **common,
+        )
+    claim_paid, claim_charge = Decimal(claim["paid"]), Decimal(claim["charge"])
+    adjustments = decode_adjustments(claim["adjustments"])
+    remarks = tuple(filter(None, claim["remark_codes"].split("|")))
+    if lines and not adjustments and not remarks and claim_paid == lines_paid:
+        return
+    yield PostingRow(
+        kind="claim",
+        line_number=None,
+        line_control_number="",
+        procedure="",
+        modifiers=(),
+        service_from=None,
+        service_to=None,
+        units=None,
+        charge=claim_charge - lines_charge if lines else claim_charge,
+        allowed=None,
+        paid=claim_paid - lines_paid,
+        adjustments=adjustments,
+        remark_codes=remarks,
+        **common,
+    )
+
+
+def source_path(ledger: Ledger, payment: Payment) -> Path | None:
+    """The archived response file a payment was read from."""
+    found = ledger.db.execute(
+        "SELECT archive_path FROM response_files WHERE account = ? AND remote_name = ? "
+        "ORDER BY id DESC LIMIT 1",
+        (payment.account, payment.source_file),
+    ).fetchone()
+    return Path(found[0]) if found is not None else None
