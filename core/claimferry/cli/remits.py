@@ -189,7 +189,7 @@ def export(
     columns = (*COLUMNS, *PHI_COLUMNS) if show_phi else COLUMNS
     if output_format == "json":
         keys = [c for c in columns if c not in CSV_ONLY]
-        text = json.dumps([{c: r[c] for c in keys} for r in records], indent=2, default=str)
+        text = json.dumps([{c: r.get(c) for c in keys} for r in records], indent=2, default=str)
         data = text + "\n"
     else:
         buffer = io.StringIO()

@@ -1,0 +1,440 @@
+"""835s into claim states and posting rows, on a real ledger, with 835s pyx12 accepts.
+
+One test per state of docs/lifecycle.md's "Adjudicated" table, the public
+eMedNY samples a biller would read, reversals netted across ERAs, crossover
+and PLBs recorded, line matching by REF*6R, and the export's balance.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from claimferry.cli import create_cli
+from claimferry.ledger import BatchState, ClaimState, Ledger, NewClaim, SentLine
+from claimferry.lifecycle import adjudication, apply_response
+from claimferry.manager import PluginManager
+from claimferry.remits import payments, posting_rows
+from claimferry.x12.remit835 import iter_835_claims
+from claimferry.x12.segments import read_segments
+from support.x12judge import judge
+
+ACCOUNT = "sunrise"
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    led = Ledger.open(tmp_path / "state")
+    led.ensure_account(ACCOUNT, "officeally", "SUNRISE01")
+    return led
+
+
+def sent(ledger: Ledger, control_number: int, claims: dict[str, list[tuple[str, str]]]) -> None:
+    """Record and 'upload' a batch: claim id -> [(line control number, charge)]."""
+    batch = ledger.record_batch(
+        account=ACCOUNT,
+        file_name=f"F{control_number}.txt",
+        archive_path=Path("unused"),
+        sha256="0" * 64,
+        size=1,
+        control_number=control_number,
+        test=True,
+        claims=[
+            NewClaim(
+                claim_id,
+                "00621",
+                sum((Decimal(c) for _, c in lines), Decimal(0)),
+                f"h-{claim_id}",
+                "original",
+                None,
+                tuple(SentLine(ref, "97153", Decimal(c)) for ref, c in lines),
+            )
+            for claim_id, lines in claims.items()
+        ],
+    )
+    ledger.set_batch_state(batch.id, BatchState.UPLOADED, remote_name=batch.file_name)
+
+
+def era(claims: list[list[str]], *, trace: str = "T1", plb: list[str] | None = None) -> str:
+    """A whole 835 around the given claims (each a list of segments from CLP on);
+    BPR02 is computed so the payment balances."""
+    paid = sum(Decimal(c[0].split("*")[4]) for c in claims)
+    plb_total = Decimal(0)
+    for segment in plb or []:
+        elements = segment.split("*")
+        plb_total += sum(Decimal(elements[i]) for i in range(4, len(elements), 2))
+    amount = paid - plb_total
+    method = "ACH" if amount > 0 else "NON"
+    handling = "I" if amount > 0 else "H"
+    bpr = (
+        f"BPR*{handling}*{amount}*C*{method}*CCP*01*999999999*DA*123456*1512345678**01*999988880"
+        "*DA*98765*20261120"
+        if method == "ACH"
+        else f"BPR*{handling}*{amount}*C*NON************20261120"
+    )
+    body = [
+        "ST*835*0001",
+        bpr,
+        f"TRN*1*{trace}*1512345678",
+        "DTM*405*20261120",
+        "N1*PR*SUNSHINE HEALTH PLAN",
+        "N3*1 PAYER WAY",
+        "N4*SPRINGFIELD*IL*62701",
+        "PER*BL*CLAIMS*TE*2175550100",
+        "N1*PE*SUNRISE ABA*XX*1234567893",
+        "LX*1",
+        *[segment for claim in claims for segment in claim],
+        *(plb or []),
+    ]
+    body.append(f"SE*{len(body) + 1}*0001")
+    segments = [
+        "ISA*00*          *00*          *ZZ*PAYER01        *ZZ*SUNRISE01      *261120*1200*^*00501"
+        "*000000101*0*T*:",
+        "GS*HP*PAYER01*SUNRISE01*20261120*1200*101*X*005010X221A1",
+        *body,
+        "GE*1*101",
+        "IEA*1*000000101",
+    ]
+    return "~\n".join(segments) + "~\n"
+
+
+def line(ref: str, charge: str, paid: str, *cas: str, allowed: str | None = None) -> list[str]:
+    out = [f"SVC*HC:97153:HN*{charge}*{paid}**4", "DTM*472*20261101", *cas, f"REF*6R*{ref}"]
+    if allowed is not None:
+        out.append(f"AMT*B6*{allowed}")
+    return out
+
+
+def apply(ledger: Ledger, pm: PluginManager, tmp_path: Path, text: str, name: str) -> None:
+    verdict = judge(text)
+    assert verdict, verdict.errors
+    path = tmp_path / name
+    path.write_text(text, encoding="latin-1")
+    apply_response(ledger, ACCOUNT, path, pm.response_readers(), name)
+
+
+def state_of(ledger: Ledger, claim_id: str) -> tuple[ClaimState, str]:
+    (claim,) = [c for c in ledger.claims(account=ACCOUNT, claim_id=claim_id) if c.batch_id]
+    return claim.state, claim.detail or ""
+
+
+PATIENT = "NM1*QC*1*DOE*JANE****MI*M123456789"
+
+
+@pytest.mark.parametrize(
+    ("segments", "state", "words"),
+    [
+        pytest.param(
+            ["CLP*C1*1*100*80*0*12*PCN1", PATIENT, *line("C1-1", "100", "80", "CAS*CO*45*20")],
+            ClaimState.PAID,
+            "835 paid 80.00 of 100.00 (processed as primary)",
+            id="paid",
+        ),
+        pytest.param(
+            ["CLP*C1*1*100*0*0*12*PCN1", "CAS*CO*97*100", PATIENT, *line("C1-1", "100", "0")],
+            ClaimState.DENIED,
+            "835 denied, nothing paid (processed as primary); CO-97 100",
+            id="denied-co97-clp02-1",
+        ),
+        pytest.param(
+            ["CLP*C1*1*100*0*0*12*PCN1", PATIENT, *line("C1-1", "100", "0", "CAS*CO*29*100")],
+            ClaimState.DENIED,
+            "CO-29 100",
+            id="denied-timely-filing-line-level",
+        ),
+        pytest.param(
+            ["CLP*C1*1*100*0*100*12*PCN1", PATIENT, *line("C1-1", "100", "0", "CAS*PR*1*100")],
+            ClaimState.PATIENT_RESPONSIBILITY,
+            "835 patient responsibility 100.00, nothing paid (processed as primary); PR-1 100",
+            id="deductible",
+        ),
+        pytest.param(
+            [
+                "CLP*C1*1*100*64*16*12*PCN1",
+                PATIENT,
+                *line("C1-1", "100", "64", "CAS*CO*45*20", "CAS*PR*2*16", allowed="80"),
+            ],
+            ClaimState.PAID,
+            "835 paid 64.00 of 100.00 (processed as primary); patient owes 16.00",
+            id="coinsurance",
+        ),
+        pytest.param(
+            ["CLP*C1*4*100*0*0*12*PCN1", "CAS*CO*31*100", PATIENT],
+            ClaimState.DENIED,
+            "835 denied, nothing paid (denied)",
+            id="clp02-4-unknown-patient",
+        ),
+        pytest.param(
+            [
+                "CLP*C1*19*100*80*20*12*PCN1",
+                PATIENT,
+                "NM1*TT*2*STATE MEDICAID*****PI*SKIL0",
+                "MOA***MA18",
+                *line("C1-1", "100", "80", "CAS*PR*2*20"),
+            ],
+            ClaimState.FORWARDED,
+            "forwarded to STATE MEDICAID (SKIL0) (processed as primary, forwarded",
+            id="crossover",
+        ),
+        pytest.param(
+            [
+                "CLP*C1*23*100*0**12*PCN1",
+                "CAS*OA*109*100",
+                PATIENT,
+                "NM1*TT*2*OTHER PLAN*****PI*OTHR1",
+            ],
+            ClaimState.NOT_OUR_CLAIM,
+            "835 not the payer's claim, forwarded to OTHER PLAN (OTHR1)",
+            id="not-our-claim",
+        ),
+        pytest.param(
+            ["CLP*C1*25*100*0**12*PCN1", "CAS*CO*45*20", "CAS*OA*101*80", PATIENT],
+            ClaimState.PREDETERMINATION,
+            "835 predetermination pricing only, no payment",
+            id="predetermination",
+        ),
+    ],
+)
+def test_each_adjudicated_state(
+    ledger: Ledger,
+    plugin_manager: PluginManager,
+    tmp_path: Path,
+    segments: list[str],
+    state: ClaimState,
+    words: str,
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    apply(ledger, plugin_manager, tmp_path, era([segments]), "1_ERA.835")
+    found, detail = state_of(ledger, "C1")
+    assert found is state
+    assert words in detail
+
+
+def test_remark_codes_and_descriptions_are_in_the_detail(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    claim = [
+        "CLP*C1*1*100*0*0*12*PCN1",
+        PATIENT,
+        *line("C1-1", "100", "0", "CAS*CO*50*100"),
+        "LQ*HE*N130",
+    ]
+    apply(ledger, plugin_manager, tmp_path, era([claim]), "1_ERA.835")
+    _, detail = state_of(ledger, "C1")
+    assert "n130: consult plan benefit documents" in detail.lower()
+
+
+def test_a_reversal_then_its_correction_in_a_later_era_nets_the_payment(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    first = ["CLP*C1*1*100*80*0*12*PCN1", PATIENT, *line("C1-1", "100", "80", "CAS*CO*45*20")]
+    apply(ledger, plugin_manager, tmp_path, era([first], trace="T1"), "1_ERA.835")
+    assert state_of(ledger, "C1")[0] is ClaimState.PAID
+
+    reversal = [
+        "CLP*C1*22*-100*-80*0*12*PCN1",
+        PATIENT,
+        *line("C1-1", "-100", "-80", "CAS*CO*45*-20"),
+    ]
+    apply(ledger, plugin_manager, tmp_path, era([reversal], trace="T2"), "2_ERA.835")
+    state, detail = state_of(ledger, "C1")
+    assert state is ClaimState.REVERSED
+    assert "80.00 taken back" in detail.replace("-80.00", "80.00")
+
+    correction = ["CLP*C1*1*100*60*0*12*PCN1", PATIENT, *line("C1-1", "100", "60", "CAS*CO*45*40")]
+    apply(ledger, plugin_manager, tmp_path, era([correction], trace="T3"), "3_ERA.835")
+    state, detail = state_of(ledger, "C1")
+    assert state is ClaimState.PAID
+    assert "corrected, net paid 60.00 over all remittances" in detail
+
+
+def test_emedny_samples_read_as_a_biller_expects(
+    ledger: Ledger, plugin_manager: PluginManager, samples_dir: Path, tmp_path: Path
+) -> None:
+    sent(
+        ledger,
+        7,
+        {
+            "PATIENT ACCOUNT NUMBER": [("L1", "12"), ("L2", "22")],
+            "987654321": [("R1", "7151.17")],
+            "9876543210ABC": [("R2", "37617.33")],
+        },
+    )
+    readers = plugin_manager.response_readers()
+    # 835_01: CLP02 2 (processed as secondary), nothing paid, CO-29 timely filing: a denial
+    path = samples_dir / "835_01_simple_denied_no_payment_emedny.txt"
+    apply_response(ledger, ACCOUNT, path, readers, path.name)
+    state, detail = state_of(ledger, "PATIENT ACCOUNT NUMBER")
+    assert state is ClaimState.DENIED
+    assert "processed as secondary" in detail and "CO-29" in detail
+
+    # the original payment the retro reverses, then 835_04: reversal + correction + PLB FB
+    original = [
+        "CLP*987654321*1*7151.17*7151.17**MC*1400000000000020*34*1",
+        "NM1*QC*1*DOE*JOHN****MI*AB12345C",
+    ]
+    apply(ledger, plugin_manager, tmp_path, era([original], trace="ORIG"), "0_ERA.835")
+    path = samples_dir / "835_04_reversal_correction_plb_outpatient_retro_emedny.txt"
+    apply_response(ledger, ACCOUNT, path, readers, path.name)
+    state, detail = state_of(ledger, "987654321")
+    assert state is ClaimState.PAID
+    assert "net paid 7131.01" in detail
+
+    # 835_05: reversal and correction in one ERA, no earlier payment here: net of the two
+    path = samples_dir / "835_05_reversal_correction_inpatient_drg_emedny.txt"
+    apply_response(ledger, ACCOUNT, path, readers, path.name)
+    state, detail = state_of(ledger, "9876543210ABC")
+    assert state is ClaimState.PAID
+    assert "net paid 1.57" in detail
+
+
+def test_lines_are_stored_and_matched_to_the_lines_sent(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100"), ("C1-2", "50")]})
+    claim = [
+        "CLP*C1*1*150*104*16*12*PCN1",
+        PATIENT,
+        *line("C1-2", "50", "40", "CAS*CO*45*10", allowed="40"),
+        *line("C1-1", "100", "64", "CAS*CO*45*20", "CAS*PR*2*16", allowed="80"),
+        "LQ*HE*N130",
+    ]
+    apply(ledger, plugin_manager, tmp_path, era([claim]), "1_ERA.835")
+    rows = list(posting_rows(ledger, payments(ledger)))
+    assert [(r.kind, r.line_control_number, r.paid, r.allowed) for r in rows] == [
+        ("line", "C1-2", Decimal("40"), Decimal("40")),
+        ("line", "C1-1", Decimal("64"), Decimal("80")),
+    ]
+    assert rows[1].patient_responsibility == Decimal("16")
+    assert rows[1].remark_codes == ("N130",)
+    sent_positions = [
+        r["sent_line"] for r in ledger.db.execute("SELECT sent_line FROM remit_lines ORDER BY id")
+    ]
+    assert sent_positions == [2, 1]
+
+
+def test_a_truncated_or_renamed_claim_id_is_matched_by_its_lines_or_payer_number(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    long_id = "CLINIC-2026-11-000000042"  # 24 characters: sent before the 20-character rule
+    sent(ledger, 7, {long_id: [("LN42", "100")], "C2": [("LN2", "100")]})
+    ledger.update_claim(ACCOUNT, "C2", ClaimState.ACKNOWLEDGED, payer_claim_number="PAYER-CLAIM-2")
+    claims = [
+        # CLP01 cut to 20 characters, and the line control number returned
+        [
+            f"CLP*{long_id[:20]}*1*100*80*0*12*PCN42",
+            PATIENT,
+            *line("LN42", "100", "80", "CAS*CO*45*20"),
+        ],
+        # CLP01 altered by the payer: found by its payer claim number (CLP07)
+        ["CLP*XX2*1*100*90*0*12*PAYER-CLAIM-2", "CAS*CO*45*10", PATIENT],
+    ]
+    apply(ledger, plugin_manager, tmp_path, era(claims), "1_ERA.835")
+    assert state_of(ledger, long_id)[0] is ClaimState.PAID
+    assert state_of(ledger, "C2")[0] is ClaimState.PAID
+    assert not [c for c in ledger.claims(account=ACCOUNT) if c.state is ClaimState.UNKNOWN]
+
+
+def test_provider_adjustments_are_recorded_against_payment_and_claim(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    claim = ["CLP*C1*1*100*80*0*12*PCN1", PATIENT, *line("C1-1", "100", "80", "CAS*CO*45*20")]
+    plb = ["PLB*1234567893*20261231*L6:C1*-1.50*WO:OLDCLAIM*10"]
+    apply(ledger, plugin_manager, tmp_path, era([claim], plb=plb), "1_ERA.835")
+    (payment,) = payments(ledger)
+    assert payment.provider_adjustment_total == Decimal("8.50")
+    assert payment.amount == Decimal("71.50")
+    plbs = list(ledger.db.execute("SELECT * FROM remit_provider_adjustments ORDER BY id"))
+    (c1,) = ledger.claims(claim_id="C1")
+    assert [(p["reason"], p["reference"], p["claim_row"]) for p in plbs] == [
+        ("L6", "C1", c1.row),
+        ("WO", "OLDCLAIM", None),
+    ]
+
+
+def test_the_same_era_twice_is_applied_once(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    text = era([["CLP*C1*1*100*80*0*12*PCN1", "CAS*CO*45*20", PATIENT]])
+    apply(ledger, plugin_manager, tmp_path, text, "1_ERA.835")
+    apply(ledger, plugin_manager, tmp_path, text, "1_ERA_COPY.835")
+    (claim,) = ledger.claims(claim_id="C1")
+    assert [e.state for e in ledger.claim_events(claim.row)].count(ClaimState.PAID) == 1
+    assert len(payments(ledger)) == 1
+
+
+def run(pm: PluginManager, *args: str) -> str:
+    result = CliRunner().invoke(create_cli(pm), list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_export_balances_per_trace_and_hides_phi_by_default(
+    tmp_path: Path, plugin_manager: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(state))
+    monkeypatch.delenv("CLAIMFERRY_CONFIG", raising=False)
+    ledger = Ledger.open(state)
+    ledger.ensure_account(ACCOUNT, "officeally", "SUNRISE01")
+    sent(ledger, 7, {"C1": [("C1-1", "100"), ("C1-2", "50")], "C2": [("C2-1", "100")]})
+    claims = [
+        [
+            "CLP*C1*1*150*104*16*12*PCN1",
+            "CAS*OA*23*0",
+            PATIENT,
+            *line("C1-1", "100", "64", "CAS*CO*45*20", "CAS*PR*2*16", allowed="80"),
+            *line("C1-2", "50", "40", "CAS*CO*45*10", allowed="40"),
+        ],
+        ["CLP*C2*1*100*0*0*12*PCN2", "CAS*CO*97*100", "NM1*QC*1*ROE*RICHARD****MI*M2"],
+    ]
+    text = era(claims, trace="EFT1", plb=["PLB*1234567893*20261231*L6:C1*-1.50"])
+    responses = tmp_path / "responses"
+    responses.mkdir()
+    apply(ledger, plugin_manager, responses, text, "1_ERA.835")
+    ledger.db.execute(
+        "INSERT INTO response_files (account, remote_name, size, sha256, archive_path, parsed, "
+        "fetched_at) VALUES (?, '1_ERA.835', 1, 'x', ?, 1, 'now')",
+        (ACCOUNT, str(responses / "1_ERA.835")),
+    )
+    ledger.close()
+
+    listed = json.loads(run(plugin_manager, "remits", "list", "--json"))
+    assert [(p["trace_number"], p["amount"], p["claim_count"]) for p in listed] == [
+        ("EFT1", "105.50", 2)
+    ]
+    rows = list(csv.DictReader(io.StringIO(run(plugin_manager, "remits", "export"))))
+    by_trace: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        by_trace[row["trace_number"]] += Decimal(row["paid"])
+    assert by_trace == {"EFT1": Decimal("105.50")}  # BPR02 = lines paid + PLB
+    assert {r["row_type"] for r in rows} == {"line", "claim", "provider"}
+    assert "patient_name" not in rows[0] and "DOE" not in json.dumps(rows)
+    denied = next(r for r in rows if r["claim_id"] == "C2")
+    assert denied["claim_state"] == "denied"
+    assert "CO-97" in denied["adjustments"] and denied["adjustment_descriptions"]
+
+    shown = json.loads(run(plugin_manager, "remits", "export", "--format", "json", "--show-phi"))
+    names = {r["claim_id"]: r["patient_name"] for r in shown if r["row_type"] != "provider"}
+    assert names == {"C1": "JANE DOE", "C2": "RICHARD ROE"}
+    assert sum(Decimal(r["paid"]) for r in shown) == Decimal("105.50")
+
+
+def test_adjudication_reads_the_payer_not_the_code_name(tmp_path: Path) -> None:
+    """CLP02 1 with nothing paid is not 'paid' (the bug this replaced)."""
+    path = tmp_path / "1_ERA.835"
+    path.write_text(era([["CLP*C1*1*150*0*0*12*PCN1", "CAS*CO*97*150"]]), encoding="latin-1")
+    (claim,) = iter_835_claims(read_segments(path), str(path))
+    assert claim.status == "1" and claim.paid == 0
+    assert adjudication(claim) is ClaimState.DENIED
