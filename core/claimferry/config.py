@@ -195,6 +195,9 @@ class Account(_Strict):
     """Overrides of the clearinghouse profile's receiver identifiers."""
     overdue_after_hours: Annotated[float, Field(gt=0)] = 24.0
     """A claim with no acknowledgment this long after its last step is flagged overdue."""
+    overdue_after_days: Annotated[int, Field(gt=0)] = 30
+    """A claim with no final answer (no 835, no rejection) this long after it was
+    sent is overdue in the A/R aging."""
 
     @field_validator("submitter_id")
     @classmethod

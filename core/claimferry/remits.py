@@ -233,7 +233,33 @@ def earlier_remits(db: sqlite3.Connection, claim_row: int, before: int) -> list[
     )
 
 
-# --- reading back, for `remits list` and `remits export` -----------------------
+# --- reading back, for `status`, `remits list` and `remits export` ------------
+
+
+@dataclass(frozen=True)
+class ClaimMoney:
+    """A claim's money over all its remittances: reversals and corrections netted."""
+
+    paid: Decimal
+    patient_responsibility: Decimal
+    """As the latest decision (not a reversal) says."""
+
+
+def claim_money(ledger: Ledger, rows: Iterable[int]) -> dict[int, ClaimMoney]:
+    wanted = set(rows)
+    paid: dict[int, Decimal] = {}
+    owed: dict[int, Decimal] = {}
+    for r in ledger.db.execute(
+        "SELECT claim_row, status, paid, patient_responsibility FROM remit_claims "
+        "WHERE claim_row IS NOT NULL ORDER BY id"
+    ):
+        row = r["claim_row"]
+        if row not in wanted:
+            continue
+        paid[row] = paid.get(row, ZERO) + Decimal(r["paid"])
+        if r["status"] != "22":
+            owed[row] = Decimal(r["patient_responsibility"])
+    return {row: ClaimMoney(paid[row], owed.get(row, ZERO)) for row in paid}
 
 
 @dataclass(frozen=True)

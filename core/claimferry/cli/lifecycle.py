@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +15,59 @@ from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.batches import batch_json
 from claimferry.config import find_config
 from claimferry.errors import ClaimferryError, InputError, Problem
-from claimferry.ledger import BatchState, ClaimRecord, ClaimState, Ledger
+from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger
 from claimferry.lifecycle import find_reader
+from claimferry.remits import claim_money
 from claimferry.x12.responses import detect_kind, read_response
 
 DEFAULT_OVERDUE_HOURS = 24.0
+DEFAULT_OVERDUE_DAYS = 30
 AWAITING = {ClaimState.UPLOADED, ClaimState.ACCEPTED}
-"""States in which a claim waits for the clearinghouse or payer to answer."""
+"""States in which a claim waits for the clearinghouse or payer to acknowledge it."""
+FINAL = frozenset(
+    {
+        ClaimState.PAID,
+        ClaimState.PATIENT_RESPONSIBILITY,
+        ClaimState.DENIED,
+        ClaimState.FORWARDED,
+        ClaimState.NOT_OUR_CLAIM,
+        ClaimState.PREDETERMINATION,
+        ClaimState.REJECTED,
+        ClaimState.PAYER_REJECTED,
+        ClaimState.FAILED,
+        ClaimState.UNKNOWN,
+    }
+)
+"""States with a final answer: nothing more is expected (a reversal awaits its correction)."""
+AGING_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"))
+"""A/R aging by days since the claim was sent; older is "90+"."""
 
 
-def _overdue_hours(app: App, account: str) -> float:
+def _limits(app: App, account: str) -> tuple[float, int]:
     try:
-        return app.account(account).overdue_after_hours
+        settings = app.account(account)
     except ClaimferryError:
-        return DEFAULT_OVERDUE_HOURS
+        return DEFAULT_OVERDUE_HOURS, DEFAULT_OVERDUE_DAYS
+    return settings.overdue_after_hours, settings.overdue_after_days
 
 
-def _is_overdue(record: ClaimRecord, hours: float, now: datetime) -> bool:
-    if record.state not in AWAITING:
-        return False
-    return datetime.fromisoformat(record.updated_at) + timedelta(hours=hours) < now
+def _bucket(days: int) -> str:
+    return next((label for limit, label in AGING_BUCKETS if days <= limit), "90+")
+
+
+def _overdue(
+    record: ClaimRecord, sent_at: datetime | None, limits: tuple[float, int], now: datetime
+) -> str | None:
+    """Why a claim is overdue, or ``None``: no acknowledgment after hours, or no final
+    answer (an ERA or a rejection) after the account's days."""
+    hours, days = limits
+    if record.state in AWAITING and (
+        datetime.fromisoformat(record.updated_at) + timedelta(hours=hours) < now
+    ):
+        return f"no acknowledgment after {hours:g} hours"
+    if record.state not in FINAL and sent_at is not None and sent_at + timedelta(days=days) < now:
+        return f"no final answer after {days} days"
+    return None
 
 
 DETAIL_WIDTH = 70
@@ -59,17 +93,62 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join([line.rstrip(), *(b.rstrip() for b in body)])
 
 
+def _states(value: str | None) -> frozenset[ClaimState] | None:
+    if value is None:
+        return None
+    chosen = set()
+    for name in filter(None, (v.strip() for v in value.split(","))):
+        try:
+            chosen.add(ClaimState(name))
+        except ValueError:
+            known = ", ".join(s.value for s in ClaimState)
+            raise click.BadParameter(
+                f"{name!r} is not a claim state (one of: {known})", param_hint="--state"
+            ) from None
+    return frozenset(chosen)
+
+
 @click.command()
 @click.option("--account", "account_name", help="Only this account.")
 @click.option("--batch", "batch_id", type=int, help="Only this batch.")
 @click.option("--claim", "claim_id", help="Only this claim id, with its full history.")
+@click.option(
+    "--state",
+    "states",
+    metavar="STATE[,STATE...]",
+    help="Only claims in these states, e.g. denied,rejected,payer_rejected.",
+)
+@click.option(
+    "--overdue", is_flag=True, help="Only overdue claims, with their age and A/R aging bucket."
+)
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="Counts and money per account and state, and the A/R aging of open claims.",
+)
 @json_option
 @pass_app
 def status(
-    app: App, account_name: str | None, batch_id: int | None, claim_id: str | None, as_json: bool
+    app: App,
+    account_name: str | None,
+    batch_id: int | None,
+    claim_id: str | None,
+    states: str | None,
+    overdue: bool,
+    summary: bool,
+    as_json: bool,
 ) -> None:
     """Each claim's lifecycle: uploaded, acknowledged, paid or denied, with reasons."""
-    report_status(app, account_name, batch_id, claim_id, as_json)
+    report_status(
+        app,
+        account_name,
+        batch_id,
+        claim_id,
+        as_json,
+        states=_states(states),
+        overdue_only=overdue,
+        summary=summary,
+    )
 
 
 def report_status(
@@ -78,18 +157,33 @@ def report_status(
     batch_id: int | None = None,
     claim_id: str | None = None,
     as_json: bool = False,
+    *,
+    states: frozenset[ClaimState] | None = None,
+    overdue_only: bool = False,
+    summary: bool = False,
 ) -> None:
     """Print the status table (or JSON); the demo prints it too."""
     if account_name is not None and find_config(app.config_path) is not None:
         app.account(account_name)  # an unknown account is a mistake, not "no claims"
     now = datetime.now(UTC)
-    hours: dict[str, float] = {}
+    limits: dict[str, tuple[float, int]] = {}
     with Ledger.open(app.state_dir) as ledger:
         records = ledger.claims(account=account_name, batch_id=batch_id, claim_id=claim_id)
+        all_batches = {b.id: b for b in ledger.batches(account_name)}
+        money = claim_money(ledger, (r.row for r in records))
+        replaced = _replacements(records, all_batches)
         claims: list[dict[str, Any]] = []
         for record in records:
-            limit = hours.setdefault(record.account, _overdue_hours(app, record.account))
-            events = ledger.claim_events(record.row)
+            if states is not None and record.state not in states:
+                continue
+            batch = all_batches.get(record.batch_id) if record.batch_id is not None else None
+            sent_at = datetime.fromisoformat(batch.created_at) if batch is not None else None
+            limit = limits.setdefault(record.account, _limits(app, record.account))
+            why_overdue = _overdue(record, sent_at, limit, now)
+            if overdue_only and why_overdue is None:
+                continue
+            age = (now - sent_at).days if sent_at is not None else None
+            paid = money.get(record.row)
             claims.append(
                 {
                     "account": record.account,
@@ -98,7 +192,13 @@ def report_status(
                     "payer": record.payer_id,
                     "charge": str(record.charge) if record.charge is not None else None,
                     "state": record.state.value,
-                    "overdue": _is_overdue(record, limit, now),
+                    "paid": str(paid.paid) if paid else None,
+                    "patient_responsibility": str(paid.patient_responsibility) if paid else None,
+                    "overdue": why_overdue is not None,
+                    "overdue_reason": why_overdue,
+                    "age_days": age,
+                    "aging_bucket": _bucket(age) if age is not None else None,
+                    "replaced_by_batch": replaced.get(record.row),
                     "detail": record.detail,
                     "payer_claim_number": record.payer_claim_number,
                     "updated_at": record.updated_at,
@@ -110,40 +210,134 @@ def report_status(
                             "amount": str(e.amount) if e.amount is not None else None,
                             "file": e.source_file,
                         }
-                        for e in events
+                        for e in ledger.claim_events(record.row)
                     ],
                 }
             )
         batches = [
-            batch_json(b)
-            for b in ledger.batches(account_name)
-            if batch_id is None or b.id == batch_id
+            batch_json(b) for b in all_batches.values() if batch_id is None or b.id == batch_id
         ]
+    if summary:
+        _print_summary(claims, as_json)
+        return
     if as_json:
         emit_json({"claims": claims, "batches": batches})
         return
     if not claims:
-        filtered = any(x is not None for x in (account_name, batch_id, claim_id))
-        click.echo("no claims match" if filtered else "no claims recorded")
+        filtered = any(x is not None for x in (account_name, batch_id, claim_id, states))
+        click.echo("no claims match" if filtered or overdue_only else "no claims recorded")
     elif claim_id is not None:
         _print_histories(claims)
     else:
-        rows = [
-            [
-                c["account"],
-                str(c["batch"] or "-"),
-                c["claim"],
-                c["payer"] or "-",
-                c["charge"] or "-",
-                c["state"] + (" OVERDUE" if c["overdue"] else ""),
-                c["updated_at"][:16].replace("T", " "),
-                _path(c["history"]),
-                _short(c["detail"] or ""),
-            ]
-            for c in claims
+        _print_table(claims, overdue_only)
+    _warn_batches(batches)
+
+
+def _replacements(records: list[ClaimRecord], batches: dict[int, Batch]) -> dict[int, int]:
+    """Each submission a later replacement or void (frequency 7/8) of the same claim
+    superseded, with the batch that did."""
+    latest: dict[tuple[str, str], ClaimRecord] = {}
+    found: dict[int, int] = {}
+    for record in sorted(records, key=lambda r: r.row):
+        key = (record.account, record.claim_id)
+        earlier = latest.get(key)
+        taken = record.batch_id is not None and (
+            batches.get(record.batch_id) is None
+            or batches[record.batch_id].state is not BatchState.FAILED
+        )
+        if not taken:
+            continue
+        if earlier is not None and record.frequency in ("replacement", "void"):
+            assert record.batch_id is not None
+            found[earlier.row] = record.batch_id
+        latest[key] = record
+    return found
+
+
+def _print_table(claims: list[dict[str, Any]], overdue_only: bool) -> None:
+    rows = []
+    for c in claims:
+        detail = c["detail"] or ""
+        if c["replaced_by_batch"] is not None:
+            detail = f"replaced by batch {c['replaced_by_batch']}; {detail}"
+        state = c["state"] + (" OVERDUE" if c["overdue"] else "")
+        row = [
+            c["account"],
+            str(c["batch"] or "-"),
+            c["claim"],
+            c["payer"] or "-",
+            c["charge"] or "-",
+            state,
         ]
-        headers = ["ACCOUNT", "BATCH", "CLAIM", "PAYER", "CHARGE", "STATE", "UPDATED", "PATH"]
-        click.echo(table(rows, [*headers, "DETAIL"]))
+        if overdue_only:
+            age = "-" if c["age_days"] is None else str(c["age_days"])
+            rows.append([*row, age, c["aging_bucket"] or "-", _short(c["overdue_reason"] or "")])
+        else:
+            updated = c["updated_at"][:16].replace("T", " ")
+            rows.append([*row, updated, _path(c["history"]), _short(detail)])
+    headers = ["ACCOUNT", "BATCH", "CLAIM", "PAYER", "CHARGE", "STATE"]
+    tail = ["AGE", "BUCKET", "WHY"] if overdue_only else ["UPDATED", "PATH", "DETAIL"]
+    click.echo(table(rows, [*headers, *tail]))
+
+
+def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
+    """Per account and state: claims, charged, paid, patient responsibility,
+    outstanding (charges still waiting for a final answer); and the open claims' aging."""
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    aging: dict[str, dict[str, int]] = {}
+    for c in claims:
+        entry = totals.setdefault(
+            (c["account"], c["state"]),
+            {
+                "account": c["account"],
+                "state": c["state"],
+                "claims": 0,
+                "charged": Decimal(0),
+                "paid": Decimal(0),
+                "patient_responsibility": Decimal(0),
+                "outstanding": Decimal(0),
+            },
+        )
+        charge = Decimal(c["charge"] or 0)
+        entry["claims"] += 1
+        entry["charged"] += charge
+        entry["paid"] += Decimal(c["paid"] or 0)
+        entry["patient_responsibility"] += Decimal(c["patient_responsibility"] or 0)
+        if ClaimState(c["state"]) not in FINAL:
+            entry["outstanding"] += charge
+            if c["aging_bucket"] is not None:
+                buckets = aging.setdefault(
+                    c["account"], dict.fromkeys([b for _, b in AGING_BUCKETS] + ["90+"], 0)
+                )
+                buckets[c["aging_bucket"]] += 1
+    entries = [totals[key] for key in sorted(totals)]
+    if as_json:
+        emit_json(
+            {
+                "states": [
+                    {k: str(v) if isinstance(v, Decimal) else v for k, v in e.items()}
+                    for e in entries
+                ],
+                "aging": aging,
+            }
+        )
+        return
+    if not entries:
+        click.echo("no claims recorded")
+        return
+    money = ("charged", "paid", "patient_responsibility", "outstanding")
+    rows = [
+        [e["account"], e["state"], str(e["claims"]), *(f"{e[m]:.2f}" for m in money)]
+        for e in entries
+    ]
+    headers = ["ACCOUNT", "STATE", "CLAIMS", "CHARGED", "PAID", "PATIENT", "OUTSTANDING"]
+    click.echo(table(rows, headers))
+    for account, buckets in sorted(aging.items()):
+        spread = ", ".join(f"{label} days: {count}" for label, count in buckets.items())
+        click.echo(f"{account} open claims by age: {spread}")
+
+
+def _warn_batches(batches: list[dict[str, Any]]) -> None:
     for b in batches:
         if b["state"] in (BatchState.BUILT, BatchState.UPLOADING):
             error = f"; last error: {b['error']}" if b["error"] else ""
@@ -158,13 +352,20 @@ def report_status(
 
 def _print_histories(claims: list[dict[str, Any]]) -> None:
     for c in claims:
-        overdue = "  OVERDUE: no answer yet" if c["overdue"] else ""
+        overdue = f"  OVERDUE: {c['overdue_reason']}" if c["overdue"] else ""
         click.echo(
             f"claim {c['claim']}  account {c['account']}  batch {c['batch'] or '-'}  "
             f"payer {c['payer'] or '-'}  charge {c['charge'] or '-'}  now {c['state']}{overdue}"
         )
         if c["payer_claim_number"]:
             click.echo(f"  payer claim number {c['payer_claim_number']}")
+        if c["paid"] is not None:
+            click.echo(
+                f"  paid {c['paid']} over all remittances, "
+                f"patient responsibility {c['patient_responsibility']}"
+            )
+        if c["replaced_by_batch"] is not None:
+            click.echo(f"  replaced by batch {c['replaced_by_batch']}")
         for h in c["history"]:
             amount = f"  {h['amount']}" if h["amount"] else ""
             detail = f"  {h['detail']}" if h["detail"] else ""
