@@ -23,6 +23,8 @@ from claimferry.errors import ClaimferryError
 
 LEDGER_FILE = "ledger.sqlite3"
 MAX_CONTROL_NUMBER = 999_999_999
+_IN_LIMIT = 500
+"""Values per ``IN (...)`` list: well under SQLite's limit on bound parameters."""
 CLAIM_ID_RETURNED = 20
 """Characters of CLM01 a receiver must store and return (X12 RFI 525)."""
 
@@ -423,6 +425,18 @@ class NewClaim:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What one response says of one claim (ledger row), for :meth:`Ledger.answer_claims`."""
+
+    row: int
+    state: ClaimState
+    detail: str | None
+    amount: Decimal | None
+    source_file: str | None
+    payer_claim_number: str | None
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     at: str
     actor: str
@@ -799,16 +813,83 @@ class Ledger:
         payer_claim_number: str | None = None,
     ) -> None:
         """Record what a response says of one claim; it moves only forward (see ``_RANK``)."""
+        self.answer_claims(
+            [Answer(row, state, detail, amount, source_file, payer_claim_number or None)]
+        )
+
+    def answer_claims(self, answers: Sequence[Answer]) -> None:
+        """Record many answers in order, in a few statements (a big ERA has thousands)."""
+        if not answers:
+            return
+        now = _now()
         with self.transaction() as db:
-            _set_claim_state(db, row, state, detail, amount, source_file, _now())
-            if payer_claim_number:
-                db.execute(
-                    "UPDATE claims SET payer_claim_number = ? WHERE id = ?",
-                    (payer_claim_number, row),
+            wanted = list({a.row for a in answers})
+            current: dict[int, ClaimState] = {}
+            for start in range(0, len(wanted), _IN_LIMIT):
+                chunk = wanted[start : start + _IN_LIMIT]
+                marks = ",".join("?" * len(chunk))
+                current.update(
+                    (r[0], ClaimState(r[1]))
+                    for r in db.execute(
+                        f"SELECT id, state FROM claims WHERE id IN ({marks})",  # noqa: S608
+                        chunk,
+                    )
                 )
+            moves, events, numbers = [], [], []
+            for a in answers:
+                if _moves_to(current[a.row], a.state):
+                    current[a.row] = a.state
+                    moves.append((a.state, a.detail, now, a.payer_claim_number, a.row))
+                elif a.payer_claim_number:
+                    numbers.append((a.payer_claim_number, a.row))
+                amount = None if a.amount is None else str(a.amount)
+                events.append((a.row, a.state, a.detail, amount, a.source_file, now))
+            db.executemany(
+                "UPDATE claims SET state = ?, detail = ?, updated_at = ?, "
+                "payer_claim_number = COALESCE(?, payer_claim_number) WHERE id = ?",
+                moves,
+            )
+            db.executemany(
+                "INSERT INTO claim_events (claim_row, state, detail, amount, source_file, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                events,
+            )
+            db.executemany("UPDATE claims SET payer_claim_number = ? WHERE id = ?", numbers)
+
+    def find_claims(self, account: str, claim_ids: Sequence[str]) -> dict[str, int]:
+        """The latest submission of each claim id that was sent, in a few statements."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(claim_ids))
+        for start in range(0, len(unique), _IN_LIMIT):
+            chunk = unique[start : start + _IN_LIMIT]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                (r[0], r[1])
+                for r in self._db.execute(
+                    f"SELECT claim_id, MAX(id) FROM claims WHERE account = ? "  # noqa: S608
+                    f"AND claim_id IN ({marks}) GROUP BY claim_id",
+                    (account, *chunk),
+                )
+            )
+        return found
 
     def claim_record(self, row: int) -> ClaimRecord:
         return _claim(self._db.execute("SELECT * FROM claims WHERE id = ?", (row,)).fetchone())
+
+    def sent_line_numbers(self, rows: Sequence[int]) -> dict[int, list[str]]:
+        """Each claim's line control numbers (REF*6R) as sent, in line order."""
+        found: dict[int, list[str]] = {}
+        unique = list(dict.fromkeys(rows))
+        for start in range(0, len(unique), _IN_LIMIT):
+            chunk = unique[start : start + _IN_LIMIT]
+            marks = ",".join("?" * len(chunk))
+            for r in self._db.execute(
+                f"SELECT claim_row, control_number FROM claim_lines "  # noqa: S608
+                f"WHERE claim_row IN ({marks}) ORDER BY claim_row, line_number",
+                chunk,
+            ):
+                found.setdefault(r[0], []).append(r[1])
+        return found
 
     def sent_lines(self, row: int) -> list[SentLine]:
         return [

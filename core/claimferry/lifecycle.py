@@ -25,7 +25,7 @@ from pathlib import Path
 
 from claimferry.errors import InputError, Problem
 from claimferry.failpoints import failpoint
-from claimferry.ledger import ADJUDICATED, ClaimState, Ledger
+from claimferry.ledger import ADJUDICATED, Answer, ClaimState, Ledger
 from claimferry.remits import RemitRecorder, earlier_remits, patient_responsibility
 from claimferry.types import BatchUpdate, ClaimUpdate, FileResponseDocument, ResponseReader
 from claimferry.x12.ack999 import read_999
@@ -41,6 +41,8 @@ ZIP_UNPACKED_MAX = 512 * 2**20
 ZIP_MEMBERS_MAX = 10_000
 PROCESSED = {"1": "primary", "2": "secondary", "3": "tertiary"}
 """CLP02 codes for a claim the payer adjudicated, and as which payer."""
+REMIT_CHUNK = 512
+"""835 claims stored per round of statements: memory stays flat, statements few."""
 FORWARDED = frozenset({"19", "20", "21"})
 """CLP02: processed (as primary, secondary, tertiary) and forwarded to another payer."""
 
@@ -100,7 +102,7 @@ def _remit_detail(claim: RemitClaim, state: ClaimState, net: Decimal | None) -> 
     elif state is ClaimState.DENIED:
         text = f"835 denied, nothing paid ({how})"
     elif state is ClaimState.REVERSED:
-        text = f"835 reversal of the earlier decision: {paid} taken back"
+        text = f"835 reversal of the earlier decision: {_money(-claim.paid)} taken back"
     elif state is ClaimState.FORWARDED:
         text = f"835 paid {paid} of {charge}, forwarded{to} ({how})"
     elif state is ClaimState.NOT_OUR_CLAIM:
@@ -326,39 +328,65 @@ class _Answers:
         self._answer(row, state, detail, payer_claim_number=number)
 
     def remittance(self, path: Path, source_file: str) -> None:
-        """An 835, streamed: each claim is matched, classified and stored with its lines."""
+        """An 835, streamed: its claims are matched, classified and stored with their
+        lines a chunk at a time (a few statements per chunk, not per claim)."""
         recorder = RemitRecorder(self.ledger, self.account, source_file)
-        ledger, db = self.ledger, self.ledger.db
+        pending: list[RemitClaim] = []
         rows: dict[str, int] = {}
         for event in Remit835Stream(read_segments(path), str(path)):
             if isinstance(event, RemitClaim):
-                if recorder.duplicate:
-                    continue
-                row = self._row(
-                    event.claim_id,
-                    payer_claim_number=event.payer_claim_number,
-                    lines=(line.control_number for line in event.lines),
-                )
-                rows[event.claim_id] = row
-                state = adjudication(event)
-                sent = [line.control_number for line in ledger.sent_lines(row)]
-                remit_id = recorder.claim(event, row, state, sent)
-                earlier = earlier_remits(db, row, remit_id)
-                net = None
-                if any(r["status"] == "22" for r in earlier) and state in ADJUDICATED:
-                    net = sum((Decimal(r["paid"]) for r in earlier), event.paid)
-                self._answer(
-                    row,
-                    state,
-                    _remit_detail(event, state, net),
-                    event.paid,
-                    event.payer_claim_number or None,
-                )
+                if not recorder.duplicate:
+                    pending.append(event)
+                    if len(pending) == REMIT_CHUNK:
+                        rows.update(self._remits(recorder, pending, source_file))
+                        pending = []
             elif isinstance(event, PaymentHeader):
                 recorder.payment(event)
             elif isinstance(event, PaymentSummary):
+                rows.update(self._remits(recorder, pending, source_file))
                 recorder.summary(event, rows)
-                rows = {}
+                pending, rows = [], {}
+
+    def _remits(
+        self, recorder: RemitRecorder, claims: list[RemitClaim], source_file: str
+    ) -> dict[str, int]:
+        if not claims:
+            return {}
+        ledger = self.ledger
+        known = ledger.find_claims(self.account, [c.claim_id for c in claims])
+        rows = [
+            known.get(c.claim_id)
+            or self._row(
+                c.claim_id,
+                payer_claim_number=c.payer_claim_number,
+                lines=(line.control_number for line in c.lines),
+            )
+            for c in claims
+        ]
+        states = [adjudication(c) for c in claims]
+        earlier = earlier_remits(ledger.db, rows)
+        recorder.claims(claims, rows, states, ledger.sent_line_numbers(rows))
+        answers = []
+        for claim, row, state in zip(claims, rows, states, strict=True):
+            before = earlier.setdefault(row, [])
+            net = None
+            if state in ADJUDICATED and any(status == "22" for status, _ in before):
+                net = sum((paid for _, paid in before), claim.paid)
+            before.append((claim.status, claim.paid))
+            answers.append(
+                Answer(
+                    row,
+                    state,
+                    _remit_detail(claim, state, net),
+                    claim.paid,
+                    source_file,
+                    claim.payer_claim_number or None,
+                )
+            )
+        ledger.answer_claims(answers)
+        self.claims += len(answers)
+        failpoint("after-claim-update")
+        return {c.claim_id: row for c, row in zip(claims, rows, strict=True)}
 
 
 def _interchange_rejections(acks: Iterable[InterchangeAck]) -> Iterator[BatchUpdate]:

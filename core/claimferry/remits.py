@@ -102,27 +102,28 @@ class RemitRecorder:
         self.payment_id = None if self.duplicate else int(cursor.lastrowid or 0)
         return not self.duplicate
 
-    def claim(
+    def claims(
         self,
-        claim: RemitClaim,
-        claim_row: int | None,
-        state: ClaimState,
-        sent_lines: Sequence[str],
-    ) -> int:
-        """Record a claim and its lines, returning its row; ``sent_lines`` are the
-        REF*6R values we sent, in order, to match each remitted line to the line it pays."""
+        claims: Sequence[RemitClaim],
+        rows: Sequence[int],
+        states: Sequence[ClaimState],
+        sent_lines: dict[int, list[str]],
+    ) -> None:
+        """Record claims and their lines. ``sent_lines`` are the REF*6R values we sent,
+        in order, per claim row, to match each remitted line to the line it pays."""
         assert self.payment_id is not None
         db = self.db
-        crossover = claim.crossover_carrier
-        remit_id = int(
-            db.execute(
-                "INSERT INTO remit_claims (payment_id, claim_row, patient_control_number, status, "
-                "state, charge, paid, patient_responsibility, filing_code, payer_claim_number, "
-                "crossover_payer, adjustments, remark_codes, segment_position) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        first = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM remit_claims").fetchone()[0])
+        claim_rows, line_rows = [], []
+        for remit_id, claim, row, state in zip(
+            range(first, first + len(claims)), claims, rows, states, strict=True
+        ):
+            crossover = claim.crossover_carrier
+            claim_rows.append(
                 (
+                    remit_id,
                     self.payment_id,
-                    claim_row,
+                    row,
                     claim.claim_id,
                     claim.status,
                     state,
@@ -131,42 +132,50 @@ class RemitRecorder:
                     str(patient_responsibility(claim)),
                     claim.filing_code,
                     claim.payer_claim_number,
-                    f"{crossover.name} ({crossover.id})".strip() if crossover else None,
+                    f"{crossover.name} ({crossover.id})" if crossover else None,
                     encode_adjustments(claim.adjustments),
                     "|".join(claim.remark_codes),
                     claim.segment_position,
-                ),
-            ).lastrowid
-            or 0
+                )
+            )
+            if not claim.lines:
+                continue
+            sent = sent_lines.get(row, ())
+            for number, line in enumerate(claim.lines, 1):
+                allowed = line.allowed_amount
+                line_rows.append(
+                    (
+                        remit_id,
+                        number,
+                        sent.index(line.control_number) + 1
+                        if line.control_number in sent
+                        else None,
+                        line.control_number,
+                        line.procedure,
+                        ":".join(line.modifiers),
+                        str(line.charge),
+                        str(line.paid),
+                        None if allowed is None else str(allowed),
+                        str(line.units),
+                        _day(line.service_from),
+                        _day(line.service_to),
+                        encode_adjustments(line.adjustments),
+                        "|".join(line.remark_codes),
+                    )
+                )
+        db.executemany(
+            "INSERT INTO remit_claims (id, payment_id, claim_row, patient_control_number, status, "
+            "state, charge, paid, patient_responsibility, filing_code, payer_claim_number, "
+            "crossover_payer, adjustments, remark_codes, segment_position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            claim_rows,
         )
-        if not claim.lines:
-            return remit_id
-        position = {number: index for index, number in enumerate(sent_lines, 1)}
         db.executemany(
             "INSERT INTO remit_lines (remit_claim_id, line_number, sent_line, control_number, "
             "procedure, modifiers, charge, paid, allowed, units, service_from, service_to, "
             "adjustments, remark_codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    remit_id,
-                    number,
-                    position.get(line.control_number),
-                    line.control_number,
-                    line.procedure,
-                    ":".join(line.modifiers),
-                    str(line.charge),
-                    str(line.paid),
-                    None if (allowed := line.allowed_amount) is None else str(allowed),
-                    str(line.units),
-                    _day(line.service_from),
-                    _day(line.service_to),
-                    encode_adjustments(line.adjustments),
-                    "|".join(line.remark_codes),
-                )
-                for number, line in enumerate(claim.lines, 1)
-            ],
+            line_rows,
         )
-        return remit_id
 
     def summary(self, summary: PaymentSummary, claim_rows: dict[str, int]) -> None:
         """The payment's PLBs, totals and imbalance. A PLB whose reference names a
@@ -223,14 +232,22 @@ def patient_responsibility(claim: RemitClaim) -> Decimal:
     return patient_share(claim.all_adjustments())
 
 
-def earlier_remits(db: sqlite3.Connection, claim_row: int, before: int) -> list[sqlite3.Row]:
-    """The claim's remittances recorded before remit row ``before``."""
-    return list(
-        db.execute(
-            "SELECT status, paid FROM remit_claims WHERE claim_row = ? AND id < ? ORDER BY id",
-            (claim_row, before),
-        )
-    )
+def earlier_remits(
+    db: sqlite3.Connection, rows: Sequence[int]
+) -> dict[int, list[tuple[str, Decimal]]]:
+    """Each claim's remittances recorded so far (CLP02 and paid), oldest first."""
+    found: dict[int, list[tuple[str, Decimal]]] = {}
+    unique = list(dict.fromkeys(rows))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in db.execute(
+            f"SELECT claim_row, status, paid FROM remit_claims "  # noqa: S608
+            f"WHERE claim_row IN ({marks}) ORDER BY id",
+            chunk,
+        ):
+            found.setdefault(r[0], []).append((r[1], Decimal(r[2])))
+    return found
 
 
 # --- reading back, for `status`, `remits list` and `remits export` ------------

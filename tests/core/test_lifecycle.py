@@ -146,7 +146,7 @@ def test_a_zipped_era_is_read_like_the_835s_in_it(
     assert (applied.kind, applied.claims, applied.unknown) == ("835", 2, 2)
     claim = ledger.claims(claim_id="5554555444")[0]
     assert claim.state is ClaimState.PAID
-    assert ledger.claim_events(claim.row)[-1].source_file == path.name
+    assert ledger.claim_events(claim.row)[-1].source_file == f"{path.name}!era/one.835"
 
 
 @pytest.mark.parametrize(
