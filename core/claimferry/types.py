@@ -223,9 +223,9 @@ class Clearinghouse(_Named):
 class ClaimUpdate:
     """What one response file says about one claim, in ledger terms.
 
-    ``state`` is a :class:`claimferry.ledger.ClaimState` value (``accepted``,
-    ``rejected``, ``acknowledged``, ``payer_rejected``, ``paid``, ``denied``,
-    ``adjusted``). ``control_number`` is the ISA13/ST02 of the batch it
+    ``state`` is a :class:`claimferry.ledger.ClaimState` value (a clearinghouse
+    report's are ``accepted``, ``rejected`` and ``clearinghouse_accepted``;
+    docs/lifecycle.md lists them all). ``control_number`` is the ISA13/ST02 of the batch it
     answers, when the response names it. ``detail`` is the reason, never PHI.
     """
 
