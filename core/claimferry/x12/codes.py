@@ -1,8 +1,10 @@
 """What the codes in X12 responses mean, and how their element values are read.
 
 Shared by every response reader. The tables hold the meanings an operator
-needs to act on a response without the code lists at hand; an unknown code is
-shown as such, never guessed. The element readers turn text into typed values
+needs to act on a response without the code lists at hand: the X12 internal
+short lists are written out here; the long ones (CARC, RARC, claim status,
+claim filing indicators) ship as data files, read on first use. An unknown code is shown as itself,
+never guessed. The element readers turn text into typed values
 (Decimal, date) and raise a precise error naming the file, segment and
 element, never the value itself, which may be PHI. ``Person`` keeps names and
 member IDs for the caller but masks them in reprs and, unless asked, in the
@@ -11,14 +13,16 @@ JSON form.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from importlib.resources import files
 from typing import Any, TypeVar
 
 from claimferry.errors import Problem
@@ -145,54 +149,94 @@ IK4_ELEMENT_ERROR_CODES: Mapping[str, str] = {
     "I13": "implementation dependent 'not used' data element present",
 }
 
+# --- code lists shipped as data files ------------------------------------------
+
+
+_ABBREVIATION_END = re.compile(r"\b[A-Z][a-z]\.$")
+
+
+@dataclass(frozen=True)
+class CodeEntry:
+    """One code of a code list, as its data file records it."""
+
+    code: str
+    description: str
+    usage: str
+    status: str
+    """'active', or 'deactivated': no longer to be sent, but old responses still carry it."""
+    start: str
+    stop: str
+    """ISO date the code was deactivated; empty when active or when no source records it."""
+
+    @property
+    def deactivated(self) -> bool:
+        return self.status == "deactivated"
+
+    @property
+    def meaning(self) -> str:
+        """The description as a phrase for a status line, marked when the code is deactivated.
+
+        The lists end most descriptions with a full stop; it is dropped unless it
+        closes an abbreviation ('Commercial Insurance Co.').
+        """
+        text = self.description
+        if text.endswith(".") and not _ABBREVIATION_END.search(text):
+            text = text[:-1]
+        if not self.deactivated:
+            return text
+        since = f" since {self.stop}" if self.stop else ""
+        return f"{text} (code deactivated{since})"
+
+
+class CodeList(Mapping[str, str]):
+    """A code list from ``claimferry/data/codes``: code to meaning.
+
+    The file is read on the first lookup, not at import, so start-up does not
+    pay for lists a command never shows. Lines starting with '#' record where
+    the list comes from; docs/codes.md says how to update it.
+    """
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+
+    @cached_property
+    def _entries(self) -> dict[str, CodeEntry]:
+        text = (files("claimferry") / "data" / "codes" / self.filename).read_text(encoding="utf-8")
+        rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+        return {row["code"]: CodeEntry(**row) for row in rows}
+
+    def entry(self, code: str) -> CodeEntry | None:
+        return self._entries.get(code)
+
+    def __getitem__(self, code: str) -> str:
+        return self._entries[code].meaning
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"CodeList({self.filename!r})"
+
+
+CLAIM_STATUS_CATEGORIES = CodeList("claim-status-category-codes.csv")
+"""277 STC01-1 (X12 external code source 507)."""
+
+CLAIM_STATUS_CODES = CodeList("claim-status-codes.csv")
+"""277 STC01-2 (X12 external code source 508)."""
+
+ADJUSTMENT_REASONS = CodeList("claim-adjustment-reason-codes.csv")
+"""CARC: CAS02/05/08... (X12 external code source 139)."""
+
+REMARK_CODES = CodeList("remittance-advice-remark-codes.csv")
+"""RARC: LQ*HE, MOA and MIA remarks (X12 external code source 411)."""
+
+CLAIM_FILING_CODES = CodeList("claim-filing-indicator-codes.csv")
+"""835 CLP06 / 837 SBR09 (X12 element 1032)."""
+
 # --- 277CA claim acknowledgment -----------------------------------------------
-
-CLAIM_STATUS_CATEGORIES: Mapping[str, str] = {
-    "A0": "forwarded to another entity",
-    "A1": "received (not yet accepted for adjudication)",
-    "A2": "accepted into the adjudication system",
-    "A3": "returned as unprocessable claim",
-    "A4": "not found",
-    "A5": "split claim",
-    "A6": "rejected for missing information",
-    "A7": "rejected for invalid information",
-    "A8": "rejected for relational field in error",
-    "E0": "response not possible: error on submitted request data",
-    "E1": "response not possible: system status",
-    "E2": "information holder is not responding",
-    "E3": "correction required: relational fields in error",
-    "E4": "trading partner agreement specific requirement not met",
-    "F0": "finalized",
-    "F1": "finalized: payment",
-    "F2": "finalized: denial",
-    "F3": "finalized: revised",
-    "F3F": "finalized: forwarded",
-    "F3N": "finalized: not forwarded",
-    "F4": "finalized: adjudication complete, no payment forthcoming",
-    "P0": "pending: adjudication details",
-    "P1": "pending: in process",
-    "P2": "pending: payer review",
-    "P3": "pending: provider requested information",
-    "P4": "pending: patient requested information",
-    "P5": "pending: payer administrative or system hold",
-    "R0": "request for additional information: general",
-    "R1": "request for additional information: entity",
-    "R3": "request for additional information: claim or line",
-    "R4": "request for additional information: documentation",
-}
-
-CLAIM_STATUS_CODES: Mapping[str, str] = {
-    "0": "cannot provide further status electronically",
-    "1": "for more detailed information, see remittance advice",
-    "3": "claim has been adjudicated and is awaiting payment cycle",
-    "15": "requested information not provided as described",
-    "16": "claim/encounter has been forwarded to entity",
-    "19": "entity acknowledges receipt of claim/encounter",
-    "20": "accepted for processing",
-    "21": "missing or invalid information",
-    "187": "date(s) of service",
-    "562": "entity's National Provider Identifier (NPI)",
-}
 
 ENTITY_CODES: Mapping[str, str] = {
     "03": "dependent",
@@ -241,76 +285,6 @@ ADJUSTMENT_GROUPS: Mapping[str, str] = {
     "OA": "other adjustments",
     "PI": "payer initiated reductions",
     "PR": "patient responsibility",
-}
-
-ADJUSTMENT_REASONS: Mapping[str, str] = {
-    "1": "deductible amount",
-    "2": "coinsurance amount",
-    "3": "co-payment amount",
-    "4": "procedure code inconsistent with the modifier used, or modifier missing",
-    "5": "procedure code or bill type inconsistent with the place of service",
-    "11": "diagnosis inconsistent with the procedure",
-    "16": "claim/service lacks information or has submission/billing error(s)",
-    "18": "exact duplicate claim/service",
-    "22": "care may be covered by another payer per coordination of benefits",
-    "23": "impact of prior payer(s) adjudication, including payments and/or adjustments",
-    "24": "charges are covered under a capitation agreement or managed care plan",
-    "26": "expenses incurred prior to coverage",
-    "27": "expenses incurred after coverage terminated",
-    "29": "the time limit for filing has expired",
-    "31": "patient cannot be identified as our insured",
-    "42": "charges exceed our fee schedule or maximum allowable amount",
-    "45": "charge exceeds fee schedule/maximum allowable or contracted fee arrangement",
-    "50": "non-covered: not deemed a medical necessity by the payer",
-    "59": "processed based on multiple or concurrent procedure rules",
-    "96": "non-covered charge(s)",
-    "97": "benefit included in the allowance for another service already adjudicated",
-    "109": "claim/service not covered by this payer/contractor",
-    "119": "benefit maximum for this time period or occurrence has been reached",
-    "129": "prior processing information appears incorrect",
-    "147": "provider contracted/negotiated rate expired or not on file",
-    "151": "information submitted does not support this many/frequency of services",
-    "167": "diagnosis(es) not covered",
-    "170": "payment denied when performed/billed by this type of provider",
-    "197": "precertification/authorization/notification absent",
-    "198": "precertification/authorization exceeded",
-    "204": "service/equipment/drug not covered under the patient's current benefit plan",
-    "226": "information requested from the billing/rendering provider was not provided",
-    "227": "information requested from the patient/insured was not provided",
-    "234": "this procedure is not paid separately",
-    "236": "procedure or procedure/modifier combination not compatible with another procedure",
-    "242": "services not provided by network/primary care providers",
-    "251": "attachment/other documentation received was incomplete or deficient",
-    "252": "an attachment/other documentation is required to adjudicate this claim/service",
-    "253": "sequestration: reduction in federal payment",
-    "A1": "claim/service denied",
-    "A2": "contractual adjustment",
-    "B7": "provider not certified/eligible to be paid for this service on this date",
-}
-
-CLAIM_FILING_CODES: Mapping[str, str] = {
-    "12": "preferred provider organization (PPO)",
-    "13": "point of service (POS)",
-    "14": "exclusive provider organization (EPO)",
-    "15": "indemnity insurance",
-    "16": "health maintenance organization (HMO) Medicare risk",
-    "17": "dental maintenance organization",
-    "AM": "automobile medical",
-    "BL": "Blue Cross/Blue Shield",
-    "CH": "CHAMPUS",
-    "CI": "commercial insurance",
-    "DS": "disability",
-    "FI": "Federal Employees Program",
-    "HM": "health maintenance organization",
-    "LM": "liability medical",
-    "MA": "Medicare Part A",
-    "MB": "Medicare Part B",
-    "MC": "Medicaid",
-    "OF": "other federal program",
-    "TV": "Title V",
-    "VA": "Veterans Affairs plan",
-    "WC": "workers' compensation",
-    "ZZ": "mutually defined",
 }
 
 PAYMENT_HANDLING_CODES: Mapping[str, str] = {
@@ -399,8 +373,16 @@ def remark_meaning(code: str) -> str:
 
 
 def meaning(table: Mapping[str, str], code: str) -> str:
-    """The meaning of ``code``, or a plain 'unknown code' (never a guess)."""
-    return table.get(code, f"unknown code {code!r}" if code else "no code")
+    """The meaning of ``code``; a code the table lacks is shown as itself, never guessed."""
+    if not code:
+        return "no code"
+    found = table.get(code)
+    return f"no description on file for code {code!r}" if found is None else found
+
+
+def describe_remark(code: str) -> str:
+    """A remark code (RARC) with its meaning, e.g. 'N130: Consult plan benefit documents...'."""
+    return f"{code}: {meaning(REMARK_CODES, code)}"
 
 
 # --- element readers ----------------------------------------------------------
