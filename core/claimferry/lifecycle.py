@@ -29,7 +29,7 @@ from claimferry.ledger import ADJUDICATED, Answer, ClaimState, Ledger
 from claimferry.remits import RemitRecorder, earlier_remits, patient_responsibility
 from claimferry.types import BatchUpdate, ClaimUpdate, FileResponseDocument, ResponseReader
 from claimferry.x12.ack999 import read_999
-from claimferry.x12.codes import CLAIM_PAYMENT_STATUS, meaning, remark_meaning
+from claimferry.x12.codes import CLAIM_PAYMENT_STATUS, describe_remark, meaning
 from claimferry.x12.remit835 import PaymentHeader, PaymentSummary, Remit835Stream, RemitClaim
 from claimferry.x12.responses import detect_kind
 from claimferry.x12.segments import read_segments
@@ -117,7 +117,7 @@ def _remit_detail(claim: RemitClaim, state: ClaimState, net: Decimal | None) -> 
     remarks = dict.fromkeys(
         (*claim.remark_codes, *(code for line in claim.lines for code in line.remark_codes))
     )
-    reasons += [f"{code}: {remark_meaning(code)}" for code in remarks]
+    reasons += [describe_remark(code) for code in remarks]
     return "; ".join([text, *reasons])
 
 

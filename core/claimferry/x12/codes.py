@@ -360,18 +360,6 @@ def is_digits(text: str) -> bool:
     return _DIGITS.fullmatch(text) is not None
 
 
-REMARK_CODES: Mapping[str, str] = {
-    "MA18": "the claim information is also being forwarded to the patient's supplemental insurer",
-    "N130": "consult plan benefit documents/guidelines for information about restrictions "
-    "for this service",
-}
-"""Remittance advice remark codes (RARC): MOA, MIA and LQ*HE."""
-
-
-def remark_meaning(code: str) -> str:
-    return meaning(REMARK_CODES, code)
-
-
 def meaning(table: Mapping[str, str], code: str) -> str:
     """The meaning of ``code``; a code the table lacks is shown as itself, never guessed."""
     if not code:

@@ -62,7 +62,10 @@ class ClaimStatus:
             f", entity {self.entity} ({meaning(ENTITY_CODES, self.entity)})" if self.entity else ""
         )
         text = f" - {self.free_text}" if self.free_text else ""
-        status = f"{self.category}:{self.code} {self.category_meaning}: {self.code_meaning}"
+        # the category's heading ("Acknowledgement/Returned as unprocessable claim") is
+        # enough in a status line; its full text repeats what the status code says
+        category = self.category_meaning.split("-", 1)[0].strip()
+        status = f"{self.category}:{self.code} {category}: {self.code_meaning}"
         return f"{status}{entity}{text}"
 
 
