@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -142,7 +142,6 @@ OA_CLAIM_ID = re.compile(r"\d{10}")
 class StatusRow:
     """One claim's row; the patient's name, the practice and tax ids are not kept."""
 
-    line: int
     file_id: str
     oa_claim_id: str
     claim_id: str
@@ -233,7 +232,7 @@ def read_edi_status(path: Path) -> EdiStatusReport:
             and not line[: starts["response"]].strip()
         ):
             last = rows[-1]
-            rows[-1] = _with_response(last, f"{last.response} {line.strip()}".strip())
+            rows[-1] = replace(last, response=f"{last.response} {line.strip()}".strip())
     return EdiStatusReport(str(path), tuple(rows))
 
 
@@ -252,7 +251,6 @@ def _status_row(number: int, cells: Mapping[str, str], fail: Fail) -> StatusRow:
     if billed and amount is None:
         raise fail(number, "Amount is not an amount")
     return StatusRow(
-        number,
         file_id,
         oa_claim_id,
         cells["claim_id"],
@@ -262,21 +260,6 @@ def _status_row(number: int, cells: Mapping[str, str], fail: Fail) -> StatusRow:
         cells.get("payer_reference", ""),
         status,
         cells.get("response", ""),
-    )
-
-
-def _with_response(row: StatusRow, response: str) -> StatusRow:
-    return StatusRow(
-        row.line,
-        row.file_id,
-        row.oa_claim_id,
-        row.claim_id,
-        row.billed,
-        row.payer_id,
-        row.processed,
-        row.payer_reference,
-        row.status,
-        response,
     )
 
 
@@ -322,7 +305,6 @@ SUMMARY_REQUIRED = ("number", "oa_claim_id", "claim_id", "payer_id", "errors")
 class SummaryClaim:
     """One claim Office Ally created from the file; no patient data is kept."""
 
-    line: int
     section: str
     oa_claim_id: str
     claim_id: str
@@ -564,14 +546,7 @@ def _summary_claims(lines: Sequence[str], fail: Fail) -> Iterator[SummaryClaim]:
             elif rows and not line[: starts["errors"]].strip():
                 last = rows[-1]
                 more = tuple(e.strip() for e in line.split(",") if e.strip())
-                rows[-1] = SummaryClaim(
-                    last.line,
-                    last.section,
-                    last.oa_claim_id,
-                    last.claim_id,
-                    last.payer_id,
-                    last.errors + more,
-                )
+                rows[-1] = replace(last, errors=last.errors + more)
             else:
                 raise fail(number, "expected a claim row ('1)', '2)', ...)")
         yield from rows
@@ -583,9 +558,7 @@ def _summary_claim(number: int, section: str, cells: Mapping[str, str], fail: Fa
     if not cells["claim_id"]:
         raise fail(number, "ACCNT# (our claim id) is empty")
     errors = tuple(e.strip() for e in cells["errors"].split(",") if e.strip())
-    return SummaryClaim(
-        number, section, cells["oa_claim_id"], cells["claim_id"], cells["payer_id"], errors
-    )
+    return SummaryClaim(section, cells["oa_claim_id"], cells["claim_id"], cells["payer_id"], errors)
 
 
 # --- readable ERA (ERA_STATUS ... .txt) -------------------------------------------
@@ -631,7 +604,6 @@ class EraCheck:
 class EraClaim:
     """One claim block; the patient's id and name are not kept."""
 
-    line: int
     check: str
     claim_id: str
     charge: Decimal
@@ -800,7 +772,7 @@ def _era_claim(number: int, cells: Mapping[str, str], after: Sequence[str], fail
             payer_claim_number = found.group(1)
             break
     return EraClaim(
-        number, cells["check"], cells["claim_id"], charge, paid, cells["status"], payer_claim_number
+        cells["check"], cells["claim_id"], charge, paid, cells["status"], payer_claim_number
     )
 
 
