@@ -211,14 +211,7 @@ class EdiStatusReport:
 def read_edi_status(path: Path) -> EdiStatusReport:
     """Parse one EDI Status Report; a malformed row is refused naming file and line."""
     lines, fail = _lines(path)
-    header_at = next(
-        (i for i, line in enumerate(lines) if line.strip().upper().startswith("FILE ID")), None
-    )
-    if header_at is None:
-        raise fail(0, "no header row (a line whose first column is 'File ID')")
-    starts = _columns(lines[header_at], EDI_STATUS_TITLES, EDI_STATUS_REQUIRED)
-    if isinstance(starts, list):
-        raise fail(header_at + 1, f"the header row lacks the columns {', '.join(starts)}")
+    header_at, starts = _edi_status_header(lines, fail)
     first = min(starts.values())
     rows: list[StatusRow] = []
     for number, line in enumerate(lines[header_at + 1 :], start=header_at + 2):
@@ -234,6 +227,22 @@ def read_edi_status(path: Path) -> EdiStatusReport:
             last = rows[-1]
             rows[-1] = replace(last, response=f"{last.response} {line.strip()}".strip())
     return EdiStatusReport(str(path), tuple(rows))
+
+
+def _edi_status_header(lines: Sequence[str], fail: Fail) -> tuple[int, dict[str, int]]:
+    """The header row: the first line that starts with ``File ID`` and has the
+    required titles (a ``FILE ID: ...`` label line is not it)."""
+    missing: tuple[int, list[str]] | None = None
+    for index, line in enumerate(lines):
+        if not line.strip().upper().startswith("FILE ID"):
+            continue
+        starts = _columns(line, EDI_STATUS_TITLES, EDI_STATUS_REQUIRED)
+        if isinstance(starts, dict):
+            return index, starts
+        missing = missing or (index + 1, starts)
+    if missing is None:
+        raise fail(0, "no header row (a line whose first column is 'File ID')")
+    raise fail(missing[0], f"the header row lacks the columns {', '.join(missing[1])}")
 
 
 def _status_row(number: int, cells: Mapping[str, str], fail: Fail) -> StatusRow:

@@ -66,6 +66,14 @@ def test_shown_without_patient_data(plugin_manager: PluginManager) -> None:
         assert phi not in text and phi not in str(data)
 
 
+def test_a_file_id_label_line_is_not_the_header(
+    plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    path = edited(NINE, tmp_path, "Report Date: 11/29/2026", "FILE ID: 882990025")
+    _, report = read(plugin_manager, path)
+    assert len(report.claim_updates()) == 3
+
+
 def test_columns_come_from_the_header_not_fixed_offsets(
     plugin_manager: PluginManager, tmp_path: Path
 ) -> None:
