@@ -813,7 +813,7 @@ def make_readers(naming: ResponseNaming | None = None) -> list[ResponseReader]:
     return [
         ResponseReader(
             name="officeally-file-summary",
-            matches=known("FILE_SUMMARY", lambda head: SUMMARY_TITLE.encode() in head.upper()),
+            matches=known("FILE_SUMMARY", _looks_like_file_summary),
             read=lambda path: read_file_summary(path, names),
             description="Office Ally's File Summary (a failed file rejects its whole batch)",
         ),
@@ -830,6 +830,13 @@ def make_readers(naming: ResponseNaming | None = None) -> list[ResponseReader]:
             description="Office Ally's readable ERA (archived and shown; the 835 moves claims)",
         ),
     ]
+
+
+def _looks_like_file_summary(head: bytes) -> bool:
+    """Its summary block, or the letter's opening when a long split list pushes
+    the block past the first bytes."""
+    upper = head.upper()
+    return SUMMARY_TITLE.encode() in upper or b"YOUR CLAIMS FILE" in upper
 
 
 def _looks_like_edi_status(head: bytes) -> bool:

@@ -145,5 +145,7 @@ def test_recognised_by_name_or_by_content(plugin_manager: PluginManager, tmp_pat
     assert reader.matches("FS_HCFA_1026347812_IN_C.txt", b"")
     assert reader.matches("fs_hcfa_1026347812_in_c.TXT", b"")
     assert not reader.matches("FS_HCFA_12345_IN_C.txt", b"")
+    assert reader.matches("summary.txt", b"Dear Sunrise Billing\r\n\r\nYour claims file has now")
+    assert not reader.matches("summary.txt", b"ISA*00*")
     name, _ = read(plugin_manager, copy(FAILED, tmp_path, "summary.txt"))
     assert name == "officeally-file-summary"
