@@ -28,6 +28,7 @@ from claimferry.api import (
 from claimferry_officeally.profile import ResponseNaming
 
 Fail = Callable[[int, str], InputError]
+UNKNOWN_TITLE = re.compile(r"(?:^|[ \t]{2,})(\S)")
 
 
 # --- shared reading ------------------------------------------------------------
@@ -65,6 +66,8 @@ def _columns(
 
     A title counts where it stands alone (spaces or the line's ends around it);
     longer titles are placed first, so ``Payer`` never claims ``Payer Ref ID``.
+    A title the reader does not know (after two spaces) still ends the column
+    before it; its own column is read by no one.
     """
     upper = header.upper()
     taken = [False] * len(upper)
@@ -88,6 +91,9 @@ def _columns(
                 break
             at = upper.find(alias, at + 1)
     missing = [titles[key][0] for key in required if key not in starts]
+    for unknown in UNKNOWN_TITLE.finditer(header):
+        if not taken[unknown.start(1)]:
+            starts[f"#{unknown.start(1)}"] = unknown.start(1)
     return missing or starts
 
 

@@ -74,6 +74,20 @@ def test_a_file_id_label_line_is_not_the_header(
     assert len(report.claim_updates()) == 3
 
 
+def test_an_unknown_column_ends_the_one_before_it(
+    plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    path = edited(NINE, tmp_path, "Payer     Process Dt", "Payer  B  Process Dt")
+    path.write_bytes(path.read_bytes().replace(b"60054     11/29", b"60054  B1 11/29"))
+    _, report = read(plugin_manager, path)
+    claims = report.to_dict()["claims"]
+    assert [(c["payer_id"], c["processed"]) for c in claims] == [
+        ("60054", "11/29/2026"),
+        ("60054", "11/29/2026"),
+        ("00570", "11/29/2026"),
+    ]
+
+
 def test_columns_come_from_the_header_not_fixed_offsets(
     plugin_manager: PluginManager, tmp_path: Path
 ) -> None:
