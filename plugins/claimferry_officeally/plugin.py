@@ -1,5 +1,5 @@
 """Office Ally's registrations: the SFTP transport, the clearinghouse profile and the
-reader of its EDI_STATUS report."""
+readers of its own reports (File Summary, EDI Status Report, readable ERA)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from claimferry.api import ClaimTransport, Clearinghouse, ResponseReader, hookimpl
 from claimferry_officeally.profile import make_profile
-from claimferry_officeally.reports import READER
+from claimferry_officeally.reports import make_readers
 from claimferry_officeally.transport import make_transport
 
 
@@ -23,4 +23,4 @@ def claimferry_clearinghouses() -> Iterator[Clearinghouse]:
 
 @hookimpl
 def claimferry_response_readers() -> Iterator[ResponseReader]:
-    yield READER
+    yield from make_readers()

@@ -8,8 +8,10 @@ docs/officeally.md for what is confirmed and what is not).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from claimferry.api import Clearinghouse, FileNaming, InputError, Problem, Receiver
 
@@ -69,6 +71,52 @@ def make_claim_file_name(
         return "_".join(parts) + CLAIM_FILE_SUFFIX
 
     return claim_file_name
+
+
+# Response file names, from integrators reading Office Ally's outbound folder
+# (unconfirmed: the companion guide's Appendix A could not be read). Office
+# Ally's FileID is 9 or 10 digits, so names are matched whole, never cut at
+# fixed offsets. The readers recognise each report by its content first, so
+# a name that differs from these still reads.
+FILE_ID = r"(?P<file_id>\d{9,10})"
+RESPONSE_NAMES: Mapping[str, str] = {
+    "FILE_SUMMARY": rf"FS_(?P<file_type>[A-Z]+)_{FILE_ID}_[A-Z0-9_]*\.TXT",
+    "EDI_STATUS": rf"{FILE_ID}_EDI_STATUS_(?P<date>\d{{8}})\S*\.TXT",
+    "ERA_STATUS": rf"{FILE_ID}_ERA_STATUS_5010_(?P<date>\d{{8}})\S*\.TXT",
+}
+"""Report name (a reader's ``kind``) to a pattern for the whole file name, case-blind."""
+
+
+@dataclass(frozen=True)
+class ResponseName:
+    """What an Office Ally response file's name says: which report, for which FileID."""
+
+    report: str
+    file_id: str
+
+
+@dataclass(frozen=True)
+class ResponseNaming:
+    """Recognises Office Ally's response file names; ``patterns`` may be replaced
+    (each must capture the FileID as ``file_id``)."""
+
+    patterns: Mapping[str, str] = field(default_factory=lambda: dict(RESPONSE_NAMES))
+
+    def __post_init__(self) -> None:
+        for report, pattern in self._compiled.items():
+            if "file_id" not in pattern.groupindex:
+                raise ValueError(f"the {report} name pattern captures no file_id")
+
+    @cached_property
+    def _compiled(self) -> dict[str, re.Pattern[str]]:
+        return {report: re.compile(p, re.IGNORECASE) for report, p in self.patterns.items()}
+
+    def parse(self, file_name: str) -> ResponseName | None:
+        """The report and FileID this name belongs to, or None for any other name."""
+        for report, pattern in self._compiled.items():
+            if found := pattern.fullmatch(file_name):
+                return ResponseName(report, found.group("file_id"))
+        return None
 
 
 def make_profile(clock: Callable[[], datetime] | None = None) -> Clearinghouse:
