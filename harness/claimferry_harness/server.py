@@ -39,6 +39,7 @@ from claimferry_harness.transport import ConnectionSocket, ServerTransport
 from claimferry_harness.users import (
     HarnessUser,
     check_user_name,
+    is_user_name,
     password_matches_nobody,
 )
 
@@ -125,6 +126,9 @@ class MockOfficeAlly:
         return self.user_dir(name) / self.outbound
 
     def _user(self, name: str) -> HarnessUser | None:
+        """The account a login names; None for an unknown or malformed name."""
+        if not is_user_name(name):
+            return None
         with self._lock:
             return self._users.get(name)
 

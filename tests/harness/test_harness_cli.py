@@ -68,6 +68,8 @@ def test_users_file_is_read(tmp_path: Path) -> None:
         ("users:\n  h: {}\n", "users.h: needs a password"),
         ('users:\n  h: {pasword: "x"}\n', "users.h.pasword: unknown field"),
         ('users:\n  "../x": {password: "x"}\n', "users.../x: user name"),
+        ('users:\n  "alice\\n": {password: "x"}\n', "users.'alice\\n': user name 'alice\\n' must"),
+        ('users:\n  "alice\\r": {password: "x"}\n', "user name 'alice\\r' must"),
         ("users: {a: [\n", "users.yaml: line"),
     ],
 )
