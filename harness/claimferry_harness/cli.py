@@ -137,14 +137,25 @@ def serve(
 
 
 def _configure_logging() -> None:
-    """INFO to stderr unless the caller configured logging; paramiko's chatter at WARNING."""
-    if not logging.getLogger().handlers:
+    """The harness's INFO lines on stderr, whoever set logging up.
+
+    Run alone, logging is configured here. Under ``claimferry``, whose root
+    logger shows WARNING unless ``-v`` is given, the harness's own logger is
+    lowered to INFO, so listening, answered uploads and early disconnects show
+    all the same. paramiko's chatter stays at WARNING unless debug was asked for.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
         logging.basicConfig(
             level=logging.INFO,
             stream=sys.stderr,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    harness = logging.getLogger("claimferry_harness")
+    if harness.getEffectiveLevel() > logging.INFO:
+        harness.setLevel(logging.INFO)
+    debug = root.getEffectiveLevel() <= logging.DEBUG
+    logging.getLogger("paramiko").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def harness_group() -> click.Group:
