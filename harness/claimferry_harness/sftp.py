@@ -48,6 +48,9 @@ class Backend(Protocol):
     def faults(self) -> Faults: ...
 
     @property
+    def max_handles(self) -> int: ...
+
+    @property
     def stopping(self) -> threading.Event: ...
 
     def login_password(self, username: str, password: str) -> bool: ...
@@ -161,9 +164,15 @@ class SessionSFTPServer(paramiko.SFTPServer):
         *args: Any,
         **kwargs: Any,
     ) -> None:
-        super().__init__(channel, name, server, JailedSFTP, *args, **kwargs)
+        super().__init__(
+            channel, name, server, JailedSFTP, *args, open_handles=self.open_handles, **kwargs
+        )
         if isinstance(server, Connection):
             server.backend.track(self)
+
+    def open_handles(self) -> int:
+        """Files and folders this session's client holds open (paramiko's handle tables)."""
+        return len(self.file_table) + len(self.folder_table)
 
 
 class _FileHandle(paramiko.SFTPHandle):
@@ -241,13 +250,40 @@ def _apply_attributes(target: int | Path, attr: paramiko.SFTPAttributes) -> int:
 class JailedSFTP(paramiko.SFTPServerInterface):
     """File operations for one SFTP session, all inside the logged-in user's jail."""
 
-    def __init__(self, server: paramiko.ServerInterface, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        server: paramiko.ServerInterface,
+        *args: Any,
+        open_handles: Callable[[], int],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(server, *args, **kwargs)
         if not isinstance(server, Connection) or server.username is None:
             raise RuntimeError("SFTP session without an authenticated connection")
         self.connection = server
         self.username: str | None = server.username
         self.jail = server.backend.jail_for(server.username)
+        self._open_handles = open_handles
+        self._at_limit = False
+
+    def _may_open_handle(self) -> bool:
+        """Below the per-session cap on open files and folders.
+
+        Each open file holds a descriptor: without a cap, one client could use
+        them all and lock every other user out. Past the cap an open fails
+        with an SFTP failure status until the client closes some handles.
+        """
+        limit = self.connection.backend.max_handles
+        at_limit = self._open_handles() >= limit
+        if at_limit and not self._at_limit:
+            log.info(
+                "user %s holds %d open handles in one SFTP session, the most allowed; "
+                "further opens fail until some are closed",
+                self.username,
+                limit,
+            )
+        self._at_limit = at_limit
+        return not at_limit
 
     def guard(self, action: Callable[[], T]) -> T | int:
         """Apply the latency fault, then run ``action``; errors become SFTP status codes."""
@@ -275,7 +311,9 @@ class JailedSFTP(paramiko.SFTPServerInterface):
     def open(
         self, path: str, flags: int, attr: paramiko.SFTPAttributes
     ) -> paramiko.SFTPHandle | int:
-        def action() -> paramiko.SFTPHandle:
+        def action() -> paramiko.SFTPHandle | int:
+            if not self._may_open_handle():
+                return SFTP_FAILURE
             writing = bool(flags & _WRITE_FLAGS)
             real = self._writable(path, follow=True) if writing else self.jail.real(path)
             fd = os.open(real, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
@@ -284,7 +322,9 @@ class JailedSFTP(paramiko.SFTPServerInterface):
         return self.guard(action)
 
     def list_folder(self, path: str) -> list[paramiko.SFTPAttributes] | int:
-        def action() -> list[paramiko.SFTPAttributes]:
+        def action() -> list[paramiko.SFTPAttributes] | int:
+            if not self._may_open_handle():
+                return SFTP_FAILURE
             real = self.jail.real(path)
             with os.scandir(real) as entries:
                 return [

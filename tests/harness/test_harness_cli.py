@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from claimferry_harness import load_users
 from claimferry_harness.cli import harness_group
 from claimferry_harness.plugin import claimferry_cli_commands
 from harness.harness_support import TestClaim, build_837, new_ed25519, upload
+from harness.serve_support import ServeProcess
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICaFYrx9p+afJ3GNXZWg8p6syl9iescXLA6wARsAqxUe"
 
@@ -176,83 +174,32 @@ def test_python_m_serve_prints_its_address_and_stops_on_signals(
     assert "listening on 127.0.0.1" in stderr
 
 
-class _Lines:
-    """A stream read line by line on a thread, so a test can wait for a line with a timeout."""
-
-    def __init__(self, stream: io.TextIOBase) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: io.TextIOBase) -> None:
-        for line in stream:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, text: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.seen):
-            try:
-                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {text!r} on stderr; saw: {self.seen}") from None
-            if line is None:
-                raise AssertionError(f"stderr ended without {text!r}; saw: {self.seen}")
-            self.seen.append(line)
-        return next(line for line in self.seen if text in line)
-
-    def rest(self, timeout: float = 10.0) -> str:
-        """Everything, once the stream has ended."""
-        self._thread.join(timeout)
-        assert not self._thread.is_alive(), "stderr did not end"
-        while (line := self._queue.get_nowait()) is not None:
-            self.seen.append(line)
-        return "".join(self.seen)
-
-
 def test_claimferry_harness_serve_shows_the_mock_info_logs_on_stderr(tmp_path: Path) -> None:
     """Under ``claimferry`` (WARNING by default) the mock still says what it does."""
     password = "serve-test-only-7Q"
     users = tmp_path / "users.yaml"
     users.write_text(f'users:\n  sunrise: {{password: "{password}"}}\n')
-    command = ["harness", "serve", "--root", str(tmp_path / "root"), "--users", str(users)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "claimferry", *command, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    stderr = _Lines(process.stderr)  # type: ignore[arg-type]
+    served = ServeProcess(tmp_path / "root", users)
     try:
-        info = _read_banner(process)
-        host, port = info["host"], int(info["port"])
-        listening = stderr.wait_for(f"mock Office Ally listening on {host}:{port}")
+        host, port = served.host, served.port
+        listening = served.stderr.wait_for(f"mock Office Ally listening on {host}:{port}")
         assert " INFO claimferry_harness.server: " in listening
         with socket.create_connection((host, port), timeout=10) as bare:
             bare.recv(100)  # the banner: nothing left unread, the close is a plain FIN
-        early = stderr.wait_for("closed the connection before sending an SSH banner")
+        early = served.stderr.wait_for("closed the connection before sending an SSH banner")
         assert " INFO claimferry_harness.transport: SSH client 127.0.0.1:" in early
-        transport = paramiko.Transport((host, port))
+        transport = served.login("sunrise", password)
         try:
-            transport.start_client(timeout=10)
-            transport.auth_password("sunrise", password)
             sftp = paramiko.SFTPClient.from_transport(transport)
             assert sftp is not None
             upload(sftp, build_837([TestClaim("LOG-1")]), "logs_837P.txt")
-            answered = stderr.wait_for("(logs_837P.txt): 1 claim(s), 1 accepted")
+            answered = served.stderr.wait_for("(logs_837P.txt): 1 claim(s), 1 accepted")
             assert " INFO claimferry_harness.processing: file " in answered
         finally:
             transport.close()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(10) == 0
+        text = served.stop()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    text = stderr.rest()
+        served.close()
     assert f"mock Office Ally on port {port} stopped" in text
     assert " DEBUG " not in text and "paramiko" not in text and "Traceback" not in text
     assert password not in text
