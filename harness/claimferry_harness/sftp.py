@@ -2,8 +2,11 @@
 
 Written on paramiko's server interfaces directly. Every path a client sends is
 read as a path inside the user's jail (``/`` is the jail root), normalised,
-then resolved on disk (symlinks followed) and refused unless it is still
-inside the jail. The outbound folder is read-only to clients.
+then resolved on disk by :meth:`Jail.real` and refused unless it is still
+inside the jail. Operations on a name itself (lstat, remove, rename, mkdir,
+rmdir) resolve every folder on the way and leave only the last name as it is,
+so a symlinked folder cannot lead them out either. The outbound folder is
+read-only to clients.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -104,7 +108,17 @@ class Jail:
         )
 
     def is_arrival(self, real: Path) -> bool:
-        return real.parent == self.inbound and is_claim_file_name(real.name)
+        """A regular file under a claim-file name directly in inbound.
+
+        Never a symlink: processing reads the file, and a link (one left in the
+        account, then renamed) could lead it to a file outside the jail.
+        """
+        if real.parent != self.inbound or not is_claim_file_name(real.name):
+            return False
+        try:
+            return stat.S_ISREG(os.lstat(real).st_mode)
+        except OSError:
+            return False
 
 
 class Connection(paramiko.ServerInterface):
@@ -366,7 +380,7 @@ class JailedSFTP(paramiko.SFTPServerInterface):
             if target.is_symlink() or target.exists():
                 return SFTP_FAILURE
             source.rename(target)
-        if self.jail.is_arrival(target) and self.username is not None and target.is_file():
+        if self.jail.is_arrival(target) and self.username is not None:
             self.connection.backend.arrived(self.username, target)
         return SFTP_OK
 

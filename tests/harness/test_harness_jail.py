@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import paramiko
 import pytest
 
 from claimferry_harness import HarnessUser, MockOfficeAlly
-from harness.harness_support import Session
+from harness.harness_support import Session, TestClaim, build_837
 
 PASSWORD = "s3cret-test-only"
 NEIGHBOUR_PASSWORD = "neighbour-test-only"
@@ -214,3 +215,16 @@ def test_a_symlink_swapped_in_after_login_is_refused_too(world: World) -> None:
         with pytest.raises(PermissionError):
             attempt()
     assert world.snapshot() == before
+
+
+def test_a_symlink_renamed_to_a_claim_name_is_not_processed(world: World) -> None:
+    """Processing reads the file: a link to a file outside must never be handed to it."""
+    inbound = world.server.user_dir("sunrise") / "inbound"
+    (world.outside / "claims_837P.txt").write_bytes(build_837([TestClaim("OUTSIDE-1")]))
+    (inbound / "planted").symlink_to(world.outside / "claims_837P.txt")
+    world.sftp.rename("inbound/planted", "inbound/taken_837P.txt")
+    world.sftp.posix_rename("inbound/taken_837P.txt", "inbound/again_837P.txt")
+    assert (inbound / "again_837P.txt").is_symlink()
+    time.sleep(0.2)  # processing runs on a worker thread: give it the chance to go wrong
+    assert world.server.wait_idle(5)
+    assert list(world.server.outbound_dir("sunrise").iterdir()) == []
