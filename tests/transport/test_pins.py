@@ -86,7 +86,7 @@ class Mock:
             name="sunrise",
             clearinghouse="officeally",
             submitter_id="SUNRISE01",
-            sftp=SftpSettings(**settings),  # type: ignore[arg-type]
+            sftp=SftpSettings.model_validate(settings),
         )
 
     def credentials(self, password: str | None = None) -> Credentials:
