@@ -328,7 +328,7 @@ class MockOfficeAlly:
             wake.close()
 
     def _accept(self, listener: socket.socket, pause: float) -> float:
-        """Accept one connection; returns the pause after the next failure (0 once one worked).
+        """Accept one connection; returns the pause waited after it failed (0 once one worked).
 
         When ``accept()`` fails for want of resources (EMFILE, ENFILE,
         ENOBUFS...), the connection stays in the backlog and the listener stays
