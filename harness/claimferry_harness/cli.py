@@ -64,6 +64,11 @@ def _is_loopback(host: str) -> bool:
 )
 @click.option("--inbound", default="inbound", show_default=True, help="Upload folder name.")
 @click.option("--outbound", default="outbound", show_default=True, help="Response folder name.")
+@click.option(
+    "--max-handles",
+    type=click.IntRange(min=1),
+    help="Open files and folders one SFTP session may hold at once (default 64).",
+)
 @click.option("--allow-remote", is_flag=True, help="Allow a --host that is not a loopback address.")
 def serve(
     root: Path,
@@ -74,12 +79,13 @@ def serve(
     delay: float,
     inbound: str,
     outbound: str,
+    max_handles: int | None,
     allow_remote: bool,
 ) -> None:
     """Run the mock Office Ally SFTP server (test credentials only)."""
     from claimferry_harness.payers import PayerList
     from claimferry_harness.rules import ProcessingRules
-    from claimferry_harness.server import MockOfficeAlly
+    from claimferry_harness.server import MAX_HANDLES, MockOfficeAlly
     from claimferry_harness.users import load_users
 
     if not _is_loopback(host) and not allow_remote:
@@ -107,6 +113,7 @@ def serve(
             inbound=inbound,
             outbound=outbound,
             rules=ProcessingRules(payers=payers, delay=delay),
+            max_handles=max_handles or MAX_HANDLES,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -137,14 +144,25 @@ def serve(
 
 
 def _configure_logging() -> None:
-    """INFO to stderr unless the caller configured logging; paramiko's chatter at WARNING."""
-    if not logging.getLogger().handlers:
+    """The harness's INFO lines on stderr, whoever set logging up.
+
+    Run alone, logging is configured here. Under ``claimferry``, whose root
+    logger shows WARNING unless ``-v`` is given, the harness's own logger is
+    lowered to INFO, so listening, answered uploads and early disconnects show
+    all the same. paramiko's chatter stays at WARNING unless debug was asked for.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
         logging.basicConfig(
             level=logging.INFO,
             stream=sys.stderr,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    harness = logging.getLogger("claimferry_harness")
+    if harness.getEffectiveLevel() > logging.INFO:
+        harness.setLevel(logging.INFO)
+    debug = root.getEffectiveLevel() <= logging.DEBUG
+    logging.getLogger("paramiko").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def harness_group() -> click.Group:

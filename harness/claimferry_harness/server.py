@@ -18,6 +18,7 @@ order they depend on each other and joins every one:
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import selectors
 import socket
@@ -39,13 +40,18 @@ from claimferry_harness.transport import ConnectionSocket, ServerTransport
 from claimferry_harness.users import (
     HarnessUser,
     check_user_name,
+    is_user_name,
     password_matches_nobody,
 )
 
 log = logging.getLogger(__name__)
 
 ACCOUNTS = "accounts"
+MAX_HANDLES = 64
+"""Open files and folders one SFTP session may hold at once (``max_handles``)."""
 _JOIN_TIMEOUT = 5.0
+_ACCEPT_PAUSES = (0.01, 1.0)
+"""First and longest pause after a failed ``accept()``; each failure in a row doubles it."""
 
 
 def _check_folder_name(kind: str, name: str) -> str:
@@ -73,7 +79,11 @@ class MockOfficeAlly:
         rules: ProcessingRules | None = None,
         inbound: str = "inbound",
         outbound: str = "outbound",
+        max_handles: int = MAX_HANDLES,
     ) -> None:
+        if max_handles < 1:
+            raise ValueError("max_handles must be at least 1")
+        self.max_handles = max_handles
         self.root = Path(root)
         (self.root / ACCOUNTS).mkdir(parents=True, exist_ok=True)
         self.inbound = _check_folder_name("inbound", inbound)
@@ -125,6 +135,9 @@ class MockOfficeAlly:
         return self.user_dir(name) / self.outbound
 
     def _user(self, name: str) -> HarnessUser | None:
+        """The account a login names; None for an unknown or malformed name."""
+        if not is_user_name(name):
+            return None
         with self._lock:
             return self._users.get(name)
 
@@ -305,25 +318,47 @@ class MockOfficeAlly:
             with selectors.DefaultSelector() as selector:
                 selector.register(listener, selectors.EVENT_READ)
                 selector.register(wake, selectors.EVENT_READ)
+                pause = 0.0
                 while not self._stopping.is_set():
                     for key, _ in selector.select():
                         if key.fileobj is listener and not self._stopping.is_set():
-                            self._accept(listener)
+                            pause = self._accept(listener, pause)
         finally:
             listener.close()
             wake.close()
 
-    def _accept(self, listener: socket.socket) -> None:
+    def _accept(self, listener: socket.socket, pause: float) -> float:
+        """Accept one connection; returns the pause waited after it failed (0 once one worked).
+
+        When ``accept()`` fails for want of resources (EMFILE, ENFILE,
+        ENOBUFS...), the connection stays in the backlog and the listener stays
+        readable: the loop waits, longer after each failure in a row, instead
+        of spinning, and serves the connection once resources are back.
+        """
         try:
             accepted, peer = listener.accept()
-        except OSError:  # BlockingIOError: the client went away before we got to it
-            return
+        except (BlockingIOError, ConnectionAbortedError):  # the client went away first
+            return pause
+        except OSError as exc:
+            first, longest = _ACCEPT_PAUSES
+            if pause == 0:
+                log.warning(
+                    "cannot accept connections (%s); retrying with pauses of up to %gs",
+                    errno.errorcode.get(exc.errno or 0, exc.strerror),
+                    longest,
+                )
+            pause = min(longest, pause * 2) if pause else first
+            self._stopping.wait(pause)
+            return pause
+        if pause:
+            log.info("accepting connections again")
         sock = ConnectionSocket.adopt(accepted)
         try:
             self._serve(sock, f"{peer[0]}:{peer[1]}")
         except Exception:  # a broken client must never stop the accept loop
             log.exception("could not start an SSH session")
             sock.close()
+        return 0.0
 
     def _serve(self, sock: ConnectionSocket, peer: str) -> None:
         """Start a transport thread for ``sock`` (called only from the accept thread)."""

@@ -2,8 +2,11 @@
 
 Written on paramiko's server interfaces directly. Every path a client sends is
 read as a path inside the user's jail (``/`` is the jail root), normalised,
-then resolved on disk (symlinks followed) and refused unless it is still
-inside the jail. The outbound folder is read-only to clients.
+then resolved on disk by :meth:`Jail.real` and refused unless it is still
+inside the jail. Operations on a name itself (lstat, remove, rename, mkdir,
+rmdir) resolve every folder on the way and leave only the last name as it is,
+so a symlinked folder cannot lead them out either. The outbound folder is
+read-only to clients.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +50,9 @@ class Backend(Protocol):
 
     @property
     def faults(self) -> Faults: ...
+
+    @property
+    def max_handles(self) -> int: ...
 
     @property
     def stopping(self) -> threading.Event: ...
@@ -101,7 +108,17 @@ class Jail:
         )
 
     def is_arrival(self, real: Path) -> bool:
-        return real.parent == self.inbound and is_claim_file_name(real.name)
+        """A regular file under a claim-file name directly in inbound.
+
+        Never a symlink: processing reads the file, and a link (one left in the
+        account, then renamed) could lead it to a file outside the jail.
+        """
+        if real.parent != self.inbound or not is_claim_file_name(real.name):
+            return False
+        try:
+            return stat.S_ISREG(os.lstat(real).st_mode)
+        except OSError:
+            return False
 
 
 class Connection(paramiko.ServerInterface):
@@ -161,9 +178,15 @@ class SessionSFTPServer(paramiko.SFTPServer):
         *args: Any,
         **kwargs: Any,
     ) -> None:
-        super().__init__(channel, name, server, JailedSFTP, *args, **kwargs)
+        super().__init__(
+            channel, name, server, JailedSFTP, *args, open_handles=self.open_handles, **kwargs
+        )
         if isinstance(server, Connection):
             server.backend.track(self)
+
+    def open_handles(self) -> int:
+        """Files and folders this session's client holds open (paramiko's handle tables)."""
+        return len(self.file_table) + len(self.folder_table)
 
 
 class _FileHandle(paramiko.SFTPHandle):
@@ -241,13 +264,40 @@ def _apply_attributes(target: int | Path, attr: paramiko.SFTPAttributes) -> int:
 class JailedSFTP(paramiko.SFTPServerInterface):
     """File operations for one SFTP session, all inside the logged-in user's jail."""
 
-    def __init__(self, server: paramiko.ServerInterface, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        server: paramiko.ServerInterface,
+        *args: Any,
+        open_handles: Callable[[], int],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(server, *args, **kwargs)
         if not isinstance(server, Connection) or server.username is None:
             raise RuntimeError("SFTP session without an authenticated connection")
         self.connection = server
         self.username: str | None = server.username
         self.jail = server.backend.jail_for(server.username)
+        self._open_handles = open_handles
+        self._at_limit = False
+
+    def _may_open_handle(self) -> bool:
+        """Below the per-session cap on open files and folders.
+
+        Each open file holds a descriptor: without a cap, one client could use
+        them all and lock every other user out. Past the cap an open fails
+        with an SFTP failure status until the client closes some handles.
+        """
+        limit = self.connection.backend.max_handles
+        at_limit = self._open_handles() >= limit
+        if at_limit and not self._at_limit:
+            log.info(
+                "user %s holds %d open handles in one SFTP session, the most allowed; "
+                "further opens fail until some are closed",
+                self.username,
+                limit,
+            )
+        self._at_limit = at_limit
+        return not at_limit
 
     def guard(self, action: Callable[[], T]) -> T | int:
         """Apply the latency fault, then run ``action``; errors become SFTP status codes."""
@@ -275,7 +325,9 @@ class JailedSFTP(paramiko.SFTPServerInterface):
     def open(
         self, path: str, flags: int, attr: paramiko.SFTPAttributes
     ) -> paramiko.SFTPHandle | int:
-        def action() -> paramiko.SFTPHandle:
+        def action() -> paramiko.SFTPHandle | int:
+            if not self._may_open_handle():
+                return SFTP_FAILURE
             writing = bool(flags & _WRITE_FLAGS)
             real = self._writable(path, follow=True) if writing else self.jail.real(path)
             fd = os.open(real, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
@@ -284,7 +336,9 @@ class JailedSFTP(paramiko.SFTPServerInterface):
         return self.guard(action)
 
     def list_folder(self, path: str) -> list[paramiko.SFTPAttributes] | int:
-        def action() -> list[paramiko.SFTPAttributes]:
+        def action() -> list[paramiko.SFTPAttributes] | int:
+            if not self._may_open_handle():
+                return SFTP_FAILURE
             real = self.jail.real(path)
             with os.scandir(real) as entries:
                 return [
@@ -326,7 +380,7 @@ class JailedSFTP(paramiko.SFTPServerInterface):
             if target.is_symlink() or target.exists():
                 return SFTP_FAILURE
             source.rename(target)
-        if self.jail.is_arrival(target) and self.username is not None and target.is_file():
+        if self.jail.is_arrival(target) and self.username is not None:
             self.connection.backend.arrived(self.username, target)
         return SFTP_OK
 

@@ -26,13 +26,19 @@ import paramiko
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 
-USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""Matched whole (``fullmatch``): ``$`` would let a trailing newline through."""
 _DUMMY_PASSWORD = b"\x00" * 32
+
+
+def is_user_name(name: object) -> bool:
+    """Whether ``name`` may be an account: checked when accounts are added and at every login."""
+    return isinstance(name, str) and USER_NAME.fullmatch(name) is not None
 
 
 def check_user_name(name: str) -> str:
     """User names become folder names: letters, digits, ``.``, ``_``, ``-``."""
-    if not isinstance(name, str) or not USER_NAME.match(name):
+    if not is_user_name(name):
         raise ValueError(
             f"user name {name!r} must start with a letter or digit and hold only "
             "letters, digits, '.', '_' or '-' (at most 64)"
@@ -127,7 +133,7 @@ def load_users(path: Path) -> dict[str, HarnessUser]:
 
 
 def _user(source: str, name: Any, entry: Any, problems: list[Problem]) -> HarnessUser | None:
-    where = f"users.{name}"
+    where = f"users.{name}" if str(name).isprintable() else f"users.{name!r}"
     before = len(problems)
     try:
         check_user_name(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,8 @@ from claimferry.errors import InputError
 from claimferry_harness import load_users
 from claimferry_harness.cli import harness_group
 from claimferry_harness.plugin import claimferry_cli_commands
-from harness.harness_support import new_ed25519
+from harness.harness_support import TestClaim, build_837, new_ed25519, upload
+from harness.serve_support import ServeProcess
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICaFYrx9p+afJ3GNXZWg8p6syl9iescXLA6wARsAqxUe"
 
@@ -68,6 +70,8 @@ def test_users_file_is_read(tmp_path: Path) -> None:
         ("users:\n  h: {}\n", "users.h: needs a password"),
         ('users:\n  h: {pasword: "x"}\n', "users.h.pasword: unknown field"),
         ('users:\n  "../x": {password: "x"}\n', "users.../x: user name"),
+        ('users:\n  "alice\\n": {password: "x"}\n', "users.'alice\\n': user name 'alice\\n' must"),
+        ('users:\n  "alice\\r": {password: "x"}\n', "user name 'alice\\r' must"),
         ("users: {a: [\n", "users.yaml: line"),
     ],
 )
@@ -168,3 +172,34 @@ def test_python_m_serve_prints_its_address_and_stops_on_signals(
     stderr = process.stderr.read() if process.stderr else ""
     assert "Traceback" not in stderr
     assert "listening on 127.0.0.1" in stderr
+
+
+def test_claimferry_harness_serve_shows_the_mock_info_logs_on_stderr(tmp_path: Path) -> None:
+    """Under ``claimferry`` (WARNING by default) the mock still says what it does."""
+    password = "serve-test-only-7Q"
+    users = tmp_path / "users.yaml"
+    users.write_text(f'users:\n  sunrise: {{password: "{password}"}}\n')
+    served = ServeProcess(tmp_path / "root", users)
+    try:
+        host, port = served.host, served.port
+        listening = served.stderr.wait_for(f"mock Office Ally listening on {host}:{port}")
+        assert " INFO claimferry_harness.server: " in listening
+        with socket.create_connection((host, port), timeout=10) as bare:
+            bare.recv(100)  # the banner: nothing left unread, the close is a plain FIN
+        early = served.stderr.wait_for("closed the connection before sending an SSH banner")
+        assert " INFO claimferry_harness.transport: SSH client 127.0.0.1:" in early
+        transport = served.login("sunrise", password)
+        try:
+            sftp = paramiko.SFTPClient.from_transport(transport)
+            assert sftp is not None
+            upload(sftp, build_837([TestClaim("LOG-1")]), "logs_837P.txt")
+            answered = served.stderr.wait_for("(logs_837P.txt): 1 claim(s), 1 accepted")
+            assert " INFO claimferry_harness.processing: file " in answered
+        finally:
+            transport.close()
+        text = served.stop()
+    finally:
+        served.close()
+    assert f"mock Office Ally on port {port} stopped" in text
+    assert " DEBUG " not in text and "paramiko" not in text and "Traceback" not in text
+    assert password not in text

@@ -494,6 +494,22 @@ def test_add_user_validates_names(server: MockOfficeAlly) -> None:
         server.add_user("nothing")
 
 
+@pytest.mark.parametrize("name", ["alice\n", "alice\r\n", "alice\t", "\nalice", "alice\x00"])
+def test_user_names_must_match_whole(server: MockOfficeAlly, connect: Connect, name: str) -> None:
+    """A trailing newline must not slip through a ``$`` anchor, at add_user or at login."""
+    server.add_user("alice", password=PASSWORD)
+    with pytest.raises(ValueError, match="user name"):
+        server.add_user(name, password=PASSWORD)
+    with pytest.raises(ValueError, match="user name"):
+        MockOfficeAlly(server.root / "other", {name: HarnessUser(password=PASSWORD)})
+    assert not server.login_password(name, PASSWORD)
+    assert not server.login_key(name, new_ed25519()[0])
+    with pytest.raises(paramiko.AuthenticationException):
+        connect(server, name, password=PASSWORD)
+    assert sorted(p.name for p in (server.root / "accounts").iterdir()) == ["alice", "sunrise"]
+    assert connect(server, "alice", password=PASSWORD).listdir("/")
+
+
 def test_login_helper_never_shows_the_password(oa_user: HarnessLogin) -> None:
     assert oa_user.password not in repr(oa_user)
     assert "s3cret" not in repr(HarnessUser(password="s3cret"))
