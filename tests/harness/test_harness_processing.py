@@ -34,7 +34,8 @@ SAMPLE_PAYERS = {"FLHIN": "FLORIDA DIRECT", "999996666": "KEY INSURANCE COMPANY"
 
 
 def _one(files: list[Path], marker: str) -> Path:
-    found = [f for f in files if marker in f.name]
+    """The one file named with ``marker`` (``_277CA_`` is the clearinghouse's, not the payer's)."""
+    found = [f for f in files if marker in f.name and ("PAYER" in marker or "PAYER" not in f.name)]
     assert len(found) == 1, f"expected one {marker} file in {[f.name for f in files]}"
     return found[0]
 
@@ -66,7 +67,7 @@ def _assert_balanced_835(data: bytes) -> None:
     "sample",
     ["837P_05_simple_single_claim_uhin.edi", "837P_01_dependent_patient_HL23_four_lines.edi"],
 )
-def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
+def test_sample_837_gets_999_with_ta1_two_277cas_edi_status_and_835(
     sample: str,
     samples_dir: Path,
     oa_harness: MockOfficeAlly,
@@ -80,9 +81,9 @@ def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
     data = (samples_dir / sample).read_bytes()
     sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
     upload(sftp, data, "claims_837P.txt")
-    files = wait_for_responses(4)
+    files = wait_for_responses(5)
     assert oa_harness.wait_idle(5)
-    assert len(files) == 4
+    assert len(files) == 5
     for path in files:
         assert re.match(r"^\d{9,10}_", path.name)
         if path.suffix != ".txt":
@@ -102,12 +103,16 @@ def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
     assert by_id(ack, "IK5")[0].element(1) == "A"
     assert by_id(ack, "AK9")[0].element(1) == "A"
 
-    status = segments(_one(files, "_277CA_").read_bytes())
+    status = segments(_one(files, "_PAYER_277CA_").read_bytes())
+    assert by_id(status, "NM1")[0].element(1) == "PR"
     assert ("2", clm01) in [s.elements[:2] for s in by_id(status, "TRN")]
     claim_stc = by_id(status, "STC")[-1]
     assert claim_stc.components(1)[:2] == ["A2", "20"]
     payer_claim_number = by_id(status, "REF")[0]
     assert payer_claim_number.element(1) == "1K"
+    received = segments(_one(files, "_277CA_").read_bytes())
+    assert by_id(received, "NM1")[0].element(1) == "AY"
+    assert by_id(received, "STC")[-1].components(1) == ["A1", "19", "40"]
 
     remit = _one(files, "_ERA_835_").read_bytes()
     _assert_balanced_835(remit)
@@ -116,6 +121,8 @@ def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
     assert clp.element(7) == payer_claim_number.element(2)
     charge = Decimal(clp.element(3))
     assert Decimal(clp.element(4)) == (charge * Decimal("0.8")).quantize(Decimal("0.01"))
+    allowed = sum(Decimal(s.element(2)) for s in by_id(segments(remit), "AMT"))
+    assert allowed == Decimal(clp.element(4))  # AMT*B6 on every line, all of it paid
 
     report = _one(files, "_EDI_STATUS_").read_text()
     assert clm01 in report and "ACCEPTED" in report
@@ -141,7 +148,7 @@ def _process(
     return files
 
 
-def test_rules_unknown_payer_rejects_and_denials_carry_cas(
+def test_rules_unknown_payer_rejects_and_denials_are_processed_with_cas(
     oa_harness: MockOfficeAlly,
     oa_user: HarnessLogin,
     connect: Connect,
@@ -159,18 +166,18 @@ def test_rules_unknown_payer_rejects_and_denials_carry_cas(
         TestClaim("BADNPI", npi="1234567890"),
         TestClaim("REJECT-ME"),
     ]
-    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 5)
 
-    status = segments(_one(files, "_277CA_").read_bytes())
     stc_by_claim: dict[str, list[str]] = {}
-    current = ""
-    for seg in status:
-        if seg.id == "HL":
-            current = ""
-        elif seg.id == "TRN" and seg.element(1) == "2":
-            current = seg.element(2)
-        elif seg.id == "STC" and current:
-            stc_by_claim[current] = seg.components(1)
+    for marker in ("_277CA_", "_PAYER_277CA_"):  # the payer's answer comes last
+        current = ""
+        for seg in segments(_one(files, marker).read_bytes()):
+            if seg.id == "HL":
+                current = ""
+            elif seg.id == "TRN" and seg.element(1) == "2":
+                current = seg.element(2)
+            elif seg.id == "STC" and current:
+                stc_by_claim[current] = seg.components(1)
     assert stc_by_claim["PAID1"][:2] == ["A2", "20"]
     assert stc_by_claim["NOPAYER1"] == ["A3", "116", "PR"]
     assert stc_by_claim["ERA-ONLY"] == ["A3", "116", "PR"]
@@ -183,8 +190,8 @@ def test_rules_unknown_payer_rejects_and_denials_carry_cas(
     clps = {s.element(1): s for s in by_id(remit, "CLP")}
     assert set(clps) == {"PAID1", "DENY-ME", "AUTHLESS", "AUTHED", "ALLAUTH"}
     assert clps["PAID1"].elements[1:4] == ("1", "153.33", "122.66")
-    assert clps["DENY-ME"].elements[1:4] == ("4", "120", "0")
-    assert clps["ALLAUTH"].element(2) == "4"
+    assert clps["DENY-ME"].elements[1:4] == ("1", "120", "0")  # processed as primary
+    assert clps["ALLAUTH"].elements[1:4] == ("1", "100", "0")
     assert clps["AUTHLESS"].elements[1:4] == ("1", "260", "48")
     assert clps["AUTHED"].elements[1:4] == ("1", "200", "160")
     cas = [(s.element(1), s.element(2), s.element(3)) for s in by_id(remit, "CAS")]
@@ -206,14 +213,14 @@ def test_deny_and_pay_rules_are_configurable(
         oa_harness.rules,
         deny_claim_ids=r"^X",
         denial=Adjustment("CO", "96"),
-        paid_percent=Decimal(50),
+        allowed_percent=Decimal(50),
         contractual=Adjustment("CO", "42"),
     )
     claims = [TestClaim("X1"), TestClaim("DENY-NOT-ANYMORE")]
-    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 5)
     remit = segments(_one(files, "_ERA_835_").read_bytes())
-    clps = {s.element(1): s.element(2) for s in by_id(remit, "CLP")}
-    assert clps == {"X1": "4", "DENY-NOT-ANYMORE": "1"}
+    clps = {s.element(1): s.elements[1:4] for s in by_id(remit, "CLP")}
+    assert clps == {"X1": ("1", "120", "0"), "DENY-NOT-ANYMORE": ("1", "120", "60")}
     cas = {(s.element(1), s.element(2), s.element(3)) for s in by_id(remit, "CAS")}
     assert cas == {("CO", "96", "120"), ("CO", "42", "60")}
 
@@ -300,10 +307,11 @@ def test_file_written_under_its_final_name_is_processed_on_close(
 ) -> None:
     sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
     sftp.putfo(__import__("io").BytesIO(build_837([TestClaim("A1")])), "inbound/direct_837P.txt")
-    files = wait_for_responses(4)
-    assert {f.name.split("_", 1)[1].split("_2")[0] for f in files} == {
+    files = wait_for_responses(5)
+    assert {f.name.split("_", 1)[1].rsplit("_", 1)[0] for f in files} == {
         "999",
         "277CA",
+        "PAYER_277CA",
         "EDI_STATUS",
         "ERA_835_5010",
     }
@@ -321,9 +329,9 @@ def test_processing_is_asynchronous_with_a_delay(
     upload(sftp, build_837([TestClaim("A1")]), "late_837P.txt")
     assert time.monotonic() - started < 0.4
     assert sftp.listdir("outbound") == []
-    files = wait_for_responses(4, timeout=5)
+    files = wait_for_responses(5, timeout=5)
     assert time.monotonic() - started >= 0.5
-    assert len(files) == 4
+    assert len(files) == 5
 
 
 def test_file_ids_are_unique_and_survive_restarts(tmp_path: Path, connect: Connect) -> None:
@@ -347,7 +355,7 @@ def test_edi_status_columns_start_where_the_header_titles_start(
     wait_for_responses: ResponseWaiter,
 ) -> None:
     claims = [TestClaim("LONG-CLAIM-ID-0000000000000000000001"), TestClaim("X", payer_id="NOPE")]
-    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 5)
     lines = _one(files, "_EDI_STATUS_").read_bytes().decode("ascii").split("\r\n")
     header = next(line for line in lines if line.startswith("CLAIM ID"))
     titles = ["CLAIM ID", "PAYER ID", "BILLED AMOUNT", "SERVICE DATE", "STATUS", "MESSAGE"]
@@ -364,7 +372,7 @@ def test_edi_status_columns_start_where_the_header_titles_start(
         "120.00",
         "09/02/2024",
         "ACCEPTED",
-        "ACCEPTED AND FORWARDED TO PAYER",
+        "ACCEPTED BY PAYER",
     ]
     assert parsed[1][:5] == ["X", "NOPE", "120.00", "09/02/2024", "REJECTED"]
 
