@@ -156,8 +156,9 @@ def payer_claim_number(file_id: str, claim: Claim) -> str:
 
 
 def clearinghouse_trace(file_id: str, claim: Claim) -> str:
-    """Office Ally's own REF*1K: its trace of the claim, never the payer's number."""
-    return f"OA{file_id}{claim.ordinal:04d}"
+    """Office Ally's claim ID (its 277CA REF*1K), never the payer's number: 10 digits,
+    the FileID's last six and the claim's ordinal."""
+    return f"{int(file_id) % 10**6:06d}{claim.ordinal:04d}"
 
 
 # --- the 999: what the front end notes or refuses -------------------------------

@@ -36,6 +36,7 @@ from claimferry_harness.responses import (
     acknowledgment_999,
     claim_acknowledgment_277ca,
     edi_status_report,
+    failed_file_summary,
     payer_source,
     rejected_envelope,
     remittance_835,
@@ -46,8 +47,9 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "harness_state.json"
 STAGING = "staging"
-FILE_ID = re.compile(r"(\d{9,10})_")
-"""A response name starts with its FileID, 9 or 10 digits, then ``_``."""
+FILE_ID = re.compile(r"(?:FS_[A-Z]+_)?(\d{9,10})_")
+"""A response name starts with its FileID (9 or 10 digits, then ``_``); a File Summary's
+follows ``FS_<type>_``."""
 CONTROLS_PER_FILE = 4
 """Interchange control numbers one FileID may use: 999, two 277CAs, 835."""
 ISA_LENGTH = 106
@@ -278,6 +280,9 @@ class Processor:
             exc = interchange
             env = Envelope("ZZ", _receiver_id(exc, user), control, _usage(exc), now)
             outputs[ack_name] = rejected_envelope(env, exc)
+            outputs[_summary_name(file_id)] = failed_file_summary(
+                file_id, user, path.name, now, f"the interchange envelope is invalid: {exc.reason}"
+            )
             log.info(
                 "file %s (%s): envelope rejected, TA1 note %s", file_id, path.name, exc.note_code
             )
@@ -291,6 +296,13 @@ class Processor:
         )
         sender = interchange.groups[0].sender if interchange.groups else interchange.sender_id
         outputs[ack_name] = acknowledgment_999(env, interchange, sender)
+        if not any(group.accepted_transactions for group in interchange.groups):
+            reason = "no transaction set was accepted (see the 999)"
+            if any(group.refused for group in interchange.groups):
+                reason = "the functional group was rejected (see the 999)"
+            outputs[_summary_name(file_id)] = failed_file_summary(
+                file_id, user, path.name, now, reason
+            )
         forwarded = rules.forward_test_files or not _is_test(interchange, path)
         answered: list[tuple[TransactionSet, list[Outcome]]] = []
         for group in interchange.groups:
@@ -314,9 +326,9 @@ class Processor:
                 outputs[f"{file_id}_PAYER_277CA_{stamp}.277"] = claim_acknowledgment_277ca(
                     _with_control(env, control + 2), file_id, payers, sender
                 )
-            outputs[f"{file_id}_EDI_STATUS_{stamp}.txt"] = edi_status_report(
-                file_id, path.name, now, outcomes
-            )
+            report = edi_status_report(file_id, answered, now)
+            if report is not None:
+                outputs[f"{file_id}_EDI_STATUS_{stamp}.txt"] = report
             remits = _payer_remits([(o, o.remit) for o in outcomes if o.remit is not None], rules)
             if remits:
                 outputs[f"{file_id}_ERA_835_5010_{stamp}.835"] = remittance_835(
@@ -358,6 +370,11 @@ class Processor:
                 staged.unlink()
             written.append(outbound / name)
         return written
+
+
+def _summary_name(file_id: str) -> str:
+    """Office Ally's File Summary of a professional (HCFA) claim file."""
+    return f"FS_HCFA_{file_id}_IN_C.txt"
 
 
 def _with_control(env: Envelope, control: int) -> Envelope:

@@ -523,61 +523,128 @@ def _claim_payment(body: _Segments, outcome: Outcome, remit: Remit) -> None:
             body.add("AMT", "B6", amount(line_remit.allowed))
 
 
-# --- EDI_STATUS text report ---------------------------------------------------
+# --- Office Ally's text reports -------------------------------------------------
+#
+# Layouts as integrators read Office Ally's real files (docs/harness.md gives
+# the sources): the EDI Status Report (``<FileID>_EDI_STATUS_<date>.txt``)
+# and the File Summary of a failed file (``FS_HCFA_<FileID>_IN_C.txt``).
 
-COLUMNS = (
-    ("CLAIM ID", 0, 38),
-    ("PAYER ID", 40, 15),
-    ("BILLED AMOUNT", 57, 13),
-    ("SERVICE DATE", 72, 12),
-    ("STATUS", 86, 8),
-    ("MESSAGE", 96, 0),
+STATUS_COLUMNS = (
+    ("File ID", 4),
+    ("OA ClaimID", 14),
+    ("Accnt#", 26),
+    ("Patient Name", 41),
+    ("Amount", 61),
+    ("Practice", 73),
+    ("Tax ID", 84),
+    ("Payer", 95),
+    ("Process Dt", 105),
+    ("Payer Ref ID", 122),
+    ("Status", 142),
+    ("Payer Response", 152),
 )
+"""Column titles and where they start for a 9-digit FileID, an Accnt# of up to 14."""
+AMOUNT = (4, 9)
+"""The Amount column is right-aligned in its first 9 characters."""
+STATUS_RULE = "-" * 200
 
 
-def _row(values: Sequence[str], right: frozenset[int] = frozenset()) -> str:
+def _status_starts(file_id: str, longest_claim_id: int) -> list[int]:
+    """Column starts: one further right per FileID digit past 9, and per Accnt# char past 14."""
+    wider_id = len(file_id) - 9
+    wider_account = max(0, longest_claim_id - 14)
+    starts = []
+    for index, (_, start) in enumerate(STATUS_COLUMNS):
+        shift = (wider_id if index > 0 else 0) + (wider_account if index > 2 else 0)
+        starts.append(start + shift)
+    return starts
+
+
+def _place(
+    starts: Sequence[int], cells: Sequence[str], right: tuple[int, int] | None = None
+) -> str:
+    """Each cell from its column's start, cut before the next; ``right`` is (column, width)
+    of a right-aligned cell."""
     line = ""
-    for index, ((_, start, width), value) in enumerate(zip(COLUMNS, values, strict=True)):
-        text = value[:width] if width else value
-        if index in right:
-            text = text.rjust(width)
+    for index, (start, text) in enumerate(zip(starts, cells, strict=True)):
+        width = starts[index + 1] - start - 1 if index + 1 < len(starts) else None
+        text = text[:width] if width is not None else text
+        if right is not None and index == right[0]:
+            text = text.rjust(right[1])
         line = line.ljust(start) + text
     return line.rstrip()
 
 
 def edi_status_report(
-    file_id: str, upload_name: str, received: datetime, outcomes: Sequence[Outcome]
-) -> bytes:
-    """The fixed-width EDI_STATUS report; its layout is specified in docs/harness.md."""
-    accepted = sum(1 for o in outcomes if o.accepted)
+    file_id: str,
+    answered: Sequence[tuple[TransactionSet, Sequence[Outcome]]],
+    processed: datetime,
+) -> bytes | None:
+    """The EDI Status Report: one row per claim a payer answered, ACCEPTED or REJECTED.
+
+    Claims the clearinghouse rejected never reached a payer and are not
+    listed (its own 277CA answers them); ``None`` when no row is left.
+    """
+    rows = [(txn, o) for txn, outcomes in answered for o in outcomes if o.payer is not None]
+    if not rows:
+        return None
+    longest = max(len(o.claim.claim_id) for _, o in rows)
+    starts = _status_starts(file_id, longest)
+    day = processed.strftime("%m/%d/%Y")
     lines = [
-        "OFFICE ALLY EDI STATUS REPORT",
-        f"FILE ID: {file_id}",
-        f"FILE NAME: {_clean(upload_name)}",
-        f"RECEIVED: {received.strftime('%m/%d/%Y %H:%M')}",
+        "Office Ally EDI Status Report",
+        f"Report Date: {day}",
         "",
-        _row([title for title, _, _ in COLUMNS]),
-        "-" * 120,
+        _place(starts, [title for title, _ in STATUS_COLUMNS]),
+        STATUS_RULE,
     ]
-    for outcome in outcomes:
-        claim = outcome.claim
-        when = claim.first_service_date
-        lines.append(
-            _row(
-                [
-                    claim.claim_id,
-                    claim.payer_id,
-                    f"{claim.charge.quantize(CENT):f}",
-                    when.strftime("%m/%d/%Y") if when else "",
-                    "ACCEPTED" if outcome.accepted else "REJECTED",
-                    outcome.message,
-                ],
-                right=frozenset({2}),
-            )
-        )
-    lines += [
-        "-" * 120,
-        f"TOTAL CLAIMS: {len(outcomes)}  ACCEPTED: {accepted}  "
-        f"REJECTED: {len(outcomes) - accepted}",
+    for txn, outcome in rows:
+        claim, payer = outcome.claim, outcome.payer
+        assert payer is not None
+        patient = ",".join(p for p in (claim.patient_last, claim.patient_first) if p)
+        cells = [
+            file_id,
+            outcome.clearinghouse_trace,
+            claim.claim_id,
+            _clean(patient),
+            f"{claim.charge.quantize(CENT):,f}",
+            _clean(txn.submitter_id),
+            claim.billing_tax_id,
+            claim.payer_id,
+            day,
+            outcome.payer_claim_number if payer.accepted else "",
+            "ACCEPTED" if payer.accepted else "REJECTED",
+            payer.message,
+        ]
+        lines.append(_place(starts, cells, right=AMOUNT))
+    lines += [STATUS_RULE, f"Total Claims: {len(rows)}"]
+    return "".join(f"{line}\r\n" for line in lines).encode("ascii", "replace")
+
+
+def failed_file_summary(
+    file_id: str, account: str, upload_name: str, processed: datetime, reason: str
+) -> bytes:
+    """The File Summary of a failed file: no claims were created, and why."""
+    rule = "=" * 78
+    day = processed.strftime("%m/%d/%Y")
+    lines = [
+        f"Dear {_clean(account)}",
+        "",
+        "Your claims file could not be processed by Office Ally. No claims were created.",
+        "",
+        rule,
+        "",
+        "Claims Upload File Summary",
+        "",
+        f"     File Name:{file_id}_{_clean(upload_name)}",
+        f" Date Uploaded: {day}",
+        "  Type of File: HCFA",
+        f"Date Processed: {day}",
+        f"\tFile failed: {_clean(reason)}",
+        "",
+        rule,
+        f"This summary is regarding the master file with fileID:{file_id}",
+        "please track each individual file by their unique file ID.",
+        rule,
     ]
     return "".join(f"{line}\r\n" for line in lines).encode("ascii", "replace")

@@ -346,7 +346,8 @@ def test_group_rejection_has_no_ak2_and_nothing_follows(
     wait_for_responses: ResponseWaiter,
 ) -> None:
     claims = [TestClaim("PAID-1"), TestClaim("GROUPREJECT-1")]
-    answers = _send(oa_harness, oa_user, connect, wait_for_responses, claims, 1)
+    answers = _send(oa_harness, oa_user, connect, wait_for_responses, claims, 2)
+    assert "the functional group was rejected" in answers.one("FS_HCFA_").read_text()
     ack = segments(answers.one("_999_").read_bytes())
     assert [s.id for s in ack] == ["ISA", "TA1", "GS", "ST", "AK1", "AK9", "SE", "GE", "IEA"]
     assert by_id(ack, "AK9")[0].elements == ("R", "1", "1", "0")
@@ -411,9 +412,8 @@ def test_test_files_not_forwarded_get_only_the_clearinghouse_answer(
     wait_for_responses: ResponseWaiter,
 ) -> None:
     oa_harness.rules = dataclasses.replace(oa_harness.rules, forward_test_files=False)
-    answers = _send(oa_harness, oa_user, connect, wait_for_responses, [TestClaim("PAID-1")], 3)
+    answers = _send(oa_harness, oa_user, connect, wait_for_responses, [TestClaim("PAID-1")], 2)
     assert sorted(f.name.split("_", 1)[1].rsplit("_", 1)[0] for f in answers.files) == [
         "277CA",
         "999",
-        "EDI_STATUS",
-    ]
+    ]  # no payer saw it: no payer 277CA, no EDI Status Report rows, no 835

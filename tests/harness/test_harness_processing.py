@@ -200,7 +200,8 @@ def test_rules_unknown_payer_rejects_and_denials_are_processed_with_cas(
     assert ("CO", "45", "6.67") in cas  # 33.33 * 80% = 26.664 -> paid 26.66
 
     report = _one(files, "_EDI_STATUS_").read_text()
-    assert re.search(r"^NOPAYER1 .*ZZZ99 .*REJECTED\s+PAYER ID NOT ON", report, re.MULTILINE)
+    assert re.search(r" REJECT-ME .* REJECTED  REJECTED BY HARNESS RULE", report)
+    assert "NOPAYER1" not in report  # rejected by the clearinghouse, never reached a payer
 
 
 def test_deny_and_pay_rules_are_configurable(
@@ -226,8 +227,16 @@ def test_deny_and_pay_rules_are_configurable(
 
 
 def _only_999(files: list[Path]) -> list:  # type: ignore[type-arg]
-    assert len(files) == 1 and "_999_" in files[0].name, [f.name for f in files]
-    data = files[0].read_bytes()
+    """The 999 of a failed file, checking that a File Summary says why and nothing else came."""
+    assert len(files) == 2, [f.name for f in files]
+    ack, summary = sorted(files, key=lambda f: f.name.startswith("FS_"))
+    file_id = ack.name.split("_")[0]
+    assert "_999_" in ack.name and summary.name == f"FS_HCFA_{file_id}_IN_C.txt"
+    text = summary.read_bytes().decode("ascii")
+    assert "     File Name:" + file_id + "_batch_837P.txt\r\n" in text
+    assert re.search(r"^\tFile failed: \S.*\r$", text, re.MULTILINE)
+    assert f"master file with fileID:{file_id}\r\n" in text
+    data = ack.read_bytes()
     verdict = judge(data)
     assert verdict, verdict.errors
     return segments(data)
@@ -251,7 +260,7 @@ def test_broken_envelope_gets_only_a_rejecting_ta1(
     connect: Connect,
     wait_for_responses: ResponseWaiter,
 ) -> None:
-    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 1))
+    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 2))
     assert [s.id for s in segs] == ["ISA", "TA1", "IEA"]
     assert segs[1].element(4) == "R" and segs[1].element(5) == note
 
@@ -275,7 +284,7 @@ def test_bad_transaction_gets_only_a_rejecting_999(
     connect: Connect,
     wait_for_responses: ResponseWaiter,
 ) -> None:
-    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 1))
+    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 2))
     assert segs[1].id == "TA1" and segs[1].element(4) == "A"
     result = by_id(segs, "IK5")[0]
     assert (result.element(1) if ik5 == "A" else result.element(2)) == ik5
@@ -348,33 +357,94 @@ def test_file_ids_are_unique_and_survive_restarts(tmp_path: Path, connect: Conne
     assert ids == ["100000000", "100000001", "9999999998", "9999999999"]
 
 
-def test_edi_status_columns_start_where_the_header_titles_start(
+STATUS_TITLES = [
+    "File ID",
+    "OA ClaimID",
+    "Accnt#",
+    "Patient Name",
+    "Amount",
+    "Practice",
+    "Tax ID",
+    "Payer",
+    "Process Dt",
+    "Payer Ref ID",
+    "Status",
+    "Payer Response",
+]
+
+
+def _status_rows(path: Path) -> tuple[list[int], list[list[str]]]:
+    """Column starts from the header titles, and each row's cells, as a reader takes them."""
+    lines = path.read_bytes().decode("ascii").split("\r\n")
+    assert lines[:2] == ["Office Ally EDI Status Report", lines[1]]
+    assert re.fullmatch(r"Report Date: \d\d/\d\d/\d{4}", lines[1])
+    header = next(line for line in lines if line.startswith("    File ID"))
+    starts = [header.index(t) for t in STATUS_TITLES]
+    rows = [line for line in lines[lines.index(header) + 1 :] if line[4:5].isdigit()]
+    ends = [*starts[1:], None]
+    return starts, [[row[a:b].strip() for a, b in zip(starts, ends, strict=True)] for row in rows]
+
+
+@pytest.mark.parametrize("first_file_id", [100000001, 1000000001])
+def test_edi_status_report_has_office_allys_columns_and_the_payers_answers(
+    first_file_id: int,
     oa_harness: MockOfficeAlly,
     oa_user: HarnessLogin,
     connect: Connect,
     wait_for_responses: ResponseWaiter,
 ) -> None:
-    claims = [TestClaim("LONG-CLAIM-ID-0000000000000000000001"), TestClaim("X", payer_id="NOPE")]
-    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 5)
-    lines = _one(files, "_EDI_STATUS_").read_bytes().decode("ascii").split("\r\n")
-    header = next(line for line in lines if line.startswith("CLAIM ID"))
-    titles = ["CLAIM ID", "PAYER ID", "BILLED AMOUNT", "SERVICE DATE", "STATUS", "MESSAGE"]
-    starts = [header.index(t) for t in titles]
-    assert starts == [0, 40, 57, 72, 86, 96]
-    rows = [line for line in lines[lines.index(header) + 2 :] if line and not line.startswith("-")]
-    rows = [r for r in rows if not r.startswith("TOTAL")]
-    parsed = [
-        [row[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)] for row in rows
+    oa_harness.rules = dataclasses.replace(oa_harness.rules, first_file_id=first_file_id)
+    claims = [
+        TestClaim("SUN-1001", lines=[Line("97153", "1200.00")]),
+        TestClaim("SUN-REJECT-1002"),
+        TestClaim("SUN-1003", payer_id="NOPE"),
     ]
-    assert parsed[0] == [
-        "LONG-CLAIM-ID-0000000000000000000001",
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 5)
+    starts, rows = _status_rows(_one(files, "_EDI_STATUS_"))
+    wider = 1 if first_file_id >= 10**9 else 0  # a 10-digit FileID moves every column right
+    # and "SUN-REJECT-1002" (15 characters) widens Accnt# by one
+    assert starts == [4, 14 + wider, 26 + wider] + [
+        s + wider + 1 for s in (41, 61, 73, 84, 95, 105, 122, 142, 152)
+    ]
+    file_id = str(first_file_id)
+    today = rows[0][8]
+    payer_status = segments(_one(files, "_PAYER_277CA_").read_bytes())
+    pcn = next(s.element(2) for s in by_id(payer_status, "REF") if s.element(1) == "1K")
+    assert rows[0] == [
+        file_id,
+        f"{first_file_id % 10**6:06d}0001",
+        "SUN-1001",
+        "DOE,JANE",
+        "1,200.00",
+        "SUNRISE01",
+        "371234567",
         "60054",
-        "120.00",
-        "09/02/2024",
+        today,
+        pcn,
         "ACCEPTED",
         "ACCEPTED BY PAYER",
     ]
-    assert parsed[1][:5] == ["X", "NOPE", "120.00", "09/02/2024", "REJECTED"]
+    assert rows[1][2] == "SUN-REJECT-1002" and rows[1][9] == ""
+    assert rows[1][10:] == ["REJECTED", "REJECTED BY HARNESS RULE reject_claim_ids"]
+    assert len(rows) == 2  # SUN-1003 was rejected by the clearinghouse (its 277CA says so)
+
+
+def test_edi_status_amount_ends_where_office_allys_does(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    files = _process(
+        oa_harness, oa_user, connect, build_837([TestClaim("SUN-1")]), wait_for_responses, 5
+    )
+    lines = _one(files, "_EDI_STATUS_").read_bytes().decode("ascii").split("\r\n")
+    header = next(line for line in lines if line.startswith("    File ID"))
+    assert [header.index(t) for t in STATUS_TITLES] == [
+        4, 14, 26, 41, 61, 73, 84, 95, 105, 122, 142, 152
+    ]  # fmt: skip
+    row = next(line for line in lines if line.startswith("    100000001 "))
+    assert row[61:70] == "   120.00"
 
 
 def test_office_ally_payer_list_csv_is_understood(samples_dir: Path) -> None:
