@@ -2,8 +2,9 @@
 
 Arrivals are queued by the SFTP layer (so a client's rename returns at once)
 and answered after ``rules.delay`` seconds. Responses are written to a staging
-folder under the root and renamed into the user's outbound folder, so a
-client never lists a half-written response.
+folder under the root and hard-linked into the user's outbound folder, so a
+client never lists a half-written response and no response ever replaces
+another; FileIDs are never reused, even when the state file is lost.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ PUBLISH_ATTEMPTS = 5
 
 _LaterRemittance = tuple[Envelope, str, list[PayerRemit]]
 """A later ERA's envelope, its GS03 and its payments."""
-_Render = Callable[[str, int], tuple[dict[str, bytes], "_LaterRemittance | None"]]
-_Answered = tuple[list[Path], "_LaterRemittance | None"]
+_Render = Callable[[str, int], tuple[dict[str, bytes], _LaterRemittance | None]]
+_Answered = tuple[list[Path], _LaterRemittance | None]
 
 
 def is_claim_file_name(name: str) -> bool:
@@ -427,7 +428,7 @@ def _payer_acknowledgments(
 
 
 def _file_ids(folders: list[Path]) -> set[int]:
-    """The FileIDs (9 or 10 digits before the first ``_``) of every file in ``folders``."""
+    """The FileIDs named by the files in ``folders`` (see :data:`FILE_ID`)."""
     found = set()
     for folder in folders:
         try:
