@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from claimferry_harness.reader import Claim, ElementError, Interchange, SegmentError, ServiceLine
 from claimferry_harness.rules import Adjustment, OtherPayer, ProcessingRules
@@ -122,17 +123,9 @@ class Outcome:
     later: tuple[Remit, ...] = ()
 
     @property
-    def acknowledgment(self) -> Acknowledgment:
-        """The last word on the claim: the payer's when it got the claim."""
-        return self.payer or self.clearinghouse
-
-    @property
     def accepted(self) -> bool:
-        return self.acknowledgment.accepted
-
-    @property
-    def message(self) -> str:
-        return self.acknowledgment.message
+        """The last word on the claim, the payer's when it got the claim, is acceptance."""
+        return (self.payer or self.clearinghouse).accepted
 
 
 def valid_npi(npi: str) -> bool:
@@ -218,18 +211,22 @@ def _adjusted(*pairs: tuple[Adjustment, Decimal]) -> tuple[Adjusted, ...]:
     return tuple(Adjusted(adj, amount) for adj, amount in pairs if amount)
 
 
+AllowedAmount = Literal["paid", "deductible", "coinsurance", "predetermination"]
+"""What becomes of a line's allowed amount."""
+
+
 def _priced(
-    line: ServiceLine, rules: ProcessingRules, allowed_percent: Decimal, patient: str
+    line: ServiceLine, rules: ProcessingRules, allowed_percent: Decimal, allowed_as: AllowedAmount
 ) -> LineRemit:
-    """A line the payer allowed: contractual for the rest, ``patient`` names the patient's share."""
+    """A line the payer allowed, with the contractual adjustment for the rest."""
     charge = line.charge.quantize(CENT)
     allowed = _share(charge, allowed_percent)
     contractual = (rules.contractual, charge - allowed)
-    if patient == "deductible":
+    if allowed_as == "deductible":
         return LineRemit(
             line, charge, ZERO, allowed, _adjusted(contractual, (rules.deductible, allowed))
         )
-    if patient == "coinsurance":
+    if allowed_as == "coinsurance":
         share = _share(allowed, rules.coinsurance_percent)
         return LineRemit(
             line,
@@ -238,7 +235,7 @@ def _priced(
             allowed,
             _adjusted(contractual, (rules.coinsurance, share)),
         )
-    if patient == "predetermination":
+    if allowed_as == "predetermination":
         return LineRemit(
             line, charge, ZERO, allowed, _adjusted(contractual, (rules.predetermination, allowed))
         )
@@ -267,18 +264,18 @@ def remit(claim: Claim, rules: ProcessingRules) -> Remit:
         return Remit(PREDETERMINATION, charge, lines)
     if rules.matches("deny_claim_ids", claim_id):
         return Remit(processed, charge, tuple(_denied(line, rules.denial) for line in claim.lines))
-    patient = ""
+    allowed_as: AllowedAmount = "paid"
     if rules.matches("deductible_claim_ids", claim_id):
-        patient = "deductible"
+        allowed_as = "deductible"
     elif rules.matches("coinsurance_claim_ids", claim_id) or rules.matches(
         "crossover_claim_ids", claim_id
     ):
-        patient = "coinsurance"
+        allowed_as = "coinsurance"
     lines = tuple(
         _denied(line, rules.prior_auth_denial)
         if line.procedure in rules.prior_auth_procedures
         and not (claim.prior_auth or line.prior_auth)
-        else _priced(line, rules, rules.allowed_percent, patient)
+        else _priced(line, rules, rules.allowed_percent, allowed_as)
         for line in claim.lines
     )
     result = Remit(processed, charge, lines)
@@ -332,7 +329,7 @@ def corrected_remit(original: Remit, rules: ProcessingRules, payer_claim: str) -
     """
     percent = _share(rules.allowed_percent, rules.corrected_percent)
     lines = tuple(
-        _priced(line.line, rules, percent, "") if line.allowed is not None else line
+        _priced(line.line, rules, percent, "paid") if line.allowed is not None else line
         for line in original.lines
     )
     correction = Remit(original.status, original.charge, lines)
