@@ -33,10 +33,17 @@ from claimferry_harness.reader import (
 OFFICE_ALLY_ID = "330897513"
 OFFICE_ALLY_NAME = "OFFICE ALLY"
 _SCRUB = str.maketrans({c: " " for c in "*:^~\r\n"})
+_TEXT_SCRUB = str.maketrans({c: " " for c in "\t\r\n"})
 
 
 def _clean(value: str) -> str:
+    """A value fit for an X12 element: no delimiter inside."""
     return value.translate(_SCRUB).strip()
+
+
+def _text(value: str) -> str:
+    """A value fit for one cell or line of a text report: no tab or line break inside."""
+    return value.translate(_TEXT_SCRUB).strip()
 
 
 def amount(value: Decimal) -> str:
@@ -605,12 +612,12 @@ def edi_status_report(
         cells = [
             file_id,
             outcome.clearinghouse_trace,
-            claim.claim_id,
-            _clean(patient),
+            _text(claim.claim_id),
+            _text(patient),
             f"{claim.charge.quantize(CENT):,f}",
-            _clean(txn.submitter_id),
-            claim.billing_tax_id,
-            claim.payer_id,
+            _text(txn.submitter_id),
+            _text(claim.billing_tax_id),
+            _text(claim.payer_id),
             day,
             outcome.payer_claim_number if payer.accepted else "",
             "ACCEPTED" if payer.accepted else "REJECTED",
@@ -628,7 +635,7 @@ def failed_file_summary(
     rule = "=" * 78
     day = processed.strftime("%m/%d/%Y")
     lines = [
-        f"Dear {_clean(account)}",
+        f"Dear {_text(account)}",
         "",
         "Your claims file could not be processed by Office Ally. No claims were created.",
         "",
@@ -636,11 +643,11 @@ def failed_file_summary(
         "",
         "Claims Upload File Summary",
         "",
-        f"     File Name:{file_id}_{_clean(upload_name)}",
+        f"     File Name:{file_id}_{_text(upload_name)}",
         f" Date Uploaded: {day}",
         "  Type of File: HCFA",
         f"Date Processed: {day}",
-        f"\tFile failed: {_clean(reason)}",
+        f"\tFile failed: {_text(reason)}",
         "",
         rule,
         f"This summary is regarding the master file with fileID:{file_id}",
