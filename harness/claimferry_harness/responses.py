@@ -1,9 +1,11 @@
-"""Writes the mock's response files: 999 (with TA1), both 277CAs, 835 and EDI_STATUS.
+"""Writes the mock's response files: 999 (with TA1), both 277CAs, 835s, and Office
+Ally's text reports (the EDI Status Report, the File Summary of a failed file).
 
 Deliberately its own small code, independent of the core's claim writer: a
 mock that shares the client's code would share its bugs. Delimiters are fixed
 (``*``, ``:``, ``^``, ``~`` plus a newline) and any of them found in a value
-copied from the claim file is replaced by a space.
+copied from the claim file is replaced by a space; in the text reports only
+tabs and line breaks are.
 """
 
 from __future__ import annotations
