@@ -46,7 +46,8 @@ class ClaimPayment:
     @property
     def amounts(self) -> tuple[Decimal, Decimal, Decimal]:
         """CLP03 charge, CLP04 paid, CLP05 patient responsibility."""
-        return tuple(Decimal(self.clp.element(i)) for i in (3, 4, 5))  # type: ignore[return-value]
+        charge, paid, patient = (Decimal(self.clp.element(i)) for i in (3, 4, 5))
+        return charge, paid, patient
 
     def all_cas(self) -> list[tuple[str, str, Decimal]]:
         return [*self.cas, *(c for line in self.lines for c in line.cas)]
