@@ -226,7 +226,7 @@ def test_deny_and_pay_rules_are_configurable(
     assert cas == {("CO", "96", "120"), ("CO", "42", "60")}
 
 
-def _only_999(files: list[Path]) -> list:  # type: ignore[type-arg]
+def _only_999(files: list[Path], reason: str) -> list:  # type: ignore[type-arg]
     """The 999 of a failed file, checking that a File Summary says why and nothing else came."""
     assert len(files) == 2, [f.name for f in files]
     ack, summary = sorted(files, key=lambda f: f.name.startswith("FS_"))
@@ -234,7 +234,7 @@ def _only_999(files: list[Path]) -> list:  # type: ignore[type-arg]
     assert "_999_" in ack.name and summary.name == f"FS_HCFA_{file_id}_IN_C.txt"
     text = summary.read_bytes().decode("ascii")
     assert "     File Name:" + file_id + "_batch_837P.txt\r\n" in text
-    assert re.search(r"^\tFile failed: \S.*\r$", text, re.MULTILINE)
+    assert f"\r\n\tFile failed: {reason}" in text
     assert f"master file with fileID:{file_id}\r\n" in text
     data = ack.read_bytes()
     verdict = judge(data)
@@ -260,7 +260,8 @@ def test_broken_envelope_gets_only_a_rejecting_ta1(
     connect: Connect,
     wait_for_responses: ResponseWaiter,
 ) -> None:
-    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 2))
+    files = _process(oa_harness, oa_user, connect, data, wait_for_responses, 2)
+    segs = _only_999(files, "the interchange envelope is invalid: ")
     assert [s.id for s in segs] == ["ISA", "TA1", "IEA"]
     assert segs[1].element(4) == "R" and segs[1].element(5) == note
 
@@ -284,7 +285,8 @@ def test_bad_transaction_gets_only_a_rejecting_999(
     connect: Connect,
     wait_for_responses: ResponseWaiter,
 ) -> None:
-    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 2))
+    files = _process(oa_harness, oa_user, connect, data, wait_for_responses, 2)
+    segs = _only_999(files, "no transaction set was accepted (see the 999)")
     assert segs[1].id == "TA1" and segs[1].element(4) == "A"
     result = by_id(segs, "IK5")[0]
     assert (result.element(1) if ik5 == "A" else result.element(2)) == ik5
