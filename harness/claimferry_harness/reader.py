@@ -63,13 +63,20 @@ class ServiceLine:
     units: str
     service_date: date | None = None
     prior_auth: bool = False
+    control_number: str = ""
+    """REF*6R, the line item control number the 835 must return."""
 
 
 @dataclass
 class Claim:
-    """What the responses need about one 2300 claim (ordinal counts from 1 per file)."""
+    """What the responses need about one 2300 claim (ordinal counts from 1 per file).
+
+    ``position`` is the CLM segment's position in its transaction set (for IK3);
+    ``responsibility`` is SBR01 (P, S, T...), which decides CLP02 1, 2 or 3.
+    """
 
     ordinal: int
+    position: int
     claim_id: str
     charge: Decimal
     place_of_service: str
@@ -83,6 +90,7 @@ class Claim:
     patient_last: str
     patient_first: str
     member_id: str
+    responsibility: str = "P"
     prior_auth: bool = False
     lines: list[ServiceLine] = field(default_factory=list)
 
@@ -98,7 +106,10 @@ class Claim:
 
 @dataclass
 class TransactionSet:
-    """One ST..SE. ``error`` is the IK502 code when rejected."""
+    """One ST..SE. ``error`` is the IK502 code when rejected.
+
+    ``noted`` holds errors that do not reject the set (999 ``IK5*E``).
+    """
 
     ident: str
     control_number: str
@@ -108,6 +119,7 @@ class TransactionSet:
     segment_count: int = 1
     trailer: Segment | None = None
     errors: list[SegmentError] = field(default_factory=list)
+    noted: list[SegmentError] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     error: str | None = None
 
@@ -118,7 +130,11 @@ class TransactionSet:
 
 @dataclass
 class FunctionalGroup:
-    """One GS..GE. ``error`` is the AK905 code when the group itself is rejected."""
+    """One GS..GE. ``error`` is the AK905 code when the group itself is rejected.
+
+    A ``refused`` group is rejected as a whole, without a reason per
+    transaction set (999 ``AK9*R`` and no AK2).
+    """
 
     functional_id: str
     sender: str
@@ -126,10 +142,13 @@ class FunctionalGroup:
     version: str
     transactions: list[TransactionSet] = field(default_factory=list)
     error: str | None = None
+    refused: bool = False
 
     @property
     def accepted_transactions(self) -> list[TransactionSet]:
-        return [t for t in self.transactions if t.accepted] if self.error is None else []
+        if self.error is not None or self.refused:
+            return []
+        return [t for t in self.transactions if t.accepted]
 
 
 @dataclass
@@ -305,6 +324,7 @@ class _ClaimCollector:
         self.patient: tuple[str, str] | None = None
         self.payer: tuple[str, str] | None = None  # ID, name
         self.filing_code = ""
+        self.responsibility = "P"
         self.last_nm1 = ""
         self.claim: Claim | None = None
         self.line: ServiceLine | None = None
@@ -327,6 +347,7 @@ class _ClaimCollector:
             self._reference(seg)
         elif sid == "SBR":
             if self.claim is None:
+                self.responsibility = seg.element(1)
                 self.filing_code = seg.element(9)
             else:
                 self.other_payer = True
@@ -354,6 +375,7 @@ class _ClaimCollector:
             self.subscriber = ("", "", "")
             self.payer = None
             self.filing_code = ""
+            self.responsibility = "P"
         self.patient = None
 
     def _name(self, seg: Segment, position: int) -> None:
@@ -382,6 +404,8 @@ class _ClaimCollector:
                 self.line.prior_auth = True
             else:
                 self.claim.prior_auth = True
+        elif qualifier == "6R" and self.line is not None and not self.other_payer:
+            self.line.control_number = seg.element(2)
 
     def _claim(self, seg: Segment, position: int) -> None:
         self.claim = None
@@ -403,6 +427,7 @@ class _ClaimCollector:
         last, first = self.patient or self.subscriber[:2]
         self.claim = Claim(
             ordinal=self.ordinal,
+            position=position,
             claim_id=claim_id,
             charge=charge,
             place_of_service=place[0],
@@ -416,6 +441,7 @@ class _ClaimCollector:
             patient_last=last,
             patient_first=first,
             member_id=self.subscriber[2],
+            responsibility=self.responsibility,
         )
         self.txn.claims.append(self.claim)
 

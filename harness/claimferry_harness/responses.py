@@ -1,9 +1,11 @@
-"""Writes the mock's response files: 999 (with TA1), 277CA, 835 and EDI_STATUS.
+"""Writes the mock's response files: 999 (with TA1), both 277CAs, 835s, and Office
+Ally's text reports (the EDI Status Report, the File Summary of a failed file).
 
 Deliberately its own small code, independent of the core's claim writer: a
 mock that shares the client's code would share its bugs. Delimiters are fixed
 (``*``, ``:``, ``^``, ``~`` plus a newline) and any of them found in a value
-copied from the claim file is replaced by a space.
+copied from the claim file is replaced by a space; in the text reports only
+tabs and line breaks are.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from claimferry_harness.adjudication import CENT, Outcome, Remit
+from claimferry_harness.adjudication import (
+    CENT,
+    RECEIVED,
+    Acknowledgment,
+    Adjusted,
+    Outcome,
+    Remit,
+)
 from claimferry_harness.reader import (
     Claim,
     EnvelopeError,
@@ -26,15 +35,22 @@ from claimferry_harness.reader import (
 OFFICE_ALLY_ID = "330897513"
 OFFICE_ALLY_NAME = "OFFICE ALLY"
 _SCRUB = str.maketrans({c: " " for c in "*:^~\r\n"})
+_TEXT_SCRUB = str.maketrans({c: " " for c in "\t\r\n"})
 
 
 def _clean(value: str) -> str:
+    """A value fit for an X12 element: no delimiter inside."""
     return value.translate(_SCRUB).strip()
+
+
+def _text(value: str) -> str:
+    """A value fit for one cell or line of a text report: no tab or line break inside."""
+    return value.translate(_TEXT_SCRUB).strip()
 
 
 def amount(value: Decimal) -> str:
     """An X12 decimal: cents at most, no trailing zeros (``80``, ``80.5``, ``0``)."""
-    text = f"{value.quantize(CENT):f}"
+    text = f"{value.quantize(CENT) or Decimal(0):f}"  # never "-0"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -174,24 +190,34 @@ def _ak2(body: _Segments, txn: TransactionSet) -> None:
         else txn.control_number.zfill(4)[-9:]
     )
     body.add("AK2", ident, control, "005010X222A1")
-    for err in txn.errors:
+    for err in [*txn.errors, *txn.noted]:
         body.add("IK3", err.segment_id, str(err.position), err.loop, err.code)
         if err.element is not None:
             body.add("IK4", str(err.element.position), err.element.reference, err.element.code)
-    body.add("IK5", "A" if txn.accepted else "R", txn.error or "")
+    if not txn.accepted:
+        body.add("IK5", "R", txn.error or "")
+    elif txn.noted:
+        body.add("IK5", "E", "5")  # accepted, one or more segments noted in error
+    else:
+        body.add("IK5", "A")
 
 
 def _ak9(body: _Segments, group: FunctionalGroup) -> None:
     count = len(group.transactions)
-    accepted = len(group.accepted_transactions)
-    code = "A" if accepted == count else "P"
-    if group.error is not None or accepted == 0:
+    accepted = group.accepted_transactions
+    code = "A" if len(accepted) == count else "P"
+    if code == "A" and any(t.noted for t in accepted):
+        code = "E"
+    if group.error is not None or group.refused or not accepted:
         code = "R"
-    body.add("AK9", code, str(count), str(count), str(accepted), group.error or "")
+    body.add("AK9", code, str(count), str(count), str(len(accepted)), group.error or "")
 
 
 def acknowledgment_999(env: Envelope, interchange: Interchange, sender: str) -> bytes:
-    """One 999 per functional group, after a TA1 accepting the interchange (as OA does)."""
+    """One 999 per functional group, after a TA1 accepting the interchange (as OA does).
+
+    A refused group is answered with AK1 and AK9 only: no AK2 at all.
+    """
     bodies = []
     for group in interchange.groups:
         body = _body("999")
@@ -201,7 +227,7 @@ def acknowledgment_999(env: Envelope, interchange: Interchange, sender: str) -> 
             group.control_number if group.control_number.isdigit() else "0",
             "005010X222A1",
         )
-        for txn in group.transactions:
+        for txn in [] if group.refused else group.transactions:
             _ak2(body, txn)
         _ak9(body, group)
         bodies.append(body)
@@ -217,26 +243,73 @@ def _d8(day: date) -> str:
     return day.strftime("%Y%m%d")
 
 
+@dataclass(frozen=True)
+class InformationSource:
+    """Who sends a 277CA (loop 2100A): the clearinghouse (``AY``) or a payer (``PR``).
+
+    ``receipt_entity`` is STC01-3 of its "received" status (``A1:19``): the
+    clearinghouse acknowledges as the receiver of the 837 (``40``), a payer as
+    the payer.
+    """
+
+    entity: str
+    name: str
+    qualifier: str
+    identifier: str
+    receipt_entity: str
+
+    @property
+    def received(self) -> tuple[str, str, str]:
+        return ("A1", "19", self.receipt_entity)
+
+
+CLEARINGHOUSE = InformationSource("AY", OFFICE_ALLY_NAME, "46", OFFICE_ALLY_ID, RECEIVED[2])
+
+
+def payer_source(payer_id: str, name: str) -> InformationSource:
+    return InformationSource("PR", name or payer_id, "PI", payer_id, "PR")
+
+
+@dataclass(frozen=True)
+class ClaimAcknowledgments:
+    """The claims of one 837 transaction set that one information source answers."""
+
+    txn: TransactionSet
+    source: InformationSource
+    outcomes: tuple[Outcome, ...]
+
+
 def claim_acknowledgment_277ca(
-    env: Envelope,
-    file_id: str,
-    answered: Sequence[tuple[TransactionSet, Sequence[Outcome]]],
-    sender: str,
+    env: Envelope, file_id: str, sets: Sequence[ClaimAcknowledgments], sender: str
 ) -> bytes:
-    """A 277CA: one transaction set per accepted 837 transaction set, every claim in it."""
-    bodies = [_277_body(env, file_id, txn, outcomes) for txn, outcomes in answered]
+    """A 277CA interchange: one transaction set per 837 transaction set and source.
+
+    The clearinghouse's answers carry its own trace in REF*1K; a payer's carry
+    the payer claim number that its 835 repeats in CLP07. Every rejection
+    has its reason in STC12.
+    """
+    bodies = [_277_body(env, file_id, number, answers) for number, answers in enumerate(sets, 1)]
     return _interchange(env, [], [_group(env, "HN", "005010X214", sender, bodies)])
 
 
-def _277_body(
-    env: Envelope, file_id: str, txn: TransactionSet, outcomes: Sequence[Outcome]
-) -> _Segments:
+def _answer(source: InformationSource, outcome: Outcome) -> tuple[Acknowledgment, str]:
+    """The acknowledgment ``source`` gives a claim and the REF*1K it assigns."""
+    if source.entity == CLEARINGHOUSE.entity:
+        return outcome.clearinghouse, outcome.clearinghouse_trace
+    assert outcome.payer is not None, "a payer answers only the claims it received"
+    return outcome.payer, outcome.payer_claim_number
+
+
+def _277_body(env: Envelope, file_id: str, number: int, answers: ClaimAcknowledgments) -> _Segments:
     today = _d8(env.now.date())
+    txn, source, outcomes = answers.txn, answers.source, answers.outcomes
+    received = source.received
     body = _body("277")
-    body.add("BHT", "0085", "08", file_id, today, env.now.strftime("%H%M"), "TH")
+    body.add("BHT", "0085", "08", f"{file_id}{number:02d}", today, env.now.strftime("%H%M"), "TH")
     body.add("HL", "1", "", "20", "1")
-    body.add("NM1", "AY", "2", OFFICE_ALLY_NAME, "", "", "", "", "46", OFFICE_ALLY_ID)
-    body.add("TRN", "1", file_id)
+    blank = ("", "", "", "")
+    body.add("NM1", source.entity, "2", source.name, *blank, source.qualifier, source.identifier)
+    body.add("TRN", "1", f"{file_id}{number:02d}")
     body.add("DTP", "050", "D8", today)
     body.add("DTP", "009", "D8", today)
     body.add("HL", "2", "1", "21", "1")
@@ -253,10 +326,10 @@ def _277_body(
         txn.submitter_id or env.receiver_id,
     )
     body.add("TRN", "2", txn.reference or txn.control_number)
-    accepted = [o for o in outcomes if o.accepted]
-    rejected = [o for o in outcomes if not o.accepted]
+    accepted = [o for o in outcomes if _answer(source, o)[0].accepted]
+    rejected = [o for o in outcomes if not _answer(source, o)[0].accepted]
     total = sum((o.claim.charge for o in outcomes), Decimal(0))
-    body.add("STC", ("A1", "19", "PR"), today, "WQ", amount(total))
+    body.add("STC", received, today, "WQ", amount(total))
     body.add("QTY", "90", str(len(accepted)))
     body.add("QTY", "AA", str(len(rejected)))
     body.add("AMT", "YU", amount(sum((o.claim.charge for o in accepted), Decimal(0))))
@@ -267,24 +340,24 @@ def _277_body(
         provider_hl = hl
         body.add("HL", str(hl), "2", "19", "1")
         body.add("NM1", "85", "2", name or "BILLING PROVIDER", "", "", "", "", "XX", npi)
-        body.add("TRN", "1", f"{file_id}{provider_hl:03d}")
+        body.add("TRN", "1", f"{file_id}{number:02d}{provider_hl:03d}")
         group_total = sum((o.claim.charge for o in group), Decimal(0))
-        body.add("STC", ("A1", "19", "PR"), "", "WQ", amount(group_total))
+        body.add("STC", received, "", "WQ", amount(group_total))
         for outcome in group:
             hl += 1
             claim = outcome.claim
+            answer, reference = _answer(source, outcome)
             body.add("HL", str(hl), str(provider_hl), "PT")
             _patient_name(body, claim)
             body.add("TRN", "2", claim.claim_id)
-            body.add(
-                "STC",
-                outcome.status,
-                today,
-                "WQ" if outcome.accepted else "U",
-                amount(claim.charge),
-            )
-            if outcome.accepted:
-                body.add("REF", "1K", outcome.payer_claim_number)
+            if answer.accepted:
+                body.add("STC", answer.status, today, "WQ", amount(claim.charge))
+                body.add("REF", "1K", reference)
+            else:
+                blanks = [""] * 7  # STC05..STC11 are not used in a 277CA
+                body.add(
+                    "STC", answer.status, today, "U", amount(claim.charge), *blanks, answer.message
+                )
             _service_period(body, claim)
     return body
 
@@ -353,15 +426,18 @@ _CLP06 = {
 
 @dataclass(frozen=True)
 class PayerRemit:
-    """The claims one payer pays to one billing provider: one 835 transaction set."""
+    """The payments one payer makes to one billing provider: one 835 transaction set."""
 
     payer_id: str
     payer_name: str
-    outcomes: tuple[Outcome, ...]
+    payments: tuple[tuple[Outcome, Remit], ...]
 
     @property
     def total(self) -> Decimal:
-        return sum((o.remit.paid for o in self.outcomes if o.remit is not None), Decimal(0))
+        """BPR02: the claims' payments less the provider-level adjustments."""
+        remits = [remit for _, remit in self.payments]
+        paid = sum((r.paid for r in remits), Decimal(0))
+        return paid - sum((a.amount for r in remits for a in r.provider_adjustments), Decimal(0))
 
 
 def _payer_tax_id(payer_id: str) -> str:
@@ -376,6 +452,8 @@ def remittance_835(env: Envelope, file_id: str, remits: Sequence[PayerRemit], se
     for number, payer in enumerate(remits, start=1):
         body = _body("835")
         total = payer.total
+        if total < 0:
+            raise ValueError("an 835 cannot pay a negative total (BPR02)")
         if total > 0:
             body.add("BPR", "C", amount(total), "C", "CHK", *([""] * 11), today)
         else:
@@ -387,17 +465,34 @@ def remittance_835(env: Envelope, file_id: str, remits: Sequence[PayerRemit], se
         body.add("N4", "CHICAGO", "IL", "60601")
         body.add("REF", "2U", payer.payer_id)
         body.add("PER", "BL", "EDI SUPPORT", "TE", "8005550100")
-        first = payer.outcomes[0].claim
+        first = payer.payments[0][0].claim
         body.add("N1", "PE", first.billing_name or "BILLING PROVIDER", "XX", first.billing_npi)
         if first.billing_tax_id:
             body.add("REF", "TJ", first.billing_tax_id)
         body.add("LX", "1")
-        for outcome in payer.outcomes:
-            if outcome.remit is not None:
-                _claim_payment(body, outcome, outcome.remit)
+        for outcome, remit in payer.payments:
+            _claim_payment(body, outcome, remit)
+        fiscal_period = f"{env.now.year}1231"  # PLB02: the provider's fiscal year end
+        for _, remit in payer.payments:
+            for adj in remit.provider_adjustments:
+                reference = (adj.reason, adj.reference[:50])
+                body.add("PLB", first.billing_npi, fiscal_period, reference, amount(adj.amount))
         bodies.append(body)
     group = _group(env, "HP", "005010X221A1", sender, bodies, st03=False)
     return _interchange(env, [], [group])
+
+
+def _cas(body: _Segments, adjustments: Sequence[Adjusted]) -> None:
+    """CAS segments: one per group, at most six reason/amount pairs each."""
+    groups: dict[str, list[Adjusted]] = {}
+    for adjusted in adjustments:
+        groups.setdefault(adjusted.adjustment.group, []).append(adjusted)
+    for group, items in groups.items():
+        for start in range(0, len(items), 6):
+            elements: list[str] = []
+            for item in items[start : start + 6]:
+                elements += [item.adjustment.reason, amount(item.amount), ""]
+            body.add("CAS", group, *elements)
 
 
 def _claim_payment(body: _Segments, outcome: Outcome, remit: Remit) -> None:
@@ -407,81 +502,158 @@ def _claim_payment(body: _Segments, outcome: Outcome, remit: Remit) -> None:
         "CLP",
         claim.claim_id,
         remit.status,
-        amount(claim.charge),
+        amount(remit.charge),
         amount(remit.paid),
-        "0",
+        amount(remit.patient_responsibility),
         filing,
         outcome.payer_claim_number,
         claim.place_of_service,
         claim.frequency,
     )
+    _cas(body, remit.claim_adjustments)
     _patient_name(body, claim)
+    if remit.forwarded_to is not None:
+        other = remit.forwarded_to
+        body.add("NM1", "TT", "2", other.name, "", "", "", "", "PI", other.payer_id)
+    if remit.remarks:
+        body.add("MOA", "", "", *remit.remarks[:5])
     for line_remit in remit.lines:
         line = line_remit.line
         procedure = ("HC", line.procedure, *line.modifiers)
-        body.add("SVC", procedure, amount(line.charge), amount(line_remit.paid), "", line.units)
+        body.add(
+            "SVC", procedure, amount(line_remit.charge), amount(line_remit.paid), "", line.units
+        )
         if line.service_date is not None:
             body.add("DTM", "472", _d8(line.service_date))
-        if line_remit.adjustment is not None and line_remit.adjusted:
-            adj = line_remit.adjustment
-            body.add("CAS", adj.group, adj.reason, amount(line_remit.adjusted))
+        _cas(body, line_remit.adjustments)
+        if line.control_number:
+            body.add("REF", "6R", line.control_number)
+        if line_remit.allowed is not None:
+            body.add("AMT", "B6", amount(line_remit.allowed))
 
 
-# --- EDI_STATUS text report ---------------------------------------------------
+# --- Office Ally's text reports -------------------------------------------------
+#
+# Layouts as integrators read Office Ally's real files (docs/harness.md gives
+# the sources): the EDI Status Report (``<FileID>_EDI_STATUS_<date>.txt``)
+# and the File Summary of a failed file (``FS_HCFA_<FileID>_IN_C.txt``).
 
-COLUMNS = (
-    ("CLAIM ID", 0, 38),
-    ("PAYER ID", 40, 15),
-    ("BILLED AMOUNT", 57, 13),
-    ("SERVICE DATE", 72, 12),
-    ("STATUS", 86, 8),
-    ("MESSAGE", 96, 0),
+STATUS_COLUMNS = (
+    ("File ID", 4),
+    ("OA ClaimID", 14),
+    ("Accnt#", 26),
+    ("Patient Name", 41),
+    ("Amount", 61),
+    ("Practice", 73),
+    ("Tax ID", 84),
+    ("Payer", 95),
+    ("Process Dt", 105),
+    ("Payer Ref ID", 122),
+    ("Status", 142),
+    ("Payer Response", 152),
 )
+"""Column titles and where they start for a 9-digit FileID, an Accnt# of up to 14."""
+AMOUNT = (4, 9)
+"""The Amount column is right-aligned in its first 9 characters."""
+STATUS_RULE = "-" * 200
 
 
-def _row(values: Sequence[str], right: frozenset[int] = frozenset()) -> str:
+def _status_starts(file_id: str, longest_claim_id: int) -> list[int]:
+    """Column starts: one further right per FileID digit past 9, and per Accnt# char past 14."""
+    wider_id = len(file_id) - 9
+    wider_account = max(0, longest_claim_id - 14)
+    starts = []
+    for index, (_, start) in enumerate(STATUS_COLUMNS):
+        shift = (wider_id if index > 0 else 0) + (wider_account if index > 2 else 0)
+        starts.append(start + shift)
+    return starts
+
+
+def _place(
+    starts: Sequence[int], cells: Sequence[str], right: tuple[int, int] | None = None
+) -> str:
+    """Each cell from its column's start, cut before the next; ``right`` is (column, width)
+    of a right-aligned cell."""
     line = ""
-    for index, ((_, start, width), value) in enumerate(zip(COLUMNS, values, strict=True)):
-        text = value[:width] if width else value
-        if index in right:
-            text = text.rjust(width)
+    for index, (start, text) in enumerate(zip(starts, cells, strict=True)):
+        width = starts[index + 1] - start - 1 if index + 1 < len(starts) else None
+        text = text[:width] if width is not None else text
+        if right is not None and index == right[0]:
+            text = text.rjust(right[1])
         line = line.ljust(start) + text
     return line.rstrip()
 
 
 def edi_status_report(
-    file_id: str, upload_name: str, received: datetime, outcomes: Sequence[Outcome]
-) -> bytes:
-    """The fixed-width EDI_STATUS report; its layout is specified in docs/harness.md."""
-    accepted = sum(1 for o in outcomes if o.accepted)
+    file_id: str,
+    answered: Sequence[tuple[TransactionSet, Sequence[Outcome]]],
+    processed: datetime,
+) -> bytes | None:
+    """The EDI Status Report: one row per claim a payer answered, ACCEPTED or REJECTED.
+
+    Claims the clearinghouse rejected never reached a payer and are not
+    listed (its own 277CA answers them); ``None`` when no row is left.
+    """
+    rows = [(txn, o) for txn, outcomes in answered for o in outcomes if o.payer is not None]
+    if not rows:
+        return None
+    longest = max(len(o.claim.claim_id) for _, o in rows)
+    starts = _status_starts(file_id, longest)
+    day = processed.strftime("%m/%d/%Y")
     lines = [
-        "OFFICE ALLY EDI STATUS REPORT",
-        f"FILE ID: {file_id}",
-        f"FILE NAME: {_clean(upload_name)}",
-        f"RECEIVED: {received.strftime('%m/%d/%Y %H:%M')}",
+        "Office Ally EDI Status Report",
+        f"Report Date: {day}",
         "",
-        _row([title for title, _, _ in COLUMNS]),
-        "-" * 120,
+        _place(starts, [title for title, _ in STATUS_COLUMNS]),
+        STATUS_RULE,
     ]
-    for outcome in outcomes:
-        claim = outcome.claim
-        when = claim.first_service_date
-        lines.append(
-            _row(
-                [
-                    claim.claim_id,
-                    claim.payer_id,
-                    f"{claim.charge.quantize(CENT):f}",
-                    when.strftime("%m/%d/%Y") if when else "",
-                    "ACCEPTED" if outcome.accepted else "REJECTED",
-                    outcome.message,
-                ],
-                right=frozenset({2}),
-            )
-        )
-    lines += [
-        "-" * 120,
-        f"TOTAL CLAIMS: {len(outcomes)}  ACCEPTED: {accepted}  "
-        f"REJECTED: {len(outcomes) - accepted}",
+    for txn, outcome in rows:
+        claim, payer = outcome.claim, outcome.payer
+        assert payer is not None
+        patient = ",".join(p for p in (claim.patient_last, claim.patient_first) if p)
+        cells = [
+            file_id,
+            outcome.clearinghouse_trace,
+            _text(claim.claim_id),
+            _text(patient),
+            f"{claim.charge.quantize(CENT):,f}",
+            _text(txn.submitter_id),
+            _text(claim.billing_tax_id),
+            _text(claim.payer_id),
+            day,
+            outcome.payer_claim_number if payer.accepted else "",
+            "ACCEPTED" if payer.accepted else "REJECTED",
+            payer.message,
+        ]
+        lines.append(_place(starts, cells, right=AMOUNT))
+    lines += [STATUS_RULE, f"Total Claims: {len(rows)}"]
+    return "".join(f"{line}\r\n" for line in lines).encode("ascii", "replace")
+
+
+def failed_file_summary(
+    file_id: str, account: str, upload_name: str, processed: datetime, reason: str
+) -> bytes:
+    """The File Summary of a failed file: no claims were created, and why."""
+    rule = "=" * 78
+    day = processed.strftime("%m/%d/%Y")
+    lines = [
+        f"Dear {_text(account)}",
+        "",
+        "Your claims file could not be processed by Office Ally. No claims were created.",
+        "",
+        rule,
+        "",
+        "Claims Upload File Summary",
+        "",
+        f"     File Name:{file_id}_{_text(upload_name)}",
+        f" Date Uploaded: {day}",
+        "  Type of File: HCFA",
+        f"Date Processed: {day}",
+        f"\tFile failed: {_text(reason)}",
+        "",
+        rule,
+        f"This summary is regarding the master file with fileID:{file_id}",
+        "please track each individual file by their unique file ID.",
+        rule,
     ]
     return "".join(f"{line}\r\n" for line in lines).encode("ascii", "replace")

@@ -99,6 +99,8 @@ class Line:
     units: str = "4"
     date: str = "20240902"
     modifiers: tuple[str, ...] = ()
+    control: str | None = None
+    """REF*6R, the line item control number."""
 
 
 @dataclass
@@ -109,6 +111,8 @@ class TestClaim:
     total: str | None = None
     prior_auth: str | None = None
     npi: str = "1245319599"
+    responsibility: str = "P"
+    """SBR01: P primary, S secondary, T tertiary."""
 
     __test__ = False
 
@@ -145,7 +149,7 @@ def build_837(
         total = claim.total or f"{sum(float(line.charge) for line in claim.lines):.2f}"
         body += [
             f"HL*{hl}*{parent}*22*0",
-            "SBR*P*18*GRP100******CI",
+            f"SBR*{claim.responsibility}*18*GRP100******CI",
             "NM1*IL*1*DOE*JANE****MI*MEM123456",
             "N3*1 ELM ST",
             "N4*SPRINGFIELD*IL*627010000",
@@ -163,6 +167,8 @@ def build_837(
                 f"SV1*{procedure}*{line.charge}*UN*{line.units}***1",
                 f"DTP*472*D8*{line.date}",
             ]
+            if line.control:
+                body.append(f"REF*6R*{line.control}")
     body.append(f"SE*{len(body) + 1 + se_count_delta}*{st02}")
     lines = [
         f"ISA*00*          *00*          *ZZ*SUNRISE01      *ZZ*330897513      "

@@ -38,7 +38,7 @@ def test_marker_renames_the_folders(
     sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
     assert sorted(sftp.listdir("/")) == ["from_ch", "to_ch"]
     upload(sftp, build_837([TestClaim("C1")]), "x_837P.txt", folder="to_ch")
-    assert len(wait_for_responses(4)) == 4
+    assert len(wait_for_responses(5)) == 5
     with pytest.raises(PermissionError):
         sftp.putfo(io.BytesIO(b"x"), "from_ch/nope")
 

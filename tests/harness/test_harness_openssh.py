@@ -79,7 +79,7 @@ def test_openssh_batch_upload_rename_and_fetch(oa_harness: MockOfficeAlly, tmp_p
     assert result.returncode == 0, result.stderr
     assert oa_harness.wait_idle(10)
     names = sorted(p.name for p in oa_harness.outbound_dir("harbor").iterdir())
-    assert len(names) == 4
+    assert len(names) == 5
     status = next(n for n in names if "_277CA_" in n)
     result = _sftp(
         oa_harness,

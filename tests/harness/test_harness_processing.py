@@ -34,7 +34,8 @@ SAMPLE_PAYERS = {"FLHIN": "FLORIDA DIRECT", "999996666": "KEY INSURANCE COMPANY"
 
 
 def _one(files: list[Path], marker: str) -> Path:
-    found = [f for f in files if marker in f.name]
+    """The one file named with ``marker`` (``_277CA_`` is the clearinghouse's, not the payer's)."""
+    found = [f for f in files if marker in f.name and ("PAYER" in marker or "PAYER" not in f.name)]
     assert len(found) == 1, f"expected one {marker} file in {[f.name for f in files]}"
     return found[0]
 
@@ -66,7 +67,7 @@ def _assert_balanced_835(data: bytes) -> None:
     "sample",
     ["837P_05_simple_single_claim_uhin.edi", "837P_01_dependent_patient_HL23_four_lines.edi"],
 )
-def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
+def test_sample_837_gets_999_with_ta1_two_277cas_edi_status_and_835(
     sample: str,
     samples_dir: Path,
     oa_harness: MockOfficeAlly,
@@ -80,9 +81,9 @@ def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
     data = (samples_dir / sample).read_bytes()
     sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
     upload(sftp, data, "claims_837P.txt")
-    files = wait_for_responses(4)
+    files = wait_for_responses(5)
     assert oa_harness.wait_idle(5)
-    assert len(files) == 4
+    assert len(files) == 5
     for path in files:
         assert re.match(r"^\d{9,10}_", path.name)
         if path.suffix != ".txt":
@@ -102,12 +103,16 @@ def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
     assert by_id(ack, "IK5")[0].element(1) == "A"
     assert by_id(ack, "AK9")[0].element(1) == "A"
 
-    status = segments(_one(files, "_277CA_").read_bytes())
+    status = segments(_one(files, "_PAYER_277CA_").read_bytes())
+    assert by_id(status, "NM1")[0].element(1) == "PR"
     assert ("2", clm01) in [s.elements[:2] for s in by_id(status, "TRN")]
     claim_stc = by_id(status, "STC")[-1]
     assert claim_stc.components(1)[:2] == ["A2", "20"]
     payer_claim_number = by_id(status, "REF")[0]
     assert payer_claim_number.element(1) == "1K"
+    received = segments(_one(files, "_277CA_").read_bytes())
+    assert by_id(received, "NM1")[0].element(1) == "AY"
+    assert by_id(received, "STC")[-1].components(1) == ["A1", "19", "40"]
 
     remit = _one(files, "_ERA_835_").read_bytes()
     _assert_balanced_835(remit)
@@ -116,6 +121,8 @@ def test_sample_837_gets_999_with_ta1_277ca_edi_status_and_835(
     assert clp.element(7) == payer_claim_number.element(2)
     charge = Decimal(clp.element(3))
     assert Decimal(clp.element(4)) == (charge * Decimal("0.8")).quantize(Decimal("0.01"))
+    allowed = sum(Decimal(s.element(2)) for s in by_id(segments(remit), "AMT"))
+    assert allowed == Decimal(clp.element(4))  # AMT*B6 on every line, all of it paid
 
     report = _one(files, "_EDI_STATUS_").read_text()
     assert clm01 in report and "ACCEPTED" in report
@@ -141,7 +148,7 @@ def _process(
     return files
 
 
-def test_rules_unknown_payer_rejects_and_denials_carry_cas(
+def test_rules_unknown_payer_rejects_and_denials_are_processed_with_cas(
     oa_harness: MockOfficeAlly,
     oa_user: HarnessLogin,
     connect: Connect,
@@ -159,18 +166,18 @@ def test_rules_unknown_payer_rejects_and_denials_carry_cas(
         TestClaim("BADNPI", npi="1234567890"),
         TestClaim("REJECT-ME"),
     ]
-    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 5)
 
-    status = segments(_one(files, "_277CA_").read_bytes())
     stc_by_claim: dict[str, list[str]] = {}
-    current = ""
-    for seg in status:
-        if seg.id == "HL":
-            current = ""
-        elif seg.id == "TRN" and seg.element(1) == "2":
-            current = seg.element(2)
-        elif seg.id == "STC" and current:
-            stc_by_claim[current] = seg.components(1)
+    for marker in ("_277CA_", "_PAYER_277CA_"):  # the payer's answer comes last
+        current = ""
+        for seg in segments(_one(files, marker).read_bytes()):
+            if seg.id == "HL":
+                current = ""
+            elif seg.id == "TRN" and seg.element(1) == "2":
+                current = seg.element(2)
+            elif seg.id == "STC" and current:
+                stc_by_claim[current] = seg.components(1)
     assert stc_by_claim["PAID1"][:2] == ["A2", "20"]
     assert stc_by_claim["NOPAYER1"] == ["A3", "116", "PR"]
     assert stc_by_claim["ERA-ONLY"] == ["A3", "116", "PR"]
@@ -183,8 +190,8 @@ def test_rules_unknown_payer_rejects_and_denials_carry_cas(
     clps = {s.element(1): s for s in by_id(remit, "CLP")}
     assert set(clps) == {"PAID1", "DENY-ME", "AUTHLESS", "AUTHED", "ALLAUTH"}
     assert clps["PAID1"].elements[1:4] == ("1", "153.33", "122.66")
-    assert clps["DENY-ME"].elements[1:4] == ("4", "120", "0")
-    assert clps["ALLAUTH"].element(2) == "4"
+    assert clps["DENY-ME"].elements[1:4] == ("1", "120", "0")  # processed as primary
+    assert clps["ALLAUTH"].elements[1:4] == ("1", "100", "0")
     assert clps["AUTHLESS"].elements[1:4] == ("1", "260", "48")
     assert clps["AUTHED"].elements[1:4] == ("1", "200", "160")
     cas = [(s.element(1), s.element(2), s.element(3)) for s in by_id(remit, "CAS")]
@@ -193,7 +200,8 @@ def test_rules_unknown_payer_rejects_and_denials_carry_cas(
     assert ("CO", "45", "6.67") in cas  # 33.33 * 80% = 26.664 -> paid 26.66
 
     report = _one(files, "_EDI_STATUS_").read_text()
-    assert re.search(r"^NOPAYER1 .*ZZZ99 .*REJECTED\s+PAYER ID NOT ON", report, re.MULTILINE)
+    assert re.search(r" REJECT-ME .* REJECTED  REJECTED BY HARNESS RULE", report)
+    assert "NOPAYER1" not in report  # rejected by the clearinghouse, never reached a payer
 
 
 def test_deny_and_pay_rules_are_configurable(
@@ -206,21 +214,29 @@ def test_deny_and_pay_rules_are_configurable(
         oa_harness.rules,
         deny_claim_ids=r"^X",
         denial=Adjustment("CO", "96"),
-        paid_percent=Decimal(50),
+        allowed_percent=Decimal(50),
         contractual=Adjustment("CO", "42"),
     )
     claims = [TestClaim("X1"), TestClaim("DENY-NOT-ANYMORE")]
-    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 5)
     remit = segments(_one(files, "_ERA_835_").read_bytes())
-    clps = {s.element(1): s.element(2) for s in by_id(remit, "CLP")}
-    assert clps == {"X1": "4", "DENY-NOT-ANYMORE": "1"}
+    clps = {s.element(1): s.elements[1:4] for s in by_id(remit, "CLP")}
+    assert clps == {"X1": ("1", "120", "0"), "DENY-NOT-ANYMORE": ("1", "120", "60")}
     cas = {(s.element(1), s.element(2), s.element(3)) for s in by_id(remit, "CAS")}
     assert cas == {("CO", "96", "120"), ("CO", "42", "60")}
 
 
-def _only_999(files: list[Path]) -> list:  # type: ignore[type-arg]
-    assert len(files) == 1 and "_999_" in files[0].name, [f.name for f in files]
-    data = files[0].read_bytes()
+def _only_999(files: list[Path], reason: str) -> list:  # type: ignore[type-arg]
+    """The 999 of a failed file, checking that a File Summary says why and nothing else came."""
+    assert len(files) == 2, [f.name for f in files]
+    ack, summary = sorted(files, key=lambda f: f.name.startswith("FS_"))
+    file_id = ack.name.split("_")[0]
+    assert "_999_" in ack.name and summary.name == f"FS_HCFA_{file_id}_IN_C.txt"
+    text = summary.read_bytes().decode("ascii")
+    assert "     File Name:" + file_id + "_batch_837P.txt\r\n" in text
+    assert f"\r\n\tFile failed: {reason}" in text
+    assert f"master file with fileID:{file_id}\r\n" in text
+    data = ack.read_bytes()
     verdict = judge(data)
     assert verdict, verdict.errors
     return segments(data)
@@ -244,7 +260,8 @@ def test_broken_envelope_gets_only_a_rejecting_ta1(
     connect: Connect,
     wait_for_responses: ResponseWaiter,
 ) -> None:
-    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 1))
+    files = _process(oa_harness, oa_user, connect, data, wait_for_responses, 2)
+    segs = _only_999(files, "the interchange envelope is invalid: ")
     assert [s.id for s in segs] == ["ISA", "TA1", "IEA"]
     assert segs[1].element(4) == "R" and segs[1].element(5) == note
 
@@ -268,7 +285,8 @@ def test_bad_transaction_gets_only_a_rejecting_999(
     connect: Connect,
     wait_for_responses: ResponseWaiter,
 ) -> None:
-    segs = _only_999(_process(oa_harness, oa_user, connect, data, wait_for_responses, 1))
+    files = _process(oa_harness, oa_user, connect, data, wait_for_responses, 2)
+    segs = _only_999(files, "no transaction set was accepted (see the 999)")
     assert segs[1].id == "TA1" and segs[1].element(4) == "A"
     result = by_id(segs, "IK5")[0]
     assert (result.element(1) if ik5 == "A" else result.element(2)) == ik5
@@ -300,10 +318,11 @@ def test_file_written_under_its_final_name_is_processed_on_close(
 ) -> None:
     sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
     sftp.putfo(__import__("io").BytesIO(build_837([TestClaim("A1")])), "inbound/direct_837P.txt")
-    files = wait_for_responses(4)
-    assert {f.name.split("_", 1)[1].split("_2")[0] for f in files} == {
+    files = wait_for_responses(5)
+    assert {f.name.split("_", 1)[1].rsplit("_", 1)[0] for f in files} == {
         "999",
         "277CA",
+        "PAYER_277CA",
         "EDI_STATUS",
         "ERA_835_5010",
     }
@@ -321,9 +340,9 @@ def test_processing_is_asynchronous_with_a_delay(
     upload(sftp, build_837([TestClaim("A1")]), "late_837P.txt")
     assert time.monotonic() - started < 0.4
     assert sftp.listdir("outbound") == []
-    files = wait_for_responses(4, timeout=5)
+    files = wait_for_responses(5, timeout=5)
     assert time.monotonic() - started >= 0.5
-    assert len(files) == 4
+    assert len(files) == 5
 
 
 def test_file_ids_are_unique_and_survive_restarts(tmp_path: Path, connect: Connect) -> None:
@@ -340,33 +359,94 @@ def test_file_ids_are_unique_and_survive_restarts(tmp_path: Path, connect: Conne
     assert ids == ["100000000", "100000001", "9999999998", "9999999999"]
 
 
-def test_edi_status_columns_start_where_the_header_titles_start(
+STATUS_TITLES = [
+    "File ID",
+    "OA ClaimID",
+    "Accnt#",
+    "Patient Name",
+    "Amount",
+    "Practice",
+    "Tax ID",
+    "Payer",
+    "Process Dt",
+    "Payer Ref ID",
+    "Status",
+    "Payer Response",
+]
+
+
+def _status_rows(path: Path) -> tuple[list[int], list[list[str]]]:
+    """Column starts from the header titles, and each row's cells, as a reader takes them."""
+    lines = path.read_bytes().decode("ascii").split("\r\n")
+    assert lines[:2] == ["Office Ally EDI Status Report", lines[1]]
+    assert re.fullmatch(r"Report Date: \d\d/\d\d/\d{4}", lines[1])
+    header = next(line for line in lines if line.startswith("    File ID"))
+    starts = [header.index(t) for t in STATUS_TITLES]
+    rows = [line for line in lines[lines.index(header) + 1 :] if line[4:5].isdigit()]
+    ends = [*starts[1:], None]
+    return starts, [[row[a:b].strip() for a, b in zip(starts, ends, strict=True)] for row in rows]
+
+
+@pytest.mark.parametrize("first_file_id", [100000001, 1000000001])
+def test_edi_status_report_has_office_allys_columns_and_the_payers_answers(
+    first_file_id: int,
     oa_harness: MockOfficeAlly,
     oa_user: HarnessLogin,
     connect: Connect,
     wait_for_responses: ResponseWaiter,
 ) -> None:
-    claims = [TestClaim("LONG-CLAIM-ID-0000000000000000000001"), TestClaim("X", payer_id="NOPE")]
-    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 4)
-    lines = _one(files, "_EDI_STATUS_").read_bytes().decode("ascii").split("\r\n")
-    header = next(line for line in lines if line.startswith("CLAIM ID"))
-    titles = ["CLAIM ID", "PAYER ID", "BILLED AMOUNT", "SERVICE DATE", "STATUS", "MESSAGE"]
-    starts = [header.index(t) for t in titles]
-    assert starts == [0, 40, 57, 72, 86, 96]
-    rows = [line for line in lines[lines.index(header) + 2 :] if line and not line.startswith("-")]
-    rows = [r for r in rows if not r.startswith("TOTAL")]
-    parsed = [
-        [row[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)] for row in rows
+    oa_harness.rules = dataclasses.replace(oa_harness.rules, first_file_id=first_file_id)
+    claims = [
+        TestClaim("SUN-1001", lines=[Line("97153", "1200.00")]),
+        TestClaim("SUN-REJECT-1002"),
+        TestClaim("SUN-1003", payer_id="NOPE"),
     ]
-    assert parsed[0] == [
-        "LONG-CLAIM-ID-0000000000000000000001",
+    files = _process(oa_harness, oa_user, connect, build_837(claims), wait_for_responses, 5)
+    starts, rows = _status_rows(_one(files, "_EDI_STATUS_"))
+    wider = 1 if first_file_id >= 10**9 else 0  # a 10-digit FileID moves every column right
+    # and "SUN-REJECT-1002" (15 characters) widens Accnt# by one
+    assert starts == [4, 14 + wider, 26 + wider] + [
+        s + wider + 1 for s in (41, 61, 73, 84, 95, 105, 122, 142, 152)
+    ]
+    file_id = str(first_file_id)
+    today = rows[0][8]
+    payer_status = segments(_one(files, "_PAYER_277CA_").read_bytes())
+    pcn = next(s.element(2) for s in by_id(payer_status, "REF") if s.element(1) == "1K")
+    assert rows[0] == [
+        file_id,
+        f"{first_file_id % 10**6:06d}0001",
+        "SUN-1001",
+        "DOE,JANE",
+        "1,200.00",
+        "SUNRISE01",
+        "371234567",
         "60054",
-        "120.00",
-        "09/02/2024",
+        today,
+        pcn,
         "ACCEPTED",
-        "ACCEPTED AND FORWARDED TO PAYER",
+        "ACCEPTED BY PAYER",
     ]
-    assert parsed[1][:5] == ["X", "NOPE", "120.00", "09/02/2024", "REJECTED"]
+    assert rows[1][2] == "SUN-REJECT-1002" and rows[1][9] == ""
+    assert rows[1][10:] == ["REJECTED", "REJECTED BY HARNESS RULE reject_claim_ids"]
+    assert len(rows) == 2  # SUN-1003 was rejected by the clearinghouse (its 277CA says so)
+
+
+def test_edi_status_amount_ends_where_office_allys_does(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    files = _process(
+        oa_harness, oa_user, connect, build_837([TestClaim("SUN-1")]), wait_for_responses, 5
+    )
+    lines = _one(files, "_EDI_STATUS_").read_bytes().decode("ascii").split("\r\n")
+    header = next(line for line in lines if line.startswith("    File ID"))
+    assert [header.index(t) for t in STATUS_TITLES] == [
+        4, 14, 26, 41, 61, 73, 84, 95, 105, 122, 142, 152
+    ]  # fmt: skip
+    row = next(line for line in lines if line.startswith("    100000001 "))
+    assert row[61:70] == "   120.00"
 
 
 def test_office_ally_payer_list_csv_is_understood(samples_dir: Path) -> None:

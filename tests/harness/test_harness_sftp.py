@@ -483,7 +483,7 @@ def test_dropped_upload_under_a_final_name_is_still_picked_up(
         time.sleep(0.02)
     assert server.wait_idle(5)
     names = [p.name for p in server.outbound_dir("sunrise").iterdir()]
-    assert len(names) == 1 and "_999_" in names[0]
+    assert sorted(n.split("_")[1] for n in names) == ["999", "HCFA"]  # 999 and File Summary
 
 
 def test_add_user_validates_names(server: MockOfficeAlly) -> None:
