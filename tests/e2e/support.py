@@ -28,7 +28,9 @@ SAMPLE_CLAIMS = Path(claimferry.__file__).parent / "data" / "sample_claims.yaml"
 WAIT = 30.0
 """Seconds to wait for the harness on a loaded machine; waits end as soon as it is done."""
 
-RESPONSE_MARKERS = ("_999_", "_277CA_", "_EDI_STATUS_", "_ERA_835_")
+RESPONSE_MARKERS = ("_999_", "_277CA_", "_PAYER_277CA_", "_EDI_STATUS_", "_ERA_835_")
+"""What the mock answers a file with: Office Ally's 999, its 277CA, the payer's 277CA,
+the EDI Status Report and the 835."""
 
 
 def sha256_file(path: Path) -> str:

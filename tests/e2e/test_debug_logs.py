@@ -50,7 +50,7 @@ def test_debug_run_of_submit_and_fetch_leaks_no_secret_and_no_phi(e2e: E2E) -> N
     output += e2e.ok("-vv", "status").output + e2e.ok("-vv", "audit").output
     # DEBUG logging was really on, from claimferry and paramiko
     assert " DEBUG claimferry" in output and " DEBUG paramiko" in output
-    assert "uploaded " in output and "4 new file(s)" in output and "login ok" in output
+    assert "uploaded " in output and "5 new file(s)" in output and "login ok" in output
     assert password not in output
     assert mentions(output, sample_phi()) == []
     # the ledger really holds that run's results

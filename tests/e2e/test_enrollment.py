@@ -59,16 +59,17 @@ def test_unknown_payer_is_stopped_before_upload_and_rejected_a3_if_forced(
     assert list(inbound.iterdir()) == []
     assert e2e.status() == {"claims": [], "batches": []}
 
-    # in test mode the check can be skipped: Office Ally then returns it unprocessable (A3)
+    # in test mode the check can be skipped: Office Ally's own 277CA then returns it
+    # unprocessable (A3): a clearinghouse rejection, never seen by the payer
     e2e.ok("submit", str(claims), "--account", ACCOUNT, "--no-enrollment-check")
     assert len(final_names(inbound)) == 1
     e2e.wait_answered(4)
     e2e.ok("fetch", "--account", ACCOUNT)
     claims_now = e2e.claims_by_id()
-    assert claims_now["SUN-1001"]["state"] == "payer_rejected"
-    assert "A3:116" in claims_now["SUN-1001"]["detail"]
-    history = e2e.ok("status", "--claim", "SUN-1001").stdout
-    assert "PAYER ID NOT ON THE PAYER LIST FOR 837P" in history
+    assert claims_now["SUN-1001"]["state"] == "rejected"
+    detail = claims_now["SUN-1001"]["detail"]
+    assert "A3:116" in detail and "(clearinghouse)" in detail
+    assert "PAYER ID NOT ON THE PAYER LIST FOR 837P" in detail  # STC12, kept
     assert claims_now["SUN-1004"]["state"] == "paid"
 
 

@@ -160,8 +160,8 @@ def test_interrupted_upload_stays_pending_then_is_delivered_once(e2e: E2E) -> No
         e2e.state_dir / "archive" / ACCOUNT / "sent" / name
     ).read_bytes()
     assert [p.name for p in inbound.iterdir()] == [name]  # the temporary file is gone too
-    responses = e2e.wait_answered(4)
-    assert len(responses) == 4  # one FileID: processed once
+    responses = e2e.wait_answered(5)
+    assert len(responses) == 5  # one FileID: processed once
     (batch,) = e2e.status()["batches"]
     assert batch["state"] == "uploaded" and batch["remote_name"] == name
     assert [e["action"] for e in e2e.audit()] == ["batch-built", "upload-failed", "upload"]

@@ -77,4 +77,4 @@ def test_an_era_zipped_by_office_ally_is_fetched_and_read(e2e: E2E) -> None:
     assert (files[zipped.name]["kind"], files[zipped.name]["error"]) == ("835", None)
     claims = e2e.claims_by_id()
     assert {c["state"] for c in claims.values()} == {"paid"}
-    assert all(c["history"][-1]["file"] == zipped.name for c in claims.values())
+    assert all(c["history"][-1]["file"] == f"{zipped.name}!{remit.name}" for c in claims.values())

@@ -46,8 +46,9 @@ def test_each_payer_decision_reaches_its_state_money_and_posting_rows(e2e: E2E) 
     assert "CO-" in found["SUN-DENY-2"]["detail"]
     assert "PR-1" in found["SUN-DEDUCT-4"]["detail"]
     assert Decimal(found["SUN-DEDUCT-4"]["patient_responsibility"]) > 0
-    assert "patient owes" in found["SUN-COINS-5"]["detail"] and "PR-2" in (
-        found["SUN-COINS-5"]["detail"]
+    assert (
+        "patient owes" in found["SUN-COINS-5"]["detail"]
+        and "PR-2" in (found["SUN-COINS-5"]["detail"])
     )
     assert "forwarded to" in found["SUN-CROSSOVER-6"]["detail"]
     reversed_claim = found["SUN-REVERSE-9"]

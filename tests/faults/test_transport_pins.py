@@ -122,7 +122,7 @@ def test_every_attempt_cut_then_delivered_leaves_only_the_final_file(e2e: E2E) -
     (batch,) = e2e.status()["batches"]
     assert batch["state"] == "uploaded"
     assert sorted(p.name for p in inbound.iterdir()) == [batch["remote_name"]]
-    assert len(e2e.wait_answered(4)) == 4  # one FileID: the mock processed it once
+    assert len(e2e.wait_answered(5)) == 5  # one FileID: the mock processed it once
 
 
 def test_a_refused_write_with_retries_leaves_nothing_in_inbound(e2e: E2E) -> None:
