@@ -73,3 +73,38 @@ def test_each_payer_decision_reaches_its_state_money_and_posting_rows(e2e: E2E) 
         assert sum(Decimal(r["paid"]) for r in mine) == Decimal(payment["amount"]), payment
     assert any(r["row_type"] == "provider" and r["claim_id"] == "SUN-PLB-10" for r in rows)
     assert all("patient_name" not in r for r in rows)
+
+
+def test_a_rejected_group_and_its_failed_file_reject_every_claim(e2e: E2E) -> None:
+    """GROUPREJECT: the 999 rejects the functional group with no AK2, and Office Ally's
+    File Summary reports the failed file; every claim in it is rejected, none lost."""
+
+    def group_reject(data: dict[str, Any]) -> None:
+        data["claims"][0]["id"] = "SUN-GROUPREJECT-1"
+
+    e2e.ok("submit", str(e2e.claims_file(change=group_reject)), "--account", ACCOUNT)
+    assert e2e.harness.wait_idle(30)
+    fetched = e2e.json("fetch", "--account", ACCOUNT)
+    kinds = {f["kind"] for f in fetched[0]["files"]}
+    assert "999" in kinds and len(kinds) == 2, fetched  # the 999 and the File Summary
+    claims = e2e.claims_by_id()
+    assert {c["state"] for c in claims.values()} == {"rejected"}
+    for claim in claims.values():
+        details = " ".join(h["detail"] or "" for h in claim["history"])
+        assert "999 rejected the functional group" in details
+        files = [h["file"] or "" for h in claim["history"] if h["state"] == "rejected"]
+        assert any(f.startswith("FS_HCFA_") for f in files), files  # the failed file's summary
+
+
+def test_a_999_accepting_with_errors_lets_the_claim_go_on(e2e: E2E) -> None:
+    def noted(data: dict[str, Any]) -> None:
+        data["claims"] = [c for c in data["claims"] if c["id"] == "SUN-1004"]
+        data["claims"][0]["id"] = "SUN-IK5E-1"
+
+    e2e.ok("submit", str(e2e.claims_file(change=noted)), "--account", ACCOUNT)
+    assert e2e.harness.wait_idle(30)
+    e2e.ok("fetch", "--account", ACCOUNT)
+    claim = e2e.claims_by_id()["SUN-IK5E-1"]
+    assert claim["state"] == "paid"
+    accepted = next(h for h in claim["history"] if h["state"] == "accepted")
+    assert accepted["detail"].startswith("999 E:") and "errors noted" in accepted["detail"]
