@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from claimferry.errors import InputError, Problem
@@ -56,7 +57,9 @@ class AppliedResponse:
     """Claims the ledger had never sent, recorded as seen."""
 
 
+@lru_cache(maxsize=4096)
 def _money(amount: Decimal) -> str:
+    """Two decimals; cached, as an ERA repeats its amounts and Decimal formatting is slow."""
     return f"{amount:.2f}"
 
 
@@ -332,26 +335,23 @@ class _Answers:
         lines a chunk at a time (a few statements per chunk, not per claim)."""
         recorder = RemitRecorder(self.ledger, self.account, source_file)
         pending: list[RemitClaim] = []
-        rows: dict[str, int] = {}
         for event in Remit835Stream(read_segments(path), str(path)):
             if isinstance(event, RemitClaim):
                 if not recorder.duplicate:
                     pending.append(event)
                     if len(pending) == REMIT_CHUNK:
-                        rows.update(self._remits(recorder, pending, source_file))
+                        self._remits(recorder, pending, source_file)
                         pending = []
             elif isinstance(event, PaymentHeader):
                 recorder.payment(event)
             elif isinstance(event, PaymentSummary):
-                rows.update(self._remits(recorder, pending, source_file))
-                recorder.summary(event, rows)
-                pending, rows = [], {}
+                self._remits(recorder, pending, source_file)
+                recorder.summary(event)
+                pending = []
 
-    def _remits(
-        self, recorder: RemitRecorder, claims: list[RemitClaim], source_file: str
-    ) -> dict[str, int]:
+    def _remits(self, recorder: RemitRecorder, claims: list[RemitClaim], source_file: str) -> None:
         if not claims:
-            return {}
+            return
         ledger = self.ledger
         known = ledger.find_claims(self.account, [c.claim_id for c in claims])
         rows = [
@@ -386,7 +386,6 @@ class _Answers:
         ledger.answer_claims(answers)
         self.claims += len(answers)
         failpoint("after-claim-update")
-        return {c.claim_id: row for c, row in zip(claims, rows, strict=True)}
 
 
 def _interchange_rejections(acks: Iterable[InterchangeAck]) -> Iterator[BatchUpdate]:

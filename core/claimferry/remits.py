@@ -177,7 +177,7 @@ class RemitRecorder:
             line_rows,
         )
 
-    def summary(self, summary: PaymentSummary, claim_rows: dict[str, int]) -> None:
+    def summary(self, summary: PaymentSummary) -> None:
         """The payment's PLBs, totals and imbalance. A PLB whose reference names a
         claim (by our id or the payer's claim number) is recorded against it too."""
         if self.payment_id is None:
@@ -200,7 +200,7 @@ class RemitRecorder:
             [
                 (
                     self.payment_id,
-                    self._claim_named(plb, claim_rows),
+                    self._claim_named(plb),
                     plb.provider_id,
                     _day(plb.fiscal_period_end),
                     plb.reason,
@@ -211,12 +211,10 @@ class RemitRecorder:
             ],
         )
 
-    def _claim_named(self, plb: ProviderAdjustment, claim_rows: dict[str, int]) -> int | None:
+    def _claim_named(self, plb: ProviderAdjustment) -> int | None:
         reference = plb.reference.strip()
         if not reference:
             return None
-        if reference in claim_rows:
-            return claim_rows[reference]
         found = self.db.execute(
             "SELECT id FROM claims WHERE account = ? AND (claim_id = ? OR payer_claim_number = ?) "
             "ORDER BY id DESC LIMIT 1",

@@ -205,11 +205,18 @@ class CodeList(Mapping[str, str]):
         rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
         return {row["code"]: CodeEntry(**row) for row in rows}
 
+    @cached_property
+    def _meanings(self) -> dict[str, str]:
+        return {code: entry.meaning for code, entry in self._entries.items()}
+
     def entry(self, code: str) -> CodeEntry | None:
         return self._entries.get(code)
 
     def __getitem__(self, code: str) -> str:
-        return self._entries[code].meaning
+        return self._meanings[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._meanings
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
