@@ -180,15 +180,18 @@ SOURCES = (
         name="env",
         resolve=resolve_env,
         description="environment: CLAIMFERRY_<ACCOUNT>_SFTP_USERNAME, _PASSWORD, _PRIVATE_KEY",
+        settings=("username_var", "password_var", "private_key_var", "passphrase_var"),
     ),
     CredentialSource(
         name="file",
         resolve=resolve_file,
         description="a YAML file readable by its owner only (chmod 600)",
+        settings=("path",),
     ),
     CredentialSource(
         name="keyring",
         resolve=resolve_keyring,
         description="the system keyring (service 'claimferry' by default)",
+        settings=("service", "username"),
     ),
 )
