@@ -114,7 +114,7 @@ def _folder(path: str) -> str:
     """A remote folder as the server resolves it, from the login's root: ``./outbound/``,
     ``/outbound`` and ``inbound/../outbound`` are all ``/outbound``. Case is folded:
     some servers ignore it."""
-    return posixpath.normpath("/" + path.strip()).casefold()
+    return posixpath.normpath("/" + path.strip().lstrip("/")).casefold()
 
 
 class Contact(_Strict):

@@ -152,6 +152,7 @@ def test_every_secret_key_is_reported_at_once(tmp_path: Path) -> None:
         "{source: env, username_var: U, password_var: P, private_key_var: K, passphrase_var: X}",
         "{source: file, path: ~/.config/claimferry/sunrise.yaml}",
         "{source: keyring, service: billing-vendor, username: sunrise-sftp}",
+        "{source: vault, password_path: kv/sunrise, token_file: /run/secrets/t}",  # where, not what
         # the example plugin's source (examples/claimferry-generic-sftp)
         "{source: command, command: [pass, show, clinic/acme-sftp], format: key-value, timeout: 5}",
     ],
