@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 
-from claimferry.documents import parse_json, parse_yaml, read_text
+from claimferry.documents import check_json, parse_json, parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.validation import dotted, problems_from_validation_error
 
@@ -477,8 +477,6 @@ def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile
     )
     source = str(path)
     if path.suffix.lower() == ".json":
-        # Strict parse first: pydantic's own JSON parser lets a duplicate key's last
-        # value win. Its result is dropped, so the two are never held at once.
-        parse_json(text, source)
+        check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
         return _fast_json(text, source) or parse_claims(parse_json(text, source), source)
     return parse_claims(parse_yaml(text, source), source)

@@ -245,6 +245,23 @@ def test_a_duplicate_json_key_is_refused_with_its_line(run: Run, tmp_path: Path)
     refused(run("validate", str(path)), f"{path}: line {line}: duplicate key 'charge'")
 
 
+def test_a_duplicate_json_key_deep_in_a_claim_is_refused(run: Run, tmp_path: Path) -> None:
+    text = json.dumps(example(), default=str, indent=1)
+    text = text.replace('"id": "00621"', '"id": "00621",\n"id": "00622"', 1)
+    path = tmp_path / "claims.json"
+    path.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "00622" in row)
+    refused(run("validate", str(path)), f"{path}: line {line}: duplicate key 'id'")
+
+
+def test_nan_is_not_json(run: Run, tmp_path: Path) -> None:
+    text = json.dumps(example(), default=str, indent=1)
+    path = tmp_path / "claims.json"
+    path.write_text(text.replace('"charge": 480.0', '"charge": NaN', 1))
+    line = next(n for n, row in enumerate(path.read_text().splitlines(), 1) if "NaN" in row)
+    refused(run("validate", str(path)), f"{path}: line {line}: not valid JSON")
+
+
 def test_a_duplicate_key_in_the_accounts_config_is_refused(run: Run, tmp_path: Path) -> None:
     path = config_file(
         tmp_path,
