@@ -42,7 +42,8 @@ characters, so a longer value is refused here rather than written into a file th
 rejects."""
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
 """X12 element 67, Identification Code (NM109): 2 to 80 characters, for the same reason."""
-Amount = Annotated[Decimal, Field(max_digits=18)]
+MAX_AMOUNT_DIGITS = 18
+Amount = Annotated[Decimal, Field(max_digits=MAX_AMOUNT_DIGITS)]
 """X12 R 1/18, a monetary amount (SV102, CLM02): at most 18 digits."""
 Quantity = Annotated[Decimal, Field(max_digits=15)]
 """X12 R 1/15, a quantity (SV104 units): at most 15 digits."""
@@ -65,7 +66,6 @@ MAX_CLAIM_ID = 20
 """CLM01 holds 38 characters, but a payer need store and return only 20 of them
 in the 835's CLP01 and the 277CA's TRN02 (X12 RFI 525): a longer id comes back
 cut and cannot be matched to its claim."""
-MAX_AMOUNT_DIGITS = 18
 MAX_DIAGNOSES = 12
 MAX_LINES = 50
 MAX_MODIFIERS = 4

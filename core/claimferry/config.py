@@ -132,10 +132,10 @@ class Contact(_Strict):
 
 
 _SECRET_WORDS = frozenset(
-    {"password", "passwd", "pass", "pwd", "pw", "passphrase", "secret", "token", "credential"}
+    {"password", "passwd", "pass", "pwd", "pw", "passphrase", "secret", "token"}
 )
 _SECRET_COMPOUNDS = ("privatekey", "apikey")
-_REFERENCE_WORDS = frozenset({"var", "file", "path", "name", "service"})
+_REFERENCE_WORDS = frozenset({"var", "file", "path", "name"})
 """A key ending in one of these names where a secret is kept, not the secret."""
 _MASK = "**********"
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
