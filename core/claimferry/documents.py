@@ -83,15 +83,14 @@ def read_text(
     """
     source = str(path)
     try:
-        with path.open("rb") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             if max_bytes is not None:
                 size = os.fstat(handle.fileno()).st_size
                 if size > max_bytes:
                     message = f"{what} of {_mb(size)} is over the {_mb(max_bytes)} limit"
                     hint = f" ({raise_limit})" if raise_limit else ""
                     raise InputError([Problem(source, "", message + hint)])
-            data = handle.read()
-        return data.decode("utf-8-sig")
+            return handle.read()
     except FileNotFoundError:
         raise InputError([Problem(source, "", f"{what} not found")]) from None
     except UnicodeDecodeError:
