@@ -23,8 +23,9 @@ from yaml.nodes import MappingNode
 from claimferry.errors import InputError, Problem
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_KEY_SHOWN = 40
-"""Keys are field names; one pasted in by mistake is cut short rather than echoed whole."""
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,39}$")
+"""Keys are field names. Any other key (a name, a member id, a date used as a key)
+may be PHI or a secret, so it is never shown."""
 
 
 class _DuplicateKey(yaml.YAMLError):
@@ -67,9 +68,9 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _shown(key: object) -> str:
+def _duplicate(key: object) -> str:
     text = str(key)
-    return text if len(text) <= _KEY_SHOWN else text[: _KEY_SHOWN - 3] + "..."
+    return f"duplicate key '{text}'" if _FIELD_NAME.match(text) else "duplicate key (not shown)"
 
 
 def read_text(
@@ -112,7 +113,7 @@ def parse_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except _DuplicateKey as exc:
-        message = f"duplicate key '{_shown(exc.key)}' (first on line {exc.first_line})"
+        message = f"{_duplicate(exc.key)} (first on line {exc.first_line})"
         raise InputError([Problem(source, f"line {exc.line}", message)]) from None
     except RecursionError:
         raise InputError([Problem(source, "", "nested too deeply")]) from None
@@ -139,7 +140,7 @@ def parse_json(text: str, source: str) -> Any:
         where = f"line {found['line']}" if found else ""
         duplicate = _JITER_DUPLICATE.match(what)
         if duplicate:
-            message = f"duplicate key '{_shown(duplicate['key'])}'"
+            message = _duplicate(duplicate["key"])
         elif what.startswith("recursion limit"):
             message = "nested too deeply"
         else:

@@ -262,6 +262,14 @@ def test_nan_is_not_json(run: Run, tmp_path: Path) -> None:
     refused(run("validate", str(path)), f"{path}: line {line}: not valid JSON")
 
 
+def test_a_duplicate_key_that_is_not_a_field_name_is_not_shown(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text("claims:\n  - Ava Smith 1984-02-11: 1\n    Ava Smith 1984-02-11: 2\n")
+    result = run("validate", str(path))
+    refused(result, f"{path}: line 3: duplicate key (not shown) (first on line 2)")
+    assert "Ava" not in result.output and "1984" not in result.output
+
+
 def test_a_duplicate_key_in_the_accounts_config_is_refused(run: Run, tmp_path: Path) -> None:
     path = config_file(
         tmp_path,
