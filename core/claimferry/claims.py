@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 
-from claimferry.documents import parse_json, parse_yaml, read_text
+from claimferry.documents import check_json, parse_json, parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.validation import dotted, problems_from_validation_error
 
@@ -42,6 +42,11 @@ characters, so a longer value is refused here rather than written into a file th
 rejects."""
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
 """X12 element 67, Identification Code (NM109): 2 to 80 characters, for the same reason."""
+MAX_AMOUNT_DIGITS = 18
+Amount = Annotated[Decimal, Field(max_digits=MAX_AMOUNT_DIGITS)]
+"""X12 R 1/18, a monetary amount (SV102, CLM02): at most 18 digits."""
+Quantity = Annotated[Decimal, Field(max_digits=15)]
+"""X12 R 1/15, a quantity (SV104 units): at most 15 digits."""
 Gender = Literal["F", "M", "U"]
 Frequency = Literal["original", "replacement", "void"]
 Relationship = Literal["spouse", "child", "employee", "life_partner", "other", "unknown"]
@@ -56,7 +61,11 @@ RELATIONSHIP_CODES: dict[str, str] = {
     "other": "G8",
 }
 
-_DELIMITERS = re.compile(r"[*~:^]")
+_UNFIT_CLAIM_ID = re.compile(r"[*~:^]|[^\x20-\x7e]")
+MAX_CLAIM_ID = 20
+"""CLM01 holds 38 characters, but a payer need store and return only 20 of them
+in the 835's CLP01 and the 277CA's TRN02 (X12 RFI 525): a longer id comes back
+cut and cannot be matched to its claim."""
 MAX_DIAGNOSES = 12
 MAX_LINES = 50
 MAX_MODIFIERS = 4
@@ -180,8 +189,8 @@ class ServiceLine:
         tuple[Annotated[str, StringConstraints(to_upper=True, max_length=2)], ...],
         Field(max_length=MAX_MODIFIERS),
     ] = ()
-    units: Decimal
-    charge: Decimal
+    units: Quantity
+    charge: Amount
     diagnosis_pointers: Annotated[tuple[int, ...], Field(min_length=1, max_length=MAX_POINTERS)]
     id: Reference | None = None
     """Line item control number (REF*6R); the claim id and line number when not given."""
@@ -189,7 +198,8 @@ class ServiceLine:
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class Claim:
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=38)]
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    """The patient control number (CLM01), at most :data:`MAX_CLAIM_ID` characters."""
     billing_provider: BillingProvider | None = None
     """Overrides the file's ``billing_provider`` for this claim."""
     payer: Payer
@@ -213,15 +223,35 @@ class Claim:
 
     @field_validator("id")
     @classmethod
-    def _no_delimiters(cls, value: str) -> str:
-        if _DELIMITERS.search(value):
-            raise ValueError("must not contain the X12 delimiters * ~ : ^")
+    def _matchable(cls, value: str) -> str:
+        """The id is what every answer is matched by: it must come back whole."""
+        if len(value) > MAX_CLAIM_ID:
+            raise ValueError(
+                f"at most {MAX_CLAIM_ID} characters, not {len(value)}: payers need return "
+                f"only the first {MAX_CLAIM_ID} (X12 RFI 525), so the 277CA and 835 answers "
+                "to a longer id could not be matched to its claim"
+            )
+        if _UNFIT_CLAIM_ID.search(value):
+            raise ValueError(
+                "printable ASCII only, without the X12 delimiters * ~ : ^ "
+                "(it goes into CLM01 as it is)"
+            )
         return value
 
     @model_validator(mode="after")
     def _replacement_needs_number(self) -> Claim:
         if self.frequency != "original" and self.payer_claim_number is None:
             raise ValueError(f"'payer_claim_number' is required when frequency is {self.frequency}")
+        return self
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> Claim:
+        digits = _digits(self.total_charge)
+        if digits > MAX_AMOUNT_DIGITS:
+            raise ValueError(
+                f"the lines' charges add up to a total of {digits} digits; CLM02 holds at "
+                f"most {MAX_AMOUNT_DIGITS}"
+            )
         return self
 
     @property
@@ -237,6 +267,14 @@ class Claim:
         if self.billing_provider is None:
             raise ValueError(f"claim {self.id} has no billing provider")
         return self.billing_provider
+
+
+def _digits(amount: Decimal) -> int:
+    """Digits an R element needs for ``amount`` (sign and decimal point not counted)."""
+    _, digits, exponent = amount.normalize().as_tuple()
+    if not isinstance(exponent, int):  # NaN, infinity: refused by the schema already
+        return 0
+    return len(digits) + exponent if exponent >= 0 else max(len(digits), -exponent)
 
 
 class ClaimsFile(BaseModel):
@@ -423,10 +461,22 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
     return ClaimsFile(source=source, claims=claims)
 
 
-def load_claims(path: Path) -> ClaimsFile:
+CLAIMS_FILE_LIMIT = 200 * 1_000_000
+"""Bytes; a bigger claims file is refused unread (the config or environment may move it)."""
+CLAIMS_FILE_LIMIT_ENV = "CLAIMFERRY_CLAIMS_FILE_LIMIT_MB"
+
+
+def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile:
     """Load a YAML or JSON claims file (see docs/claims.md)."""
-    text = read_text(path)
+    text = read_text(
+        path,
+        what="claims file",
+        max_bytes=max_bytes,
+        raise_limit=f"raise it with {CLAIMS_FILE_LIMIT_ENV} or the config's "
+        "claims_file_limit_mb, or split the file",
+    )
     source = str(path)
     if path.suffix.lower() == ".json":
+        check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
         return _fast_json(text, source) or parse_claims(parse_json(text, source), source)
     return parse_claims(parse_yaml(text, source), source)

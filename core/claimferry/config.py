@@ -8,6 +8,7 @@ source and that source's settings. The file is found through ``--config`` or
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from claimferry.claims import CLAIMS_FILE_LIMIT, CLAIMS_FILE_LIMIT_ENV
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import ConfigError, InputError, Problem
 from claimferry.validation import problems_from_validation_error
@@ -94,6 +96,26 @@ class SftpSettings(_Strict):
             raise ValueError("expected '<key type> <base64 key>', e.g. 'ssh-ed25519 AAAA...'")
         return value
 
+    @model_validator(mode="after")
+    def _inbound_is_not_outbound(self) -> SftpSettings:
+        """Claims uploaded where responses are written are never processed, and
+        could be taken for responses."""
+        inbound, outbound = _folder(self.inbound), _folder(self.outbound)
+        if inbound == outbound or (outbound != "/" and inbound.startswith(outbound + "/")):
+            raise ValueError(
+                f"inbound '{self.inbound}' is the outbound folder '{self.outbound}' (or in "
+                "it), where the clearinghouse writes its responses; claims are uploaded to "
+                "inbound, never to outbound"
+            )
+        return self
+
+
+def _folder(path: str) -> str:
+    """A remote folder as the server resolves it, from the login's root: ``./outbound/``,
+    ``/outbound`` and ``inbound/../outbound`` are all ``/outbound``. Case is folded:
+    some servers ignore it."""
+    return posixpath.normpath("/" + path.strip().lstrip("/")).casefold()
+
 
 class Contact(_Strict):
     """The person the clearinghouse calls about a file (837P loop 1000A PER)."""
@@ -109,24 +131,51 @@ class Contact(_Strict):
         return self
 
 
-_SECRET_WORDS = (
-    "password",
-    "passwd",
-    "passphrase",
-    "private_key",
-    "privatekey",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "pass", "pwd", "pw", "passphrase", "secret", "token"}
 )
+_SECRET_COMPOUNDS = ("privatekey", "apikey")
+_REFERENCE_WORDS = frozenset({"var", "file", "path", "name"})
+"""A key ending in one of these names where a secret is kept, not the secret."""
 _MASK = "**********"
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _holds_secret(key: str) -> bool:
-    """``password``, ``SFTP-Password``, ``client_secret``; not ``password_var`` (a name)."""
-    word = key.lower().replace("-", "_")
-    return any(word == w or word.endswith(f"_{w}") for w in _SECRET_WORDS)
+    """``password``, ``pwd``, ``SFTP-Pass``, ``clientSecret``, ``api_key``; not
+    ``password_var`` or ``password_file``, which say where a secret is."""
+    words = [w.lower() for w in _WORD.findall(key)]
+    if not words or words[-1] in _REFERENCE_WORDS:
+        return False
+    joined = "".join(words)
+    return any(w in _SECRET_WORDS for w in words) or any(c in joined for c in _SECRET_COMPOUNDS)
+
+
+def _secret_in_config(key: str) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError(
+            "secret_in_config",
+            "holds a secret; secrets never go in the config file. Keep it where the "
+            "credential source reads it (env: environment variables; file: a private "
+            "0600 file; keyring: the system keyring; see docs/credentials.md)",
+        ),
+        loc=(key,),
+        input=None,  # never the secret itself
+    )
+
+
+def _not_a_variable_name(key: str) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError(
+            "not_a_variable_name",
+            "must name an environment variable (letters, digits and _, not starting "
+            "with a digit), e.g. SUNRISE_SFTP_PASSWORD; the value is not shown, in "
+            "case it is the secret itself",
+        ),
+        loc=(key,),
+        input=None,
+    )
 
 
 class CredentialSettings(BaseModel):
@@ -144,28 +193,23 @@ class CredentialSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_secrets(cls, data: Any) -> Any:
+        """A secret's key is refused; so is a ``*_var`` whose value cannot be a
+        variable's name (a password typed where its variable's name goes)."""
         if not isinstance(data, dict):
             return data
-        found = [key for key in data if isinstance(key, str) and _holds_secret(key)]
-        if found:
+        errors = []
+        for key, value in data.items():
+            if not isinstance(key, str):
+                continue
+            if _holds_secret(key):
+                errors.append(_secret_in_config(key))
+            elif key.lower().endswith("_var") and not (
+                isinstance(value, str) and _ENV_NAME.match(value)
+            ):
+                errors.append(_not_a_variable_name(key))
+        if errors:
             # one error per key, located at the key, so the report names its full path
-            raise ValidationError.from_exception_data(
-                cls.__name__,
-                [
-                    InitErrorDetails(
-                        type=PydanticCustomError(
-                            "secret_in_config",
-                            "holds a secret; secrets never go in the config file. Keep it "
-                            "where the credential source reads it (env: environment "
-                            "variables; file: a private 0600 file; keyring: the system "
-                            "keyring; see docs/credentials.md)",
-                        ),
-                        loc=(key,),
-                        input=None,  # never the secret itself
-                    )
-                    for key in found
-                ],
-            )
+            raise ValidationError.from_exception_data(cls.__name__, errors)
         return data
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
@@ -214,6 +258,28 @@ class Account(_Strict):
 class Config(_Strict):
     accounts: dict[str, Account]
     state_dir: Path | None = None
+    claims_file_limit_mb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    """Claims files bigger than this are refused unread (default 200 MB)."""
+
+    @model_validator(mode="after")
+    def _submitter_ids_distinct(self) -> Config:
+        """Submitter IDs that differ only in case build one remote file name on a
+        shared login: one batch would overwrite the other."""
+        first: dict[tuple[str, str], tuple[str, str]] = {}
+        clashes = []
+        for name, account in self.accounts.items():
+            key = (account.clearinghouse, account.submitter_id.casefold())
+            other_name, other_id = first.setdefault(key, (name, account.submitter_id))
+            if other_id != account.submitter_id:
+                clashes.append(
+                    f"accounts {other_name} and {name} have submitter IDs "
+                    f"'{other_id}' and '{account.submitter_id}' for clearinghouse "
+                    f"{account.clearinghouse}, which differ only in case: their files "
+                    "would get the same remote names. Use one spelling"
+                )
+        if clashes:
+            raise ValueError("; ".join(clashes))
+        return self
 
     def account(self, name: str) -> Account:
         try:
@@ -238,6 +304,25 @@ def state_dir_for(config: Config | None) -> Path:
     if config is not None and config.state_dir is not None:
         return config.state_dir
     return default_state_dir()
+
+
+def claims_file_limit(config: Config | None) -> int:
+    """Bytes. ``CLAIMFERRY_CLAIMS_FILE_LIMIT_MB`` wins, then ``claims_file_limit_mb``,
+    then 200 MB."""
+    env = os.environ.get(CLAIMS_FILE_LIMIT_ENV)
+    if env:
+        try:
+            megabytes = float(env)
+        except ValueError:
+            megabytes = 0.0
+        if not 0 < megabytes < float("inf"):
+            raise ConfigError(
+                [Problem(CLAIMS_FILE_LIMIT_ENV, "", "expected a number of megabytes above 0")]
+            )
+        return int(megabytes * 1_000_000)
+    if config is not None and config.claims_file_limit_mb is not None:
+        return int(config.claims_file_limit_mb * 1_000_000)
+    return CLAIMS_FILE_LIMIT
 
 
 def load_config(path: Path) -> Config:

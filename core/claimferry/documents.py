@@ -3,23 +3,63 @@
 Claims files, the accounts config, enrollment imports and secret files all
 come through here, so every one of them fails the same precise way: an
 :class:`InputError` naming the file (and line), never a traceback, and never
-a quote of the content (it may hold PHI or secrets).
+a quote of the content (it may hold PHI or secrets). A key given twice is
+refused, in YAML and in JSON: the last one would silently win (a charge of
+4800 billed where the first line said 480).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
+import jiter
 import yaml
+from yaml.nodes import MappingNode
 
 from claimferry.errors import InputError, Problem
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,39}$")
+"""Keys are field names. Any other key (a name, a member id, a date used as a key)
+may be PHI or a secret, so it is never shown."""
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: object, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key on line {line}")
+        self.key = key
+        self.line = line
+        self.first_line = first_line
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """A safe loader that leaves dates as text, so a schema reports an
-    impossible date (1984-02-31) at its field instead of YAML failing the file."""
+    impossible date (1984-02-31) at its field instead of YAML failing the file,
+    and that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Keys a merge (``<<: *defaults``) brings in may be overridden; a key
+        written twice may not."""
+        if isinstance(node, MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # unhashable: the base constructor says so
+                    continue
+                if first is not None:
+                    raise _DuplicateKey(key, line, first)
+                seen[key] = line
+        result: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return result
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -28,30 +68,104 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def read_text(path: Path, *, what: str = "file") -> str:
-    """UTF-8 text (a byte order mark is dropped)."""
+def _duplicate(key: object) -> str:
+    text = str(key)
+    return f"duplicate key '{text}'" if _FIELD_NAME.match(text) else "duplicate key (not shown)"
+
+
+def read_text(
+    path: Path, *, what: str = "file", max_bytes: int | None = None, raise_limit: str = ""
+) -> str:
+    """UTF-8 text (a byte order mark is dropped).
+
+    A file over ``max_bytes`` is refused before a byte of it is read: parsing
+    holds the whole document in memory several times over. ``raise_limit``
+    tells how to allow bigger ones.
+    """
     source = str(path)
     try:
-        return path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig") as handle:
+            if max_bytes is not None:
+                size = os.fstat(handle.fileno()).st_size
+                if size > max_bytes:
+                    message = f"{what} of {_mb(size)} is over the {_mb(max_bytes)} limit"
+                    hint = f" ({raise_limit})" if raise_limit else ""
+                    raise InputError([Problem(source, "", message + hint)])
+            return handle.read()
     except FileNotFoundError:
         raise InputError([Problem(source, "", f"{what} not found")]) from None
     except UnicodeDecodeError:
         raise InputError([Problem(source, "", "not UTF-8 text")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(source, "", f"is a directory, not a {what}")]) from None
     except OSError as exc:
         raise InputError([Problem(source, "", f"cannot read ({exc.strerror})")]) from None
+
+
+def _mb(size: int) -> str:
+    """Sizes as people set limits: ``200 MB`` (10**6 bytes), with the bytes when not round."""
+    if size % 1_000_000 == 0:
+        return f"{size // 1_000_000} MB"
+    return f"{size / 1_000_000:.1f} MB ({size:,} bytes)"
 
 
 def parse_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except _DuplicateKey as exc:
+        message = f"{_duplicate(exc.key)} (first on line {exc.first_line})"
+        raise InputError([Problem(source, f"line {exc.line}", message)]) from None
+    except RecursionError:
+        raise InputError([Problem(source, "", "nested too deeply")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
-        raise InputError([Problem(source, where, "not valid YAML")]) from None
+        too_deep = "nesting depth" in str(getattr(exc, "problem", ""))
+        message = "nested too deeply" if too_deep else "not valid YAML"
+        raise InputError([Problem(source, where, message)]) from None
+
+
+_JITER_ERROR = re.compile(r"^(?P<what>.*) at line (?P<line>\d+) column \d+$")
+_JITER_DUPLICATE = re.compile(r'^Detected duplicate key "(?P<key>.*)"$', re.DOTALL)
 
 
 def parse_json(text: str, source: str) -> Any:
+    """Strict JSON: no ``NaN``/``Infinity``, no key twice in one object, at most
+    200 levels deep (jiter's limit: a claims file needs six)."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError([Problem(source, f"line {exc.lineno}", "not valid JSON")]) from None
+        return jiter.from_json(text.encode(), allow_inf_nan=False, catch_duplicate_keys=True)
+    except ValueError as exc:
+        found = _JITER_ERROR.match(str(exc))
+        what = found["what"] if found else str(exc)
+        where = f"line {found['line']}" if found else ""
+        duplicate = _JITER_DUPLICATE.match(what)
+        if duplicate:
+            message = _duplicate(duplicate["key"])
+        elif what.startswith("recursion limit"):
+            message = "nested too deeply"
+        else:
+            message = "not valid JSON"
+        raise InputError([Problem(source, where, message)]) from None
+
+
+def _keys_once(pairs: list[tuple[str, Any]]) -> None:
+    if len(dict(pairs)) != len(pairs):
+        raise ValueError("duplicate key")
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+_CHECKER = json.JSONDecoder(object_pairs_hook=_keys_once, parse_constant=_no_constant)
+"""Keeps nothing: each object's keys are counted and dropped, so a claims file that
+pydantic then parses itself is checked at about half the cost of a full parse."""
+
+
+def check_json(text: str, source: str) -> None:
+    """Refuse what :func:`parse_json` refuses, without keeping a parsed document."""
+    try:
+        _CHECKER.decode(text)
+    except (ValueError, RecursionError):
+        parse_json(text, source)  # says what and where
+        raise InputError([Problem(source, "", "not valid JSON")]) from None

@@ -55,7 +55,7 @@ class ClaimferrySpecs:
 
             @hookimpl
             def claimferry_credential_sources():
-                yield CredentialSource(name="myvault", resolve=resolve)
+                yield CredentialSource(name="myvault", resolve=resolve, settings=("prefix",))
         """
 
     @hookspec

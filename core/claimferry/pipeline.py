@@ -580,6 +580,18 @@ def resolve_credentials(pm: PluginManager, account: Account) -> Credentials:
             ]
         )
     source = pm.get_credential_source(account.credentials.source)
+    if source.settings is not None:
+        allowed = ", ".join(source.settings) or "none"
+        unknown = [str(key) for key in account.credentials.settings if key not in source.settings]
+        if unknown:
+            raise ConfigError(
+                Problem(
+                    "config",
+                    f"accounts.{account.name}.credentials.{key}",
+                    f"not a setting of credential source '{source.name}' (its settings: {allowed})",
+                )
+                for key in unknown
+            )
     return source.resolve(account)
 
 

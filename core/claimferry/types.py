@@ -56,6 +56,9 @@ class CredentialSource(_Named):
     name: str
     resolve: Callable[[Account], Credentials]
     description: str = ""
+    settings: tuple[str, ...] | None = None
+    """The setting names this source reads. Any other is refused, so that a
+    misspelt ``pasword_var`` is not silently ignored; ``None`` leaves them unchecked."""
 
 
 # --- enrollment validators ----------------------------------------------------

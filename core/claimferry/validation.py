@@ -31,6 +31,10 @@ def _message(error: dict[str, object]) -> str:
         return f"at least {ctx['min_length']} required"
     if kind == "too_long" and isinstance(ctx, dict):
         return f"at most {ctx['max_length']} allowed, not {ctx['actual_length']}"
+    if kind == "decimal_max_digits" and isinstance(ctx, dict):
+        return f"at most {ctx['max_digits']} digits, the most its X12 element holds"
+    if kind == "finite_number":
+        return "not a finite number (too large, or infinity or NaN)"
     if msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")
     return msg

@@ -48,26 +48,39 @@ def env_prefix(account_name: str) -> str:
 
 
 def resolve_env(account: Account) -> Credentials:
-    """Secrets from environment variables (CI, containers, systemd credentials)."""
+    """Secrets from environment variables (CI, containers, systemd credentials).
+
+    A variable named in the config is referred to by its setting, never by
+    the name given there: that may be a password typed where its variable's
+    name goes.
+    """
     settings = _settings(account)
     prefix = env_prefix(account.name)
-    names = {
-        "username": str(settings.get("username_var") or f"{prefix}_USERNAME"),
-        "password": str(settings.get("password_var") or f"{prefix}_PASSWORD"),
-        "private_key": str(settings.get("private_key_var") or f"{prefix}_PRIVATE_KEY"),
-        "passphrase": str(settings.get("passphrase_var") or f"{prefix}_PASSPHRASE"),
-    }
+    names: dict[str, str] = {}
+    shown: dict[str, str] = {}
+    for field, default in (
+        ("username", f"{prefix}_USERNAME"),
+        ("password", f"{prefix}_PASSWORD"),
+        ("private_key", f"{prefix}_PRIVATE_KEY"),
+        ("passphrase", f"{prefix}_PASSPHRASE"),
+    ):
+        given = settings.get(f"{field}_var")
+        names[field] = str(given or default)
+        shown[field] = (
+            f"the environment variable that credentials.{field}_var names"
+            if given
+            else f"environment variable {default}"
+        )
     username = os.environ.get(names["username"])
     if not username:
         raise CredentialError(
-            f"account {account.name}: environment variable {names['username']} is not set "
-            "(the SFTP username)"
+            f"account {account.name}: {shown['username']} is not set (the SFTP username)"
         )
     secrets = {field: os.environ.get(names[field]) or None for field in _SECRET_FIELDS}
     if not secrets["password"] and not secrets["private_key"]:
         raise CredentialError(
-            f"account {account.name}: set {names['password']} (the SFTP password) "
-            f"or {names['private_key']} (a private key, PEM text)"
+            f"account {account.name}: set {shown['password']} (the SFTP password) "
+            f"or {shown['private_key']} (a private key, PEM text)"
         )
     return _build(account, username, secrets, "the environment")
 
@@ -180,15 +193,18 @@ SOURCES = (
         name="env",
         resolve=resolve_env,
         description="environment: CLAIMFERRY_<ACCOUNT>_SFTP_USERNAME, _PASSWORD, _PRIVATE_KEY",
+        settings=("username_var", "password_var", "private_key_var", "passphrase_var"),
     ),
     CredentialSource(
         name="file",
         resolve=resolve_file,
         description="a YAML file readable by its owner only (chmod 600)",
+        settings=("path",),
     ),
     CredentialSource(
         name="keyring",
         resolve=resolve_keyring,
         description="the system keyring (service 'claimferry' by default)",
+        settings=("service", "username"),
     ),
 )

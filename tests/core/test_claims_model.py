@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from pydantic import ValidationError
 from pydantic.dataclasses import dataclass
 
 from claimferry.claims import Claim, claim_json, load_claims, revised
@@ -218,6 +219,38 @@ def test_a_revised_claim_is_checked_like_a_loaded_one() -> None:
         "claims: claim SUN-1002: frequency: Input should be 'original', 'replacement' or 'void'",
         "claims: claim SUN-1002: payer_claim_number: String should have at least 1 character",
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"id": "A" * 21}, "claims: claim SUN-1002: id: at most 20 characters, not 21"),
+        ({"id": "SUN\t1002"}, "claims: claim SUN-1002: id: printable ASCII only"),
+        ({"id": "SUN~1002"}, "claims: claim SUN-1002: id: printable ASCII only"),
+    ],
+)
+def test_claims_built_in_code_hold_the_claim_id_rule(
+    changes: dict[str, str], expected: str
+) -> None:
+    """The rule is the model's, not only the file loader's: no path builds such a claim."""
+    claim = load_claims(EXAMPLE).claims[1]
+    assert revised(claim, "claims", id=f"  {'B' * 20}  ").id == "B" * 20  # trimmed first
+    with pytest.raises(InputError) as caught:
+        revised(claim, "claims", **changes)
+    assert str(caught.value).startswith(expected)
+
+
+def test_amounts_are_held_to_their_element_in_code_too() -> None:
+    claim = load_claims(EXAMPLE).claims[0]
+    with pytest.raises(ValidationError, match="18 digits"):
+        replace(claim.lines[0], charge=Decimal("1E+18"))
+    big = replace(claim.lines[0], charge=Decimal("9999999999999999.99"))  # fits SV102
+    with pytest.raises(InputError) as caught:
+        revised(claim, "claims", lines=(big, big))  # 19999999999999999.98: not CLM02
+    assert str(caught.value) == (
+        "claims: claim SUN-1001: (claim): the lines' charges add up to a total of 19 "
+        "digits; CLM02 holds at most 18"
+    )
 
 
 # REF02 (REF*G1, REF*F8) and SBR03 hold at most 50 characters in the 837P TR3.

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from claimferry.cli import create_cli
-from claimferry.config import load_config, state_dir_for
+from claimferry.config import claims_file_limit, load_config, state_dir_for
 from claimferry.errors import ConfigError
 from claimferry.manager import PluginManager
 
@@ -120,6 +120,13 @@ SECRET = "hunter2SECRET"
         "API-Key",
         "sftp_password",
         "client-secret",
+        "pwd",
+        "pass",
+        "passwd",
+        "sftpPass",
+        "SFTP-PW",
+        "APIKey",
+        "secret_key",
     ],
 )
 def test_secrets_in_the_credentials_section_are_refused(tmp_path: Path, key: str) -> None:
@@ -152,6 +159,7 @@ def test_every_secret_key_is_reported_at_once(tmp_path: Path) -> None:
         "{source: env, username_var: U, password_var: P, private_key_var: K, passphrase_var: X}",
         "{source: file, path: ~/.config/claimferry/sunrise.yaml}",
         "{source: keyring, service: billing-vendor, username: sunrise-sftp}",
+        "{source: vault, password_path: kv/sunrise, token_file: /run/secrets/t}",  # where, not what
         # the example plugin's source (examples/claimferry-generic-sftp)
         "{source: command, command: [pass, show, clinic/acme-sftp], format: key-value, timeout: 5}",
     ],
@@ -188,3 +196,65 @@ def test_cli_refuses_a_secret_in_the_config_with_exit_2(
     assert f"{path}: accounts.sunrise.credentials.password: holds a secret" in result.stderr
     assert SECRET not in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("inbound", "outbound", "refused"),
+    [
+        ("/outbound", "outbound", True),
+        ("outbound/", "outbound", True),
+        ("./outbound/../outbound", "outbound", True),
+        ("OUTBOUND", "outbound", True),
+        ("outbound/claims", "outbound", True),
+        ("inbound", "outbound", False),
+        ("outbound-claims", "outbound", False),
+        ("/in", "/data/out", False),
+        ("/data/out/../out", "/data/out", True),
+    ],
+)
+def test_inbound_may_not_resolve_to_outbound(
+    tmp_path: Path, inbound: str, outbound: str, refused: bool
+) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        EXAMPLE.replace("port: 22,", f"port: 22, inbound: '{inbound}', outbound: '{outbound}',")
+    )
+    if not refused:
+        assert load_config(path).account("sunrise").sftp is not None
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}: accounts.sunrise.sftp: inbound '{inbound}' is the outbound folder" in str(
+        caught.value
+    )
+
+
+def test_submitter_ids_may_repeat_but_not_differ_only_in_case(tmp_path: Path) -> None:
+    second = EXAMPLE.split("\n", 1)[1].replace("sunrise:", "sunset:")
+    path = tmp_path / "a.yaml"
+    path.write_text(EXAMPLE + second)  # the same id twice: one sender, serialised by its lock
+    assert set(load_config(path).accounts) == {"sunrise", "sunset"}
+    path.write_text(EXAMPLE + second.replace("SUNRISE01", "Sunrise01"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "accounts sunrise and sunset" in message
+    assert "'SUNRISE01' and 'Sunrise01'" in message and "differ only in case" in message
+
+
+def test_claims_file_limit_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLAIMFERRY_CLAIMS_FILE_LIMIT_MB", raising=False)
+    assert claims_file_limit(None) == 200_000_000
+    path = tmp_path / "a.yaml"
+    path.write_text(EXAMPLE + "claims_file_limit_mb: 500\n")
+    config = load_config(path)
+    assert claims_file_limit(config) == 500_000_000
+    monkeypatch.setenv("CLAIMFERRY_CLAIMS_FILE_LIMIT_MB", "1.5")
+    assert claims_file_limit(config) == 1_500_000
+    for bad in ("0", "-3", "nan", "inf", "lots"):
+        monkeypatch.setenv("CLAIMFERRY_CLAIMS_FILE_LIMIT_MB", bad)
+        with pytest.raises(ConfigError, match="CLAIMFERRY_CLAIMS_FILE_LIMIT_MB: expected"):
+            claims_file_limit(config)
+    path.write_text(EXAMPLE + "claims_file_limit_mb: .inf\n")
+    with pytest.raises(ConfigError, match="claims_file_limit_mb"):
+        load_config(path)

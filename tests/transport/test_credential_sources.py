@@ -87,6 +87,32 @@ def test_env_missing_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
     assert "CLAIMFERRY_SUNRISE_SFTP_PRIVATE_KEY" in str(caught.value)
 
 
+def test_env_never_quotes_a_variable_name_from_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A password typed into ``password_var`` that happens to look like a variable
+    name passes the config's check; the error still refers to the setting only."""
+    typed = "Hunter2Secret"
+    monkeypatch.delenv(typed, raising=False)
+    monkeypatch.setenv("OA_USER", "oa-user")
+    monkeypatch.delenv("CLAIMFERRY_SUNRISE_SFTP_PRIVATE_KEY", raising=False)
+    with pytest.raises(CredentialError) as caught:
+        resolve_env(account(username_var="OA_USER", password_var=typed))
+    message = str(caught.value)
+    assert typed not in message
+    assert "the environment variable that credentials.password_var names" in message
+    with pytest.raises(CredentialError) as caught:
+        resolve_env(account(username_var=typed))
+    assert typed not in str(caught.value)
+    assert "credentials.username_var" in str(caught.value)
+
+
+def test_each_built_in_source_lists_its_settings(plugin_manager: PluginManager) -> None:
+    """Settings are checked against these lists before a source runs (docs/credentials.md)."""
+    settings = {s.name: s.settings for s in plugin_manager.credential_sources()}
+    assert settings["env"] == ("username_var", "password_var", "private_key_var", "passphrase_var")
+    assert settings["file"] == ("path",)
+    assert settings["keyring"] == ("service", "username")
+
+
 # --- file -----------------------------------------------------------------------
 
 

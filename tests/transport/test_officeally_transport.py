@@ -17,6 +17,7 @@ from pathlib import Path
 
 import paramiko
 import pytest
+from pydantic import ValidationError
 
 from claimferry.api import (
     AuthenticationError,
@@ -87,8 +88,15 @@ def test_large_upload_is_intact(server: SftpTestServer, open_session: Opener) ->
 def test_upload_never_goes_into_outbound(
     make_account: AccountFactory, open_session: Opener
 ) -> None:
+    with pytest.raises(ValidationError, match="is the outbound folder"):
+        make_account(inbound="outbound/", outbound="outbound")  # the config refuses it
+    account = make_account()  # and the transport, for an account built unchecked in code
+    assert account.sftp is not None
+    unchecked = account.model_copy(
+        update={"sftp": account.sftp.model_copy(update={"inbound": "outbound/"})}
+    )
     with pytest.raises(TransportError, match="never be uploaded into outbound"):
-        open_session(make_account(inbound="outbound/", outbound="outbound"))
+        open_session(unchecked)
 
 
 @pytest.mark.parametrize("bad", ["../outbound/x.txt", "outbound/x.txt", "..", "", " x.txt"])

@@ -15,7 +15,14 @@ from typing import Any, TypeVar
 import click
 
 from claimferry import __version__
-from claimferry.config import Account, Config, find_config, load_config, state_dir_for
+from claimferry.config import (
+    Account,
+    Config,
+    claims_file_limit,
+    find_config,
+    load_config,
+    state_dir_for,
+)
 from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem
 from claimferry.manager import PluginManager
 
@@ -81,10 +88,19 @@ class App:
     def state_dir(self) -> Path:
         if self.state_dir_override is not None:
             return self.state_dir_override
-        config = None
+        return state_dir_for(self._config_if_any())
+
+    @property
+    def claims_file_limit(self) -> int:
+        """Bytes; from the environment, or the config when there is one."""
+        return claims_file_limit(self._config_if_any())
+
+    def _config_if_any(self) -> Config | None:
+        """Commands such as ``validate`` run without a config; settings then come
+        from the environment or their defaults."""
         if self._config is not None or find_config(self.config_path) is not None:
-            config = self.config()
-        return state_dir_for(config)
+            return self.config()
+        return None
 
 
 pass_app = click.make_pass_decorator(App)

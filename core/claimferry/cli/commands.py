@@ -91,7 +91,7 @@ def _check(
     skip_enrollment: bool = False,
 ) -> tuple[list[Claim], list[Finding]]:
     """Load and validate; stop with exit code 2 when findings block."""
-    loaded = load_claims(claims_path)
+    loaded = load_claims(claims_path, max_bytes=app.claims_file_limit)
     account = app.account(account_name) if account_name else None
     if skip_enrollment and account is not None and account.is_production:
         raise click.UsageError(
