@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from claimferry.claims import MAX_CLAIM_ID
 from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
 from claimferry.errors import ClaimferryError
 
@@ -25,8 +26,6 @@ LEDGER_FILE = "ledger.sqlite3"
 MAX_CONTROL_NUMBER = 999_999_999
 _IN_LIMIT = 500
 """Values per ``IN (...)`` list: well under SQLite's limit on bound parameters."""
-CLAIM_ID_RETURNED = 20
-"""Characters of CLM01 a receiver must store and return (X12 RFI 525)."""
 
 
 class BatchState(StrEnum):
@@ -782,11 +781,11 @@ class Ledger:
                 "ORDER BY c.id DESC LIMIT 1",
                 (account, *line_control_numbers),
             ).fetchone()
-        if found is None and len(claim_id) == CLAIM_ID_RETURNED:
+        if found is None and len(claim_id) == MAX_CLAIM_ID:
             rows = db.execute(
                 "SELECT DISTINCT claim_id, MAX(id) FROM claims WHERE account = ? "
                 "AND substr(claim_id, 1, ?) = ? GROUP BY claim_id LIMIT 2",
-                (account, CLAIM_ID_RETURNED, claim_id),
+                (account, MAX_CLAIM_ID, claim_id),
             ).fetchall()
             found = rows[0][1:] if len(rows) == 1 else None
         return int(found[0]) if found is not None else None
