@@ -282,10 +282,14 @@ def apply_response(
     zip takes a while; other writers must not time out). Its claim updates,
     and the mark that archived response ``response_id`` was read, are then
     one transaction: a crash half-way applies none of them, so reading the
-    file again cannot record any answer twice.
+    file again cannot record any answer twice. That transaction first checks
+    the response is still unread: another reader that got there first leaves
+    nothing to apply.
     """
     kind, updates = response_updates(ledger, account, path, readers)
     with ledger.transaction():
+        if response_id is not None and not ledger.response_unread(response_id):
+            return AppliedResponse(kind, 0, 0)
         count, unknown = apply_updates(ledger, account, updates, source_file)
         if response_id is not None:
             ledger.mark_response_parsed(response_id, kind=kind)

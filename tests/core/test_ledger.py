@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from claimferry.database import DatabaseError
 from claimferry.ledger import BatchState, ClaimState, Ledger, LedgerError, NewClaim
 
 
@@ -27,7 +28,7 @@ def test_wal_mode_and_private_file(ledger: Ledger) -> None:
     mode = ledger._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     assert ledger.path.stat().st_mode & 0o077 == 0
-    assert ledger.schema_version == 2
+    assert ledger.schema_version == 3
 
 
 def test_control_numbers_unique_per_account_and_survive_reopen(tmp_path: Path) -> None:
@@ -144,7 +145,7 @@ def test_control_number_and_file_name_are_unique(ledger: Ledger, tmp_path: Path)
         claims=_claims("C1"),
     )
     ledger.record_batch(file_name="f1", control_number=5, **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DatabaseError, match=r"ledger\.sqlite3: cannot write \(UNIQUE"):
         ledger.record_batch(file_name="f2", control_number=5, **kwargs)  # type: ignore[arg-type]
     assert ledger.next_control_number("sunrise") == 6
 
@@ -201,7 +202,7 @@ def test_many_threads_opening_a_new_ledger_at_once(tmp_path: Path) -> None:
         def open_it(folder: Path = folder, errors: list[BaseException] = errors) -> None:
             try:
                 with Ledger.open(folder) as led:
-                    assert led.schema_version == 2
+                    assert led.schema_version == 3
             except BaseException as exc:  # reported below, with the trial
                 errors.append(exc)
 
