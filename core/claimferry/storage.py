@@ -64,6 +64,8 @@ def sent_files(state_dir: Path) -> Iterator[Path]:
     if not root.is_dir():
         return
     for folder in sorted(root.glob(f"*/{SENT}")):
+        if not folder.is_dir():
+            continue
         for path in sorted(folder.iterdir()):
             if path.is_file() and not path.name.startswith("."):
                 yield path
