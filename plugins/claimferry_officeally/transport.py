@@ -679,22 +679,26 @@ class OfficeAllySession:
             size=len(data),
             sha256=digest,
         )
-        self._retrying(f"clearing earlier attempts at {remote_name}", self._leftovers(job))
         log.debug("uploading %s (%d bytes)", remote_name, len(data))
         try:
-            return self._retrying(
+            receipt = self._retrying(
                 f"upload of {remote_name}", lambda conn: self._upload_once(conn, job, data)
             )
         except TransportError as exc:
             if not job.rename_sent:
                 exc.delivered = False  # the final name was never asked for
             raise
+        try:
+            self._retrying(f"clearing earlier attempts at {remote_name}", self._leftovers(job))
+        except TransportError as exc:  # delivered all the same; a leftover is never picked up
+            log.debug("could not clear earlier attempts at %s: %s", remote_name, exc)
+        return receipt
 
     def _leftovers(self, job: _Upload) -> Callable[[_Connection], None]:
-        """Remove temporary files an interrupted earlier attempt at these bytes left.
+        """Remove temporary files that interrupted attempts at these bytes left.
 
-        They hold the same content (the same batch, control number included),
-        which only the run holding the sender's lock uploads: nobody else's.
+        Called once the bytes are delivered: any other copy of them (the same
+        batch, control number included) is an attempt that can only fail.
         """
 
         def clear(conn: _Connection) -> None:
