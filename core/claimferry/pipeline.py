@@ -490,19 +490,35 @@ def submit_claims(
 ) -> SubmitOutcome:
     """Exactly once: refuse what was sent, finish what is pending, record, then upload.
 
-    All of it under the sender's lock (waiting up to ``wait`` seconds for it).
+    Claims sent before are refused before logging in; everything from there
+    on is under the sender's lock (waiting up to ``wait`` seconds for it), and
+    decided again there, since another run may have sent them meanwhile.
     """
     clearinghouse = pm.get_clearinghouse(account.clearinghouse)
     ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
-    with ledger.sender_lock(account.name, command="submit", wait=wait):
-        return _submit(
-            pm, ledger, state_dir, account, clearinghouse, claims, now, resubmit, progress
-        )
+    if not resubmit:
+        _refuse_sent(ledger, account.name, claims, content_keys(claims))
+    session = connect(pm, ledger, account)
+    try:
+        with ledger.sender_lock(account.name, command="submit", wait=wait):
+            return _submit(
+                ledger, session, state_dir, account, clearinghouse, claims, now, resubmit, progress
+            )
+    finally:
+        session.close()
+
+
+def _refuse_sent(
+    ledger: Ledger, account: str, claims: Sequence[Claim], keys: Sequence[tuple[str, str]]
+) -> None:
+    found = _conflicts(ledger, account, claims, keys, {BatchState.UPLOADED, BatchState.UNCERTAIN})
+    if found:
+        raise _already_sent(found)
 
 
 def _submit(
-    pm: PluginManager,
     ledger: Ledger,
+    session: TransportSession,
     state_dir: Path,
     account: Account,
     clearinghouse: Clearinghouse,
@@ -515,45 +531,37 @@ def _submit(
         claims = as_replacements(ledger, account.name, claims)
     keys = content_keys(claims)
     if not resubmit:
-        found = _conflicts(
-            ledger, account.name, claims, keys, {BatchState.UPLOADED, BatchState.UNCERTAIN}
-        )
-        if found:
-            raise _already_sent(found)
-    session = connect(pm, ledger, account)
-    try:
-        recovered = recover_pending(ledger, session, account.name, progress)
-        if not resubmit:
-            again = _conflicts(ledger, account.name, claims, keys, set(BatchState))
-            if again:
-                ids = {b.id for b in recovered}
-                if {c.record.claim_id for c in again} == {c.id for c in claims} and all(
-                    not c.changed and c.batch.id in ids for c in again
-                ):
-                    progress("these claims were recorded by an earlier run; its batch is now sent")
-                    return SubmitOutcome(None, recovered)
-                raise _already_sent(again)
+        _refuse_sent(ledger, account.name, claims, keys)
+    recovered = recover_pending(ledger, session, account.name, progress)
+    if not resubmit:
+        again = _conflicts(ledger, account.name, claims, keys, set(BatchState))
+        if again:
+            ids = {b.id for b in recovered}
+            if {c.record.claim_id for c in again} == {c.id for c in claims} and all(
+                not c.changed and c.batch.id in ids for c in again
+            ):
+                progress("these claims were recorded by an earlier run; its batch is now sent")
+                return SubmitOutcome(None, recovered)
+            raise _already_sent(again)
 
-        def refuse_repeats() -> None:
-            repeated = _conflicts(ledger, account.name, claims, keys, set(BatchState))
-            if repeated:
-                raise _already_sent(repeated)
+    def refuse_repeats() -> None:
+        repeated = _conflicts(ledger, account.name, claims, keys, set(BatchState))
+        if repeated:
+            raise _already_sent(repeated)
 
-        batch = record_batch(
-            ledger,
-            state_dir,
-            account,
-            clearinghouse,
-            claims,
-            now,
-            keys,
-            guard=None if resubmit else refuse_repeats,
-        )
-        progress(f"recorded batch {batch.id}: {batch.file_name}")
-        failpoint("after-record")
-        sent = deliver(ledger, session, batch, account.name, progress)
-    finally:
-        session.close()
+    batch = record_batch(
+        ledger,
+        state_dir,
+        account,
+        clearinghouse,
+        claims,
+        now,
+        keys,
+        guard=None if resubmit else refuse_repeats,
+    )
+    progress(f"recorded batch {batch.id}: {batch.file_name}")
+    failpoint("after-record")
+    sent = deliver(ledger, session, batch, account.name, progress)
     return SubmitOutcome(sent, [*recovered, sent])
 
 

@@ -163,3 +163,32 @@ def make_world(tmp_path: Path) -> Iterator[World]:
             env[f"CLAIMFERRY_{name.upper()}_SFTP_USERNAME"] = name
             env[f"CLAIMFERRY_{name.upper()}_SFTP_PASSWORD"] = PASSWORD
         yield World(server, tmp_path, env)
+
+
+def run_cli_in_child(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run claimferry's ``main`` in this (fresh, forked) process: a real process of
+    its own, without the interpreter start-up of ``python -m claimferry``."""
+    import contextlib
+    import io
+
+    from claimferry.cli.app import main
+
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = ["claimferry", *args]
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+def report_cli_run(
+    args: list[str], env: dict[str, str], results: Any, tag: tuple[str, str]
+) -> None:
+    """A forked process's whole life: one claimferry run, its outcome put on ``results``."""
+    code, _, err = run_cli_in_child(args, env)
+    results.put((tag, code, err))
