@@ -437,9 +437,12 @@ class Ledger:
     def _check_identity(self, state_dir: Path) -> None:
         """Record which state directory this ledger belongs to, or refuse a foreign one."""
         mark = state_dir / ARCHIVE / LEDGER_MARK
+        row = self._db.execute("SELECT ledger_id FROM ledger_identity").fetchone()
+        if row is not None and _read_mark(mark) == row[0]:
+            return  # the usual case, settled without a write
         with self.transaction() as db:
             row = db.execute("SELECT ledger_id, state_dir FROM ledger_identity").fetchone()
-            archived = mark.read_text(encoding="ascii").strip() if mark.is_file() else None
+            archived = _read_mark(mark)
             if row is None:
                 used = db.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is not None
                 if not used and archived is not None and next(sent_files(state_dir), None):
@@ -959,6 +962,16 @@ class Ledger:
             sql += " WHERE account = ?"
             args.append(account)
         return [_audit_entry(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+
+def _read_mark(mark: Path) -> str | None:
+    """The ledger id the archive was written by; ``None`` before any ledger marked it."""
+    try:
+        return mark.read_bytes().decode("ascii", errors="replace").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LedgerError(f"{mark}: cannot read ({exc.strerror or exc})") from None
 
 
 def _audit_entry(r: sqlite3.Row) -> AuditEntry:

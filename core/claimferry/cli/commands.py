@@ -375,8 +375,16 @@ def fetch(
             ],
         }
 
-    with ThreadPoolExecutor(max_workers=min(jobs, len(names))) as pool:
-        results = list(pool.map(one, names))
+    # Accounts of one sender share its lock: they take turns in one worker
+    # rather than finding each other holding it.
+    senders: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for name in names:
+        account = config.account(name)
+        senders[(account.clearinghouse, account.submitter_id)].append(name)
+    with ThreadPoolExecutor(max_workers=min(jobs, len(senders))) as pool:
+        done = pool.map(lambda group: [one(name) for name in group], senders.values())
+        by_name = {r["account"]: r for group in done for r in group}
+    results = [by_name[name] for name in names]
     if as_json:
         emit_json(results)
     else:
