@@ -19,7 +19,7 @@ from claimferry.ledger import Ledger
 from claimferry.manager import PluginManager
 from claimferry.pipeline import record_batch
 from claimferry_officeally.profile import make_claim_file_name
-from claimferry_officeally.transport import RetryPolicy, make_transport, temporary_name
+from claimferry_officeally.transport import OfficeAllySession, RetryPolicy, temporary_name
 from faults.reliab_support import PASSWORD, World, make_world
 
 CLAIM = b"ISA*00*" + b"x" * 2000 + b"~"
@@ -34,9 +34,13 @@ def _account(world: World, name: str = "sunrise") -> Account:
     return load_config(Path(world.env["CLAIMFERRY_CONFIG"])).account(name)
 
 
-def _session(world: World, name: str = "sunrise"):  # type: ignore[no-untyped-def]
-    transport = make_transport(RetryPolicy(sleep=lambda _: None))
-    return transport.open(_account(world, name), Credentials(name, SecretStr(PASSWORD)))
+def _session(world: World, name: str = "sunrise") -> OfficeAllySession:
+    credentials = Credentials(name, SecretStr(PASSWORD))
+    session = OfficeAllySession(
+        _account(world, name), credentials, RetryPolicy(sleep=lambda _: None)
+    )
+    session.connect()
+    return session
 
 
 def test_submitter_ids_differing_in_case_never_share_a_name() -> None:
