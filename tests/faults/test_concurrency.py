@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from claimferry import database
 from claimferry.ledger import Ledger, SenderBusy
 from faults.reliab_support import World, make_world
 
@@ -248,3 +249,14 @@ def test_concurrent_fetches_record_each_answer_once(world: World) -> None:
     assert set(states.values()) == {"paid"}
     fetched = [a["file_name"] for a in world.json("audit") if a["action"] == "fetch"]
     assert len(fetched) == len(set(fetched)) == 4
+
+
+def test_where_there_are_no_ofd_locks_posix_locks_still_keep_processes_apart(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS and the BSDs have no OFD locks: the fallback must still exclude."""
+    monkeypatch.setattr(database, "_OFD_SETLK", None)
+    with ledger.sender_lock("sunrise", command="submit"):
+        assert _try_lock_elsewhere(tmp_path).stdout.startswith("busy:")
+    assert _try_lock_elsewhere(tmp_path).stdout.startswith("got it")
+    ledger.close()
