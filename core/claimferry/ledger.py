@@ -416,12 +416,20 @@ class Ledger:
         return ledger
 
     @classmethod
-    def initialize(cls, state_dir: Path) -> Path | None:
-        """Start a new ledger on purpose (``--init``); the old file is moved aside, kept.
+    def initialize(cls, state_dir: Path) -> str:
+        """Start a new ledger on purpose (``--init``) where the old one is lost.
 
-        Returns where the old ledger went, if there was one.
+        Only a ledger that would be refused (empty, missing, foreign or
+        damaged) is replaced, and it is kept aside; a ledger in order is left
+        alone, so a repeated ``--init`` cannot throw away what a new ledger
+        learnt. Returns what was done, for the operator.
         """
         path = state_dir / LEDGER_FILE
+        try:
+            with cls.open(state_dir):
+                return f"the ledger {path} is in order; --init changed nothing"
+        except LedgerError:
+            pass
         kept = None
         if path.exists():
             kept = path.with_name(f"{LEDGER_FILE}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
@@ -432,7 +440,7 @@ class Ledger:
         (state_dir / ARCHIVE / LEDGER_MARK).unlink(missing_ok=True)
         with cls(path) as ledger:
             ledger._check_identity(state_dir)
-        return kept
+        return f"started a new ledger {path}" + (f"; the old one is kept as {kept}" if kept else "")
 
     def _check_identity(self, state_dir: Path) -> None:
         """Record which state directory this ledger belongs to, or refuse a foreign one."""

@@ -71,8 +71,11 @@ def test_init_starts_a_new_ledger_on_purpose_above_the_archives_numbers(world: W
     assert list(world.state_dir.glob("ledger.sqlite3.replaced-*"))
     _submit(world, "NEW")
     assert _isa13s(world) == [3]  # 1 and 2 are in the archive, never reused
-    # The next run opens the new ledger without --init.
+    # The next run opens the new ledger without --init; a repeated --init keeps it.
     assert world.run("status").returncode == 0
+    again = world.run("--init", "status")
+    assert again.returncode == 0 and "is in order; --init changed nothing" in again.stderr
+    assert _isa13s(world) == [3]
 
 
 def test_a_ledger_from_another_state_directory_is_refused(world: World, tmp_path: Path) -> None:

@@ -162,12 +162,7 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         )
         ctx.obj = app = App(manager, config_path)
         if init_ledger:
-            kept = Ledger.initialize(app.state_dir)
-            click.echo(
-                f"started a new ledger in {app.state_dir}"
-                + (f"; the old one is kept as {kept}" if kept else ""),
-                err=True,
-            )
+            click.echo(Ledger.initialize(app.state_dir), err=True)
 
     from claimferry.cli import commands
 
