@@ -260,3 +260,17 @@ def test_where_there_are_no_ofd_locks_posix_locks_still_keep_processes_apart(
         assert _try_lock_elsewhere(tmp_path).stdout.startswith("busy:")
     assert _try_lock_elsewhere(tmp_path).stdout.startswith("got it")
     ledger.close()
+
+
+def test_resend_and_abandon_wait_for_the_sender_too(world: World) -> None:
+    sent = world.run("submit", str(world.claims_file("SUN")), "--account", "sunrise")
+    assert sent.returncode == 0, sent.stderr
+    with Ledger.open(world.state_dir) as ledger, ledger.sender_lock("sunrise", command="fetch"):
+        for args in (("batches", "resend", "1"), ("batches", "abandon", "1", "--yes")):
+            busy = world.run(*args)
+            assert busy.returncode == 1, busy.stderr
+            assert f"pid {os.getpid()}" in busy.stderr and "running 'fetch'" in busy.stderr
+    (batch,) = world.json("batches", "list")
+    assert batch["state"] == "uploaded"
+    audit = [a["action"] for a in world.json("audit")]
+    assert "batch-resend" not in audit and "batch-abandoned" not in audit
