@@ -183,10 +183,30 @@ def record_batch(
     atomic_write(path, data)
     failpoint("after-archive")
     digest = sha256_hex(data)
+    new_claims = [
+        NewClaim(
+            c.id,
+            c.payer.id,
+            c.total_charge.quantize(CENTS),
+            content,
+            c.frequency,
+            c.payer_claim_number,
+        )
+        for c, content in zip(claims, hashes, strict=True)
+    ]
     with ledger.transaction():
         if guard is not None:
             guard()
-        batch = _record(ledger, account, name, path, data, number, claims, hashes)
+        batch = ledger.record_batch(
+            account=account.name,
+            file_name=name,
+            archive_path=path,
+            sha256=digest,
+            size=len(data),
+            control_number=number,
+            test=not account.is_production,
+            claims=new_claims,
+        )
     ledger.audit(
         "batch-built",
         account=account.name,
@@ -196,38 +216,6 @@ def record_batch(
         detail=f"{len(claims)} claims, ISA13 {number:09d}",
     )
     return batch
-
-
-def _record(
-    ledger: Ledger,
-    account: Account,
-    name: str,
-    path: Path,
-    data: bytes,
-    number: int,
-    claims: Sequence[Claim],
-    hashes: Sequence[str],
-) -> Batch:
-    return ledger.record_batch(
-        account=account.name,
-        file_name=name,
-        archive_path=path,
-        sha256=sha256_hex(data),
-        size=len(data),
-        control_number=number,
-        test=not account.is_production,
-        claims=[
-            NewClaim(
-                c.id,
-                c.payer.id,
-                c.total_charge.quantize(CENTS),
-                content,
-                c.frequency,
-                c.payer_claim_number,
-            )
-            for c, content in zip(claims, hashes, strict=True)
-        ],
-    )
 
 
 def _taken(
