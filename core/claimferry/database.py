@@ -8,10 +8,16 @@ several processes opening a new file at once cannot run twice.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import sqlite3
+import struct
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimferry.errors import ClaimferryError
@@ -25,17 +31,36 @@ class DatabaseError(ClaimferryError):
 
 def open_database(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) a state database, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise DatabaseError(f"{path}: cannot open ({_cause(exc)})") from None
+    try:
         db.row_factory = sqlite3.Row
         _use_wal(db)
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"{path}: cannot open ({exc})") from None
-    path.chmod(0o600)
+        path.chmod(0o600)
+    except (OSError, sqlite3.Error) as exc:
+        db.close()
+        raise DatabaseError(f"{path}: cannot open ({_cause(exc)})") from None
     return db
+
+
+def _cause(exc: BaseException) -> str:
+    """An OS or SQLite error in its own words, without Python's decoration."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)
+
+
+def database_path(db: sqlite3.Connection) -> str:
+    """The file a connection has open, for messages."""
+    try:
+        return str(db.execute("PRAGMA database_list").fetchone()[2]) or "(memory)"
+    except sqlite3.Error:
+        return "(state database)"
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
@@ -64,13 +89,24 @@ def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     if db.in_transaction:
         yield db
         return
-    db.execute("BEGIN IMMEDIATE")
     try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            _roll_back(db)
+            raise
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        # A read-only file or folder, a full disk, a damaged schema: say which file and why.
+        _roll_back(db)
+        raise DatabaseError(f"{database_path(db)}: cannot write ({exc})") from None
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    with suppress(sqlite3.Error):  # a failed write may have ended the transaction already
+        if db.in_transaction:
+            db.execute("ROLLBACK")
 
 
 def migrate_schema(db: sqlite3.Connection, migrations: Sequence[str], source: str) -> None:
@@ -101,3 +137,103 @@ def _statements(script: str) -> list[str]:
             out.append(current.strip())
             current = ""
     return out
+
+
+# -- record locks ------------------------------------------------------------------
+
+_OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", None)
+_FLOCK = "hhqqi4x"
+"""Linux's ``struct flock``: type, whence, start, length, pid (0 for OFD locks)."""
+
+
+@dataclass
+class _LockFile:
+    """The one descriptor this process locks a file's bytes through."""
+
+    fd: int
+    users: int = 0
+    held: dict[int, threading.Lock] = field(default_factory=dict)
+
+
+_lock_files: dict[tuple[int, int], _LockFile] = {}
+_lock_files_guard = threading.Lock()
+
+
+class RecordLocks:
+    """Exclusive locks on single bytes of a file, across processes and machines.
+
+    They are open-file-description locks (``F_OFD_SETLK``): the operating
+    system frees them when the holder dies, and, unlike classic POSIX locks,
+    SQLite closing its own descriptors of the same file does not drop them.
+    Every ``RecordLocks`` of one file in a process shares one descriptor,
+    closed only when the last is closed: closing a descriptor drops the
+    process's POSIX locks on the file, SQLite's included. A thread lock per
+    byte keeps threads of one process apart, since one description never
+    conflicts with itself. Where the platform has no OFD locks, classic POSIX
+    locks (``lockf``) are used, and these hold only while no other connection
+    to the file is closed in the process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        info = path.stat()
+        self._key = (info.st_dev, info.st_ino)
+        with _lock_files_guard:
+            entry = _lock_files.get(self._key)
+            if entry is None:
+                entry = _LockFile(os.open(path, os.O_RDWR | os.O_CLOEXEC))
+                _lock_files[self._key] = entry
+            entry.users += 1
+        self._entry = entry
+        self._mine: set[int] = set()
+
+    def try_lock(self, offset: int) -> bool:
+        """Take the byte at ``offset`` if free; ``False`` when another holds it."""
+        with _lock_files_guard:
+            thread_lock = self._entry.held.setdefault(offset, threading.Lock())
+        if not thread_lock.acquire(blocking=False):
+            return False
+        try:
+            if _set_lock(self._entry.fd, offset, fcntl.F_WRLCK):
+                self._mine.add(offset)
+                return True
+        except BaseException:
+            thread_lock.release()
+            raise
+        thread_lock.release()
+        return False
+
+    def unlock(self, offset: int) -> None:
+        if offset in self._mine:
+            _set_lock(self._entry.fd, offset, fcntl.F_UNLCK)
+            self._mine.discard(offset)
+            self._entry.held[offset].release()
+
+    def close(self) -> None:
+        """Free every byte held, and the descriptor once no one in the process uses it."""
+        for offset in list(self._mine):
+            self.unlock(offset)
+        with _lock_files_guard:
+            self._entry.users -= 1
+            if self._entry.users == 0:
+                del _lock_files[self._key]
+                os.close(self._entry.fd)
+
+
+def _set_lock(fd: int, offset: int, kind: int) -> bool:
+    if _OFD_SETLK is None:
+        operation = fcntl.LOCK_UN if kind == fcntl.F_UNLCK else fcntl.LOCK_EX | fcntl.LOCK_NB
+        try:
+            fcntl.lockf(fd, operation, 1, offset, os.SEEK_SET)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            raise
+        return True
+    request = struct.pack(_FLOCK, kind, os.SEEK_SET, offset, 1, 0)
+    try:
+        fcntl.fcntl(fd, _OFD_SETLK, request)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EAGAIN):
+            return False
+        raise
+    return True

@@ -8,9 +8,15 @@ claims are known by their id, payer, charge and a hash of their content.
 from __future__ import annotations
 
 import getpass
+import hashlib
+import os
+import re
+import socket
 import sqlite3
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,13 +25,25 @@ from pathlib import Path
 from typing import Any
 
 from claimferry.claims import MAX_CLAIM_ID
-from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
+from claimferry.database import (
+    DatabaseError,
+    RecordLocks,
+    migrate_schema,
+    open_database,
+    write_transaction,
+)
 from claimferry.errors import ClaimferryError
+from claimferry.storage import ARCHIVE, atomic_write, interchange_header, sent_files
 
 LEDGER_FILE = "ledger.sqlite3"
+LEDGER_MARK = ".ledger-id"
+"""In the archive folder: the id of the ledger that wrote it."""
 MAX_CONTROL_NUMBER = 999_999_999
 _IN_LIMIT = 500
 """Values per ``IN (...)`` list: well under SQLite's limit on bound parameters."""
+SENDER_LOCK_BYTES = 1 << 40
+"""Where sender locks live in the ledger file: far past SQLite's own lock
+bytes (at 1 GiB) and past any real ledger's size; locks need no data there."""
 
 
 class BatchState(StrEnum):
@@ -349,7 +367,28 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX remit_plb_by_payment ON remit_provider_adjustments (payment_id);
     CREATE INDEX remit_plb_by_claim ON remit_provider_adjustments (claim_row);
     """,
+    # 4: who holds each sender's lock, the ledger's identity, response files' times
+    """
+    CREATE TABLE sender_locks (
+        sender TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        command TEXT NOT NULL,
+        since TEXT NOT NULL
+    );
+    CREATE TABLE ledger_identity (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        ledger_id TEXT NOT NULL,
+        state_dir TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    ALTER TABLE response_files ADD COLUMN modified REAL;
+    """,
 ]
+
+_TABLES = frozenset(
+    name for script in _MIGRATIONS for name in re.findall(r"CREATE TABLE (\w+)", script)
+)
 
 
 def _now() -> str:
@@ -452,6 +491,21 @@ class LedgerError(ClaimferryError):
     """The ledger cannot be opened or is in a state it cannot handle."""
 
 
+class SenderBusy(LedgerError):
+    """Another run holds the lock of the account's sender."""
+
+
+class LedgerRefused(LedgerError):
+    """The ledger does not belong to the archive beside it (empty, missing or foreign)."""
+
+
+_RESTORE = (
+    "Restore this state directory's ledger from a backup to {path}, or, to start a new "
+    "ledger on purpose, run claimferry with --init (control numbers then continue above "
+    "the archive's; claims the old ledger sent are not known to a new one)."
+)
+
+
 class Ledger:
     """Access to the SQLite ledger; use as a context manager."""
 
@@ -460,16 +514,110 @@ class Ledger:
         self._db = open_database(path)
         try:
             migrate_schema(self._db, _MIGRATIONS, str(path))
+            missing = _TABLES - {
+                r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise LedgerError(f"{path}: cannot open the ledger ({exc})") from None
         except DatabaseError as exc:
             self._db.close()
             raise LedgerError(str(exc)) from None
+        if missing:
+            self._db.close()
+            raise LedgerError(
+                f"{path}: the ledger is damaged: table(s) {', '.join(sorted(missing))} "
+                "missing. Restore it from a backup"
+            )
+        self._locks = RecordLocks(path)
+        self._held: set[str] = set()
+        self._archive_floor: dict[str, int] = {}
 
     @classmethod
     def open(cls, state_dir: Path) -> Ledger:
-        return cls(state_dir / LEDGER_FILE)
+        """Open the state directory's ledger, refusing one that is not the archive's.
+
+        An empty or missing ledger next to sent files, or a ledger that another
+        state directory's archive belongs to, would send claims again and
+        reuse control numbers; it is refused, never silently started afresh.
+        """
+        path = state_dir / LEDGER_FILE
+        if not path.is_file() or path.stat().st_size == 0:
+            sent = sum(1 for _ in sent_files(state_dir))
+            if sent:
+                what = "is empty (0 bytes)" if path.is_file() else "is missing"
+                raise LedgerRefused(
+                    f"the ledger {path} {what}, but the archive {state_dir / ARCHIVE} holds "
+                    f"{sent} sent file(s): the ledger that sent them is gone. "
+                    + _RESTORE.format(path=path)
+                )
+        ledger = cls(path)
+        try:
+            ledger._check_identity(state_dir)
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    @classmethod
+    def initialize(cls, state_dir: Path) -> str:
+        """Start a new ledger on purpose (``--init``) where the old one is lost.
+
+        Only a ledger that would be refused (empty, missing, foreign or
+        damaged) is replaced, and it is kept aside; a ledger in order is left
+        alone, so a repeated ``--init`` cannot throw away what a new ledger
+        learnt. Returns what was done, for the operator.
+        """
+        path = state_dir / LEDGER_FILE
+        try:
+            with cls.open(state_dir):
+                return f"the ledger {path} is in order; --init changed nothing"
+        except LedgerError:
+            pass
+        kept = None
+        if path.exists():
+            kept = path.with_name(f"{LEDGER_FILE}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+            for suffix in ("", "-wal", "-shm"):
+                old = path.with_name(path.name + suffix)
+                if old.exists():
+                    old.rename(kept.with_name(kept.name + suffix))
+        (state_dir / ARCHIVE / LEDGER_MARK).unlink(missing_ok=True)
+        with cls(path) as ledger:
+            ledger._check_identity(state_dir)
+        return f"started a new ledger {path}" + (f"; the old one is kept as {kept}" if kept else "")
+
+    def _check_identity(self, state_dir: Path) -> None:
+        """Record which state directory this ledger belongs to, or refuse a foreign one."""
+        mark = state_dir / ARCHIVE / LEDGER_MARK
+        row = self._db.execute("SELECT ledger_id FROM ledger_identity").fetchone()
+        if row is not None and _read_mark(mark) == row[0]:
+            return  # the usual case, settled without a write
+        with self.transaction() as db:
+            row = db.execute("SELECT ledger_id, state_dir FROM ledger_identity").fetchone()
+            archived = _read_mark(mark)
+            if row is None:
+                used = db.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is not None
+                if not used and archived is not None and next(sent_files(state_dir), None):
+                    raise LedgerRefused(
+                        f"the ledger {self.path} is new, but the archive {state_dir / ARCHIVE} "
+                        f"holds files sent by ledger {archived}. " + _RESTORE.format(path=self.path)
+                    )
+                ledger_id = uuid.uuid4().hex
+                db.execute(
+                    "INSERT INTO ledger_identity (id, ledger_id, state_dir, created_at) "
+                    "VALUES (1, ?, ?, ?)",
+                    (ledger_id, str(state_dir.resolve()), _now()),
+                )
+            else:
+                ledger_id = row["ledger_id"]
+                if archived is not None and archived != ledger_id:
+                    raise LedgerRefused(
+                        f"the ledger {self.path} (id {ledger_id}) belongs to the state directory "
+                        f"{row['state_dir']}, not to the archive {state_dir / ARCHIVE} "
+                        f"(written by ledger {archived}). " + _RESTORE.format(path=self.path)
+                    )
+            if archived != ledger_id:
+                atomic_write(mark, ledger_id.encode("ascii") + b"\n")
 
     def __enter__(self) -> Ledger:
         return self
@@ -479,6 +627,76 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
+        self._locks.close()
+
+    # -- one writer per sender -------------------------------------------------
+
+    @contextmanager
+    def sender_lock(self, account: str, *, command: str, wait: float = 0.0) -> Iterator[None]:
+        """Hold the account's sender (clearinghouse and submitter ID) for one run.
+
+        Every account of the sender shares the lock, in every process and on
+        every machine that shares the state directory. A second taker waits up
+        to ``wait`` seconds, then gets :class:`SenderBusy` naming the holder.
+        The operating system frees the lock when the holder ends, however it
+        ends, so no age is ever guessed. (On PostgreSQL this would be
+        ``pg_advisory_lock`` on the same key.)
+        """
+        sender = self._sender(account)
+        offset = SENDER_LOCK_BYTES + int.from_bytes(
+            hashlib.sha256(sender.encode("utf-8")).digest()[:4], "big"
+        )
+        deadline = time.monotonic() + wait
+        while not self._locks.try_lock(offset):
+            if time.monotonic() >= deadline:
+                raise SenderBusy(self._busy(account, sender))
+            time.sleep(0.05)
+        host, pid = socket.gethostname(), os.getpid()
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO sender_locks (sender, pid, host, command, since) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (sender, pid, host, command, _now()),
+                )
+            self._held.add(sender)
+            yield
+        finally:
+            self._held.discard(sender)
+            # The lock itself is freed below, whatever happens to this row.
+            with suppress(DatabaseError), self.transaction() as db:
+                db.execute(
+                    "DELETE FROM sender_locks WHERE sender = ? AND pid = ? AND host = ?",
+                    (sender, pid, host),
+                )
+            self._locks.unlock(offset)
+
+    def require_sender_lock(self, account: str) -> None:
+        """For steps that are only safe under the lock (recovery, upload, reading answers)."""
+        if self._sender(account) not in self._held:
+            raise LedgerError(f"account {account}: this step needs the sender lock; none is held")
+
+    def _sender(self, account: str) -> str:
+        row = self._db.execute(
+            "SELECT clearinghouse, submitter_id FROM accounts WHERE name = ?", (account,)
+        ).fetchone()
+        if row is None:
+            raise LedgerError(f"account {account} is not in the ledger yet")
+        return f"{row['clearinghouse']} {row['submitter_id']}"
+
+    def _busy(self, account: str, sender: str) -> str:
+        row = self._db.execute("SELECT * FROM sender_locks WHERE sender = ?", (sender,)).fetchone()
+        holder = (
+            f"pid {row['pid']} on host {row['host']}, running '{row['command']}' "
+            f"since {row['since']}"
+            if row is not None
+            else "a run that is still starting"
+        )
+        return (
+            f"account {account}: another claimferry run is working for sender {sender} "
+            f"({holder}). One run at a time per sender: try again when it ends, or wait "
+            "for it with --wait SECONDS"
+        )
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """An IMMEDIATE transaction: writers queue instead of failing mid-way."""
@@ -515,7 +733,7 @@ class Ledger:
         """
         with self.transaction() as db:
             used = db.execute(_LAST_USED_BY_SENDER, {"account": account}).fetchone()[0]
-            number = int(used) + 1
+            number = max(int(used), self._highest_archived(account)) + 1
             if number > MAX_CONTROL_NUMBER:
                 raise LedgerError(f"account {account}: interchange control numbers exhausted")
             db.execute(
@@ -524,6 +742,31 @@ class Ledger:
                 (account, number),
             )
         return number
+
+    def _highest_archived(self, account: str) -> int:
+        """The highest ISA13 in the archive's sent files of the account's submitter ID.
+
+        A ledger restored from an older backup, or started with ``--init``,
+        would otherwise hand out numbers the clearinghouse has seen. Files
+        the ledger knows are skipped (their numbers are in the ledger); the
+        rest are read once per ledger opened.
+        """
+        row = self._db.execute(
+            "SELECT submitter_id FROM accounts WHERE name = ?", (account,)
+        ).fetchone()
+        submitter = (row["submitter_id"] if row else "").upper()
+        if submitter not in self._archive_floor:
+            known = {r[0] for r in self._db.execute("SELECT archive_path FROM batches")}
+            state_dir = self.path.parent
+            numbers = [
+                header[1]
+                for path in sent_files(state_dir)
+                if str(path) not in known
+                and (header := interchange_header(path)) is not None
+                and header[0].upper() == submitter
+            ]
+            self._archive_floor[submitter] = max(numbers, default=0)
+        return self._archive_floor[submitter]
 
     # -- batches and claims ----------------------------------------------------
 
@@ -900,12 +1143,19 @@ class Ledger:
 
     # -- response files --------------------------------------------------------
 
-    def response_known(self, account: str, remote_name: str, size: int) -> bool:
-        """Whether a remote file of this name and size was already archived."""
+    def response_known(
+        self, account: str, remote_name: str, size: int, modified: float | None = None
+    ) -> bool:
+        """Whether a remote file of this name, size and modification time was archived.
+
+        A file replaced under the same name shows a new size or time, so it is
+        downloaded again; its hash then says whether it is new.
+        """
         return (
             self._db.execute(
-                "SELECT 1 FROM response_files WHERE account = ? AND remote_name = ? AND size = ?",
-                (account, remote_name, size),
+                "SELECT 1 FROM response_files WHERE account = ? AND remote_name = ? AND size = ? "
+                "AND (? IS NULL OR modified IS ?)",
+                (account, remote_name, size, modified, modified),
             ).fetchone()
             is not None
         )
@@ -919,15 +1169,32 @@ class Ledger:
         sha256: str,
         archive_path: Path,
         kind: str | None,
+        modified: float | None = None,
     ) -> int | None:
-        """Record an archived response; ``None`` when the same bytes were recorded before."""
+        """Record an archived response; ``None`` when the same bytes were recorded before
+        (then only the remote file's time is updated, so it is not downloaded again)."""
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO response_files (account, remote_name, size, sha256, "
-                "archive_path, kind, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (account, remote_name, size, sha256, str(archive_path), kind, _now()),
+                "archive_path, kind, fetched_at, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (account, remote_name, size, sha256, str(archive_path), kind, _now(), modified),
             )
-        return int(cursor.lastrowid or 0) if cursor.rowcount else None
+            if not cursor.rowcount:
+                db.execute(
+                    "UPDATE response_files SET modified = ? "
+                    "WHERE account = ? AND remote_name = ? AND sha256 = ?",
+                    (modified, account, remote_name, sha256),
+                )
+                return None
+        return int(cursor.lastrowid or 0)
+
+    def response_unread(self, response_id: int) -> bool:
+        """Whether an archived response still waits to be read. Asked inside the
+        transaction that applies it, so that two readers cannot both apply it."""
+        row = self._db.execute(
+            "SELECT parsed, error FROM response_files WHERE id = ?", (response_id,)
+        ).fetchone()
+        return row is not None and not row["parsed"] and row["error"] is None
 
     def mark_response_parsed(
         self, response_id: int, *, kind: str | None = None, error: str | None = None
@@ -994,6 +1261,16 @@ class Ledger:
             sql += " WHERE account = ?"
             args.append(account)
         return [_audit_entry(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+
+def _read_mark(mark: Path) -> str | None:
+    """The ledger id the archive was written by; ``None`` before any ledger marked it."""
+    try:
+        return mark.read_bytes().decode("ascii", errors="replace").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LedgerError(f"{mark}: cannot read ({exc.strerror or exc})") from None
 
 
 def _audit_entry(r: sqlite3.Row) -> AuditEntry:

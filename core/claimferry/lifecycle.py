@@ -468,10 +468,14 @@ def apply_response(
     one ledger transaction, with the mark that archived response
     ``response_id`` was read: a crash or a malformed segment half-way applies
     none of it, so reading the file again cannot record any answer twice.
+    That transaction first checks the response is still unread: another
+    reader that got there first leaves nothing to apply.
     """
     kinds: list[str] = []
     answers = _Answers(ledger, account, source_file)
     with response_files(path) as files, ledger.transaction():
+        if response_id is not None and not ledger.response_unread(response_id):
+            return AppliedResponse("", 0, 0)
         for where, member in files:
             source = source_file if member == path else f"{source_file}!{where}"
             try:

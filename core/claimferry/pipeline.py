@@ -37,12 +37,13 @@ from claimferry.ledger import (
     BatchState,
     ClaimRecord,
     Ledger,
+    LedgerError,
     NewClaim,
     SentLine,
 )
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
-from claimferry.storage import atomic_write, sha256_hex
+from claimferry.storage import archive_dir, atomic_write, sha256_hex
 from claimferry.types import (
     Clearinghouse,
     DeliveryState,
@@ -150,10 +151,6 @@ class AlreadySent(ClaimferryError):
     them as replacements."""
 
 
-def archive_dir(state_dir: Path, account: str, direction: str) -> Path:
-    return state_dir / "archive" / account / direction
-
-
 def content_keys(claims: Sequence[Claim]) -> list[tuple[str, str]]:
     """Each claim's id and content hash: what "the same claim" means for exactly-once."""
     return [(c.id, claim_content_hash(c)) for c in claims]
@@ -167,10 +164,13 @@ def record_batch(
     claims: Sequence[Claim],
     now: datetime,
     keys: Sequence[tuple[str, str]] | None = None,
+    guard: Callable[[], None] | None = None,
 ) -> Batch:
     """Build the file, archive it and record the batch: all before any upload.
 
     ``keys`` are the claims' :func:`content_keys`, when the caller has them already.
+    ``guard`` runs in the transaction that records the batch (the duplicate
+    check), so that nothing can be recorded between the check and the batch.
     """
     hashes = [h for _, h in (keys if keys is not None else content_keys(claims))]
     ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
@@ -184,30 +184,34 @@ def record_batch(
     atomic_write(path, data)
     failpoint("after-archive")
     digest = sha256_hex(data)
-    batch = ledger.record_batch(
-        account=account.name,
-        file_name=name,
-        archive_path=path,
-        sha256=digest,
-        size=len(data),
-        control_number=number,
-        test=not account.is_production,
-        claims=[
-            NewClaim(
-                c.id,
-                c.payer.id,
-                c.total_charge.quantize(CENTS),
-                content,
-                c.frequency,
-                c.payer_claim_number,
-                tuple(
-                    SentLine(line_control_number(c.id, number, line), line.procedure, line.charge)
-                    for number, line in enumerate(c.lines, 1)
-                ),
-            )
-            for c, content in zip(claims, hashes, strict=True)
-        ],
-    )
+    new_claims = [
+        NewClaim(
+            c.id,
+            c.payer.id,
+            c.total_charge.quantize(CENTS),
+            content,
+            c.frequency,
+            c.payer_claim_number,
+            tuple(
+                SentLine(line_control_number(c.id, place, line), line.procedure, line.charge)
+                for place, line in enumerate(c.lines, 1)
+            ),
+        )
+        for c, content in zip(claims, hashes, strict=True)
+    ]
+    with ledger.transaction():
+        if guard is not None:
+            guard()
+        batch = ledger.record_batch(
+            account=account.name,
+            file_name=name,
+            archive_path=path,
+            sha256=digest,
+            size=len(data),
+            control_number=number,
+            test=not account.is_production,
+            claims=new_claims,
+        )
     ledger.audit(
         "batch-built",
         account=account.name,
@@ -328,7 +332,11 @@ def deliver(
     account: str,
     progress: Progress = _quiet,
 ) -> Batch:
-    """Upload one recorded batch. It is marked uploading first, so a crash is recoverable."""
+    """Upload one recorded batch. It is marked uploading first, so a crash is recoverable.
+
+    Only under the sender's lock: no other run can be uploading it meanwhile.
+    """
+    ledger.require_sender_lock(account)
     data = batch.archive_path.read_bytes()
     if sha256_hex(data) != batch.sha256:
         raise TransportError(
@@ -352,20 +360,29 @@ def deliver(
             batch.id, BatchState.UPLOADING, error="the transport reported a different size or hash"
         )
         raise TransportError(f"{batch.file_name}: uploaded size or hash does not match")
-    ledger.set_batch_state(
-        batch.id,
-        BatchState.UPLOADED,
-        remote_name=receipt.remote_name,
-        host_fingerprint=receipt.host_fingerprint,
-    )
-    ledger.audit(
-        "upload",
-        account=account,
-        file_name=receipt.remote_name,
-        size=receipt.size,
-        sha256=receipt.sha256,
-        host_fingerprint=receipt.host_fingerprint,
-    )
+    try:
+        with ledger.transaction():
+            ledger.set_batch_state(
+                batch.id,
+                BatchState.UPLOADED,
+                remote_name=receipt.remote_name,
+                host_fingerprint=receipt.host_fingerprint,
+            )
+            ledger.audit(
+                "upload",
+                account=account,
+                file_name=receipt.remote_name,
+                size=receipt.size,
+                sha256=receipt.sha256,
+                host_fingerprint=receipt.host_fingerprint,
+            )
+    except ClaimferryError as exc:
+        raise LedgerError(
+            f"batch {batch.id} WAS uploaded ({receipt.remote_name}, {receipt.size} bytes), "
+            f"but the ledger could not record it: {exc}. It stays 'uploading': the next run "
+            "looks for it on the server and records it. Do not send these claims again "
+            "by hand"
+        ) from None
     return ledger.batch(batch.id)
 
 
@@ -384,7 +401,11 @@ def recover_pending(
     only as the transport's temporary file, it is sent again (the rename never
     happened); found nowhere, it is marked uncertain and left to an operator
     (``claimferry batches``), because the clearinghouse may have taken it.
+
+    It runs under the sender's lock, so a batch it finds uploading was left
+    by a run that is gone, never by one still sending it.
     """
+    ledger.require_sender_lock(account)
     done = []
     for batch in pending_batches(ledger, account):
         if batch.state is BatchState.BUILT:
@@ -458,37 +479,82 @@ def submit_claims(
     now: datetime,
     resubmit: bool = False,
     progress: Progress = _quiet,
+    wait: float = 0.0,
 ) -> SubmitOutcome:
-    """Exactly once: refuse what was sent, finish what is pending, record, then upload."""
+    """Exactly once: refuse what was sent, finish what is pending, record, then upload.
+
+    Claims sent before are refused before logging in; everything from there
+    on is under the sender's lock (waiting up to ``wait`` seconds for it), and
+    decided again there, since another run may have sent them meanwhile.
+    """
     clearinghouse = pm.get_clearinghouse(account.clearinghouse)
+    ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
+    if not resubmit:
+        _refuse_sent(ledger, account.name, claims, content_keys(claims))
+    session = connect(pm, ledger, account)
+    try:
+        with ledger.sender_lock(account.name, command="submit", wait=wait):
+            return _submit(
+                ledger, session, state_dir, account, clearinghouse, claims, now, resubmit, progress
+            )
+    finally:
+        session.close()
+
+
+def _refuse_sent(
+    ledger: Ledger, account: str, claims: Sequence[Claim], keys: Sequence[tuple[str, str]]
+) -> None:
+    found = _conflicts(ledger, account, claims, keys, {BatchState.UPLOADED, BatchState.UNCERTAIN})
+    if found:
+        raise _already_sent(found)
+
+
+def _submit(
+    ledger: Ledger,
+    session: TransportSession,
+    state_dir: Path,
+    account: Account,
+    clearinghouse: Clearinghouse,
+    claims: Sequence[Claim],
+    now: datetime,
+    resubmit: bool,
+    progress: Progress,
+) -> SubmitOutcome:
     if resubmit:
         claims = as_replacements(ledger, account.name, claims)
     keys = content_keys(claims)
     if not resubmit:
-        found = _conflicts(
-            ledger, account.name, claims, keys, {BatchState.UPLOADED, BatchState.UNCERTAIN}
-        )
-        if found:
-            raise _already_sent(found)
-    session = connect(pm, ledger, account)
-    try:
-        recovered = recover_pending(ledger, session, account.name, progress)
-        if not resubmit:
-            again = _conflicts(ledger, account.name, claims, keys, set(BatchState))
-            if again:
-                ids = {b.id for b in recovered}
-                if {c.record.claim_id for c in again} == {c.id for c in claims} and all(
-                    not c.changed and c.batch.id in ids for c in again
-                ):
-                    progress("these claims were recorded by an earlier run; its batch is now sent")
-                    return SubmitOutcome(None, recovered)
-                raise _already_sent(again)
-        batch = record_batch(ledger, state_dir, account, clearinghouse, claims, now, keys)
-        progress(f"recorded batch {batch.id}: {batch.file_name}")
-        failpoint("after-record")
-        sent = deliver(ledger, session, batch, account.name, progress)
-    finally:
-        session.close()
+        _refuse_sent(ledger, account.name, claims, keys)
+    recovered = recover_pending(ledger, session, account.name, progress)
+    if not resubmit:
+        again = _conflicts(ledger, account.name, claims, keys, set(BatchState))
+        if again:
+            ids = {b.id for b in recovered}
+            if {c.record.claim_id for c in again} == {c.id for c in claims} and all(
+                not c.changed and c.batch.id in ids for c in again
+            ):
+                progress("these claims were recorded by an earlier run; its batch is now sent")
+                return SubmitOutcome(None, recovered)
+            raise _already_sent(again)
+
+    def refuse_repeats() -> None:
+        repeated = _conflicts(ledger, account.name, claims, keys, set(BatchState))
+        if repeated:
+            raise _already_sent(repeated)
+
+    batch = record_batch(
+        ledger,
+        state_dir,
+        account,
+        clearinghouse,
+        claims,
+        now,
+        keys,
+        guard=None if resubmit else refuse_repeats,
+    )
+    progress(f"recorded batch {batch.id}: {batch.file_name}")
+    failpoint("after-record")
+    sent = deliver(ledger, session, batch, account.name, progress)
     return SubmitOutcome(sent, [*recovered, sent])
 
 
@@ -501,6 +567,9 @@ def connect(
     cron job's), until ``credentials test`` (``after_refusal``) logs in:
     clearinghouses lock an account after a few wrong passwords.
     """
+    ledger.ensure_account(
+        account.name, pm.get_clearinghouse(account.clearinghouse).name, account.submitter_id
+    )
     if not after_refusal:
         refused = ledger.refused_login(account.name)
         if refused is not None:
@@ -603,7 +672,8 @@ class FetchedFile:
     remote_name: str
     size: int
     sha256: str
-    archive_path: Path
+    archive_path: Path | None
+    """``None`` when the file could not be downloaded (``error`` says why)."""
     kind: str | None = None
     claims: int = 0
     error: str | None = None
@@ -632,19 +702,40 @@ def fetch_responses(
     state_dir: Path,
     account: str,
     progress: Progress = _quiet,
+    wait: float = 0.0,
 ) -> list[FetchedFile]:
     """Download, archive and read response files not fetched before.
 
-    Nothing is deleted on the server: a file is known by name, size and
-    hash, so fetching twice is harmless. A file that cannot be read is kept
-    in the archive with its error and does not stop the others.
+    Nothing is deleted on the server: a file is known by name, size,
+    modification time and hash, so fetching twice is harmless, and a file
+    replaced under its name is fetched again. One run per sender at a time
+    (waiting up to ``wait`` seconds for the lock). A file that cannot be
+    downloaded is reported and tried again next time; one that cannot be
+    read is kept in the archive with its error. Neither stops the others.
     """
+    with ledger.sender_lock(account, command="fetch", wait=wait):
+        fetched = _download_new(ledger, session, state_dir, account, progress)
+        _read_unread(pm, ledger, account, fetched, progress)
+    return fetched
+
+
+def _download_new(
+    ledger: Ledger, session: TransportSession, state_dir: Path, account: str, progress: Progress
+) -> list[FetchedFile]:
     fetched = []
     folder = archive_dir(state_dir, account, "received")
     for remote in sorted(session.list_responses(), key=lambda r: r.name):
-        if ledger.response_known(account, remote.name, remote.size):
+        if ledger.response_known(account, remote.name, remote.size, remote.modified):
             continue
-        data = session.download(remote.name)
+        try:
+            data = session.download(remote.name)
+        except (AuthenticationError, HostKeyError):
+            raise
+        except TransportError as exc:
+            error = f"not downloaded, tried again at the next fetch: {exc}"
+            progress(f"skipped {remote.name!r}: {error}")
+            fetched.append(FetchedFile(remote.name, remote.size, "", None, error=error))
+            continue
         digest = sha256_hex(data)
         path = folder / remote.name
         if path.exists() and sha256_hex(path.read_bytes()) != digest:
@@ -658,6 +749,7 @@ def fetch_responses(
                 sha256=digest,
                 archive_path=path,
                 kind=None,
+                modified=remote.modified,
             )
             if response_id is None:
                 continue
@@ -671,6 +763,16 @@ def fetch_responses(
             )
         progress(f"fetched {remote.name} ({len(data)} bytes)")
         fetched.append(FetchedFile(remote.name, len(data), digest, path))
+    return fetched
+
+
+def _read_unread(
+    pm: PluginManager,
+    ledger: Ledger,
+    account: str,
+    fetched: list[FetchedFile],
+    progress: Progress,
+) -> None:
     readers = pm.response_readers()
     for row in sorted(ledger.unparsed_responses(account), key=_reading_order):
         result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
@@ -687,4 +789,3 @@ def fetch_responses(
             continue
         if result is not None:
             result.kind, result.claims = applied.kind, applied.claims
-    return fetched

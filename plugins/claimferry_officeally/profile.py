@@ -8,6 +8,7 @@ docs/officeally.md for what is confirmed and what is not).
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,21 +39,25 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 def make_claim_file_name(
     clock: Callable[[], datetime] | None = None,
+    token: Callable[[], str] | None = None,
 ) -> Callable[[FileNaming], str]:
-    """A namer for claim files; ``clock`` (UTC) is injectable for tests.
+    """A namer for claim files; ``clock`` (UTC) and ``token`` are injectable for tests.
 
-    ``<SUBMITTER>_837P[_OATEST]_<ISA13, 9 digits>_<UTC timestamp>.txt``: the
-    submitter ID and the never-reused control number make it unique per
-    account; the timestamp keeps it unique even if a ledger is ever rebuilt.
-    Call it once per batch and keep the result: the timestamp changes.
+    ``<SUBMITTER>_837P[_OATEST]_<ISA13, 9 digits>_<UTC timestamp>_<random>.txt``:
+    the submitter ID as configured (case kept: two IDs that differ only in
+    case on one login must not share names) and the never-reused control
+    number make it unique per account; the timestamp and a random part keep
+    it unique even if a ledger is ever rebuilt. Call it once per batch and
+    keep the result: the timestamp and the random part change.
     """
     now = clock or (lambda: datetime.now(UTC))
+    suffix = token or (lambda: secrets.token_hex(4))
 
     def claim_file_name(naming: FileNaming) -> str:
-        submitter = _UNSAFE.sub("", naming.submitter_id).upper()
+        submitter = _UNSAFE.sub("", naming.submitter_id)
         if not submitter:
             submitter = _UNSAFE.sub("", naming.account).upper() or "CLAIMS"
-        if not naming.test and TEST_FILE_MARK in submitter:
+        if not naming.test and TEST_FILE_MARK in submitter.upper():
             raise InputError(
                 [
                     Problem(
@@ -68,6 +73,7 @@ def make_claim_file_name(
             parts.append(TEST_FILE_MARK)
         parts.append(f"{naming.interchange_control_number:09d}")
         parts.append(now().astimezone(UTC).strftime(TIMESTAMP_FORMAT))
+        parts.append(suffix())
         return "_".join(parts) + CLAIM_FILE_SUFFIX
 
     return claim_file_name

@@ -9,7 +9,9 @@ What it guarantees, and why:
   accounts after a few failures (promise 5).
 - A claim file is written under a temporary name, its size checked, then
   renamed to its final name, so Office Ally never picks up half a file
-  (promise 1). A drop before the rename is retried from scratch; a drop while
+  (promise 1). The temporary name is new for every attempt, so two writers
+  never share one; the rename never replaces a file already under the final
+  name. A drop before the rename is retried from scratch; a drop while
   the rename was in flight is resolved by looking, or reported as uncertain,
   never silently retried (a second copy would bill twice).
 - Only network failures are retried, with bounded exponential backoff.
@@ -28,6 +30,7 @@ import io
 import logging
 import posixpath
 import random
+import secrets
 import socket
 import stat
 import threading
@@ -678,19 +681,40 @@ class OfficeAllySession:
         )
         log.debug("uploading %s (%d bytes)", remote_name, len(data))
         try:
-            return self._retrying(
+            receipt = self._retrying(
                 f"upload of {remote_name}", lambda conn: self._upload_once(conn, job, data)
             )
         except TransportError as exc:
             if not job.rename_sent:
                 exc.delivered = False  # the final name was never asked for
             raise
+        try:
+            self._retrying(f"clearing earlier attempts at {remote_name}", self._leftovers(job))
+        except TransportError as exc:  # delivered all the same; a leftover is never picked up
+            log.debug("could not clear earlier attempts at %s: %s", remote_name, exc)
+        return receipt
+
+    def _leftovers(self, job: _Upload) -> Callable[[_Connection], None]:
+        """Remove temporary files that interrupted attempts at these bytes left.
+
+        Called once the bytes are delivered: any other copy of them (the same
+        batch, control number included) is an attempt that can only fail.
+        """
+
+        def clear(conn: _Connection) -> None:
+            prefix = _temporary_prefix(job.sha256)
+            for name in conn.sftp.listdir(self._inbound):
+                if name.startswith(prefix) and name.endswith(_TEMPORARY_SUFFIX):
+                    self._remove_quietly(conn, f"{self._inbound}/{name}")
+
+        return clear
 
     def _upload_once(self, conn: _Connection, job: _Upload, data: bytes) -> UploadReceipt:
         if job.rename_sent and self._rename_already_done(conn, job):
             return self._receipt(conn, job)
         try:
             self._write_temporary(conn, job, data)
+            self._refuse_taken_name(conn, job)
         except Exception:
             if conn.alive:
                 self._remove_quietly(conn, job.temporary)
@@ -702,6 +726,7 @@ class OfficeAllySession:
             if conn.alive and not _is_network_failure(exc, alive=True):
                 job.rename_sent = False
                 self._remove_quietly(conn, job.temporary)
+                self._refuse_taken_name(conn, job)
             raise
         job.rename_sent = False
         self._check_after_rename(conn, job)
@@ -720,16 +745,24 @@ class OfficeAllySession:
         elapsed = time.monotonic() - started
         log.debug("wrote %d bytes in %.2fs, size verified", job.size, elapsed)
 
-    def _rename(self, conn: _Connection, job: _Upload) -> None:
-        try:
-            conn.sftp.posix_rename(job.temporary, job.final)
-        except OSError as exc:
-            # No errno: the server's generic refusal, typically "Operation
-            # unsupported" from a server without the posix-rename extension.
-            if exc.errno is not None or not conn.alive:
-                raise
-            log.debug("posix-rename refused (%s); using plain rename", _describe(exc))
-            conn.sftp.rename(job.temporary, job.final)
+    def _refuse_taken_name(self, conn: _Connection, job: _Upload) -> None:
+        """Never replace a file under the final name: it is another batch's."""
+        if self._exists(conn, job.final):
+            raise TransportError(
+                f"{posixpath.basename(job.final)} is already in inbound, and claimferry never "
+                "replaces a file there: not delivered. The batch stays recorded and is sent "
+                "at the next run, once that name is free (Office Ally takes files from "
+                "inbound); ask Office Ally about the file under that name",
+                delivered=False,
+            )
+
+    @staticmethod
+    def _rename(conn: _Connection, job: _Upload) -> None:
+        """SFTP's plain rename, which refuses an existing target (OpenSSH, the mock).
+
+        Never ``posix-rename``: it silently replaces whatever holds the name.
+        """
+        conn.sftp.rename(job.temporary, job.final)
 
     def _check_after_rename(self, conn: _Connection, job: _Upload) -> None:
         """Confirm the final name, tolerating a server that takes the file at once."""
@@ -796,19 +829,19 @@ class OfficeAllySession:
         """
         _check_remote_name(remote_name)
         final = f"{self._inbound}/{remote_name}"
-        temporary = f"{self._inbound}/{temporary_name(sha256)}"
+        prefix = _temporary_prefix(sha256)
 
         def look(conn: _Connection) -> DeliveryState:
-            for path, state in (
-                (final, DeliveryState.DELIVERED),
-                (temporary, DeliveryState.PARTIAL),
+            try:
+                if conn.sftp.stat(final).st_size == size:
+                    return DeliveryState.DELIVERED
+            except FileNotFoundError:
+                pass
+            if any(
+                name.startswith(prefix) and name.endswith(_TEMPORARY_SUFFIX)
+                for name in conn.sftp.listdir(self._inbound)
             ):
-                try:
-                    found = conn.sftp.stat(path).st_size
-                except FileNotFoundError:
-                    continue
-                if state is DeliveryState.PARTIAL or found == size:
-                    return state
+                return DeliveryState.PARTIAL
             return DeliveryState.ABSENT
 
         return self._retrying(f"looking for {remote_name}", look)
@@ -848,14 +881,22 @@ class OfficeAllySession:
         return data
 
 
+_TEMPORARY_SUFFIX = ".part"
+
+
+def _temporary_prefix(sha256_hex: str) -> str:
+    return f".claimferry-{sha256_hex[:16]}-"
+
+
 def temporary_name(sha256_hex: str) -> str:
-    """A hidden name for a file still being written.
+    """A hidden name for a file still being written, new for every attempt.
 
     It holds neither ``837P`` nor the final name, so that no name-matching
-    pickup at Office Ally can take it for a claim file; it is derived from the
-    content, so a retry overwrites its own leftover.
+    pickup at Office Ally can take it for a claim file. It starts with the
+    content's hash, so a later run can find an interrupted attempt; it ends
+    with a random part, so two writers never open (and truncate) one file.
     """
-    return f".claimferry-{sha256_hex[:16]}.part"
+    return f"{_temporary_prefix(sha256_hex)}{secrets.token_hex(8)}{_TEMPORARY_SUFFIX}"
 
 
 def make_transport(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from claimferry.database import DatabaseError
 from claimferry.ledger import _MIGRATIONS, BatchState, ClaimState, Ledger, LedgerError, NewClaim
 
 
@@ -144,7 +145,7 @@ def test_control_number_and_file_name_are_unique(ledger: Ledger, tmp_path: Path)
         claims=_claims("C1"),
     )
     ledger.record_batch(file_name="f1", control_number=5, **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DatabaseError, match=r"ledger\.sqlite3: cannot write \(UNIQUE"):
         ledger.record_batch(file_name="f2", control_number=5, **kwargs)  # type: ignore[arg-type]
     assert ledger.next_control_number("sunrise") == 6
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from claimferry.database import DatabaseError
 from claimferry.errors import InputError
 from claimferry_officeally.payers import (
     PAYER_LIST_FILE,
@@ -162,7 +163,7 @@ def test_a_failure_while_writing_rolls_back(payers_csv: Path, tmp_path: Path) ->
     with PayerList.open(tmp_path) as store:
         store.replace(parsed, "first")
         bad = [*parsed.listings, replace(parsed.listings[0], notes=None)]
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(DatabaseError, match=r"payers\.sqlite3: cannot write \(NOT NULL"):
             store.replace(replace(parsed, listings=bad), "second")
         assert len(store.all_listings()) == 9
         info = store.last_import()

@@ -11,7 +11,7 @@ from claimferry.manager import PluginManager
 from claimferry_officeally.profile import RECEIVER, make_claim_file_name
 
 WHEN = datetime(2026, 11, 28, 18, 5, 0, tzinfo=UTC)
-name_file = make_claim_file_name(clock=lambda: WHEN)
+name_file = make_claim_file_name(clock=lambda: WHEN, token=lambda: "5eed")
 
 
 def naming(test: bool = True, icn: int = 123, submitter: str = "SUNRISE01") -> FileNaming:
@@ -21,12 +21,12 @@ def naming(test: bool = True, icn: int = 123, submitter: str = "SUNRISE01") -> F
 
 
 def test_test_mode_name() -> None:
-    assert name_file(naming()) == "SUNRISE01_837P_OATEST_000000123_20261128T180500.txt"
+    assert name_file(naming()) == "SUNRISE01_837P_OATEST_000000123_20261128T180500_5eed.txt"
 
 
 def test_production_name_has_no_test_mark() -> None:
     name = name_file(naming(test=False))
-    assert name == "SUNRISE01_837P_000000123_20261128T180500.txt"
+    assert name == "SUNRISE01_837P_000000123_20261128T180500_5eed.txt"
     assert "OATEST" not in name
 
 
@@ -38,7 +38,7 @@ def test_names_are_unique_per_control_number_and_safe() -> None:
 
 def test_timestamp_is_utc() -> None:
     local = WHEN.astimezone(timezone(timedelta(hours=-7)))
-    assert "20261128T180500" in make_claim_file_name(clock=lambda: local)(naming())
+    assert "_20261128T180500_" in make_claim_file_name(clock=lambda: local)(naming())
 
 
 def test_production_submitter_containing_the_test_mark_is_refused() -> None:

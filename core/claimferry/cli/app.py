@@ -24,6 +24,7 @@ from claimferry.config import (
     state_dir_for,
 )
 from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem
+from claimferry.ledger import Ledger
 from claimferry.manager import PluginManager
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -128,8 +129,9 @@ class ClaimferryGroup(click.Group):
             # the operator gets one line to report.
             logging.getLogger("claimferry").debug("unexpected error", exc_info=True)
             raise click.ClickException(
-                f"unexpected internal error ({exc.__class__.__name__}); nothing more was "
-                "done. Rerun with -vv for the details and report it"
+                f"unexpected internal error ({exc.__class__.__name__}). What was recorded "
+                "before it stands ('claimferry batches list'); the next run picks up from "
+                "there. Rerun with -vv for the details and report it"
             ) from None
 
 
@@ -155,8 +157,17 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         help="Accounts config file (or CLAIMFERRY_CONFIG).",
     )
     @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+    @click.option(
+        "--init",
+        "init_ledger",
+        is_flag=True,
+        help=(
+            "Start a new ledger on purpose where the state directory's archive holds files "
+            "sent by a ledger that is lost (the old file is kept aside)."
+        ),
+    )
     @click.pass_context
-    def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    def cli(ctx: click.Context, config_path: Path | None, verbose: int, init_ledger: bool) -> None:
         """Send professional claims (X12 837P) through a clearinghouse and track their fate."""
         level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
         # paramiko logs every reset connection as an ERROR; claimferry reports
@@ -165,7 +176,9 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         logging.basicConfig(
             level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        ctx.obj = App(manager, config_path)
+        ctx.obj = app = App(manager, config_path)
+        if init_ledger:
+            click.echo(Ledger.initialize(app.state_dir), err=True)
 
     from claimferry.cli import commands
 

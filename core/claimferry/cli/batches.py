@@ -8,6 +8,7 @@ import click
 
 from claimferry import pipeline
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.cli.commands import WAIT_OPTION
 from claimferry.errors import ClaimferryError
 from claimferry.ledger import Batch, BatchState, Ledger
 
@@ -59,9 +60,10 @@ def _uncertain(ledger: Ledger, batch_id: int) -> Batch:
 
 @batches.command()
 @click.argument("batch_id", metavar="BATCH", type=int)
+@WAIT_OPTION
 @json_option
 @pass_app
-def resend(app: App, batch_id: int, as_json: bool) -> None:
+def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
     """Send an uncertain batch again: the same file, name and control numbers.
 
     Do this only after checking the clearinghouse's portal: if it already
@@ -69,14 +71,15 @@ def resend(app: App, batch_id: int, as_json: bool) -> None:
     copy as a duplicate.
     """
     with Ledger.open(app.state_dir) as ledger:
-        batch = _uncertain(ledger, batch_id)
-        account = app.account(batch.account)
-        pipeline.audit_batch(ledger, "batch-resend", account.name, batch, None, OPERATOR)
-        session = pipeline.connect(app.pm, ledger, account)
-        try:
-            sent = pipeline.deliver(ledger, session, batch, account.name)
-        finally:
-            session.close()
+        account = app.account(ledger.batch(batch_id).account)
+        with ledger.sender_lock(account.name, command="batches resend", wait=wait):
+            batch = _uncertain(ledger, batch_id)
+            pipeline.audit_batch(ledger, "batch-resend", account.name, batch, None, OPERATOR)
+            session = pipeline.connect(app.pm, ledger, account)
+            try:
+                sent = pipeline.deliver(ledger, session, batch, account.name)
+            finally:
+                session.close()
     if as_json:
         emit_json(batch_json(sent))
     else:
@@ -86,15 +89,18 @@ def resend(app: App, batch_id: int, as_json: bool) -> None:
 @batches.command()
 @click.argument("batch_id", metavar="BATCH", type=int)
 @click.option("--yes", is_flag=True, help="Confirm that the clearinghouse never received it.")
+@WAIT_OPTION
 @pass_app
-def abandon(app: App, batch_id: int, yes: bool) -> None:
+def abandon(app: App, batch_id: int, yes: bool, wait: float) -> None:
     """Mark an uncertain batch as never delivered, so its claims can be submitted again."""
     if not yes:
         raise click.UsageError(
             "abandon only a batch the clearinghouse never received; confirm with --yes"
         )
     with Ledger.open(app.state_dir) as ledger:
-        batch = _uncertain(ledger, batch_id)
-        ledger.set_batch_state(batch.id, BatchState.FAILED, error="abandoned by an operator")
-        pipeline.audit_batch(ledger, "batch-abandoned", batch.account, batch, None, OPERATOR)
+        account = ledger.batch(batch_id).account
+        with ledger.sender_lock(account, command="batches abandon", wait=wait):
+            batch = _uncertain(ledger, batch_id)
+            ledger.set_batch_state(batch.id, BatchState.FAILED, error="abandoned by an operator")
+            pipeline.audit_batch(ledger, "batch-abandoned", batch.account, batch, None, OPERATOR)
     click.echo(f"batch {batch_id} abandoned; its claims can be submitted again")

@@ -25,6 +25,14 @@ from claimferry.types import ValidationContext
 CLAIMS_ARG = click.argument(
     "claims_path", metavar="CLAIMS", type=click.Path(path_type=Path, dir_okay=False)
 )
+WAIT_OPTION = click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait while another run works for the same sender (one at a time).",
+)
 
 
 def register(cli: click.Group) -> None:
@@ -226,6 +234,7 @@ def build(
     is_flag=True,
     help="Skip enrollment validators (test mode only; refused in production).",
 )
+@WAIT_OPTION
 @json_option
 @pass_app
 def submit(
@@ -236,6 +245,7 @@ def submit(
     resubmit: bool,
     strict: bool,
     skip_enrollment: bool,
+    wait: float,
     as_json: bool,
 ) -> None:
     """Validate, build, record and upload claims, exactly once.
@@ -276,6 +286,7 @@ def submit(
             now=now,
             resubmit=resubmit,
             progress=_progress(as_json),
+            wait=wait,
         )
         rows = [
             {
@@ -315,9 +326,17 @@ def _progress(quiet: bool) -> pipeline.Progress:
     show_default=True,
     help="Accounts fetched at once with --all.",
 )
+@WAIT_OPTION
 @json_option
 @pass_app
-def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_json: bool) -> None:
+def fetch(
+    app: App,
+    account_name: str | None,
+    all_accounts: bool,
+    jobs: int,
+    wait: float,
+    as_json: bool,
+) -> None:
     """Download new response files into the archive. Running it twice is harmless."""
     if bool(account_name) == all_accounts:
         raise click.UsageError("give --account NAME or --all")
@@ -332,7 +351,7 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
                 session = pipeline.connect(app.pm, ledger, account)
                 try:
                     files = pipeline.fetch_responses(
-                        app.pm, ledger, session, app.state_dir, name, progress
+                        app.pm, ledger, session, app.state_dir, name, progress, wait
                     )
                 finally:
                     session.close()
@@ -349,7 +368,7 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
                     "name": f.remote_name,
                     "size": f.size,
                     "sha256": f.sha256,
-                    "archive": str(f.archive_path),
+                    "archive": str(f.archive_path) if f.archive_path else None,
                     "kind": f.kind,
                     "claims_updated": f.claims,
                     "error": f.error,
@@ -358,8 +377,16 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
             ],
         }
 
-    with ThreadPoolExecutor(max_workers=min(jobs, len(names))) as pool:
-        results = list(pool.map(one, names))
+    # Accounts of one sender share its lock: they take turns in one worker
+    # rather than finding each other holding it.
+    senders: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for name in names:
+        account = config.account(name)
+        senders[(account.clearinghouse, account.submitter_id)].append(name)
+    with ThreadPoolExecutor(max_workers=min(jobs, len(senders))) as pool:
+        done = pool.map(lambda group: [one(name) for name in group], senders.values())
+        by_name = {r["account"]: r for group in done for r in group}
+    results = [by_name[name] for name in names]
     if as_json:
         emit_json(results)
     else:
@@ -369,17 +396,24 @@ def fetch(app: App, account_name: str | None, all_accounts: bool, jobs: int, as_
                 continue
             click.echo(f"{result['account']}: {len(result['files'])} new file(s)")
             for f in result["files"]:
-                read = (
-                    f"UNREADABLE: {f['error']}"
-                    if f["error"]
-                    else (f"{f['kind']}, {f['claims_updated']} claim update(s)")
-                )
+                if not f["error"]:
+                    read = f"{f['kind']}, {f['claims_updated']} claim update(s)"
+                elif f["archive"] is None:
+                    read = f"SKIPPED: {f['error']}"
+                else:
+                    read = f"UNREADABLE: {f['error']}"
                 click.echo(f"  {f['name']}  {f['size']} bytes  {read}")
     failed = [r for r in results if "error" in r]
-    unreadable = sum(1 for r in results for f in r["files"] if f["error"])
+    files = [f for r in results for f in r["files"] if f["error"]]
+    skipped = sum(1 for f in files if f["archive"] is None)
+    unreadable = len(files) - skipped
     problems = []
     if failed:
         problems.append(f"{len(failed)} of {len(results)} account(s) failed")
+    if skipped:
+        problems.append(
+            f"{skipped} response file(s) could not be downloaded (the next fetch tries again)"
+        )
     if unreadable:
         problems.append(
             f"{unreadable} response file(s) could not be read (kept in the archive; "
