@@ -24,6 +24,8 @@ SAMPLE = Path(claimferry.__file__).parent / "data" / "sample_claims.yaml"
 ACCOUNTS = {"sunrise": "SUNRISE01", "moonrise": "MOONRISE01"}
 PASSWORD = "test-only-faults-password"
 WAIT = 60.0
+ANSWERS_PER_FILE = 5
+"""The mock's answers to one file: 999, its 277CA, the payer's 277CA, EDI Status, 835."""
 
 
 @dataclass

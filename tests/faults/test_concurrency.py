@@ -23,7 +23,7 @@ import pytest
 
 from claimferry import database
 from claimferry.ledger import Ledger, SenderBusy
-from faults.reliab_support import World, make_world
+from faults.reliab_support import ANSWERS_PER_FILE, World, make_world
 
 
 @pytest.fixture
@@ -237,18 +237,19 @@ def test_concurrent_fetches_record_each_answer_once(world: World) -> None:
     )
     assert world.harness.wait_idle(60)
     world.wait_for(
-        "four answers", lambda: len(list(world.harness.outbound_dir("sunrise").iterdir())) >= 4
+        "the mock's answers",
+        lambda: len(list(world.harness.outbound_dir("sunrise").iterdir())) >= ANSWERS_PER_FILE,
     )
     fetches = [world.start("fetch", "--account", "sunrise", "--wait", "120") for _ in range(6)]
     results = [(p.wait(timeout=180), *p.communicate()) for p in fetches]
     assert [code for code, _, _ in results] == [0] * 6, results
     new_files = sum(int(out.split(": ")[1].split()[0]) for _, out, _ in results)
-    assert new_files == 4  # each answer fetched by exactly one of them
+    assert new_files == ANSWERS_PER_FILE  # each answer fetched by exactly one of them
     assert world.duplicate_answers() == []
     states = {c["claim"]: c["state"] for c in world.json("status")["claims"]}
     assert set(states.values()) == {"paid"}
     fetched = [a["file_name"] for a in world.json("audit") if a["action"] == "fetch"]
-    assert len(fetched) == len(set(fetched)) == 4
+    assert len(fetched) == len(set(fetched)) == ANSWERS_PER_FILE
 
 
 def test_where_there_are_no_ofd_locks_posix_locks_still_keep_processes_apart(

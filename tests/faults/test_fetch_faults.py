@@ -14,7 +14,7 @@ from claimferry.ledger import Ledger
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
 from claimferry.storage import sha256_hex
-from faults.reliab_support import World, make_world
+from faults.reliab_support import ANSWERS_PER_FILE, World, make_world
 
 
 @pytest.fixture
@@ -23,19 +23,15 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def _answered(world: World) -> dict[str, Path]:
-    """Submit the sample claims and wait for the mock's four answers, by kind."""
+    """Submit the sample claims and wait for the mock's answers, by kind."""
     sent = world.run("submit", str(world.claims_file("SUN")), "--account", "sunrise")
     assert sent.returncode == 0, sent.stderr
     outbound = world.harness.outbound_dir("sunrise")
-    world.wait_for("four answers", lambda: len(list(outbound.iterdir())) >= 4)
+    world.wait_for("the answers", lambda: len(list(outbound.iterdir())) >= ANSWERS_PER_FILE)
     assert world.harness.wait_idle(60)
-    files = {
-        kind: path
-        for path in outbound.iterdir()
-        for kind in ("_999_", "_277CA_", "_EDI_STATUS_", "_ERA_835_")
-        if kind in path.name
-    }
-    assert len(files) == 4, files
+    kinds = ("_PAYER_277CA_", "_999_", "_277CA_", "_EDI_STATUS_", "_ERA_835_")
+    files = {next(k for k in kinds if k in path.name): path for path in outbound.iterdir()}
+    assert len(files) == ANSWERS_PER_FILE, files
     return files
 
 
@@ -53,7 +49,9 @@ def test_odd_names_are_skipped_and_every_other_answer_is_read(world: World) -> N
     assert "2 response file(s) could not be downloaded (the next fetch tries again)" in (
         first.stderr
     )
-    assert "sunrise: 6 new file(s)" in first.stdout and "SKIPPED" in first.stdout
+    assert (
+        f"sunrise: {ANSWERS_PER_FILE + 2} new file(s)" in first.stdout and "SKIPPED" in first.stdout
+    )
     assert "Traceback" not in first.stderr
     states = {c["claim"]: c["state"] for c in world.json("status")["claims"]}
     assert set(states.values()) == {"paid"}  # the answers after the odd files were read

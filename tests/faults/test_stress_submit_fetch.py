@@ -21,7 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from faults.reliab_support import ACCOUNTS, World, make_world, report_cli_run
+from faults.reliab_support import (
+    ACCOUNTS,
+    ANSWERS_PER_FILE,
+    World,
+    make_world,
+    report_cli_run,
+)
 
 ROUNDS = int(os.environ.get("CLAIMFERRY_STRESS_ROUNDS", "3"))
 PER_ACCOUNT = 4
@@ -114,7 +120,9 @@ def test_8_submits_and_8_fetches_at_once_on_2_accounts(world: World) -> None:
         fetched = [
             a["file_name"] for a in audit if a["action"] == "fetch" and a["account"] == account
         ]
-        assert len(fetched) == len(set(fetched)) == 4 * ROUNDS  # each answer fetched once
+        assert (
+            len(fetched) == len(set(fetched)) == ANSWERS_PER_FILE * ROUNDS
+        )  # each answer fetched once
     assert world.duplicate_answers() == []  # and recorded once
     batches = world.json("batches", "list")
     assert len(batches) == 2 * ROUNDS and {b["state"] for b in batches} == {"uploaded"}

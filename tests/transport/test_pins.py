@@ -282,8 +282,9 @@ def test_interrupted_attempts_leave_only_the_final_file_once_delivered(mock: Moc
     assert mock.inbound == [NAME]
     assert (mock.harness.inbound_dir(mock.user.username) / NAME).read_bytes() == CLAIM
     assert mock.harness.wait_idle(10)
-    answers = list(mock.harness.outbound_dir(mock.user.username).iterdir())
-    assert len(answers) == 1  # processed once (a TA1 for this non-X12 body)
+    answers = sorted(p.name for p in mock.harness.outbound_dir(mock.user.username).iterdir())
+    # processed once: a TA1 (in a 999) and Office Ally's File Summary for this non-X12 body
+    assert len(answers) == 2 and answers[1].startswith("FS_HCFA_"), answers
 
 
 def test_a_taken_final_name_leaves_no_temporary_file(mock: Mock) -> None:
