@@ -29,7 +29,7 @@ from faults.reliab_support import (
     report_cli_run,
 )
 
-ROUNDS = int(os.environ.get("CLAIMFERRY_STRESS_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("CLAIMFERRY_STRESS_ROUNDS", "20"))
 PER_ACCOUNT = 4
 """Submits (and fetches) per account per round: 8 of each on 2 accounts."""
 ROUND_BUDGET = 60.0
