@@ -5,8 +5,8 @@ no answer is recorded twice.
 Each run is a process of its own, forked from a forkserver that has claimferry
 imported already, so that a round costs the runs' work rather than sixteen
 interpreter start-ups; each holds its own descriptors and locks, as separate
-runs on one machine do. The default run does 3 rounds (about 20 seconds on
-two cores); ``CLAIMFERRY_STRESS_ROUNDS=20`` runs the issue's 20.
+runs on one machine do. It runs the issue's 20 rounds (about a minute on two
+busy cores); ``CLAIMFERRY_STRESS_ROUNDS`` sets another number.
 """
 
 from __future__ import annotations
