@@ -31,6 +31,7 @@ from claimferry.x12.codes import (
     PROVIDER_ADJUSTMENT_REASONS,
     ElementReader,
     Person,
+    describe_remark,
     fast_frozen_init,
     jsonable,
     meaning,
@@ -315,14 +316,18 @@ def _render_claim(claim: RemitClaim, *, phi: bool) -> list[str]:
         f"charge {claim.charge}, paid {claim.paid}, patient responsibility "
         f"{claim.patient_responsibility or ZERO}; payer claim {claim.payer_claim_number}{patient}"
     ]
+    if claim.crossover_carrier is not None:
+        carrier = claim.crossover_carrier
+        out.append(f"      forwarded to {carrier.name} ({carrier.id})")
     out += [f"      {adj.describe()}" for adj in claim.adjustments]
+    out += [f"      remark {describe_remark(code)}" for code in claim.remark_codes]
     for line in claim.lines:
         procedure = ":".join((line.procedure, *line.modifiers))
         out.append(
             f"      line {procedure}: charge {line.charge}, paid {line.paid}, units {line.units}"
         )
         out += [f"        {adj.describe()}" for adj in line.adjustments]
-        out += [f"        remark {code}" for code in line.remark_codes]
+        out += [f"        remark {describe_remark(code)}" for code in line.remark_codes]
     return out
 
 
