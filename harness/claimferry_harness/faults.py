@@ -12,6 +12,8 @@ class Faults:
     - ``latency``: seconds added to every SFTP request;
     - ``drop_after_bytes``: close a connection once its client has written this
       many bytes to files (per SSH connection; ``None`` = never);
+    - ``drop_after_rename``: close a connection right after a rename succeeds, before
+      its answer reaches the client (the client cannot tell whether it happened);
     - ``fail_writes``: answer every file write with an SFTP failure;
     - ``refuse_logins``: refuse every login, even with good credentials.
 
@@ -23,6 +25,7 @@ class Faults:
         *,
         latency: float = 0.0,
         drop_after_bytes: int | None = None,
+        drop_after_rename: bool = False,
         fail_writes: bool = False,
         refuse_logins: bool = False,
     ) -> None:
@@ -31,13 +34,15 @@ class Faults:
         self._drop_after_bytes: int | None = None
         self.latency = latency
         self.drop_after_bytes = drop_after_bytes
+        self._drop_after_rename = drop_after_rename
         self._fail_writes = fail_writes
         self._refuse_logins = refuse_logins
 
     def __repr__(self) -> str:
         return (
             f"Faults(latency={self.latency}, drop_after_bytes={self.drop_after_bytes}, "
-            f"fail_writes={self.fail_writes}, refuse_logins={self.refuse_logins})"
+            f"drop_after_rename={self.drop_after_rename}, fail_writes={self.fail_writes}, "
+            f"refuse_logins={self.refuse_logins})"
         )
 
     @property
@@ -65,6 +70,16 @@ class Faults:
             self._drop_after_bytes = value
 
     @property
+    def drop_after_rename(self) -> bool:
+        with self._lock:
+            return self._drop_after_rename
+
+    @drop_after_rename.setter
+    def drop_after_rename(self, value: bool) -> None:
+        with self._lock:
+            self._drop_after_rename = bool(value)
+
+    @property
     def fail_writes(self) -> bool:
         with self._lock:
             return self._fail_writes
@@ -88,5 +103,6 @@ class Faults:
         """Back to a healthy server."""
         self.latency = 0.0
         self.drop_after_bytes = None
+        self.drop_after_rename = False
         self.fail_writes = False
         self.refuse_logins = False

@@ -382,6 +382,8 @@ class JailedSFTP(paramiko.SFTPServerInterface):
             source.rename(target)
         if self.jail.is_arrival(target) and self.username is not None:
             self.connection.backend.arrived(self.username, target)
+        if self.connection.backend.faults.drop_after_rename:
+            self.connection.drop()
         return SFTP_OK
 
     def mkdir(self, path: str, attr: paramiko.SFTPAttributes) -> int:

@@ -53,3 +53,21 @@ def test_two_account_names_of_one_sender_never_share_a_control_number(e2e: E2E) 
     e2e.ok("submit", str(e2e.claims_file("east.yaml", change=renamed)), "--account", "sunrise-east")
     numbers = sorted(next(s for s in segments(path) if s[0] == "ISA")[13] for path in e2e.inbound())
     assert numbers == ["000000001", "000000002"]
+
+
+def test_a_connection_dropped_after_the_rename_never_sends_the_file_again(e2e: E2E) -> None:
+    """The rename happened but its answer was lost: the file is recognised as delivered
+    (found under its final name), never uploaded a second time."""
+    e2e.harness.faults.drop_after_rename = True
+    claims = e2e.claims_file()
+    first = e2e.run("submit", str(claims), "--account", ACCOUNT)
+    e2e.harness.faults.clear()
+    assert "Traceback" not in first.output
+    e2e.ok("submit", str(claims), "--account", ACCOUNT)  # finishes the batch, sends nothing new
+    assert len(e2e.inbound()) == 1
+    assert e2e.harness.wait_idle(30)
+    assert len(e2e.outbound()) == 5  # one FileID: the mock processed it once
+    (batch,) = e2e.status()["batches"]
+    assert batch["state"] == "uploaded"
+    actions = [a["action"] for a in e2e.audit()]
+    assert "upload-confirmed" in actions and "upload" not in actions, actions
