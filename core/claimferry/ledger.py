@@ -73,7 +73,7 @@ class ClaimState(StrEnum):
     """The 999 accepted its transaction set (IK5 A, or E: accepted with errors noted)."""
     REJECTED = "rejected"
     """The clearinghouse refused it: a TA1 or 999 rejection of its file or group, its
-    own 277CA or report (Office Ally's EDI_STATUS, File Summary)."""
+    own 277CA, or its File Summary of a failed file."""
     CLEARINGHOUSE_ACCEPTED = "clearinghouse_accepted"
     """The clearinghouse's own 277CA (2100A NM1*AY) accepted it and sent it on."""
     ACKNOWLEDGED = "acknowledged"
@@ -123,13 +123,15 @@ _RANK = {
     ClaimState.UPLOADED: 1,
     ClaimState.ACCEPTED: 2,
     ClaimState.REJECTED: 2,
-    ClaimState.CLEARINGHOUSE_ACCEPTED: 3,
+    ClaimState.CLEARINGHOUSE_ACCEPTED: 2,
     ClaimState.ACKNOWLEDGED: 4,
     ClaimState.PAYER_REJECTED: 4,
     **dict.fromkeys(ADJUDICATED, 5),
 }
 """How far along its lifecycle a state is. A late 999 arriving after the 277CA
-is recorded in the history but does not move the claim back."""
+is recorded in the history but does not move the claim back. The clearinghouse's
+answers (its TA1, 999, own 277CA and reports) are one step, so any rejection
+among them stands over its acceptances."""
 
 _LAST_USED_BY_SENDER = """
     WITH sender(name) AS (
@@ -314,9 +316,12 @@ _MIGRATIONS: list[str] = [
         provider_adjustment_total TEXT NOT NULL DEFAULT '0',
         claim_count INTEGER NOT NULL DEFAULT 0,
         imbalance TEXT,
-        recorded_at TEXT NOT NULL,
-        UNIQUE (account, trace_originator, trace_number, transaction_control_number, amount)
+        recorded_at TEXT NOT NULL
     );
+    -- one payment, however often it is delivered (an .835 and again in a zip, or
+    -- re-sent in a new envelope): the payer's trace, amount and date name it
+    CREATE UNIQUE INDEX remit_payments_once ON remit_payments
+        (account, trace_originator, trace_number, amount, COALESCE(payment_date, ''));
     CREATE TABLE remit_claims (
         id INTEGER PRIMARY KEY,
         payment_id INTEGER NOT NULL REFERENCES remit_payments(id),
@@ -1132,16 +1137,6 @@ class Ledger:
             ):
                 found.setdefault(r[0], []).append(r[1])
         return found
-
-    def sent_lines(self, row: int) -> list[SentLine]:
-        return [
-            SentLine(r["control_number"], r["procedure"], Decimal(r["charge"]))
-            for r in self._db.execute(
-                "SELECT * FROM claim_lines WHERE claim_row = ? ORDER BY line_number", (row,)
-            )
-        ]
-
-    # -- response files --------------------------------------------------------
 
     def response_known(
         self, account: str, remote_name: str, size: int, modified: float | None = None

@@ -42,6 +42,8 @@ ZIP_UNPACKED_MAX = 512 * 2**20
 ZIP_MEMBERS_MAX = 10_000
 PROCESSED = {"1": "primary", "2": "secondary", "3": "tertiary"}
 """CLP02 codes for a claim the payer adjudicated, and as which payer."""
+CORRECTIONS = ADJUDICATED - {ClaimState.REVERSED}
+"""States a claim's correction can have, after its reversal."""
 REMIT_CHUNK = 512
 """835 claims stored per round of statements: memory stays flat, statements few."""
 FORWARDED = frozenset({"19", "20", "21"})
@@ -70,7 +72,10 @@ def adjudication(claim: RemitClaim) -> ClaimState:
     and 1885); 22 a reversal; 19-21 processed and forwarded (crossover); 23
     not the payer's claim; 25 a predetermination. Anything else was processed
     (1/2/3): paid when money was paid, else the patient's to pay when PR
-    adjustments (deductible, coinsurance, co-payment) took the amount, else denied.
+    adjustments (deductible, coinsurance, co-payment) took the amount, else
+    denied. A secondary or tertiary payer that pays nothing because the prior
+    payer's payment covers the claim (only CARC 23, "the impact of prior payer
+    adjudication") has settled it: paid, with nothing more due.
     """
     status = claim.status
     if status == "22":
@@ -87,7 +92,14 @@ def adjudication(claim: RemitClaim) -> ClaimState:
         return ClaimState.PAID
     if patient_responsibility(claim) > 0:
         return ClaimState.PATIENT_RESPONSIBILITY
+    if status in ("2", "3") and _covered_by_prior_payer(claim):
+        return ClaimState.PAID
     return ClaimState.DENIED
+
+
+def _covered_by_prior_payer(claim: RemitClaim) -> bool:
+    others = [a for a in claim.all_adjustments() if a.group != "PR"]
+    return bool(others) and all(a.reason == "23" for a in others)
 
 
 def _remit_detail(claim: RemitClaim, state: ClaimState, net: Decimal | None) -> str:
@@ -98,7 +110,9 @@ def _remit_detail(claim: RemitClaim, state: ClaimState, net: Decimal | None) -> 
     how = f"processed as {as_payer}" if as_payer else meaning(CLAIM_PAYMENT_STATUS, claim.status)
     carrier = claim.crossover_carrier
     to = f" to {carrier.name or carrier.id} ({carrier.id})" if carrier else ""
-    if state is ClaimState.PAID:
+    if state is ClaimState.PAID and not claim.paid:
+        text = f"835 nothing more due: the prior payer's payment covers it ({how})"
+    elif state is ClaimState.PAID:
         text = f"835 paid {paid} of {charge} ({how})"
     elif state is ClaimState.PATIENT_RESPONSIBILITY:
         text = f"835 patient responsibility {_money(owed)}, nothing paid ({how})"
@@ -353,6 +367,8 @@ class _Answers:
         if not claims:
             return
         ledger = self.ledger
+        # a reversal before its correction, whatever order the payer listed them in
+        claims = sorted(claims, key=lambda c: c.status != "22")
         known = ledger.find_claims(self.account, [c.claim_id for c in claims])
         rows = [
             known.get(c.claim_id)
@@ -370,7 +386,7 @@ class _Answers:
         for claim, row, state in zip(claims, rows, states, strict=True):
             before = earlier.setdefault(row, [])
             net = None
-            if state in ADJUDICATED and any(status == "22" for status, _ in before):
+            if state in CORRECTIONS and any(status == "22" for status, _ in before):
                 net = sum((paid for _, paid in before), claim.paid)
             before.append((claim.status, claim.paid))
             answers.append(

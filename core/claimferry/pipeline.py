@@ -679,9 +679,10 @@ class FetchedFile:
     error: str | None = None
 
 
-_KIND_ORDER = {"TA1": 0, "999": 1, "277CA": 3, "835": 4}
+_KIND_ORDER = {"TA1": 0, "999": 1, "277CA": 2, "835": 4}
 """Answers are read in the order they happen, so a claim's history reads in order
-whatever the file names; clearinghouse reports (2) fall between."""
+whatever the file names; clearinghouse reports (3), which carry the payers'
+answers as Office Ally's EDI Status Report does, come after the 277CAs."""
 
 
 def _reading_order(row: Any) -> tuple[int, int]:
@@ -692,7 +693,7 @@ def _reading_order(row: Any) -> tuple[int, int]:
         kind = detect_kind(path)
     except InputError:
         kind = None
-    return _KIND_ORDER.get(kind or "", 2), row["id"]
+    return _KIND_ORDER.get(kind or "", 3), row["id"]
 
 
 def fetch_responses(

@@ -67,15 +67,16 @@ class RemitRecorder:
     """Writes one 835's payments, claims and lines, inside the caller's transaction."""
 
     def __init__(self, ledger: Ledger, account: str, source_file: str) -> None:
+        self.ledger = ledger
         self.db = ledger.db
         self.account = account
         self.source_file = source_file
         self.payment_id: int | None = None
         self.duplicate = False
 
-    def payment(self, header: PaymentHeader) -> bool:
-        """Record a payment; ``False`` when this very payment was recorded before
-        (the same ERA delivered twice, as an .835 and inside a zip): its claims
+    def payment(self, header: PaymentHeader) -> None:
+        """Record a payment. One recorded before (the same ERA delivered twice, as an
+        .835 and inside a zip, or in a new envelope) sets ``duplicate``: its claims
         must then not be applied again."""
         payer_id = header.payer.id or header.trace_originator
         cursor = self.db.execute(
@@ -100,7 +101,6 @@ class RemitRecorder:
         )
         self.duplicate = not cursor.rowcount
         self.payment_id = None if self.duplicate else int(cursor.lastrowid or 0)
-        return not self.duplicate
 
     def claims(
         self,
@@ -212,15 +212,12 @@ class RemitRecorder:
         )
 
     def _claim_named(self, plb: ProviderAdjustment) -> int | None:
+        """The claim a PLB reference names, by our id (cut to 20 characters or not)
+        or the payer's claim number; most references name none."""
         reference = plb.reference.strip()
         if not reference:
             return None
-        found = self.db.execute(
-            "SELECT id FROM claims WHERE account = ? AND (claim_id = ? OR payer_claim_number = ?) "
-            "ORDER BY id DESC LIMIT 1",
-            (self.account, reference, reference),
-        ).fetchone()
-        return int(found[0]) if found is not None else None
+        return self.ledger.find_claim(self.account, reference, payer_claim_number=reference)
 
 
 def patient_responsibility(claim: RemitClaim) -> Decimal:
@@ -261,19 +258,21 @@ class ClaimMoney:
 
 
 def claim_money(ledger: Ledger, rows: Iterable[int]) -> dict[int, ClaimMoney]:
-    wanted = set(rows)
     paid: dict[int, Decimal] = {}
     owed: dict[int, Decimal] = {}
-    for r in ledger.db.execute(
-        "SELECT claim_row, status, paid, patient_responsibility FROM remit_claims "
-        "WHERE claim_row IS NOT NULL ORDER BY id"
-    ):
-        row = r["claim_row"]
-        if row not in wanted:
-            continue
-        paid[row] = paid.get(row, ZERO) + Decimal(r["paid"])
-        if r["status"] != "22":
-            owed[row] = Decimal(r["patient_responsibility"])
+    unique = list(dict.fromkeys(rows))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in ledger.db.execute(
+            f"SELECT claim_row, status, paid, patient_responsibility FROM remit_claims "  # noqa: S608
+            f"WHERE claim_row IN ({marks}) ORDER BY id",
+            chunk,
+        ):
+            row = r["claim_row"]
+            paid[row] = paid.get(row, ZERO) + Decimal(r["paid"])
+            if r["status"] != "22":
+                owed[row] = Decimal(r["patient_responsibility"])
     return {row: ClaimMoney(paid[row], owed.get(row, ZERO)) for row in paid}
 
 
@@ -466,6 +465,6 @@ def source_path(ledger: Ledger, payment: Payment) -> Path | None:
     found = ledger.db.execute(
         "SELECT archive_path FROM response_files WHERE account = ? AND remote_name = ? "
         "ORDER BY id DESC LIMIT 1",
-        (payment.account, payment.source_file),
+        (payment.account, payment.source_file.partition("!")[0]),  # a zip's member
     ).fetchone()
     return Path(found[0]) if found is not None else None

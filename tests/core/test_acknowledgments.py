@@ -191,3 +191,25 @@ def test_a_payer_277ca_rejection_keeps_its_free_text(
     state, detail = states(ledger)["C1"]
     assert state is ClaimState.PAYER_REJECTED
     assert "SUBSCRIBER ID NOT FOUND, CHECK CARD" in detail
+
+
+def test_a_clearinghouse_rejection_after_its_receipt_stands(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """Office Ally's A1 "received", then its A7: the claim is rejected, not left accepted."""
+    sent(ledger, 7, "C1")
+    received = [["TRN*2*C1", "STC*A1:19:40*20261120*WQ*100", "DTP*472*D8*20261101"]]
+    text = interchange("HN", "005010X214", _277(CLEARINGHOUSE, received))
+    apply(ledger, plugin_manager, tmp_path, text, "F7_277CA.277")
+    assert states(ledger)["C1"][0] is ClaimState.CLEARINGHOUSE_ACCEPTED
+    refused = [
+        [
+            "TRN*2*C1",
+            "STC*A7:562:85*20261120*U*100********BILLING NPI FAILS THE CHECK DIGIT",
+            "DTP*472*D8*20261101",
+        ]
+    ]
+    text = interchange("HN", "005010X214", _277(CLEARINGHOUSE, refused))
+    apply(ledger, plugin_manager, tmp_path, text, "F8_277CA.277")
+    state, detail = states(ledger)["C1"]
+    assert state is ClaimState.REJECTED and "BILLING NPI" in detail

@@ -438,3 +438,97 @@ def test_adjudication_reads_the_payer_not_the_code_name(tmp_path: Path) -> None:
     (claim,) = iter_835_claims(read_segments(path), str(path))
     assert claim.status == "1" and claim.paid == 0
     assert adjudication(claim) is ClaimState.DENIED
+
+
+def test_a_correction_listed_before_its_reversal_still_ends_corrected(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    first = ["CLP*C1*1*100*80*0*12*PCN1", PATIENT, *line("C1-1", "100", "80", "CAS*CO*45*20")]
+    apply(ledger, plugin_manager, tmp_path, era([first], trace="T1"), "1_ERA.835")
+    correction = ["CLP*C1*1*100*60*0*12*PCN1", PATIENT, *line("C1-1", "100", "60", "CAS*CO*45*40")]
+    reversal = [
+        "CLP*C1*22*-100*-80*0*12*PCN1",
+        PATIENT,
+        *line("C1-1", "-100", "-80", "CAS*CO*45*-20"),
+    ]
+    apply(ledger, plugin_manager, tmp_path, era([correction, reversal], trace="T2"), "2_ERA.835")
+    state, detail = state_of(ledger, "C1")
+    assert state is ClaimState.PAID
+    assert "corrected, net paid 60.00" in detail
+    reversal_event = next(
+        e
+        for e in ledger.claim_events(ledger.claims(claim_id="C1")[0].row)
+        if e.state is ClaimState.REVERSED
+    )
+    assert "corrected" not in (reversal_event.detail or "")
+
+
+def test_a_secondary_that_owes_nothing_after_the_primary_is_not_a_denial(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    claim = ["CLP*C1*2*100*0*0*12*PCN1", PATIENT, *line("C1-1", "100", "0", "CAS*OA*23*100")]
+    apply(ledger, plugin_manager, tmp_path, era([claim]), "1_ERA.835")
+    state, detail = state_of(ledger, "C1")
+    assert state is ClaimState.PAID
+    assert "nothing more due: the prior payer's payment covers it" in detail
+
+
+def test_the_same_payment_in_a_new_envelope_is_applied_once(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    text = era([["CLP*C1*1*100*80*0*12*PCN1", "CAS*CO*45*20", PATIENT]])
+    apply(ledger, plugin_manager, tmp_path, text, "1_ERA.835")
+    # a new interchange and transaction set control number around the same payment
+    again = text.replace("*0001~", "*0002~").replace("000000101", "000000102")
+    assert again != text
+    apply(ledger, plugin_manager, tmp_path, again, "2_ERA.835")
+    assert len(payments(ledger)) == 1
+    (claim,) = ledger.claims(claim_id="C1")
+    assert [e.state for e in ledger.claim_events(claim.row)].count(ClaimState.PAID) == 1
+
+
+def test_a_plb_naming_a_claim_by_its_first_20_characters_is_recorded_against_it(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    long_id = "CLINIC-2026-11-000000042"
+    sent(ledger, 7, {long_id: [("LN42", "100")]})
+    claim = [
+        f"CLP*{long_id[:20]}*1*100*80*0*12*PCN42",
+        PATIENT,
+        *line("LN42", "100", "80", "CAS*CO*45*20"),
+    ]
+    plb = [f"PLB*1234567893*20261231*L6:{long_id[:20]}*-1.50"]
+    apply(ledger, plugin_manager, tmp_path, era([claim], plb=plb), "1_ERA.835")
+    (row,) = ledger.db.execute("SELECT claim_row FROM remit_provider_adjustments").fetchall()
+    assert row[0] == ledger.find_claim(ACCOUNT, long_id)
+
+
+def test_show_phi_reads_patients_back_from_a_zipped_era(
+    tmp_path: Path, plugin_manager: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(state))
+    monkeypatch.delenv("CLAIMFERRY_CONFIG", raising=False)
+    ledger = Ledger.open(state)
+    ledger.ensure_account(ACCOUNT, "officeally", "SUNRISE01")
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    text = era([["CLP*C1*1*100*80*0*12*PCN1", "CAS*CO*45*20", PATIENT]])
+    assert judge(text)
+    zipped = tmp_path / "1_ERA_STATUS_5010_20261120.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("SUMMARY.txt", "FOR PEOPLE\n")
+        archive.writestr("era/1.835", text)
+    apply_response(ledger, ACCOUNT, zipped, plugin_manager.response_readers(), zipped.name)
+    ledger.db.execute(
+        "INSERT INTO response_files (account, remote_name, size, sha256, archive_path, parsed, "
+        "fetched_at) VALUES (?, ?, 1, 'x', ?, 1, 'now')",
+        (ACCOUNT, zipped.name, str(zipped)),
+    )
+    ledger.close()
+    shown = json.loads(run(plugin_manager, "remits", "export", "--format", "json", "--show-phi"))
+    assert {r["claim_id"]: r["patient_name"] for r in shown} == {"C1": "JANE DOE"}

@@ -135,3 +135,15 @@ def test_a_replaced_claim_says_which_batch_replaced_it(
     claims = json.loads(status(plugin_manager, "--claim", "OLD-PAID", "--json").stdout)["claims"]
     assert [c["replaced_by_batch"] for c in claims] == [3, None]
     assert "replaced by batch 3" in status(plugin_manager).stdout
+
+
+def test_a_replaced_submission_is_neither_overdue_nor_outstanding(
+    ledger: Ledger, plugin_manager: PluginManager
+) -> None:
+    sent(ledger, 1, 50, ("C9", "100.00", "original"))
+    ledger.update_claim(ACCOUNT, "C9", ClaimState.ACKNOWLEDGED, detail="277CA A2:20")
+    sent(ledger, 2, 40, ("C9", "100.00", "replacement"))
+    overdue = json.loads(status(plugin_manager, "--overdue", "--json").stdout)["claims"]
+    assert [(c["claim"], c["batch"]) for c in overdue] == [("C9", 2)]
+    summary = json.loads(status(plugin_manager, "--summary", "--json").stdout)
+    assert sum(Decimal(e["outstanding"]) for e in summary["states"]) == Decimal("100.00")

@@ -31,7 +31,10 @@ def test_rejected_and_denied_claims_reach_their_states_with_reasons(e2e: E2E) ->
     rejected, denied = claims_now[REJECTED], claims_now[DENIED]
 
     assert rejected["state"] == "payer_rejected"
-    assert "277CA" in rejected["detail"] and "A7:21" in rejected["detail"]
+    assert any(
+        "277CA" in (h["detail"] or "") and "A7:21" in h["detail"] for h in rejected["history"]
+    )
+    assert "REJECTED BY HARNESS RULE" in rejected["detail"]  # the EDI Status Report, read last
     states = [h["state"] for h in rejected["history"]]
     assert states[:3] == ["built", "uploaded", "accepted"] and states[-1] == "payer_rejected"
     assert "paid" not in states and "acknowledged" not in states

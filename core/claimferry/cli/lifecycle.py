@@ -179,7 +179,9 @@ def report_status(
             batch = all_batches.get(record.batch_id) if record.batch_id is not None else None
             sent_at = datetime.fromisoformat(batch.created_at) if batch is not None else None
             limit = limits.setdefault(record.account, _limits(app, record.account))
-            why_overdue = _overdue(record, sent_at, limit, now)
+            # a replaced submission waits for nothing: its replacement does
+            superseded = record.row in replaced
+            why_overdue = None if superseded else _overdue(record, sent_at, limit, now)
             if overdue_only and why_overdue is None:
                 continue
             age = (now - sent_at).days if sent_at is not None else None
@@ -282,7 +284,8 @@ def _print_table(claims: list[dict[str, Any]], overdue_only: bool) -> None:
 
 def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
     """Per account and state: claims, charged, paid, patient responsibility,
-    outstanding (charges still waiting for a final answer); and the open claims' aging."""
+    outstanding (charges still waiting for a final answer, a replaced submission's
+    not counted); and the open claims' aging."""
     totals: dict[tuple[str, str], dict[str, Any]] = {}
     aging: dict[str, dict[str, int]] = {}
     for c in claims:
@@ -303,7 +306,7 @@ def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
         entry["charged"] += charge
         entry["paid"] += Decimal(c["paid"] or 0)
         entry["patient_responsibility"] += Decimal(c["patient_responsibility"] or 0)
-        if ClaimState(c["state"]) not in FINAL:
+        if ClaimState(c["state"]) not in FINAL and c["replaced_by_batch"] is None:
             entry["outstanding"] += charge
             if c["aging_bucket"] is not None:
                 buckets = aging.setdefault(
