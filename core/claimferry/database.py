@@ -151,7 +151,6 @@ class _LockFile:
     """The one descriptor this process locks a file's bytes through."""
 
     fd: int
-    users: int = 0
     held: dict[int, threading.Lock] = field(default_factory=dict)
 
 
@@ -166,8 +165,9 @@ class RecordLocks:
     system frees them when the holder dies, and, unlike classic POSIX locks,
     SQLite closing its own descriptors of the same file does not drop them.
     Every ``RecordLocks`` of one file in a process shares one descriptor,
-    closed only when the last is closed: closing a descriptor drops the
-    process's POSIX locks on the file, SQLite's included. A thread lock per
+    kept open for the life of the process: closing any descriptor of a file
+    drops the process's POSIX locks on it, SQLite's included, and a connection
+    another thread is opening at that moment may not be counted yet. A thread lock per
     byte keeps threads of one process apart, since one description never
     conflicts with itself. Where the platform has no OFD locks, classic POSIX
     locks (``lockf``) are used, and these hold only while no other connection
@@ -176,13 +176,16 @@ class RecordLocks:
 
     def __init__(self, path: Path) -> None:
         info = path.stat()
-        self._key = (info.st_dev, info.st_ino)
+        key = (info.st_dev, info.st_ino)
         with _lock_files_guard:
-            entry = _lock_files.get(self._key)
+            entry = _lock_files.get(key)
+            if entry is not None and os.fstat(entry.fd).st_nlink == 0:
+                # the file it was opened on is deleted, and a new one got its inode
+                os.close(entry.fd)
+                entry = None
             if entry is None:
                 entry = _LockFile(os.open(path, os.O_RDWR | os.O_CLOEXEC))
-                _lock_files[self._key] = entry
-            entry.users += 1
+                _lock_files[key] = entry
         self._entry = entry
         self._mine: set[int] = set()
 
@@ -209,14 +212,9 @@ class RecordLocks:
             self._entry.held[offset].release()
 
     def close(self) -> None:
-        """Free every byte held, and the descriptor once no one in the process uses it."""
+        """Free every byte held (the shared descriptor stays open: see the class)."""
         for offset in list(self._mine):
             self.unlock(offset)
-        with _lock_files_guard:
-            self._entry.users -= 1
-            if self._entry.users == 0:
-                del _lock_files[self._key]
-                os.close(self._entry.fd)
 
 
 def _set_lock(fd: int, offset: int, kind: int) -> bool:

@@ -287,8 +287,28 @@ _MIGRATIONS: list[str] = [
     """,
     # 3: what the payers did, line by line (835s), and the lines we sent, to match them
     """
-    UPDATE claims SET state = 'reversed' WHERE state = 'adjusted';
-    UPDATE claim_events SET state = 'reversed' WHERE state = 'adjusted';
+    -- earlier releases read 835s by CLP02's name: put their answers in today's states,
+    -- from the detail they wrote ("835 <what>: paid <amount>; <CAS>...")
+    UPDATE claims SET state = CASE
+        WHEN detail LIKE '835 correction%' THEN 'paid'
+        WHEN detail LIKE '835 processed as % forwarded%' THEN 'forwarded'
+        WHEN detail LIKE '835 not our claim%' THEN 'not_our_claim'
+        WHEN detail LIKE '835 predetermination%' THEN 'predetermination'
+        ELSE 'reversed' END
+    WHERE state = 'adjusted';
+    UPDATE claim_events SET state = CASE
+        WHEN detail LIKE '835 correction%' THEN 'paid'
+        WHEN detail LIKE '835 processed as % forwarded%' THEN 'forwarded'
+        WHEN detail LIKE '835 not our claim%' THEN 'not_our_claim'
+        WHEN detail LIKE '835 predetermination%' THEN 'predetermination'
+        ELSE 'reversed' END
+    WHERE state = 'adjusted';
+    UPDATE claims SET state = CASE WHEN detail LIKE '%; PR-%' THEN 'patient_responsibility'
+        ELSE 'denied' END
+    WHERE state = 'paid' AND detail LIKE '835 paid 0.00 of %';
+    UPDATE claim_events SET state = CASE WHEN detail LIKE '%; PR-%' THEN 'patient_responsibility'
+        ELSE 'denied' END
+    WHERE state = 'paid' AND detail LIKE '835 paid 0.00 of %';
     CREATE INDEX claims_by_payer_claim_number ON claims (account, payer_claim_number);
     CREATE TABLE claim_lines (
         claim_row INTEGER NOT NULL REFERENCES claims(id),
@@ -601,12 +621,17 @@ class Ledger:
             row = db.execute("SELECT ledger_id, state_dir FROM ledger_identity").fetchone()
             archived = _read_mark(mark)
             if row is None:
-                used = db.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is not None
-                if not used and archived is not None and next(sent_files(state_dir), None):
-                    raise LedgerRefused(
-                        f"the ledger {self.path} is new, but the archive {state_dir / ARCHIVE} "
-                        f"holds files sent by ledger {archived}. " + _RESTORE.format(path=self.path)
-                    )
+                sent = {p.name for p in sent_files(state_dir)}
+                if archived is not None and sent:
+                    # a ledger from before identities were recorded (an old backup)
+                    # is this directory's only if it recorded files of this archive
+                    recorded = {r[0] for r in db.execute("SELECT file_name FROM batches")}
+                    if not recorded & sent:
+                        what = "knows none of the files that" if recorded else "is new, but"
+                        raise LedgerRefused(
+                            f"the ledger {self.path} {what} the archive {state_dir / ARCHIVE} "
+                            f"holds (sent by ledger {archived}). " + _RESTORE.format(path=self.path)
+                        )
                 ledger_id = uuid.uuid4().hex
                 db.execute(
                     "INSERT INTO ledger_identity (id, ledger_id, state_dir, created_at) "

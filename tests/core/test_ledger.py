@@ -249,3 +249,43 @@ def test_at_the_same_step_a_rejection_stands(
     record = ledger.update_claim("sunrise", "C1", then, source_file="two")
     assert record.state is stays
     assert [e.state for e in ledger.claim_events(record.row)] == [first, then]
+
+
+def test_answers_read_by_an_earlier_release_move_to_what_the_payer_did(tmp_path: Path) -> None:
+    """Ledgers of schema 2 read 835s by CLP02's name: their states are put right."""
+    from claimferry.database import migrate_schema, open_database
+
+    path = tmp_path / "ledger.sqlite3"
+    old = open_database(path)
+    migrate_schema(old, _MIGRATIONS[:2], str(path))
+    details = {
+        "DEN": ("paid", "835 paid 0.00 of 150.00 (processed as primary); CO-97 150: x"),
+        "DED": ("paid", "835 paid 0.00 of 150.00 (processed as primary); PR-1 150: x"),
+        "PAY": ("paid", "835 paid 80.00 of 100.00 (processed as primary); CO-45 20: x"),
+        "REV": ("adjusted", "835 reversal: paid -80.00; CO-45 -20: x"),
+        "COR": ("adjusted", "835 correction: paid 60.00; CO-45 40: x"),
+        "FWD": ("adjusted", "835 processed as primary, forwarded to additional payer(s): paid 80"),
+    }
+    for claim_id, (state, detail) in details.items():
+        row = old.execute(
+            "INSERT INTO claims (account, claim_id, state, detail, updated_at) "
+            "VALUES ('a', ?, ?, ?, 'now')",
+            (claim_id, state, detail),
+        ).lastrowid
+        old.execute(
+            "INSERT INTO claim_events (claim_row, state, detail, at) VALUES (?, ?, ?, 'now')",
+            (row, state, detail),
+        )
+    old.close()
+    with Ledger(path) as ledger:
+        states = {c.claim_id: c.state.value for c in ledger.claims()}
+        events = {c.claim_id: ledger.claim_events(c.row)[-1].state.value for c in ledger.claims()}
+    expected = {
+        "DEN": "denied",
+        "DED": "patient_responsibility",
+        "PAY": "paid",
+        "REV": "reversed",
+        "COR": "paid",
+        "FWD": "forwarded",
+    }
+    assert states == expected and events == expected

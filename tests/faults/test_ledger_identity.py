@@ -92,6 +92,36 @@ def test_a_ledger_from_another_state_directory_is_refused(world: World, tmp_path
     assert str(world.state_dir / "archive") in message and "--init" in message
 
 
+def test_a_foreign_ledger_from_before_identities_is_refused_and_the_mark_kept(
+    world: World, tmp_path: Path
+) -> None:
+    """A backup taken before ledgers recorded their identity has none: it is this
+    directory's only if it knows files of this archive."""
+    _submit(world, "SUN")
+    mark = world.state_dir / "archive" / ".ledger-id"
+    before = mark.read_bytes()
+    other = tmp_path / "other-state"
+    with Ledger.open(other) as foreign:
+        foreign.ensure_account("sunrise", "officeally", "SUNRISE01")
+        foreign.record_batch(
+            account="sunrise",
+            file_name="ELSEWHERE_837P_000000001.txt",
+            archive_path=other / "unused",
+            sha256="0" * 64,
+            size=1,
+            control_number=1,
+            test=True,
+            claims=[],
+        )
+        foreign.db.execute("DELETE FROM ledger_identity")  # as written before identities
+    for suffix in ("", "-wal", "-shm"):
+        world.ledger_path.with_name(world.ledger_path.name + suffix).unlink(missing_ok=True)
+    shutil.copy(other / "ledger.sqlite3", world.ledger_path)
+    message = _refused(world, "status")
+    assert "knows none of the files" in message and "--init" in message
+    assert mark.read_bytes() == before
+
+
 def test_a_ledger_restored_from_an_old_backup_never_reuses_a_control_number(
     world: World, tmp_path: Path
 ) -> None:
