@@ -497,6 +497,9 @@ class Answer:
     amount: Decimal | None
     source_file: str | None
     payer_claim_number: str | None
+    current: bool = True
+    """False for an answer older than one the claim has (an ERA fetched late):
+    it goes into the claim's history only."""
 
 
 @dataclass(frozen=True)
@@ -1109,7 +1112,7 @@ class Ledger:
                 )
             moves, events, numbers = [], [], []
             for a in answers:
-                if _moves_to(current[a.row], a.state):
+                if a.current and _moves_to(current[a.row], a.state):
                     current[a.row] = a.state
                     moves.append((a.state, a.detail, now, a.payer_claim_number, a.row))
                 elif a.payer_claim_number:

@@ -386,9 +386,14 @@ class _Answers:
         for claim, row, state in zip(claims, rows, states, strict=True):
             before = earlier.setdefault(row, [])
             net = None
-            if state in CORRECTIONS and any(status == "22" for status, _ in before):
-                net = sum((paid for _, paid in before), claim.paid)
-            before.append((claim.status, claim.paid))
+            if state in CORRECTIONS and any(status == "22" for status, _, _ in before):
+                net = sum((paid for _, paid, _ in before), claim.paid)
+            day = claim.payment.payment_date
+            paid_on = day.isoformat() if day is not None else None
+            # an ERA older than one already read (fetched late) is history only
+            newest = max((d for _, _, d in before if d is not None), default=None)
+            current = paid_on is None or newest is None or paid_on >= newest
+            before.append((claim.status, claim.paid, paid_on))
             answers.append(
                 Answer(
                     row,
@@ -397,6 +402,7 @@ class _Answers:
                     claim.paid,
                     source_file,
                     claim.payer_claim_number or None,
+                    current,
                 )
             )
         ledger.answer_claims(answers)

@@ -229,19 +229,20 @@ def patient_responsibility(claim: RemitClaim) -> Decimal:
 
 def earlier_remits(
     db: sqlite3.Connection, rows: Sequence[int]
-) -> dict[int, list[tuple[str, Decimal]]]:
-    """Each claim's remittances recorded so far (CLP02 and paid), oldest first."""
-    found: dict[int, list[tuple[str, Decimal]]] = {}
+) -> dict[int, list[tuple[str, Decimal, str | None]]]:
+    """Each claim's remittances recorded so far (CLP02, paid, payment date), oldest first."""
+    found: dict[int, list[tuple[str, Decimal, str | None]]] = {}
     unique = list(dict.fromkeys(rows))
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for r in db.execute(
-            f"SELECT claim_row, status, paid FROM remit_claims "  # noqa: S608
-            f"WHERE claim_row IN ({marks}) ORDER BY id",
+            f"SELECT c.claim_row, c.status, c.paid, p.payment_date FROM remit_claims c "  # noqa: S608
+            f"JOIN remit_payments p ON p.id = c.payment_id "
+            f"WHERE c.claim_row IN ({marks}) ORDER BY c.id",
             chunk,
         ):
-            found.setdefault(r[0], []).append((r[1], Decimal(r[2])))
+            found.setdefault(r[0], []).append((r[1], Decimal(r[2]), r[3]))
     return found
 
 

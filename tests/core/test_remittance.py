@@ -62,7 +62,13 @@ def sent(ledger: Ledger, control_number: int, claims: dict[str, list[tuple[str, 
     ledger.set_batch_state(batch.id, BatchState.UPLOADED, remote_name=batch.file_name)
 
 
-def era(claims: list[list[str]], *, trace: str = "T1", plb: list[str] | None = None) -> str:
+def era(
+    claims: list[list[str]],
+    *,
+    trace: str = "T1",
+    plb: list[str] | None = None,
+    paid_on: str = "20261120",
+) -> str:
     """A whole 835 around the given claims (each a list of segments from CLP on);
     BPR02 is computed so the payment balances."""
     paid = sum(Decimal(c[0].split("*")[4]) for c in claims)
@@ -75,9 +81,9 @@ def era(claims: list[list[str]], *, trace: str = "T1", plb: list[str] | None = N
     handling = "I" if amount > 0 else "H"
     bpr = (
         f"BPR*{handling}*{amount}*C*{method}*CCP*01*999999999*DA*123456*1512345678**01*999988880"
-        "*DA*98765*20261120"
+        f"*DA*98765*{paid_on}"
         if method == "ACH"
-        else f"BPR*{handling}*{amount}*C*NON************20261120"
+        else f"BPR*{handling}*{amount}*C*NON************{paid_on}"
     )
     body = [
         "ST*835*0001",
@@ -282,7 +288,9 @@ def test_emedny_samples_read_as_a_biller_expects(
         "CLP*987654321*1*7151.17*7151.17**MC*1400000000000020*34*1",
         "NM1*QC*1*DOE*JOHN****MI*AB12345C",
     ]
-    apply(ledger, plugin_manager, tmp_path, era([original], trace="ORIG"), "0_ERA.835")
+    apply(
+        ledger, plugin_manager, tmp_path, era([original], trace="ORIG", paid_on="20131201"), "0.835"
+    )
     path = samples_dir / "835_04_reversal_correction_plb_outpatient_retro_emedny.txt"
     apply_response(ledger, ACCOUNT, path, readers, path.name)
     state, detail = state_of(ledger, "987654321")
@@ -532,3 +540,17 @@ def test_show_phi_reads_patients_back_from_a_zipped_era(
     ledger.close()
     shown = json.loads(run(plugin_manager, "remits", "export", "--format", "json", "--show-phi"))
     assert {r["claim_id"]: r["patient_name"] for r in shown} == {"C1": "JANE DOE"}
+
+
+def test_an_older_era_fetched_late_is_history_only(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    paid = ["CLP*C1*1*100*80*0*12*PCN1", PATIENT, *line("C1-1", "100", "80", "CAS*CO*45*20")]
+    apply(ledger, plugin_manager, tmp_path, era([paid], trace="NEW", paid_on="20261125"), "2.835")
+    denied = ["CLP*C1*1*100*0*0*12*PCN1", PATIENT, *line("C1-1", "100", "0", "CAS*CO*97*100")]
+    apply(ledger, plugin_manager, tmp_path, era([denied], trace="OLD", paid_on="20261101"), "1.835")
+    state, _ = state_of(ledger, "C1")
+    assert state is ClaimState.PAID
+    (claim,) = ledger.claims(claim_id="C1")
+    assert [e.state for e in ledger.claim_events(claim.row)][-1] is ClaimState.DENIED
