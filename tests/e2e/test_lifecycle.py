@@ -54,7 +54,7 @@ def test_rejected_and_denied_claims_reach_their_states_with_reasons(e2e: E2E) ->
     # the table shows the reasons, and one claim's history shows each step with its file
     table = e2e.ok("status").stdout
     row = next(line for line in table.splitlines() if REJECTED in line)
-    assert "payer_rejected" in row and "A7:21" in row
+    assert "payer_rejected" in row and "REJECTED BY HARNESS R" in row
     row = next(line for line in table.splitlines() if DENIED in line)
     assert " denied " in row and "CO-50" in row
     history = e2e.ok("status", "--claim", REJECTED).stdout

@@ -465,7 +465,8 @@ def test_faults_reject_nonsense_and_clear() -> None:
         faults.drop_after_bytes = -1
     faults.clear()
     assert repr(faults) == (
-        "Faults(latency=0.0, drop_after_bytes=None, fail_writes=False, refuse_logins=False)"
+        "Faults(latency=0.0, drop_after_bytes=None, drop_after_rename=False, "
+        "fail_writes=False, refuse_logins=False)"
     )
 
 
