@@ -345,7 +345,8 @@ def _fast_json(text: str, source: str) -> ClaimsFile | None:
         for claim in claims:
             if claim.billing_provider is None:
                 _attach_provider(claim, provider)
-    return ClaimsFile(source=source, claims=claims)
+    # the claims were validated just now: building the file must not validate them again
+    return ClaimsFile.model_construct(source=source, claims=claims)
 
 
 def _claim_label(index: int, raw: Any) -> str:
