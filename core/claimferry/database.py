@@ -15,10 +15,11 @@ import sqlite3
 import struct
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from claimferry.errors import ClaimferryError
 
@@ -76,6 +77,21 @@ def _use_wal(db: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+IN_LIMIT = 500
+"""Values per ``IN (...)`` list: well under SQLite's limit on bound parameters."""
+
+
+def select_in(
+    db: sqlite3.Connection, sql: str, values: Iterable[Any], *before: Any
+) -> Iterator[sqlite3.Row]:
+    """The rows of ``sql`` for every value, a chunk at a time: ``sql`` has one
+    ``{marks}`` where the ``IN`` list goes, after the ``before`` parameters."""
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), IN_LIMIT):
+        chunk = unique[start : start + IN_LIMIT]
+        yield from db.execute(sql.format(marks=",".join("?" * len(chunk))), (*before, *chunk))
 
 
 @contextmanager

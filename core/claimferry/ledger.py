@@ -30,6 +30,7 @@ from claimferry.database import (
     RecordLocks,
     migrate_schema,
     open_database,
+    select_in,
     write_transaction,
 )
 from claimferry.errors import ClaimferryError
@@ -39,8 +40,6 @@ LEDGER_FILE = "ledger.sqlite3"
 LEDGER_MARK = ".ledger-id"
 """In the archive folder: the id of the ledger that wrote it."""
 MAX_CONTROL_NUMBER = 999_999_999
-_IN_LIMIT = 500
-"""Values per ``IN (...)`` list: well under SQLite's limit on bound parameters."""
 SENDER_LOCK_BYTES = 1 << 40
 """Where sender locks live in the ledger file: far past SQLite's own lock
 bytes (at 1 GiB) and past any real ledger's size; locks need no data there."""
@@ -1098,18 +1097,14 @@ class Ledger:
             return
         now = _now()
         with self.transaction() as db:
-            wanted = list({a.row for a in answers})
-            current: dict[int, ClaimState] = {}
-            for start in range(0, len(wanted), _IN_LIMIT):
-                chunk = wanted[start : start + _IN_LIMIT]
-                marks = ",".join("?" * len(chunk))
-                current.update(
-                    (r[0], ClaimState(r[1]))
-                    for r in db.execute(
-                        f"SELECT id, state FROM claims WHERE id IN ({marks})",  # noqa: S608
-                        chunk,
-                    )
+            current = {
+                r[0]: ClaimState(r[1])
+                for r in select_in(
+                    db,
+                    "SELECT id, state FROM claims WHERE id IN ({marks})",
+                    [a.row for a in answers],
                 )
+            }
             moves, events, numbers = [], [], []
             for a in answers:
                 if a.current and _moves_to(current[a.row], a.state):
@@ -1133,20 +1128,16 @@ class Ledger:
 
     def find_claims(self, account: str, claim_ids: Sequence[str]) -> dict[str, int]:
         """The latest submission of each claim id that was sent, in a few statements."""
-        found: dict[str, int] = {}
-        unique = list(dict.fromkeys(claim_ids))
-        for start in range(0, len(unique), _IN_LIMIT):
-            chunk = unique[start : start + _IN_LIMIT]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                (r[0], r[1])
-                for r in self._db.execute(
-                    f"SELECT claim_id, MAX(id) FROM claims WHERE account = ? "  # noqa: S608
-                    f"AND claim_id IN ({marks}) GROUP BY claim_id",
-                    (account, *chunk),
-                )
+        return {
+            r[0]: r[1]
+            for r in select_in(
+                self._db,
+                "SELECT claim_id, MAX(id) FROM claims WHERE account = ? "
+                "AND claim_id IN ({marks}) GROUP BY claim_id",
+                claim_ids,
+                account,
             )
-        return found
+        }
 
     def claim_record(self, row: int) -> ClaimRecord:
         return _claim(self._db.execute("SELECT * FROM claims WHERE id = ?", (row,)).fetchone())
@@ -1154,16 +1145,13 @@ class Ledger:
     def sent_line_numbers(self, rows: Sequence[int]) -> dict[int, list[str]]:
         """Each claim's line control numbers (REF*6R) as sent, in line order."""
         found: dict[int, list[str]] = {}
-        unique = list(dict.fromkeys(rows))
-        for start in range(0, len(unique), _IN_LIMIT):
-            chunk = unique[start : start + _IN_LIMIT]
-            marks = ",".join("?" * len(chunk))
-            for r in self._db.execute(
-                f"SELECT claim_row, control_number FROM claim_lines "  # noqa: S608
-                f"WHERE claim_row IN ({marks}) ORDER BY claim_row, line_number",
-                chunk,
-            ):
-                found.setdefault(r[0], []).append(r[1])
+        for r in select_in(
+            self._db,
+            "SELECT claim_row, control_number FROM claim_lines "
+            "WHERE claim_row IN ({marks}) ORDER BY claim_row, line_number",
+            rows,
+        ):
+            found.setdefault(r[0], []).append(r[1])
         return found
 
     def response_known(

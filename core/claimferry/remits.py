@@ -21,6 +21,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from claimferry.database import select_in
 from claimferry.ledger import ClaimState, Ledger
 from claimferry.x12.remit835 import (
     Adjustment,
@@ -232,17 +233,14 @@ def earlier_remits(
 ) -> dict[int, list[tuple[str, Decimal, str | None]]]:
     """Each claim's remittances recorded so far (CLP02, paid, payment date), oldest first."""
     found: dict[int, list[tuple[str, Decimal, str | None]]] = {}
-    unique = list(dict.fromkeys(rows))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for r in db.execute(
-            f"SELECT c.claim_row, c.status, c.paid, p.payment_date FROM remit_claims c "  # noqa: S608
-            f"JOIN remit_payments p ON p.id = c.payment_id "
-            f"WHERE c.claim_row IN ({marks}) ORDER BY c.id",
-            chunk,
-        ):
-            found.setdefault(r[0], []).append((r[1], Decimal(r[2]), r[3]))
+    for r in select_in(
+        db,
+        "SELECT c.claim_row, c.status, c.paid, p.payment_date FROM remit_claims c "
+        "JOIN remit_payments p ON p.id = c.payment_id "
+        "WHERE c.claim_row IN ({marks}) ORDER BY c.id",
+        rows,
+    ):
+        found.setdefault(r[0], []).append((r[1], Decimal(r[2]), r[3]))
     return found
 
 
@@ -261,19 +259,16 @@ class ClaimMoney:
 def claim_money(ledger: Ledger, rows: Iterable[int]) -> dict[int, ClaimMoney]:
     paid: dict[int, Decimal] = {}
     owed: dict[int, Decimal] = {}
-    unique = list(dict.fromkeys(rows))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for r in ledger.db.execute(
-            f"SELECT claim_row, status, paid, patient_responsibility FROM remit_claims "  # noqa: S608
-            f"WHERE claim_row IN ({marks}) ORDER BY id",
-            chunk,
-        ):
-            row = r["claim_row"]
-            paid[row] = paid.get(row, ZERO) + Decimal(r["paid"])
-            if r["status"] != "22":
-                owed[row] = Decimal(r["patient_responsibility"])
+    for r in select_in(
+        ledger.db,
+        "SELECT claim_row, status, paid, patient_responsibility FROM remit_claims "
+        "WHERE claim_row IN ({marks}) ORDER BY id",
+        rows,
+    ):
+        row = r["claim_row"]
+        paid[row] = paid.get(row, ZERO) + Decimal(r["paid"])
+        if r["status"] != "22":
+            owed[row] = Decimal(r["patient_responsibility"])
     return {row: ClaimMoney(paid[row], owed.get(row, ZERO)) for row in paid}
 
 
