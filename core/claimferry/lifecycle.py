@@ -290,7 +290,11 @@ class _Answers:
         )
 
     def batch(self, update: BatchUpdate) -> None:
-        """Every claim of the file a response names, by control number or file name."""
+        """Every claim of the file a response names, by control number or file name.
+
+        A file this account never sent (uploaded through Office Ally's portal,
+        say, into the same mailbox) has no claims here: nothing moves.
+        """
         ledger, state = self.ledger, ClaimState(update.state)
         for batch in ledger.batches(self.account):
             named = update.control_number in (batch.isa13, batch.gs06, batch.st02) or (
@@ -301,18 +305,6 @@ class _Answers:
                 for record in ledger.claims(batch_id=batch.id):
                     self._answer(record.row, state, update.detail)
                 return
-        if update.control_number is None and update.file_name is None:
-            return
-        raise InputError(
-            [
-                Problem(
-                    self.source_file,
-                    "",
-                    f"answers file {update.file_name or update.control_number}, "
-                    f"which account {self.account} never sent",
-                )
-            ]
-        )
 
     def acknowledgment(self, ack: ClaimAcknowledgment) -> None:
         """A 277CA: the clearinghouse's own (NM1*AY) is one step, the payer's another."""

@@ -213,3 +213,13 @@ def test_a_clearinghouse_rejection_after_its_receipt_stands(
     apply(ledger, plugin_manager, tmp_path, text, "F8_277CA.277")
     state, detail = states(ledger)["C1"]
     assert state is ClaimState.REJECTED and "BILLING NPI" in detail
+
+
+def test_a_999_for_a_file_this_account_never_sent_moves_nothing(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """Files uploaded through Office Ally's portal are answered in the same mailbox."""
+    sent(ledger, 7, "C1")
+    body = ["ST*999*0001*005010X231A1", "AK1*HC*99*005010X222A1", "AK9*R*1*1*0*5"]
+    apply(ledger, plugin_manager, tmp_path, interchange("FA", "005010X231A1", body), "99.999")
+    assert {k: v[0] for k, v in states(ledger).items()} == {"C1": ClaimState.UPLOADED}
