@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
@@ -35,7 +36,13 @@ def pin_host_key(path: Path, accounts: Iterable[str], openssh: str) -> None:
         raise ConfigError([Problem(source, "", f"not valid YAML ({exc})")]) from None
     for name in accounts:
         sftp = _sftp_section(data, name, source)
-        sftp["host_key"] = DoubleQuotedScalarString(openssh)
+        value = DoubleQuotedScalarString(openssh)
+        if "host_key" in sftp or not isinstance(sftp, CommentedMap):
+            sftp["host_key"] = value
+        else:  # a new pin goes where a reader looks for it: beside the host
+            keys = list(sftp)
+            after = max((keys.index(k) for k in ("host", "port") if k in keys), default=-1)
+            sftp.insert(after + 1, "host_key", value)
     out = io.StringIO()
     yaml.dump(data, out)
     written = out.getvalue()

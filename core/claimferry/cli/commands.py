@@ -497,10 +497,10 @@ def hostkey(app: App, account_name: str, pin: bool, yes: bool, as_json: bool) ->
     transport = app.pm.get_transport(app.pm.get_clearinghouse(account.clearinghouse).transport)
     if transport.probe_host_key is None:
         raise ClaimferryError(f"transport {transport.name} cannot show host keys")
-    key = transport.probe_host_key(account)
     config_path = find_config(app.config_path)
     assert config_path is not None  # the account came from it
     pinned = _pinned_key(account, config_path)
+    key = transport.probe_host_key(account)
     matches = pinned is not None and pinned.openssh == key.openssh
     to_pin = [] if matches or not pin else _accounts_pinning(app, account, pinned)
     if to_pin and not yes:
