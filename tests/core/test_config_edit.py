@@ -71,3 +71,36 @@ def test_the_fingerprint_of_a_pinned_key_is_openssh_s() -> None:
     assert HostKey.from_openssh(openssh + " comment").openssh == openssh
     with pytest.raises(ValueError):
         HostKey.from_openssh("ssh-ed25519 AAAA!bad")
+
+
+def test_anchors_and_merges_stay_and_every_account_gets_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.yaml"
+    path.write_text(
+        "accounts:\n"
+        "  sunrise:\n"
+        "    clearinghouse: officeally\n"
+        "    submitter_id: SUNRISE01\n"
+        "    sftp: &oa\n"
+        "      host: sftp.example.test\n"
+        '      host_key: "ssh-ed25519 AAAAold"\n'
+        "  harbor:\n"
+        "    clearinghouse: officeally\n"
+        "    submitter_id: HARBOR01\n"
+        "    sftp:\n"
+        "      <<: *oa\n"
+        "      retries: 0\n"
+        "  lakeside:\n"
+        "    clearinghouse: officeally\n"
+        "    submitter_id: LAKESIDE01\n"
+        "    sftp: *oa\n"
+    )
+    pin_host_key(path, ["sunrise", "harbor", "lakeside"], NEW)
+    text = path.read_text()
+    assert "sftp: &oa\n" in text and "<<: *oa\n" in text and "sftp: *oa\n" in text
+    assert "AAAAold" not in text
+    accounts = load_config(path).accounts
+    assert {name: a.sftp.host_key for name, a in accounts.items() if a.sftp} == {
+        "sunrise": NEW,
+        "harbor": NEW,
+        "lakeside": NEW,
+    }
