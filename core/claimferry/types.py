@@ -7,6 +7,8 @@ that names are unique across all plugins.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -161,6 +163,14 @@ class HostKey:
     @property
     def openssh(self) -> str:
         return f"{self.key_type} {self.base64}"
+
+    @classmethod
+    def from_openssh(cls, text: str) -> HostKey:
+        """A key written ``"<type> <base64>"`` (known_hosts, ``sftp.host_key``), with its
+        OpenSSH ``SHA256:`` fingerprint; ValueError when the base64 is not."""
+        key_type, b64 = text.split()[:2]
+        digest = hashlib.sha256(base64.b64decode(b64, validate=True)).digest()
+        return cls(key_type, b64, "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("="))
 
 
 @dataclass(frozen=True)

@@ -136,16 +136,8 @@ class Tuning:
 # --- host keys ------------------------------------------------------------------
 
 
-def fingerprint(key_blob: bytes) -> str:
-    """OpenSSH's ``SHA256:<base64, unpadded>`` fingerprint of a public key blob."""
-    digest = hashlib.sha256(key_blob).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
-
-
 def _host_key(key: paramiko.PKey) -> HostKey:
-    return HostKey(
-        key_type=key.get_name(), base64=key.get_base64(), fingerprint=fingerprint(key.asbytes())
-    )
+    return HostKey.from_openssh(f"{key.get_name()} {key.get_base64()}")
 
 
 @dataclass(frozen=True)
@@ -178,15 +170,13 @@ def _known_hosts_name(host: str, port: int) -> str:
 
 def _expected_keys(settings: SftpSettings) -> _ExpectedKeys:
     if settings.host_key:
-        key_type, b64 = settings.host_key.split()[:2]
         try:
-            blob = base64.b64decode(b64, validate=True)
+            pinned = HostKey.from_openssh(settings.host_key)
         except ValueError:
             raise HostKeyError(
                 "sftp.host_key is not valid base64; copy the whole line that "
                 "`claimferry hostkey ACCOUNT` prints"
             ) from None
-        pinned = HostKey(key_type=key_type, base64=b64, fingerprint=fingerprint(blob))
         return _ExpectedKeys(source="the key pinned in sftp.host_key", keys=(pinned,))
     path = settings.known_hosts or Path.home() / ".ssh" / "known_hosts"
     source = f"known_hosts file {path}"

@@ -141,9 +141,13 @@ class E2E:
             self._cli = create_cli(self.pm)
         return self._cli
 
-    def run(self, *args: str) -> Result:
+    def run(self, *args: str, input: str | None = None) -> Result:
+        """``input`` is what the operator types (stdin), for commands that ask."""
         return CliRunner().invoke(
-            self.cli, ["--config", str(self.config_path), *args], catch_exceptions=False
+            self.cli,
+            ["--config", str(self.config_path), *args],
+            input=input,
+            catch_exceptions=False,
         )
 
     def ok(self, *args: str) -> Result:

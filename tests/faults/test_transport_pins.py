@@ -66,8 +66,9 @@ def test_a_pinned_key_of_the_right_type_but_other_bytes_stops_every_command(
     inbound = e2e.harness.inbound_dir(e2e.users[ACCOUNT].username)
     assert list(inbound.iterdir()) == []
     # The operator's way out: look at the key, pin it, and the account works again.
-    shown = e2e.ok("hostkey", ACCOUNT)
-    assert e2e.harness.fingerprint in shown.stdout
+    shown = e2e.run("hostkey", ACCOUNT)
+    assert shown.exit_code == 1  # the server's key is not the pinned one
+    assert e2e.harness.fingerprint in shown.stdout and pinned_fingerprint in shown.stdout
     e2e.set_sftp(ACCOUNT, host_key=e2e.harness.host_key_openssh)
     e2e.ok("submit", str(e2e.claims_file()), "--account", ACCOUNT)
     assert logins == [e2e.users[ACCOUNT].username]

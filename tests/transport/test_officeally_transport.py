@@ -33,7 +33,6 @@ from claimferry.manager import PluginManager
 from claimferry_officeally.transport import (
     OfficeAllySession,
     RetryPolicy,
-    fingerprint,
     probe_host_key,
     temporary_name,
 )
@@ -408,7 +407,7 @@ def test_probe_returns_the_presented_key(
 ) -> None:
     key = probe_host_key(make_account(host_key=None))
     assert key.openssh == server.host_key_openssh
-    assert key.fingerprint == server.host_key.fingerprint == fingerprint(server.host_key.asbytes())
+    assert key.fingerprint == server.host_key.fingerprint  # paramiko computes it on its own
     assert server.stats.auth_attempts == 0
 
 

@@ -16,11 +16,13 @@ import click
 from claimferry import pipeline
 from claimferry.claims import Claim, load_claims
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
-from claimferry.errors import ClaimferryError
+from claimferry.config import Account, find_config
+from claimferry.config_edit import pin_host_key
+from claimferry.errors import ClaimferryError, ConfigError, Problem
 from claimferry.findings import Finding, Severity, has_errors
 from claimferry.ledger import Ledger
 from claimferry.storage import atomic_write, sha256_hex
-from claimferry.types import ValidationContext
+from claimferry.types import HostKey, ValidationContext
 
 CLAIMS_ARG = click.argument(
     "claims_path", metavar="CLAIMS", type=click.Path(path_type=Path, dir_okay=False)
@@ -470,21 +472,51 @@ def plugins(app: App, as_json: bool) -> None:
 
 @click.command()
 @click.argument("account_name", metavar="ACCOUNT")
+@click.option(
+    "--pin",
+    is_flag=True,
+    help="Write the server's key into the accounts config as sftp.host_key (asks first).",
+)
+@click.option("--yes", is_flag=True, help="With --pin: pin without asking.")
 @json_option
 @pass_app
-def hostkey(app: App, account_name: str, as_json: bool) -> None:
-    """Show the server's host key so that an operator can pin it.
+def hostkey(app: App, account_name: str, pin: bool, yes: bool, as_json: bool) -> None:
+    """Show the server's host key; exit 1 when it differs from the pinned one.
 
     It does not log in. Compare the fingerprint with one the clearinghouse
-    gave you out of band before pinning it as sftp.host_key.
+    gave you out of band before pinning it. --pin writes it as sftp.host_key,
+    for this account and every other account that pinned the same old key for
+    the same server, keeping the config's comments and layout.
+
+    \b
+    Examples:
+      claimferry hostkey sunrise
+      claimferry hostkey sunrise --pin
     """
     account = app.account(account_name)
     transport = app.pm.get_transport(app.pm.get_clearinghouse(account.clearinghouse).transport)
     if transport.probe_host_key is None:
         raise ClaimferryError(f"transport {transport.name} cannot show host keys")
+    config_path = find_config(app.config_path)
+    assert config_path is not None  # the account came from it
+    pinned = _pinned_key(account, config_path)
     key = transport.probe_host_key(account)
-    pinned = account.sftp.host_key if account.sftp else None
-    matches = pinned is not None and pinned.split()[:2] == key.openssh.split()
+    matches = pinned is not None and pinned.openssh == key.openssh
+    to_pin = [] if matches or not pin else _accounts_pinning(app, account, pinned)
+    if to_pin and not yes:
+        _show_key(account.name, key, pinned, err=True)
+        names = ", ".join(to_pin)
+        try:
+            agreed = click.confirm(
+                f"Pin {key.key_type} {key.fingerprint} for {names} in {config_path}?",
+                err=True,
+            )
+        except click.Abort:
+            agreed = False
+        if not agreed:
+            raise ClaimferryError("nothing pinned; pass --yes to pin without asking")
+    if to_pin:
+        pin_host_key(config_path, to_pin, key.openssh)
     if as_json:
         emit_json(
             {
@@ -493,14 +525,72 @@ def hostkey(app: App, account_name: str, as_json: bool) -> None:
                 "fingerprint": key.fingerprint,
                 "host_key": key.openssh,
                 "pinned": pinned is not None,
+                "pinned_fingerprint": pinned.fingerprint if pinned else None,
                 "matches_pinned": matches,
+                "pinned_now": to_pin,
             }
         )
+    else:
+        _show_key(account.name, key, pinned, err=False)
+        if to_pin:
+            click.echo(f"  pinned in {config_path} for {', '.join(to_pin)}")
+        elif not matches:
+            click.echo(f"  pin with:  claimferry hostkey {account.name} --pin")
+    if pinned is not None and not matches and not to_pin:
+        raise ClaimferryError(
+            f"the server's host key differs from the one pinned for {account.name}: "
+            f"check {key.fingerprint} with the clearinghouse out of band, then run "
+            f"`claimferry hostkey {account.name} --pin`"
+        )
+
+
+def _pinned_key(account: Account, config_path: Path) -> HostKey | None:
+    text = account.sftp.host_key if account.sftp else None
+    if text is None:
+        return None
+    try:
+        return HostKey.from_openssh(text)
+    except ValueError:
+        raise ConfigError(
+            [
+                Problem(
+                    str(config_path),
+                    f"accounts.{account.name}.sftp.host_key",
+                    "not valid base64; copy the whole key that `claimferry hostkey` prints",
+                )
+            ]
+        ) from None
+
+
+def _accounts_pinning(app: App, account: Account, old: HostKey | None) -> list[str]:
+    """The account, and the others that pinned ``old`` for its server: the same
+    server's key changed for all of them."""
+    names = [account.name]
+    if old is None or account.sftp is None:
+        return names
+    for other in app.config().accounts.values():
+        sftp = other.sftp
+        if (
+            other.name != account.name
+            and sftp is not None
+            and (sftp.host, sftp.port) == (account.sftp.host, account.sftp.port)
+            and sftp.host_key is not None
+            and sftp.host_key.split()[:2] == old.openssh.split()
+        ):
+            names.append(other.name)
+    return names
+
+
+def _show_key(name: str, key: HostKey, pinned: HostKey | None, *, err: bool) -> None:
+    click.echo(f"{name}: {key.key_type} {key.fingerprint}", err=err)
+    if pinned is None:
+        click.echo("  nothing pinned (sftp.host_key)", err=err)
         return
-    click.echo(f"{account.name}: {key.key_type} {key.fingerprint}")
-    click.echo(f'  pin with:  sftp: {{host_key: "{key.openssh}"}}')
-    if pinned is not None:
-        click.echo("  matches the pinned key" if matches else "  DIFFERS from the pinned key")
+    click.echo(f"  pinned:    {pinned.key_type} {pinned.fingerprint}", err=err)
+    if pinned.openssh == key.openssh:
+        click.echo("  matches the pinned key", err=err)
+    else:
+        click.echo("  DIFFERS from the pinned key", err=err)
 
 
 @click.group()
