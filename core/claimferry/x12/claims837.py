@@ -253,16 +253,17 @@ class _Transaction:
         if self.header is None:
             self._before_levels(segment)
             return None
-        claim = self.claim
-        if claim is not None:
-            self._in_claim(claim, segment)
-        elif seg_id == "CLM":
+        if seg_id == "CLM":  # a level holds one claim after another
+            closed = self._close_claim()
             if self.subscriber is None or self.level == "20":
                 raise self.reader.error(
                     segment, None, "expected CLM under a subscriber (HL*22) or patient (HL*23)"
                 )
             self.claim = _ClaimBuilder(segment, self.reader)
             self.party = None
+            return closed
+        if self.claim is not None:
+            self._in_claim(self.claim, segment)
         else:
             self._in_level(segment)
         return None
@@ -354,8 +355,6 @@ class _Transaction:
 
     def _in_claim(self, claim: _ClaimBuilder, segment: Segment) -> None:
         reader, seg_id = self.reader, segment.id
-        if seg_id == "CLM":
-            raise reader.error(segment, None, "expected an HL level before the next CLM")
         if seg_id == "LX":
             self._close_line(claim)
             reader.required(segment, 1, "the line number (LX01)")
