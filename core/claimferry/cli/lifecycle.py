@@ -18,7 +18,8 @@ from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger
 from claimferry.lifecycle import find_reader
 from claimferry.remits import claim_money
-from claimferry.x12.responses import detect_kind, read_response
+from claimferry.x12.claims837 import read_837p_file
+from claimferry.x12.responses import detect_kind, is_837p, read_response
 
 DEFAULT_OVERDUE_HOURS = 24.0
 DEFAULT_OVERDUE_DAYS = 30
@@ -410,15 +411,22 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
-    "--show-phi", is_flag=True, help="Show patient names and member ids (masked by default)."
+    "--show-phi",
+    is_flag=True,
+    help="Show names, member ids, birth dates and addresses (masked by default).",
 )
 @json_option
 @pass_app
 def show(app: App, path: Path, show_phi: bool, as_json: bool) -> None:
-    """Render any response file (TA1, 999, 277CA, 835, clearinghouse reports) for a person."""
+    """Render a response file (TA1, 999, 277CA, 835, clearinghouse reports) or an 837P
+    we sent (claims, lines, totals, envelope) for a person."""
     if not path.is_file():
         raise InputError([Problem(str(path), "", "file not found")])
-    if detect_kind(path) is not None:
+    kind = detect_kind(path)
+    if kind is None and is_837p(path):
+        _show_837p(path, show_phi, as_json)
+        return
+    if kind is not None:
         document = read_response(path)
         notices = [str(n) for n in document.notices]
         data, text = document.to_dict(phi=show_phi), document.render(phi=show_phi)
@@ -430,4 +438,17 @@ def show(app: App, path: Path, show_phi: bool, as_json: bool) -> None:
         return
     click.echo(text)
     for notice in notices:
+        click.echo(f"notice: {notice}", err=True)
+
+
+def _show_837p(path: Path, show_phi: bool, as_json: bool) -> None:
+    """Streamed: the file is checked whole first, then listed one claim at a time."""
+    claims = read_837p_file(path)
+    if as_json:
+        for chunk in claims.json_chunks(phi=show_phi):
+            click.echo(chunk, nl=False)
+        return
+    for line in claims.render_lines(phi=show_phi):
+        click.echo(line)
+    for notice in claims.notices:
         click.echo(f"notice: {notice}", err=True)

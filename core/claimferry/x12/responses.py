@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 from claimferry.errors import InputError, Problem
 from claimferry.x12.ack999 import read_999
+from claimferry.x12.claims837 import IMPLEMENTATION_837P
 from claimferry.x12.remit835 import read_835
 from claimferry.x12.segments import UTF8_BOM, Segment, X12SyntaxError, read_segments
 from claimferry.x12.status277 import read_277ca
@@ -86,6 +87,26 @@ def detect_kind(path: Path) -> ResponseKind | None:
         elif segment.id not in ("ISA", "GE", "SE"):
             return None
     return None
+
+
+def is_837p(path: Path) -> bool:
+    """True when ``path`` holds an 837P (005010X222): a claims file as we send it.
+
+    Kept apart from :func:`detect_kind`: an 837P is never a response, and the
+    response pipeline must not take one for an answer.
+    """
+    if not _looks_like_x12(path):
+        return False
+    group_version = ""
+    for segment in read_segments(path):
+        if segment.id == "GS":
+            group_version = segment.element(8)
+        elif segment.id == "ST":
+            implementation = segment.element(3) or group_version
+            return segment.element(1) == "837" and implementation.startswith(IMPLEMENTATION_837P)
+        elif segment.id != "ISA":
+            return False
+    return False
 
 
 def _kind_of(st: Segment, group_version: str) -> ResponseKind | None:
