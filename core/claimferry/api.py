@@ -35,6 +35,7 @@ from claimferry.errors import (
 from claimferry.findings import Finding, Severity
 from claimferry.hookspecs import hookimpl
 from claimferry.manager import PluginManager
+from claimferry.npi import npi_problem
 from claimferry.types import (
     BatchUpdate,
     ClaimTransport,
@@ -114,6 +115,7 @@ __all__ = [
     "hookimpl",
     "json_option",
     "migrate_schema",
+    "npi_problem",
     "open_database",
     "pass_app",
     "problems_from_validation_error",
