@@ -299,9 +299,7 @@ def _write(
     if (
         existing is not None
         and existing.deleted_at is None
-        and existing.entry() == entry.model_copy(
-            update={"payer_id": existing.payer_id}
-        )
+        and existing.entry() == entry.model_copy(update={"payer_id": existing.payer_id})
     ):
         return existing, "unchanged"
     if existing is None:
