@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -82,8 +83,13 @@ def _digits(count: int, what: str) -> Any:
     return BeforeValidator(check)
 
 
-def _npi_rule(value: str) -> str:
-    problem = npi_problem(value)
+STORED = {"stored": True}
+"""Validation context for records already in the ledger: older releases took any
+NPI check digit, and such a record must still list, export and delete."""
+
+
+def _npi_rule(value: str, info: ValidationInfo) -> str:
+    problem = None if info.context == STORED else npi_problem(value)
     if problem is not None:
         raise ValueError(problem[1])
     return value
@@ -165,15 +171,18 @@ class Enrollment:
         return EnrollmentKey(self.npi, self.tax_id, self.payer_id, self.transaction)
 
     def entry(self) -> EnrollmentEntry:
-        return EnrollmentEntry(
-            npi=self.npi,
-            tax_id=self.tax_id,
-            payer_id=self.payer_id,
-            transaction=self.transaction,
-            status=self.status,
-            submitted_on=self.submitted_on,
-            decided_on=self.decided_on,
-            notes=self.notes,
+        return EnrollmentEntry.model_validate(
+            {
+                "npi": self.npi,
+                "tax_id": self.tax_id,
+                "payer_id": self.payer_id,
+                "transaction": self.transaction,
+                "status": self.status,
+                "submitted_on": self.submitted_on,
+                "decided_on": self.decided_on,
+                "notes": self.notes,
+            },
+            context=STORED,
         )
 
     def as_json(self) -> dict[str, Any]:

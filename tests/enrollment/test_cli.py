@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from claimferry.cli.enrollment import enrollment
+from claimferry.ledger import Ledger
 from enrollment.support import PAYERS_CSV, TAX_ID, Run, claim_data, claims_file_data
 
 ENROLL = ("--npi", "1234567893", "--tax-id", TAX_ID)
@@ -34,6 +35,12 @@ def test_help_everywhere(run: Run) -> None:
     ):
         result = run(*args, "-h")
         assert result.exit_code == 0 and "Usage:" in result.stdout, args
+
+
+def test_help_writes_transactions_as_users_type_them(run: Run) -> None:
+    for command in ("set", "delete", "list"):
+        assert "--transaction 837P|835" in run("enrollment", command, "-h").stdout, command
+    assert "--transaction 837P|835|270|276|..." in run("payers", "search", "-h").stdout
 
 
 def test_enrollment_group_is_a_click_group_named_enrollment() -> None:
@@ -332,9 +339,26 @@ def test_enrollment_delete_keeps_the_history(run: Run, tmp_path: Path, payers_cs
     assert revived["enrollment"]["decided_on"] is None
     [record] = json.loads(run("enrollment", "list", "--history", "--json").stdout)
     assert [h["status"] for h in record["history"]] == ["approved", "approved", "submitted"]
-    bad = run(
+
+
+def test_a_record_from_before_the_npi_check_still_lists_and_deletes(
+    run: Run, state_dir: Path
+) -> None:
+    """Older releases stored any check digit: such a record must not make commands fail."""
+    run(
         "enrollment",
-        "delete",
+        "set",
+        "--account",
+        "sunrise",
+        *ENROLL,
+        "--payer-id",
+        "OPEN1",
+        "--transaction",
+        "837P",
+    )
+    with Ledger.open(state_dir) as ledger, ledger.transaction() as db:
+        db.execute("UPDATE enrollments SET npi = '1234567890'")
+    key = (
         "--account",
         "sunrise",
         "--npi",
@@ -342,11 +366,18 @@ def test_enrollment_delete_keeps_the_history(run: Run, tmp_path: Path, payers_cs
         "--tax-id",
         TAX_ID,
         "--payer-id",
-        "ACME1",
+        "OPEN1",
         "--transaction",
         "837P",
     )
-    assert bad.exit_code == 2 and "--npi: the NPI's check digit is wrong" in bad.stderr
+    [old] = json.loads(run("enrollment", "list", "--json").stdout)
+    assert old["npi"] == "1234567890"
+    assert run("enrollment", "export", "--account", "sunrise").exit_code == 0
+    changed = run("enrollment", "set", *key, "--status", "submitted")
+    assert changed.exit_code == 2 and "--npi: the NPI's check digit is wrong" in changed.stderr
+    deleted = run("enrollment", "delete", *key)
+    assert deleted.exit_code == 0 and "NPI 1234567890" in deleted.stdout
+    assert json.loads(run("enrollment", "list", "--json").stdout) == []
 
 
 def test_validate_without_account_says_enrollment_checks_were_skipped(

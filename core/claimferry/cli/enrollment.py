@@ -24,6 +24,8 @@ from claimferry.validation import problems_from_validation_error
 
 ACCOUNT = click.option("--account", "account_name", required=True, help="The clinic account.")
 TRANSACTIONS = click.Choice([t.value for t in EnrollmentTransaction], case_sensitive=False)
+TRANSACTION_METAVAR = "|".join(t.value for t in EnrollmentTransaction)
+"""Choices as users type them (click shows case-insensitive ones in lowercase)."""
 STATUSES = click.Choice([s.value for s in EnrollmentStatus], case_sensitive=False)
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -56,10 +58,14 @@ def _option_name(loc: tuple[int | str, ...]) -> str:
     return "--" + "-".join(str(part).replace("_", "-") for part in loc) if loc else "options"
 
 
-def _key(command: str, npi: str, tax_id: str, payer_id: str, transaction: str) -> EnrollmentKey:
+def _key(
+    command: str, npi: str, tax_id: str, payer_id: str, transaction: str, *, stored: bool = False
+) -> EnrollmentKey:
+    """The record's identity; ``stored`` names one already kept, whatever its NPI check digit."""
     try:
         return records.EnrollmentEntry.model_validate(
-            {"npi": npi, "tax_id": tax_id, "payer_id": payer_id, "transaction": transaction}
+            {"npi": npi, "tax_id": tax_id, "payer_id": payer_id, "transaction": transaction},
+            context=records.STORED if stored else None,
         ).key
     except ValidationError as exc:
         raise InputError(problems_from_validation_error(exc, command, _option_name)) from None
@@ -89,10 +95,19 @@ def _check_payer_id(app: App, clearinghouse: str, key: EnrollmentKey, force: boo
 
 @enrollment.command("set")
 @ACCOUNT
-@click.option("--npi", required=True, help="Billing provider NPI (10 digits).")
+@click.option(
+    "--npi", required=True, help="Billing provider NPI (10 digits, with a valid check digit)."
+)
 @click.option("--tax-id", required=True, help="Billing provider tax ID (9 digits).")
 @click.option("--payer-id", required=True, help="The payer ID the enrollment is for.")
-@click.option("--transaction", "transaction", type=TRANSACTIONS, required=True)
+@click.option(
+    "--transaction",
+    "transaction",
+    type=TRANSACTIONS,
+    metavar=TRANSACTION_METAVAR,
+    required=True,
+    help="837P (EDI enrollment, claims) or 835 (ERA enrollment).",
+)
 @click.option("--status", type=STATUSES, help="New status (a new record starts not-started).")
 @click.option("--submitted-on", type=DATE, help="YYYY-MM-DD; today when status becomes submitted.")
 @click.option(
@@ -159,7 +174,14 @@ def set_command(
 @click.option("--npi", required=True, help="Billing provider NPI of the record.")
 @click.option("--tax-id", required=True, help="Billing provider tax ID of the record.")
 @click.option("--payer-id", required=True, help="Payer ID of the record.")
-@click.option("--transaction", "transaction", type=TRANSACTIONS, required=True)
+@click.option(
+    "--transaction",
+    "transaction",
+    type=TRANSACTIONS,
+    metavar=TRANSACTION_METAVAR,
+    required=True,
+    help="837P (EDI enrollment, claims) or 835 (ERA enrollment).",
+)
 @json_option
 @pass_app
 def delete_command(
@@ -182,7 +204,7 @@ def delete_command(
         --tax-id 123456789 --payer-id 60054 --transaction 837P
     """
     account = app.account(account_name).name
-    key = _key("enrollment delete", npi, tax_id, payer_id, transaction)
+    key = _key("enrollment delete", npi, tax_id, payer_id, transaction, stored=True)
     with Ledger.open(app.state_dir) as ledger:
         record = records.delete_enrollment(ledger, account, key, current_actor())
     if record is None:
@@ -208,7 +230,12 @@ def delete_command(
 @click.option("--npi", help="Only records for this billing NPI.")
 @click.option("--tax-id", help="Only records for this tax ID.")
 @click.option("--payer-id", help="Only records for this payer ID (any case).")
-@click.option("--transaction", type=TRANSACTIONS, help="Only records for this transaction.")
+@click.option(
+    "--transaction",
+    type=TRANSACTIONS,
+    metavar=TRANSACTION_METAVAR,
+    help="Only records for this transaction.",
+)
 @click.option("--status", type=STATUSES, help="Only records with this status.")
 @click.option("--history", is_flag=True, help="Show every change of each record.")
 @click.option("--deleted", is_flag=True, help="Include deleted records (marked as deleted).")
