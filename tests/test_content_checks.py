@@ -13,8 +13,9 @@ import pytest
 from claimferry.claims import Claim, load_claims, parse_claims
 from claimferry.findings import Finding, Severity
 from claimferry.manager import PluginManager
+from claimferry.npi import npi_check_digit_ok
 from claimferry.types import ValidationContext
-from claimferry_checks.rules import check_claims, npi_check_digit_ok
+from claimferry_checks.rules import check_claims
 from claimferry_checks.tables import CLAIM_FILING_CODES, PLACES_OF_SERVICE, US_STATES
 
 DATA = Path(__file__).parent / "data" / "claims"

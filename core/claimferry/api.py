@@ -35,6 +35,7 @@ from claimferry.errors import (
 from claimferry.findings import Finding, Severity
 from claimferry.hookspecs import hookimpl
 from claimferry.manager import PluginManager
+from claimferry.npi import npi_problem
 from claimferry.types import (
     BatchUpdate,
     ClaimTransport,
@@ -47,6 +48,7 @@ from claimferry.types import (
     FileNaming,
     FileResponseDocument,
     HostKey,
+    PayerIdCheck,
     Receiver,
     RemoteFile,
     ResponseDocument,
@@ -92,6 +94,7 @@ __all__ = [
     "InputError",
     "Patient",
     "Payer",
+    "PayerIdCheck",
     "PluginError",
     "PluginManager",
     "Problem",
@@ -114,6 +117,7 @@ __all__ = [
     "hookimpl",
     "json_option",
     "migrate_schema",
+    "npi_problem",
     "open_database",
     "pass_app",
     "problems_from_validation_error",

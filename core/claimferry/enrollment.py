@@ -5,6 +5,8 @@ payer ID and a transaction. It lives in the ledger's ``enrollments`` table;
 this module is the only code that reads or writes it. Every change appends a
 row to ``enrollment_history`` with who made it, so a status can always be
 traced back (payers ask when a form was sent; clinics ask who approved it).
+Deleting a record only marks it deleted, for the same reason: validators no
+longer see it, ``enrollment list --deleted`` still does, with its history.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -33,6 +37,7 @@ from pydantic import (
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.ledger import LEDGER_FILE, Ledger
+from claimferry.npi import npi_problem
 from claimferry.validation import dotted, problems_from_validation_error
 
 
@@ -78,6 +83,18 @@ def _digits(count: int, what: str) -> Any:
     return BeforeValidator(check)
 
 
+STORED = {"stored": True}
+"""Validation context for records already in the ledger: older releases took any
+NPI check digit, and such a record must still list, export and delete."""
+
+
+def _npi_rule(value: str, info: ValidationInfo) -> str:
+    problem = None if info.context == STORED else npi_problem(value)
+    if problem is not None:
+        raise ValueError(problem[1])
+    return value
+
+
 def _lowercase(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -91,7 +108,7 @@ class EnrollmentEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    npi: Annotated[str, _digits(10, "a billing NPI")]
+    npi: Annotated[str, _digits(10, "a billing NPI"), AfterValidator(_npi_rule)]
     tax_id: Annotated[str, _digits(9, "a tax ID (EIN or SSN)")]
     payer_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
     transaction: Annotated[EnrollmentTransaction, BeforeValidator(_transaction)]
@@ -147,25 +164,34 @@ class Enrollment:
     decided_on: date | None
     notes: str | None
     updated_at: str
+    deleted_at: str | None = None
 
     @property
     def key(self) -> EnrollmentKey:
         return EnrollmentKey(self.npi, self.tax_id, self.payer_id, self.transaction)
 
     def entry(self) -> EnrollmentEntry:
-        return EnrollmentEntry(
-            npi=self.npi,
-            tax_id=self.tax_id,
-            payer_id=self.payer_id,
-            transaction=self.transaction,
-            status=self.status,
-            submitted_on=self.submitted_on,
-            decided_on=self.decided_on,
-            notes=self.notes,
+        return EnrollmentEntry.model_validate(
+            {
+                "npi": self.npi,
+                "tax_id": self.tax_id,
+                "payer_id": self.payer_id,
+                "transaction": self.transaction,
+                "status": self.status,
+                "submitted_on": self.submitted_on,
+                "decided_on": self.decided_on,
+                "notes": self.notes,
+            },
+            context=STORED,
         )
 
     def as_json(self) -> dict[str, Any]:
-        return {"account": self.account, **_entry_dict(self.entry()), "updated_at": self.updated_at}
+        return {
+            "account": self.account,
+            **_entry_dict(self.entry()),
+            "updated_at": self.updated_at,
+            "deleted_at": self.deleted_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -178,9 +204,12 @@ class EnrollmentChange:
     notes: str | None
     actor: str
     changed_at: str
+    deleted: bool = False
+    """This change deleted the record (the other fields are its values then)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "deleted": self.deleted,
             "status": self.status.value,
             "submitted_on": _iso(self.submitted_on),
             "decided_on": _iso(self.decided_on),
@@ -238,6 +267,7 @@ def _record(row: sqlite3.Row) -> Enrollment:
         decided_on=_date(row["decided_on"]),
         notes=row["notes"],
         updated_at=row["updated_at"],
+        deleted_at=row["deleted_at"],
     )
 
 
@@ -245,6 +275,12 @@ def _record(row: sqlite3.Row) -> Enrollment:
 
 
 def find_enrollment(db: sqlite3.Connection, account: str, key: EnrollmentKey) -> Enrollment | None:
+    """The record with this key, or ``None``; a deleted record counts as none."""
+    found = _find_any(db, account, key)
+    return found if found is not None and found.deleted_at is None else None
+
+
+def _find_any(db: sqlite3.Connection, account: str, key: EnrollmentKey) -> Enrollment | None:
     row = db.execute(
         "SELECT * FROM enrollments WHERE account = ? AND npi = ? AND tax_id = ? "
         "AND upper(payer_id) = upper(?) AND transaction_type = ?",
@@ -256,8 +292,12 @@ def find_enrollment(db: sqlite3.Connection, account: str, key: EnrollmentKey) ->
 def _write(
     db: sqlite3.Connection, account: str, entry: EnrollmentEntry, actor: str
 ) -> tuple[Enrollment, Outcome]:
-    """Create or update one record inside the caller's transaction; history on every change."""
-    existing = find_enrollment(db, account, entry.key)
+    """Create or update one record inside the caller's transaction; history on every change.
+
+    Setting a deleted record creates it again in the same row, so its history
+    runs on from the deletion.
+    """
+    existing = _find_any(db, account, entry.key)
     now = _now()
     values = (
         entry.status.value,
@@ -265,8 +305,10 @@ def _write(
         _iso(entry.decided_on),
         entry.notes,
     )
-    if existing is not None and existing.entry() == entry.model_copy(
-        update={"payer_id": existing.payer_id}
+    if (
+        existing is not None
+        and existing.deleted_at is None
+        and existing.entry() == entry.model_copy(update={"payer_id": existing.payer_id})
     ):
         return existing, "unchanged"
     if existing is None:
@@ -292,10 +334,10 @@ def _write(
         record_id = existing.id
         db.execute(
             "UPDATE enrollments SET status = ?, submitted_on = ?, decided_on = ?, notes = ?, "
-            "updated_at = ? WHERE id = ?",
+            "updated_at = ?, deleted_at = NULL WHERE id = ?",
             (*values, now, record_id),
         )
-        outcome = "updated"
+        outcome = "updated" if existing.deleted_at is None else "created"
     db.execute(
         "INSERT INTO enrollment_history (enrollment_id, status, submitted_on, decided_on, notes, "
         "actor, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -311,6 +353,36 @@ def set_enrollment(
     """Create or replace one record; an identical record is left alone (no history row)."""
     with ledger.transaction() as db:
         return _write(db, account, entry, actor)
+
+
+def delete_enrollment(
+    ledger: Ledger, account: str, key: EnrollmentKey, actor: str
+) -> Enrollment | None:
+    """Mark a record deleted, with a history row; ``None`` when there is no such record."""
+    with ledger.transaction() as db:
+        existing = find_enrollment(db, account, key)
+        if existing is None:
+            return None
+        now = _now()
+        db.execute(
+            "UPDATE enrollments SET deleted_at = ?, updated_at = ? WHERE id = ?",
+            (now, now, existing.id),
+        )
+        db.execute(
+            "INSERT INTO enrollment_history (enrollment_id, status, submitted_on, decided_on, "
+            "notes, actor, changed_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+            (
+                existing.id,
+                existing.status.value,
+                _iso(existing.submitted_on),
+                _iso(existing.decided_on),
+                existing.notes,
+                actor,
+                now,
+            ),
+        )
+        row = db.execute("SELECT * FROM enrollments WHERE id = ?", (existing.id,)).fetchone()
+    return _record(row)
 
 
 def changed_entry(
@@ -365,10 +437,15 @@ def list_enrollments(
     payer_id: str | None = None,
     transaction: EnrollmentTransaction | None = None,
     status: EnrollmentStatus | None = None,
+    deleted: bool = False,
 ) -> list[Enrollment]:
-    """Records matching every filter given, ordered by account, payer, provider, transaction."""
+    """Records matching every filter given, ordered by account, payer, provider, transaction.
+
+    Deleted records only with ``deleted=True``.
+    """
     rows = db.execute(
         "SELECT * FROM enrollments WHERE (:account IS NULL OR account = :account) "
+        "AND (:deleted OR deleted_at IS NULL) "
         "AND (:npi IS NULL OR npi = :npi) AND (:tax_id IS NULL OR tax_id = :tax_id) "
         "AND (:payer_id IS NULL OR upper(payer_id) = upper(:payer_id)) "
         "AND (:transaction IS NULL OR transaction_type = :transaction) "
@@ -381,6 +458,7 @@ def list_enrollments(
             "payer_id": payer_id,
             "transaction": transaction.value if transaction else None,
             "status": status.value if status else None,
+            "deleted": deleted,
         },
     )
     return [_record(r) for r in rows]
@@ -395,6 +473,7 @@ def enrollment_history(db: sqlite3.Connection, enrollment_id: int) -> list[Enrol
             r["notes"],
             r["actor"],
             r["changed_at"],
+            bool(r["deleted"]),
         )
         for r in db.execute(
             "SELECT * FROM enrollment_history WHERE enrollment_id = ? ORDER BY id",

@@ -408,6 +408,11 @@ _MIGRATIONS: list[str] = [
     );
     ALTER TABLE response_files ADD COLUMN modified REAL;
     """,
+    # 5: enrollment records can be deleted; the record and its history stay, marked
+    """
+    ALTER TABLE enrollments ADD COLUMN deleted_at TEXT;
+    ALTER TABLE enrollment_history ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 _TABLES = frozenset(

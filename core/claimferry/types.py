@@ -218,8 +218,23 @@ class FileNaming:
 
 
 @dataclass(frozen=True)
+class PayerIdCheck:
+    """What a clearinghouse's payer list says of one payer ID for one transaction."""
+
+    listed: bool | None
+    """``None`` when there is no list to check against (none imported yet)."""
+    detail: str = ""
+    """When not listed or not checked: why, and how to find the right ID."""
+
+
+@dataclass(frozen=True)
 class Clearinghouse(_Named):
-    """A clearinghouse profile: envelope IDs, file naming and the transport to use."""
+    """A clearinghouse profile: envelope IDs, file naming and the transport to use.
+
+    ``check_payer_id(state_dir, payer_id, transaction)`` looks a payer ID up
+    in the clearinghouse's payer list (``enrollment set`` refuses one it does
+    not list); ``None`` when the clearinghouse keeps no list.
+    """
 
     name: str
     receiver: Receiver
@@ -227,6 +242,7 @@ class Clearinghouse(_Named):
     claim_file_name: Callable[[FileNaming], str]
     isa_submitter_qualifier: str = "ZZ"
     description: str = ""
+    check_payer_id: Callable[[Path, str, str], PayerIdCheck] | None = None
 
 
 # --- response readers ---------------------------------------------------------

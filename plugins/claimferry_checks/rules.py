@@ -21,6 +21,7 @@ from claimferry.api import (
     Finding,
     Severity,
     ValidationContext,
+    npi_problem,
     unfit_identifier,
 )
 from claimferry_checks.tables import CLAIM_FILING_CODES, PLACES_OF_SERVICE, US_STATES
@@ -29,7 +30,6 @@ VALIDATOR = "content-checks"
 TIMELY_FILING = timedelta(days=365)
 """The longest common filing limit (Medicare's); many payers allow less."""
 
-_NPI = re.compile(r"^[12]\d{9}$")
 _ICD10_CM = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
 _CPT = re.compile(r"^\d{4}[0-9FTU]$")
 _HCPCS = re.compile(r"^[A-Z]\d{4}$")
@@ -50,19 +50,6 @@ def _error(code: str, message: str, claim: Claim, field: str) -> Finding:
 
 def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
     return Finding(Severity.WARNING, code, message, claim.id, field, VALIDATOR)
-
-
-def npi_check_digit_ok(npi: str) -> bool:
-    """Luhn over the NPI with the card-issuer prefix 80840, which adds 24 to the sum."""
-    total = 24
-    for position, char in enumerate(reversed(npi)):
-        digit = ord(char) - 48
-        if position % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
 
 
 def _npis(claim: Claim) -> Iterator[tuple[str, str]]:
@@ -88,23 +75,9 @@ def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
 def check_npis(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
     """Every NPI on the claim: 10 digits starting 1 or 2, with a valid check digit."""
     for field, npi in _npis(claim):
-        problem = _npi_problem(npi)
+        problem = npi_problem(npi)
         if problem is not None:
             yield _error(*problem, claim, field)
-
-
-@lru_cache(maxsize=4096)
-def _npi_problem(npi: str) -> tuple[str, str] | None:
-    """Code and message of what is wrong with an NPI: a practice bills a few of them."""
-    if not _NPI.match(npi):
-        return "NPI-SHAPE", "an NPI is 10 digits starting with 1 or 2"
-    if not npi_check_digit_ok(npi):
-        return (
-            "NPI-CHECK-DIGIT",
-            "the NPI's check digit is wrong (Luhn with prefix 80840); "
-            "copy the NPI again from NPPES",
-        )
-    return None
 
 
 def check_diagnoses(claim: Claim, context: ValidationContext) -> Iterator[Finding]:

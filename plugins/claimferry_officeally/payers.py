@@ -28,6 +28,7 @@ from typing import Any
 
 from claimferry.api import (
     InputError,
+    PayerIdCheck,
     Problem,
     migrate_schema,
     open_database,
@@ -551,41 +552,104 @@ class PayerList:
             ]
         return found
 
-    def search(self, text: str, limit: int) -> list[list[Listing]]:
+    def search(self, text: str, limit: int, transaction: str | None = None) -> list[list[Listing]]:
         """Payers (one payer ID under one name, with its listings) matching ``text``.
 
-        The text is found in the payer ID or the name, ignoring case and spacing.
+        The text is found in the payer ID or the name, ignoring case and spacing;
+        with ``transaction``, only payers listed for it, with only those listings.
 
-        Exact IDs first, then IDs and names that start with the text, then the
-        rest, alphabetically within each rank.
+        The exact ID first; then payer IDs that take claims (837P), then
+        remittances (835), then the rest (eligibility, status...), since an
+        operator searches to bill; within each, IDs and names that start with
+        the text before the rest, alphabetically.
         """
         wanted_id, wanted_name = payer_key(text), name_key(text)
         if not wanted_id:
             return []
         rows = self._db.execute(
-            """
-            SELECT payer_key, name_key,
-                CASE
-                    WHEN payer_key = :id THEN 0
-                    WHEN substr(payer_key, 1, length(:id)) = :id THEN 1
-                    WHEN substr(name_key, 1, length(:name)) = :name THEN 2
-                    ELSE 3
-                END AS rank
-            FROM listings
-            WHERE instr(payer_key, :id) > 0 OR instr(name_key, :name) > 0
-            GROUP BY payer_key, name_key
-            ORDER BY rank, name_key, payer_key
-            LIMIT :limit
-            """,
-            {"id": wanted_id, "name": wanted_name, "limit": limit},
+            _SEARCH + " ORDER BY rank != 0, use, rank, name_key, payer_key LIMIT :limit",
+            {
+                "id": wanted_id,
+                "name": wanted_name,
+                "transaction": transaction,
+                "claims": CLAIMS,
+                "remits": REMITS,
+                "limit": limit,
+            },
         ).fetchall()
         return [
             [
                 _from_row(r)
                 for r in self._db.execute(
-                    "SELECT * FROM listings WHERE payer_key = ? AND name_key = ? ORDER BY id",
-                    (row["payer_key"], row["name_key"]),
+                    "SELECT * FROM listings WHERE payer_key = ? AND name_key = ? "
+                    "AND (? IS NULL OR transaction_code = ?) ORDER BY id",
+                    (row["payer_key"], row["name_key"], transaction, transaction),
                 )
             ]
             for row in rows
         ]
+
+    def count(self, text: str, transaction: str | None = None) -> int:
+        """How many payers :meth:`search` finds without a limit."""
+        wanted_id, wanted_name = payer_key(text), name_key(text)
+        if not wanted_id:
+            return 0
+        return int(
+            self._db.execute(
+                f"SELECT count(*) FROM ({_SEARCH})",  # noqa: S608 (constant text, bound values)
+                {
+                    "id": wanted_id,
+                    "name": wanted_name,
+                    "transaction": transaction,
+                    "claims": CLAIMS,
+                    "remits": REMITS,
+                },
+            ).fetchone()[0]
+        )
+
+
+_SEARCH = """
+    SELECT payer_key, name_key,
+        CASE
+            WHEN payer_key = :id THEN 0
+            WHEN substr(payer_key, 1, length(:id)) = :id THEN 1
+            WHEN substr(name_key, 1, length(:name)) = :name THEN 2
+            ELSE 3
+        END AS rank,
+        min(CASE transaction_code WHEN :claims THEN 0 WHEN :remits THEN 1 ELSE 2 END) AS use
+    FROM listings
+    WHERE (instr(payer_key, :id) > 0 OR instr(name_key, :name) > 0)
+        AND (:transaction IS NULL OR transaction_code = :transaction)
+    GROUP BY payer_key, name_key
+"""
+"""Payers matching a search: their match rank and what they are for (837P first)."""
+
+
+def check_payer_id(state_dir: Path, payer_id: str, transaction: str) -> PayerIdCheck:
+    """Whether the imported list has the payer ID for the transaction (``enrollment set``).
+
+    An ERA (835) record may name the payer's claims (837P) ID: the enrollment
+    check looks ERA records up under both.
+    """
+    accepted = {transaction, CLAIMS} if transaction == REMITS else {transaction}
+    store = PayerList.open_existing(state_dir)
+    if store is None:
+        return PayerIdCheck(
+            None, "no Office Ally payer list imported; run `claimferry payers import FILE`"
+        )
+    with store:
+        others = sorted({item.transaction for item in store.listings(payer_id)})
+    if accepted & set(others):
+        return PayerIdCheck(True)
+    if others:
+        return PayerIdCheck(
+            False,
+            f"payer ID {payer_id} is on Office Ally's payer list for {', '.join(others)}, "
+            f"not {transaction}; find the payer's {transaction} ID with "
+            f"`claimferry payers search NAME --transaction {transaction}`",
+        )
+    return PayerIdCheck(
+        False,
+        f"payer ID {payer_id} is not on Office Ally's payer list; "
+        f"find it with `claimferry payers search NAME --transaction {transaction}`",
+    )

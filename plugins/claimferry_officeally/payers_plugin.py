@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ from claimferry_officeally.payers import (
     parse_payer_list,
 )
 
+_TRANSACTION = re.compile(r"\d{3}[A-Z]?(?:/\d{3})?")
+"""How the payer list writes a transaction: 837P, 835, 270/271."""
+_PAIRS = {"270": "270/271", "271": "270/271", "276": "276/277", "277": "276/277"}
+"""Request and answer are listed together; either half names the pair."""
 _NOT_IMPORTED = "no Office Ally payer list imported; run `claimferry payers import FILE`"
 
 
@@ -111,17 +116,44 @@ def _import_json(result: ImportResult) -> dict[str, Any]:
     }
 
 
+def _transaction_code(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = "".join(value.upper().split())
+    code = _PAIRS.get(code, code)
+    if not _TRANSACTION.fullmatch(code):
+        raise click.BadParameter(f"expected a transaction such as 837P, 835 or 270, not {value!r}")
+    return code
+
+
 @payers.command("search")
 @click.argument("text")
+@click.option(
+    "--transaction",
+    metavar="837P|835|270|276|...",
+    callback=_transaction_code,
+    help="Only payer IDs listed for this transaction.",
+)
 @click.option(
     "--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Payers shown."
 )
 @json_option
 @pass_app
-def search_command(app: App, text: str, limit: int, as_json: bool) -> None:
-    """Find payers by payer ID or name (any part, any case)."""
+def search_command(app: App, text: str, transaction: str | None, limit: int, as_json: bool) -> None:
+    """Find payers by payer ID or name (any part, any case).
+
+    An exact payer ID comes first, then the IDs that take claims (837P), then
+    remittances (835), then the rest.
+
+    \b
+    Examples:
+      claimferry payers search aetna
+      claimferry payers search aetna --transaction 835 --limit 50
+    """
     with _open_existing(app) as store:
-        found = store.search(text, limit)
+        found = store.search(text, limit, transaction)
+        more = store.count(text, transaction) - len(found) if len(found) == limit else 0
+    hint = f"{more} more; use --limit {min(limit + more, 1000)}" if more else ""
     if as_json:
         emit_json(
             [
@@ -133,12 +165,17 @@ def search_command(app: App, text: str, limit: int, as_json: bool) -> None:
                 for group in found
             ]
         )
+        if hint:
+            click.echo(hint, err=True)
         return
     for group in found:
         transactions = ", ".join(item.transaction for item in group)
         click.echo(f"{group[0].payer_id:<14} {group[0].name}  [{transactions}]")
+    if hint:
+        click.echo(hint)
     if not found:
-        click.echo(f"no payer matches {text!r}", err=True)
+        what = f" listed for {transaction}" if transaction else ""
+        click.echo(f"no payer{what} matches {text!r}", err=True)
 
 
 def _flags(item: Listing) -> str:

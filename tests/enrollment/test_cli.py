@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from claimferry.cli.enrollment import enrollment
+from claimferry.ledger import Ledger
 from enrollment.support import PAYERS_CSV, TAX_ID, Run, claim_data, claims_file_data
 
 ENROLL = ("--npi", "1234567893", "--tax-id", TAX_ID)
@@ -27,6 +28,7 @@ def test_help_everywhere(run: Run) -> None:
         ("payers", "show"),
         ("enrollment",),
         ("enrollment", "set"),
+        ("enrollment", "delete"),
         ("enrollment", "list"),
         ("enrollment", "import"),
         ("enrollment", "export"),
@@ -35,9 +37,16 @@ def test_help_everywhere(run: Run) -> None:
         assert result.exit_code == 0 and "Usage:" in result.stdout, args
 
 
+def test_help_writes_transactions_as_users_type_them(run: Run) -> None:
+    for command in ("set", "delete", "list"):
+        assert "--transaction 837P|835" in run("enrollment", command, "-h").stdout, command
+    assert "--transaction 837P|835|270|276|..." in run("payers", "search", "-h").stdout
+
+
 def test_enrollment_group_is_a_click_group_named_enrollment() -> None:
     assert enrollment.name == "enrollment" and set(enrollment.commands) == {
         "set",
+        "delete",
         "list",
         "import",
         "export",
@@ -86,7 +95,7 @@ def test_payers_search_and_show(run: Run, payers_csv: Path) -> None:
     assert "no Office Ally payer list imported" in run("payers", "show", "ACME1").stderr
     run("payers", "import", str(payers_csv))
     result = run("payers", "search", "acme")
-    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ACME1", "ACEL1", "ACRA1"]
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ACME1", "ACRA1", "ACEL1"]
     data = json.loads(run("payers", "search", "acme", "--json", "--limit", "1").stdout)
     assert data == [{"payer_id": "ACME1", "name": "Acme Health", "transactions": ["837P"]}]
     assert "no payer matches" in run("payers", "search", "zzz").stderr
@@ -225,3 +234,162 @@ def test_validate_build_and_strict_run_the_enrollment_checks(
     )
     passed = run("validate", str(enroll), "--account", "sunrise")
     assert passed.exit_code == 0 and "ERA-ENROLLMENT" in passed.stderr
+
+
+def test_payers_search_by_transaction_and_says_how_many_more(run: Run, payers_csv: Path) -> None:
+    run("payers", "import", str(payers_csv))
+    remits = run("payers", "search", "acme health", "--transaction", "835")
+    assert remits.stdout.splitlines() == ["ACRA1          Acme Health  [835]"]
+    data = json.loads(run("payers", "search", "Open", "--transaction", "837p", "--json").stdout)
+    assert data == [{"payer_id": "OPEN1", "name": "Open Plan", "transactions": ["837P"]}]
+    for code in ("270", "271", "270/271"):
+        eligibility = run("payers", "search", "eligibility", "--transaction", code)
+        assert eligibility.stdout.split()[0] == "ELIG9", code
+    none = run("payers", "search", "eligibility", "--transaction", "837P")
+    assert none.exit_code == 0 and "no payer listed for 837P matches" in none.stderr
+    bad = run("payers", "search", "acme", "--transaction", "claims")
+    assert bad.exit_code == 2 and "837P, 835 or 270" in bad.stderr
+    cut = run("payers", "search", "a", "--limit", "2")
+    lines = cut.stdout.splitlines()
+    assert len(lines) == 3 and lines[-1] == "5 more; use --limit 7"
+    whole = run("payers", "search", "a", "--limit", "7")
+    assert len(whole.stdout.splitlines()) == 7 and "more" not in whole.output
+    cut_json = run("payers", "search", "a", "--limit", "2", "--json")
+    assert len(json.loads(cut_json.stdout)) == 2 and "5 more; use --limit 7" in cut_json.stderr
+
+
+def test_enrollment_set_refuses_a_bad_npi_or_tax_id(run: Run, tmp_path: Path) -> None:
+    base = ("enrollment", "set", "--account", "sunrise", "--payer-id", "OPEN1")
+    wrong = run(*base, "--npi", "1234567890", "--tax-id", TAX_ID, "--transaction", "837P")
+    assert wrong.exit_code == 2 and "Traceback" not in wrong.output
+    assert "--npi: the NPI's check digit is wrong (Luhn with prefix 80840)" in wrong.stderr
+    shape = run(*base, "--npi", "3234567893", "--tax-id", TAX_ID, "--transaction", "837P")
+    assert (
+        shape.exit_code == 2 and "--npi: an NPI is 10 digits starting with 1 or 2" in shape.stderr
+    )
+    tax = run(*base, *ENROLL[:2], "--tax-id", "12345678", "--transaction", "837P")
+    assert tax.exit_code == 2 and "--tax-id: expected a tax ID (EIN or SSN): 9 digits" in tax.stderr
+    source = tmp_path / "in.csv"
+    source.write_text(f"npi,tax_id,payer_id,transaction\n1234567890,{TAX_ID},OPEN1,837P\n")
+    imported = run("enrollment", "import", str(source), "--account", "sunrise")
+    assert imported.exit_code == 2 and "line 2: npi: the NPI's check digit is wrong" in (
+        imported.stderr
+    )
+    assert json.loads(run("enrollment", "list", "--json").stdout) == []
+
+
+def test_enrollment_set_checks_the_payer_id_against_the_list(run: Run, payers_csv: Path) -> None:
+    base = ("enrollment", "set", "--account", "sunrise", *ENROLL)
+    unchecked = run(*base, "--payer-id", "NOPE1", "--transaction", "837P")
+    assert unchecked.exit_code == 0 and "warning: payer ID not checked" in unchecked.stderr
+    run(
+        "enrollment",
+        "delete",
+        "--account",
+        "sunrise",
+        *ENROLL,
+        "--payer-id",
+        "NOPE1",
+        "--transaction",
+        "837P",
+    )
+    run("payers", "import", str(payers_csv))
+    unknown = run(*base, "--payer-id", "NOPE1", "--transaction", "837P")
+    assert unknown.exit_code == 2
+    assert "--payer-id: payer ID NOPE1 is not on Office Ally's payer list" in unknown.stderr
+    assert "--force records it anyway" in unknown.stderr
+    other = run(*base, "--payer-id", "ACEL1", "--transaction", "837P")
+    assert other.exit_code == 2
+    assert "is on Office Ally's payer list for 270/271, not 837P" in other.stderr
+    assert "payers search NAME --transaction 837P" in other.stderr
+    assert json.loads(run("enrollment", "list", "--json").stdout) == []
+    for payer_id in ("acra1", "ACME1"):  # an ERA record may name the claims ID
+        listed = run(*base, "--payer-id", payer_id, "--transaction", "835")
+        assert listed.exit_code == 0 and listed.stderr == "", payer_id
+    era_only = run(*base, "--payer-id", "ACRA1", "--transaction", "837P")
+    assert era_only.exit_code == 2 and "for 835, not 837P" in era_only.stderr
+    forced = run(*base, "--payer-id", "NOPE1", "--transaction", "837P", "--force", "--json")
+    assert forced.exit_code == 0 and "recorded anyway (--force)" in forced.stderr
+    assert json.loads(forced.stdout)["enrollment"]["payer_id"] == "NOPE1"
+
+
+def test_enrollment_delete_keeps_the_history(run: Run, tmp_path: Path, payers_csv: Path) -> None:
+    run("payers", "import", str(payers_csv))
+    key = ("--account", "sunrise", *ENROLL, "--payer-id", "ACME1", "--transaction", "837P")
+    run("enrollment", "set", *key, "--status", "approved")
+    claims = _claims_file(tmp_path, claim_data("C1", "ACME1"))
+    assert run("validate", str(claims), "--account", "sunrise").exit_code == 0
+    deleted = run("enrollment", "delete", *key)
+    assert deleted.exit_code == 0 and deleted.stdout.startswith("deleted: sunrise  payer ACME1")
+    assert json.loads(run("enrollment", "list", "--json").stdout) == []
+    blocked = run("validate", str(claims), "--account", "sunrise")
+    assert blocked.exit_code == 2 and "EDI-ENROLLMENT" in blocked.stderr
+    [kept] = json.loads(run("enrollment", "list", "--deleted", "--history", "--json").stdout)
+    assert kept["deleted_at"] and kept["status"] == "approved"
+    assert [(h["status"], h["deleted"]) for h in kept["history"]] == [
+        ("approved", False),
+        ("approved", True),
+    ]
+    text = run("enrollment", "list", "--deleted", "--history").stdout
+    assert "  deleted 20" in text and ": deleted" in text
+    again = run("enrollment", "delete", *key, "--json")
+    assert again.exit_code == 2 and "account sunrise has no 837P enrollment record" in again.stderr
+    revived = json.loads(run("enrollment", "set", *key, "--status", "submitted", "--json").stdout)
+    assert revived["outcome"] == "created" and revived["enrollment"]["deleted_at"] is None
+    assert revived["enrollment"]["decided_on"] is None
+    [record] = json.loads(run("enrollment", "list", "--history", "--json").stdout)
+    assert [h["status"] for h in record["history"]] == ["approved", "approved", "submitted"]
+
+
+def test_a_record_from_before_the_npi_check_still_lists_and_deletes(
+    run: Run, state_dir: Path
+) -> None:
+    """Older releases stored any check digit: such a record must not make commands fail."""
+    run(
+        "enrollment",
+        "set",
+        "--account",
+        "sunrise",
+        *ENROLL,
+        "--payer-id",
+        "OPEN1",
+        "--transaction",
+        "837P",
+    )
+    with Ledger.open(state_dir) as ledger, ledger.transaction() as db:
+        db.execute("UPDATE enrollments SET npi = '1234567890'")
+    key = (
+        "--account",
+        "sunrise",
+        "--npi",
+        "1234567890",
+        "--tax-id",
+        TAX_ID,
+        "--payer-id",
+        "OPEN1",
+        "--transaction",
+        "837P",
+    )
+    [old] = json.loads(run("enrollment", "list", "--json").stdout)
+    assert old["npi"] == "1234567890"
+    assert run("enrollment", "export", "--account", "sunrise").exit_code == 0
+    changed = run("enrollment", "set", *key, "--status", "submitted")
+    assert changed.exit_code == 2 and "--npi: the NPI's check digit is wrong" in changed.stderr
+    deleted = run("enrollment", "delete", *key)
+    assert deleted.exit_code == 0 and "NPI 1234567890" in deleted.stdout
+    assert json.loads(run("enrollment", "list", "--json").stdout) == []
+
+
+def test_validate_without_account_says_enrollment_checks_were_skipped(
+    run: Run, tmp_path: Path, payers_csv: Path
+) -> None:
+    run("payers", "import", str(payers_csv))
+    claims = _claims_file(tmp_path, claim_data("C1", "ACME1"))
+    alone = run("validate", str(claims))
+    assert alone.exit_code == 0 and alone.stdout.endswith("ok\n")
+    assert (
+        "note: payer and enrollment checks were skipped (officeally-enrollment): they need the "
+        f"account; run `claimferry validate {claims} --account NAME`"
+    ) in alone.stderr
+    with_account = run("validate", str(claims), "--account", "sunrise")
+    assert with_account.exit_code == 2 and "skipped" not in with_account.stderr

@@ -215,15 +215,19 @@ def test_search_by_id_or_name_any_case(payers_csv: Path, tmp_path: Path) -> None
         assert [g[0].payer_id for g in store.search("acme1", 10)] == ["ACME1"]
         names = [(g[0].payer_id, g[0].name) for g in store.search("ACME HEALTH", 10)]
         assert names == [
-            ("ACEL1", "Acme Health"),
             ("ACME1", "Acme Health"),
             ("ACRA1", "Acme Health"),
-        ]
+            ("ACEL1", "Acme Health"),
+        ], "claims (837P) first, then remittances (835), then eligibility"
         assert [g[0].name for g in store.search("admin", 10)] == [
             "Plan Under Admin",
             "Shared Admin",
         ]
         assert len(store.search("a", 2)) == 2
+        assert store.count("a") == 7 and store.count("acme", "835") == 1
+        [[remits]] = store.search("acme health", 10, "835")
+        assert (remits.payer_id, remits.transaction) == ("ACRA1", "835")
+        assert [g[0].payer_id for g in store.search("elig", 10, "837P")] == []
         assert store.search("nothing like it", 10) == []
         assert store.search("  ", 10) == []
         assert {i.transaction for i in store.listings("acme1")} == {"837P"}

@@ -139,6 +139,17 @@ def _blocked(errors: int, warnings: int, strict: bool) -> BadInput:
 # -- validate / build ----------------------------------------------------------------
 
 
+def _note_skipped_enrollment(app: App, claims_path: Path) -> None:
+    """Say which checks did not run, so a clean result is not mistaken for a full one."""
+    skipped = [v.name for v in app.pm.enrollment_validators() if v.kind == "enrollment"]
+    if skipped:
+        click.echo(
+            f"note: payer and enrollment checks were skipped ({', '.join(skipped)}): they need "
+            f"the account; run `claimferry validate {claims_path} --account NAME`",
+            err=True,
+        )
+
+
 @click.command()
 @CLAIMS_ARG
 @click.option("--account", "account_name", help="Also run checks that need the account.")
@@ -148,8 +159,16 @@ def _blocked(errors: int, warnings: int, strict: bool) -> BadInput:
 def validate(
     app: App, claims_path: Path, account_name: str | None, strict: bool, as_json: bool
 ) -> None:
-    """Check a claims file: schema, content checks and every validator plugin."""
-    claims, findings = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
+    """Check a claims file: schema, content checks and every validator plugin.
+
+    Payer and enrollment checks need the account: without --account they are
+    skipped, and a note on stderr says so.
+    """
+    try:
+        claims, findings = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
+    finally:
+        if account_name is None:
+            _note_skipped_enrollment(app, claims_path)
     if not as_json:
         click.echo(
             f"{claims_path}: {len(claims)} claims, "

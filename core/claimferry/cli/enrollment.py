@@ -13,16 +13,19 @@ from claimferry import enrollment as records
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.enrollment import (
     Enrollment,
+    EnrollmentKey,
     EnrollmentStatus,
     EnrollmentTransaction,
 )
-from claimferry.errors import InputError
+from claimferry.errors import InputError, Problem
 from claimferry.ledger import Ledger, current_actor
 from claimferry.storage import atomic_write
 from claimferry.validation import problems_from_validation_error
 
 ACCOUNT = click.option("--account", "account_name", required=True, help="The clinic account.")
 TRANSACTIONS = click.Choice([t.value for t in EnrollmentTransaction], case_sensitive=False)
+TRANSACTION_METAVAR = "|".join(t.value for t in EnrollmentTransaction)
+"""Choices as users type them (click shows case-insensitive ones in lowercase)."""
 STATUSES = click.Choice([s.value for s in EnrollmentStatus], case_sensitive=False)
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -47,6 +50,7 @@ def _describe(record: Enrollment) -> str:
         f"NPI {record.npi}  tax ID {record.tax_id}  {record.status.value}"
         + (f"  ({', '.join(dates)})" if dates else "")
         + (f"  notes: {record.notes}" if record.notes else "")
+        + (f"  deleted {record.deleted_at}" if record.deleted_at is not None else "")
     )
 
 
@@ -54,18 +58,65 @@ def _option_name(loc: tuple[int | str, ...]) -> str:
     return "--" + "-".join(str(part).replace("_", "-") for part in loc) if loc else "options"
 
 
+def _key(
+    command: str, npi: str, tax_id: str, payer_id: str, transaction: str, *, stored: bool = False
+) -> EnrollmentKey:
+    """The record's identity; ``stored`` names one already kept, whatever its NPI check digit."""
+    try:
+        return records.EnrollmentEntry.model_validate(
+            {"npi": npi, "tax_id": tax_id, "payer_id": payer_id, "transaction": transaction},
+            context=records.STORED if stored else None,
+        ).key
+    except ValidationError as exc:
+        raise InputError(problems_from_validation_error(exc, command, _option_name)) from None
+
+
+def _check_payer_id(app: App, clearinghouse: str, key: EnrollmentKey, force: bool) -> None:
+    """Refuse a payer ID the clearinghouse's payer list does not have, unless forced."""
+    check_payer_id = app.pm.get_clearinghouse(clearinghouse).check_payer_id
+    if check_payer_id is None:
+        return
+    found = check_payer_id(app.state_dir, key.payer_id, key.transaction.value)
+    if found.listed is None:
+        click.echo(f"warning: payer ID not checked: {found.detail}", err=True)
+    elif not found.listed and force:
+        click.echo(f"warning: {found.detail}; recorded anyway (--force)", err=True)
+    elif not found.listed:
+        raise InputError(
+            [
+                Problem(
+                    "enrollment set",
+                    "--payer-id",
+                    f"{found.detail}; --force records it anyway",
+                )
+            ]
+        )
+
+
 @enrollment.command("set")
 @ACCOUNT
-@click.option("--npi", required=True, help="Billing provider NPI (10 digits).")
+@click.option(
+    "--npi", required=True, help="Billing provider NPI (10 digits, with a valid check digit)."
+)
 @click.option("--tax-id", required=True, help="Billing provider tax ID (9 digits).")
 @click.option("--payer-id", required=True, help="The payer ID the enrollment is for.")
-@click.option("--transaction", "transaction", type=TRANSACTIONS, required=True)
+@click.option(
+    "--transaction",
+    "transaction",
+    type=TRANSACTIONS,
+    metavar=TRANSACTION_METAVAR,
+    required=True,
+    help="837P (EDI enrollment, claims) or 835 (ERA enrollment).",
+)
 @click.option("--status", type=STATUSES, help="New status (a new record starts not-started).")
 @click.option("--submitted-on", type=DATE, help="YYYY-MM-DD; today when status becomes submitted.")
 @click.option(
     "--decided-on", type=DATE, help="YYYY-MM-DD; today when status becomes approved/rejected."
 )
 @click.option("--notes", help="Free text; an empty string clears it.")
+@click.option(
+    "--force", is_flag=True, help="Record a payer ID that is not on the imported payer list."
+)
 @json_option
 @pass_app
 def set_command(
@@ -79,10 +130,23 @@ def set_command(
     submitted_on: datetime | None,
     decided_on: datetime | None,
     notes: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Create or change one record; the change is kept in its history with your user name."""
-    account = app.account(account_name).name
+    """Create or change one record; the change is kept in its history with your user name.
+
+    The NPI must pass its check digit and the tax ID have 9 digits; the payer
+    ID must be on the imported payer list for the transaction, unless --force.
+
+    \b
+    Example:
+      claimferry enrollment set --account sunrise --npi 1234567893 \\
+        --tax-id 123456789 --payer-id 60054 --transaction 837P --status submitted
+    """
+    configured = app.account(account_name)
+    account = configured.name
+    key = _key("enrollment set", npi, tax_id, payer_id, transaction)
+    _check_payer_id(app, configured.clearinghouse, key, force)
     given: dict[str, Any] = {
         "status": status.lower() if status else None,
         "submitted_on": submitted_on.date() if submitted_on else None,
@@ -92,9 +156,6 @@ def set_command(
     changes = {k: v for k, v in given.items() if v is not None}
     with Ledger.open(app.state_dir) as ledger:
         try:
-            key = records.EnrollmentEntry.model_validate(
-                {"npi": npi, "tax_id": tax_id, "payer_id": payer_id, "transaction": transaction}
-            ).key
             existing = records.find_enrollment(ledger.db, account, key)
             entry = records.changed_entry(existing, key, changes, app.today)
         except ValidationError as exc:
@@ -108,14 +169,76 @@ def set_command(
         click.echo(f"{outcome}: {_describe(record)}")
 
 
+@enrollment.command("delete")
+@ACCOUNT
+@click.option("--npi", required=True, help="Billing provider NPI of the record.")
+@click.option("--tax-id", required=True, help="Billing provider tax ID of the record.")
+@click.option("--payer-id", required=True, help="Payer ID of the record.")
+@click.option(
+    "--transaction",
+    "transaction",
+    type=TRANSACTIONS,
+    metavar=TRANSACTION_METAVAR,
+    required=True,
+    help="837P (EDI enrollment, claims) or 835 (ERA enrollment).",
+)
+@json_option
+@pass_app
+def delete_command(
+    app: App,
+    account_name: str,
+    npi: str,
+    tax_id: str,
+    payer_id: str,
+    transaction: str,
+    as_json: bool,
+) -> None:
+    """Delete one record: validators stop seeing it; it and its history are kept.
+
+    `enrollment list --deleted --history` shows it; `enrollment set` with the
+    same NPI, tax ID, payer ID and transaction creates it again.
+
+    \b
+    Example:
+      claimferry enrollment delete --account sunrise --npi 1234567893 \\
+        --tax-id 123456789 --payer-id 60054 --transaction 837P
+    """
+    account = app.account(account_name).name
+    key = _key("enrollment delete", npi, tax_id, payer_id, transaction, stored=True)
+    with Ledger.open(app.state_dir) as ledger:
+        record = records.delete_enrollment(ledger, account, key, current_actor())
+    if record is None:
+        raise InputError(
+            [
+                Problem(
+                    "enrollment delete",
+                    "",
+                    f"account {account} has no {key.transaction.value} enrollment record for "
+                    "this NPI, tax ID and payer ID; see `claimferry enrollment list "
+                    f"--account {account}`",
+                )
+            ]
+        )
+    if as_json:
+        emit_json({"outcome": "deleted", "enrollment": record.as_json()})
+    else:
+        click.echo(f"deleted: {_describe(record)}")
+
+
 @enrollment.command("list")
 @click.option("--account", "account_name", help="One account (default: every account).")
-@click.option("--npi")
-@click.option("--tax-id")
-@click.option("--payer-id")
-@click.option("--transaction", type=TRANSACTIONS)
-@click.option("--status", type=STATUSES)
+@click.option("--npi", help="Only records for this billing NPI.")
+@click.option("--tax-id", help="Only records for this tax ID.")
+@click.option("--payer-id", help="Only records for this payer ID (any case).")
+@click.option(
+    "--transaction",
+    type=TRANSACTIONS,
+    metavar=TRANSACTION_METAVAR,
+    help="Only records for this transaction.",
+)
+@click.option("--status", type=STATUSES, help="Only records with this status.")
 @click.option("--history", is_flag=True, help="Show every change of each record.")
+@click.option("--deleted", is_flag=True, help="Include deleted records (marked as deleted).")
 @json_option
 @pass_app
 def list_command(
@@ -127,9 +250,15 @@ def list_command(
     transaction: str | None,
     status: str | None,
     history: bool,
+    deleted: bool,
     as_json: bool,
 ) -> None:
-    """List records, filtered by any of the options."""
+    """List records, filtered by any of the options.
+
+    \b
+    Example:
+      claimferry enrollment list --account sunrise --status submitted --history
+    """
     account = app.account(account_name).name if account_name else None
     with Ledger.open(app.state_dir) as ledger:
         found = records.list_enrollments(
@@ -140,6 +269,7 @@ def list_command(
             payer_id=payer_id,
             transaction=EnrollmentTransaction(transaction.upper()) if transaction else None,
             status=EnrollmentStatus(status.lower()) if status else None,
+            deleted=deleted,
         )
         changes = {r.id: records.enrollment_history(ledger.db, r.id) for r in found if history}
     if as_json:
@@ -155,7 +285,8 @@ def list_command(
         click.echo(_describe(record))
         for change in changes.get(record.id, []):
             click.echo(
-                f"    {change.changed_at}  {change.actor}: {change.status.value}"
+                f"    {change.changed_at}  {change.actor}: "
+                + ("deleted" if change.deleted else change.status.value)
                 + (f"  submitted {change.submitted_on}" if change.submitted_on else "")
                 + (f"  decided {change.decided_on}" if change.decided_on else "")
                 + (f"  notes: {change.notes}" if change.notes else "")
