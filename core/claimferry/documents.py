@@ -119,7 +119,9 @@ def parse_yaml(text: str, source: str) -> Any:
         raise InputError([Problem(source, "", "nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         if "nesting depth" in str(exc.problem):
-            raise InputError([Problem(source, _at(exc.problem_mark), "nested too deeply")]) from None
+            raise InputError(
+                [Problem(source, _at(exc.problem_mark), "nested too deeply")]
+            ) from None
         raise InputError([_yaml_problem(exc, source)]) from None
     except yaml.YAMLError:
         raise InputError([Problem(source, "", "not valid YAML")]) from None
