@@ -125,6 +125,10 @@ def parse_yaml(text: str, source: str) -> Any:
         raise InputError([_yaml_problem(exc, source)]) from None
     except yaml.YAMLError:
         raise InputError([Problem(source, "", "not valid YAML")]) from None
+    except (ValueError, OverflowError):
+        # an explicit tag whose value does not fit it (`!!int abc`); the value is not shown
+        message = "not valid YAML: a value does not fit its explicit tag (!!int, !!float...)"
+        raise InputError([Problem(source, "", message)]) from None
 
 
 def _at(mark: yaml.Mark | None) -> str:

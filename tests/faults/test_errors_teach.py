@@ -85,6 +85,14 @@ def test_a_secret_in_a_broken_quote_is_not_shown(run, tmp_path: Path) -> None:
     assert "Hunter2" not in result.output
 
 
+def test_a_value_that_does_not_fit_its_explicit_tag_is_bad_yaml(run, tmp_path: Path) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text("claims:\n  - id: !!int XOF123456\n")
+    result = run("validate", str(path))
+    refused(result, f"{path}: not valid YAML: a value does not fit its explicit tag")
+    assert "XOF" not in result.output
+
+
 def _claims(tmp_path: Path, edit) -> Path:
     text = EXAMPLE.read_text()
     path = tmp_path / "claims.yaml"
