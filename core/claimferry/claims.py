@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -30,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 from claimferry.documents import check_json, parse_json, parse_yaml, read_text
 from claimferry.errors import InputError, Problem
@@ -47,6 +49,31 @@ Amount = Annotated[Decimal, Field(max_digits=MAX_AMOUNT_DIGITS)]
 """X12 R 1/18, a monetary amount (SV102, CLM02): at most 18 digits."""
 Quantity = Annotated[Decimal, Field(max_digits=15)]
 """X12 R 1/15, a quantity (SV104 units): at most 15 digits."""
+
+
+def _date_text(value: Any) -> Any:
+    """A date written as a number (``19840215``) would be taken for seconds since 1970."""
+    if isinstance(value, int | float | Decimal):
+        raise PydanticCustomError("date_number", "a number, not a date")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_date_text)]
+"""A calendar date, written ``YYYY-MM-DD``."""
+
+
+def _zip_text(value: Any) -> Any:
+    """YAML reads an unquoted ``02134`` as the octal number 1116, and any ZIP as a
+    number that has lost its leading zeros: only text keeps the digits written."""
+    if isinstance(value, int | float | Decimal):
+        raise PydanticCustomError(
+            "zip_number",
+            "read as a number, which drops leading zeros (YAML reads 02134 as 1116); "
+            'quote it: zip: "02134"',
+        )
+    return value
+
+
 Gender = Literal["F", "M", "U"]
 Frequency = Literal["original", "replacement", "void"]
 Relationship = Literal["spouse", "child", "employee", "life_partner", "other", "unknown"]
@@ -94,7 +121,9 @@ class Address:
     line2: Text | None = Field(default=None, repr=False)
     city: Text
     state: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=2)]
-    zip: Annotated[str, StringConstraints(strip_whitespace=True, max_length=15)] = Field(repr=False)
+    zip: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=15), BeforeValidator(_zip_text)
+    ] = Field(repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -140,7 +169,7 @@ class Subscriber:
     member_id: Identifier = Field(repr=False)
     first_name: Text = Field(repr=False)
     last_name: Text = Field(repr=False)
-    birth_date: date = Field(repr=False)
+    birth_date: Day = Field(repr=False)
     gender: Gender
     group_number: Reference | None = Field(default=None, repr=False)
     filing_code: Annotated[
@@ -156,7 +185,7 @@ class Patient:
     relationship: Relationship
     first_name: Text = Field(repr=False)
     last_name: Text = Field(repr=False)
-    birth_date: date = Field(repr=False)
+    birth_date: Day = Field(repr=False)
     gender: Gender
     address: Address = Field(repr=False)
 
@@ -180,8 +209,8 @@ class ServiceFacility:
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
 class ServiceLine:
-    service_date: date
-    service_end_date: date | None = None
+    service_date: Day
+    service_end_date: Day | None = None
     procedure: Annotated[
         str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=48)
     ]

@@ -7,10 +7,11 @@ source and that source's settings. The file is found through ``--config`` or
 
 from __future__ import annotations
 
+import base64
 import os
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -92,8 +93,10 @@ class SftpSettings(_Strict):
     @field_validator("host_key")
     @classmethod
     def _key_shape(cls, value: str | None) -> str | None:
-        if value is not None and len(value.split()) < 2:
-            raise ValueError("expected '<key type> <base64 key>', e.g. 'ssh-ed25519 AAAA...'")
+        """Checked here, not at connect time: a key cut short when pasted is a
+        config error to fix, not a connection that fails."""
+        if value is not None:
+            _check_host_key(value)
         return value
 
     @model_validator(mode="after")
@@ -108,6 +111,44 @@ class SftpSettings(_Strict):
                 "inbound, never to outbound"
             )
         return self
+
+
+HOST_KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+    }
+)
+"""The SSH host key types that can be pinned (``ssh-keyscan`` prints these)."""
+_COPY_IT = "copy the whole line that `claimferry hostkey ACCOUNT` prints"
+
+
+def _check_host_key(value: str) -> None:
+    """``"<type> <base64>"``, the base64 whole, and the key inside of the type named.
+
+    An SSH public key blob starts with its own type name (RFC 4253 6.6), so a
+    key pasted under the wrong type, or cut short, is caught here.
+    """
+    parts = value.split()
+    if len(parts) < 2:
+        raise ValueError(
+            f"expected '<key type> <base64 key>', e.g. 'ssh-ed25519 AAAA...'; {_COPY_IT}"
+        )
+    key_type, encoded = parts[:2]
+    if key_type not in HOST_KEY_TYPES:
+        known = ", ".join(sorted(HOST_KEY_TYPES))
+        raise ValueError(f"unknown key type '{key_type}' (known: {known}); {_COPY_IT}")
+    try:
+        blob = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ValueError(f"the key is not valid base64 (cut short?); {_COPY_IT}") from None
+    size = int.from_bytes(blob[:4], "big")
+    named = blob[4 : 4 + size] if len(blob) >= 4 + size else b""
+    if named != key_type.encode():
+        raise ValueError(f"the key is not an {key_type} key (wrong type, or cut short); {_COPY_IT}")
 
 
 def _folder(path: str) -> str:
@@ -325,8 +366,17 @@ def claims_file_limit(config: Config | None) -> int:
     return CLAIMS_FILE_LIMIT
 
 
-def load_config(path: Path) -> Config:
-    """Read and check the accounts config; every problem is reported at once."""
+def load_config(
+    path: Path,
+    *,
+    clearinghouses: Collection[str] | None = None,
+    credential_sources: Collection[str] | None = None,
+) -> Config:
+    """Read and check the accounts config; every problem is reported at once.
+
+    ``clearinghouses`` and ``credential_sources`` are the installed plugins'
+    names: an account naming another is refused now, not when it connects.
+    """
     source = str(path)
     try:
         data = parse_yaml(read_text(path, what="config file"), source)
@@ -334,14 +384,44 @@ def load_config(path: Path) -> Config:
         raise ConfigError(exc.problems) from None
     if not isinstance(data, dict):
         raise ConfigError([Problem(source, "", "expected a mapping with an 'accounts' section")])
+    problems = _unknown_plugins(data, source, "clearinghouse", "clearinghouse", clearinghouses)
+    problems += _unknown_plugins(
+        data, source, "credentials.source", "credential source", credential_sources
+    )
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation_error(exc, source)) from None
+        problems = problems_from_validation_error(exc, source) + problems
+    if problems:
+        raise ConfigError(problems)
     if config.state_dir is not None and not config.state_dir.is_absolute():
         config = config.model_copy(update={"state_dir": path.parent / config.state_dir})
     named = {k: v.model_copy(update={"name": k}) for k, v in config.accounts.items()}
     return config.model_copy(update={"accounts": named})
+
+
+def _unknown_plugins(
+    data: dict[Any, Any], source: str, key: str, what: str, installed: Collection[str] | None
+) -> list[Problem]:
+    """Accounts whose ``key`` (a dotted path) names no installed plugin."""
+    accounts = data.get("accounts")
+    if installed is None or not isinstance(accounts, dict):
+        return []
+    problems = []
+    for name, account in accounts.items():
+        value: Any = account
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and value not in installed:
+            known = ", ".join(sorted(installed)) or "none"
+            problems.append(
+                Problem(
+                    source,
+                    f"accounts.{name}.{key}",
+                    f"no {what} '{value}' is installed (known: {known})",
+                )
+            )
+    return problems
 
 
 def find_config(explicit: Path | None) -> Path | None:

@@ -117,15 +117,52 @@ def parse_yaml(text: str, source: str) -> Any:
         raise InputError([Problem(source, f"line {exc.line}", message)]) from None
     except RecursionError:
         raise InputError([Problem(source, "", "nested too deeply")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        too_deep = "nesting depth" in str(getattr(exc, "problem", ""))
-        message = "nested too deeply" if too_deep else "not valid YAML"
-        raise InputError([Problem(source, where, message)]) from None
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):
+            raise InputError(
+                [Problem(source, _at(exc.problem_mark), "nested too deeply")]
+            ) from None
+        raise InputError([_yaml_problem(exc, source)]) from None
+    except yaml.YAMLError:
+        raise InputError([Problem(source, "", "not valid YAML")]) from None
+    except (ValueError, OverflowError):
+        # an explicit tag whose value does not fit it (`!!int abc`); the value is not shown
+        message = "not valid YAML: a value does not fit its explicit tag (!!int, !!float...)"
+        raise InputError([Problem(source, "", message)]) from None
 
 
-_JITER_ERROR = re.compile(r"^(?P<what>.*) at line (?P<line>\d+) column \d+$")
+def _at(mark: yaml.Mark | None) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+_SHOWN = re.compile(r"^(?:[!<>\[\]{}(),:.\-]|[!A-Za-z0-9_:.\-]{1,40})$")
+"""What the parser quotes of the file: a token (``','``, ``']'``) or a tag (``'!foo'``)
+is shown; anything else might be content, which may be PHI or a secret."""
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError, source: str) -> Problem:
+    """The parser's own reason, located where the fix goes.
+
+    A construct left open (a quote, a bracket) is only noticed where the file
+    ends: then the place it was opened is the place to look, and both are said.
+    """
+    reason = _QUOTED.sub(_shown, str(exc.problem or "invalid"))
+    problem_at, context_at = _at(exc.problem_mark), _at(exc.context_mark)
+    if exc.context and context_at and context_at != problem_at:
+        context = _QUOTED.sub(_shown, exc.context)
+        if "end of stream" in reason:
+            message = f"not valid YAML: {reason} at {problem_at} {context} that starts here"
+            return Problem(source, context_at, message)
+        reason = f"{reason} ({context} from {context_at})"
+    return Problem(source, problem_at, f"not valid YAML: {reason}")
+
+
+def _shown(quoted: re.Match[str]) -> str:
+    return quoted[0] if _SHOWN.match(quoted[1]) else "(not shown)"
+
+
+_JITER_ERROR = re.compile(r"^(?P<what>.*) at line (?P<line>\d+) column (?P<column>\d+)$")
 _JITER_DUPLICATE = re.compile(r'^Detected duplicate key "(?P<key>.*)"$', re.DOTALL)
 
 
@@ -137,14 +174,15 @@ def parse_json(text: str, source: str) -> Any:
     except ValueError as exc:
         found = _JITER_ERROR.match(str(exc))
         what = found["what"] if found else str(exc)
-        where = f"line {found['line']}" if found else ""
+        where = f"line {found['line']}, column {found['column']}" if found else ""
         duplicate = _JITER_DUPLICATE.match(what)
         if duplicate:
             message = _duplicate(duplicate["key"])
+            where = f"line {found['line']}" if found else ""
         elif what.startswith("recursion limit"):
             message = "nested too deeply"
         else:
-            message = "not valid JSON"
+            message = f"not valid JSON: {_QUOTED.sub(_shown, what)}"
         raise InputError([Problem(source, where, message)]) from None
 
 

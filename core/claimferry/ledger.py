@@ -759,6 +759,13 @@ class Ledger:
                 (name, clearinghouse, submitter_id, _now()),
             )
 
+    def account_names(self) -> set[str]:
+        """Every account this ledger has sent for or recorded an action of."""
+        rows = self._db.execute(
+            "SELECT name FROM accounts UNION SELECT account FROM audit WHERE account IS NOT NULL"
+        )
+        return {row[0] for row in rows}
+
     def next_control_number(self, account: str) -> int:
         """A number its sender never used before (ISA13, GS06, ST02).
 

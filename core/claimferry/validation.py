@@ -33,11 +33,22 @@ def _message(error: dict[str, object]) -> str:
         return f"at most {ctx['max_length']} allowed, not {ctx['actual_length']}"
     if kind == "decimal_max_digits" and isinstance(ctx, dict):
         return f"at most {ctx['max_digits']} digits, the most its X12 element holds"
+    if isinstance(kind, str) and kind.startswith("date_"):
+        return f"{_date_reason(kind, msg)}; use YYYY-MM-DD"
     if kind == "finite_number":
         return "not a finite number (too large, or infinity or NaN)"
     if msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")
     return msg
+
+
+def _date_reason(kind: str, msg: str) -> str:
+    """pydantic's reason without its wording about datetimes, which a file never holds."""
+    if kind == "date_from_datetime_parsing":
+        return "not a date: " + msg.removeprefix("Input should be a valid date or datetime, ")
+    if kind in ("date_from_datetime_inexact", "date_number"):
+        return "a number, not a date"
+    return "not a date"
 
 
 def problems_from_validation_error(

@@ -67,13 +67,18 @@ def test_hook_call_order_in_submit_and_fetch(
         assert oa.wait_idle(30)
         fetched = runner.invoke(cli, ["fetch", "--account", "sunrise"])
         assert fetched.exit_code == 0, fetched.stderr
+    # Loading the config checks each account's clearinghouse and credential source
+    # are installed, so a misspelt one is a config error before anything happens.
+    config_check = ["claimferry_clearinghouses", "claimferry_credential_sources"]
     assert _hooks(submitted.stderr) == [
+        *config_check,
         "claimferry_enrollment_validators",  # every validator, before anything is built
         "claimferry_clearinghouses",  # the account's profile: envelope and file name
         "claimferry_claim_transports",  # the profile's transport
         "claimferry_credential_sources",  # the account's secrets, just before connecting
     ]
     assert _hooks(fetched.stderr) == [
+        *config_check,
         "claimferry_clearinghouses",
         "claimferry_claim_transports",
         "claimferry_credential_sources",

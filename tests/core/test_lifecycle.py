@@ -122,7 +122,7 @@ def test_status_flags_overdue_claims(
     table = CliRunner().invoke(cli, ["--config", str(config), "status"]).stdout
     assert "uploaded OVERDUE" in table
     unknown = CliRunner().invoke(cli, ["--config", str(config), "status", "--account", "nope"])
-    assert unknown.exit_code == 2 and "accounts.nope" in unknown.stderr
+    assert unknown.exit_code == 2 and "--account: nope: no such account" in unknown.stderr
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:

@@ -50,7 +50,6 @@ ACCOUNTS = {
             "sftp": {"host": "127.0.0.1", "port": 2222},
             "credentials": {"source": "env"},
         },
-        "elsewhere": {"clearinghouse": "otherhouse", "submitter_id": "ELSE01"},
     }
 }
 

@@ -258,8 +258,15 @@ def test_nan_is_not_json(run: Run, tmp_path: Path) -> None:
     text = json.dumps(example(), default=str, indent=1)
     path = tmp_path / "claims.json"
     path.write_text(text.replace('"charge": 480.0', '"charge": NaN', 1))
-    line = next(n for n, row in enumerate(path.read_text().splitlines(), 1) if "NaN" in row)
-    refused(run("validate", str(path)), f"{path}: line {line}: not valid JSON")
+    line, column = next(
+        (n, row.index("NaN") + 1)
+        for n, row in enumerate(path.read_text().splitlines(), 1)
+        if "NaN" in row
+    )
+    refused(
+        run("validate", str(path)),
+        f"{path}: line {line}, column {column}: not valid JSON: expected value",
+    )
 
 
 def test_a_duplicate_key_that_is_not_a_field_name_is_not_shown(run: Run, tmp_path: Path) -> None:

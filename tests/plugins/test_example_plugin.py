@@ -186,7 +186,8 @@ def test_wheel_ships_types_and_data(venv: Venv) -> None:
 
 
 def test_plugins_lists_the_example(venv: Venv, tmp_path: Path) -> None:
-    profiles = _profiles(tmp_path / "ch.yaml", "127.0.0.1", 22, "ssh-ed25519 AAAAC3Nza")
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINUc9Uk1GQhMCVr2AocXuW5si3ewucmJrC/41194RMN3"
+    profiles = _profiles(tmp_path / "ch.yaml", "127.0.0.1", 22, key)
     data = _plugins_json(venv, {"CLAIMFERRY_GENERIC_SFTP_CONFIG": str(profiles)})
     rows = {row["name"]: row for row in data["plugins"]}
     assert rows["generic-sftp"] == {

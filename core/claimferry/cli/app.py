@@ -79,11 +79,40 @@ class App:
                         )
                     ]
                 )
-            self._config = load_config(path)
+            self._config = load_config(
+                path,
+                clearinghouses=self._installed(self.pm.clearinghouses),
+                credential_sources=self._installed(self.pm.credential_sources),
+            )
         return self._config
+
+    @staticmethod
+    def _installed(listing: Callable[[], list[Any]]) -> set[str] | None:
+        """The plugins' names; ``None`` (not checked) when a plugin's hook fails:
+        ``claimferry plugins`` reports that, and a command that needs none runs."""
+        try:
+            return {item.name for item in listing()}
+        except ClaimferryError:
+            return None
 
     def account(self, name: str) -> Account:
         return self.config().account(name)
+
+    def account_filter(self, name: str | None, ledger: Ledger) -> str | None:
+        """An ``--account`` filter: an unknown name is a mistake (a typo), not
+        "nothing found". Known are the config's accounts and the ledger's."""
+        if name is None:
+            return None
+        config = self._config_if_any()
+        known = ledger.account_names() | set(config.accounts if config is not None else ())
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            ledger_at = f"the ledger in {self.state_dir}"
+            where = f"the config or {ledger_at}" if config else f"{ledger_at} (no config given)"
+            raise InputError(
+                [Problem("--account", name, f"no such account in {where} (known: {listed})")]
+            )
+        return name
 
     @property
     def state_dir(self) -> Path:

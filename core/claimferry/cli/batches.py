@@ -35,7 +35,8 @@ def list_batches(
 ) -> None:
     """Every batch with its state, file name, size and control number."""
     with Ledger.open(app.state_dir) as ledger:
-        found = ledger.batches(account_name, [BatchState(s) for s in states] or None)
+        account = app.account_filter(account_name, ledger)
+        found = ledger.batches(account, [BatchState(s) for s in states] or None)
     if as_json:
         emit_json([batch_json(b) for b in found])
         return

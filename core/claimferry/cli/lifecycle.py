@@ -13,7 +13,6 @@ import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.batches import batch_json
-from claimferry.config import find_config
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger
 from claimferry.lifecycle import find_reader
@@ -164,11 +163,10 @@ def report_status(
     summary: bool = False,
 ) -> None:
     """Print the status table (or JSON); the demo prints it too."""
-    if account_name is not None and find_config(app.config_path) is not None:
-        app.account(account_name)  # an unknown account is a mistake, not "no claims"
     now = datetime.now(UTC)
     limits: dict[str, tuple[float, int]] = {}
     with Ledger.open(app.state_dir) as ledger:
+        app.account_filter(account_name, ledger)
         records = ledger.claims(account=account_name, batch_id=batch_id, claim_id=claim_id)
         all_batches = {b.id: b for b in ledger.batches(account_name)}
         money = claim_money(ledger, (r.row for r in records))
@@ -384,7 +382,7 @@ def _print_histories(claims: list[dict[str, Any]]) -> None:
 def audit(app: App, account_name: str | None, as_json: bool) -> None:
     """The append-only audit trail: who, when, which account, host, file, size, SHA-256."""
     with Ledger.open(app.state_dir) as ledger:
-        entries = ledger.audit_entries(account_name)
+        entries = ledger.audit_entries(app.account_filter(account_name, ledger))
     if as_json:
         emit_json([asdict(e) for e in entries])
         return

@@ -17,7 +17,6 @@ import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.lifecycle import table
-from claimferry.config import find_config
 from claimferry.errors import InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.lifecycle import response_files
@@ -80,9 +79,8 @@ def _since(value: str | None) -> date | None:
 
 
 def _chosen(app: App, account: str | None, since: str | None, trace: str | None) -> list[Payment]:
-    if account is not None and find_config(app.config_path) is not None:
-        app.account(account)  # an unknown account is a mistake, not "no payments"
     with Ledger.open(app.state_dir) as ledger:
+        account = app.account_filter(account, ledger)
         return payments(ledger, account=account, since=_since(since), trace=trace)
 
 

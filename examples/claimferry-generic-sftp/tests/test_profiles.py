@@ -11,7 +11,7 @@ from claimferry.api import FileNaming, InputError, PluginManager
 from claimferry_generic_sftp.profiles import CONFIG_ENV
 from conftest import write_profiles
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFakeKey"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINUc9Uk1GQhMCVr2AocXuW5si3ewucmJrC/41194RMN3"
 
 
 def test_profile_registers_a_clearinghouse(
