@@ -153,7 +153,7 @@ def test_a_pin_that_is_not_base64_is_a_config_error(e2e: E2E) -> None:
     e2e.set_sftp(ACCOUNT, host_key="ssh-ed25519 AAAA!not-base64")
     result = e2e.run("hostkey", ACCOUNT, "--pin", "--yes")
     assert result.exit_code == 2, result.output
-    assert f"accounts.{ACCOUNT}.sftp.host_key: not valid base64" in result.stderr
+    assert f"accounts.{ACCOUNT}.sftp.host_key: the key is not valid base64" in result.stderr
     assert "AAAA!not-base64" in e2e.config_path.read_text()
 
 
