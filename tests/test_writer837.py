@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,30 +11,10 @@ import pytest
 from claimferry.claims import Claim, load_claims, parse_claims
 from claimferry.config import Contact
 from claimferry.errors import InputError
-from claimferry.types import Receiver
 from claimferry.x12.segments import Segment, segments_from_bytes
 from claimferry.x12.writer837 import Envelope, write_837p
+from support.claim_files import CLAIM_FILES, DATA, ENVELOPE, SAMPLE
 from support.x12judge import judge
-
-DATA = Path(__file__).parent / "data" / "claims"
-SAMPLE = Path(__file__).parents[1] / "core" / "claimferry" / "data" / "sample_claims.yaml"
-CLAIM_FILES = [*sorted(DATA.glob("*.yaml")), SAMPLE]
-
-ENVELOPE = Envelope(
-    sender_qualifier="ZZ",
-    sender_id="SUB123",
-    receiver=Receiver(
-        isa_qualifier="ZZ", isa_id="RECV01", gs_id="RECVGS", name="Some House", id="RECV1000B"
-    ),
-    submitter_name="Sunrise ABA Therapy LLC",
-    contact=Contact(name="Jo Biller", phone="2175550100", email="jo@example.com"),
-    test=True,
-    interchange_control_number=42,
-    group_control_number=7,
-    transaction_set_control_number=3,
-    created=datetime(2026, 11, 20, 9, 5),
-)
-
 
 # -- a small structural reader over claimferry.x12.segments ---------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tracemalloc
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,36 +14,17 @@ from click.testing import CliRunner
 
 from claimferry.claims import Claim, load_claims
 from claimferry.cli.app import create_cli
-from claimferry.config import Contact
 from claimferry.errors import InputError
 from claimferry.manager import PluginManager
-from claimferry.types import Receiver
 from claimferry.x12.claims837 import Claims837Document, read_837p_file
 from claimferry.x12.codes import MASK
 from claimferry.x12.responses import detect_kind, is_837p
 from claimferry.x12.segments import X12SyntaxError
-from claimferry.x12.writer837 import Envelope, line_control_number, write_837p
+from claimferry.x12.writer837 import line_control_number, write_837p
+from support.claim_files import CLAIM_FILES, DATA, ENVELOPE, SAMPLE
 from support.x12judge import judge
 
 D = Decimal
-DATA = Path(__file__).parents[1] / "data" / "claims"
-SAMPLE = Path(__file__).parents[2] / "core" / "claimferry" / "data" / "sample_claims.yaml"
-CLAIM_FILES = [*sorted(DATA.glob("*.yaml")), SAMPLE]
-
-ENVELOPE = Envelope(
-    sender_qualifier="ZZ",
-    sender_id="SUB123",
-    receiver=Receiver(
-        isa_qualifier="ZZ", isa_id="RECV01", gs_id="RECVGS", name="Some House", id="RECV1000B"
-    ),
-    submitter_name="Sunrise ABA Therapy LLC",
-    contact=Contact(name="Jo Biller", phone="2175550100", email="jo@example.com"),
-    test=True,
-    interchange_control_number=42,
-    group_control_number=7,
-    transaction_set_control_number=3,
-    created=datetime(2026, 11, 20, 9, 5),
-)
 
 
 def written(tmp_path: Path, claims: list[Claim], name: str = "claims.837") -> Path:

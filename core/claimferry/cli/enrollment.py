@@ -25,6 +25,14 @@ from claimferry.validation import problems_from_validation_error
 ACCOUNT = click.option("--account", "account_name", required=True, help="The clinic account.")
 TRANSACTIONS = click.Choice([t.value for t in EnrollmentTransaction], case_sensitive=False)
 TRANSACTION_METAVAR = "|".join(t.value for t in EnrollmentTransaction)
+TRANSACTION = click.option(
+    "--transaction",
+    "transaction",
+    type=TRANSACTIONS,
+    metavar=TRANSACTION_METAVAR,
+    required=True,
+    help="837P (EDI enrollment, claims) or 835 (ERA enrollment).",
+)
 """Choices as users type them (click shows case-insensitive ones in lowercase)."""
 STATUSES = click.Choice([s.value for s in EnrollmentStatus], case_sensitive=False)
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -100,14 +108,7 @@ def _check_payer_id(app: App, clearinghouse: str, key: EnrollmentKey, force: boo
 )
 @click.option("--tax-id", required=True, help="Billing provider tax ID (9 digits).")
 @click.option("--payer-id", required=True, help="The payer ID the enrollment is for.")
-@click.option(
-    "--transaction",
-    "transaction",
-    type=TRANSACTIONS,
-    metavar=TRANSACTION_METAVAR,
-    required=True,
-    help="837P (EDI enrollment, claims) or 835 (ERA enrollment).",
-)
+@TRANSACTION
 @click.option("--status", type=STATUSES, help="New status (a new record starts not-started).")
 @click.option("--submitted-on", type=DATE, help="YYYY-MM-DD; today when status becomes submitted.")
 @click.option(
@@ -174,14 +175,7 @@ def set_command(
 @click.option("--npi", required=True, help="Billing provider NPI of the record.")
 @click.option("--tax-id", required=True, help="Billing provider tax ID of the record.")
 @click.option("--payer-id", required=True, help="Payer ID of the record.")
-@click.option(
-    "--transaction",
-    "transaction",
-    type=TRANSACTIONS,
-    metavar=TRANSACTION_METAVAR,
-    required=True,
-    help="837P (EDI enrollment, claims) or 835 (ERA enrollment).",
-)
+@TRANSACTION
 @json_option
 @pass_app
 def delete_command(

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from claimferry.claims import FREQUENCY_CODES
-from claimferry.errors import Problem
 from claimferry.x12.codes import (
     CLAIM_FILING_CODES,
     MASK,
@@ -37,7 +36,7 @@ from claimferry.x12.codes import (
     person,
 )
 from claimferry.x12.segments import Segment, X12SyntaxError, read_segments
-from claimferry.x12.ta1 import Envelope, InterchangeHeader
+from claimferry.x12.ta1 import EnvelopedStream
 
 IMPLEMENTATION_837P = "005010X222"
 """ST03/GS08 of every 837P release (A1, A2) starts with this."""
@@ -447,22 +446,12 @@ def _organization_or_person(nm1: Segment) -> str:
     return " ".join(part for part in (nm1.element(4), nm1.element(3)) if part.strip())
 
 
-class Claims837Stream:
+class Claims837Stream(EnvelopedStream):
     """Iterate the transaction headers and claims of an 837P; afterwards ``header``
     and ``notices`` are set."""
 
-    def __init__(self, segments: Iterable[Segment], source: str) -> None:
-        self.segments = segments
-        self.reader = ElementReader(source)
-        self.envelope = Envelope(self.reader, transaction="837", group="HC")
-
-    @property
-    def header(self) -> InterchangeHeader | None:
-        return self.envelope.header
-
-    @property
-    def notices(self) -> tuple[Problem, ...]:
-        return tuple(self.reader.notices)
+    TRANSACTION = "837"
+    GROUP = "HC"
 
     def __iter__(self) -> Iterator[Transaction837 | Claim837]:
         envelope, transaction = self.envelope, None

@@ -38,7 +38,7 @@ from claimferry.x12.codes import (
     person,
 )
 from claimferry.x12.segments import Segment, X12SyntaxError, read_segments
-from claimferry.x12.ta1 import Envelope, InterchangeHeader
+from claimferry.x12.ta1 import EnvelopedStream, InterchangeHeader
 
 ZERO = Decimal(0)
 
@@ -698,21 +698,11 @@ def iter_835(segments: Iterable[Segment], source: str) -> Iterator[RemitEvent]:
     yield from Remit835Stream(segments, source)
 
 
-class Remit835Stream:
+class Remit835Stream(EnvelopedStream):
     """Iterate the events of an 835; afterwards ``header`` and ``notices`` are set."""
 
-    def __init__(self, segments: Iterable[Segment], source: str) -> None:
-        self.segments = segments
-        self.reader = ElementReader(source)
-        self.envelope = Envelope(self.reader, transaction="835", group="HP")
-
-    @property
-    def header(self) -> InterchangeHeader | None:
-        return self.envelope.header
-
-    @property
-    def notices(self) -> tuple[Problem, ...]:
-        return tuple(self.reader.notices)
+    TRANSACTION = "835"
+    GROUP = "HP"
 
     def __iter__(self) -> Iterator[RemitEvent]:
         envelope, transaction = self.envelope, None

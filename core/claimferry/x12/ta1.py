@@ -259,6 +259,28 @@ _HANDLERS: dict[str, Callable[[Envelope, Segment], None]] = {
 }
 
 
+class EnvelopedStream:
+    """A transaction reader streaming through a file inside its envelope; once
+    iterated, ``header`` and ``notices`` are set. Subclasses name their
+    transaction set (``TRANSACTION``) and functional group (``GROUP``)."""
+
+    TRANSACTION = ""
+    GROUP = ""
+
+    def __init__(self, segments: Iterable[Segment], source: str) -> None:
+        self.segments = segments
+        self.reader = ElementReader(source)
+        self.envelope = Envelope(self.reader, transaction=self.TRANSACTION, group=self.GROUP)
+
+    @property
+    def header(self) -> InterchangeHeader | None:
+        return self.envelope.header
+
+    @property
+    def notices(self) -> tuple[Problem, ...]:
+        return tuple(self.reader.notices)
+
+
 @dataclass(frozen=True)
 class TA1Document:
     """A standalone TA1 interchange: one or more interchange acknowledgments."""
