@@ -13,6 +13,7 @@ from claimferry.claims import (
     Subscriber,
 )
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.cli.output import table
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
 from claimferry.credentials import Credentials, SecretStr
 from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
@@ -122,6 +123,7 @@ __all__ = [
     "pass_app",
     "problems_from_validation_error",
     "read_enrollments",
+    "table",
     "unfit_identifier",
     "write_transaction",
 ]

@@ -72,12 +72,16 @@ def validate_claims(
     context: ValidationContext,
     *,
     skip_enrollment: bool = False,
+    started: Progress = _quiet,
 ) -> list[Finding]:
-    """Run every validator; findings are tagged with the validator that made them."""
+    """Run every validator; findings are tagged with the validator that made them.
+
+    ``started`` hears each validator's name as it starts (a progress display)."""
     findings: list[Finding] = []
     for validator in pm.enrollment_validators():
         if skip_enrollment and validator.kind == "enrollment":
             continue
+        started(validator.name)
         for finding in validator.check(claims, context):
             findings.append(
                 finding if finding.validator else replace(finding, validator=validator.name)

@@ -19,6 +19,7 @@ from claimferry.api import (
     hookimpl,
     json_option,
     pass_app,
+    table,
 )
 from claimferry_officeally.enrollment_checks import VALIDATOR, check_enrollment
 from claimferry_officeally.payers import (
@@ -168,9 +169,12 @@ def search_command(app: App, text: str, transaction: str | None, limit: int, as_
         if hint:
             click.echo(hint, err=True)
         return
-    for group in found:
-        transactions = ", ".join(item.transaction for item in group)
-        click.echo(f"{group[0].payer_id:<14} {group[0].name}  [{transactions}]")
+    if found:
+        rows = [
+            [group[0].payer_id, group[0].name, ", ".join(item.transaction for item in group)]
+            for group in found
+        ]
+        click.echo(table(rows, ["PAYER_ID", "NAME", "TRANSACTIONS"]))
     if hint:
         click.echo(hint)
     if not found:

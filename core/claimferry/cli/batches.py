@@ -9,6 +9,7 @@ import click
 from claimferry import pipeline
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.cli.commands import WAIT_OPTION
+from claimferry.cli.output import table
 from claimferry.errors import ClaimferryError
 from claimferry.ledger import Batch, BatchState, Ledger
 
@@ -27,7 +28,13 @@ def batch_json(batch: Batch) -> dict[str, object]:
 
 @batches.command("list")
 @click.option("--account", "account_name", help="Only this account.")
-@click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in BatchState]))
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in BatchState]),
+    help="Only batches in this state; repeat it for several.",
+)
 @json_option
 @pass_app
 def list_batches(
@@ -40,14 +47,24 @@ def list_batches(
     if as_json:
         emit_json([batch_json(b) for b in found])
         return
-    for b in found:
-        error = f"  ({b.error})" if b.error else ""
-        click.echo(
-            f"{b.id:>5}  {b.account}  {b.state.value:<9}  ISA13 {b.isa13:09d}  {b.size:>8} bytes  "
-            f"{b.created_at[:16]}  {b.file_name}{error}"
-        )
     if not found:
         click.echo("no batches")
+        return
+    rows = [
+        [
+            str(b.id),
+            b.account,
+            b.state.value,
+            f"{b.isa13:09d}",
+            str(b.size),
+            b.created_at[:16].replace("T", " "),
+            b.file_name,
+            b.error or "",
+        ]
+        for b in found
+    ]
+    headers = ["BATCH", "ACCOUNT", "STATE", "ISA13", "BYTES", "CREATED", "FILE", "ERROR"]
+    click.echo(table(rows, headers))
 
 
 def _uncertain(ledger: Ledger, batch_id: int) -> Batch:

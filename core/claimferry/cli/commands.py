@@ -16,6 +16,7 @@ import click
 from claimferry import pipeline
 from claimferry.claims import Claim, load_claims
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
+from claimferry.cli.output import Display, plural, progress
 from claimferry.config import Account, find_config
 from claimferry.config_edit import pin_host_key
 from claimferry.errors import ClaimferryError
@@ -101,17 +102,26 @@ def _check(
     skip_enrollment: bool = False,
 ) -> tuple[list[Claim], list[Finding]]:
     """Load and validate; stop with exit code 2 when findings block."""
-    loaded = load_claims(claims_path, max_bytes=app.claims_file_limit)
     account = app.account(account_name) if account_name else None
     if skip_enrollment and account is not None and account.is_production:
         raise click.UsageError(
             f"--no-enrollment-check is refused for account {account.name}: it is in "
             "production mode, where an unenrolled claim is rejected days later"
         )
-    context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
-    findings = pipeline.validate_claims(
-        app.pm, loaded.claims, context, skip_enrollment=skip_enrollment
-    )
+    with progress(as_json) as display:
+        with display.step(f"reading {claims_path.name}"):
+            loaded = load_claims(claims_path, max_bytes=app.claims_file_limit)
+        context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
+        validators = len(app.pm.enrollment_validators())
+        what = f"validating {plural(len(loaded.claims), 'claim')}"
+        with display.step(what, total=validators) as step:
+            findings = pipeline.validate_claims(
+                app.pm,
+                loaded.claims,
+                context,
+                skip_enrollment=skip_enrollment,
+                started=lambda name: step.advance(f"{what}: {name}"),
+            )
     blocked = has_errors(findings, strict=strict)
     if as_json and (report_ok or blocked):
         emit_json(
@@ -218,9 +228,10 @@ def build(
         with Ledger.open(app.state_dir) as ledger:
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
-    data = pipeline.build_interchange(
-        account, clearinghouse, claims, control_number, datetime.now(UTC).astimezone()
-    )
+    with progress(as_json) as display, display.step(f"writing {plural(len(claims), 'claim')}"):
+        data = pipeline.build_interchange(
+            account, clearinghouse, claims, control_number, datetime.now(UTC).astimezone()
+        )
     atomic_write(output, data, mode=0o600)
     result = {
         "file": str(output),
@@ -233,7 +244,7 @@ def build(
         emit_json(result)
     else:
         click.echo(
-            f"wrote {output}: {len(claims)} claims, {len(data)} bytes, "
+            f"wrote {output}: {plural(len(claims), 'claim')}, {len(data)} bytes, "
             f"ISA13 {control_number:09d}, sha256 {result['sha256']}"
         )
 
@@ -293,11 +304,16 @@ def submit(
             emit_json({"dry_run": True, "claims": len(claims), "size": len(data)})
         else:
             click.echo(
-                f"dry run: {len(claims)} claims would be sent ({len(data)} bytes); "
+                f"dry run: {plural(len(claims), 'claim')} would be sent ({len(data)} bytes); "
                 "nothing recorded or sent"
             )
         return
-    with Ledger.open(app.state_dir) as ledger:
+    sending = f"sending {plural(len(claims), 'claim')} for {account.name}"
+    with (
+        Ledger.open(app.state_dir) as ledger,
+        progress(as_json) as display,
+        display.step(sending),
+    ):
         outcome = pipeline.submit_claims(
             app.pm,
             ledger,
@@ -306,10 +322,10 @@ def submit(
             claims,
             now=now,
             resubmit=resubmit,
-            progress=_progress(as_json),
+            progress=display.messages,
             wait=wait,
         )
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "batch": b.id,
                 "remote_name": b.remote_name,
@@ -326,15 +342,8 @@ def submit(
     for row in rows:
         click.echo(
             f"uploaded {row['remote_name']}  {row['size']} bytes  sha256 {row['sha256']}  "
-            f"(batch {row['batch']}, {row['claims']} claims)"
+            f"(batch {row['batch']}, {plural(row['claims'], 'claim')})"
         )
-
-
-def _progress(quiet: bool) -> pipeline.Progress:
-    def say(message: str) -> None:
-        click.echo(message, err=True)
-
-    return (lambda _: None) if quiet else say
 
 
 @click.command()
@@ -363,16 +372,15 @@ def fetch(
         raise click.UsageError("give --account NAME or --all")
     config = app.config()
     names = sorted(config.accounts) if all_accounts else [app.account(account_name or "").name]
-    progress = _progress(as_json)
 
-    def one(name: str) -> dict[str, Any]:
+    def one(name: str, display: Display) -> dict[str, Any]:
         account = config.account(name)
         try:
             with Ledger.open(app.state_dir) as ledger:
                 session = pipeline.connect(app.pm, ledger, account)
                 try:
                     files = pipeline.fetch_responses(
-                        app.pm, ledger, session, app.state_dir, name, progress, wait
+                        app.pm, ledger, session, app.state_dir, name, display.messages, wait
                     )
                 finally:
                     session.close()
@@ -404,9 +412,20 @@ def fetch(
     for name in names:
         account = config.account(name)
         senders[(account.clearinghouse, account.submitter_id)].append(name)
-    with ThreadPoolExecutor(max_workers=min(jobs, len(senders))) as pool:
-        done = pool.map(lambda group: [one(name) for name in group], senders.values())
-        by_name = {r["account"]: r for group in done for r in group}
+    with (
+        progress(as_json) as display,
+        display.step(f"fetching for {plural(len(names), 'account')}", total=len(names)) as step,
+        ThreadPoolExecutor(max_workers=min(jobs, len(senders))) as pool,
+    ):
+
+        def turns(group: list[str]) -> list[dict[str, Any]]:
+            results = []
+            for name in group:
+                results.append(one(name, display))
+                step.advance()
+            return results
+
+        by_name = {r["account"]: r for group in pool.map(turns, senders.values()) for r in group}
     results = [by_name[name] for name in names]
     if as_json:
         emit_json(results)

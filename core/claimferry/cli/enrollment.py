@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from claimferry import enrollment as records
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.cli.output import table
 from claimferry.enrollment import (
     Enrollment,
     EnrollmentKey,
@@ -275,18 +276,48 @@ def list_command(
             rows.append(row)
         emit_json(rows)
         return
-    for record in found:
-        click.echo(_describe(record))
-        for change in changes.get(record.id, []):
-            click.echo(
-                f"    {change.changed_at}  {change.actor}: "
-                + ("deleted" if change.deleted else change.status.value)
-                + (f"  submitted {change.submitted_on}" if change.submitted_on else "")
-                + (f"  decided {change.decided_on}" if change.decided_on else "")
-                + (f"  notes: {change.notes}" if change.notes else "")
-            )
     if not found:
         click.echo("no enrollment records match", err=True)
+        return
+    if history:
+        lines = [
+            [
+                *_identity(record),
+                change.changed_at[:19].replace("T", " "),
+                change.actor,
+                "deleted" if change.deleted else change.status.value,
+                _day(change.submitted_on),
+                _day(change.decided_on),
+                change.notes or "",
+            ]
+            for record in found
+            for change in changes[record.id]
+        ]
+        headers = [*IDENTITY, "CHANGED", "BY", "STATUS", "SUBMITTED", "DECIDED", "NOTES"]
+    else:
+        lines = [
+            [
+                *_identity(record),
+                record.status.value + (" (deleted)" if record.deleted_at is not None else ""),
+                _day(record.submitted_on),
+                _day(record.decided_on),
+                record.notes or "",
+            ]
+            for record in found
+        ]
+        headers = [*IDENTITY, "STATUS", "SUBMITTED", "DECIDED", "NOTES"]
+    click.echo(table(lines, headers))
+
+
+IDENTITY = ["ACCOUNT", "PAYER_ID", "TRANSACTION", "NPI", "TAX_ID"]
+
+
+def _identity(record: Enrollment) -> list[str]:
+    return [record.account, record.payer_id, record.transaction.value, record.npi, record.tax_id]
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value is not None else "-"
 
 
 @enrollment.command("import")

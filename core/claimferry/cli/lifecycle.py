@@ -13,6 +13,7 @@ import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.batches import batch_json
+from claimferry.cli.output import money, table
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger
 from claimferry.lifecycle import find_reader
@@ -84,13 +85,6 @@ def _path(history: list[dict[str, Any]]) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= DETAIL_WIDTH else text[: DETAIL_WIDTH - 3] + "..."
-
-
-def table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join([line.rstrip(), *(b.rstrip() for b in body)])
 
 
 def _states(value: str | None) -> frozenset[ClaimState] | None:
@@ -267,7 +261,7 @@ def _print_table(claims: list[dict[str, Any]], overdue_only: bool) -> None:
             str(c["batch"] or "-"),
             c["claim"],
             c["payer"] or "-",
-            c["charge"] or "-",
+            money(c["charge"]),
             state,
         ]
         if overdue_only:
@@ -327,9 +321,9 @@ def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
     if not entries:
         click.echo("no claims recorded")
         return
-    money = ("charged", "paid", "patient_responsibility", "outstanding")
+    amounts = ("charged", "paid", "patient_responsibility", "outstanding")
     rows = [
-        [e["account"], e["state"], str(e["claims"]), *(f"{e[m]:.2f}" for m in money)]
+        [e["account"], e["state"], str(e["claims"]), *(money(e[m]) for m in amounts)]
         for e in entries
     ]
     headers = ["ACCOUNT", "STATE", "CLAIMS", "CHARGED", "PAID", "PATIENT", "OUTSTANDING"]
@@ -357,19 +351,19 @@ def _print_histories(claims: list[dict[str, Any]]) -> None:
         overdue = f"  OVERDUE: {c['overdue_reason']}" if c["overdue"] else ""
         click.echo(
             f"claim {c['claim']}  account {c['account']}  batch {c['batch'] or '-'}  "
-            f"payer {c['payer'] or '-'}  charge {c['charge'] or '-'}  now {c['state']}{overdue}"
+            f"payer {c['payer'] or '-'}  charge {money(c['charge'])}  now {c['state']}{overdue}"
         )
         if c["payer_claim_number"]:
             click.echo(f"  payer claim number {c['payer_claim_number']}")
         if c["paid"] is not None:
             click.echo(
-                f"  paid {c['paid']} over all remittances, "
-                f"patient responsibility {c['patient_responsibility']}"
+                f"  paid {money(c['paid'])} over all remittances, "
+                f"patient responsibility {money(c['patient_responsibility'])}"
             )
         if c["replaced_by_batch"] is not None:
             click.echo(f"  replaced by batch {c['replaced_by_batch']}")
         for h in c["history"]:
-            amount = f"  {h['amount']}" if h["amount"] else ""
+            amount = f"  {money(h['amount'])}" if h["amount"] else ""
             detail = f"  {h['detail']}" if h["detail"] else ""
             source = f"  ({h['file']})" if h["file"] else ""
             click.echo(f"  {h['at']}  {h['state']}{amount}{detail}{source}")

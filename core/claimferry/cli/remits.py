@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
-from claimferry.cli.lifecycle import table
+from claimferry.cli.output import money, table
 from claimferry.errors import InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.lifecycle import response_files
@@ -121,8 +121,8 @@ def list_payments(
             p.payment_date or "-",
             f"{p.payer_name} ({p.payer_id})",
             p.method,
-            f"{p.amount:.2f}",
-            f"{p.provider_adjustment_total:.2f}",
+            money(p.amount),
+            money(p.provider_adjustment_total),
             str(p.claim_count),
             "NOT BALANCED" if p.imbalance else "balanced",
         ]
