@@ -13,7 +13,7 @@ from claimferry.claims import (
     Subscriber,
 )
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
-from claimferry.cli.output import table
+from claimferry.cli.output import examples, table
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
 from claimferry.credentials import Credentials, SecretStr
 from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
@@ -115,6 +115,7 @@ __all__ = [
     "UploadReceipt",
     "ValidationContext",
     "emit_json",
+    "examples",
     "hookimpl",
     "json_option",
     "migrate_schema",

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from claimferry import __version__
+from claimferry.cli.output import examples
 from claimferry.config import (
     Account,
     Config,
@@ -176,7 +177,14 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
     """Build the CLI; ``pm`` lets tests pass a fresh plugin manager."""
     manager = pm if pm is not None else PluginManager().load()
 
-    @click.group(cls=ClaimferryGroup, context_settings=CONTEXT_SETTINGS)
+    @click.group(
+        cls=ClaimferryGroup,
+        context_settings=CONTEXT_SETTINGS,
+        epilog=examples(
+            "claimferry demo",
+            "claimferry --config accounts.yaml submit claims.yaml --account sunrise",
+        ),
+    )
     @click.version_option(__version__, "--version", prog_name="claimferry")
     @click.option(
         "--config",

@@ -16,7 +16,7 @@ import click
 from claimferry import pipeline
 from claimferry.claims import Claim, load_claims
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
-from claimferry.cli.output import Display, plural, progress
+from claimferry.cli.output import Display, examples, plural, progress
 from claimferry.config import Account, find_config
 from claimferry.config_edit import pin_host_key
 from claimferry.errors import ClaimferryError
@@ -160,7 +160,12 @@ def _note_skipped_enrollment(app: App, claims_path: Path) -> None:
         )
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "claimferry validate claims.yaml",
+        "claimferry validate claims.yaml --account sunrise --strict",
+    )
+)
 @CLAIMS_ARG
 @click.option("--account", "account_name", help="Also run checks that need the account.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
@@ -186,7 +191,7 @@ def validate(
         )
 
 
-@click.command()
+@click.command(epilog=examples("claimferry build claims.yaml --account sunrise -o out.837"))
 @CLAIMS_ARG
 @click.option("--account", "account_name", required=True, help="Account whose envelope to use.")
 @click.option(
@@ -252,9 +257,19 @@ def build(
 # -- submit / fetch ------------------------------------------------------------------
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "claimferry submit claims.yaml --account sunrise --dry-run",
+        "claimferry submit claims.yaml --account sunrise",
+    )
+)
 @CLAIMS_ARG
-@click.option("--account", "account_name", required=True)
+@click.option(
+    "--account",
+    "account_name",
+    required=True,
+    help="The clinic account whose envelope, credentials and ledger to use.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and build, but record and send nothing.")
 @click.option(
     "--resubmit", is_flag=True, help="Send claims already sent, as replacements (frequency 7)."
@@ -346,7 +361,9 @@ def submit(
         )
 
 
-@click.command()
+@click.command(
+    epilog=examples("claimferry fetch --account sunrise", "claimferry fetch --all --jobs 8")
+)
 @click.option("--account", "account_name", help="The account to fetch for.")
 @click.option("--all", "all_accounts", is_flag=True, help="Every account in the config.")
 @click.option(
@@ -466,7 +483,7 @@ def fetch(
 # -- plugins -------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(epilog=examples("claimferry plugins", "claimferry plugins --json"))
 @json_option
 @pass_app
 def plugins(app: App, as_json: bool) -> None:
@@ -508,7 +525,7 @@ def plugins(app: App, as_json: bool) -> None:
 # -- hostkey / credentials -----------------------------------------------------------
 
 
-@click.command()
+@click.command(epilog=examples("claimferry hostkey sunrise", "claimferry hostkey sunrise --pin"))
 @click.argument("account_name", metavar="ACCOUNT")
 @click.option(
     "--pin",
@@ -525,11 +542,6 @@ def hostkey(app: App, account_name: str, pin: bool, yes: bool, as_json: bool) ->
     gave you out of band before pinning it. --pin writes it as sftp.host_key,
     for this account and every other account that pinned the same old key for
     the same server, keeping the config's comments and layout.
-
-    \b
-    Examples:
-      claimferry hostkey sunrise
-      claimferry hostkey sunrise --pin
     """
     account = app.account(account_name)
     transport = app.pm.get_transport(app.pm.get_clearinghouse(account.clearinghouse).transport)
@@ -619,12 +631,17 @@ def _show_key(name: str, key: HostKey, pinned: HostKey | None, *, err: bool) -> 
         click.echo("  DIFFERS from the pinned key", err=err)
 
 
-@click.group()
+@click.group(epilog=examples("claimferry credentials test sunrise"))
 def credentials() -> None:
     """Check an account's credentials."""
 
 
-@credentials.command("test")
+@credentials.command(
+    "test",
+    epilog=examples(
+        "claimferry credentials test sunrise", "claimferry credentials test sunrise --json"
+    ),
+)
 @click.argument("account_name", metavar="ACCOUNT")
 @json_option
 @pass_app

@@ -13,7 +13,7 @@ import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.batches import batch_json
-from claimferry.cli.output import money, table
+from claimferry.cli.output import examples, money, table
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger
 from claimferry.lifecycle import find_reader
@@ -102,7 +102,12 @@ def _states(value: str | None) -> frozenset[ClaimState] | None:
     return frozenset(chosen)
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "claimferry status --claim SUN-1001",
+        "claimferry status --state denied,payer_rejected --summary",
+    )
+)
 @click.option("--account", "account_name", help="Only this account.")
 @click.option("--batch", "batch_id", type=int, help="Only this batch.")
 @click.option("--claim", "claim_id", help="Only this claim id, with its full history.")
@@ -369,7 +374,7 @@ def _print_histories(claims: list[dict[str, Any]]) -> None:
             click.echo(f"  {h['at']}  {h['state']}{amount}{detail}{source}")
 
 
-@click.command()
+@click.command(epilog=examples("claimferry audit", "claimferry audit --account sunrise --json"))
 @click.option("--account", "account_name", help="Only this account.")
 @json_option
 @pass_app
@@ -400,7 +405,11 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
     click.echo(table(rows, headers))
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "claimferry show 100000001_ERA_835_5010_20261202.835", "claimferry show out.837 --show-phi"
+    )
+)
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--show-phi",

@@ -150,3 +150,9 @@ def progress(quiet: bool) -> Iterator[Display]:
     )
     with bar:
         yield Display(bar, quiet)
+
+
+def examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: its examples, kept line by line as written
+    (click would rewrap them otherwise)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {command}" for command in commands)
