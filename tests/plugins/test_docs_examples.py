@@ -8,7 +8,10 @@ uses them, through the manager's typed lookups.
 
 from __future__ import annotations
 
+import functools
 import re
+import shlex
+import shutil
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -16,6 +19,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -35,6 +39,10 @@ from claimferry.api import (
 from claimferry.claims import load_claims
 from claimferry.cli import create_cli
 from claimferry.manager import PluginManager
+from claimferry_harness import MockOfficeAlly
+from claimferry_harness.pytest_plugin import PinnedHostKey, ResponseWaiter
+from claimferry_harness.users import HarnessLogin
+from e2e.support import ACCOUNT, E2E, RESPONSE_MARKERS
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 SAMPLE_CLAIMS = Path(__file__).resolve().parents[2] / "core/claimferry/data/sample_claims.yaml"
@@ -191,3 +199,161 @@ def test_cli_command_example(load_examples: Callable[..., PluginManager]) -> Non
     result = CliRunner().invoke(create_cli(pm), ["clearinghouses", "--json"])
     assert result.exit_code == 0, result.output
     assert '"clearinghouses": [\n    "myhouse"\n  ]' in result.output
+
+
+# -- the command examples in README.md and docs/*.md ----------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+SHELL_FENCES = {"", "console", "sh", "bash", "shell"}
+NOT_OFFLINE = {
+    ("harness", "serve"): "serves until stopped; tests/harness/test_harness_cli.py runs it",
+    ("batches", "resend"): "needs a batch whose delivery is uncertain; tests/faults run it",
+    ("batches", "abandon"): "needs a batch whose delivery is uncertain; tests/faults run it",
+}
+"""Examples that cannot run against a fresh mock, with the reason and where they are tested."""
+PLACEHOLDERS = {
+    "archive/sunrise/sent/FILE.837": "archive/sunrise/sent/*",
+    "archive/sunrise/received/FILE.835": "archive/sunrise/received/*_ERA_835_*",
+}
+"""Names the docs leave to the reader, and the archived file each stands for."""
+
+
+def command_examples(doc: Path) -> list[str]:
+    """Each ``claimferry ...`` line of the doc's shell blocks, continuations joined,
+    without a ``$`` prompt."""
+    found = []
+    for language, body in FENCE.findall(doc.read_text(encoding="utf-8")):
+        if language not in SHELL_FENCES:
+            continue
+        for line in body.replace("\\\n", " ").splitlines():
+            line = line.strip().removeprefix("$ ")
+            if line.startswith("claimferry "):
+                found.append(line)
+    return found
+
+
+def is_synopsis(example: str) -> bool:
+    """``claimferry payers search TEXT [--limit 20]``: a command's shape, not a run."""
+    return any(mark in example for mark in ("[", "|", "..."))
+
+
+@functools.cache
+def _installed_cli() -> click.Group:
+    """The CLI with the installed plugins' commands, as users have it."""
+    return create_cli(PluginManager().load())
+
+
+def _command_path(words: list[str]) -> tuple[list[str], click.Command]:
+    command: click.Command = _installed_cli()
+    path: list[str] = []
+    for word in words:
+        if not isinstance(command, click.Group) or word not in command.commands:
+            break
+        path.append(word)
+        command = command.commands[word]
+    return path, command
+
+
+def _runnable(doc: Path) -> list[list[str]]:
+    runs = []
+    for example in command_examples(doc):
+        argv = shlex.split(example, comments=True)[1:]
+        if is_synopsis(example) or tuple(_command_path(argv)[0]) in NOT_OFFLINE:
+            continue
+        runs.append(argv)
+    return runs
+
+
+def test_the_docs_have_command_examples() -> None:
+    """The extraction finds what a reader sees, and the skip-list names real examples."""
+    readme = command_examples(ROOT / "README.md")
+    assert "claimferry status --claim SUN-1001                      # one claim's history" in (
+        readme
+    )
+    assert any(e.startswith("claimferry enrollment set --account sunrise") for e in readme)
+    everywhere = [shlex.split(e, comments=True)[1:] for d in DOCS for e in command_examples(d)]
+    paths = {tuple(_command_path(argv)[0]) for argv in everywhere}
+    assert set(NOT_OFFLINE) <= paths
+    assert sum(len(_runnable(d)) for d in DOCS) >= 30
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_synopses_name_real_commands_and_options(doc: Path) -> None:
+    """``claimferry payers search TEXT [--transaction ...]``: the command and each
+    option it names exist."""
+    for example in filter(is_synopsis, command_examples(doc)):
+        words = example.split()[1:]
+        path, command = _command_path(words)
+        assert path, f"{doc.name}: {example!r} names no command"
+        known = {opt for param in command.params for opt in param.opts}
+        named = set(re.findall(r"(?<![\w-])--?[a-z][\w-]*", example))
+        assert named <= known, f"{doc.name}: {example!r}: {sorted(named - known)} unknown"
+
+
+@pytest.fixture
+def docs_world(
+    plugin_manager: PluginManager,
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    oa_host_key: PinnedHostKey,
+    wait_for_responses: ResponseWaiter,
+    samples_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> E2E:
+    """One account ``sunrise`` on the mock; the working folder is the state directory
+    (the docs' ``archive/...`` paths), with ``claims.yaml`` and ``payer_list.csv``."""
+    for name in ("CLAIMFERRY_CONFIG", "CLAIMFERRY_STATE_DIR", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    world = E2E(
+        pm=plugin_manager,
+        harness=oa_harness,
+        host_key=oa_host_key,
+        tmp=tmp_path,
+        monkeypatch=monkeypatch,
+        waiter=wait_for_responses,
+    )
+    world.add_account(ACCOUNT, oa_user)
+    world.state_dir.mkdir()
+    monkeypatch.chdir(world.state_dir)
+    shutil.copy(SAMPLE_CLAIMS, "claims.yaml")
+    shutil.copy(samples_dir / "officeally_payer_list.csv", "payer_list.csv")
+    return world
+
+
+def _submitted(world: E2E) -> None:
+    """What the clearinghouse does between the docs' commands: it answers the upload."""
+    world.wait_answered(len(RESPONSE_MARKERS))
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if _runnable(d)], ids=lambda d: d.name)
+def test_command_examples_run(doc: Path, docs_world: E2E) -> None:
+    """Each runnable example exits 0 against the mock, in the doc's order. A doc that
+    does not submit itself reads a ledger that one submit and fetch filled."""
+    runs = _runnable(doc)
+    if not any(argv[0] == "submit" for argv in runs):
+        docs_world.ok("submit", "claims.yaml", "--account", ACCOUNT)
+        _submitted(docs_world)
+        docs_world.ok("fetch", "--account", ACCOUNT)
+    for argv in runs:
+        argv = [_placeholder(word) for word in argv]
+        argv, redirect = (argv[: argv.index(">")], argv[-1]) if ">" in argv else (argv, None)
+        result = docs_world.run(*argv)
+        assert result.exit_code == 0, (
+            f"{doc.name}: claimferry {' '.join(argv)} exited {result.exit_code}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+        if redirect is not None:
+            Path(redirect).write_text(result.stdout)
+        if argv[0] == "submit":
+            _submitted(docs_world)
+
+
+def _placeholder(word: str) -> str:
+    pattern = PLACEHOLDERS.get(word)
+    if pattern is None:
+        return word
+    (found,) = Path().glob(pattern)
+    return str(found)
