@@ -109,6 +109,7 @@ class Display:
             yield Step(None, None)
             return
         task = self._bar.add_task(description, total=total)
+        self._bar.refresh()  # shown at once, however short the work turns out to be
         try:
             yield Step(self._bar, task)
         finally:
