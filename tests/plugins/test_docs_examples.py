@@ -39,10 +39,7 @@ from claimferry.api import (
 from claimferry.claims import load_claims
 from claimferry.cli import create_cli
 from claimferry.manager import PluginManager
-from claimferry_harness import MockOfficeAlly
-from claimferry_harness.pytest_plugin import PinnedHostKey, ResponseWaiter
-from claimferry_harness.users import HarnessLogin
-from e2e.support import ACCOUNT, E2E, RESPONSE_MARKERS
+from e2e.support import ACCOUNT, E2E, RESPONSE_MARKERS, e2e_world  # noqa: F401  (``e2e``)
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 SAMPLE_CLAIMS = Path(__file__).resolve().parents[2] / "core/claimferry/data/sample_claims.yaml"
@@ -293,34 +290,14 @@ def test_synopses_name_real_commands_and_options(doc: Path) -> None:
 
 
 @pytest.fixture
-def docs_world(
-    plugin_manager: PluginManager,
-    oa_harness: MockOfficeAlly,
-    oa_user: HarnessLogin,
-    oa_host_key: PinnedHostKey,
-    wait_for_responses: ResponseWaiter,
-    samples_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> E2E:
-    """One account ``sunrise`` on the mock; the working folder is the state directory
+def docs_world(e2e: E2E, samples_dir: Path, monkeypatch: pytest.MonkeyPatch) -> E2E:
+    """Account ``sunrise`` on the mock; the working folder is the state directory
     (the docs' ``archive/...`` paths), with ``claims.yaml`` and ``payer_list.csv``."""
-    for name in ("CLAIMFERRY_CONFIG", "CLAIMFERRY_STATE_DIR", "XDG_STATE_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    world = E2E(
-        pm=plugin_manager,
-        harness=oa_harness,
-        host_key=oa_host_key,
-        tmp=tmp_path,
-        monkeypatch=monkeypatch,
-        waiter=wait_for_responses,
-    )
-    world.add_account(ACCOUNT, oa_user)
-    world.state_dir.mkdir()
-    monkeypatch.chdir(world.state_dir)
+    e2e.state_dir.mkdir()
+    monkeypatch.chdir(e2e.state_dir)
     shutil.copy(SAMPLE_CLAIMS, "claims.yaml")
     shutil.copy(samples_dir / "officeally_payer_list.csv", "payer_list.csv")
-    return world
+    return e2e
 
 
 def _submitted(world: E2E) -> None:
