@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,28 +246,3 @@ def mentions(text: str, needles: list[str]) -> list[str]:
         for n in needles
         if re.search(rf"(?<![A-Za-z0-9]){re.escape(n)}(?![A-Za-z0-9])", text, re.IGNORECASE)
     ]
-
-
-@pytest.fixture(name="e2e")
-def e2e_world(
-    plugin_manager: PluginManager,
-    oa_harness: MockOfficeAlly,
-    oa_user: HarnessLogin,
-    oa_host_key: PinnedHostKey,
-    wait_for_responses: ResponseWaiter,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[E2E]:
-    """One account (``sunrise``, test mode) on a fresh harness, driven through the CLI."""
-    for name in ("CLAIMFERRY_CONFIG", "CLAIMFERRY_STATE_DIR", "XDG_STATE_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    env = E2E(
-        pm=plugin_manager,
-        harness=oa_harness,
-        host_key=oa_host_key,
-        tmp=tmp_path,
-        monkeypatch=monkeypatch,
-        waiter=wait_for_responses,
-    )
-    env.add_account(ACCOUNT, oa_user)
-    yield env

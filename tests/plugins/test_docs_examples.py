@@ -39,7 +39,8 @@ from claimferry.api import (
 from claimferry.claims import load_claims
 from claimferry.cli import create_cli
 from claimferry.manager import PluginManager
-from e2e.support import ACCOUNT, E2E, RESPONSE_MARKERS, e2e_world  # noqa: F401  (``e2e``)
+from e2e.conftest import e2e as e2e  # the end-to-end world, as tests/e2e uses it
+from e2e.support import ACCOUNT, E2E, RESPONSE_MARKERS
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 SAMPLE_CLAIMS = Path(__file__).resolve().parents[2] / "core/claimferry/data/sample_claims.yaml"
