@@ -33,8 +33,12 @@ COMMANDS = dict(_commands(CLI))
 
 
 def _help(path: str) -> str:
+    """The help as ``claimferry ... --help`` prints it: in a context under the root's,
+    whose settings (``-h``) it inherits. A context of its own would leave click's
+    cached help option without ``-h`` for every later test."""
+    root = click.Context(CLI, info_name="claimferry", **CLI.context_settings)
     command = COMMANDS[path]
-    return command.get_help(click.Context(command, info_name=path))
+    return command.get_help(click.Context(command, info_name=path, parent=root))
 
 
 def _examples(path: str) -> list[str]:

@@ -206,9 +206,16 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 SHELL_FENCES = {"", "console", "sh", "bash", "shell"}
 NOT_OFFLINE = {
-    ("harness", "serve"): "serves until stopped; tests/harness/test_harness_cli.py runs it",
-    ("batches", "resend"): "needs a batch whose delivery is uncertain; tests/faults run it",
-    ("batches", "abandon"): "needs a batch whose delivery is uncertain; tests/faults run it",
+    ("harness", "serve"): (
+        "binds the fixed port 2222 and serves until stopped; tests/harness/test_harness_cli.py "
+        "runs serve with --users"
+    ),
+    ("batches", "resend"): (
+        "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
+    ),
+    ("batches", "abandon"): (
+        "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
+    ),
 }
 """Examples that cannot run against a fresh mock, with the reason and where they are tested."""
 PLACEHOLDERS = {
