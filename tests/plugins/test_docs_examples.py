@@ -203,7 +203,8 @@ def test_cli_command_example(load_examples: Callable[..., PluginManager]) -> Non
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^[ \t]*```(\w*)[^\n]*\n(.*?)^[ \t]*```$", re.MULTILINE | re.DOTALL)
+"""A fenced block, also one indented under a list item."""
 SHELL_FENCES = {"", "console", "sh", "bash", "shell"}
 NOT_OFFLINE = {
     ("harness", "serve"): (
@@ -316,9 +317,11 @@ def _submitted(world: E2E) -> None:
 @pytest.mark.parametrize("doc", [d for d in DOCS if _runnable(d)], ids=lambda d: d.name)
 def test_command_examples_run(doc: Path, docs_world: E2E) -> None:
     """Each runnable example exits 0 against the mock, in the doc's order. A doc that
-    does not submit itself reads a ledger that one submit and fetch filled."""
+    does not submit itself reads a ledger that one submit and fetch filled, with the
+    payer list imported."""
     runs = _runnable(doc)
     if not any(argv[0] == "submit" for argv in runs):
+        docs_world.ok("payers", "import", "payer_list.csv")
         docs_world.ok("submit", "claims.yaml", "--account", ACCOUNT)
         _submitted(docs_world)
         docs_world.ok("fetch", "--account", ACCOUNT)
