@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from claimferry.cli import create_cli
 from claimferry.cli.output import money, plural, table
 from claimferry.manager import PluginManager
+from e2e.conftest import e2e as e2e  # the end-to-end world, as tests/e2e uses it
+from e2e.support import ACCOUNT, E2E, RESPONSE_MARKERS
 from support.claim_files import SAMPLE
 
 
@@ -40,10 +42,12 @@ def test_amounts_always_have_two_decimals() -> None:
     assert (plural(1, "claim"), plural(3, "claim")) == ("1 claim", "3 claims")
 
 
-def _on_terminal(args: list[str], tmp_path: Path) -> tuple[str, str, int]:
+def _on_terminal(
+    args: list[str], tmp_path: Path, state_dir: Path | None = None
+) -> tuple[str, str, int]:
     """Run claimferry with stderr on a pseudo-terminal, stdout on a pipe."""
     env = os.environ | {
-        "CLAIMFERRY_STATE_DIR": str(tmp_path / "state"),
+        "CLAIMFERRY_STATE_DIR": str(state_dir or tmp_path / "state"),
         "TERM": "xterm-256color",
         "COLUMNS": "120",
     }
@@ -87,6 +91,26 @@ def test_json_is_quiet_even_on_a_terminal(tmp_path: Path) -> None:
     assert code == 0
     assert "validating" not in terminal
     assert stdout.lstrip().startswith("{")
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_an_upload_and_a_fetch_show_progress_on_a_terminal(e2e: E2E) -> None:
+    """The operator sees the upload going on (what, how big, for how long) and the
+    fetch counting accounts; the results on stdout are what a pipe gets."""
+    config = ["--config", str(e2e.config_path)]
+    claims = str(e2e.claims_file())
+    stdout, terminal, code = _on_terminal(
+        [*config, "submit", claims, "--account", ACCOUNT], e2e.tmp, e2e.state_dir
+    )
+    assert code == 0, terminal
+    assert "sending 4 claims for sunrise" in terminal
+    assert "uploading " in terminal and "0:00:0" in terminal  # the step's time spent
+    assert stdout.startswith("uploaded ") and "(batch 1, 4 claims)" in stdout
+    e2e.wait_answered(len(RESPONSE_MARKERS))
+    stdout, terminal, code = _on_terminal([*config, "fetch", "--all"], e2e.tmp, e2e.state_dir)
+    assert code == 0, terminal
+    assert "fetching for 1 account" in terminal
+    assert stdout.startswith("sunrise: 5 new file(s)")
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(
