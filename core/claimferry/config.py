@@ -11,9 +11,9 @@ import base64
 import os
 import posixpath
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -21,7 +21,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from claimferry.claims import CLAIMS_FILE_LIMIT, CLAIMS_FILE_LIMIT_ENV
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import ConfigError, InputError, Problem
+from claimferry.types import AlertKind
 from claimferry.validation import problems_from_validation_error
+
+if TYPE_CHECKING:
+    from claimferry.types import Notifier
 
 CONFIG_ENV = "CLAIMFERRY_CONFIG"
 STATE_ENV = "CLAIMFERRY_STATE_DIR"
@@ -219,6 +223,27 @@ def _not_a_variable_name(key: str) -> InitErrorDetails:
     )
 
 
+def _refuse_inline_secrets(model: str, data: Any) -> Any:
+    """A secret's key is refused; so is a ``*_var`` whose value cannot be a
+    variable's name (a password typed where its variable's name goes)."""
+    if not isinstance(data, dict):
+        return data
+    errors = []
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        if _holds_secret(key):
+            errors.append(_secret_in_config(key))
+        elif key.lower().endswith("_var") and not (
+            isinstance(value, str) and _ENV_NAME.match(value)
+        ):
+            errors.append(_not_a_variable_name(key))
+    if errors:
+        # one error per key, located at the key, so the report names its full path
+        raise ValidationError.from_exception_data(model, errors)
+    return data
+
+
 class CredentialSettings(BaseModel):
     """``source`` names a credential-source plugin; other keys are its settings.
 
@@ -234,24 +259,7 @@ class CredentialSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_secrets(cls, data: Any) -> Any:
-        """A secret's key is refused; so is a ``*_var`` whose value cannot be a
-        variable's name (a password typed where its variable's name goes)."""
-        if not isinstance(data, dict):
-            return data
-        errors = []
-        for key, value in data.items():
-            if not isinstance(key, str):
-                continue
-            if _holds_secret(key):
-                errors.append(_secret_in_config(key))
-            elif key.lower().endswith("_var") and not (
-                isinstance(value, str) and _ENV_NAME.match(value)
-            ):
-                errors.append(_not_a_variable_name(key))
-        if errors:
-            # one error per key, located at the key, so the report names its full path
-            raise ValidationError.from_exception_data(cls.__name__, errors)
-        return data
+        return _refuse_inline_secrets(cls.__name__, data)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """Setting names only: a plugin's settings may hold anything."""
@@ -262,6 +270,39 @@ class CredentialSettings(BaseModel):
     @property
     def settings(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class NotifierSettings(BaseModel):
+    """One alert destination: ``type`` names a notifier plugin; other keys are its settings.
+
+    As with credentials, a key that holds a secret is refused: a notifier
+    reads its secrets from ``*_var`` (an environment variable) or ``*_file``
+    (a 0600 file). ``include_details`` lets free text that may hold PHI (a
+    277CA's STC12, a report's comment) into the alerts; it is off by default.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+    include_details: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        return _refuse_inline_secrets(cls.__name__, data)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield "type", self.type
+        for key in self.model_extra or {}:
+            yield key, _MASK
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+AlertEvents = Literal["all"] | list[AlertKind]
+"""An account's events for one notifier: ``all`` or a list of them."""
 
 
 class Account(_Strict):
@@ -283,6 +324,8 @@ class Account(_Strict):
     overdue_after_days: Annotated[int, Field(gt=0)] = 30
     """A claim with no final answer (no 835, no rejection) this long after it was
     sent is overdue in the A/R aging."""
+    alerts: dict[str, AlertEvents] = Field(default_factory=dict)
+    """Per notifier (a name under the top-level ``notifiers:``), the events it is sent."""
 
     @field_validator("submitter_id")
     @classmethod
@@ -301,6 +344,30 @@ class Config(_Strict):
     state_dir: Path | None = None
     claims_file_limit_mb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     """Claims files bigger than this are refused unread (default 200 MB)."""
+    notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)
+    """Alert destinations, by a name the accounts' ``alerts:`` use (docs/alerts.md)."""
+
+    @model_validator(mode="after")
+    def _alerts_name_notifiers(self) -> Config:
+        """An account's alert going to a destination nobody defined would be lost."""
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "unknown_notifier",
+                    "no notifier named '{name}' under the top-level 'notifiers:' "
+                    "(defined: {known})",
+                    {"name": name, "known": ", ".join(sorted(self.notifiers)) or "none"},
+                ),
+                loc=("accounts", account_name, "alerts", name),
+                input=name,
+            )
+            for account_name, account in self.accounts.items()
+            for name in account.alerts
+            if name not in self.notifiers
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
 
     @model_validator(mode="after")
     def _submitter_ids_distinct(self) -> Config:
@@ -371,11 +438,14 @@ def load_config(
     *,
     clearinghouses: Collection[str] | None = None,
     credential_sources: Collection[str] | None = None,
+    notifiers: Mapping[str, Notifier] | None = None,
 ) -> Config:
     """Read and check the accounts config; every problem is reported at once.
 
     ``clearinghouses`` and ``credential_sources`` are the installed plugins'
     names: an account naming another is refused now, not when it connects.
+    ``notifiers`` are the installed notifiers: each destination's ``type``
+    and settings are checked against its plugin now, not when an alert fails.
     """
     source = str(path)
     try:
@@ -388,6 +458,7 @@ def load_config(
     problems += _unknown_plugins(
         data, source, "credentials.source", "credential source", credential_sources
     )
+    problems += _notifier_problems(data, source, notifiers)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -422,6 +493,56 @@ def _unknown_plugins(
                 )
             )
     return problems
+
+
+def _notifier_problems(
+    data: dict[Any, Any], source: str, installed: Mapping[str, Notifier] | None
+) -> list[Problem]:
+    """Each destination's ``type`` names an installed notifier, whose settings it fits."""
+    section = data.get("notifiers")
+    if installed is None or not isinstance(section, dict):
+        return []
+    found = []
+    for name, entry in section.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+            continue  # the model reports the shape
+        where = f"notifiers.{name}"
+        notifier = installed.get(entry["type"])
+        problems: list[Problem] = []
+        if notifier is None:
+            known = ", ".join(sorted(installed)) or "none"
+            found.append(
+                Problem(
+                    source,
+                    f"{where}.type",
+                    f"no notifier '{entry['type']}' is installed (known: {known})",
+                )
+            )
+            continue
+        settings = {k: v for k, v in entry.items() if k not in ("type", "include_details")}
+        if notifier.settings is not None:
+            allowed = ", ".join(notifier.settings) or "none"
+            problems += [
+                Problem(
+                    source,
+                    f"{where}.{key}",
+                    f"not a setting of notifier '{notifier.name}' (its settings: {allowed})",
+                )
+                for key in settings
+                if key not in notifier.settings
+            ]
+        problems += [
+            Problem(source, f"{where}.{key}", f"required by notifier '{notifier.name}'")
+            for key in notifier.required
+            if key not in settings
+        ]
+        if notifier.check is not None and not problems:
+            problems += [
+                Problem(source, f"{where}.{key}", message)
+                for key, message in notifier.check(settings)
+            ]
+        found += problems
+    return found
 
 
 def find_config(explicit: Path | None) -> Path | None:
