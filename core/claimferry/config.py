@@ -348,28 +348,6 @@ class Config(_Strict):
     """Alert destinations, by a name the accounts' ``alerts:`` use (docs/alerts.md)."""
 
     @model_validator(mode="after")
-    def _alerts_name_notifiers(self) -> Config:
-        """An account's alert going to a destination nobody defined would be lost."""
-        errors = [
-            InitErrorDetails(
-                type=PydanticCustomError(
-                    "unknown_notifier",
-                    "no notifier named '{name}' under the top-level 'notifiers:' "
-                    "(defined: {known})",
-                    {"name": name, "known": ", ".join(sorted(self.notifiers)) or "none"},
-                ),
-                loc=("accounts", account_name, "alerts", name),
-                input=name,
-            )
-            for account_name, account in self.accounts.items()
-            for name in account.alerts
-            if name not in self.notifiers
-        ]
-        if errors:
-            raise ValidationError.from_exception_data(type(self).__name__, errors)
-        return self
-
-    @model_validator(mode="after")
     def _submitter_ids_distinct(self) -> Config:
         """Submitter IDs that differ only in case build one remote file name on a
         shared login: one batch would overwrite the other."""
@@ -498,11 +476,26 @@ def _unknown_plugins(
 def _notifier_problems(
     data: dict[Any, Any], source: str, installed: Mapping[str, Notifier] | None
 ) -> list[Problem]:
-    """Each destination's ``type`` names an installed notifier, whose settings it fits."""
+    """Each account's alerts name a destination, whose ``type`` names an installed
+    notifier, whose settings it fits. Checked on the raw data, so that every mistake
+    is reported at once, beside the model's."""
     section = data.get("notifiers")
-    if installed is None or not isinstance(section, dict):
-        return []
-    found = []
+    section = section if isinstance(section, dict) else {}
+    accounts = data.get("accounts")
+    found = [
+        Problem(
+            source,
+            f"accounts.{account_name}.alerts.{name}",
+            f"no notifier named '{name}' under the top-level 'notifiers:' "
+            f"(defined: {', '.join(sorted(map(str, section))) or 'none'})",
+        )
+        for account_name, account in (accounts.items() if isinstance(accounts, dict) else ())
+        if isinstance(account, dict) and isinstance(account.get("alerts"), dict)
+        for name in account["alerts"]
+        if name not in section
+    ]
+    if installed is None:
+        return found
     for name, entry in section.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
             continue  # the model reports the shape

@@ -191,3 +191,19 @@ def test_cli_command_example(load_examples: Callable[..., PluginManager]) -> Non
     result = CliRunner().invoke(create_cli(pm), ["clearinghouses", "--json"])
     assert result.exit_code == 0, result.output
     assert '"clearinghouses": [\n    "myhouse"\n  ]' in result.output
+
+
+def test_notifier_example(load_examples: Callable[..., PluginManager], tmp_path: Path) -> None:
+    from claimferry.api import Alert, AlertKind, Digest
+
+    pm = load_examples("claimferry_notifiers")
+    notifier = pm.get_notifier("jsonl")
+    assert list(notifier.check({"path": "alerts.txt"}) if notifier.check else []) == [
+        ("path", "expected a .jsonl file")
+    ]
+    alert = Alert(AlertKind.CLAIM_DENIED, "sunrise", "2026-12-01T10:00:00+00:00", "SUN-1")
+    digest = Digest("d1", "sunrise", "2026-12-01T10:00:00+00:00", (alert,))
+    path = tmp_path / "alerts.jsonl"
+    notifier.send(digest, {"path": str(path)})
+    assert '"claim": "SUN-1"' in path.read_text()
+    assert '"kind": "claim_denied"' in path.read_text()
