@@ -301,8 +301,24 @@ class NotifierSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
-AlertEvents = Literal["all"] | list[AlertKind]
-"""An account's events for one notifier: ``all`` or a list of them."""
+def _alert_events(value: Any) -> Any:
+    """``{notifier: all | [event, ...]}`` to ``{notifier: (AlertKind, ...)}``, each
+    mistake named by its notifier and the events there are."""
+    if not isinstance(value, dict):
+        return value
+    events = ", ".join(kind.value for kind in AlertKind)
+    chosen: dict[Any, tuple[AlertKind, ...]] = {}
+    for name, wanted in value.items():
+        if wanted == "all":
+            chosen[name] = tuple(AlertKind)
+            continue
+        if not isinstance(wanted, list) or not wanted:
+            raise ValueError(f"{name}: expected 'all' or a list of events ({events})")
+        unknown = [str(w) for w in wanted if w not in set(AlertKind)]
+        if unknown:
+            raise ValueError(f"{name}: unknown event {', '.join(unknown)} (events: {events})")
+        chosen[name] = tuple(AlertKind(w) for w in dict.fromkeys(wanted))
+    return chosen
 
 
 class Account(_Strict):
@@ -324,8 +340,11 @@ class Account(_Strict):
     overdue_after_days: Annotated[int, Field(gt=0)] = 30
     """A claim with no final answer (no 835, no rejection) this long after it was
     sent is overdue in the A/R aging."""
-    alerts: dict[str, AlertEvents] = Field(default_factory=dict)
-    """Per notifier (a name under the top-level ``notifiers:``), the events it is sent."""
+    alerts: dict[str, tuple[AlertKind, ...]] = Field(default_factory=dict)
+    """Per notifier (a name under the top-level ``notifiers:``), the events it is sent
+    (``all`` in the file)."""
+
+    _events = field_validator("alerts", mode="before")(_alert_events)
 
     @field_validator("submitter_id")
     @classmethod

@@ -138,7 +138,7 @@ def collect(ledger: Ledger, config: Config, account: Account, now: datetime) -> 
         )
         stored = 0
         for name, events in account.alerts.items():
-            wanted = set(AlertKind) if events == "all" else set(events)
+            wanted = set(events)
             details = config.notifiers[name].include_details
             chosen = tuple(a if details else _without_detail(a) for a in alerts if a.kind in wanted)
             if not chosen:
