@@ -13,7 +13,7 @@ import posixpath
 import re
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -202,8 +202,9 @@ def _secret_in_config(key: str) -> InitErrorDetails:
         type=PydanticCustomError(
             "secret_in_config",
             "holds a secret; secrets never go in the config file. Keep it where the "
-            "credential source reads it (env: environment variables; file: a private "
-            "0600 file; keyring: the system keyring; see docs/credentials.md)",
+            "plugin reads it (credential sources: environment variables, a private 0600 "
+            "file or the system keyring, see docs/credentials.md; notifiers: a *_var or "
+            "*_file setting, see docs/alerts.md)",
         ),
         loc=(key,),
         input=None,  # never the secret itself
@@ -244,17 +245,16 @@ def _refuse_inline_secrets(model: str, data: Any) -> Any:
     return data
 
 
-class CredentialSettings(BaseModel):
-    """``source`` names a credential-source plugin; other keys are its settings.
+class _PluginSettings(BaseModel):
+    """A key naming a plugin, and that plugin's own settings beside it.
 
-    The settings are the plugin's own, so they are allowed, but a key that
-    holds a secret is refused (secrets belong in the source, not the config)
-    and the repr masks every setting's value.
+    The settings are the plugin's, so any key is allowed, but a key that
+    holds a secret is refused (secrets belong where the plugin reads them,
+    not in the config) and the repr masks every setting's value.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
-
-    source: str
+    _plugin_key: ClassVar[str]
 
     @model_validator(mode="before")
     @classmethod
@@ -263,7 +263,7 @@ class CredentialSettings(BaseModel):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """Setting names only: a plugin's settings may hold anything."""
-        yield "source", self.source
+        yield self._plugin_key, getattr(self, self._plugin_key)
         for key in self.model_extra or {}:
             yield key, _MASK
 
@@ -272,33 +272,24 @@ class CredentialSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
-class NotifierSettings(BaseModel):
+class CredentialSettings(_PluginSettings):
+    """``source`` names a credential-source plugin; other keys are its settings."""
+
+    _plugin_key = "source"
+    source: str
+
+
+class NotifierSettings(_PluginSettings):
     """One alert destination: ``type`` names a notifier plugin; other keys are its settings.
 
-    As with credentials, a key that holds a secret is refused: a notifier
-    reads its secrets from ``*_var`` (an environment variable) or ``*_file``
-    (a 0600 file). ``include_details`` lets free text that may hold PHI (a
-    277CA's STC12, a report's comment) into the alerts; it is off by default.
+    A notifier reads its secrets from ``*_var`` (an environment variable) or
+    ``*_file`` (a 0600 file). ``include_details`` lets free text that may hold
+    PHI (a 277CA's STC12, a report's comment) into the alerts; off by default.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+    _plugin_key = "type"
     type: str
     include_details: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_secrets(cls, data: Any) -> Any:
-        return _refuse_inline_secrets(cls.__name__, data)
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        yield "type", self.type
-        for key in self.model_extra or {}:
-            yield key, _MASK
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
 
 
 def _alert_events(value: Any) -> Any:

@@ -186,11 +186,12 @@ def _claim_alerts(db: sqlite3.Connection, account: str, after: int, upto: int) -
     merged: dict[tuple[str, AlertKind], Alert] = {}
     for r in rows:
         state = ClaimState(r["state"])
-        kind = AlertKind.CLAIM_DENIED if state is ClaimState.DENIED else AlertKind.CLAIM_REJECTED
         current = ClaimState(r["now"])
-        if (kind is AlertKind.CLAIM_DENIED) != (current is ClaimState.DENIED) or (
-            kind is AlertKind.CLAIM_REJECTED and current not in REJECTIONS
-        ):
+        if state is ClaimState.DENIED:
+            kind, still = AlertKind.CLAIM_DENIED, current is ClaimState.DENIED
+        else:
+            kind, still = AlertKind.CLAIM_REJECTED, current in REJECTIONS
+        if not still:
             continue
         source = r["kind"] or _source_of(r["detail"])
         key = (r["claim_id"], kind)
