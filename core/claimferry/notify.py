@@ -19,20 +19,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from claimferry.config import Account, Config
 from claimferry.credentials import read_private_file
 from claimferry.errors import ClaimferryError, CredentialError
-from claimferry.ledger import (
-    LOGIN_REFUSED,
-    REJECTIONS,
-    ClaimRecord,
-    ClaimState,
-    Ledger,
-)
+from claimferry.ledger import LOGIN_REFUSED, REJECTIONS, ClaimState, Ledger
 from claimferry.manager import PluginManager
 from claimferry.types import Alert, AlertKind, Digest
 
@@ -247,41 +241,52 @@ def _audit_alerts(db: sqlite3.Connection, account: str, after: int, upto: int) -
 
 
 def _overdue_alerts(ledger: Ledger, account: Account, now: datetime) -> list[Alert]:
-    """Claims overdue now by the rules ``status --overdue`` uses, each told once."""
-    # the one definition of overdue, shared with ``status --overdue``
-    from claimferry.cli.lifecycle import FINAL, _overdue, _replacements
+    """Claims overdue now by the rules ``status --overdue`` uses, each told once.
 
-    db = ledger.db
-    finals = sorted(FINAL)
-    marks = ",".join("?" * len(finals))
-    candidates = db.execute(
-        f"SELECT * FROM claims WHERE account = ? AND state NOT IN ({marks}) "  # noqa: S608
-        "AND id NOT IN (SELECT claim_row FROM alerted_overdue) ORDER BY id",
-        (account.name, *finals),
+    SQL keeps only claims old enough to be overdue (ISO times in UTC compare
+    as text), so a fetch does not read every open claim of a large account.
+    """
+    # the one definition of overdue, shared with ``status --overdue``
+    from claimferry.cli.lifecycle import AWAITING, FINAL, _overdue, _replacements
+
+    hours, days = account.overdue_after_hours, account.overdue_after_days
+    finals, awaiting = sorted(FINAL), sorted(AWAITING)
+    candidates = ledger.db.execute(
+        "SELECT c.id FROM claims c LEFT JOIN batches b ON b.id = c.batch_id "  # noqa: S608
+        f"WHERE c.account = ? AND c.state NOT IN ({','.join('?' * len(finals))}) "
+        "AND c.id NOT IN (SELECT claim_row FROM alerted_overdue) "
+        f"AND ((c.state IN ({','.join('?' * len(awaiting))}) AND c.updated_at < ?) "
+        "OR b.created_at < ?)",
+        (
+            account.name,
+            *finals,
+            *awaiting,
+            (now - timedelta(hours=hours)).isoformat(timespec="seconds"),
+            (now - timedelta(days=days)).isoformat(timespec="seconds"),
+        ),
     ).fetchall()
     if not candidates:
         return []
     batches = {b.id: b for b in ledger.batches(account.name)}
     records = ledger.claims(account=account.name)
     superseded = _replacements(records, batches)
-    limits = (account.overdue_after_hours, account.overdue_after_days)
     by_row = {r.row: r for r in records}
     alerts = []
-    for row in candidates:
-        record: ClaimRecord = by_row[row["id"]]
+    for (row,) in candidates:
+        record = by_row[row]
         batch = batches.get(record.batch_id) if record.batch_id is not None else None
         sent_at = datetime.fromisoformat(batch.created_at) if batch is not None else None
-        why = None if record.row in superseded else _overdue(record, sent_at, limits, now)
+        why = None if row in superseded else _overdue(record, sent_at, (hours, days), now)
         if why is None:
             continue
-        db.execute(
-            "INSERT INTO alerted_overdue (claim_row, at) VALUES (?, ?)", (record.row, _now())
+        ledger.db.execute(
+            "INSERT INTO alerted_overdue (claim_row, at) VALUES (?, ?)", (row, _now())
         )
         alerts.append(
             Alert(
                 AlertKind.CLAIMS_OVERDUE,
                 account.name,
-                now.isoformat("T", "seconds"),
+                now.isoformat(timespec="seconds"),
                 record.claim_id,
                 record.batch_id,
                 record.state.value,

@@ -276,6 +276,28 @@ def test_overdue_claims_are_told_once(
     assert collect(ledger, config, account, later + timedelta(hours=1)) == 0
 
 
+def test_a_claim_with_no_final_answer_after_the_account_days_is_overdue(
+    tmp_path: Path, plugin_manager: PluginManager, ledger: Ledger
+) -> None:
+    config = _webhook_config(tmp_path, plugin_manager, "https://hooks.example/x")
+    account = config.account(ACCOUNT)
+    _send(ledger, "SUN-1", "SUN-2")
+    ledger.update_claim(ACCOUNT, "SUN-1", ClaimState.ACKNOWLEDGED, detail="277CA A2:20")
+    ledger.update_claim(ACCOUNT, "SUN-2", ClaimState.ACKNOWLEDGED, detail="277CA A2:20")
+    ledger.update_claim(ACCOUNT, "SUN-2", ClaimState.PAID, detail="835 paid 80.00 of 100.00")
+    collect(ledger, config, account, datetime.now(UTC))
+    before = datetime.now(UTC) + timedelta(days=account.overdue_after_days - 1)
+    assert collect(ledger, config, account, before) == 0
+    after = datetime.now(UTC) + timedelta(days=account.overdue_after_days, hours=1)
+    assert collect(ledger, config, account, after) == 1
+    (alert,) = Digest.from_dict(json.loads(_stored(ledger)[-1]["payload"])).alerts
+    assert (alert.kind, alert.claim_id, alert.state) == (
+        AlertKind.CLAIMS_OVERDUE,
+        "SUN-1",
+        "acknowledged",
+    )
+
+
 # -- delivering ----------------------------------------------------------------------
 
 

@@ -120,6 +120,11 @@ def test_one_digest_per_fetch_by_email_and_signed_webhook_retried_when_it_fails(
         ]
         assert json.loads(webhook.received[1].body) == digest
 
+        # nothing new and nothing kept: the output is a fetch's as without alerts
+        (quiet,) = e2e.json("fetch", "--account", ACCOUNT)
+        assert "alerts" not in quiet
+        assert len(webhook.received) == 2 and len(smtp.mailbox.messages) == 1
+
     audit = e2e.audit()
     told = [(e["action"], e["detail"]) for e in audit if e["action"].startswith("alert-")]
     assert [action for action, _ in told] == ["alert-sent", "alert-failed", "alert-sent"]

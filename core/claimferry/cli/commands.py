@@ -372,7 +372,8 @@ def fetch(
         result = _fetch_one(name)
         # after the fetch, failed or not (a login put on hold is news too)
         alerts = notify.alert_after_fetch(app.pm, app.state_dir, config, config.account(name), warn)
-        result["alerts"] = [delivery.to_dict() for delivery in alerts]
+        if alerts:  # absent when no digest was due: the output stays as it was
+            result["alerts"] = [delivery.to_dict() for delivery in alerts]
         return result
 
     def _fetch_one(name: str) -> dict[str, Any]:
@@ -434,7 +435,7 @@ def fetch(
                 else:
                     read = f"UNREADABLE: {f['error']}"
                 click.echo(f"  {f['name']}  {f['size']} bytes  {read}")
-            for alert in result["alerts"]:
+            for alert in result.get("alerts", []):
                 if alert["delivered"]:
                     click.echo(f"  alerts: {alert['alerts']} sent to {alert['notifier']}")
     failed = [r for r in results if "error" in r]
