@@ -18,7 +18,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -132,9 +132,10 @@ def collect(ledger: Ledger, config: Config, account: Account, now: datetime) -> 
         )
         stored = 0
         for name, events in account.alerts.items():
-            wanted = set(events)
             details = config.notifiers[name].include_details
-            chosen = tuple(a if details else _without_detail(a) for a in alerts if a.kind in wanted)
+            chosen = tuple(
+                a if details else replace(a, detail=None) for a in alerts if a.kind in events
+            )
             if not chosen:
                 continue
             digest = Digest(uuid.uuid4().hex, account.name, now.isoformat("T", "seconds"), chosen)
@@ -150,19 +151,6 @@ def collect(ledger: Ledger, config: Config, account: Account, now: datetime) -> 
 def _max_id(db: sqlite3.Connection, table: str, floor: int) -> int:
     row = db.execute(f"SELECT MAX(id) FROM {table}").fetchone()  # noqa: S608 (a table name)
     return max(floor, int(row[0] or 0))
-
-
-def _without_detail(alert: Alert) -> Alert:
-    return Alert(
-        alert.kind,
-        alert.account,
-        alert.at,
-        alert.claim_id,
-        alert.batch_id,
-        alert.state,
-        alert.source,
-        alert.codes,
-    )
 
 
 def _claim_alerts(db: sqlite3.Connection, account: str, after: int, upto: int) -> list[Alert]:
