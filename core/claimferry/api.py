@@ -15,7 +15,7 @@ from claimferry.claims import (
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.cli.output import examples, table
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
-from claimferry.credentials import Credentials, SecretStr
+from claimferry.credentials import Credentials, SecretStr, read_private_file
 from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
 from claimferry.enrollment import (
     Enrollment,
@@ -29,6 +29,7 @@ from claimferry.errors import (
     CredentialError,
     HostKeyError,
     InputError,
+    NotifierError,
     PluginError,
     Problem,
     TransportError,
@@ -36,8 +37,11 @@ from claimferry.errors import (
 from claimferry.findings import Finding, Severity
 from claimferry.hookspecs import hookimpl
 from claimferry.manager import PluginManager
+from claimferry.notify import read_secret
 from claimferry.npi import npi_problem
 from claimferry.types import (
+    Alert,
+    AlertKind,
     BatchUpdate,
     ClaimTransport,
     ClaimUpdate,
@@ -45,10 +49,12 @@ from claimferry.types import (
     CliCommand,
     CredentialSource,
     DeliveryState,
+    Digest,
     EnrollmentValidator,
     FileNaming,
     FileResponseDocument,
     HostKey,
+    Notifier,
     PayerIdCheck,
     Receiver,
     RemoteFile,
@@ -64,6 +70,8 @@ from claimferry.x12.writer837 import unfit_identifier
 __all__ = [
     "Account",
     "Address",
+    "Alert",
+    "AlertKind",
     "App",
     "AuthenticationError",
     "BatchUpdate",
@@ -83,6 +91,7 @@ __all__ = [
     "Credentials",
     "DatabaseError",
     "DeliveryState",
+    "Digest",
     "Enrollment",
     "EnrollmentStatus",
     "EnrollmentTransaction",
@@ -93,6 +102,8 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "Notifier",
+    "NotifierError",
     "Patient",
     "Payer",
     "PayerIdCheck",
@@ -124,6 +135,8 @@ __all__ = [
     "pass_app",
     "problems_from_validation_error",
     "read_enrollments",
+    "read_private_file",
+    "read_secret",
     "table",
     "unfit_identifier",
     "write_transaction",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import SecretStr
 
-__all__ = ["Credentials", "SecretStr"]
+from claimferry.errors import CredentialError
+
+__all__ = ["Credentials", "SecretStr", "read_private_file"]
 
 
 @dataclass(frozen=True)
@@ -29,3 +34,31 @@ class Credentials:
             raise ValueError("credentials need a username")
         if self.password is None and self.private_key is None:
             raise ValueError("credentials need a password or a private key")
+
+
+def read_private_file(path: Path, what: str = "credentials file") -> str:
+    """The file's text, but only if nobody but its owner, the current user, can read it.
+
+    ``what`` names the file in errors (``credentials file``, ``webhook secret file``).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise CredentialError(f"{what} {path} not found") from None
+    except OSError as exc:
+        raise CredentialError(f"cannot open {what} {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "r", encoding="utf-8") as handle:
+        info = os.fstat(handle.fileno())
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise CredentialError(
+                f"{what} {path} has mode {mode:04o}: group or others can read it. "
+                f"Refused; fix with: chmod 600 {path}"
+            )
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise CredentialError(
+                f"{what} {path} is owned by uid {info.st_uid}, not by the user "
+                f"running claimferry (uid {os.getuid()}). Refused; fix with: "
+                f"chown $(id -u) {path} && chmod 600 {path}"
+            )
+        return handle.read()

@@ -10,14 +10,20 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from claimferry.api import Account, CredentialError, Credentials, CredentialSource, SecretStr
+from claimferry.api import (
+    Account,
+    CredentialError,
+    Credentials,
+    CredentialSource,
+    SecretStr,
+    read_private_file,
+)
 
 _SECRET_FIELDS = ("password", "private_key", "passphrase")
 
@@ -88,31 +94,6 @@ def resolve_env(account: Account) -> Credentials:
 # --- file -----------------------------------------------------------------------
 
 
-def _read_private_file(path: Path) -> str:
-    """The file's text, but only if nobody but its owner, the current user, can read it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        raise CredentialError(f"credentials file {path} not found") from None
-    except OSError as exc:
-        raise CredentialError(f"cannot open credentials file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "r", encoding="utf-8") as handle:
-        info = os.fstat(handle.fileno())
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise CredentialError(
-                f"credentials file {path} has mode {mode:04o}: group or others can read it. "
-                f"Refused; fix with: chmod 600 {path}"
-            )
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            raise CredentialError(
-                f"credentials file {path} is owned by uid {info.st_uid}, not by the user "
-                f"running claimferry (uid {os.getuid()}). Refused; fix with: "
-                f"chown $(id -u) {path} && chmod 600 {path}"
-            )
-        return handle.read()
-
-
 def resolve_file(account: Account) -> Credentials:
     """Secrets from a YAML file readable by its owner only (mode 0600 or stricter)."""
     raw_path = _settings(account).get("path")
@@ -121,7 +102,7 @@ def resolve_file(account: Account) -> Credentials:
             f"account {account.name}: the file credential source needs a 'path' setting"
         )
     path = Path(str(raw_path)).expanduser()
-    text = _read_private_file(path)
+    text = read_private_file(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:

@@ -345,3 +345,19 @@ def _placeholder(word: str) -> str:
         return word
     (found,) = Path().glob(pattern)
     return str(found)
+
+
+def test_notifier_example(load_examples: Callable[..., PluginManager], tmp_path: Path) -> None:
+    from claimferry.api import Alert, AlertKind, Digest
+
+    pm = load_examples("claimferry_notifiers")
+    notifier = pm.get_notifier("jsonl")
+    assert list(notifier.check({"path": "alerts.txt"}) if notifier.check else []) == [
+        ("path", "expected a .jsonl file")
+    ]
+    alert = Alert(AlertKind.CLAIM_DENIED, "sunrise", "2026-12-01T10:00:00+00:00", "SUN-1")
+    digest = Digest("d1", "sunrise", "2026-12-01T10:00:00+00:00", (alert,))
+    path = tmp_path / "alerts.jsonl"
+    notifier.send(digest, {"path": str(path)})
+    assert '"claim": "SUN-1"' in path.read_text()
+    assert '"kind": "claim_denied"' in path.read_text()

@@ -27,6 +27,7 @@ from claimferry.config import (
 from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.manager import PluginManager
+from claimferry.types import Notifier
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -84,6 +85,7 @@ class App:
                 path,
                 clearinghouses=self._installed(self.pm.clearinghouses),
                 credential_sources=self._installed(self.pm.credential_sources),
+                notifiers=self._notifiers(),
             )
         return self._config
 
@@ -93,6 +95,13 @@ class App:
         ``claimferry plugins`` reports that, and a command that needs none runs."""
         try:
             return {item.name for item in listing()}
+        except ClaimferryError:
+            return None
+
+    def _notifiers(self) -> dict[str, Notifier] | None:
+        """The installed notifiers by name; ``None`` (not checked) when a hook fails."""
+        try:
+            return {notifier.name: notifier for notifier in self.pm.notifiers()}
         except ClaimferryError:
             return None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from claimferry import pipeline
+from claimferry import notify, pipeline
 from claimferry.claims import Claim, load_claims
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
 from claimferry.cli.output import Display, examples, plural, progress
@@ -390,7 +390,18 @@ def fetch(
     config = app.config()
     names = sorted(config.accounts) if all_accounts else [app.account(account_name or "").name]
 
+    def warn(message: str) -> None:
+        click.echo(message, err=True)
+
     def one(name: str, display: Display) -> dict[str, Any]:
+        result = _fetch_one(name, display)
+        # after the fetch, failed or not (a login put on hold is news too)
+        alerts = notify.alert_after_fetch(app.pm, app.state_dir, config, config.account(name), warn)
+        if alerts:  # absent when no digest was due: the output stays as it was
+            result["alerts"] = [delivery.to_dict() for delivery in alerts]
+        return result
+
+    def _fetch_one(name: str, display: Display) -> dict[str, Any]:
         account = config.account(name)
         try:
             with Ledger.open(app.state_dir) as ledger:
@@ -460,6 +471,9 @@ def fetch(
                 else:
                     read = f"UNREADABLE: {f['error']}"
                 click.echo(f"  {f['name']}  {f['size']} bytes  {read}")
+            for alert in result.get("alerts", []):
+                if alert["delivered"]:
+                    click.echo(f"  alerts: {alert['alerts']} sent to {alert['notifier']}")
     failed = [r for r in results if "error" in r]
     files = [f for r in results for f in r["files"] if f["error"]]
     skipped = sum(1 for f in files if f["archive"] is None)
