@@ -14,7 +14,13 @@ from claimferry.claims import (
 )
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
-from claimferry.credentials import Credentials, SecretStr
+from claimferry.credentials import (
+    Credentials,
+    SecretStr,
+    read_private_file,
+    username_fingerprint,
+)
+from claimferry.credstore import CredentialStore, MasterKey, load_master_key
 from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
 from claimferry.enrollment import (
     Enrollment,
@@ -79,6 +85,7 @@ __all__ = [
     "CredentialError",
     "CredentialSettings",
     "CredentialSource",
+    "CredentialStore",
     "Credentials",
     "DatabaseError",
     "DeliveryState",
@@ -92,6 +99,7 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "MasterKey",
     "Patient",
     "Payer",
     "PayerIdCheck",
@@ -116,12 +124,15 @@ __all__ = [
     "emit_json",
     "hookimpl",
     "json_option",
+    "load_master_key",
     "migrate_schema",
     "npi_problem",
     "open_database",
     "pass_app",
     "problems_from_validation_error",
     "read_enrollments",
+    "read_private_file",
     "unfit_identifier",
+    "username_fingerprint",
     "write_transaction",
 ]

@@ -18,6 +18,7 @@ from claimferry import __version__
 from claimferry.config import (
     Account,
     Config,
+    check_config,
     claims_file_limit,
     find_config,
     load_config,
@@ -79,12 +80,18 @@ class App:
                         )
                     ]
                 )
-            self._config = load_config(
-                path,
-                clearinghouses=self._installed(self.pm.clearinghouses),
-                credential_sources=self._installed(self.pm.credential_sources),
-            )
+            self._config = load_config(path, **self._plugin_names())
         return self._config
+
+    def check_config(self, data: object, source: str) -> Config:
+        """A config about to be written, checked as one read from a file is."""
+        return check_config(data, source, **self._plugin_names())
+
+    def _plugin_names(self) -> dict[str, set[str] | None]:
+        return {
+            "clearinghouses": self._installed(self.pm.clearinghouses),
+            "credential_sources": self._installed(self.pm.credential_sources),
+        }
 
     @staticmethod
     def _installed(listing: Callable[[], list[Any]]) -> set[str] | None:
