@@ -5,14 +5,17 @@ each use in the audit trail and no secret anywhere (state dir, outputs)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from claimferry.credentials import username_fingerprint
 from claimferry.credstore import MASTER_KEY_ENV, NEW_MASTER_KEY_ENV
 from claimferry.ledger import LEDGER_FILE
-from e2e.support import ACCOUNT, E2E
+from e2e.support import ACCOUNT, E2E, WAIT
 
 KEY_ORIGINS = [
     prefix + suffix
@@ -95,3 +98,39 @@ def test_wrong_key_and_tampering_are_clear_errors_and_no_login_is_tried(store: E
     actions = [e["action"] for e in store.audit()]
     assert "credentials-used" not in actions and "login-refused" not in actions
     assert login.password not in _outputs(stored, wrong, tampered)
+
+
+def test_debug_runs_through_the_store_leak_no_secret(store: E2E) -> None:
+    """Real processes at -vv (claimferry's and paramiko's DEBUG logs): neither the
+    password nor the master key shows, in any output or anywhere in the state dir."""
+    login = store.users[ACCOUNT]
+    master_key = (store.tmp / "master.key").read_text().strip()
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMFERRY_FAILPOINT"}
+
+    def claimferry(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "claimferry", "-vv", "--config", str(store.config_path), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=3 * WAIT,
+            check=False,
+        )
+        assert done.returncode == 0, (args, done.stderr)
+        return done
+
+    typed = f"{login.username}\n{login.password}\n"
+    runs = [claimferry("credentials", "set", ACCOUNT, "--stdin", input=typed)]
+    runs.append(claimferry("credentials", "test", ACCOUNT, "--json"))
+    runs.append(claimferry("submit", str(store.claims_file()), "--account", ACCOUNT, "--json"))
+    store.wait_answered(5)
+    runs.append(claimferry("fetch", "--all", "--json"))
+    runs.append(claimferry("credentials", "show", ACCOUNT, "--json"))
+    runs.append(claimferry("audit", "--json"))
+    output = "\n".join(done.stdout + done.stderr for done in runs)
+    assert " DEBUG paramiko" in output  # the logs really were on
+    every_byte = b"".join(p.read_bytes() for p in store.state_dir.rglob("*") if p.is_file())
+    for secret in (login.password, master_key):
+        assert secret not in output
+        assert secret.encode() not in every_byte
