@@ -160,10 +160,14 @@ def test_list_and_show(plugin_manager: PluginManager, config: Path) -> None:
         ("sunrise", "env"),
         ("lakeside", "store"),
     ]
-    assert (
-        "sunrise  officeally  SUNRISE01  test"
-        in run(plugin_manager, config, "accounts", "list").stdout
-    )
+    lines = run(plugin_manager, config, "accounts", "list").stdout.splitlines()
+    assert lines[0].split() == [
+        *("ACCOUNT", "CLEARINGHOUSE", "SUBMITTER", "MODE", "SFTP", "HOST", "CREDENTIALS")
+    ]
+    assert lines[1].split() == [
+        *("sunrise", "officeally", "SUNRISE01", "test", "ftp10.officeally.com", "env")
+    ]
+    assert lines[2].split() == ["lakeside", "officeally", "LAKESIDE01", "test", "-", "store"]
     shown = json.loads(run(plugin_manager, config, "accounts", "show", "sunrise", "--json").stdout)
     assert shown["submitter_id"] == "SUNRISE01" and shown["sftp"]["port"] == 22
     # a source's settings are named, their values masked

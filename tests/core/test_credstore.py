@@ -36,7 +36,7 @@ from claimferry.credstore import (
 from claimferry.errors import CredentialError
 from claimferry.ledger import LEDGER_FILE, Ledger
 from claimferry.manager import PluginManager
-from transport.test_credential_sources import MemoryKeyring
+from support.memory_keyring import MemoryKeyring
 
 USERNAME = "oa-sftp-user-7731"
 PASSWORD = "Tr0ub4dor&3-horse-staple"
@@ -250,17 +250,6 @@ def test_master_key_from_the_keyring(
     monkeypatch.setenv(f"{MASTER_KEY_ENV}_KEYRING", "elsewhere")
     with pytest.raises(CredentialError, match="no such entry in the keyring"):
         load_master_key()
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 def test_master_key_missing_doubled_or_malformed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
+from claimferry.cli.lifecycle import table
 from claimferry.config import Account, find_config
 from claimferry.config_edit import add_account, remove_account
 from claimferry.errors import ClaimferryError
@@ -43,11 +44,9 @@ def accounts_list(app: App, as_json: bool) -> None:
         return
     if not rows:
         click.echo("no accounts; add one with: claimferry accounts add NAME")
-    for row in rows:
-        click.echo(
-            f"{row['account']}  {row['clearinghouse']}  {row['submitter_id']}  {row['mode']}  "
-            f"sftp {row['sftp_host'] or '-'}  credentials {row['credentials_source'] or '-'}"
-        )
+        return
+    headers = ["ACCOUNT", "CLEARINGHOUSE", "SUBMITTER", "MODE", "SFTP HOST", "CREDENTIALS"]
+    click.echo(table([[str(v or "-") for v in row.values()] for row in rows], headers))
 
 
 def _summary(account: Account) -> dict[str, Any]:
