@@ -64,7 +64,7 @@ def add_account(
         accounts[name] = _block(settings)
         check(data)
 
-    _edit(path, add, new=not path.exists())
+    _edit(path, add, create=True)
 
 
 def remove_account(path: Path, name: str, check: Callable[[Any], object]) -> None:
@@ -88,15 +88,16 @@ def _block(settings: dict[str, Any]) -> CommentedMap:
     return out
 
 
-def _edit(path: Path, change: Callable[[Any], None], *, new: bool = False) -> None:
+def _edit(path: Path, change: Callable[[Any], None], *, create: bool = False) -> None:
     """Load ``path`` round-trip, ``change`` it in place, and replace the file atomically
-    with the same permissions; ``new`` starts a file (mode 0644: it holds no secret).
+    with the same permissions; ``create`` starts a missing file (mode 0644: it holds
+    no secret).
 
     Edits queue on a lock of the config's folder, so two at once (two operators
     adding accounts) both land: each reads the file only once it holds the lock.
     """
     with _edit_lock(path):
-        new = new and not path.exists()
+        new = create and not path.exists()
         source = str(path)
         text = "accounts:\n" if new else read_text(path, what="config file")
         try:
