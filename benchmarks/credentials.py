@@ -105,7 +105,7 @@ def fetch_all(
             env = {**os.environ, "CLAIMFERRY_STATE_DIR": str(state)}
             started = time.perf_counter()
             done = subprocess.run(
-                [*command, "--jobs", str(jobs)],
+                [*command, str(jobs)],
                 env=env,
                 capture_output=True,
                 text=True,
