@@ -193,6 +193,8 @@ def credentials_show(app: App, account_name: str, as_json: bool) -> None:
             click.echo(f"  age {info.age_days(now)} day(s)")
             click.echo(f"  username {info.username_fingerprint}")
             click.echo(f"  master key {info.master_key_id}")
+            if info.rewrapped_at is not None:
+                click.echo(f"  re-wrapped at {info.rewrapped_at:%Y-%m-%d %H:%M} UTC")
         click.echo(f"  last used {last_used or 'never'}")
     if source == STORE_SOURCE and info is None:
         raise ClaimferryError(
