@@ -240,6 +240,21 @@ def test_master_key_from_a_command_whose_output_is_never_shown(
         load_master_key()
 
 
+def test_a_key_command_runs_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fetch --all opens hundreds of accounts: one KMS call, not one per clinic."""
+    calls = tmp_path / "calls"
+    script = tmp_path / "kms.py"
+    script.write_text(
+        f"from pathlib import Path\nwith Path({str(calls)!r}).open('a') as f: f.write('x')\n"
+        f"print({generate_master_key()!r})\n"
+    )
+    monkeypatch.setenv(f"{MASTER_KEY_ENV}_COMMAND", f"{sys.executable} {script}")
+    keys = {load_master_key().key_id for _ in range(5)}
+    assert len(keys) == 1 and calls.read_text() == "x"
+
+
 def test_master_key_from_the_keyring(
     monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
 ) -> None:
