@@ -491,6 +491,29 @@ def test_rotation_killed_at_any_step_leaves_every_secret_readable(cli: Cli, fail
     _assert_no_secret(cli)
 
 
+def test_operators_storing_at_once_from_several_processes_all_land(cli: Cli) -> None:
+    """Writers queue on the ledger's write lock; none is lost, none half-written."""
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMFERRY_FAILPOINT"}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "claimferry", "credentials", "set", account, "--stdin"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for account in ACCOUNTS
+    ]
+    for number, process in enumerate(processes):
+        _, err = process.communicate(f"{USERNAME}\n{PASSWORD}-{number}\n", timeout=120)
+        assert process.returncode == 0, err
+    expected = {account: f"{PASSWORD}-{n}" for n, account in enumerate(ACCOUNTS)}
+    assert _readable_with(cli.state_dir, load_master_key()) == expected
+    stored = [e for e in json.loads(cli.run("audit", "--json").stdout) if "stored" in e["action"]]
+    assert sorted(e["account"] for e in stored) == sorted(ACCOUNTS)
+
+
 def test_rotation_without_a_new_key_changes_nothing(cli: Cli) -> None:
     assert cli.set("sunrise").exit_code == 0
     result = cli.run("credentials", "rotate-master-key")
