@@ -15,7 +15,13 @@ from claimferry.claims import (
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.cli.output import examples, table
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
-from claimferry.credentials import Credentials, SecretStr, read_private_file
+from claimferry.credentials import (
+    Credentials,
+    SecretStr,
+    read_private_file,
+    username_fingerprint,
+)
+from claimferry.credstore import CredentialStore, MasterKey, load_master_key
 from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
 from claimferry.enrollment import (
     Enrollment,
@@ -88,6 +94,7 @@ __all__ = [
     "CredentialError",
     "CredentialSettings",
     "CredentialSource",
+    "CredentialStore",
     "Credentials",
     "DatabaseError",
     "DeliveryState",
@@ -102,6 +109,7 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "MasterKey",
     "Notifier",
     "NotifierError",
     "Patient",
@@ -129,6 +137,7 @@ __all__ = [
     "examples",
     "hookimpl",
     "json_option",
+    "load_master_key",
     "migrate_schema",
     "npi_problem",
     "open_database",
@@ -139,5 +148,6 @@ __all__ = [
     "read_secret",
     "table",
     "unfit_identifier",
+    "username_fingerprint",
     "write_transaction",
 ]

@@ -440,6 +440,29 @@ def load_config(
         data = parse_yaml(read_text(path, what="config file"), source)
     except InputError as exc:
         raise ConfigError(exc.problems) from None
+    config = check_config(
+        data,
+        source,
+        clearinghouses=clearinghouses,
+        credential_sources=credential_sources,
+        notifiers=notifiers,
+    )
+    if config.state_dir is not None and not config.state_dir.is_absolute():
+        config = config.model_copy(update={"state_dir": path.parent / config.state_dir})
+    named = {k: v.model_copy(update={"name": k}) for k, v in config.accounts.items()}
+    return config.model_copy(update={"accounts": named})
+
+
+def check_config(
+    data: object,
+    source: str,
+    *,
+    clearinghouses: Collection[str] | None = None,
+    credential_sources: Collection[str] | None = None,
+    notifiers: Mapping[str, Notifier] | None = None,
+) -> Config:
+    """The parsed config checked whole, as :func:`load_config` checks a file (and
+    ``accounts add`` checks what it is about to write)."""
     if not isinstance(data, dict):
         raise ConfigError([Problem(source, "", "expected a mapping with an 'accounts' section")])
     problems = _unknown_plugins(data, source, "clearinghouse", "clearinghouse", clearinghouses)
@@ -453,10 +476,7 @@ def load_config(
         problems = problems_from_validation_error(exc, source) + problems
     if problems:
         raise ConfigError(problems)
-    if config.state_dir is not None and not config.state_dir.is_absolute():
-        config = config.model_copy(update={"state_dir": path.parent / config.state_dir})
-    named = {k: v.model_copy(update={"name": k}) for k, v in config.accounts.items()}
-    return config.model_copy(update={"accounts": named})
+    return config
 
 
 def _unknown_plugins(

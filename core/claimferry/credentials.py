@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pydantic import SecretStr
 
 from claimferry.errors import CredentialError
 
-__all__ = ["Credentials", "SecretStr", "read_private_file"]
+__all__ = ["Credentials", "SecretStr", "read_private_file", "username_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,16 @@ class Credentials:
             raise ValueError("credentials need a password or a private key")
 
 
+def username_fingerprint(username: str) -> str:
+    """A short digest that tells two usernames apart without showing either
+    (for ``credentials show`` and the audit trail)."""
+    return "sha256:" + hashlib.sha256(username.encode("utf-8")).hexdigest()[:16]
+
+
 def read_private_file(path: Path, what: str = "credentials file") -> str:
     """The file's text, but only if nobody but its owner, the current user, can read it.
 
-    ``what`` names the file in errors (``credentials file``, ``webhook secret file``).
+    A symbolic link is refused too: it could point anywhere.
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -61,4 +68,7 @@ def read_private_file(path: Path, what: str = "credentials file") -> str:
                 f"running claimferry (uid {os.getuid()}). Refused; fix with: "
                 f"chown $(id -u) {path} && chmod 600 {path}"
             )
-        return handle.read()
+        try:
+            return handle.read()
+        except UnicodeDecodeError:
+            raise CredentialError(f"{what} {path} is not UTF-8 text") from None

@@ -152,6 +152,11 @@ submitter ID, whatever the account's name) has used."""
 LOGIN_REFUSED = "login-refused"
 LOGIN_OK = "login-ok"
 """Audit actions; the latest of the two says whether logins are on hold."""
+CREDENTIALS_USED = "credentials-used"
+CREDENTIALS_STORED = "credentials-stored"
+CREDENTIALS_REMOVED = "credentials-removed"
+MASTER_KEY_ROTATED = "master-key-rotated"
+"""Audit actions of secrets: each use, and each change to the credential store."""
 
 REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
 """Refused by the clearinghouse or the payer's front end: never adjudicated."""
@@ -442,6 +447,20 @@ _MIGRATIONS: list[str] = [
     CREATE TABLE alerted_overdue (
         claim_row INTEGER PRIMARY KEY REFERENCES claims(id),
         at TEXT NOT NULL
+    );
+    """,
+    # the vendor's credential store (credstore.py): secrets sealed under a per-account data
+    # key, the data key wrapped by a master key that is never stored here
+    """
+    CREATE TABLE stored_credentials (
+        account TEXT PRIMARY KEY,
+        wrapped_key BLOB NOT NULL,
+        master_key_id TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        username_fingerprint TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        rewrapped_at TEXT
     );
     """,
 ]

@@ -1,4 +1,5 @@
-"""Where an account's SFTP secrets come from: environment, a private file, or a keyring.
+"""Where an account's SFTP secrets come from: environment, a private file, a keyring,
+or the credential store in the state database.
 
 Each source reads its own settings from the account's ``credentials:`` section
 and returns :class:`Credentials` whose secrets are masked in ``str``/``repr``.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,9 @@ from claimferry.api import (
     CredentialError,
     Credentials,
     CredentialSource,
+    CredentialStore,
     SecretStr,
+    load_master_key,
     read_private_file,
 )
 
@@ -169,6 +173,21 @@ def resolve_keyring(account: Account) -> Credentials:
     return Credentials(username=str(username), password=SecretStr(password))
 
 
+# --- store ----------------------------------------------------------------------
+
+
+def resolve_store(account: Account, state_db: sqlite3.Connection) -> Credentials:
+    """Secrets sealed in the state database, opened with the master key."""
+    return CredentialStore(state_db).get(account.name, load_master_key())
+
+
+def _store_outside_state(account: Account) -> Credentials:
+    raise CredentialError(
+        f"account {account.name}: the store credential source reads claimferry's state "
+        "database, so only claimferry's own commands can use it"
+    )
+
+
 SOURCES = (
     CredentialSource(
         name="env",
@@ -187,5 +206,12 @@ SOURCES = (
         resolve=resolve_keyring,
         description="the system keyring (service 'claimferry' by default)",
         settings=("service", "username"),
+    ),
+    CredentialSource(
+        name="store",
+        resolve=_store_outside_state,
+        resolve_stored=resolve_store,
+        description="the encrypted credential store in the state database",
+        settings=(),
     ),
 )

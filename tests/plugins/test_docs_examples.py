@@ -8,7 +8,9 @@ uses them, through the manager's typed lookups.
 
 from __future__ import annotations
 
+import base64
 import functools
+import os
 import re
 import shlex
 import shutil
@@ -211,6 +213,17 @@ NOT_OFFLINE = {
         "binds the fixed port 2222 and serves until stopped; tests/harness/test_harness_cli.py "
         "runs serve with --users"
     ),
+    ("accounts", "add"): (
+        "the mock's config already holds the account; tests/core/test_accounts_cli.py adds "
+        "accounts with flags and at prompts"
+    ),
+    ("credentials", "set"): (
+        "asks for the SFTP username and password at no-echo prompts; "
+        "tests/e2e/test_credential_store.py sets them through stdin and uses them"
+    ),
+    ("credentials", "new-master-key"): (
+        "writes under /etc/claimferry; tests/core/test_credstore.py makes keys in a temporary folder"
+    ),
     ("batches", "resend"): (
         "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
     ),
@@ -300,10 +313,13 @@ def test_synopses_name_real_commands_and_options(doc: Path) -> None:
 
 @pytest.fixture
 def docs_world(e2e: E2E, samples_dir: Path, monkeypatch: pytest.MonkeyPatch) -> E2E:
-    """Account ``sunrise`` on the mock; the working folder is the state directory
+    """Account ``sunrise`` on the mock, master keys for the credential store; the working folder is the state directory
     (the docs' ``archive/...`` paths), with ``claims.yaml`` and ``payer_list.csv``."""
     e2e.state_dir.mkdir()
     monkeypatch.chdir(e2e.state_dir)
+    # the master keys the docs' blocks export for the credential store
+    for name in ("CLAIMFERRY_MASTER_KEY", "CLAIMFERRY_NEW_MASTER_KEY"):
+        monkeypatch.setenv(name, base64.b64encode(os.urandom(32)).decode())
     shutil.copy(SAMPLE_CLAIMS, "claims.yaml")
     shutil.copy(samples_dir / "officeally_payer_list.csv", "payer_list.csv")
     return e2e

@@ -19,6 +19,7 @@ from claimferry.cli.output import examples
 from claimferry.config import (
     Account,
     Config,
+    check_config,
     claims_file_limit,
     find_config,
     load_config,
@@ -81,13 +82,20 @@ class App:
                         )
                     ]
                 )
-            self._config = load_config(
-                path,
-                clearinghouses=self._installed(self.pm.clearinghouses),
-                credential_sources=self._installed(self.pm.credential_sources),
-                notifiers=self._notifiers(),
-            )
+            names = self._plugin_names()  # hook order: clearinghouses, sources, notifiers
+            self._config = load_config(path, notifiers=self._notifiers(), **names)
         return self._config
+
+    def check_config(self, data: object, source: str) -> Config:
+        """A config about to be written, checked as one read from a file is."""
+        names = self._plugin_names()
+        return check_config(data, source, notifiers=self._notifiers(), **names)
+
+    def _plugin_names(self) -> dict[str, set[str] | None]:
+        return {
+            "clearinghouses": self._installed(self.pm.clearinghouses),
+            "credential_sources": self._installed(self.pm.credential_sources),
+        }
 
     @staticmethod
     def _installed(listing: Callable[[], list[Any]]) -> set[str] | None:

@@ -39,7 +39,9 @@ WAIT_OPTION = click.option(
 
 
 def register(cli: click.Group) -> None:
+    from claimferry.cli.accounts import accounts
     from claimferry.cli.batches import batches
+    from claimferry.cli.credentials import credentials
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
     from claimferry.cli.remits import remits
@@ -58,6 +60,7 @@ def register(cli: click.Group) -> None:
         plugins,
         hostkey,
         credentials,
+        accounts,
     ):
         cli.add_command(command)
 
@@ -536,7 +539,7 @@ def plugins(app: App, as_json: bool) -> None:
         click.echo(f"{error['plugin']}  FAILED in {error['hook']}: {error['error']}")
 
 
-# -- hostkey / credentials -----------------------------------------------------------
+# -- hostkey -----------------------------------------------------------------------
 
 
 @click.command(epilog=examples("claimferry hostkey sunrise", "claimferry hostkey sunrise --pin"))
@@ -643,46 +646,3 @@ def _show_key(name: str, key: HostKey, pinned: HostKey | None, *, err: bool) -> 
         click.echo("  matches the pinned key", err=err)
     else:
         click.echo("  DIFFERS from the pinned key", err=err)
-
-
-@click.group(epilog=examples("claimferry credentials test sunrise"))
-def credentials() -> None:
-    """Check an account's credentials."""
-
-
-@credentials.command(
-    "test",
-    epilog=examples(
-        "claimferry credentials test sunrise", "claimferry credentials test sunrise --json"
-    ),
-)
-@click.argument("account_name", metavar="ACCOUNT")
-@json_option
-@pass_app
-def credentials_test(app: App, account_name: str, as_json: bool) -> None:
-    """Connect and log in with the account's credentials; print no secret.
-
-    One login attempt, even after a refused one: this is how an account whose
-    login was refused is allowed to log in again once its password is fixed.
-    """
-    account = app.account(account_name)
-    with Ledger.open(app.state_dir) as ledger:
-        session = pipeline.connect(app.pm, ledger, account, after_refusal=True)
-    try:
-        fingerprint = session.host_fingerprint
-        waiting = len(session.list_responses())
-    finally:
-        session.close()
-    if as_json:
-        emit_json(
-            {
-                "account": account.name,
-                "ok": True,
-                "host_fingerprint": fingerprint,
-                "responses_waiting": waiting,
-            }
-        )
-    else:
-        click.echo(
-            f"{account.name}: login ok (host {fingerprint}); {waiting} response file(s) waiting"
-        )
