@@ -222,7 +222,8 @@ NOT_OFFLINE = {
         "tests/e2e/test_credential_store.py sets them through stdin and uses them"
     ),
     ("credentials", "new-master-key"): (
-        "writes under /etc/claimferry; tests/core/test_credstore.py makes keys in a temporary folder"
+        "writes under /etc/claimferry; tests/core/test_credstore.py makes keys in a "
+        "temporary folder"
     ),
     ("batches", "resend"): (
         "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
@@ -313,8 +314,9 @@ def test_synopses_name_real_commands_and_options(doc: Path) -> None:
 
 @pytest.fixture
 def docs_world(e2e: E2E, samples_dir: Path, monkeypatch: pytest.MonkeyPatch) -> E2E:
-    """Account ``sunrise`` on the mock, master keys for the credential store; the working folder is the state directory
-    (the docs' ``archive/...`` paths), with ``claims.yaml`` and ``payer_list.csv``."""
+    """Account ``sunrise`` on the mock, master keys for the credential store; the
+    working folder is the state directory (the docs' ``archive/...`` paths), with
+    ``claims.yaml`` and ``payer_list.csv``."""
     e2e.state_dir.mkdir()
     monkeypatch.chdir(e2e.state_dir)
     # the master keys the docs' blocks export for the credential store
