@@ -2,9 +2,13 @@
 
 from claimferry.claims import (
     Address,
+    Adjustment,
     BillingProvider,
     Claim,
     ClaimsFile,
+    LineAdjudication,
+    OtherPayer,
+    OtherSubscriber,
     Patient,
     Payer,
     Provider,
@@ -63,6 +67,7 @@ from claimferry.x12.writer837 import unfit_identifier
 __all__ = [
     "Account",
     "Address",
+    "Adjustment",
     "App",
     "AuthenticationError",
     "BatchUpdate",
@@ -92,6 +97,9 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "LineAdjudication",
+    "OtherPayer",
+    "OtherSubscriber",
     "Patient",
     "Payer",
     "PayerIdCheck",
