@@ -348,6 +348,10 @@ class OtherSubscriber:
     last_name: Text = Field(repr=False)
     group_number: Reference | None = Field(default=None, repr=False)
     address: Address | None = Field(default=None, repr=False)
+    birth_date: Day | None = Field(default=None, repr=False)
+    """Not sent in 2330A: ``secondary build`` needs it to bill this plan when its
+    subscriber is not the patient."""
+    gender: Gender | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)

@@ -42,6 +42,7 @@ def register(cli: click.Group) -> None:
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
     from claimferry.cli.remits import remits
+    from claimferry.cli.secondary import secondary
 
     for command in (
         validate,
@@ -50,6 +51,7 @@ def register(cli: click.Group) -> None:
         fetch,
         status,
         remits,
+        secondary,
         batches,
         show,
         audit,
