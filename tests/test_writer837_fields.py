@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pytest
 
 from claimferry.claims import Claim, load_claims
 from claimferry.errors import InputError
+from claimferry.types import ValidationContext
 from claimferry.x12.segments import segments_from_bytes
 from claimferry.x12.writer837 import write_837p
+from claimferry_checks.rules import check_claims
 from support.claim_files import DATA, ENVELOPE
 from support.x12judge import judge
 
@@ -141,3 +144,24 @@ def test_a_note_with_nothing_x12_can_carry_is_refused_naming_the_field(
     with pytest.raises(InputError) as caught:
         write_837p([replace(claims[0], note="王")], ENVELOPE)
     assert [p.location for p in caught.value.problems] == ["claim DW-5001: note"]
+
+
+def test_the_new_providers_are_content_checked_like_the_claims_own(claims: list[Claim]) -> None:
+    claim = claims[0]
+    line = claim.lines[1]
+    assert line.rendering_provider is not None and claim.supervising_provider is not None
+    bad_line = replace(
+        line, rendering_provider=replace(line.rendering_provider, first_name="王", npi="1987654320")
+    )
+    claim = replace(
+        claim,
+        lines=(claim.lines[0], bad_line),
+        supervising_provider=replace(claim.supervising_provider, npi="1245319590"),
+    )
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    found = {(f.code, f.field) for f in check_claims([claim], context)}
+    assert found == {
+        ("X12-TEXT", "lines[1].rendering_provider.first_name"),
+        ("NPI-CHECK-DIGIT", "lines[1].rendering_provider.npi"),
+        ("NPI-CHECK-DIGIT", "supervising_provider.npi"),
+    }

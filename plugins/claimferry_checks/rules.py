@@ -516,6 +516,11 @@ def _names(claim: Claim) -> Iterator[tuple[str, str, str]]:
             (f"other_payers[{index}].subscriber", other.subscriber)
             for index, other in enumerate(claim.other_payers)
         ),
+        *(
+            (f"lines[{index}].{role}", getattr(line, role))
+            for index, line in enumerate(claim.lines)
+            for role in ("rendering_provider", "referring_provider")
+        ),
     ):
         if person is not None:
             yield role, "first_name", person.first_name
