@@ -16,7 +16,7 @@ duplicate claim.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -31,6 +31,7 @@ from claimferry.claims import (
     OtherPayer,
     OtherSubscriber,
     Patient,
+    Relationship,
     Subscriber,
 )
 from claimferry.database import select_in
@@ -233,62 +234,47 @@ def _insured(claim: Claim, after: OtherPayer) -> tuple[Subscriber, Patient | Non
     other = after.subscriber
     if after.relationship == "self":
         person = claim.patient or claim.subscriber
-        address = other.address or person.address
-        return (
-            Subscriber(
-                member_id=other.member_id,
-                first_name=other.first_name,
-                last_name=other.last_name,
-                birth_date=person.birth_date,
-                gender=person.gender,
-                group_number=other.group_number,
-                filing_code=after.filing_code,
-                address=address,
-            ),
-            None,
-        )
-    if other.birth_date is None or other.gender is None:
-        raise NotBillable(
-            f"claim {claim.id}: the {after.responsibility} payer's subscriber is not the "
-            "patient, and the claim needs that subscriber's birth_date and gender: add them "
-            f"to other_payers[{claim.other_payers.index(after)}].subscriber"
-        )
-    patient = claim.patient
-    if patient is None:
-        if claim.subscriber.address is None:
+        born, gender, address = person.birth_date, person.gender, other.address or person.address
+        patient = None
+    else:
+        if other.birth_date is None or other.gender is None:
             raise NotBillable(
-                f"claim {claim.id}: the patient (the original subscriber) needs an address "
-                "to be the patient of another subscriber's plan"
+                f"claim {claim.id}: the {after.responsibility} payer's subscriber is not the "
+                "patient, and the claim needs that subscriber's birth_date and gender: add "
+                f"them to other_payers[{claim.other_payers.index(after)}].subscriber"
             )
-        patient = Patient(
-            relationship=after.relationship,
-            first_name=claim.subscriber.first_name,
-            last_name=claim.subscriber.last_name,
-            birth_date=claim.subscriber.birth_date,
-            gender=claim.subscriber.gender,
-            address=claim.subscriber.address,
+        born, gender, address = other.birth_date, other.gender, other.address
+        patient = _patient_of(claim, after.relationship)
+    subscriber = Subscriber(
+        member_id=other.member_id,
+        first_name=other.first_name,
+        last_name=other.last_name,
+        birth_date=born,
+        gender=gender,
+        group_number=other.group_number,
+        filing_code=after.filing_code,
+        address=address,
+    )
+    return subscriber, patient
+
+
+def _patient_of(claim: Claim, relationship: Relationship) -> Patient:
+    """The claim's patient as the dependant, by ``relationship``, of another subscriber."""
+    if claim.patient is not None:
+        return replace(claim.patient, relationship=relationship)
+    person = claim.subscriber
+    if person.address is None:
+        raise NotBillable(
+            f"claim {claim.id}: the patient (the original subscriber) needs an address "
+            "to be the patient of another subscriber's plan"
         )
-    elif patient.relationship != after.relationship:
-        patient = Patient(
-            relationship=after.relationship,
-            first_name=patient.first_name,
-            last_name=patient.last_name,
-            birth_date=patient.birth_date,
-            gender=patient.gender,
-            address=patient.address,
-        )
-    return (
-        Subscriber(
-            member_id=other.member_id,
-            first_name=other.first_name,
-            last_name=other.last_name,
-            birth_date=other.birth_date,
-            gender=other.gender,
-            group_number=other.group_number,
-            filing_code=after.filing_code,
-            address=other.address,
-        ),
-        patient,
+    return Patient(
+        relationship=relationship,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        birth_date=person.birth_date,
+        gender=person.gender,
+        address=person.address,
     )
 
 

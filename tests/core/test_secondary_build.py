@@ -4,6 +4,7 @@ for the secondary payer, linked to the original; a crossover is refused."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from claimferry.claims import load_claims
+from claimferry.claims import load_claims, parse_claims
 from claimferry.cli import create_cli
 from claimferry.ledger import BatchState, Ledger, NewClaim, SentLine
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
 from claimferry.pipeline import claim_content_hash
+from claimferry.secondary import Adjudication, NotBillable, next_payer_claim
 from claimferry.types import ValidationContext
+from claimferry.x12 import remit835
 from claimferry.x12.writer837 import line_control_number, write_837p
 from claimferry_checks.rules import check_claims
 from support.claim_files import ENVELOPE
@@ -244,3 +247,37 @@ def test_one_of_835_and_trace_is_required(plugin_manager: PluginManager, tmp_pat
     result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
                   "-o", str(tmp_path / "x.yaml"), code=2)  # fmt: skip
     assert "give one of them" in result.output
+
+
+def _adjudication(claim_id: str) -> Adjudication:
+    return Adjudication(
+        account=ACCOUNT, claim_row=1, claim_id=claim_id, content_sha256=None, status="1",
+        paid=Decimal(612), patient_responsibility=Decimal(68), payer_claim_number="BC1",
+        crossover_payer=None, payment_date=date(2026, 11, 20),
+        adjustments=(remit835.Adjustment("PR", "2", Decimal(68), None),), lines=(),
+    )  # fmt: skip
+
+
+def test_a_secondary_plan_of_another_subscriber_keeps_the_patient_as_its_dependant() -> None:
+    father = {
+        **MEDICAID,
+        "subscriber": {"member_id": "F55", "first_name": "Leo", "last_name": "Park",
+                       "birth_date": "1984-01-02", "gender": "M"},
+        "relationship": "child",
+    }  # fmt: skip
+    data = dict(ORIGINALS, claims=[_claim("P-1", next_payer=father)])
+    (original,) = parse_claims(data, "claims.yaml").claims
+    built = next_payer_claim(original, _adjudication("P-1"))
+    assert (built.subscriber.member_id, built.subscriber.gender) == ("F55", "M")
+    assert built.patient is not None and built.patient.first_name == "Noah"
+    (primary,) = built.other_payers
+    assert [(a.group, a.reason, a.amount) for a in primary.adjustments] == [
+        ("PR", "2", Decimal(68))
+    ]  # claim-level only: the 835 had no lines
+    assert judge(write_837p([built], ENVELOPE))
+
+    father["subscriber"] = {k: v for k, v in father["subscriber"].items() if k != "gender"}
+    (original,) = parse_claims(dict(ORIGINALS, claims=[_claim("P-1", next_payer=father)]),
+                               "claims.yaml").claims  # fmt: skip
+    with pytest.raises(NotBillable, match=r"add them to other_payers\[0\]\.subscriber"):
+        next_payer_claim(original, _adjudication("P-1"))
