@@ -329,24 +329,14 @@ def _sv1(
     return f"SV1*{composite}*{_amount(charge)}*UN*{_amount(units)}***{_pointers(pointers)}"
 
 
-def _clm(claim: Claim, claim_id: str, pos: str) -> str:
-    """CLM: CLM07 to CLM09 from the claim (A, Y, Y unless told), CLM20 when late."""
-    head = f"CLM*{claim_id}*{_amount(claim.total_charge)}***{pos}:B:{claim.frequency_code}*Y"
-    if (
-        claim.assignment == "assigned"
-        and claim.benefits_assignment == "assigned"
-        and claim.release_of_information == "signed"
-        and claim.delay_reason is None
-    ):
-        return f"{head}*A*Y*Y"
-    clm = (
-        f"{head}*{ASSIGNMENT_CODES[claim.assignment]}"
-        f"*{BENEFITS_ASSIGNMENT_CODES[claim.benefits_assignment]}"
-        f"*{RELEASE_CODES[claim.release_of_information]}"
+@lru_cache(maxsize=256)
+def _clm_indicators(assignment: str, benefits: str, release: str, delay_reason: str | None) -> str:
+    """CLM07 to CLM09 (A, Y, Y unless the claim says otherwise) and CLM20 when late."""
+    codes = (
+        f"*{ASSIGNMENT_CODES[assignment]}*{BENEFITS_ASSIGNMENT_CODES[benefits]}"
+        f"*{RELEASE_CODES[release]}"
     )
-    if claim.delay_reason is not None:
-        clm += "*" * 11 + claim.delay_reason
-    return clm
+    return codes if delay_reason is None else codes + "*" * 11 + delay_reason
 
 
 def _other_payer(claim: Claim, index: int, other: OtherPayer) -> list[str]:
@@ -392,7 +382,14 @@ def _claim(claim: Claim) -> list[str]:
     2400 lines, in TR3 order."""
     pos = _identifier(claim.place_of_service, "place_of_service")
     claim_id = _identifier(claim.id, "id")
-    out = [_clm(claim, claim_id, pos)]
+    indicators = _clm_indicators(
+        claim.assignment,
+        claim.benefits_assignment,
+        claim.release_of_information,
+        claim.delay_reason,
+    )
+    total = _amount(claim.total_charge)
+    out = [f"CLM*{claim_id}*{total}***{pos}:B:{claim.frequency_code}*Y{indicators}"]
     # REF (position 1800) after any DTP (1350) and before HI (2310).
     if claim.prior_authorization is not None:
         auth = _identifier(claim.prior_authorization, "prior_authorization")
@@ -427,13 +424,14 @@ def _claim(claim: Claim) -> list[str]:
         out.append(_provider("DQ", claim.supervising_provider, "supervising_provider"))
     for index, other in enumerate(claim.other_payers):
         out += _other_payer(claim, index, other)
-    has_line_loops = bool(claim.other_payers) or any(
-        line.rendering_provider is not None or line.referring_provider is not None
-        for line in claim.lines
-    )
+    other_payers = claim.other_payers
     for number, line in enumerate(claim.lines, start=1):
         out += _service_line(claim_id, number, line)
-        if has_line_loops:
+        if (
+            other_payers
+            or line.rendering_provider is not None
+            or line.referring_provider is not None
+        ):
             out += _line_loops(claim, number, line)
     return out
 
