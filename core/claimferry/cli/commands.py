@@ -45,6 +45,7 @@ def register(cli: click.Group) -> None:
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
     from claimferry.cli.remits import remits
+    from claimferry.cli.secondary import secondary
 
     for command in (
         validate,
@@ -53,6 +54,7 @@ def register(cli: click.Group) -> None:
         fetch,
         status,
         remits,
+        secondary,
         batches,
         show,
         audit,
