@@ -11,6 +11,7 @@ from claimferry.claims import (
     ServiceFacility,
     ServiceLine,
     Subscriber,
+    is_partial,
 )
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
@@ -57,7 +58,11 @@ from claimferry.types import (
     UploadReceipt,
     ValidationContext,
 )
-from claimferry.validation import problems_from_validation_error
+from claimferry.validation import (
+    UnparsedError,
+    findings_of_parsed,
+    problems_from_validation_error,
+)
 from claimferry.x12.writer837 import unfit_identifier
 
 __all__ = [
@@ -111,10 +116,13 @@ __all__ = [
     "Subscriber",
     "TransportError",
     "TransportSession",
+    "UnparsedError",
     "UploadReceipt",
     "ValidationContext",
     "emit_json",
+    "findings_of_parsed",
     "hookimpl",
+    "is_partial",
     "json_option",
     "migrate_schema",
     "npi_problem",

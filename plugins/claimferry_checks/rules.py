@@ -21,6 +21,8 @@ from claimferry.api import (
     Finding,
     Severity,
     ValidationContext,
+    findings_of_parsed,
+    is_partial,
     npi_problem,
     unfit_identifier,
 )
@@ -545,7 +547,14 @@ CLAIM_CHECKS: tuple[ClaimCheck, ...] = (
 
 
 def check_claims(claims: Sequence[Claim], context: ValidationContext) -> Iterable[Finding]:
-    """Every check over every claim; all findings, none stops the others."""
+    """Every check over every claim; all findings, none stops the others.
+
+    A claim that failed its schema is checked as far as it parsed.
+    """
     for claim in claims:
+        if is_partial(claim):
+            for check in CLAIM_CHECKS:
+                yield from findings_of_parsed(check(claim, context))
+            continue
         for check in CLAIM_CHECKS:
             yield from check(claim, context)
