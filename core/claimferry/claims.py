@@ -36,9 +36,10 @@ from pydantic_core import PydanticCustomError
 
 from claimferry.documents import check_json, parse_json, parse_yaml, read_text
 from claimferry.errors import InputError, Problem
-from claimferry.findings import Finding, Severity
+from claimferry.findings import Finding, Severity, claim_label
 from claimferry.validation import (
     Unparsed,
+    UnparsedError,
     dotted,
     findings_from_validation_error,
     problems_from_validation_error,
@@ -446,6 +447,20 @@ class CheckedClaims:
     findings: list[Finding]
     order: dict[str, int]
     """Each claim id's position in the file, to report findings in file order."""
+    count: int
+    """Claims in the file, whether they parsed or not."""
+
+    def payer_ids(self) -> dict[str, str]:
+        """Each claim id's payer id, where it parsed."""
+        found: dict[str, str] = {}
+        for claim in (*self.claims, *self.partial):
+            try:
+                payer_id = claim.payer.id
+            except UnparsedError:
+                continue
+            if isinstance(payer_id, str):
+                found.setdefault(claim.id, payer_id)
+        return found
 
     def raise_findings(self) -> ClaimsFile:
         """The file, or :class:`InputError` with every finding as a problem."""
@@ -461,11 +476,6 @@ def _location(claim_id: str | None, field: str | None) -> str:
     if claim_id is None:
         return field or ""
     return f"{claim_label(claim_id)}: {field or '(claim)'}"
-
-
-def claim_label(claim_id: str) -> str:
-    """``claim SUN-1`` or, for a claim without a usable id, its place ``claims[3]``."""
-    return claim_id if claim_id.startswith("claims[") else f"claim {claim_id}"
 
 
 def _claim_key(index: int, raw: Any) -> str:
@@ -510,7 +520,7 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
         finding = Finding(
             Severity.ERROR, "FILE-SHAPE", "expected a mapping with 'claims'", fix=_SEE_DOCS
         )
-        return CheckedClaims(source, [], [], [finding], {})
+        return CheckedClaims(source, [], [], [finding], {}, 0)
     findings: list[Finding] = []
     try:
         shape: _FileShape | None = _FileShape.model_validate(data)
@@ -573,7 +583,7 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
             claims.append(claim)
         elif salvaged is not None:
             partial.append(salvaged)
-    return CheckedClaims(source, claims, partial, findings, seen)
+    return CheckedClaims(source, claims, partial, findings, seen, len(raw_claims))
 
 
 _SEE_DOCS = "see docs/claims.md for the file's layout"
@@ -641,6 +651,6 @@ def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> Chec
         fast = _fast_json(text, source)
         if fast is not None:
             order = {claim.id: index for index, claim in enumerate(fast.claims)}
-            return CheckedClaims(source, fast.claims, [], [], order)
+            return CheckedClaims(source, fast.claims, [], [], order, len(fast.claims))
         return check_claims_data(parse_json(text, source), source)
     return check_claims_data(parse_yaml(text, source), source)

@@ -75,6 +75,8 @@ def _code(kind: str) -> str:
         return "FIELD-UNKNOWN"
     if kind.startswith("date_"):
         return "DATE-FORMAT"
+    if kind == "zip_number":
+        return "ZIP-NUMBER"
     if kind.endswith("too_long") or kind == "decimal_max_digits":
         return "TOO-LONG"
     if kind.endswith("too_short"):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,12 @@ from typing import Any
 import click
 
 from claimferry import pipeline
-from claimferry.claims import Claim, load_claims
+from claimferry.claims import Claim, check_claims_file
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
 from claimferry.config import Account, find_config
 from claimferry.config_edit import pin_host_key
 from claimferry.errors import ClaimferryError
-from claimferry.findings import Finding, Severity, has_errors
+from claimferry.findings import FindingsReport, has_errors
 from claimferry.ledger import Ledger
 from claimferry.storage import atomic_write, sha256_hex
 from claimferry.types import HostKey, ValidationContext
@@ -63,31 +62,38 @@ def register(cli: click.Group) -> None:
 
 # -- findings ------------------------------------------------------------------------
 
+FINDINGS_OPTIONS = (
+    click.option(
+        "--all-findings",
+        is_flag=True,
+        help="Show every finding on its own line (as -v does); by default repeated ones are "
+        "grouped.",
+    ),
+    click.option(
+        "--max-findings",
+        type=click.IntRange(1),
+        metavar="N",
+        help="Print at most N finding lines (--json always lists every finding).",
+    ),
+)
 
-def _findings_json(findings: Sequence[Finding]) -> list[dict[str, Any]]:
-    return [
-        {
-            "severity": f.severity.value,
-            "code": f.code,
-            "message": f.message,
-            "claim": f.claim_id,
-            "field": f.field,
-            "validator": f.validator,
-        }
-        for f in findings
-    ]
+
+def findings_options(func: Any) -> Any:
+    for option in reversed(FINDINGS_OPTIONS):
+        func = option(func)
+    return func
 
 
-def _print_findings(findings: Sequence[Finding], source: str) -> None:
-    """Grouped by claim, errors first, on stderr."""
-    grouped: dict[str | None, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        grouped[finding.claim_id].append(finding)
-    for claim_id in sorted(grouped, key=lambda c: (c is not None, c or "")):
-        click.echo(f"{source}: claim {claim_id}" if claim_id else f"{source}:", err=True)
-        for f in sorted(grouped[claim_id], key=lambda f: f.severity != Severity.ERROR):
-            field = f" {f.field}:" if f.field else ""
-            click.echo(f"  {f.severity.value} {f.code}{field} {f.message}", err=True)
+@dataclass(frozen=True)
+class Checked:
+    """A claims file that passed: its claims, and the findings (warnings) to report."""
+
+    claims: list[Claim]
+    report: FindingsReport
+
+    def json(self) -> dict[str, Any]:
+        """The findings part of a command's JSON document."""
+        return {"findings": self.report.as_json(), "summary": self.report.summary()}
 
 
 def _check(
@@ -97,11 +103,18 @@ def _check(
     strict: bool,
     as_json: bool,
     *,
-    report_ok: bool,
+    all_findings: bool,
+    max_findings: int | None,
+    report_ok: bool = False,
     skip_enrollment: bool = False,
-) -> tuple[list[Claim], list[Finding]]:
-    """Load and validate; stop with exit code 2 when findings block."""
-    loaded = load_claims(claims_path, max_bytes=app.claims_file_limit)
+) -> Checked:
+    """Load and validate in one pass: schema, duplicate ids and every validator.
+
+    Findings go to stdout with a summary line (in --json, into the command's
+    document); when they block, exit code 2 and nothing is written or sent.
+    With ``report_ok`` the caller prints the summary of a file that passed.
+    """
+    checked = check_claims_file(claims_path, max_bytes=app.claims_file_limit)
     account = app.account(account_name) if account_name else None
     if skip_enrollment and account is not None and account.is_production:
         raise click.UsageError(
@@ -109,31 +122,38 @@ def _check(
             "production mode, where an unenrolled claim is rejected days later"
         )
     context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
-    findings = pipeline.validate_claims(
-        app.pm, loaded.claims, context, skip_enrollment=skip_enrollment
+    found = checked.findings + pipeline.validate_claims(
+        app.pm,
+        checked.claims,
+        context,
+        skip_enrollment=skip_enrollment,
+        partial=checked.partial,
     )
-    blocked = has_errors(findings, strict=strict)
-    if as_json and (report_ok or blocked):
-        emit_json(
-            {
-                "file": str(claims_path),
-                "claims": len(loaded.claims),
-                "valid": not blocked,
-                "findings": _findings_json(findings),
-            }
-        )
-    elif findings:
-        _print_findings(findings, str(claims_path))
+    unplaced = len(checked.order)
+    found.sort(key=lambda f: -1 if f.claim_id is None else checked.order.get(f.claim_id, unplaced))
+    report = FindingsReport(str(claims_path), checked.count, found, checked.payer_ids())
+    blocked = has_errors(found, strict=strict)
+    if as_json and blocked:
+        error = {
+            "code": "invalid-claims",
+            "message": _blocked_message(report, strict),
+            "file": str(claims_path),
+        }
+        emit_json({"ok": False, "error": error, **Checked([], report).json()})
+        raise click.exceptions.Exit(2)
+    if not as_json:
+        verbose = click.get_current_context().find_root().params.get("verbose", 0)
+        for line in report.lines(each=all_findings or verbose > 0, limit=max_findings):
+            click.echo(line)
+        if found and (blocked or not report_ok):
+            click.echo(report.summary_line())
     if blocked:
-        errors = sum(f.severity == Severity.ERROR for f in findings)
-        warnings = len(findings) - errors
-        raise click.exceptions.Exit(2) if as_json else _blocked(errors, warnings, strict)
-    return loaded.claims, findings
+        raise BadInput(_blocked_message(report, strict))
+    return Checked(checked.claims, report)
 
 
-def _blocked(errors: int, warnings: int, strict: bool) -> BadInput:
-    what = f"{errors} error(s)" + (f" and {warnings} warning(s) (--strict)" if strict else "")
-    return BadInput(f"{what}: nothing was written or sent")
+def _blocked_message(report: FindingsReport, strict: bool) -> str:
+    return f"{report.blocking(strict=strict)}: nothing was written or sent"
 
 
 # -- validate / build ----------------------------------------------------------------
@@ -154,10 +174,17 @@ def _note_skipped_enrollment(app: App, claims_path: Path) -> None:
 @CLAIMS_ARG
 @click.option("--account", "account_name", help="Also run checks that need the account.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@findings_options
 @json_option
 @pass_app
 def validate(
-    app: App, claims_path: Path, account_name: str | None, strict: bool, as_json: bool
+    app: App,
+    claims_path: Path,
+    account_name: str | None,
+    strict: bool,
+    all_findings: bool,
+    max_findings: int | None,
+    as_json: bool,
 ) -> None:
     """Check a claims file: schema, content checks and every validator plugin.
 
@@ -165,15 +192,23 @@ def validate(
     skipped, and a note on stderr says so.
     """
     try:
-        claims, findings = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
+        checked = _check(
+            app,
+            claims_path,
+            account_name,
+            strict,
+            as_json,
+            all_findings=all_findings,
+            max_findings=max_findings,
+            report_ok=True,
+        )
     finally:
         if account_name is None:
             _note_skipped_enrollment(app, claims_path)
-    if not as_json:
-        click.echo(
-            f"{claims_path}: {len(claims)} claims, "
-            f"{sum(f.severity == Severity.WARNING for f in findings)} warning(s), ok"
-        )
+    if as_json:
+        emit_json({"ok": True, **checked.json()})
+    else:
+        click.echo(f"{checked.report.summary_line()}: ok")
 
 
 @click.command()
@@ -195,6 +230,7 @@ def validate(
         "send yourself: the ledger neither checks nor records it, so it may repeat one)."
     ),
 )
+@findings_options
 @json_option
 @pass_app
 def build(
@@ -204,6 +240,8 @@ def build(
     output: Path,
     strict: bool,
     control_number: int | None,
+    all_findings: bool,
+    max_findings: int | None,
     as_json: bool,
 ) -> None:
     """Write an 837P file without sending it.
@@ -211,7 +249,16 @@ def build(
     Control numbers come from the ledger, so a built file never reuses one,
     unless --control-number overrides it.
     """
-    claims, _ = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
+    checked = _check(
+        app,
+        claims_path,
+        account_name,
+        strict,
+        as_json,
+        all_findings=all_findings,
+        max_findings=max_findings,
+    )
+    claims = checked.claims
     account = app.account(account_name)
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if control_number is None:
@@ -230,7 +277,7 @@ def build(
         "interchange_control_number": control_number,
     }
     if as_json:
-        emit_json(result)
+        emit_json({**result, **checked.json()})
     else:
         click.echo(
             f"wrote {output}: {len(claims)} claims, {len(data)} bytes, "
@@ -256,6 +303,7 @@ def build(
     help="Skip enrollment validators (test mode only; refused in production).",
 )
 @WAIT_OPTION
+@findings_options
 @json_option
 @pass_app
 def submit(
@@ -267,6 +315,8 @@ def submit(
     strict: bool,
     skip_enrollment: bool,
     wait: float,
+    all_findings: bool,
+    max_findings: int | None,
     as_json: bool,
 ) -> None:
     """Validate, build, record and upload claims, exactly once.
@@ -275,22 +325,24 @@ def submit(
     payer may already hold (sent before and not rejected) is refused unless
     --resubmit is given or the file marks it a replacement or void.
     """
-    claims, _ = _check(
+    checked = _check(
         app,
         claims_path,
         account_name,
         strict,
         as_json,
-        report_ok=False,
+        all_findings=all_findings,
+        max_findings=max_findings,
         skip_enrollment=skip_enrollment,
     )
+    claims = checked.claims
     account = app.account(account_name)
     now = datetime.now(UTC).astimezone()
     if dry_run:
         clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
         data = pipeline.build_interchange(account, clearinghouse, claims, 1, now)
         if as_json:
-            emit_json({"dry_run": True, "claims": len(claims), "size": len(data)})
+            emit_json({"dry_run": True, "claims": len(claims), "size": len(data), **checked.json()})
         else:
             click.echo(
                 f"dry run: {len(claims)} claims would be sent ({len(data)} bytes); "
@@ -321,7 +373,7 @@ def submit(
             for b in outcome.delivered
         ]
     if as_json:
-        emit_json({"delivered": rows})
+        emit_json({"delivered": rows, **checked.json()})
         return
     for row in rows:
         click.echo(
