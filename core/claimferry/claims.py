@@ -449,18 +449,8 @@ class CheckedClaims:
     """Each claim id's position in the file, to report findings in file order."""
     count: int
     """Claims in the file, whether they parsed or not."""
-
-    def payer_ids(self) -> dict[str, str]:
-        """Each claim id's payer id, where it parsed."""
-        found: dict[str, str] = {}
-        for claim in (*self.claims, *self.partial):
-            try:
-                payer_id = claim.payer.id
-            except UnparsedError:
-                continue
-            if isinstance(payer_id, str):
-                found.setdefault(claim.id, payer_id)
-        return found
+    payers: dict[str, str]
+    """Each claim id's payer id, where it parsed (the first claim's, for a repeated id)."""
 
     def raise_findings(self) -> ClaimsFile:
         """The file, or :class:`InputError` with every finding as a problem."""
@@ -520,7 +510,7 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
         finding = Finding(
             Severity.ERROR, "FILE-SHAPE", "expected a mapping with 'claims'", fix=_SEE_DOCS
         )
-        return CheckedClaims(source, [], [], [finding], {}, 0)
+        return CheckedClaims(source, [], [], [finding], {}, 0, {})
     findings: list[Finding] = []
     try:
         shape: _FileShape | None = _FileShape.model_validate(data)
@@ -550,6 +540,7 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
     claims: list[Claim] = []
     partial: list[Claim] = []
     seen: dict[str, int] = {}
+    payers: dict[str, str] = {}
     for index, (claim, salvaged) in enumerate(parsed):
         if claim is not None and claim.billing_provider is None:
             if isinstance(default, BillingProvider) and shape is not None:
@@ -579,11 +570,15 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
                 )
             )
         seen.setdefault(keys[index], index)
+        if keys[index] not in payers:
+            payer_id = _payer_id(claim or salvaged)
+            if payer_id is not None:
+                payers[keys[index]] = payer_id
         if claim is not None:
             claims.append(claim)
         elif salvaged is not None:
             partial.append(salvaged)
-    return CheckedClaims(source, claims, partial, findings, seen, len(raw_claims))
+    return CheckedClaims(source, claims, partial, findings, seen, len(raw_claims), payers)
 
 
 _SEE_DOCS = "see docs/claims.md for the file's layout"
@@ -599,6 +594,15 @@ def _no_provider(key: str) -> Finding:
         "schema",
         fix="give the claim a billing_provider, or one at the top of the file for all claims",
     )
+
+
+def _payer_id(claim: Claim | None) -> str | None:
+    """The claim's payer id, when it parsed."""
+    try:
+        payer_id = claim.payer.id if claim is not None else None
+    except UnparsedError:
+        return None
+    return payer_id if isinstance(payer_id, str) else None
 
 
 def _lacks_provider(raw: Any) -> bool:
@@ -651,6 +655,7 @@ def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> Chec
         fast = _fast_json(text, source)
         if fast is not None:
             order = {claim.id: index for index, claim in enumerate(fast.claims)}
-            return CheckedClaims(source, fast.claims, [], [], order, len(fast.claims))
+            payers = {claim.id: claim.payer.id for claim in fast.claims}
+            return CheckedClaims(source, fast.claims, [], [], order, len(fast.claims), payers)
         return check_claims_data(parse_json(text, source), source)
     return check_claims_data(parse_yaml(text, source), source)

@@ -131,7 +131,7 @@ def _check(
     )
     unplaced = len(checked.order)
     found.sort(key=lambda f: -1 if f.claim_id is None else checked.order.get(f.claim_id, unplaced))
-    report = FindingsReport(str(claims_path), checked.count, found, checked.payer_ids())
+    report = FindingsReport(str(claims_path), checked.count, found, checked.payers)
     blocked = has_errors(found, strict=strict)
     if as_json and blocked:
         error = {
