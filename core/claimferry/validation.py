@@ -91,6 +91,9 @@ _FIXES = {
     "FIELD-UNKNOWN": "remove it, or correct its spelling (docs/claims.md lists the fields)",
     "DATE-FORMAT": "write the date as YYYY-MM-DD",
     "TOO-LONG": "shorten it to what the 837P element holds",
+    "SCHEMA-DECIMAL-PARSING": "write a plain number, e.g. 480.00",
+    "SCHEMA-INT-PARSING": "write a whole number",
+    "SCHEMA-STRING-TYPE": "write it as text (quote it)",
 }
 
 

@@ -46,12 +46,32 @@ _CENTS = Decimal("0.01")
 ClaimCheck = Callable[[Claim, ValidationContext], Iterator[Finding]]
 
 
+FIXES: dict[str, str] = {
+    "SERVICE-DATE-FUTURE": "correct the date, or send the claim once the service is given",
+    "SERVICE-DATE-RANGE": "correct the dates: the end date is on or after the start date",
+    "DIAGNOSIS-DUPLICATE": "remove the second one and renumber the lines' diagnosis_pointers",
+    "BIRTH-DATE-FUTURE": "correct the date from the member's insurance card",
+    "BIRTH-DATE-AFTER-SERVICE": "correct the birth date or the service dates",
+    "UNITS-NOT-POSITIVE": "bill at least one unit, or remove the line",
+    "CHARGE-NOT-POSITIVE": "give the line's charge, or remove the line",
+    "DIAGNOSIS-POINTER-DUPLICATE": "list each pointer once",
+    "SUBSCRIBER-ADDRESS": "add subscriber.address, or give 'patient' if someone else was seen",
+    "LINE-ID-DUPLICATE": "give each line its own id, or leave the ids out",
+    "TIMELY-FILING": "check the payer's filing limit before sending",
+}
+"""What to do, for the findings whose message says only what is wrong."""
+
+
 def _error(code: str, message: str, claim: Claim, field: str) -> Finding:
-    return Finding(Severity.ERROR, code, message, claim.id, field, VALIDATOR)
+    return Finding(
+        Severity.ERROR, code, message, claim.id, field, VALIDATOR, fix=FIXES.get(code, "")
+    )
 
 
 def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
-    return Finding(Severity.WARNING, code, message, claim.id, field, VALIDATOR)
+    return Finding(
+        Severity.WARNING, code, message, claim.id, field, VALIDATOR, fix=FIXES.get(code, "")
+    )
 
 
 def _npis(claim: Claim) -> Iterator[tuple[str, str]]:

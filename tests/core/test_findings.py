@@ -122,6 +122,8 @@ def test_schema_duplicate_and_content_errors_are_reported_in_one_run(run, tmp_pa
     for finding in report["findings"]:
         assert finding["file"] == str(path)
         assert set(finding) >= {"severity", "code", "claim", "field", "message", "fix", "payer"}
+    future = next(f for f in report["findings"] if f["code"] == "SERVICE-DATE-FUTURE")
+    assert future["fix"] and future["validator"] == "content-checks"
     dates = [f for f in report["findings"] if f["code"] == "DATE-FORMAT"]
     assert dates[0]["payer"] == "00621" and dates[0]["validator"] == "schema"
     assert "1984" not in result.output.replace(str(path), "")  # values are PHI: never shown
