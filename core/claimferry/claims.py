@@ -491,17 +491,18 @@ def _claim_or_partial(
         return None, partial
 
 
-def _provider_or_partial(data: dict[str, Any]) -> Any:
-    """The file's billing provider, what parsed of it, or ``None`` when not given."""
+def _provider_or_partial(data: dict[str, Any]) -> tuple[Any, bool]:
+    """The file's billing provider (or what parsed of it, or ``None`` when not
+    given), and whether it passed its schema."""
     raw = data.get("billing_provider")
     if raw is None:
-        return None
+        return None, True
     if not isinstance(raw, dict):
-        return Unparsed("billing_provider")
+        return Unparsed("billing_provider"), False
     try:
-        return _PROVIDER.validate_python(raw)
+        return _PROVIDER.validate_python(raw), True
     except ValidationError as exc:
-        return salvage(BillingProvider, raw, exc, _CONFIG)
+        return salvage(BillingProvider, raw, exc, _CONFIG), False
 
 
 def check_claims_data(data: Any, source: str) -> CheckedClaims:
@@ -536,14 +537,15 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
             _claim_or_partial(item, key, findings)
             for item, key in zip(raw_claims, keys, strict=True)
         ]
-    default = shape.billing_provider if shape is not None else _provider_or_partial(data)
+    # the file's shape fails with any claim that is not a mapping: its provider may still pass
+    default, whole = (shape.billing_provider, True) if shape else _provider_or_partial(data)
     claims: list[Claim] = []
     partial: list[Claim] = []
     seen: dict[str, int] = {}
     payers: dict[str, str] = {}
     for index, (claim, salvaged) in enumerate(parsed):
         if claim is not None and claim.billing_provider is None:
-            if isinstance(default, BillingProvider) and shape is not None:
+            if default is not None and whole:
                 if isinstance(raw_claims[index], dict):  # built here from the dict: ours alone
                     _attach_provider(claim, default)
                 else:
@@ -552,7 +554,9 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
                 salvaged, claim = _as_partial(claim), None
         if salvaged is not None and salvaged.billing_provider is None:
             object.__setattr__(
-                salvaged, "billing_provider", default or Unparsed("billing_provider")
+                salvaged,
+                "billing_provider",
+                default if default is not None else Unparsed("billing_provider"),
             )
         if default is None and _lacks_provider(raw_claims[index]):
             findings.append(_no_provider(keys[index]))

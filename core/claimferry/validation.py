@@ -219,7 +219,7 @@ def _salvage(
         if name not in raw:
             values[name] = Unparsed(where) if field.is_required() else field.get_default()
         elif not under:
-            values[name] = _adapter(cls, name, settings).validate_python(raw[name])
+            values[name] = _parsed(_adapter(cls, name, settings), raw[name], where)
         else:
             values[name] = _salvage_value(_field_type(cls, name), raw[name], under, config, where)
     obj = object.__new__(cls)
@@ -244,9 +244,18 @@ def _salvage_value(kind: Any, raw: Any, errors: _Locations, config: ConfigDict, 
                 items.append(_salvage_value(item_kind, item, under, config, f"{path}[{index}]"))
             else:
                 settings = tuple(sorted(config.items()))
-                items.append(_item_adapter(item_kind, settings).validate_python(item))
+                items.append(_parsed(_item_adapter(item_kind, settings), item, f"{path}[{index}]"))
         return tuple(items)
     return Unparsed(path)
+
+
+def _parsed(adapter: TypeAdapter[Any], raw: Any, path: str) -> Any:
+    """The value, or :class:`Unparsed` should it fail on its own (a rule of its
+    object that the whole did not reach): a part-object never raises."""
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError:
+        return Unparsed(path)
 
 
 def _field_type(cls: type[Any], name: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import random
 import sys
 from datetime import date
 from pathlib import Path
@@ -19,8 +20,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from claimferry.claims import check_claims_file, is_partial
+from claimferry.claims import check_claims_data, check_claims_file, is_partial
 from claimferry.cli import create_cli
+from claimferry.findings import FindingsReport
 from claimferry.manager import PluginManager
 from claimferry.pipeline import validate_claims
 from claimferry.types import ValidationContext
@@ -285,3 +287,53 @@ def test_json_of_a_passing_file_carries_findings_and_summary(run, tmp_path: Path
     dry = run("submit", str(path), "--account", "sunrise", "--dry-run", "--json")
     assert dry.exit_code == 0
     assert json.loads(dry.stdout)["summary"]["warnings"] == 7
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, value in items:
+        found += [(*prefix, key), *_paths(value, (*prefix, key))]
+    return found
+
+
+def test_no_broken_file_stops_the_checks_or_loses_a_schema_error(
+    plugin_manager: PluginManager,
+) -> None:
+    """Any value anywhere replaced by junk, or removed: loading and every check
+    still run to the end, and a claim is only ever checked partly when the
+    schema has reported why."""
+    rng = random.Random(837)
+    base = _example()
+    places = _paths(base)
+    junk = [None, 5, 1.5, "x", "", [], {}, [1, "a"], {"a": 1}, "2026-13-01", -3, True, "9" * 90]
+    context = ValidationContext(account=None, today=date(2026, 12, 7))
+    for _ in range(400):
+        data = copy.deepcopy(base)
+        for place in rng.sample(places, rng.randint(1, 4)):
+            node = data
+            try:
+                for part in place[:-1]:
+                    node = node[part]
+                if isinstance(node, dict) and rng.random() < 0.2:
+                    del node[place[-1]]
+                else:
+                    node[place[-1]] = rng.choice(junk)
+            except (KeyError, IndexError, TypeError):
+                continue  # an earlier change removed this place
+        checked = check_claims_data(data, "claims.yaml")
+        found = checked.findings + validate_claims(
+            plugin_manager, checked.claims, context, partial=checked.partial
+        )
+        for claim in checked.partial:  # its own error, or the file's billing provider's
+            assert any(f.claim_id in (claim.id, None) for f in checked.findings)
+        report = FindingsReport("claims.yaml", checked.count, found, checked.payers)
+        assert all(isinstance(f.claim_id, str | None) for f in found)
+        assert len(report.lines(each=True)) == len(found)
+        json.dumps(report.as_json())
