@@ -18,44 +18,19 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 
 from claimferry.claims import check_claims_data, check_claims_file, is_partial
-from claimferry.cli import create_cli
 from claimferry.findings import FindingsReport
 from claimferry.manager import PluginManager
 from claimferry.pipeline import validate_claims
 from claimferry.types import ValidationContext
 from claimferry.validation import Unparsed, UnparsedError
+from enrollment.support import run, state_dir  # the CLI with a test account, state in tmp_path
+
+__all__ = ["run", "state_dir"]  # fixtures used by name
 
 EXAMPLE = Path(__file__).with_name("issue_example_claims.yaml")
 BENCHMARK = Path(__file__).parents[2] / "benchmarks" / "build_837.py"
-ACCOUNTS = {
-    "accounts": {
-        "sunrise": {
-            "clearinghouse": "officeally",
-            "submitter_id": "SUNRISE01",
-            "mode": "test",
-            "contact": {"name": "Billing Office", "phone": "2175550100"},
-            "sftp": {"host": "127.0.0.1", "port": 2222},
-            "credentials": {"source": "env"},
-        }
-    }
-}
-
-
-@pytest.fixture
-def run(plugin_manager: PluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(tmp_path / "state"))
-    config = tmp_path / "accounts.yaml"
-    config.write_text(yaml.safe_dump(ACCOUNTS))
-    monkeypatch.setenv("CLAIMFERRY_CONFIG", str(config))
-    cli = create_cli(plugin_manager)
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def _example() -> dict[str, Any]:

@@ -62,10 +62,22 @@ def register(cli: click.Group) -> None:
 
 # -- findings ------------------------------------------------------------------------
 
+
+_SHOWN = "claimferry.findings."
+
+
+def _shown(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Kept for :func:`_check`, the one place findings print: commands never see them."""
+    ctx.meta[f"{_SHOWN}{param.name}"] = value
+    return value
+
+
 FINDINGS_OPTIONS = (
     click.option(
         "--all-findings",
         is_flag=True,
+        expose_value=False,
+        callback=_shown,
         help="Show every finding on its own line (as -v does); by default repeated ones are "
         "grouped.",
     ),
@@ -73,6 +85,8 @@ FINDINGS_OPTIONS = (
         "--max-findings",
         type=click.IntRange(1),
         metavar="N",
+        expose_value=False,
+        callback=_shown,
         help="Print at most N finding lines (--json always lists every finding).",
     ),
 )
@@ -103,9 +117,7 @@ def _check(
     strict: bool,
     as_json: bool,
     *,
-    all_findings: bool,
-    max_findings: int | None,
-    report_ok: bool = False,
+    report_ok: bool,
     skip_enrollment: bool = False,
 ) -> Checked:
     """Load and validate in one pass: schema, duplicate ids and every validator.
@@ -142,8 +154,9 @@ def _check(
         emit_json({"ok": False, "error": error, **Checked([], report).json()})
         raise click.exceptions.Exit(2)
     if not as_json:
-        verbose = click.get_current_context().find_root().params.get("verbose", 0)
-        for line in report.lines(each=all_findings or verbose > 0, limit=max_findings):
+        ctx = click.get_current_context()
+        each = ctx.meta.get(f"{_SHOWN}all_findings") or ctx.find_root().params.get("verbose")
+        for line in report.lines(each=bool(each), limit=ctx.meta.get(f"{_SHOWN}max_findings")):
             click.echo(line)
         if found and (blocked or not report_ok):
             click.echo(report.summary_line())
@@ -178,13 +191,7 @@ def _note_skipped_enrollment(app: App, claims_path: Path) -> None:
 @json_option
 @pass_app
 def validate(
-    app: App,
-    claims_path: Path,
-    account_name: str | None,
-    strict: bool,
-    all_findings: bool,
-    max_findings: int | None,
-    as_json: bool,
+    app: App, claims_path: Path, account_name: str | None, strict: bool, as_json: bool
 ) -> None:
     """Check a claims file: schema, content checks and every validator plugin.
 
@@ -192,16 +199,7 @@ def validate(
     skipped, and a note on stderr says so.
     """
     try:
-        checked = _check(
-            app,
-            claims_path,
-            account_name,
-            strict,
-            as_json,
-            all_findings=all_findings,
-            max_findings=max_findings,
-            report_ok=True,
-        )
+        checked = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
     finally:
         if account_name is None:
             _note_skipped_enrollment(app, claims_path)
@@ -240,8 +238,6 @@ def build(
     output: Path,
     strict: bool,
     control_number: int | None,
-    all_findings: bool,
-    max_findings: int | None,
     as_json: bool,
 ) -> None:
     """Write an 837P file without sending it.
@@ -249,15 +245,7 @@ def build(
     Control numbers come from the ledger, so a built file never reuses one,
     unless --control-number overrides it.
     """
-    checked = _check(
-        app,
-        claims_path,
-        account_name,
-        strict,
-        as_json,
-        all_findings=all_findings,
-        max_findings=max_findings,
-    )
+    checked = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
     claims = checked.claims
     account = app.account(account_name)
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
@@ -315,8 +303,6 @@ def submit(
     strict: bool,
     skip_enrollment: bool,
     wait: float,
-    all_findings: bool,
-    max_findings: int | None,
     as_json: bool,
 ) -> None:
     """Validate, build, record and upload claims, exactly once.
@@ -331,8 +317,7 @@ def submit(
         account_name,
         strict,
         as_json,
-        all_findings=all_findings,
-        max_findings=max_findings,
+        report_ok=False,
         skip_enrollment=skip_enrollment,
     )
     claims = checked.claims
