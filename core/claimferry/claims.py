@@ -480,7 +480,9 @@ def _claim_or_partial(
 ) -> tuple[Claim | None, Claim | None]:
     """The claim, or what parsed of it; its schema errors go to ``findings``."""
     if not isinstance(item, dict):
-        findings.append(Finding(Severity.ERROR, "CLAIM-SHAPE", "expected a mapping", key))
+        findings.append(
+            Finding(Severity.ERROR, "CLAIM-SHAPE", "expected a mapping", key, None, "schema")
+        )
         return None, None
     try:
         return _CLAIM.validate_python(item), None
@@ -509,7 +511,11 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
     """Check a parsed document; every problem becomes a finding, none stops the rest."""
     if not isinstance(data, dict):
         finding = Finding(
-            Severity.ERROR, "FILE-SHAPE", "expected a mapping with 'claims'", fix=_SEE_DOCS
+            Severity.ERROR,
+            "FILE-SHAPE",
+            "expected a mapping with 'claims'",
+            validator="schema",
+            fix="see docs/claims.md for the file's layout",
         )
         return CheckedClaims(source, [], [], [finding], {}, 0, {})
     findings: list[Finding] = []
@@ -583,9 +589,6 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
         elif salvaged is not None:
             partial.append(salvaged)
     return CheckedClaims(source, claims, partial, findings, seen, len(raw_claims), payers)
-
-
-_SEE_DOCS = "see docs/claims.md for the file's layout"
 
 
 def _no_provider(key: str) -> Finding:
