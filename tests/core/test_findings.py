@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from claimferry.claims import check_claims_data, check_claims_file, is_partial
-from claimferry.findings import FindingsReport
+from claimferry.cli.findings import FindingsReport
 from claimferry.manager import PluginManager
 from claimferry.pipeline import validate_claims
 from claimferry.types import ValidationContext
@@ -201,14 +201,13 @@ def test_five_thousand_claims_with_the_same_two_warnings_print_under_20_lines(
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) < 20, result.output
-    assert lines[-1] == f"0 errors, 10,000 warnings in {path} (5,000 claims): ok"
+    assert lines[-1] == f"0 errors, 10000 warnings in {path} (5000 claims): ok"
     grouped = [line for line in lines if line.startswith("warning ")]
     # one line per warning and payer (the generator uses six payers), naming a few claims
     assert {line.split()[1] for line in grouped} == {"PAYER-CLAIM-NUMBER-UNUSED", "ZIP-PLUS4"}
     assert len(grouped) == 12
     assert all("(BEN-" in line and ", ...)" in line for line in grouped)
-    assert "10,000 warnings" in lines[-1]
-    counted = sum(int(line.split(": ")[1].split()[0].replace(",", "")) for line in grouped)
+    counted = sum(int(line.split(": ")[1].split()[0]) for line in grouped)
     assert counted == 10_000
 
     each = run("validate", str(path), "--all-findings")
