@@ -15,6 +15,7 @@ from claimferry.claims import (
     ServiceFacility,
     ServiceLine,
     Subscriber,
+    is_partial,
 )
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.cli.output import examples, table
@@ -74,7 +75,11 @@ from claimferry.types import (
     UploadReceipt,
     ValidationContext,
 )
-from claimferry.validation import problems_from_validation_error
+from claimferry.validation import (
+    UnparsedError,
+    findings_of_parsed,
+    problems_from_validation_error,
+)
 from claimferry.x12.writer837 import unfit_identifier
 
 __all__ = [
@@ -139,11 +144,14 @@ __all__ = [
     "Subscriber",
     "TransportError",
     "TransportSession",
+    "UnparsedError",
     "UploadReceipt",
     "ValidationContext",
     "emit_json",
     "examples",
+    "findings_of_parsed",
     "hookimpl",
+    "is_partial",
     "json_option",
     "load_master_key",
     "migrate_schema",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass as plain_dataclass
+from dataclasses import fields, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +36,15 @@ from pydantic_core import PydanticCustomError
 
 from claimferry.documents import check_json, parse_json, parse_yaml, read_text
 from claimferry.errors import InputError, Problem
-from claimferry.validation import dotted, problems_from_validation_error
+from claimferry.findings import Finding, Severity, claim_label
+from claimferry.validation import (
+    Unparsed,
+    UnparsedError,
+    dotted,
+    findings_from_validation_error,
+    problems_from_validation_error,
+    salvage,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -590,18 +599,9 @@ def _fast_json(text: str, source: str) -> ClaimsFile | None:
     return ClaimsFile.model_construct(source=source, claims=claims)
 
 
-def _claim_label(index: int, raw: Any) -> str:
-    if isinstance(raw, dict) and isinstance(raw.get("id"), str | int):
-        return f"claim {raw['id']}"
-    return f"claims[{index}]"
-
-
-def _under(label: str) -> Callable[[tuple[int | str, ...]], str]:
-    return lambda loc: f"{label}: {dotted(loc) or '(claim)'}"
-
-
 _CLAIM_LIST = TypeAdapter(list[Claim])
 _CLAIM = TypeAdapter(Claim)
+_PROVIDER = TypeAdapter(BillingProvider)
 
 
 def claim_json(claim: Claim) -> bytes:
@@ -625,82 +625,223 @@ def revised(claim: Claim, source: str, **changes: Any) -> Claim:
     try:
         return replace(claim, **changes)
     except ValidationError as exc:
-        label = f"claim {claim.id}"
-        raise InputError(problems_from_validation_error(exc, source, _under(label))) from None
+        raise InputError(
+            problems_from_validation_error(
+                exc, source, lambda loc: _location(claim.id, dotted(loc))
+            )
+        ) from None
 
 
-def _claim_or_problems(item: Any, index: int, source: str, problems: list[Problem]) -> Claim | None:
-    label = _claim_label(index, item)
+class PartialClaim(Claim):
+    """A claim that failed its schema, as far as it parsed: for the content
+    checks only (see :func:`claimferry.validation.salvage`), never written."""
+
+    __slots__ = ()
+
+
+def is_partial(claim: Claim) -> bool:
+    """Whether a check may meet :class:`~claimferry.validation.Unparsed` values in ``claim``."""
+    return isinstance(claim, PartialClaim)
+
+
+@plain_dataclass(frozen=True)
+class CheckedClaims:
+    """A claims file read without stopping at the first problem.
+
+    ``claims`` passed the schema; ``partial`` did not, and hold what parsed,
+    for the content checks; ``findings`` are the schema and duplicate-id
+    errors. Only a file without findings may be built from.
+    """
+
+    source: str
+    claims: list[Claim]
+    partial: list[Claim]
+    findings: list[Finding]
+    order: dict[str, int]
+    """Each claim id's position in the file, to report findings in file order."""
+    count: int
+    """Claims in the file, whether they parsed or not."""
+    payers: dict[str, str]
+    """Each claim id's payer id, where it parsed (the first claim's, for a repeated id)."""
+
+    def raise_findings(self) -> ClaimsFile:
+        """The file, or :class:`InputError` with every finding as a problem."""
+        if self.findings:
+            raise InputError(
+                Problem(self.source, _location(f.claim_id, f.field), f.message)
+                for f in self.findings
+            )
+        return ClaimsFile(source=self.source, claims=self.claims)
+
+
+def _location(claim_id: str | None, field: str | None) -> str:
+    if claim_id is None:
+        return field or ""
+    return f"{claim_label(claim_id)}: {field or '(claim)'}"
+
+
+def _claim_key(index: int, raw: Any) -> str:
+    """The claim id as written, or the claim's place when it has none worth showing."""
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str | int):
+        return str(raw["id"]).strip() or f"claims[{index}]"
+    return f"claims[{index}]"
+
+
+def _claim_or_partial(
+    item: Any, key: str, findings: list[Finding]
+) -> tuple[Claim | None, Claim | None]:
+    """The claim, or what parsed of it; its schema errors go to ``findings``."""
     if not isinstance(item, dict):
-        problems.append(Problem(source, label, "expected a mapping"))
-        return None
+        findings.append(
+            Finding(Severity.ERROR, "CLAIM-SHAPE", "expected a mapping", key, None, "schema")
+        )
+        return None, None
     try:
-        return _CLAIM.validate_python(item)
+        return _CLAIM.validate_python(item), None
     except ValidationError as exc:
-        problems += problems_from_validation_error(exc, source, _under(label))
-        return None
+        findings += findings_from_validation_error(exc, key)
+        partial: Claim = salvage(PartialClaim, item, exc, _CONFIG)
+        object.__setattr__(partial, "id", key)  # an id that failed is still its label
+        return None, partial
 
 
-def parse_claims(data: Any, source: str) -> ClaimsFile:
-    """Check a parsed document; raise :class:`InputError` with every problem found."""
+def _provider_or_partial(data: dict[str, Any]) -> tuple[Any, bool]:
+    """The file's billing provider (or what parsed of it, or ``None`` when not
+    given), and whether it passed its schema."""
+    raw = data.get("billing_provider")
+    if raw is None:
+        return None, True
+    if not isinstance(raw, dict):
+        return Unparsed("billing_provider"), False
+    try:
+        return _PROVIDER.validate_python(raw), True
+    except ValidationError as exc:
+        return salvage(BillingProvider, raw, exc, _CONFIG), False
+
+
+def check_claims_data(data: Any, source: str) -> CheckedClaims:
+    """Check a parsed document; every problem becomes a finding, none stops the rest."""
     if not isinstance(data, dict):
-        raise InputError([Problem(source, "", "expected a mapping with 'claims'")])
+        finding = Finding(
+            Severity.ERROR,
+            "FILE-SHAPE",
+            "expected a mapping with 'claims'",
+            validator="schema",
+            fix="see docs/claims.md for the file's layout",
+        )
+        return CheckedClaims(source, [], [], [finding], {}, 0, {})
+    findings: list[Finding] = []
     try:
         shape: _FileShape | None = _FileShape.model_validate(data)
     except ValidationError as exc:
         # Claims are checked one by one below; report file-level problems with theirs.
-        file_problems = [
-            p
-            for p in problems_from_validation_error(exc, source)
-            if not p.location.startswith("claims[")
+        findings += [
+            f
+            for f in findings_from_validation_error(exc, None)
+            if not (f.field or "").startswith("claims[")
         ]
         shape = None
-    else:
-        file_problems = []
     raw = data.get("claims")
     raw_claims: list[Any] = raw if isinstance(raw, list) else []
-    problems = list(file_problems)
-    claims: list[Claim] = []
-    seen: dict[str, int] = {}
-    default_provider = shape.billing_provider if shape is not None else None
+    keys = [_claim_key(index, item) for index, item in enumerate(raw_claims)]
     try:
         with _gc_paused():
-            parsed: list[Claim | None] = list(_CLAIM_LIST.validate_python(raw_claims))
+            parsed: list[tuple[Claim | None, Claim | None]] = [
+                (claim, None) for claim in _CLAIM_LIST.validate_python(raw_claims)
+            ]
     except ValidationError:
         # Check claims one by one so every problem is labelled with its claim id.
         parsed = [
-            _claim_or_problems(item, i, source, problems) for i, item in enumerate(raw_claims)
+            _claim_or_partial(item, key, findings)
+            for item, key in zip(raw_claims, keys, strict=True)
         ]
-    for index, claim in enumerate(parsed):
-        if claim is None:
-            continue
-        label = _claim_label(index, raw_claims[index])
-        if claim.billing_provider is None:
-            if default_provider is None:
-                if shape is not None:
-                    problems.append(
-                        Problem(
-                            source,
-                            f"{label}: billing_provider",
-                            "required here or at the top of the file",
-                        )
-                    )
-                continue
-            if isinstance(raw_claims[index], dict):  # built here from the dict: ours alone
-                _attach_provider(claim, default_provider)
-            else:
-                claim = replace(claim, billing_provider=default_provider)
-        if claim.id in seen:
-            problems.append(
-                Problem(
-                    source, f"{label}: id", f"duplicate claim id (also claims[{seen[claim.id]}])"
+    # the file's shape fails with any claim that is not a mapping: its provider may still pass
+    default, whole = (shape.billing_provider, True) if shape else _provider_or_partial(data)
+    claims: list[Claim] = []
+    partial: list[Claim] = []
+    seen: dict[str, int] = {}
+    payers: dict[str, str] = {}
+    for index, (claim, salvaged) in enumerate(parsed):
+        if claim is not None and claim.billing_provider is None:
+            if default is not None and whole:
+                if isinstance(raw_claims[index], dict):  # built here from the dict: ours alone
+                    _attach_provider(claim, default)
+                else:
+                    claim = replace(claim, billing_provider=default)
+            else:  # the file's provider failed its schema, or is missing
+                salvaged, claim = _as_partial(claim), None
+        if salvaged is not None and salvaged.billing_provider is None:
+            object.__setattr__(
+                salvaged,
+                "billing_provider",
+                default if default is not None else Unparsed("billing_provider"),
+            )
+        if default is None and _lacks_provider(raw_claims[index]):
+            findings.append(_no_provider(keys[index]))
+        if isinstance(raw_claims[index], dict) and keys[index] in seen:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "CLAIM-ID-DUPLICATE",
+                    f"duplicate claim id (also claims[{seen[keys[index]]}])",
+                    keys[index],
+                    "id",
+                    "schema",
+                    fix="give each claim its own id; a correction of a sent claim is a "
+                    "replacement (frequency: replacement)",
                 )
             )
-        seen.setdefault(claim.id, index)
-        claims.append(claim)
-    if problems:
-        raise InputError(problems)
-    return ClaimsFile(source=source, claims=claims)
+        seen.setdefault(keys[index], index)
+        if keys[index] not in payers:
+            payer_id = _payer_id(claim or salvaged)
+            if payer_id is not None:
+                payers[keys[index]] = payer_id
+        if claim is not None:
+            claims.append(claim)
+        elif salvaged is not None:
+            partial.append(salvaged)
+    return CheckedClaims(source, claims, partial, findings, seen, len(raw_claims), payers)
+
+
+def _no_provider(key: str) -> Finding:
+    return Finding(
+        Severity.ERROR,
+        "FIELD-MISSING",
+        "required here or at the top of the file",
+        key,
+        "billing_provider",
+        "schema",
+        fix="give the claim a billing_provider, or one at the top of the file for all claims",
+    )
+
+
+def _payer_id(claim: Claim | None) -> str | None:
+    """The claim's payer id, when it parsed."""
+    try:
+        payer_id = claim.payer.id if claim is not None else None
+    except UnparsedError:
+        return None
+    return payer_id if isinstance(payer_id, str) else None
+
+
+def _lacks_provider(raw: Any) -> bool:
+    return isinstance(raw, dict) and raw.get("billing_provider") is None
+
+
+_CLAIM_FIELDS = tuple(field.name for field in fields(Claim))
+
+
+def _as_partial(claim: Claim) -> Claim:
+    """A valid claim as a :class:`PartialClaim`, to take a provider that failed its schema."""
+    partial = object.__new__(PartialClaim)
+    for name in _CLAIM_FIELDS:
+        object.__setattr__(partial, name, getattr(claim, name))
+    return partial
+
+
+def parse_claims(data: Any, source: str) -> ClaimsFile:
+    """Check a parsed document; raise :class:`InputError` with every problem found."""
+    return check_claims_data(data, source).raise_findings()
 
 
 CLAIMS_FILE_LIMIT = 200 * 1_000_000
@@ -709,7 +850,17 @@ CLAIMS_FILE_LIMIT_ENV = "CLAIMFERRY_CLAIMS_FILE_LIMIT_MB"
 
 
 def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile:
-    """Load a YAML or JSON claims file (see docs/claims.md)."""
+    """Load a YAML or JSON claims file (see docs/claims.md); :class:`InputError` if it
+    has any problem."""
+    return check_claims_file(path, max_bytes=max_bytes).raise_findings()
+
+
+def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> CheckedClaims:
+    """Read a YAML or JSON claims file and report every schema problem as a finding.
+
+    A file that cannot be read as a document at all (too big, not YAML) is an
+    :class:`InputError`: there are no claims to check.
+    """
     text = read_text(
         path,
         what="claims file",
@@ -720,5 +871,10 @@ def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile
     source = str(path)
     if path.suffix.lower() == ".json":
         check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
-        return _fast_json(text, source) or parse_claims(parse_json(text, source), source)
-    return parse_claims(parse_yaml(text, source), source)
+        fast = _fast_json(text, source)
+        if fast is not None:
+            order = {claim.id: index for index, claim in enumerate(fast.claims)}
+            payers = {claim.id: claim.payer.id for claim in fast.claims}
+            return CheckedClaims(source, fast.claims, [], [], order, len(fast.claims), payers)
+        return check_claims_data(parse_json(text, source), source)
+    return check_claims_data(parse_yaml(text, source), source)

@@ -21,6 +21,8 @@ from claimferry.api import (
     Finding,
     Severity,
     ValidationContext,
+    findings_of_parsed,
+    is_partial,
     npi_problem,
     unfit_identifier,
 )
@@ -45,12 +47,32 @@ _CENTS = Decimal("0.01")
 ClaimCheck = Callable[[Claim, ValidationContext], Iterator[Finding]]
 
 
+FIXES: dict[str, str] = {
+    "SERVICE-DATE-FUTURE": "correct the date, or send the claim once the service is given",
+    "SERVICE-DATE-RANGE": "correct the dates: the end date is on or after the start date",
+    "DIAGNOSIS-DUPLICATE": "remove the second one and renumber the lines' diagnosis_pointers",
+    "BIRTH-DATE-FUTURE": "correct the date from the member's insurance card",
+    "BIRTH-DATE-AFTER-SERVICE": "correct the birth date or the service dates",
+    "UNITS-NOT-POSITIVE": "bill at least one unit, or remove the line",
+    "CHARGE-NOT-POSITIVE": "give the line's charge, or remove the line",
+    "DIAGNOSIS-POINTER-DUPLICATE": "list each pointer once",
+    "SUBSCRIBER-ADDRESS": "add subscriber.address, or give 'patient' if someone else was seen",
+    "LINE-ID-DUPLICATE": "give each line its own id, or leave the ids out",
+    "TIMELY-FILING": "check the payer's filing limit before sending",
+}
+"""What to do, for the findings whose message says only what is wrong."""
+
+
 def _error(code: str, message: str, claim: Claim, field: str) -> Finding:
-    return Finding(Severity.ERROR, code, message, claim.id, field, VALIDATOR)
+    return Finding(
+        Severity.ERROR, code, message, claim.id, field, VALIDATOR, fix=FIXES.get(code, "")
+    )
 
 
 def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
-    return Finding(Severity.WARNING, code, message, claim.id, field, VALIDATOR)
+    return Finding(
+        Severity.WARNING, code, message, claim.id, field, VALIDATOR, fix=FIXES.get(code, "")
+    )
 
 
 def _npis(claim: Claim) -> Iterator[tuple[str, str]]:
@@ -579,7 +601,14 @@ CLAIM_CHECKS: tuple[ClaimCheck, ...] = (
 
 
 def check_claims(claims: Sequence[Claim], context: ValidationContext) -> Iterable[Finding]:
-    """Every check over every claim; all findings, none stops the others."""
+    """Every check over every claim; all findings, none stops the others.
+
+    A claim that failed its schema is checked as far as it parsed.
+    """
     for claim in claims:
+        if is_partial(claim):
+            for check in CLAIM_CHECKS:
+                yield from findings_of_parsed(check(claim, context))
+            continue
         for check in CLAIM_CHECKS:
             yield from check(claim, context)

@@ -299,7 +299,7 @@ def test_validate_refuses_a_51_character_prior_authorization_with_exit_2(
     path = _with_reference(tmp_path, "SUN-1001", ("prior_authorization",), "A" * 51)
     result = CliRunner().invoke(create_cli(plugin_manager), ["validate", str(path)])
     assert result.exit_code == 2
-    assert f"{path}: claim SUN-1001: prior_authorization: " in result.stderr
+    assert f"{path}: claim SUN-1001: prior_authorization: " in result.stdout
     assert "Traceback" not in result.output and "A" * 51 not in result.output
 
 
