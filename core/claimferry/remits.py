@@ -36,8 +36,10 @@ ZERO = Decimal(0)
 
 def encode_adjustments(adjustments: Iterable[Adjustment]) -> str:
     return "|".join(
-        f"{a.group}:{a.reason}:{a.amount}:{'' if a.quantity is None else a.quantity}"
-        for a in adjustments
+        [
+            f"{a.group}:{a.reason}:{a.amount}:{'' if a.quantity is None else a.quantity}"
+            for a in adjustments
+        ]
     )
 
 
@@ -108,33 +110,38 @@ class RemitRecorder:
         claims: Sequence[RemitClaim],
         rows: Sequence[int],
         states: Sequence[ClaimState],
+        owed: Sequence[Decimal],
         sent_lines: dict[int, list[str]],
     ) -> None:
-        """Record claims and their lines. ``sent_lines`` are the REF*6R values we sent,
-        in order, per claim row, to match each remitted line to the line it pays."""
+        """Record claims and their lines. ``owed`` is each claim's patient responsibility;
+        ``sent_lines`` are the REF*6R values we sent, in order, per claim row, to match
+        each remitted line to the line it pays.
+
+        Written out for speed: this runs for every claim and line of a large ERA.
+        """
         assert self.payment_id is not None
-        db = self.db
+        db, payment_id = self.db, self.payment_id
         first = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM remit_claims").fetchone()[0])
         claim_rows, line_rows = [], []
-        for remit_id, claim, row, state in zip(
-            range(first, first + len(claims)), claims, rows, states, strict=True
+        for remit_id, claim, row, state, claim_owed in zip(
+            range(first, first + len(claims)), claims, rows, states, owed, strict=True
         ):
             crossover = claim.crossover_carrier
             claim_rows.append(
                 (
                     remit_id,
-                    self.payment_id,
+                    payment_id,
                     row,
                     claim.claim_id,
                     claim.status,
                     state,
                     str(claim.charge),
                     str(claim.paid),
-                    str(patient_responsibility(claim)),
+                    str(claim_owed),
                     claim.filing_code,
                     claim.payer_claim_number,
                     f"{crossover.name} ({crossover.id})" if crossover else None,
-                    encode_adjustments(claim.adjustments),
+                    encode_adjustments(claim.adjustments) if claim.adjustments else "",
                     "|".join(claim.remark_codes),
                     claim.segment_position,
                 )
@@ -143,24 +150,24 @@ class RemitRecorder:
                 continue
             sent = sent_lines.get(row, ())
             for number, line in enumerate(claim.lines, 1):
-                allowed = line.allowed_amount
+                control_number, amounts = line.control_number, line.amounts
+                allowed = line.allowed_amount if amounts else None
+                service_from, service_to = line.service_from, line.service_to
                 line_rows.append(
                     (
                         remit_id,
                         number,
-                        sent.index(line.control_number) + 1
-                        if line.control_number in sent
-                        else None,
-                        line.control_number,
+                        sent.index(control_number) + 1 if control_number in sent else None,
+                        control_number,
                         line.procedure,
                         ":".join(line.modifiers),
                         str(line.charge),
                         str(line.paid),
                         None if allowed is None else str(allowed),
                         str(line.units),
-                        _day(line.service_from),
-                        _day(line.service_to),
-                        encode_adjustments(line.adjustments),
+                        service_from.isoformat() if service_from is not None else None,
+                        service_to.isoformat() if service_to is not None else None,
+                        encode_adjustments(line.adjustments) if line.adjustments else "",
                         "|".join(line.remark_codes),
                     )
                 )

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +99,17 @@ class Adjustment:
 
     @property
     def reason_meaning(self) -> str:
-        return meaning(ADJUSTMENT_REASONS, self.reason)
+        return _reason_meaning(self.reason)
 
     def describe(self) -> str:
-        return f"{self.group}-{self.reason} {self.amount}: {self.reason_meaning}"
+        return f"{self.group}-{self.reason} {self.amount}: {_reason_meaning(self.reason)}"
+
+
+@lru_cache(maxsize=1024)
+def _reason_meaning(reason: str) -> str:
+    """Cached: every claim's status detail describes its adjustments, and an ERA
+    repeats a few dozen reasons thousands of times."""
+    return meaning(ADJUSTMENT_REASONS, reason)
 
 
 @fast_frozen_init
