@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from claimferry.claims import MAX_CLAIM_ID
 from claimferry.database import (
@@ -491,9 +491,12 @@ class NewClaim:
     lines: tuple[SentLine, ...] = ()
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What one response says of one claim (ledger row), for :meth:`Ledger.answer_claims`."""
+class Answer(NamedTuple):
+    """What one response says of one claim (ledger row), for :meth:`Ledger.answer_claims`.
+
+    A named tuple, not a frozen dataclass: an ERA makes one per claim, and a
+    tuple is made in a third of the time.
+    """
 
     row: int
     state: ClaimState

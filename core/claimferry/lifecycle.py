@@ -138,7 +138,8 @@ def _remit_detail(claim: RemitClaim, state: ClaimState, owed: Decimal, net: Deci
     for line in claim.lines:
         reasons += [a.describe() for a in line.adjustments]
         remarks += line.remark_codes
-    reasons += [describe_remark(code) for code in dict.fromkeys(remarks)]
+    if remarks:
+        reasons += [describe_remark(code) for code in dict.fromkeys(remarks)]
     return "; ".join(reasons)
 
 

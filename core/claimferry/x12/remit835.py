@@ -727,27 +727,28 @@ class Remit835Stream(EnvelopedStream):
     GROUP = "HP"
 
     def __iter__(self) -> Iterator[RemitEvent]:
-        envelope, transaction = self.envelope, None
+        envelope, transaction, claim = self.envelope, None, None
         check, in_claim = envelope.check, _IN_CLAIM.get
         last: Segment | None = None
         for segment in self.segments:
             last = segment
+            if claim is not None:  # most segments: straight to their handler
+                handler = in_claim(segment.id)
+                if handler is not None:
+                    assert transaction is not None  # a claim is only ever open in one
+                    handler(transaction, claim, segment)
+                    continue
             if not check(segment):
                 assert transaction is not None
-                claim = transaction.claim
-                if claim is not None:  # most segments: straight to their handler
-                    handler = in_claim(segment.id)
-                    if handler is not None:
-                        handler(transaction, claim, segment)
-                        continue
                 events = transaction.feed(segment)
+                claim = transaction.claim
                 if events:
                     yield from events
             elif segment.id == "ST":
                 transaction = _Transaction(segment, self.reader)
             elif segment.id == "SE" and transaction is not None:
                 yield from transaction.end()
-                transaction = None
+                transaction = claim = None
         envelope.finish(last)
 
 
