@@ -1157,18 +1157,6 @@ class Ledger:
     def claim_record(self, row: int) -> ClaimRecord:
         return _claim(self._db.execute("SELECT * FROM claims WHERE id = ?", (row,)).fetchone())
 
-    def sent_line_numbers(self, rows: Sequence[int]) -> dict[int, list[str]]:
-        """Each claim's line control numbers (REF*6R) as sent, in line order."""
-        found: dict[int, list[str]] = {}
-        for r in select_in(
-            self._db,
-            "SELECT claim_row, control_number FROM claim_lines "
-            "WHERE claim_row IN ({marks}) ORDER BY claim_row, line_number",
-            rows,
-        ):
-            found.setdefault(r[0], []).append(r[1])
-        return found
-
     def response_known(
         self, account: str, remote_name: str, size: int, modified: float | None = None
     ) -> bool:

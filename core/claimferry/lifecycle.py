@@ -380,7 +380,7 @@ class _Answers:
         owed = [patient_responsibility(c) for c in claims]
         states = list(map(adjudication, claims, owed))
         earlier = earlier_remits(ledger.db, rows)
-        recorder.claims(claims, rows, states, owed, ledger.sent_line_numbers(rows))
+        recorder.claims(claims, rows, states, owed)
         day = claims[0].payment.payment_date
         paid_on = day.isoformat() if day is not None else None
         answers = []

@@ -111,11 +111,9 @@ class RemitRecorder:
         rows: Sequence[int],
         states: Sequence[ClaimState],
         owed: Sequence[Decimal],
-        sent_lines: dict[int, list[str]],
     ) -> None:
-        """Record claims and their lines. ``owed`` is each claim's patient responsibility;
-        ``sent_lines`` are the REF*6R values we sent, in order, per claim row, to match
-        each remitted line to the line it pays.
+        """Record claims and their lines. ``owed`` is each claim's patient responsibility.
+        Each line is matched to the line it pays by the REF*6R we sent with it.
 
         Written out for speed: this runs for every claim and line of a large ERA.
         """
@@ -146,9 +144,6 @@ class RemitRecorder:
                     claim.segment_position,
                 )
             )
-            if not claim.lines:
-                continue
-            sent = sent_lines.get(row, ())
             for number, line in enumerate(claim.lines, 1):
                 control_number, amounts = line.control_number, line.amounts
                 allowed = line.allowed_amount if amounts else None
@@ -157,7 +152,7 @@ class RemitRecorder:
                     (
                         remit_id,
                         number,
-                        sent.index(control_number) + 1 if control_number in sent else None,
+                        row,
                         control_number,
                         line.procedure,
                         ":".join(line.modifiers),
@@ -181,7 +176,9 @@ class RemitRecorder:
         db.executemany(
             "INSERT INTO remit_lines (remit_claim_id, line_number, sent_line, control_number, "
             "procedure, modifiers, charge, paid, allowed, units, service_from, service_to, "
-            "adjustments, remark_codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "adjustments, remark_codes) VALUES (?1, ?2, (SELECT MIN(line_number) FROM claim_lines "
+            "WHERE claim_row = ?3 AND control_number = ?4), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+            "?13, ?14)",
             line_rows,
         )
 
