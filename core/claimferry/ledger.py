@@ -157,6 +157,11 @@ REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
 """Refused by the clearinghouse or the payer's front end: never adjudicated."""
 
 
+_STATE_OF = {str(state): state for state in ClaimState}
+"""A stored state to its ClaimState: a lookup costs a tenth of calling the enum,
+once per claim of a large ERA."""
+
+
 def _moves_to(current: ClaimState, state: ClaimState) -> bool:
     """Whether an answer moves a claim on. At the same step a rejection stands:
     Office Ally's report can reject a claim whose 999 accepted it, in either
@@ -1113,7 +1118,7 @@ class Ledger:
         now = _now()
         with self.transaction() as db:
             current = {
-                r[0]: ClaimState(r[1])
+                r[0]: _STATE_OF[r[1]]
                 for r in select_in(
                     db,
                     "SELECT id, state FROM claims WHERE id IN ({marks})",
@@ -1122,13 +1127,14 @@ class Ledger:
             }
             moves, events, numbers = [], [], []
             for a in answers:
+                state = str(a.state)  # a plain str binds faster than the enum
                 if a.current and _moves_to(current[a.row], a.state):
                     current[a.row] = a.state
-                    moves.append((a.state, a.detail, now, a.payer_claim_number, a.row))
+                    moves.append((state, a.detail, now, a.payer_claim_number, a.row))
                 elif a.payer_claim_number:
                     numbers.append((a.payer_claim_number, a.row))
                 amount = None if a.amount is None else str(a.amount)
-                events.append((a.row, a.state, a.detail, amount, a.source_file, now))
+                events.append((a.row, state, a.detail, amount, a.source_file, now))
             db.executemany(
                 "UPDATE claims SET state = ?, detail = ?, updated_at = ?, "
                 "payer_claim_number = COALESCE(?, payer_claim_number) WHERE id = ?",
