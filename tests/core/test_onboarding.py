@@ -76,7 +76,7 @@ def ledger(state: Path) -> Iterator[Ledger]:
         yield opened
 
 
-def _account(tmp_path: Path, pm: PluginManager, **north: Any) -> Account:
+def _account(tmp_path: Path, **north: Any) -> Account:
     config: Config = load_config(_write(tmp_path, _config_data(**north)))
     return config.account("north")
 
@@ -92,7 +92,7 @@ def _done(clinic: ClinicOnboarding) -> dict[str, bool]:
 def test_a_new_clinic_holds_no_step_and_each_names_its_next_action(
     tmp_path: Path, plugin_manager: PluginManager, ledger: Ledger, state: Path
 ) -> None:
-    clinic = _clinic(plugin_manager, ledger, state, _account(tmp_path, plugin_manager))
+    clinic = _clinic(plugin_manager, ledger, state, _account(tmp_path))
     assert not any(_done(clinic).values())
     assert clinic.next_step is not None and clinic.next_step.number == 1
     actions = {step.key: step.action for step in clinic.steps}
@@ -111,7 +111,7 @@ def test_a_new_clinic_holds_no_step_and_each_names_its_next_action(
 def test_each_fact_turns_its_step_and_a_refused_login_turns_it_back(
     tmp_path: Path, plugin_manager: PluginManager, ledger: Ledger, state: Path, samples_dir: Path
 ) -> None:
-    account = _account(tmp_path, plugin_manager, sftp={"host": "h", "host_key": HOST_KEY})
+    account = _account(tmp_path, sftp={"host": "h", "host_key": HOST_KEY})
     mark_step(ledger, "north", "oa-account", NOW.date() - timedelta(days=3))
     master = MasterKey(base64.b64decode(generate_master_key()), "test")
     secrets = Credentials(username="north-sftp", password=SecretStr("s3cret-test-only"))
@@ -166,26 +166,24 @@ def test_an_unlisted_payer_needs_enrollment_and_no_payers_is_a_gap(
 ) -> None:
     with PayerList.open(state) as payers:
         payers.replace(parse_payer_list(samples_dir / "officeally_payer_list.csv"), "list.csv")
-    unlisted = _account(tmp_path, plugin_manager, onboarding={"payers": ["ZZ999"]})
+    unlisted = _account(tmp_path, onboarding={"payers": ["ZZ999"]})
     steps = {s.key: s for s in _clinic(plugin_manager, ledger, state, unlisted).steps}
     assert steps["edi-enrollment"].detail == "not approved for ZZ999"
-    none = _account(tmp_path, plugin_manager, onboarding={})
+    none = _account(tmp_path, onboarding={})
     steps = {s.key: s for s in _clinic(plugin_manager, ledger, state, none).steps}
     assert steps["edi-enrollment"].action == (
         "list the payer IDs the clinic bills in accounts.north.onboarding.payers"
     )
 
 
-def test_the_sftp_request_has_the_four_fields_or_names_what_is_missing(
-    tmp_path: Path, plugin_manager: PluginManager
-) -> None:
-    message = sftp_request(_account(tmp_path, plugin_manager))
+def test_the_sftp_request_has_the_four_fields_or_names_what_is_missing(tmp_path: Path) -> None:
+    message = sftp_request(_account(tmp_path))
     assert (message["From"], message["To"]) == ("billing@north.example", "support@officeally.com")
     body = message.get_content().splitlines()
     for line in ("Username: north-aba", "Contact Name: Dana Reyes", "Type: HCFA"):
         assert line in body
     assert "Software Name: claimferry" in body
-    bare = _account(tmp_path, plugin_manager, onboarding={}, contact=None)
+    bare = _account(tmp_path, onboarding={}, contact=None)
     with pytest.raises(ConfigError) as raised:
         sftp_request(bare)
     assert [p.location for p in raised.value.problems] == [
