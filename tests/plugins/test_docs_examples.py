@@ -225,6 +225,15 @@ NOT_OFFLINE = {
         "writes under /etc/claimferry; tests/core/test_credstore.py makes keys in a "
         "temporary folder"
     ),
+    ("onboard", "request-sftp"): (
+        "needs the account's onboarding settings, which the mock's config leaves out; "
+        "tests/e2e/test_onboarding.py writes the request and tests/core/test_onboarding.py "
+        "the missing settings"
+    ),
+    ("onboard", "promote"): (
+        "needs every step to production done (enrollment, an accepted test file); "
+        "tests/e2e/test_onboarding.py takes a clinic there and promotes it"
+    ),
     ("batches", "resend"): (
         "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
     ),
