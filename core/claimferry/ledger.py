@@ -463,6 +463,10 @@ _MIGRATIONS: list[str] = [
         rewrapped_at TEXT
     );
     """,
+    # onboarding reads each clinic's latest audit facts (logins, marks, promotion)
+    """
+    CREATE INDEX audit_by_account_action ON audit (account, action);
+    """,
 ]
 
 _TABLES = frozenset(
@@ -1327,6 +1331,16 @@ class Ledger:
             (account, LOGIN_REFUSED, LOGIN_OK),
         ).fetchone()
         return _audit_entry(row) if row is not None and row["action"] == LOGIN_REFUSED else None
+
+    def latest_audit(self, account: str, actions: Sequence[str]) -> AuditEntry | None:
+        """The account's most recent audit entry with one of ``actions``."""
+        marks = ",".join("?" * len(actions))
+        row = self._db.execute(
+            f"SELECT * FROM audit WHERE account = ? AND action IN ({marks}) "  # noqa: S608
+            "ORDER BY id DESC LIMIT 1",
+            (account, *actions),
+        ).fetchone()
+        return _audit_entry(row) if row is not None else None
 
     def audit_entries(self, account: str | None = None) -> list[AuditEntry]:
         sql, args = "SELECT * FROM audit", []

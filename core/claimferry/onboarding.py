@@ -29,7 +29,7 @@ from claimferry.manager import PluginManager
 from claimferry.notify import ONBOARDING_COMPLETE
 
 ONBOARD_MARKED = "onboard-marked"
-"""Audit action of ``onboard mark``; its detail is ``"<step> <YYYY-MM-DD>"``."""
+"""Audit actions of ``onboard mark`` are ``onboard-marked:<step>``; the detail is the date."""
 PROMOTED = "promoted-to-production"
 """Audit action of ``onboard promote``; a forced promotion says so, and what was missing."""
 STORE_SOURCE = "store"
@@ -50,8 +50,8 @@ STEPS: tuple[tuple[str, str], ...] = (
 )
 PROMOTION_STEPS = range(3, 10)
 """Steps 3 to 9 must hold before ``onboard promote`` sets ``mode: production``."""
-_LOGGED_IN = frozenset({"upload", "fetch"})
-"""Audit actions written only after a login worked (besides ``login-ok``)."""
+_LOGGED_IN = (LOGIN_OK, "upload", "fetch")
+"""Audit actions written only after a login worked."""
 
 
 @dataclass(frozen=True)
@@ -129,14 +129,14 @@ def clinic_onboarding(
     payer_list_max_age_days: int,
 ) -> ClinicOnboarding:
     """The ten steps of one clinic, each from its facts."""
-    audit = ledger.audit_entries(account.name)
     name = account.name
-    login = _login(ledger, account, audit)
+    login = _login(ledger, account)
     logged_in = login[0]
     billed = _billed_payers(ledger.db, account)
+    marks = {key: ledger.latest_audit(name, [_mark_action(key)]) for key in MARKED_STEPS}
     found = [
-        _marked(audit, "oa-account", logged_in, f"claimferry onboard mark {name} oa-account"),
-        _marked(audit, "sftp-requested", logged_in, f"claimferry onboard request-sftp {name}"),
+        _marked(marks["oa-account"], logged_in, f"claimferry onboard mark {name} oa-account"),
+        _marked(marks["sftp-requested"], logged_in, f"claimferry onboard request-sftp {name}"),
         _credentials(pm, ledger, account),
         _host_key(account),
         login,
@@ -145,8 +145,8 @@ def clinic_onboarding(
         _enrollment(pm, ledger, state_dir, account, billed, EnrollmentTransaction.ERA),
         _test_file(ledger.db, account),
     ]
-    promotions = [e for e in audit if e.action == PROMOTED]
-    promoted_at = promotions[-1].at if promotions else None
+    promotion = ledger.latest_audit(name, [PROMOTED])
+    promoted_at = promotion.at if promotion is not None else None
     found.append(_production(account, promoted_at))
     facts = enumerate(zip(STEPS, found, strict=True), 1)
     steps = tuple(
@@ -160,12 +160,16 @@ _Fact = tuple[bool, str, str | None]
 """Whether a step holds, what the facts say, and the next action if it does not."""
 
 
-def _marked(audit: Sequence[AuditEntry], key: str, logged_in: bool, action: str) -> _Fact:
+def _mark_action(key: str) -> str:
+    """``onboard-marked:oa-account``: one audit action per marked step, so that the
+    latest mark of each is one indexed look-up."""
+    return f"{ONBOARD_MARKED}:{key}"
+
+
+def _marked(mark: AuditEntry | None, logged_in: bool, action: str) -> _Fact:
     """A hand-marked step; a login that worked shows it happened, marked or not."""
-    marks = [e for e in audit if e.action == ONBOARD_MARKED and (e.detail or "").startswith(key)]
-    if marks:
-        on = (marks[-1].detail or "").split()[-1]
-        return True, f"{on} (marked by {marks[-1].actor})", action
+    if mark is not None:
+        return True, f"{mark.detail} (marked by {mark.actor})", action
     if logged_in:
         return True, "implied: an SFTP login worked", action
     return False, "not marked", action
@@ -206,16 +210,14 @@ def _host_key(account: Account) -> _Fact:
     return False, f"nothing pinned for {sftp.host}", pin
 
 
-def _login(ledger: Ledger, account: Account, audit: Sequence[AuditEntry]) -> _Fact:
+def _login(ledger: Ledger, account: Account) -> _Fact:
     test = f"claimferry credentials test {account.name}"
     refused = ledger.refused_login(account.name)
     if refused is not None:
         return False, f"on hold: a login was refused {refused.at[:16]}", test
-    worked = [
-        e for e in audit if e.action == LOGIN_OK or (e.action in _LOGGED_IN and e.host_fingerprint)
-    ]
-    if worked:
-        return True, f"last login ok {worked[-1].at[:16]}", test
+    worked = ledger.latest_audit(account.name, _LOGGED_IN)
+    if worked is not None:
+        return True, f"last login ok {worked.at[:16]}", test
     return False, "never logged in", test
 
 
@@ -335,7 +337,7 @@ def mark_step(ledger: Ledger, account: str, key: str, on: date) -> None:
     """Record a hand-marked step (``oa-account`` or ``sftp-requested``) in the audit trail."""
     if key not in MARKED_STEPS:
         raise ValueError(f"only {', '.join(MARKED_STEPS)} are marked by hand")
-    ledger.audit(ONBOARD_MARKED, account=account, detail=f"{key} {on.isoformat()}")
+    ledger.audit(_mark_action(key), account=account, detail=on.isoformat())
 
 
 def record_promotion(
@@ -352,7 +354,7 @@ def record_promotion(
 
 
 def was_promoted(ledger: Ledger, account: str) -> bool:
-    return any(e.action == PROMOTED for e in ledger.audit_entries(account))
+    return ledger.latest_audit(account, [PROMOTED]) is not None
 
 
 def sftp_request(account: Account) -> EmailMessage:
