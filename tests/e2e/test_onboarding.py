@@ -17,6 +17,7 @@ from claimferry.notify import ONBOARDING_COMPLETE
 from claimferry_harness.cli import _reload_users, harness_group
 from claimferry_harness.users import UsersFileWatch
 from e2e.support import ACCOUNT, E2E
+from support.alert_servers import WEBHOOK_SECRET, WebhookServer, webhook_server
 
 CLINIC = "northside"
 SAMPLE_PAYERS = ("00621", "60054", "62308", "87726")
@@ -34,9 +35,25 @@ def _done(world: E2E) -> set[str]:
     return {key for key, step in _steps(world).items() if step["done"]}
 
 
+def _alert_ops_by_webhook(world: E2E, url: str) -> None:
+    """The vendor's operations hear of the clinic's completed onboarding by webhook."""
+    world.monkeypatch.setenv("OPS_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    config = yaml.safe_load(world.config_path.read_text())
+    config["notifiers"] = {
+        "ops": {"type": "webhook", "url": url, "secret_var": "OPS_WEBHOOK_SECRET"}
+    }
+    config["accounts"][CLINIC]["alerts"] = {"ops": ["onboarding_complete"]}
+    world.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 def test_a_new_clinic_goes_from_nothing_to_production(
     e2e: E2E, samples_dir: Path, tmp_path: Path
 ) -> None:
+    with webhook_server() as webhook:
+        _onboard_a_clinic(e2e, samples_dir, tmp_path, webhook)
+
+
+def _onboard_a_clinic(e2e: E2E, samples_dir: Path, tmp_path: Path, webhook: WebhookServer) -> None:
     outputs = []
     host, port = e2e.harness.host, str(e2e.harness.port)
     outputs.append(
@@ -48,6 +65,7 @@ def test_a_new_clinic_goes_from_nothing_to_production(
             "billing@northside.example", "--no-input",
         )
     )  # fmt: skip
+    _alert_ops_by_webhook(e2e, webhook.url)
     status = e2e.json("onboard", "status", CLINIC)
     assert status["clinics"][0]["blocked_at"] == 1
     assert _done(e2e) == set()  # not even the host key: nothing pinned yet
@@ -137,8 +155,13 @@ def test_a_new_clinic_goes_from_nothing_to_production(
     assert {"onboard-marked:oa-account", "onboard-marked:sftp-requested"} <= set(actions)
     assert actions[-2:] == ["promoted-to-production", ONBOARDING_COMPLETE]
 
-    # the completed onboarding is an alert with the next fetch (webhook-free: digest row)
+    # the completed onboarding is an alert, sent with the next fetch
+    assert not webhook.verified()
     outputs.append(e2e.ok("fetch", "--account", CLINIC))
+    (posted,) = webhook.verified()
+    digest = json.loads(posted.body)
+    assert digest["account"] == CLINIC
+    assert [a["kind"] for a in digest["alerts"]] == ["onboarding_complete"]
     outputs.append(e2e.ok("audit", "--json"))
     text = "\n".join(r.output for r in outputs) + json.dumps(audit)
     assert login["password"] not in text
