@@ -22,7 +22,6 @@ with a larger ``--fetches`` to see.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import secrets
@@ -38,7 +37,13 @@ from pathlib import Path
 import yaml
 
 from claimferry.credentials import Credentials, SecretStr
-from claimferry.credstore import MASTER_KEY_ENV, CredentialStore, load_master_key
+from claimferry.credstore import (
+    KEY_ORIGINS,
+    MASTER_KEY_ENV,
+    CredentialStore,
+    generate_master_key,
+    load_master_key,
+)
 from claimferry.enrollment import EnrollmentEntry, set_enrollment
 from claimferry.ledger import LOGIN_OK, Ledger, NewClaim
 from claimferry.onboarding import mark_step
@@ -143,11 +148,9 @@ def main() -> None:
     script = Path(sys.executable).with_name("claimferry")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        key_file = work / "master.key"
-        key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-        key_file.chmod(0o600)
-        os.environ.pop(MASTER_KEY_ENV, None)
-        os.environ[f"{MASTER_KEY_ENV}_FILE"] = str(key_file)
+        for suffix in KEY_ORIGINS:  # one origin only: a key in the environment
+            os.environ.pop(MASTER_KEY_ENV + suffix, None)
+        os.environ[MASTER_KEY_ENV] = generate_master_key()  # the children inherit it
         started = time.perf_counter()
         config = build_state(work, clinics, args.fetches, PAYER_LIST)
         print(f"state built in {time.perf_counter() - started:.1f}s")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from claimferry.config import Account
-from claimferry.credstore import CredentialStore
+from claimferry.credstore import STORE_SOURCE, CredentialStore
 from claimferry.enrollment import EnrollmentStatus, EnrollmentTransaction, list_enrollments
 from claimferry.errors import ClaimferryError, ConfigError, Problem
 from claimferry.ledger import LOGIN_OK, AuditEntry, ClaimState, Ledger
@@ -32,7 +32,6 @@ ONBOARD_MARKED = "onboard-marked"
 """Audit actions of ``onboard mark`` are ``onboard-marked:<step>``; the detail is the date."""
 PROMOTED = "promoted-to-production"
 """Audit action of ``onboard promote``; a forced promotion says so, and what was missing."""
-STORE_SOURCE = "store"
 
 MARKED_STEPS = ("oa-account", "sftp-requested")
 """The steps only the clinic knows of: marked by hand."""
