@@ -118,16 +118,59 @@ def summarize(clinics: Sequence[ClinicOnboarding]) -> dict[str, Any]:
     }
 
 
-def clinic_onboarding(
+def onboarding_status(
     pm: PluginManager,
     ledger: Ledger,
     state_dir: Path,
-    account: Account,
+    accounts: Iterable[Account],
     *,
     now: datetime,
     payer_list_max_age_days: int,
+) -> list[ClinicOnboarding]:
+    """The ten steps of each clinic, each from its facts; the payer list is read
+    once per payer, whatever the number of clinics."""
+    payer_lists = _PayerLists(pm, state_dir)
+    return [
+        _clinic(pm, ledger, payer_lists, account, now, payer_list_max_age_days)
+        for account in accounts
+    ]
+
+
+class _PayerLists:
+    """What the clearinghouses' payer lists say, asked once in a run (each
+    question opens the list)."""
+
+    def __init__(self, pm: PluginManager, state_dir: Path) -> None:
+        self._pm, self._state_dir = pm, state_dir
+        self._imported: dict[str, tuple[bool, datetime | None]] = {}
+        self._required: dict[tuple[str, str, str], bool | None] = {}
+
+    def imported(self, clearinghouse: str) -> tuple[bool, datetime | None]:
+        """Whether the clearinghouse keeps a list, and when it was last imported."""
+        if clearinghouse not in self._imported:
+            read = self._pm.get_clearinghouse(clearinghouse).payer_list_imported
+            when = read(self._state_dir) if read is not None else None
+            self._imported[clearinghouse] = (read is not None, when)
+        return self._imported[clearinghouse]
+
+    def requires_enrollment(self, clearinghouse: str, payer: str, transaction: str) -> bool:
+        """As the list says; a payer it does not list (or no list) is taken to need it."""
+        key = (clearinghouse, payer, transaction)
+        if key not in self._required:
+            read = self._pm.get_clearinghouse(clearinghouse).requires_enrollment
+            found = read(self._state_dir, payer, transaction) if read is not None else None
+            self._required[key] = found
+        return self._required[key] is not False
+
+
+def _clinic(
+    pm: PluginManager,
+    ledger: Ledger,
+    payer_lists: _PayerLists,
+    account: Account,
+    now: datetime,
+    max_age: int,
 ) -> ClinicOnboarding:
-    """The ten steps of one clinic, each from its facts."""
     name = account.name
     login = _login(ledger, account)
     logged_in = login[0]
@@ -139,9 +182,9 @@ def clinic_onboarding(
         _credentials(pm, ledger, account),
         _host_key(account),
         login,
-        _payer_list(pm, state_dir, account, now, payer_list_max_age_days),
-        _enrollment(pm, ledger, state_dir, account, billed, EnrollmentTransaction.CLAIMS),
-        _enrollment(pm, ledger, state_dir, account, billed, EnrollmentTransaction.ERA),
+        _payer_list(payer_lists, account, now, max_age),
+        _enrollment(payer_lists, ledger, account, billed, EnrollmentTransaction.CLAIMS),
+        _enrollment(payer_lists, ledger, account, billed, EnrollmentTransaction.ERA),
         _test_file(ledger.db, account),
     ]
     promotion = ledger.latest_audit(name, [PROMOTED])
@@ -220,14 +263,11 @@ def _login(ledger: Ledger, account: Account) -> _Fact:
     return False, "never logged in", test
 
 
-def _payer_list(
-    pm: PluginManager, state_dir: Path, account: Account, now: datetime, max_age: int
-) -> _Fact:
-    imported_at = pm.get_clearinghouse(account.clearinghouse).payer_list_imported
-    if imported_at is None:
+def _payer_list(payer_lists: _PayerLists, account: Account, now: datetime, max_age: int) -> _Fact:
+    kept, when = payer_lists.imported(account.clearinghouse)
+    if not kept:
         return True, f"{account.clearinghouse} keeps no payer list", None
     action = "download the payer list (CSV) from the portal, then: claimferry payers import FILE"
-    when = imported_at(state_dir)
     if when is None:
         return False, "never imported", action
     age = (now - when).days
@@ -249,9 +289,8 @@ def _billed_payers(db: sqlite3.Connection, account: Account) -> list[str]:
 
 
 def _enrollment(
-    pm: PluginManager,
+    payer_lists: _PayerLists,
     ledger: Ledger,
-    state_dir: Path,
     account: Account,
     payers: Sequence[str],
     transaction: EnrollmentTransaction,
@@ -266,7 +305,6 @@ def _enrollment(
             "no payers known: no claims yet and none declared",
             f"list the payer IDs the clinic bills in accounts.{name}.onboarding.payers",
         )
-    required = pm.get_clearinghouse(account.clearinghouse).requires_enrollment
     approved = {
         record.payer_id.upper()
         for record in list_enrollments(
@@ -277,7 +315,7 @@ def _enrollment(
         payer
         for payer in payers
         if payer not in approved
-        and (required is None or required(state_dir, payer, transaction.value) is not False)
+        and payer_lists.requires_enrollment(account.clearinghouse, payer, transaction.value)
     ]
     if waiting:
         return (

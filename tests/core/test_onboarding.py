@@ -24,8 +24,8 @@ from claimferry.ledger import LOGIN_OK, LOGIN_REFUSED, Ledger
 from claimferry.manager import PluginManager
 from claimferry.onboarding import (
     ClinicOnboarding,
-    clinic_onboarding,
     mark_step,
+    onboarding_status,
     sftp_request,
     summarize,
 )
@@ -82,7 +82,8 @@ def _account(tmp_path: Path, **north: Any) -> Account:
 
 
 def _clinic(pm: PluginManager, ledger: Ledger, state: Path, account: Account) -> ClinicOnboarding:
-    return clinic_onboarding(pm, ledger, state, account, now=NOW, payer_list_max_age_days=90)
+    (clinic,) = onboarding_status(pm, ledger, state, [account], now=NOW, payer_list_max_age_days=90)
+    return clinic
 
 
 def _done(clinic: ClinicOnboarding) -> dict[str, bool]:
@@ -134,11 +135,11 @@ def test_each_fact_turns_its_step_and_a_refused_login_turns_it_back(
         payers.replace(parse_payer_list(samples_dir / "officeally_payer_list.csv"), "list.csv")
     steps = {s.key: s for s in _clinic(plugin_manager, ledger, state, account).steps}
     assert steps["payer-list"].done
-    stale = clinic_onboarding(
+    (stale,) = onboarding_status(
         plugin_manager,
         ledger,
         state,
-        account,
+        [account],
         now=NOW + timedelta(days=400),
         payer_list_max_age_days=90,
     )

@@ -29,12 +29,9 @@ def _clinics(app: App, accounts: list[Account]) -> list[onboarding.ClinicOnboard
     now = datetime.now(UTC)
     max_age = app.config().payer_list_max_age_days
     with Ledger.open(app.state_dir) as ledger:
-        return [
-            onboarding.clinic_onboarding(
-                app.pm, ledger, app.state_dir, account, now=now, payer_list_max_age_days=max_age
-            )
-            for account in accounts
-        ]
+        return onboarding.onboarding_status(
+            app.pm, ledger, app.state_dir, accounts, now=now, payer_list_max_age_days=max_age
+        )
 
 
 @onboard.command(
