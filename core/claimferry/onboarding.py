@@ -177,7 +177,12 @@ def _clinic(
     billed = _billed_payers(ledger.db, account)
     marks = {key: ledger.latest_audit(name, [_mark_action(key)]) for key in MARKED_STEPS}
     found = [
-        _marked(marks["oa-account"], logged_in, f"claimferry onboard mark {name} oa-account"),
+        _marked(
+            marks["oa-account"],
+            logged_in,
+            f"the clinic opens an Office Ally account, then: claimferry onboard mark {name} "
+            "oa-account",
+        ),
         _marked(marks["sftp-requested"], logged_in, f"claimferry onboard request-sftp {name}"),
         _credentials(pm, ledger, account),
         _host_key(account),
@@ -413,15 +418,16 @@ def sftp_request(account: Account) -> EmailMessage:
     message["From"] = settings.registered_email
     message["To"] = settings.sftp_request_to
     message["Subject"] = f"SFTP account request: {settings.portal_username}"
-    message.set_content(
+    message.set_content(  # 8bit: a person reads and sends it, not quoted-printable
         "Hello Office Ally Support,\n\n"
-        "Please open an SFTP account for our Office Ally account, for sending "
+        "Please open an SFTP account for our Office Ally account, to send\n"
         "professional claims (837P) from our billing software:\n\n"
         f"Username: {settings.portal_username}\n"
         f"Contact Name: {account.contact.name}\n"
         f"Software Name: {settings.software_name}\n"
         "Type: HCFA\n\n"
         "Please send the SFTP username and password to this address.\n\n"
-        f"Thank you,\n{account.contact.name}\n"
+        f"Thank you,\n{account.contact.name}\n",
+        cte="8bit",
     )
     return message

@@ -295,3 +295,21 @@ def test_harness_users_add_issues_a_login_once(tmp_path: Path) -> None:
     other = _issue("south", users)
     assert other.exit_code == 0
     assert set(load_users(users)) == {"north-sftp", "south"}
+
+
+def test_the_printed_request_is_the_one_docs_onboarding_shows(
+    tmp_path: Path, plugin_manager: PluginManager, state: Path
+) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "onboarding.md").read_text()
+    shown = doc[doc.index("From: billing@sunrise.example") :]
+    shown = shown[: shown.index("```")]
+    data = _config_data(
+        onboarding={"portal_username": "sunrise-aba", "registered_email": "billing@sunrise.example"}
+    )
+    data["accounts"] = {"sunrise": data["accounts"]["north"]}
+    config = _write(tmp_path, data)
+    result = CliRunner().invoke(
+        create_cli(plugin_manager), ["--config", str(config), "onboard", "request-sftp", "sunrise"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == shown

@@ -174,7 +174,7 @@ def request_sftp(app: App, account_name: str, output: Path | None, as_json: bool
         )
         return
     if output is None:
-        click.echo(text)
+        click.echo(text, nl=False)  # it ends its last line itself
     else:
         click.echo(f"wrote the SFTP request to {output}")
     click.echo(
