@@ -46,6 +46,7 @@ def register(cli: click.Group) -> None:
     from claimferry.cli.lifecycle import audit, show, status
     from claimferry.cli.onboard import onboard
     from claimferry.cli.remits import remits
+    from claimferry.cli.secondary import secondary
 
     for command in (
         validate,
@@ -54,6 +55,7 @@ def register(cli: click.Group) -> None:
         fetch,
         status,
         remits,
+        secondary,
         batches,
         show,
         audit,
