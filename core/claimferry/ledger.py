@@ -481,6 +481,10 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX next_payer_claims_by_original ON next_payer_claims (original_row);
     """,
+    # 9: onboarding reads each clinic's latest audit facts (logins, marks, promotion)
+    """
+    CREATE INDEX audit_by_account_action ON audit (account, action);
+    """,
 ]
 
 _TABLES = frozenset(
@@ -1371,6 +1375,16 @@ class Ledger:
             (account, LOGIN_REFUSED, LOGIN_OK),
         ).fetchone()
         return _audit_entry(row) if row is not None and row["action"] == LOGIN_REFUSED else None
+
+    def latest_audit(self, account: str, actions: Sequence[str]) -> AuditEntry | None:
+        """The account's most recent audit entry with one of ``actions``."""
+        marks = ",".join("?" * len(actions))
+        row = self._db.execute(
+            f"SELECT * FROM audit WHERE account = ? AND action IN ({marks}) "  # noqa: S608
+            "ORDER BY id DESC LIMIT 1",
+            (account, *actions),
+        ).fetchone()
+        return _audit_entry(row) if row is not None else None
 
     def audit_entries(self, account: str | None = None) -> list[AuditEntry]:
         sql, args = "SELECT * FROM audit", []
