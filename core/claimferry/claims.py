@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
-from claimferry.documents import check_json, parse_json, parse_yaml, read_text
+from claimferry.documents import check_json, parse_claims_yaml, parse_json, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.validation import dotted, problems_from_validation_error
 
@@ -63,13 +63,12 @@ Day = Annotated[date, BeforeValidator(_date_text)]
 
 
 def _zip_text(value: Any) -> Any:
-    """YAML reads an unquoted ``02134`` as the octal number 1116, and any ZIP as a
-    number that has lost its leading zeros: only text keeps the digits written."""
+    """A ZIP read as a number has lost what a leading zero said (JSON ``02134`` is
+    refused, PyYAML reads it as the octal 1116): only text keeps the digits written."""
     if isinstance(value, int | float | Decimal):
         raise PydanticCustomError(
             "zip_number",
-            "read as a number, which drops leading zeros (YAML reads 02134 as 1116); "
-            'quote it: zip: "02134"',
+            'read as a number, which may drop leading zeros; quote it: zip: "02134"',
         )
     return value
 
@@ -509,4 +508,4 @@ def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile
     if path.suffix.lower() == ".json":
         check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
         return _fast_json(text, source) or parse_claims(parse_json(text, source), source)
-    return parse_claims(parse_yaml(text, source), source)
+    return parse_claims(parse_claims_yaml(text, source), source)
