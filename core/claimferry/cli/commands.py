@@ -15,7 +15,7 @@ import click
 
 from claimferry import pipeline
 from claimferry.claims import Claim, load_claims
-from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
+from claimferry.cli.app import WAIT_OPTION, App, BadInput, emit_json, json_option, pass_app
 from claimferry.config import Account, find_config
 from claimferry.config_edit import pin_host_key
 from claimferry.errors import ClaimferryError
@@ -27,38 +27,6 @@ from claimferry.types import HostKey, ValidationContext
 CLAIMS_ARG = click.argument(
     "claims_path", metavar="CLAIMS", type=click.Path(path_type=Path, dir_okay=False)
 )
-WAIT_OPTION = click.option(
-    "--wait",
-    type=click.FloatRange(0),
-    default=0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait while another run works for the same sender (one at a time).",
-)
-
-
-def register(cli: click.Group) -> None:
-    from claimferry.cli.batches import batches
-    from claimferry.cli.enrollment import enrollment
-    from claimferry.cli.lifecycle import audit, show, status
-    from claimferry.cli.remits import remits
-
-    for command in (
-        validate,
-        build,
-        submit,
-        fetch,
-        status,
-        remits,
-        batches,
-        show,
-        audit,
-        enrollment,
-        plugins,
-        hostkey,
-        credentials,
-    ):
-        cli.add_command(command)
 
 
 # -- findings ------------------------------------------------------------------------
