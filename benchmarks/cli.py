@@ -44,14 +44,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_837 import generate
+from build_837 import write_claims_file
 
 from claimferry_harness import HarnessUser, MockOfficeAlly
+from claimferry_harness.demo import ACCOUNT, _write_config  # the demo's own account
 
-ACCOUNT = "sunrise"
 COMMANDS = ("validate", "build", "submit", "fetch", "status", "remits-export")
 TARGET_SIZE = 10_000
 BUILD_TARGET = {"yaml": 15.0, "json": 25.0}
@@ -123,37 +121,6 @@ def claimferry() -> str:
     return str(script)
 
 
-def write_claims(path: Path, count: int) -> None:
-    document = generate(count)
-    if path.suffix == ".json":
-        path.write_text(json.dumps(document), encoding="utf-8")
-    else:
-        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-
-
-def write_config(folder: Path, server: MockOfficeAlly) -> Path:
-    config = {
-        "state_dir": "state",
-        "accounts": {
-            ACCOUNT: {
-                "clearinghouse": "officeally",
-                "submitter_id": "SUNRISE01",
-                "mode": "test",
-                "contact": {"name": "Billing Office", "phone": "2175550100"},
-                "sftp": {
-                    "host": server.host,
-                    "port": server.port,
-                    "host_key": server.host_key_openssh,
-                },
-                "credentials": {"source": "env"},
-            }
-        },
-    }
-    path = folder / "accounts.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def run_pyx12(path: Path) -> None:
     """The comparison, in its own process: pyx12's API (its x12valid command's exit
     code is not a verdict), with its 997 and log thrown away."""
@@ -190,7 +157,7 @@ def one_round(
         run, _, _ = timed([sys.executable, __file__, PYX12_FLAG, str(x12_path)], env, work)
         figures.add("pyx12", run)
     with MockOfficeAlly(work / "harness", {ACCOUNT: HarnessUser(password=password)}) as server:
-        config = str(write_config(work, server))
+        config = str(_write_config(work, server))
         base = [script, "--config", config]
         claims = str(claims_path)
         steps: list[tuple[str, list[str]]] = [
@@ -299,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             for fmt in formats:
                 claims_path = folder / f"claims-{size}.{fmt}"
-                write_claims(claims_path, size)
+                write_claims_file(claims_path, size)
                 x12_path = folder / f"claims-{size}.837"
                 figures = Figures(claims=size)
                 for round_number in range(options.rounds):

@@ -7,8 +7,9 @@ X12 readers into every ``claimferry --help``.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from claimferry.lazy import exports
 
 if TYPE_CHECKING:
     from claimferry.claims import (
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
         ServiceLine,
         Subscriber,
     )
-    from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+    from claimferry.cli.app import (
+        App,
+        ClaimferryGroup,
+        LazyCommand,
+        emit_json,
+        json_option,
+        pass_app,
+    )
     from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
     from claimferry.credentials import Credentials, SecretStr
     from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
@@ -103,6 +111,7 @@ _HOME = {
     "HostKey": "claimferry.types",
     "HostKeyError": "claimferry.errors",
     "InputError": "claimferry.errors",
+    "LazyCommand": "claimferry.cli.app",
     "Patient": "claimferry.claims",
     "Payer": "claimferry.claims",
     "PayerIdCheck": "claimferry.types",
@@ -139,14 +148,7 @@ _HOME = {
 """Where each public name lives."""
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(home), name)
-    globals()[name] = value  # the next lookup does not come here
-    return value
-
+__getattr__ = exports(__name__, _HOME)
 
 __all__ = [
     "Account",
@@ -180,6 +182,7 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "LazyCommand",
     "Patient",
     "Payer",
     "PayerIdCheck",

@@ -8,8 +8,9 @@ Names are imported on first use (PEP 562): the package is imported by the
 into every command.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from claimferry.lazy import exports
 
 if TYPE_CHECKING:
     from claimferry_harness.faults import Faults
@@ -19,26 +20,19 @@ if TYPE_CHECKING:
     from claimferry_harness.users import HarnessLogin, HarnessUser, load_users
 
 _HOME = {
-    "Adjustment": "rules",
-    "Faults": "faults",
-    "HarnessLogin": "users",
-    "HarnessUser": "users",
-    "MockOfficeAlly": "server",
-    "Payer": "payers",
-    "PayerList": "payers",
-    "ProcessingRules": "rules",
-    "load_users": "users",
+    "Adjustment": "claimferry_harness.rules",
+    "Faults": "claimferry_harness.faults",
+    "HarnessLogin": "claimferry_harness.users",
+    "HarnessUser": "claimferry_harness.users",
+    "MockOfficeAlly": "claimferry_harness.server",
+    "Payer": "claimferry_harness.payers",
+    "PayerList": "claimferry_harness.payers",
+    "ProcessingRules": "claimferry_harness.rules",
+    "load_users": "claimferry_harness.users",
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = exports(__name__, _HOME)
 
 __all__ = [
     "Adjustment",
