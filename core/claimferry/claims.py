@@ -9,10 +9,8 @@ validator plugins, so that a third party can add to them through the same hook.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -33,7 +31,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
-from claimferry.documents import check_json, parse_claims_yaml, parse_json, read_text
+from claimferry.documents import check_json, gc_paused, parse_claims_yaml, parse_json, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.validation import dotted, problems_from_validation_error
 
@@ -332,20 +330,6 @@ class _JsonDocument(_Model):
     claims: Annotated[list[Claim], Field(min_length=1)]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Validation makes about ten objects per claim and frees none of them: the
-    cyclic collector would walk the growing heap over and over for nothing (on
-    10,000 claims, more than half the load time). Nothing here makes cycles."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _attach_provider(claim: Claim, provider: BillingProvider) -> None:
     """What ``dataclasses.replace(claim, billing_provider=provider)`` returns, in place.
 
@@ -359,7 +343,7 @@ def _attach_provider(claim: Claim, provider: BillingProvider) -> None:
 def _fast_json(text: str, source: str) -> ClaimsFile | None:
     """A valid JSON file, parsed straight into models; ``None`` sends it the careful way."""
     try:
-        with _gc_paused():
+        with gc_paused():
             document = _JsonDocument.model_validate_json(text)
     except ValidationError:
         return None
@@ -451,7 +435,7 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
     seen: dict[str, int] = {}
     default_provider = shape.billing_provider if shape is not None else None
     try:
-        with _gc_paused():
+        with gc_paused():
             parsed: list[Claim | None] = list(_CLAIM_LIST.validate_python(raw_claims))
     except ValidationError:
         # Check claims one by one so every problem is labelled with its claim id.
