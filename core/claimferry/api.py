@@ -32,8 +32,15 @@ if TYPE_CHECKING:
         json_option,
         pass_app,
     )
+    from claimferry.cli.output import examples, table
     from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
-    from claimferry.credentials import Credentials, SecretStr
+    from claimferry.credentials import (
+        Credentials,
+        SecretStr,
+        read_private_file,
+        username_fingerprint,
+    )
+    from claimferry.credstore import CredentialStore, MasterKey, load_master_key
     from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
     from claimferry.enrollment import (
         Enrollment,
@@ -47,6 +54,7 @@ if TYPE_CHECKING:
         CredentialError,
         HostKeyError,
         InputError,
+        NotifierError,
         PluginError,
         Problem,
         TransportError,
@@ -54,8 +62,11 @@ if TYPE_CHECKING:
     from claimferry.findings import Finding, Severity
     from claimferry.hookspecs import hookimpl
     from claimferry.manager import PluginManager
+    from claimferry.notify import read_secret
     from claimferry.npi import npi_problem
     from claimferry.types import (
+        Alert,
+        AlertKind,
         BatchUpdate,
         ClaimTransport,
         ClaimUpdate,
@@ -63,10 +74,12 @@ if TYPE_CHECKING:
         CliCommand,
         CredentialSource,
         DeliveryState,
+        Digest,
         EnrollmentValidator,
         FileNaming,
         FileResponseDocument,
         HostKey,
+        Notifier,
         PayerIdCheck,
         Receiver,
         RemoteFile,
@@ -82,6 +95,8 @@ if TYPE_CHECKING:
 _HOME = {
     "Account": "claimferry.config",
     "Address": "claimferry.claims",
+    "Alert": "claimferry.types",
+    "AlertKind": "claimferry.types",
     "App": "claimferry.cli.app",
     "AuthenticationError": "claimferry.errors",
     "BatchUpdate": "claimferry.types",
@@ -98,9 +113,11 @@ _HOME = {
     "CredentialError": "claimferry.errors",
     "CredentialSettings": "claimferry.config",
     "CredentialSource": "claimferry.types",
+    "CredentialStore": "claimferry.credstore",
     "Credentials": "claimferry.credentials",
     "DatabaseError": "claimferry.database",
     "DeliveryState": "claimferry.types",
+    "Digest": "claimferry.types",
     "Enrollment": "claimferry.enrollment",
     "EnrollmentStatus": "claimferry.enrollment",
     "EnrollmentTransaction": "claimferry.enrollment",
@@ -112,6 +129,9 @@ _HOME = {
     "HostKeyError": "claimferry.errors",
     "InputError": "claimferry.errors",
     "LazyCommand": "claimferry.cli.app",
+    "MasterKey": "claimferry.credstore",
+    "Notifier": "claimferry.types",
+    "NotifierError": "claimferry.errors",
     "Patient": "claimferry.claims",
     "Payer": "claimferry.claims",
     "PayerIdCheck": "claimferry.types",
@@ -134,15 +154,21 @@ _HOME = {
     "UploadReceipt": "claimferry.types",
     "ValidationContext": "claimferry.types",
     "emit_json": "claimferry.cli.app",
+    "examples": "claimferry.cli.output",
     "hookimpl": "claimferry.hookspecs",
     "json_option": "claimferry.cli.app",
+    "load_master_key": "claimferry.credstore",
     "migrate_schema": "claimferry.database",
     "npi_problem": "claimferry.npi",
     "open_database": "claimferry.database",
     "pass_app": "claimferry.cli.app",
     "problems_from_validation_error": "claimferry.validation",
     "read_enrollments": "claimferry.enrollment",
+    "read_private_file": "claimferry.credentials",
+    "read_secret": "claimferry.notify",
+    "table": "claimferry.cli.output",
     "unfit_identifier": "claimferry.x12.writer837",
+    "username_fingerprint": "claimferry.credentials",
     "write_transaction": "claimferry.database",
 }
 """Where each public name lives."""
@@ -153,6 +179,8 @@ __getattr__ = exports(__name__, _HOME)
 __all__ = [
     "Account",
     "Address",
+    "Alert",
+    "AlertKind",
     "App",
     "AuthenticationError",
     "BatchUpdate",
@@ -169,9 +197,11 @@ __all__ = [
     "CredentialError",
     "CredentialSettings",
     "CredentialSource",
+    "CredentialStore",
     "Credentials",
     "DatabaseError",
     "DeliveryState",
+    "Digest",
     "Enrollment",
     "EnrollmentStatus",
     "EnrollmentTransaction",
@@ -183,6 +213,9 @@ __all__ = [
     "HostKeyError",
     "InputError",
     "LazyCommand",
+    "MasterKey",
+    "Notifier",
+    "NotifierError",
     "Patient",
     "Payer",
     "PayerIdCheck",
@@ -205,14 +238,20 @@ __all__ = [
     "UploadReceipt",
     "ValidationContext",
     "emit_json",
+    "examples",
     "hookimpl",
     "json_option",
+    "load_master_key",
     "migrate_schema",
     "npi_problem",
     "open_database",
     "pass_app",
     "problems_from_validation_error",
     "read_enrollments",
+    "read_private_file",
+    "read_secret",
+    "table",
     "unfit_identifier",
+    "username_fingerprint",
     "write_transaction",
 ]

@@ -85,3 +85,7 @@ class HostKeyError(TransportError):
 
 class CredentialError(ClaimferryError):
     """An account's secrets could not be resolved (missing, or stored unsafely)."""
+
+
+class NotifierError(ClaimferryError):
+    """An alert could not be delivered; its digest is kept and sent at the next fetch."""

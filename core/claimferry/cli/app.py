@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from claimferry import __version__
+from claimferry.cli.output import examples
 from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem
 
 if TYPE_CHECKING:
     from claimferry.config import Account, Config
     from claimferry.ledger import Ledger
     from claimferry.manager import PluginManager
+    from claimferry.types import Notifier
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -83,12 +85,22 @@ class App:
                         )
                     ]
                 )
-            self._config = load_config(
-                path,
-                clearinghouses=self._installed(self.pm.clearinghouses),
-                credential_sources=self._installed(self.pm.credential_sources),
-            )
+            names = self._plugin_names()  # hook order: clearinghouses, sources, notifiers
+            self._config = load_config(path, notifiers=self._notifiers(), **names)
         return self._config
+
+    def check_config(self, data: object, source: str) -> Config:
+        """A config about to be written, checked as one read from a file is."""
+        from claimferry.config import check_config
+
+        names = self._plugin_names()
+        return check_config(data, source, notifiers=self._notifiers(), **names)
+
+    def _plugin_names(self) -> dict[str, set[str] | None]:
+        return {
+            "clearinghouses": self._installed(self.pm.clearinghouses),
+            "credential_sources": self._installed(self.pm.credential_sources),
+        }
 
     @staticmethod
     def _installed(listing: Callable[[], list[Any]]) -> set[str] | None:
@@ -96,6 +108,13 @@ class App:
         ``claimferry plugins`` reports that, and a command that needs none runs."""
         try:
             return {item.name for item in listing()}
+        except ClaimferryError:
+            return None
+
+    def _notifiers(self) -> dict[str, Notifier] | None:
+        """The installed notifiers by name; ``None`` (not checked) when a hook fails."""
+        try:
+            return {notifier.name: notifier for notifier in self.pm.notifiers()}
         except ClaimferryError:
             return None
 
@@ -196,7 +215,10 @@ BUILT_IN = [
          "failed to load."),
         ("hostkey", "commands", "Show the server's host key; exit 1 when it differs from the "
          "pinned one."),
-        ("credentials", "commands", "Check an account's credentials."),
+        ("credentials", "credentials", "Test an account's login; keep SFTP secrets in the "
+         "encrypted credential store."),
+        ("accounts", "accounts", "List, show, add and remove clinic accounts in the accounts "
+         "config."),
     ]
 ]  # fmt: skip
 """The built-in commands, by module; each summary is its docstring's first
@@ -266,7 +288,14 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         pm = PluginManager().load()
     manager = pm
 
-    @click.group(cls=ClaimferryGroup, context_settings=CONTEXT_SETTINGS)
+    @click.group(
+        cls=ClaimferryGroup,
+        context_settings=CONTEXT_SETTINGS,
+        epilog=examples(
+            "claimferry demo",
+            "claimferry --config accounts.yaml submit claims.yaml --account sunrise",
+        ),
+    )
     @click.version_option(__version__, "--version", prog_name="claimferry")
     @click.option(
         "--config",
