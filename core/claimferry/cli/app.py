@@ -237,6 +237,13 @@ class ClaimferryGroup(click.Group):
             command = self.commands[name] = command.load()
         return name, command, rest
 
+    def load_all(self) -> None:
+        """Import every listed command, for what walks the whole tree (the checks
+        that every option has help, that the docs name real commands)."""
+        for name, command in list(self.commands.items()):
+            if isinstance(command, LazyCommand):
+                self.commands[name] = command.load()
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
