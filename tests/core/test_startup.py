@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from claimferry.cli import create_cli
 from claimferry.cli.app import BUILT_IN, LazyCommand
@@ -95,3 +96,12 @@ def test_each_listed_summary_is_the_commands_own() -> None:
         assert loaded.name == name == listed.name
         assert listed.get_short_help_str(200) == loaded.get_short_help_str(200), name
         assert cli.commands[name] is loaded  # loaded once
+
+
+def test_a_lazy_command_runs_in_any_click_group() -> None:
+    """A plugin may put one in a group of its own: the real command parses and runs."""
+    group = click.Group("root")
+    group.add_command(LazyCommand("harness", "claimferry_harness.cli:harness_group", "Mock."))
+    result = CliRunner().invoke(group, ["harness", "serve", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--root" in result.output  # the real command's own options

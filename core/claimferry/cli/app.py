@@ -186,9 +186,16 @@ class LazyCommand(click.Command):
             raise TypeError(f"{self.target} is not a click command")
         return command
 
-    def invoke(self, ctx: click.Context) -> Any:
-        """Called directly (not through a group): the real command runs."""
-        return self.load().invoke(ctx)
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """In a group that does not load it first (any click group): the real
+        command parses the arguments and runs."""
+        return self.load().make_context(info_name, args, parent=parent, **extra)
 
 
 BUILT_IN = [
