@@ -40,6 +40,8 @@ Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 """X12 element 127, Reference Identification (REF02, SBR03, PRV03): the TR3 allows 1 to 50
 characters, so a longer value is refused here rather than written into a file the clearinghouse
 rejects."""
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+"""NTE02: 80 characters."""
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
 """X12 element 67, Identification Code (NM109): 2 to 80 characters, for the same reason."""
 MAX_AMOUNT_DIGITS = 18
@@ -74,6 +76,13 @@ def _zip_text(value: Any) -> Any:
 Gender = Literal["F", "M", "U"]
 Frequency = Literal["original", "replacement", "void"]
 Relationship = Literal["spouse", "child", "employee", "life_partner", "other", "unknown"]
+Responsibility = Literal["primary", "secondary", "tertiary"]
+Assignment = Literal["assigned", "lab_services_only", "not_assigned"]
+BenefitsAssignment = Literal["assigned", "not_assigned", "not_applicable"]
+ReleaseOfInformation = Literal["signed", "informed_consent"]
+AdjustmentGroup = Literal["CO", "CR", "OA", "PI", "PR"]
+DelayReason = Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "15"]
+TaxIdKind = Literal["ein", "ssn"]
 
 FREQUENCY_CODES: dict[str, str] = {"original": "1", "replacement": "7", "void": "8"}
 RELATIONSHIP_CODES: dict[str, str] = {
@@ -84,6 +93,14 @@ RELATIONSHIP_CODES: dict[str, str] = {
     "life_partner": "53",
     "other": "G8",
 }
+RESPONSIBILITY_CODES: dict[str, str] = {"primary": "P", "secondary": "S", "tertiary": "T"}
+ASSIGNMENT_CODES: dict[str, str] = {"assigned": "A", "lab_services_only": "B", "not_assigned": "C"}
+BENEFITS_ASSIGNMENT_CODES: dict[str, str] = {
+    "assigned": "Y",
+    "not_assigned": "N",
+    "not_applicable": "W",
+}
+RELEASE_CODES: dict[str, str] = {"signed": "Y", "informed_consent": "I"}
 
 _UNFIT_CLAIM_ID = re.compile(r"[*~:^]|[^\x20-\x7e]")
 MAX_CLAIM_ID = 20
@@ -94,6 +111,25 @@ MAX_DIAGNOSES = 12
 MAX_LINES = 50
 MAX_MODIFIERS = 4
 MAX_POINTERS = 4
+MAX_OTHER_PAYERS = 10
+"""Loop 2320 repeats at most 10 times."""
+MAX_CAS_SEGMENTS = 5
+"""CAS repeats at most 5 times in 2320 and in 2430, each with at most 6 adjustments of one group."""
+ADJUSTMENTS_PER_CAS = 6
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def _is_empty(value: tuple[object, ...]) -> bool:
+    return not value
+
+
+def _unless(default: object) -> Callable[[object], bool]:
+    """``exclude_if`` for a field added after claims were first hashed: at its default
+    it stays out of the content JSON, so a claim written before it hashes the same."""
+    return lambda value: value == default
 
 
 _CONFIG = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
@@ -132,8 +168,12 @@ class BillingProvider:
     last_name: Text | None = None
     npi: Identifier
     tax_id: Reference
+    tax_id_type: TaxIdKind = Field(default="ein", exclude_if=_unless("ein"))
+    """``ssn`` for a person billing under a social security number (REF*SY, not REF*EI)."""
     taxonomy: Reference | None = None
     address: Address
+    pay_to_address: Address | None = Field(default=None, exclude_if=_is_none)
+    """Loop 2010AB: where payment goes, when not to the billing provider's address."""
 
     @model_validator(mode="after")
     def _one_kind_of_name(self) -> BillingProvider:
@@ -220,6 +260,131 @@ class ServiceLine:
     diagnosis_pointers: Annotated[tuple[int, ...], Field(min_length=1, max_length=MAX_POINTERS)]
     id: Reference | None = None
     """Line item control number (REF*6R); the claim id and line number when not given."""
+    rendering_provider: Provider | None = Field(default=None, exclude_if=_is_none)
+    """Loop 2420A: when this line's clinician is not the claim's rendering provider."""
+    referring_provider: Provider | None = Field(default=None, exclude_if=_is_none)
+    """Loop 2420F: when this line's referral differs from the claim's."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Adjustment:
+    """One CAS triplet: the group (who owes it), the reason code and the amount."""
+
+    group: AdjustmentGroup
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=5)]
+    amount: Amount
+
+
+Adjustments = Annotated[tuple[Adjustment, ...], Field(max_length=MAX_CAS_SEGMENTS * 6)]
+
+
+def cas_groups(adjustments: tuple[Adjustment, ...]) -> list[tuple[str, list[Adjustment]]]:
+    """The CAS segments the adjustments make: one per group, six triplets at most each."""
+    by_group: dict[str, list[Adjustment]] = {}
+    for adjustment in adjustments:
+        by_group.setdefault(adjustment.group, []).append(adjustment)
+    return [
+        (group, items[start : start + ADJUSTMENTS_PER_CAS])
+        for group, items in by_group.items()
+        for start in range(0, len(items), ADJUSTMENTS_PER_CAS)
+    ]
+
+
+def _fits_cas(adjustments: tuple[Adjustment, ...]) -> tuple[Adjustment, ...]:
+    if len(cas_groups(adjustments)) > MAX_CAS_SEGMENTS:
+        raise ValueError(
+            f"these adjustments need more than {MAX_CAS_SEGMENTS} CAS segments "
+            f"(one per group, {ADJUSTMENTS_PER_CAS} adjustments each)"
+        )
+    return adjustments
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class LineAdjudication:
+    """Loop 2430: what another payer did with one of the claim's lines."""
+
+    line: Annotated[int, Field(ge=1, le=MAX_LINES)]
+    """The claim line's number, from 1."""
+    paid: Amount
+    procedure: (
+        Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=48)]
+        | None
+    ) = None
+    """As the payer adjudicated it, when it differs from the line's (SVD03)."""
+    modifiers: (
+        Annotated[
+            tuple[Annotated[str, StringConstraints(to_upper=True, max_length=2)], ...],
+            Field(max_length=MAX_MODIFIERS),
+        ]
+        | None
+    ) = None
+    units: Quantity | None = None
+    """Units paid (SVD05); the line's units when not given."""
+    adjustments: Adjustments = ()
+    date: Day
+    """Adjudication or payment date (DTP*573)."""
+
+    @field_validator("adjustments")
+    @classmethod
+    def _cas(cls, value: tuple[Adjustment, ...]) -> tuple[Adjustment, ...]:
+        return _fits_cas(value)
+
+
+OtherRelationship = Literal[
+    "self", "spouse", "child", "employee", "life_partner", "other", "unknown"
+]
+"""The patient's relationship to the other payer's subscriber (2320 SBR02)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class OtherSubscriber:
+    """Loop 2330A: the subscriber of the other payer's plan."""
+
+    member_id: Identifier = Field(repr=False)
+    first_name: Text = Field(repr=False)
+    last_name: Text = Field(repr=False)
+    group_number: Reference | None = Field(default=None, repr=False)
+    address: Address | None = Field(default=None, repr=False)
+    birth_date: Day | None = Field(default=None, repr=False)
+    """Not sent in 2330A: ``secondary build`` needs it to bill this plan when its
+    subscriber is not the patient."""
+    gender: Gender | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class OtherPayer:
+    """Loops 2320, 2330A/B and 2430: another payer of this claim and its adjudication."""
+
+    responsibility: Responsibility
+    """The other payer's place in the order of payment (2320 SBR01)."""
+    payer: Payer
+    subscriber: OtherSubscriber
+    relationship: OtherRelationship
+    filing_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=2)
+    ]
+    paid: Amount | None = None
+    """What it paid on the claim (AMT*D); given once it has adjudicated."""
+    adjustments: Adjustments = ()
+    """Claim-level adjustments (2320 CAS)."""
+    remaining_patient_liability: Amount | None = None
+    """AMT*EAF: what the patient still owes after this payer."""
+    adjudication_date: Day | None = None
+    """Claim adjudication or payment date (2330B DTP*573)."""
+    payer_claim_number: Reference | None = None
+    """The other payer's claim control number (2330B REF*F8)."""
+    lines: Annotated[tuple[LineAdjudication, ...], Field(max_length=MAX_LINES * 5)] = ()
+
+    @field_validator("adjustments")
+    @classmethod
+    def _cas(cls, value: tuple[Adjustment, ...]) -> tuple[Adjustment, ...]:
+        return _fits_cas(value)
+
+    @model_validator(mode="after")
+    def _adjudicated_lines_are_paid_claims(self) -> OtherPayer:
+        if self.lines and self.paid is None:
+            raise ValueError("'paid' (AMT*D) is required when 'lines' give the adjudication")
+        return self
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -246,6 +411,27 @@ class Claim:
     rendering_provider: Provider | None = None
     service_facility: ServiceFacility | None = None
     lines: Annotated[tuple[ServiceLine, ...], Field(min_length=1, max_length=MAX_LINES)]
+    payer_responsibility: Responsibility = Field(default="primary", exclude_if=_unless("primary"))
+    """The destination payer's place in the order of payment (2000B SBR01)."""
+    other_payers: Annotated[
+        tuple[OtherPayer, ...], Field(max_length=MAX_OTHER_PAYERS, exclude_if=_is_empty)
+    ] = ()
+    supervising_provider: Provider | None = Field(default=None, exclude_if=_is_none)
+    """Loop 2310D, for a clinician billing under a supervisor."""
+    assignment: Assignment = Field(default="assigned", exclude_if=_unless("assigned"))
+    """CLM07: whether the provider accepts assignment."""
+    benefits_assignment: BenefitsAssignment = Field(
+        default="assigned", exclude_if=_unless("assigned")
+    )
+    """CLM08 and OI03: whether the payer pays the provider (``not_assigned``: the patient)."""
+    release_of_information: ReleaseOfInformation = Field(
+        default="signed", exclude_if=_unless("signed")
+    )
+    """CLM09 and OI06."""
+    delay_reason: DelayReason | None = Field(default=None, exclude_if=_is_none)
+    """CLM20, for a claim sent after the payer's filing limit."""
+    note: Note | None = Field(default=None, exclude_if=_is_none, repr=False)
+    """Claim note (NTE*ADD): free text for the payer, 80 characters at most."""
 
     @field_validator("id")
     @classmethod
@@ -268,6 +454,32 @@ class Claim:
     def _replacement_needs_number(self) -> Claim:
         if self.frequency != "original" and self.payer_claim_number is None:
             raise ValueError(f"'payer_claim_number' is required when frequency is {self.frequency}")
+        return self
+
+    @model_validator(mode="after")
+    def _other_payers_fit(self) -> Claim:
+        if self.payer_responsibility != "primary" and not self.other_payers:
+            raise ValueError(
+                f"a {self.payer_responsibility} claim needs 'other_payers' with the "
+                "adjudication of the payers before it (loop 2320)"
+            )
+        ids = [other.payer.id for other in self.other_payers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each of 'other_payers' needs its own payer id (SVD01 names it)")
+        places = [self.payer_responsibility, *(other.responsibility for other in self.other_payers)]
+        if len(set(places)) != len(places):
+            raise ValueError(
+                "the payer and each of 'other_payers' need their own responsibility "
+                "(primary, secondary, tertiary): SBR01 may not repeat within a claim"
+            )
+        for index, other in enumerate(self.other_payers):
+            numbers = [adjudicated.line for adjudicated in other.lines]
+            beyond = [n for n in numbers if n > len(self.lines)]
+            if beyond:
+                raise ValueError(
+                    f"other_payers[{index}].lines: line {beyond[0]} is not one of the "
+                    f"claim's {len(self.lines)} lines"
+                )
         return self
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from claimferry.api import (
     npi_problem,
     unfit_identifier,
 )
+from claimferry_checks.cob import check_other_payers
 from claimferry_checks.tables import CLAIM_FILING_CODES, PLACES_OF_SERVICE, US_STATES
 
 VALIDATOR = "content-checks"
@@ -60,6 +61,13 @@ def _npis(claim: Claim) -> Iterator[tuple[str, str]]:
         yield "referring_provider.npi", claim.referring_provider.npi
     if claim.service_facility is not None and claim.service_facility.npi is not None:
         yield "service_facility.npi", claim.service_facility.npi
+    if claim.supervising_provider is not None:
+        yield "supervising_provider.npi", claim.supervising_provider.npi
+    for index, line in enumerate(claim.lines):
+        if line.rendering_provider is not None:
+            yield f"lines[{index}].rendering_provider.npi", line.rendering_provider.npi
+        if line.referring_provider is not None:
+            yield f"lines[{index}].referring_provider.npi", line.referring_provider.npi
 
 
 def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
@@ -70,6 +78,12 @@ def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
         yield "patient.address", claim.patient.address
     if claim.service_facility is not None:
         yield "service_facility.address", claim.service_facility.address
+    pay_to = claim.provider().pay_to_address
+    if pay_to is not None:
+        yield "billing_provider.pay_to_address", pay_to
+    for index, other in enumerate(claim.other_payers):
+        if other.subscriber.address is not None:
+            yield f"other_payers[{index}].subscriber.address", other.subscriber.address
 
 
 def check_npis(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
@@ -441,6 +455,13 @@ def _identifiers(claim: Claim) -> Iterator[tuple[str, str]]:
         yield "prior_authorization", claim.prior_authorization
     if claim.payer_claim_number is not None:
         yield "payer_claim_number", claim.payer_claim_number
+    for index, other in enumerate(claim.other_payers):
+        yield f"other_payers[{index}].payer.id", other.payer.id
+        yield f"other_payers[{index}].subscriber.member_id", other.subscriber.member_id
+        if other.subscriber.group_number is not None:
+            yield f"other_payers[{index}].subscriber.group_number", other.subscriber.group_number
+        if other.payer_claim_number is not None:
+            yield f"other_payers[{index}].payer_claim_number", other.payer_claim_number
 
 
 _UNFIT_IDENTIFIER = "must not contain * : ^ ~ or characters outside printable ASCII"
@@ -490,10 +511,22 @@ def _names(claim: Claim) -> Iterator[tuple[str, str, str]]:
         ("patient", claim.patient),
         ("referring_provider", claim.referring_provider),
         ("rendering_provider", claim.rendering_provider),
+        ("supervising_provider", claim.supervising_provider),
+        *(
+            (f"other_payers[{index}].subscriber", other.subscriber)
+            for index, other in enumerate(claim.other_payers)
+        ),
+        *(
+            (f"lines[{index}].{role}", getattr(line, role))
+            for index, line in enumerate(claim.lines)
+            for role in ("rendering_provider", "referring_provider")
+        ),
     ):
         if person is not None:
             yield role, "first_name", person.first_name
             yield role, "last_name", person.last_name
+    for index, other in enumerate(claim.other_payers):
+        yield f"other_payers[{index}].payer", "name", other.payer.name
     if claim.service_facility is not None:
         yield "service_facility", "name", claim.service_facility.name
     for part, address in _addresses(claim):
@@ -541,6 +574,7 @@ CLAIM_CHECKS: tuple[ClaimCheck, ...] = (
     check_amounts,
     check_required_situations,
     check_provider_loops,
+    check_other_payers,
 )
 
 

@@ -105,3 +105,13 @@ def test_a_lazy_command_runs_in_any_click_group() -> None:
     result = CliRunner().invoke(group, ["harness", "serve", "--help"])
     assert result.exit_code == 0, result.output
     assert "--root" in result.output  # the real command's own options
+
+
+def test_every_public_name_has_a_home_and_resolves() -> None:
+    """``claimferry.api`` imports on first use: a name added to ``__all__`` without
+    its home (or the other way round) would fail only in the plugin that uses it."""
+    import claimferry.api as api
+
+    assert set(api._HOME) == set(api.__all__)
+    for name in api.__all__:
+        assert getattr(api, name) is not None, name

@@ -210,6 +210,7 @@ BUILT_IN = [
          "denied, with reasons."),
         ("remits", "remits", "Payments received (835s): list them, export them line by line "
          "for posting."),
+        ("secondary", "secondary", "Secondary and tertiary claims (coordination of benefits)."),
         ("batches", "batches", "List batches; resend or abandon one whose delivery is "
          "uncertain."),
         ("show", "lifecycle", "Render a response file (TA1, 999, 277CA, 835, clearinghouse "
