@@ -24,7 +24,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from claimferry.claims import MAX_CLAIM_ID
 from claimferry.database import (
     DatabaseError,
     RecordLocks,
@@ -1177,6 +1176,8 @@ class Ledger:
                 "ORDER BY c.id DESC LIMIT 1",
                 (account, *line_control_numbers),
             ).fetchone()
+        from claimferry.claims import MAX_CLAIM_ID  # the model: not for every ledger user
+
         if found is None and len(claim_id) == MAX_CLAIM_ID:
             rows = db.execute(
                 "SELECT DISTINCT claim_id, MAX(id) FROM claims WHERE account = ? "
