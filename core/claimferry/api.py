@@ -11,8 +11,9 @@ from claimferry.claims import (
     ServiceFacility,
     ServiceLine,
     Subscriber,
+    load_claims,
 )
-from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.cli.app import App, ClaimferryGroup, create_cli, emit_json, json_option, pass_app
 from claimferry.cli.output import examples, table
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
 from claimferry.credentials import (
@@ -45,6 +46,15 @@ from claimferry.hookspecs import hookimpl
 from claimferry.manager import PluginManager
 from claimferry.notify import read_secret
 from claimferry.npi import npi_problem
+from claimferry.sftp_mailbox import (
+    RetryPolicy,
+    SftpMailbox,
+    Tuning,
+    account_sftp_settings,
+    mailbox_transport,
+    probe_host_key,
+    temporary_name,
+)
 from claimferry.types import (
     Alert,
     AlertKind,
@@ -60,6 +70,7 @@ from claimferry.types import (
     FileNaming,
     FileResponseDocument,
     HostKey,
+    Mailbox,
     Notifier,
     PayerIdCheck,
     Receiver,
@@ -109,6 +120,7 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "Mailbox",
     "MasterKey",
     "Notifier",
     "NotifierError",
@@ -123,30 +135,39 @@ __all__ = [
     "RemoteFile",
     "ResponseDocument",
     "ResponseReader",
+    "RetryPolicy",
     "SecretStr",
     "ServiceFacility",
     "ServiceLine",
     "Severity",
+    "SftpMailbox",
     "SftpSettings",
     "Subscriber",
     "TransportError",
     "TransportSession",
+    "Tuning",
     "UploadReceipt",
     "ValidationContext",
+    "account_sftp_settings",
+    "create_cli",
     "emit_json",
     "examples",
     "hookimpl",
     "json_option",
+    "load_claims",
     "load_master_key",
+    "mailbox_transport",
     "migrate_schema",
     "npi_problem",
     "open_database",
     "pass_app",
+    "probe_host_key",
     "problems_from_validation_error",
     "read_enrollments",
     "read_private_file",
     "read_secret",
     "table",
+    "temporary_name",
     "unfit_identifier",
     "username_fingerprint",
     "write_transaction",

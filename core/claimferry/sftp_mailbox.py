@@ -1,20 +1,31 @@
-"""Office Ally's SFTP transport, on paramiko.
+"""The SFTP mailbox: how claimferry talks to any clearinghouse that takes claims over SFTP.
 
-What it guarantees, and why:
+A clearinghouse plugin describes its mailbox in its :class:`Clearinghouse`
+profile (folders, response names, what to tell people) and registers
+:func:`mailbox_transport`; it writes no SFTP code of its own. What every
+session guarantees, and why:
 
 - The host key is checked before any secret is sent, against the key pinned in
   ``sftp.host_key`` or else a known_hosts file; an unknown or changed key fails
   closed and shows both fingerprints (design promise 4).
 - A rejected login is raised at once and never retried: clearinghouses lock
   accounts after a few failures (promise 5).
-- A claim file is written under a temporary name, its size checked, then
-  renamed to its final name, so Office Ally never picks up half a file
-  (promise 1). The temporary name is new for every attempt, so two writers
-  never share one; the rename never replaces a file already under the final
-  name. A drop before the rename is retried from scratch; a drop while
-  the rename was in flight is resolved by looking, or reported as uncertain,
-  never silently retried (a second copy would bill twice).
+- A claim file is written under a temporary name with pipelined writes whose
+  every reply is checked, its size checked, then renamed to its final name,
+  so the clearinghouse never picks up half a file (promise 1). The temporary
+  name is new for every attempt, so two writers never share one; the rename
+  never replaces a file already under the final name. A drop before the
+  rename is retried from scratch; a drop while the rename was in flight is
+  resolved by looking, or reported as uncertain, never silently retried (a
+  second copy would bill twice).
 - Only network failures are retried, with bounded exponential backoff.
+- Listing and downloading never delete anything.
+
+The rename is SFTP's plain ``rename``, never the ``posix-rename@openssh.com``
+extension, which silently replaces a file under the target name. Plain rename
+refuses an existing target on OpenSSH; on a server whose plain rename does
+replace (some small servers call ``os.rename``), the look for the final name
+just before renaming is the guard.
 
 paramiko's ``Transport`` is used directly rather than ``SSHClient``: there is
 then no agent, no ``~/.ssh/id_*`` lookup and no missing-host-key policy to
@@ -39,29 +50,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, TypeVar, cast
+from typing import Protocol, Self, TypeVar, cast
 
 import paramiko
 from paramiko.sftp import CMD_STATUS, CMD_WRITE, SFTP_OK, int64
 
-from claimferry.api import (
-    Account,
-    AuthenticationError,
+from claimferry.config import Account, SftpSettings
+from claimferry.credentials import Credentials
+from claimferry.errors import AuthenticationError, CredentialError, HostKeyError, TransportError
+from claimferry.types import (
     ClaimTransport,
-    CredentialError,
-    Credentials,
+    Clearinghouse,
     DeliveryState,
     HostKey,
-    HostKeyError,
     RemoteFile,
-    SftpSettings,
-    TransportError,
     UploadReceipt,
 )
 
-log = logging.getLogger("claimferry.officeally")
-
-TRANSPORT_NAME = "officeally-sftp"
+log = logging.getLogger("claimferry.sftp_mailbox")
 
 T = TypeVar("T")
 
@@ -88,7 +94,7 @@ _NETWORK_ERRNOS = frozenset(
 )
 
 _REPIN_ADVICE = (
-    "Refusing to connect. If Office Ally confirms the key (compare the fingerprint "
+    "Refusing to connect. If {clearinghouse} confirms the key (compare the fingerprint "
     "out of band), run `claimferry hostkey {account}` and put the key it prints in "
     "the config as accounts.{account}.sftp.host_key. Never switch host key checking off."
 )
@@ -225,7 +231,7 @@ def _parse_known_hosts(lines: list[str]) -> tuple[paramiko.HostKeys, frozenset[b
 
 
 def _verify_host_key(
-    presented: paramiko.PKey, expected: _ExpectedKeys, account: Account, where: str
+    presented: paramiko.PKey, expected: _ExpectedKeys, who: _Who, where: str
 ) -> HostKey:
     seen = _host_key(presented)
     blob = presented.asbytes()
@@ -238,11 +244,24 @@ def _verify_host_key(
     else:
         problem = f"host key of {where} has CHANGED: it does not match {expected.source}"
     raise HostKeyError(
-        f"{problem} (account {account.name or '?'}).\n"
+        f"{problem} (account {who.account or '?'}).\n"
         f"  expected:  {expected.describe()}\n"
-        f"  presented: {seen.key_type} {seen.fingerprint}\n"
-        + _REPIN_ADVICE.format(account=account.name or "ACCOUNT")
+        f"  presented: {seen.key_type} {seen.fingerprint}\n" + who.repin_advice
     )
+
+
+@dataclass(frozen=True)
+class _Who:
+    """Whose mailbox this is, for messages: the account and its clearinghouse."""
+
+    account: str
+    clearinghouse: Clearinghouse
+
+    @property
+    def repin_advice(self) -> str:
+        return _REPIN_ADVICE.format(
+            clearinghouse=self.clearinghouse.display_name, account=self.account or "ACCOUNT"
+        )
 
 
 # --- errors ---------------------------------------------------------------------
@@ -360,9 +379,7 @@ def _open_transport(
     return transport
 
 
-def _authenticate(
-    transport: paramiko.Transport, credentials: Credentials, account: Account
-) -> None:
+def _authenticate(transport: paramiko.Transport, credentials: Credentials, who: _Who) -> None:
     """Log in once per method. A refusal is final: no loop, no other guesses."""
     key = _load_private_key(credentials)
     password = credentials.password.get_secret_value() if credentials.password else None
@@ -384,25 +401,25 @@ def _authenticate(
             remaining = transport.auth_password(user, password)
     except paramiko.BadAuthenticationType as exc:
         raise AuthenticationError(
-            f"the server for account {account.name} does not accept this kind of login "
+            f"the server for account {who.account} does not accept this kind of login "
             f"(it accepts: {', '.join(exc.allowed_types) or 'nothing'}). Not retried."
         ) from None
     except paramiko.AuthenticationException as exc:
         if "timeout" in str(exc).lower():
             raise TransportError(
-                f"no answer to the login for account {account.name} within "
+                f"no answer to the login for account {who.account} within "
                 f"{transport.auth_timeout:g}s. Not retried automatically, so that a slow "
                 "server cannot lead to the account being locked; try again later."
             ) from None
+        hint = who.clearinghouse.mailbox.login_hint
         raise AuthenticationError(
-            f"Office Ally refused the SFTP login for account {account.name} "
-            f"(user {user!r}). Not retried: repeated failures lock the account. "
-            "Check the SFTP username and password Office Ally e-mailed for SFTP; "
-            "they are not the web portal login."
+            f"{who.clearinghouse.display_name} refused the SFTP login for account "
+            f"{who.account} (user {user!r}). Not retried: repeated failures lock the "
+            "account." + (f" {hint}" if hint else "")
         ) from None
     if remaining or not transport.is_authenticated():
         raise AuthenticationError(
-            f"the server for account {account.name} wants a further login step "
+            f"the server for account {who.account} wants a further login step "
             f"({', '.join(remaining) or 'unknown'}) that claimferry cannot provide"
         )
 
@@ -430,7 +447,7 @@ class _Connection:
 
 
 def _connect(
-    account: Account, settings: SftpSettings, credentials: Credentials, tuning: Tuning
+    who: _Who, settings: SftpSettings, credentials: Credentials, tuning: Tuning
 ) -> _Connection:
     expected = _expected_keys(settings)
     where = f"{settings.host}:{settings.port}"
@@ -441,15 +458,14 @@ def _connect(
             raise
         raise HostKeyError(
             f"host key of {where} is unknown: the server offers no key of the expected "
-            f"type (account {account.name}).\n"
+            f"type (account {who.account}).\n"
             f"  expected:  {expected.describe()}\n"
-            f"  presented: (no key of that type)\n"
-            + _REPIN_ADVICE.format(account=account.name or "ACCOUNT")
+            f"  presented: (no key of that type)\n" + who.repin_advice
         ) from None
     try:
-        key = _verify_host_key(transport.get_remote_server_key(), expected, account, where)
+        key = _verify_host_key(transport.get_remote_server_key(), expected, who, where)
         log.debug("host key of %s verified: %s", where, key.fingerprint)
-        _authenticate(transport, credentials, account)
+        _authenticate(transport, credentials, who)
         log.debug("logged in to %s as %s", where, credentials.username)
         sftp = paramiko.SFTPClient.from_transport(transport)
         if sftp is None:
@@ -463,14 +479,13 @@ def _connect(
     return _Connection(transport, sftp, key)
 
 
-def probe_host_key(account: Account) -> HostKey:
+def probe_host_key(settings: SftpSettings) -> HostKey:
     """The key the server presents, fetched without logging in (for ``claimferry hostkey``).
 
     With a key pinned, the server is asked for a key of the pinned type first,
     so that the answer can be compared with the pin; if it has none of that
     type, for the key it prefers.
     """
-    settings = _sftp_settings(account)
     pinned_type = _expected_keys(settings).algorithms if settings.host_key else []
     for algorithms in ([pinned_type] if pinned_type else []) + [None]:
         try:
@@ -491,7 +506,8 @@ def probe_host_key(account: Account) -> HostKey:
     raise TransportError(f"{settings.host}:{settings.port} presented no host key")
 
 
-def _sftp_settings(account: Account) -> SftpSettings:
+def account_sftp_settings(account: Account) -> SftpSettings:
+    """The account's own ``sftp:`` section: where most clearinghouses' accounts keep it."""
     if account.sftp is None:
         raise TransportError(f"account {account.name} has no sftp section in the config")
     return account.sftp
@@ -563,36 +579,56 @@ class _Upload:
     rename_sent: bool = False
 
 
-class OfficeAllySession:
-    """An authenticated SFTP session for one account; reconnects on network failures."""
+class SftpMailbox:
+    """An authenticated SFTP session to one account's mailbox; reconnects on network failures.
+
+    ``settings`` defaults to the account's ``sftp:`` section; folders it does
+    not name come from ``clearinghouse.mailbox``. Log records go to
+    ``claimferry.<clearinghouse name>`` and never hold a secret or file content.
+    """
 
     def __init__(
         self,
         account: Account,
         credentials: Credentials,
+        clearinghouse: Clearinghouse,
+        *,
+        settings: SftpSettings | None = None,
         policy: RetryPolicy | None = None,
         tuning: Tuning | None = None,
     ) -> None:
         self._account = account
-        self._settings = _sftp_settings(account)
+        self._who = _Who(account.name, clearinghouse)
+        self._mailbox = clearinghouse.mailbox
+        self._settings = settings or account_sftp_settings(account)
         self._credentials = credentials
         self._policy = policy or RetryPolicy()
         self._tuning = tuning or Tuning()
+        self._log = logging.getLogger(f"claimferry.{clearinghouse.name}")
         self._conn: _Connection | None = None
         self._last_fingerprint = ""
-        inbound = posixpath.normpath(self._settings.inbound)
-        if inbound == posixpath.normpath(self._settings.outbound):
+        inbound = posixpath.normpath(self._folder("inbound"))
+        outbound = posixpath.normpath(self._folder("outbound"))
+        if inbound == outbound:
             raise TransportError(
                 f"account {account.name}: sftp.inbound and sftp.outbound are the same "
                 "folder; claim files must never be uploaded into outbound"
             )
         self._inbound = inbound
-        self._outbound = posixpath.normpath(self._settings.outbound)
+        self._outbound = outbound
+
+    def _folder(self, which: str) -> str:
+        """The account's setting when it names one, else the clearinghouse's default."""
+        if which in self._settings.model_fields_set:
+            return str(getattr(self._settings, which))
+        return str(getattr(self._mailbox, which))
 
     def __repr__(self) -> str:
-        return f"OfficeAllySession(account={self._account.name!r}, host={self._settings.host!r})"
+        return (
+            f"{type(self).__name__}(account={self._account.name!r}, host={self._settings.host!r})"
+        )
 
-    def __enter__(self) -> OfficeAllySession:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -621,7 +657,7 @@ class OfficeAllySession:
     def _connection(self) -> _Connection:
         if self._conn is None or not self._conn.alive:
             self.close()
-            self._conn = _connect(self._account, self._settings, self._credentials, self._tuning)
+            self._conn = _connect(self._who, self._settings, self._credentials, self._tuning)
             self._last_fingerprint = self._conn.host_key.fingerprint
         return self._conn
 
@@ -646,7 +682,7 @@ class OfficeAllySession:
                         transient=True,
                     ) from None
                 delay = self._policy.delay(retry)
-                log.info(
+                self._log.info(
                     "%s on %s: %s; retry %d of %d in %.1fs",
                     what,
                     where,
@@ -669,7 +705,7 @@ class OfficeAllySession:
             size=len(data),
             sha256=digest,
         )
-        log.debug("uploading %s (%d bytes)", remote_name, len(data))
+        self._log.debug("uploading %s (%d bytes)", remote_name, len(data))
         try:
             receipt = self._retrying(
                 f"upload of {remote_name}", lambda conn: self._upload_once(conn, job, data)
@@ -681,7 +717,7 @@ class OfficeAllySession:
         try:
             self._retrying(f"clearing earlier attempts at {remote_name}", self._leftovers(job))
         except TransportError as exc:  # delivered all the same; a leftover is never picked up
-            log.debug("could not clear earlier attempts at %s: %s", remote_name, exc)
+            self._log.debug("could not clear earlier attempts at %s: %s", remote_name, exc)
         return receipt
 
     def _leftovers(self, job: _Upload) -> Callable[[_Connection], None]:
@@ -733,16 +769,17 @@ class OfficeAllySession:
                 "the file was not renamed to its final name"
             )
         elapsed = time.monotonic() - started
-        log.debug("wrote %d bytes in %.2fs, size verified", job.size, elapsed)
+        self._log.debug("wrote %d bytes in %.2fs, size verified", job.size, elapsed)
 
     def _refuse_taken_name(self, conn: _Connection, job: _Upload) -> None:
         """Never replace a file under the final name: it is another batch's."""
         if self._exists(conn, job.final):
+            who = self._who.clearinghouse.display_name
             raise TransportError(
                 f"{posixpath.basename(job.final)} is already in inbound, and claimferry never "
                 "replaces a file there: not delivered. The batch stays recorded and is sent "
-                "at the next run, once that name is free (Office Ally takes files from "
-                "inbound); ask Office Ally about the file under that name",
+                f"at the next run, once that name is free ({who} takes files from "
+                f"inbound); ask {who} about the file under that name",
                 delivered=False,
             )
 
@@ -751,6 +788,8 @@ class OfficeAllySession:
         """SFTP's plain rename, which refuses an existing target (OpenSSH, the mock).
 
         Never ``posix-rename``: it silently replaces whatever holds the name.
+        A server whose plain rename replaces too (sftpserver's stub) is guarded
+        by ``_refuse_taken_name`` just before.
         """
         conn.sftp.rename(job.temporary, job.final)
 
@@ -759,13 +798,13 @@ class OfficeAllySession:
         try:
             size = conn.sftp.stat(job.final).st_size
         except FileNotFoundError:
-            log.debug("%s already taken from inbound by the server", job.final)
+            self._log.debug("%s already taken from inbound by the server", job.final)
             return
         except Exception as exc:  # the rename succeeded; a later hiccup changes nothing
-            log.debug("could not stat %s after the rename: %s", job.final, _describe(exc))
+            self._log.debug("could not stat %s after the rename: %s", job.final, _describe(exc))
             return
         if size != job.size:
-            log.warning(
+            self._log.warning(
                 "%s holds %s bytes after the rename, %d were verified before it "
                 "(is the server already processing it?)",
                 job.final,
@@ -780,11 +819,12 @@ class OfficeAllySession:
             return False
         if self._exists(conn, job.final):
             return True
+        who = self._who.clearinghouse.display_name
         raise TransportError(
             f"delivery of {posixpath.basename(job.final)} is uncertain: the connection "
             "dropped while renaming it, and neither the temporary nor the final file is "
-            "in inbound (Office Ally may already have taken it). Not sent again: check "
-            "Office Ally's reports before resubmitting this batch."
+            f"in inbound ({who} may already have taken it). Not sent again: check "
+            f"{who}'s reports before resubmitting this batch."
         )
 
     @staticmethod
@@ -795,15 +835,14 @@ class OfficeAllySession:
             return False
         return True
 
-    @staticmethod
-    def _remove_quietly(conn: _Connection, path: str) -> None:
+    def _remove_quietly(self, conn: _Connection, path: str) -> None:
         try:
             conn.sftp.remove(path)
         except Exception as exc:  # best effort: the temporary name is never picked up
-            log.debug("could not remove %s: %s", path, _describe(exc))
+            self._log.debug("could not remove %s: %s", path, _describe(exc))
 
     def _receipt(self, conn: _Connection, job: _Upload) -> UploadReceipt:
-        log.debug("delivered %s (%d bytes)", job.final, job.size)
+        self._log.debug("delivered %s (%d bytes)", job.final, job.size)
         return UploadReceipt(
             remote_name=posixpath.basename(job.final),
             size=job.size,
@@ -842,6 +881,8 @@ class OfficeAllySession:
             for entry in conn.sftp.listdir_attr(self._outbound):
                 if entry.st_mode is not None and not stat.S_ISREG(entry.st_mode):
                     continue
+                if not self._mailbox.is_response(entry.filename):
+                    continue
                 files.append(
                     RemoteFile(
                         name=entry.filename,
@@ -867,7 +908,7 @@ class OfficeAllySession:
             return data
 
         data = self._retrying(f"download of {name}", fetch)
-        log.debug("downloaded %s (%d bytes)", name, len(data))
+        self._log.debug("downloaded %s (%d bytes)", name, len(data))
         return data
 
 
@@ -881,27 +922,50 @@ def _temporary_prefix(sha256_hex: str) -> str:
 def temporary_name(sha256_hex: str) -> str:
     """A hidden name for a file still being written, new for every attempt.
 
-    It holds neither ``837P`` nor the final name, so that no name-matching
-    pickup at Office Ally can take it for a claim file. It starts with the
+    It holds neither ``837P`` nor the final name, and is hidden, so that no
+    name-matching pickup at a clearinghouse can take it for a claim file. It starts with the
     content's hash, so a later run can find an interrupted attempt; it ends
     with a random part, so two writers never open (and truncate) one file.
     """
     return f"{_temporary_prefix(sha256_hex)}{secrets.token_hex(8)}{_TEMPORARY_SUFFIX}"
 
 
-def make_transport(
-    policy: RetryPolicy | None = None, tuning: Tuning | None = None
+def mailbox_transport(
+    name: str,
+    clearinghouse: Clearinghouse | Callable[[Account], Clearinghouse],
+    *,
+    settings: Callable[[Account], SftpSettings] = account_sftp_settings,
+    policy: RetryPolicy | None = None,
+    tuning: Tuning | None = None,
+    description: str = "",
 ) -> ClaimTransport:
-    """The ``officeally-sftp`` registration; tests pass a policy that does not sleep."""
+    """A transport registration for a clearinghouse's SFTP mailbox.
 
-    def open_session(account: Account, credentials: Credentials) -> OfficeAllySession:
-        session = OfficeAllySession(account, credentials, policy, tuning)
-        session.connect()
-        return session
+    ``clearinghouse`` is the profile, or a function giving an account's
+    profile (a plugin that registers several); ``settings`` says where an
+    account's ``SftpSettings`` are. Tests pass a ``policy`` that does not sleep.
+    """
+
+    def profile(account: Account) -> Clearinghouse:
+        if isinstance(clearinghouse, Clearinghouse):
+            return clearinghouse
+        return clearinghouse(account)
+
+    def open_session(account: Account, credentials: Credentials) -> SftpMailbox:
+        opened = SftpMailbox(
+            account,
+            credentials,
+            profile(account),
+            settings=settings(account),
+            policy=policy,
+            tuning=tuning,
+        )
+        opened.connect()
+        return opened
 
     return ClaimTransport(
-        name=TRANSPORT_NAME,
+        name=name,
         open=open_session,
-        probe_host_key=probe_host_key,
-        description="Office Ally over SFTP (paramiko): pinned host keys, atomic uploads",
+        probe_host_key=lambda account: probe_host_key(settings(account)),
+        description=description,
     )

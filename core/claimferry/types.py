@@ -234,12 +234,39 @@ class PayerIdCheck:
 
 
 @dataclass(frozen=True)
-class Clearinghouse(_Named):
-    """A clearinghouse profile: envelope IDs, file naming and the transport to use.
+class Mailbox:
+    """A clearinghouse's SFTP mailbox, as :mod:`claimferry.sftp_mailbox` uses it.
 
+    ``inbound`` and ``outbound`` are the folders an account gets when its
+    ``sftp:`` section names none. ``responses`` is a regular expression for
+    the whole name of a file in outbound that is one of the clearinghouse's
+    responses (case-blind); other files there are never listed, so never
+    downloaded. ``login_hint`` ends the message for a refused login: where
+    the right SFTP credentials come from.
+    """
+
+    inbound: str = "inbound"
+    outbound: str = "outbound"
+    responses: str = r"[^.].*"
+    login_hint: str = ""
+
+    def __post_init__(self) -> None:
+        re.compile(self.responses)  # a bad pattern fails at registration, not at fetch
+
+    def is_response(self, file_name: str) -> bool:
+        return re.fullmatch(self.responses, file_name, re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class Clearinghouse(_Named):
+    """A clearinghouse profile: envelope IDs, file naming, its mailbox and the transport.
+
+    ``claim_file_name`` builds a batch's file name, test or production
+    (``FileNaming.test``), with the clearinghouse's own markers.
     ``check_payer_id(state_dir, payer_id, transaction)`` looks a payer ID up
     in the clearinghouse's payer list (``enrollment set`` refuses one it does
-    not list); ``None`` when the clearinghouse keeps no list.
+    not list); ``None`` when the clearinghouse keeps no list. ``label`` is the
+    name people know it by, used in messages (``Office Ally``).
     """
 
     name: str
@@ -249,6 +276,13 @@ class Clearinghouse(_Named):
     isa_submitter_qualifier: str = "ZZ"
     description: str = ""
     check_payer_id: Callable[[Path, str, str], PayerIdCheck] | None = None
+    label: str = ""
+    mailbox: Mailbox = field(default_factory=Mailbox)
+
+    @property
+    def display_name(self) -> str:
+        """``label``, or the registration name when there is none."""
+        return self.label or self.name
 
 
 # --- response readers ---------------------------------------------------------
@@ -329,6 +363,9 @@ class ResponseReader(_Named):
     matches: Callable[[str, bytes], bool]
     read: Callable[[Path], ResponseDocument]
     description: str = ""
+    clearinghouse: str | None = None
+    """The clearinghouse whose reports this reads: it is tried only on that
+    clearinghouse's accounts' files. ``None``: on every account's files."""
 
 
 # --- CLI commands -------------------------------------------------------------
