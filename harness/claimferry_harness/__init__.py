@@ -8,6 +8,7 @@ from claimferry_harness.faults import Faults
 from claimferry_harness.payers import Payer, PayerList
 from claimferry_harness.rules import Adjustment, ProcessingRules
 from claimferry_harness.server import MockOfficeAlly
+from claimferry_harness.testing import PinnedHostKey, ResponseWaiter
 from claimferry_harness.users import HarnessLogin, HarnessUser, load_users
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "MockOfficeAlly",
     "Payer",
     "PayerList",
+    "PinnedHostKey",
     "ProcessingRules",
+    "ResponseWaiter",
     "load_users",
 ]
