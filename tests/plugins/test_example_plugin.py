@@ -300,3 +300,21 @@ def test_example_passes_its_own_tests() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_example_type_checks_strictly_against_the_installed_wheel(venv: Venv) -> None:
+    """The example's own ``mypy`` run (strict, from its pyproject.toml), with claimferry
+    installed as a user installs it: no MYPYPATH, no stubs of ours."""
+    python = venv.bin / "python"
+    _pip(python, "install", "-q", "mypy", "pytest", "types-paramiko", "types-PyYAML")
+    done = subprocess.run(
+        [str(python), "-m", "mypy", "src", "tests"],
+        cwd=venv.root.parent / "example",
+        capture_output=True,
+        text=True,
+        env=clean_env({}),
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert done.stdout.startswith("Success: no issues found")
