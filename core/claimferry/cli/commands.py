@@ -45,6 +45,7 @@ def register(cli: click.Group) -> None:
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
     from claimferry.cli.remits import remits
+    from claimferry.cli.scaffold import plugin
 
     for command in (
         validate,
@@ -58,6 +59,7 @@ def register(cli: click.Group) -> None:
         audit,
         enrollment,
         plugins,
+        plugin,
         hostkey,
         credentials,
         accounts,
