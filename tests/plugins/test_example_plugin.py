@@ -31,12 +31,13 @@ import yaml
 
 from claimferry_harness import MockOfficeAlly
 from claimferry_harness.pytest_plugin import HarnessFactory
+from plugins.venv_support import REPO, clean_env
+from plugins.venv_support import copy_sources as _copy_sources
+from plugins.venv_support import pip as _pip
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "claimferry-generic-sftp"
-PIP_TIMEOUT = 600
 
 INBOUND, OUTBOUND = "to_clearinghouse", "from_clearinghouse"
 FILE_NAME = "{submitter_id}_{control_number:09d}_{mode}.x12"
@@ -77,41 +78,6 @@ class Venv:
             timeout=timeout,
             check=False,
         )
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """The environment without the development venv and without our switches."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CLAIMFERRY_") and k not in ("PYTHONPATH", "VIRTUAL_ENV")
-    }
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env.update(extra)
-    return env
-
-
-def _copy_sources(destination: Path) -> None:
-    """What the sdist holds, copied so the build writes nothing into the checkout."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", "*.pyc")
-    destination.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, destination / name)
-    for folder in ("core", "plugins", "harness"):
-        shutil.copytree(REPO / folder, destination / folder, ignore=ignore)
-
-
-def _pip(python: Path, *args: str) -> None:
-    done = subprocess.run(
-        [str(python), "-m", "pip", *args],
-        capture_output=True,
-        text=True,
-        env=clean_env({}),
-        timeout=PIP_TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"pip {args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
 @pytest.fixture(scope="session")
