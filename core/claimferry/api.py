@@ -2,15 +2,20 @@
 
 from claimferry.claims import (
     Address,
+    Adjustment,
     BillingProvider,
     Claim,
     ClaimsFile,
+    LineAdjudication,
+    OtherPayer,
+    OtherSubscriber,
     Patient,
     Payer,
     Provider,
     ServiceFacility,
     ServiceLine,
     Subscriber,
+    is_partial,
     load_claims,
 )
 from claimferry.cli.app import App, ClaimferryGroup, create_cli, emit_json, json_option, pass_app
@@ -81,12 +86,17 @@ from claimferry.types import (
     UploadReceipt,
     ValidationContext,
 )
-from claimferry.validation import problems_from_validation_error
+from claimferry.validation import (
+    UnparsedError,
+    findings_of_parsed,
+    problems_from_validation_error,
+)
 from claimferry.x12.writer837 import unfit_identifier
 
 __all__ = [
     "Account",
     "Address",
+    "Adjustment",
     "Alert",
     "AlertKind",
     "App",
@@ -120,10 +130,13 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "LineAdjudication",
     "Mailbox",
     "MasterKey",
     "Notifier",
     "NotifierError",
+    "OtherPayer",
+    "OtherSubscriber",
     "Patient",
     "Payer",
     "PayerIdCheck",
@@ -146,13 +159,16 @@ __all__ = [
     "TransportError",
     "TransportSession",
     "Tuning",
+    "UnparsedError",
     "UploadReceipt",
     "ValidationContext",
     "account_sftp_settings",
     "create_cli",
     "emit_json",
     "examples",
+    "findings_of_parsed",
     "hookimpl",
+    "is_partial",
     "json_option",
     "load_claims",
     "load_master_key",

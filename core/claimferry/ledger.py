@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from claimferry.claims import MAX_CLAIM_ID
 from claimferry.database import (
@@ -160,6 +160,11 @@ MASTER_KEY_ROTATED = "master-key-rotated"
 
 REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
 """Refused by the clearinghouse or the payer's front end: never adjudicated."""
+
+
+_STATE_OF = {str(state): state for state in ClaimState}
+"""A stored state to its ClaimState: a lookup costs a tenth of calling the enum,
+once per claim of a large ERA."""
 
 
 def _moves_to(current: ClaimState, state: ClaimState) -> bool:
@@ -418,7 +423,7 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE enrollments ADD COLUMN deleted_at TEXT;
     ALTER TABLE enrollment_history ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
     """,
-    # alerts: how far each account's events were told, digests not yet delivered,
+    # 6: alerts: how far each account's events were told, digests not yet delivered,
     # and the claims already alerted as overdue
     """
     CREATE TABLE alert_cursors (
@@ -449,7 +454,7 @@ _MIGRATIONS: list[str] = [
         at TEXT NOT NULL
     );
     """,
-    # the vendor's credential store (credstore.py): secrets sealed under a per-account data
+    # 7: the vendor's credential store (credstore.py): secrets sealed under a per-account data
     # key, the data key wrapped by a master key that is never stored here
     """
     CREATE TABLE stored_credentials (
@@ -462,6 +467,23 @@ _MIGRATIONS: list[str] = [
         set_at TEXT NOT NULL,
         rewrapped_at TEXT
     );
+    """,
+    # 8: secondary and tertiary claims built from a claim's remittance, by their own id
+    """
+    CREATE TABLE next_payer_claims (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        original_row INTEGER NOT NULL REFERENCES claims(id),
+        claim_id TEXT NOT NULL,
+        responsibility TEXT NOT NULL,
+        built_at TEXT NOT NULL,
+        UNIQUE (account, claim_id)
+    );
+    CREATE INDEX next_payer_claims_by_original ON next_payer_claims (original_row);
+    """,
+    # 9: onboarding reads each clinic's latest audit facts (logins, marks, promotion)
+    """
+    CREATE INDEX audit_by_account_action ON audit (account, action);
     """,
 ]
 
@@ -541,9 +563,12 @@ class NewClaim:
     lines: tuple[SentLine, ...] = ()
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What one response says of one claim (ledger row), for :meth:`Ledger.answer_claims`."""
+class Answer(NamedTuple):
+    """What one response says of one claim (ledger row), for :meth:`Ledger.answer_claims`.
+
+    A named tuple, not a frozen dataclass: an ERA makes one per claim, and a
+    tuple is made in a third of the time.
+    """
 
     row: int
     state: ClaimState
@@ -1042,6 +1067,40 @@ class Ledger:
             )
         ]
 
+    def link_next_payer_claim(
+        self, account: str, original_row: int, claim_id: str, responsibility: str
+    ) -> None:
+        """Record that ``claim_id`` bills the next payer for the claim at ``original_row``;
+        built again (from a later 835), the link follows the latest."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO next_payer_claims (account, original_row, claim_id, responsibility, "
+                "built_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, claim_id) DO UPDATE SET "
+                "original_row = excluded.original_row, responsibility = excluded.responsibility, "
+                "built_at = excluded.built_at",
+                (account, original_row, claim_id, responsibility, _now()),
+            )
+
+    def next_payer_links(self, account: str, claim_id: str) -> tuple[str | None, list[str]]:
+        """The claim ``claim_id`` was built from (it bills the next payer), and the
+        claims built from it, as ``responsibility claim_id``."""
+        db = self._db
+        found = db.execute(
+            "SELECT c.claim_id FROM next_payer_claims n JOIN claims c ON c.id = n.original_row "
+            "WHERE n.account = ? AND n.claim_id = ?",
+            (account, claim_id),
+        ).fetchone()
+        built = [
+            f"{r[0]} {r[1]}"
+            for r in db.execute(
+                "SELECT n.responsibility, n.claim_id FROM next_payer_claims n "
+                "JOIN claims c ON c.id = n.original_row "
+                "WHERE c.account = ? AND c.claim_id = ? ORDER BY n.id",
+                (account, claim_id),
+            )
+        ]
+        return (found[0] if found is not None else None), built
+
     def latest_claim(self, account: str, claim_id: str) -> ClaimRecord | None:
         row = self._db.execute(
             "SELECT * FROM claims WHERE account = ? AND claim_id = ? ORDER BY id DESC LIMIT 1",
@@ -1167,7 +1226,7 @@ class Ledger:
         now = _now()
         with self.transaction() as db:
             current = {
-                r[0]: ClaimState(r[1])
+                r[0]: _STATE_OF[r[1]]
                 for r in select_in(
                     db,
                     "SELECT id, state FROM claims WHERE id IN ({marks})",
@@ -1176,13 +1235,14 @@ class Ledger:
             }
             moves, events, numbers = [], [], []
             for a in answers:
+                state = str(a.state)  # a plain str binds faster than the enum
                 if a.current and _moves_to(current[a.row], a.state):
                     current[a.row] = a.state
-                    moves.append((a.state, a.detail, now, a.payer_claim_number, a.row))
+                    moves.append((state, a.detail, now, a.payer_claim_number, a.row))
                 elif a.payer_claim_number:
                     numbers.append((a.payer_claim_number, a.row))
                 amount = None if a.amount is None else str(a.amount)
-                events.append((a.row, a.state, a.detail, amount, a.source_file, now))
+                events.append((a.row, state, a.detail, amount, a.source_file, now))
             db.executemany(
                 "UPDATE claims SET state = ?, detail = ?, updated_at = ?, "
                 "payer_claim_number = COALESCE(?, payer_claim_number) WHERE id = ?",
@@ -1210,18 +1270,6 @@ class Ledger:
 
     def claim_record(self, row: int) -> ClaimRecord:
         return _claim(self._db.execute("SELECT * FROM claims WHERE id = ?", (row,)).fetchone())
-
-    def sent_line_numbers(self, rows: Sequence[int]) -> dict[int, list[str]]:
-        """Each claim's line control numbers (REF*6R) as sent, in line order."""
-        found: dict[int, list[str]] = {}
-        for r in select_in(
-            self._db,
-            "SELECT claim_row, control_number FROM claim_lines "
-            "WHERE claim_row IN ({marks}) ORDER BY claim_row, line_number",
-            rows,
-        ):
-            found.setdefault(r[0], []).append(r[1])
-        return found
 
     def response_known(
         self, account: str, remote_name: str, size: int, modified: float | None = None
@@ -1334,6 +1382,16 @@ class Ledger:
             (account, LOGIN_REFUSED, LOGIN_OK),
         ).fetchone()
         return _audit_entry(row) if row is not None and row["action"] == LOGIN_REFUSED else None
+
+    def latest_audit(self, account: str, actions: Sequence[str]) -> AuditEntry | None:
+        """The account's most recent audit entry with one of ``actions``."""
+        marks = ",".join("?" * len(actions))
+        row = self._db.execute(
+            f"SELECT * FROM audit WHERE account = ? AND action IN ({marks}) "  # noqa: S608
+            "ORDER BY id DESC LIMIT 1",
+            (account, *actions),
+        ).fetchone()
+        return _audit_entry(row) if row is not None else None
 
     def audit_entries(self, account: str | None = None) -> list[AuditEntry]:
         sql, args = "SELECT * FROM audit", []

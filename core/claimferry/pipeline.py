@@ -74,17 +74,22 @@ def validate_claims(
     context: ValidationContext,
     *,
     skip_enrollment: bool = False,
+    partial: Sequence[Claim] = (),
     started: Progress = _quiet,
 ) -> list[Finding]:
     """Run every validator; findings are tagged with the validator that made them.
 
-    ``started`` hears each validator's name as it starts (a progress display)."""
+    ``partial`` are claims that failed their schema, as far as they parsed:
+    only validators that take them see them. ``started`` hears each
+    validator's name as it starts (a progress display).
+    """
     findings: list[Finding] = []
     for validator in pm.enrollment_validators():
         if skip_enrollment and validator.kind == "enrollment":
             continue
         started(validator.name)
-        for finding in validator.check(claims, context):
+        given = [*claims, *partial] if validator.partial_claims and partial else claims
+        for finding in validator.check(given, context):
             findings.append(
                 finding if finding.validator else replace(finding, validator=validator.name)
             )
@@ -591,7 +596,7 @@ def connect(
         action = LOGIN_REFUSED if isinstance(exc, AuthenticationError) else "host-key-refused"
         ledger.audit(action, account=account.name, detail=str(exc))
         raise
-    if after_refusal and ledger.refused_login(account.name) is not None:
+    if after_refusal:  # a tested login is a fact onboarding reads, and it lifts a hold
         ledger.audit(LOGIN_OK, account=account.name, host_fingerprint=session.host_fingerprint)
     return _WatchedSession(session, ledger, account.name)
 

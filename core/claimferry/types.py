@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -95,6 +95,11 @@ class EnrollmentValidator(_Named):
     kind: Literal["content", "enrollment"] = "enrollment"
     """``content`` checks always run; ``enrollment`` checks can be bypassed in test
     mode with ``--no-enrollment-check`` (never in production)."""
+    partial_claims: bool = False
+    """Whether ``check`` also takes the claims that failed their schema, as far as
+    they parsed (``is_partial``): their failed values raise ``UnparsedError`` when
+    used, so run each rule through ``findings_of_parsed``. One pass then reports
+    the schema's problems and the content's together."""
 
 
 # --- claim transports ---------------------------------------------------------
@@ -265,8 +270,12 @@ class Clearinghouse(_Named):
     (``FileNaming.test``), with the clearinghouse's own markers.
     ``check_payer_id(state_dir, payer_id, transaction)`` looks a payer ID up
     in the clearinghouse's payer list (``enrollment set`` refuses one it does
-    not list); ``None`` when the clearinghouse keeps no list. ``label`` is the
-    name people know it by, used in messages (``Office Ally``).
+    not list); ``None`` when the clearinghouse keeps no list.
+    ``payer_list_imported(state_dir)`` says when that list was last imported
+    (``None``: never), and ``requires_enrollment(state_dir, payer_id,
+    transaction)`` whether it marks the payer as requiring enrollment for the
+    transaction (``None``: not listed, or no list): ``onboard status`` reads both.
+    ``label`` is the name people know it by, used in messages (``Office Ally``).
     """
 
     name: str
@@ -276,6 +285,8 @@ class Clearinghouse(_Named):
     isa_submitter_qualifier: str = "ZZ"
     description: str = ""
     check_payer_id: Callable[[Path, str, str], PayerIdCheck] | None = None
+    payer_list_imported: Callable[[Path], datetime | None] | None = None
+    requires_enrollment: Callable[[Path, str, str], bool | None] | None = None
     label: str = ""
     mailbox: Mailbox = field(default_factory=Mailbox)
 

@@ -61,7 +61,7 @@ def test_validate_ok_and_json(run) -> None:
     assert "2 claims" in result.stdout
     result = run("validate", str(EXAMPLE), "--json")
     data = json.loads(result.stdout)
-    assert data["valid"] is True and data["claims"] == 2
+    assert data["ok"] is True and data["summary"]["claims"] == 2
 
 
 def test_validate_bad_file_exit_2_every_problem_no_traceback(run, tmp_path: Path) -> None:
@@ -73,9 +73,9 @@ def test_validate_bad_file_exit_2_every_problem_no_traceback(run, tmp_path: Path
     result = run("validate", str(bad))
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert f"{bad}: claim SUN-1001: lines[0].charge" in result.stderr
-    assert f"{bad}: claim SUN-1002: subscriber.gender" in result.stderr
-    assert result.stdout == ""
+    assert f"{bad}: claim SUN-1001: lines[0].charge" in result.stdout
+    assert f"{bad}: claim SUN-1002: subscriber.gender" in result.stdout
+    assert f"2 errors, 1 warning in {bad} (2 claims)" in result.stdout
 
 
 def test_content_findings_block_with_exit_2(run, tmp_path: Path) -> None:
@@ -199,7 +199,7 @@ def test_a_bug_is_one_line_not_a_traceback(run, monkeypatch: pytest.MonkeyPatch)
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("claimferry.cli.commands.load_claims", broken)
+    monkeypatch.setattr("claimferry.cli.commands.check_claims_file", broken)
     result = run("validate", str(EXAMPLE))
     assert result.exit_code == 1
     assert "unexpected internal error (ZeroDivisionError)" in result.stderr

@@ -153,6 +153,11 @@ def report_status(
                 continue
             age = (now - sent_at).days if sent_at is not None else None
             paid = money.get(record.row)
+            built_from, next_payer = (
+                ledger.next_payer_links(record.account, record.claim_id)
+                if claim_id is not None
+                else (None, [])
+            )
             claims.append(
                 {
                     "account": record.account,
@@ -168,6 +173,8 @@ def report_status(
                     "age_days": age,
                     "aging_bucket": _bucket(age) if age is not None else None,
                     "replaced_by_batch": replaced.get(record.row),
+                    "built_from": built_from,
+                    "next_payer_claims": next_payer,
                     "detail": record.detail,
                     "payer_claim_number": record.payer_claim_number,
                     "updated_at": record.updated_at,
@@ -315,6 +322,10 @@ def _print_histories(claims: list[dict[str, Any]]) -> None:
             )
         if c["replaced_by_batch"] is not None:
             click.echo(f"  replaced by batch {c['replaced_by_batch']}")
+        if c["built_from"] is not None:
+            click.echo(f"  bills the next payer for claim {c['built_from']}")
+        for built in c["next_payer_claims"]:
+            click.echo(f"  next payer: {built} claim")
         for h in c["history"]:
             amount = f"  {money(h['amount'])}" if h["amount"] else ""
             detail = f"  {h['detail']}" if h["detail"] else ""
