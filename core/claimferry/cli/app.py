@@ -221,6 +221,7 @@ BUILT_IN = [
          "for claims (837P), ERA (835)."),
         ("plugins", "commands", "List every plugin with what it registers, and plugins that "
          "failed to load."),
+        ("plugin", "scaffold", "Start a plugin of your own (see docs/plugins.md)."),
         ("hostkey", "commands", "Show the server's host key; exit 1 when it differs from the "
          "pinned one."),
         ("credentials", "credentials", "Test an account's login; keep SFTP secrets in the "
