@@ -709,7 +709,7 @@ CLAIMS_FILE_LIMIT_ENV = "CLAIMFERRY_CLAIMS_FILE_LIMIT_MB"
 
 
 def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile:
-    """Load a YAML or JSON claims file (see docs/claims.md)."""
+    """Load a YAML or JSON claims file, or an 837P (see docs/claims.md)."""
     text = read_text(
         path,
         what="claims file",
@@ -718,6 +718,10 @@ def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile
         "claims_file_limit_mb, or split the file",
     )
     source = str(path)
+    if text.lstrip("\ufeff \t\r\n").startswith("ISA"):  # an 837P, not YAML or JSON
+        from claimferry.x12.read837 import load_837p
+
+        return load_837p(path).claims
     if path.suffix.lower() == ".json":
         check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
         return _fast_json(text, source) or parse_claims(parse_json(text, source), source)

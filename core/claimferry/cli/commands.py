@@ -41,6 +41,7 @@ WAIT_OPTION = click.option(
 def register(cli: click.Group) -> None:
     from claimferry.cli.accounts import accounts
     from claimferry.cli.batches import batches
+    from claimferry.cli.convert import convert
     from claimferry.cli.credentials import credentials
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
@@ -55,6 +56,7 @@ def register(cli: click.Group) -> None:
         status,
         remits,
         secondary,
+        convert,
         batches,
         show,
         audit,
