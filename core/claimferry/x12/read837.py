@@ -45,12 +45,14 @@ from claimferry.claims import (
     _gc_paused,
 )
 from claimferry.errors import InputError, Problem
-from claimferry.validation import problems_from_validation_error
+from claimferry.validation import dotted, problems_from_validation_error
 from claimferry.x12.segments import Segment, X12SyntaxError, read_segments
 from claimferry.x12.ta1 import EnvelopedStream
 
 IMPLEMENTATION_837P = "005010X222"
 
+CACHE = 4096
+"""Distinct amounts, dates and SV1s remembered per file: bounded, so memory stays flat."""
 MAX_PROBLEMS = 100
 """A file with an unsupported segment in every claim would list thousands: the
 first hundred say what to fix."""
@@ -91,6 +93,10 @@ def _address(n3: Segment, n4: Segment | None) -> dict[str, Any]:
     return address
 
 
+_LINE_ENDS = frozenset({"LX", "HL", "CLM"})
+"""What ends a service line (2400 and its 2420/2430 loops); anything else stays in it."""
+
+
 class _Reader:
     """Walks one file's transactions, loop by loop, building claim dicts.
 
@@ -121,6 +127,10 @@ class _Reader:
         self.other: dict[str, Any] | None = None
         self.adjudicated: dict[str, Any] | None = None
         self.pending_n3: Segment | None = None
+        self.amounts: dict[str, Decimal] = {}
+        self.days: dict[str, date] = {}
+        self.service: dict[tuple[str, ...], dict[str, Any]] = {}
+        """SV1 read before, by its elements: a practice bills the same codes again and again."""
 
     # -- problems -----------------------------------------------------------
 
@@ -146,26 +156,44 @@ class _Reader:
                 self.drop(segment, f"{what}: the claim model has no field for it", index)
 
     def required(self, segment: Segment, index: int, what: str) -> str:
-        value = segment.element(index).strip()
+        elements = segment.elements
+        value = elements[index - 1].strip() if index <= len(elements) else ""
         if not value:
             raise self.error(segment, index, f"expected {what}, found nothing")
         return value
 
     def amount(self, segment: Segment, index: int) -> Decimal:
         value = self.required(segment, index, "an amount")
-        try:
-            return Decimal(value)
-        except ArithmeticError:
-            raise self.error(segment, index, "expected an amount (e.g. 125.50)") from None
+        found = self.amounts.get(value)
+        if found is None:
+            try:
+                found = Decimal(value)
+            except ArithmeticError:
+                raise self.error(segment, index, "expected an amount (e.g. 125.50)") from None
+            if not found.is_finite():
+                raise self.error(segment, index, "expected an amount (e.g. 125.50)")
+            if len(self.amounts) < CACHE:
+                self.amounts[value] = found
+        return found
 
     def day(self, text: str, segment: Segment, index: int) -> date:
-        try:
-            return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-        except ValueError:
-            raise self.error(segment, index, "expected a date as CCYYMMDD") from None
+        found = self.days.get(text)
+        if found is None:
+            if len(text) != 8 or not text.isdigit():
+                raise self.error(segment, index, "expected a date as CCYYMMDD")
+            try:
+                found = date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+            except ValueError:
+                raise self.error(segment, index, "expected a date as CCYYMMDD") from None
+            if len(self.days) < CACHE:
+                self.days[text] = found
+        return found
 
     def dated(self, segment: Segment) -> tuple[date, date | None]:
-        form, value = segment.element(2).strip(), segment.element(3).strip()
+        elements = segment.elements
+        if len(elements) < 3:
+            raise self.error(segment, 3, "expected a date (D8) or range (RD8)")
+        form, value = elements[1].strip(), elements[2].strip()
         if form == "D8" and len(value) == 8:
             return self.day(value, segment, 3), None
         if form == "RD8" and len(value) == 17 and value[8] == "-":
@@ -203,8 +231,10 @@ class _Reader:
     # -- the walk -----------------------------------------------------------
 
     def feed(self, segment: Segment) -> None:
-        seg_id = segment.id
-        if seg_id == "HL":
+        seg_id, line = segment.id, self.line
+        if line is not None and seg_id not in _LINE_ENDS:  # half the file: first
+            self.in_line(segment, line)
+        elif seg_id == "HL":
             self.level(segment)
         elif self.loop == "1000":
             if seg_id not in ("BHT", "NM1", "PER", "REF"):
@@ -522,7 +552,8 @@ class _Reader:
                 self.drop(segment, "an adjustment quantity: the model has none", index + 2)
 
     def in_other_payer(self, segment: Segment, other: dict[str, Any]) -> None:
-        seg_id, element1, loop = segment.id, segment.element(1), self.loop
+        seg_id, loop, elements = segment.id, self.loop, segment.elements
+        element1 = elements[0] if elements else ""
         claim = self.claim
         assert claim is not None
         if seg_id == "CAS" and loop == "2320":
@@ -563,7 +594,8 @@ class _Reader:
     # -- lines --------------------------------------------------------------
 
     def in_line(self, segment: Segment, line: dict[str, Any]) -> None:
-        seg_id, element1 = segment.id, segment.element(1)
+        seg_id, elements = segment.id, segment.elements
+        element1 = elements[0] if elements else ""
         if seg_id == "SV1":
             self.sv1(segment, line)
         elif seg_id == "DTP" and element1 == "472" and self.loop == "2400":
@@ -592,6 +624,11 @@ class _Reader:
     def sv1(self, sv1: Segment, line: dict[str, Any]) -> None:
         if "procedure" in line:
             raise self.error(sv1, None, "expected one SV1 per service line (LX)")
+        known = self.service.get(sv1.elements)
+        if known is not None:
+            line.update(known)
+            return
+        dropped = len(self.dropped)
         procedure = sv1.components(1)
         if len(procedure) < 2 or procedure[0] != "HC" or not procedure[1]:
             raise self.error(sv1, 1, "expected a procedure as HC:code")
@@ -611,6 +648,8 @@ class _Reader:
         for index in (5, 6, *range(8, len(sv1.elements) + 1)):
             if sv1.element(index).strip():
                 self.drop(sv1, "the claim model has no field for this element", index)
+        if len(self.dropped) == dropped and len(self.service) < CACHE:
+            self.service[sv1.elements] = dict(line)
 
     def svd(self, svd: Segment, line: dict[str, Any]) -> None:
         claim = self.claim
@@ -662,7 +701,6 @@ class _Reader:
         if claim is None:
             return
         assert clm is not None and self.provider is not None and self.subscriber is not None
-        label = f"claim {claim['id']} ({clm.where()})"
         try:
             provider = self.provider_model
             if provider is None:
@@ -678,7 +716,9 @@ class _Reader:
             built = _CLAIM.validate_python(claim)
         except ValidationError as exc:
             raise InputError(
-                problems_from_validation_error(exc, self.source, lambda loc: f"{label}: {loc}")
+                problems_from_validation_error(
+                    exc, self.source, lambda loc: f"claim {claim['id']} ({clm.where()}): {dotted(loc)}"
+                )
             ) from None
         if built.total_charge != self.total:
             raise self.error(clm, 2, "CLM02 differs from the sum of the lines' charges")
