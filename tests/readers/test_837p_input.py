@@ -192,6 +192,7 @@ def _broken(tmp_path: Path, old: bytes, new: bytes) -> Path:
         (b"DMG*D8*", b"DMG*D8*2020", "(DMG) element DMG02"),
         (b"NM1*PR*2*", b"NM1*TT*2*", "expected CLM under a subscriber and payer"),
         (b"CLM*", b"CLM*X1*1*", "element CLM05"),
+        (b"*M~\nNM1*PR*", b"*Q~\nNM1*PR*", "(CLM)): subscriber.gender"),
     ],
 )
 def test_a_broken_837p_exits_2_naming_file_and_segment(

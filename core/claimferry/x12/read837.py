@@ -701,6 +701,7 @@ class _Reader:
         if claim is None:
             return
         assert clm is not None and self.provider is not None and self.subscriber is not None
+        part = "billing_provider"  # the model being built, for the problem's field path
         try:
             provider = self.provider_model
             if provider is None:
@@ -709,16 +710,19 @@ class _Reader:
                 if pay_to:
                     data["pay_to_address"] = pay_to
                 provider = self.provider_model = _PROVIDER.validate_python(data)
-            claim["subscriber"] = self.level_model("subscriber", _SUBSCRIBER, self.subscriber)
-            claim["payer"] = self.level_model("payer", _PAYER, self.payer or {})
+            part = "subscriber"
+            claim["subscriber"] = self.level_model(part, _SUBSCRIBER, self.subscriber)
+            part = "payer"
+            claim["payer"] = self.level_model(part, _PAYER, self.payer or {})
             if self.patient is not None:
-                claim["patient"] = self.level_model("patient", _PATIENT, self.patient)
+                part = "patient"
+                claim["patient"] = self.level_model(part, _PATIENT, self.patient)
+            part = ""
             built = _CLAIM.validate_python(claim)
         except ValidationError as exc:
+            where = f"claim {claim['id']} ({clm.where()}): {part + '.' if part else ''}"
             raise InputError(
-                problems_from_validation_error(
-                    exc, self.source, lambda loc: f"claim {claim['id']} ({clm.where()}): {dotted(loc)}"
-                )
+                problems_from_validation_error(exc, self.source, lambda loc: where + dotted(loc))
             ) from None
         if built.total_charge != self.total:
             raise self.error(clm, 2, "CLM02 differs from the sum of the lines' charges")
