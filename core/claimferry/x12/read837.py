@@ -129,6 +129,8 @@ class _Reader:
         self.pending_n3: Segment | None = None
         self.amounts: dict[str, Decimal] = {}
         self.days: dict[str, date] = {}
+        self.periods: dict[tuple[str, ...], tuple[date, date | None]] = {}
+        self.payers: dict[tuple[Any, Any], Payer] = {}
         self.service: dict[tuple[str, ...], dict[str, Any]] = {}
         """SV1 read before, by its elements: a practice bills the same codes again and again."""
 
@@ -209,17 +211,17 @@ class _Reader:
 
     # -- names --------------------------------------------------------------
 
-    def person(self, nm1: Segment, qualifier: str | None) -> dict[str, Any]:
-        """NM1 of a person: last and first name, and the id when ``qualifier`` is given."""
-        if nm1.element(2) != "1":
-            self.drop(nm1, "an organisation here: the claim model has a person", 2)
-        found: dict[str, Any] = {"last_name": nm1.element(3), "first_name": nm1.element(4)}
-        for index, what in ((5, "a middle name"), (6, "a name prefix"), (7, "a name suffix")):
-            if nm1.element(index).strip():
-                self.drop(nm1, f"{what}: the claim model has no field for it", index)
-        if qualifier is not None:
-            self.identifier(nm1, qualifier)
-        return found
+    def person(self, nm1: Segment) -> dict[str, Any]:
+        """NM1 of a person: last and first name (the caller takes the identifier)."""
+        elements = nm1.elements
+        if len(elements) < 4 or elements[1] != "1":
+            self.drop(nm1, "expected a person's last and first name (NM102 1)", 2)
+            return {}
+        if "".join(elements[4:7]).strip():
+            for index, what in ((5, "a middle name"), (6, "a name prefix"), (7, "a name suffix")):
+                if nm1.element(index).strip():
+                    self.drop(nm1, f"{what}: the claim model has no field for it", index)
+        return {"last_name": elements[2], "first_name": elements[3]}
 
     def identifier(self, nm1: Segment, qualifier: str) -> str | None:
         if nm1.element(8).strip() != qualifier:
@@ -231,10 +233,8 @@ class _Reader:
     # -- the walk -----------------------------------------------------------
 
     def feed(self, segment: Segment) -> None:
-        seg_id, line = segment.id, self.line
-        if line is not None and seg_id not in _LINE_ENDS:  # half the file: first
-            self.in_line(segment, line)
-        elif seg_id == "HL":
+        seg_id = segment.id
+        if seg_id == "HL":
             self.level(segment)
         elif self.loop == "1000":
             if seg_id not in ("BHT", "NM1", "PER", "REF"):
@@ -321,7 +321,7 @@ class _Reader:
             if nm1.element(2) == "2":
                 self.provider["organization"] = nm1.element(3)
             else:
-                self.provider.update(self.person(nm1, None))
+                self.provider.update(self.person(nm1))
             self.provider["npi"] = self.identifier(nm1, "XX")
             self.party = self.provider
         elif loop in ("2010AA", "2010AB") and entity == "87":
@@ -333,7 +333,7 @@ class _Reader:
             self.loop = "2010BA"
             if self.subscriber is None:
                 raise self.error(nm1, None, "expected SBR before the subscriber")
-            self.subscriber.update(self.person(nm1, None))
+            self.subscriber.update(self.person(nm1))
             self.subscriber["member_id"] = self.identifier(nm1, "MI")
             self.party = self.subscriber
         elif loop in ("2000B", "2010BA", "2010BB") and entity == "PR":
@@ -343,7 +343,7 @@ class _Reader:
         elif loop in ("2000C", "2010CA") and entity == "QC":
             self.loop = "2010CA"
             assert self.patient is not None
-            self.patient.update(self.person(nm1, None))
+            self.patient.update(self.person(nm1))
             self.party = self.patient
         else:
             self.drop(nm1, f"a name (NM1*{entity}) the claim model has no place for here")
@@ -499,7 +499,7 @@ class _Reader:
             if npi:
                 party["npi"] = npi
         else:
-            party = self.person(nm1, None)
+            party = self.person(nm1)
             party["npi"] = self.identifier(nm1, "XX")
             if party["npi"] is None:
                 self.drop(nm1, "a provider without an NPI: the claim model needs one", 9)
@@ -574,7 +574,7 @@ class _Reader:
                     self.drop(segment, "the claim model has no field for this element", index)
         elif seg_id == "NM1" and element1 == "IL" and loop == "2320":
             self.loop = "2330A"
-            other["subscriber"].update(self.person(segment, None))
+            other["subscriber"].update(self.person(segment))
             other["subscriber"]["member_id"] = self.identifier(segment, "MI")
         elif seg_id in ("N3", "N4") and loop == "2330A":
             if seg_id == "N3":
@@ -599,14 +599,19 @@ class _Reader:
         if seg_id == "SV1":
             self.sv1(segment, line)
         elif seg_id == "DTP" and element1 == "472" and self.loop == "2400":
-            line["service_date"], end = self.dated(segment)
-            if end is not None:
-                line["service_end_date"] = end
+            period = self.periods.get(elements)
+            if period is None:
+                period = self.dated(segment)
+                if len(self.periods) < CACHE:
+                    self.periods[elements] = period
+            line["service_date"] = period[0]
+            if period[1] is not None:
+                line["service_end_date"] = period[1]
         elif seg_id == "REF" and element1 == "6R" and self.loop == "2400":
             line["id"] = self.required(segment, 2, "the line control number")
         elif seg_id == "NM1" and element1 in ("82", "DN"):
             self.loop = "2420A" if element1 == "82" else "2420F"
-            party = self.person(segment, None)
+            party = self.person(segment)
             party["npi"] = self.identifier(segment, "XX")
             key = "rendering_provider" if element1 == "82" else "referring_provider"
             line[key] = self.party = party
@@ -690,8 +695,8 @@ class _Reader:
             raise self.error(
                 clm, None, f"expected SV1 and DTP*472 in line {len(claim['lines']) + 1}"
             )
-        number = len(claim["lines"]) + 1
-        if line.get("id") == f"{claim['id']}-{number}":
+        line_id = line.get("id")
+        if line_id is not None and line_id == f"{claim['id']}-{len(claim['lines']) + 1}":
             del line["id"]  # what our writer sends for a line without one
         claim["lines"].append(line)
 
@@ -713,7 +718,12 @@ class _Reader:
             part = "subscriber"
             claim["subscriber"] = self.level_model(part, _SUBSCRIBER, self.subscriber)
             part = "payer"
-            claim["payer"] = self.level_model(part, _PAYER, self.payer or {})
+            payer = self.payer or {}
+            key = (payer.get("name"), payer.get("id"))
+            found = self.payers.get(key)  # a few payers, named again under every subscriber
+            if found is None:
+                found = self.payers[key] = _PAYER.validate_python(payer)
+            claim["payer"] = found
             if self.patient is not None:
                 part = "patient"
                 claim["patient"] = self.level_model(part, _PATIENT, self.patient)
@@ -739,11 +749,15 @@ class _Stream(EnvelopedStream):
 
     def read(self, reader: _Reader) -> None:
         envelope, group_version, last = self.envelope, "", None
-        feed = reader.feed
+        check, feed, in_line = envelope.check, reader.feed, reader.in_line
         for segment in self.segments:
             last = segment
-            if not envelope.check(segment):
-                feed(segment)
+            if not check(segment):
+                line = reader.line
+                if line is not None and segment.id not in _LINE_ENDS:  # half the file
+                    in_line(segment, line)
+                else:
+                    feed(segment)
             elif segment.id == "GS":
                 group_version = segment.element(8).strip()
             elif segment.id == "ST":
