@@ -17,23 +17,11 @@ from claimferry.errors import InputError
 from claimferry.manager import PluginManager
 from claimferry.x12.read837 import load_837p
 from claimferry.x12.writer837 import write_837p
+from enrollment.support import ACCOUNTS
 from support.claim_files import CLAIM_FILES, DATA, ENVELOPE
 from support.x12judge import judge
 
 SECONDARY = DATA / "secondary.yaml"
-ACCOUNTS = {
-    "accounts": {
-        "sunrise": {
-            "clearinghouse": "officeally",
-            "submitter_id": "SUNRISE01",
-            "mode": "test",
-            "contact": {"name": "Billing Office", "phone": "2175550100"},
-            "sftp": {"host": "127.0.0.1", "port": 2222},
-            "credentials": {"source": "env"},
-        }
-    }
-}
-
 DROPPED = {
     "837P_01": ["22 (REF) in loop 2010BB", "30 (REF) in loop 2300", "31 (HI)", "31 (HI)"],
     "837P_02": [
@@ -268,3 +256,21 @@ def test_validate_and_build_take_an_837p_and_envelope_it_anew(cli, tmp_path: Pat
     assert b"*000000001*0*T*:~" in built and b"*000000042*" in source.read_bytes()
     assert judge(built)
     assert list(load_claims(out).claims) == list(load_claims(source).claims)
+
+
+def test_a_file_with_a_segment_too_many_in_every_line_lists_the_first_hundred(
+    tmp_path: Path,
+) -> None:
+    data = write_837p(list(load_claims(SECONDARY).claims), ENVELOPE)
+    path = tmp_path / "k3.837"
+    path.write_bytes(data.replace(b"REF*6R", b"K3*FIXED FORMAT~\n" * 40 + b"REF*6R"))
+    with pytest.raises(InputError) as caught:
+        load_claims(path)
+    problems = caught.value.problems
+    assert len(problems) == 101
+    assert all(
+        "(K3) in loop 2400: K3: the claim model has no place" in str(p) for p in problems[:-1]
+    )
+    assert problems[-1].message == (
+        "only the first 100 segments the claim model cannot carry are listed"
+    )

@@ -640,14 +640,14 @@ class _Reader:
         if len(procedure) > 6 and any(procedure[6:]):
             self.drop(sv1, "a procedure description: the model has none", 1)
         line["procedure"] = procedure[1]
-        line["modifiers"] = [m for m in procedure[2:6] if m]
+        line["modifiers"] = tuple(m for m in procedure[2:6] if m)
         line["charge"] = self.amount(sv1, 2)
         if sv1.element(3) != "UN":
             self.drop(sv1, "units other than UN: the writer sends UN", 3)
         line["units"] = self.amount(sv1, 4)
         pointers = sv1.components(7)
         try:
-            line["diagnosis_pointers"] = [int(p) for p in pointers if p]
+            line["diagnosis_pointers"] = tuple(int(p) for p in pointers if p)
         except ValueError:
             raise self.error(sv1, 7, "expected diagnosis pointers as numbers") from None
         for index in (5, 6, *range(8, len(sv1.elements) + 1)):
@@ -674,7 +674,7 @@ class _Reader:
         }
         if procedure[1] != line.get("procedure"):
             adjudicated["procedure"] = procedure[1]
-        modifiers = [m for m in procedure[2:6] if m]
+        modifiers = tuple(m for m in procedure[2:6] if m)
         if modifiers != line.get("modifiers"):
             adjudicated["modifiers"] = modifiers
         units = self.amount(svd, 5) if svd.element(5).strip() else None
@@ -731,9 +731,10 @@ class _Reader:
             built = _CLAIM.validate_python(claim)
         except ValidationError as exc:
             where = f"claim {claim['id']} ({clm.where()}): {part + '.' if part else ''}"
-            raise InputError(
-                problems_from_validation_error(exc, self.source, lambda loc: where + dotted(loc))
-            ) from None
+            problems = problems_from_validation_error(
+                exc, self.source, lambda loc: where + dotted(loc)
+            )
+            raise InputError([*self.dropped, *problems]) from None
         if built.total_charge != self.total:
             raise self.error(clm, 2, "CLM02 differs from the sum of the lines' charges")
         _attach_provider(built, provider)
@@ -774,7 +775,8 @@ def read_837p_claims(segments: Iterable[Segment], source: str, *, strict: bool =
         with _gc_paused():
             _Stream(segments, source).read(reader)
     except _Unsupported:
-        pass
+        more = f"only the first {MAX_PROBLEMS} segments the claim model cannot carry are listed"
+        reader.dropped.append(Problem(source, "", more))
     if strict and reader.dropped:
         raise InputError(reader.dropped)
     if not reader.claims:
