@@ -204,7 +204,8 @@ class _Reader:
         raise self.error(segment, 2, "expected a date (D8) or range (RD8)")
 
     def code(self, segment: Segment, index: int, table: dict[str, str], what: str) -> str:
-        value = segment.element(index).strip()
+        elements = segment.elements
+        value = elements[index - 1].strip() if index <= len(elements) else ""
         if value not in table:
             raise self.error(segment, index, f"expected {what} (one of {', '.join(table)})")
         return table[value]
@@ -224,11 +225,14 @@ class _Reader:
         return {"last_name": elements[2], "first_name": elements[3]}
 
     def identifier(self, nm1: Segment, qualifier: str) -> str | None:
-        if nm1.element(8).strip() != qualifier:
-            if nm1.element(8).strip() or nm1.element(9).strip():
+        found = nm1.elements[7:9]
+        if not found or found[0].strip() != qualifier:
+            if "".join(found).strip():
                 self.drop(nm1, f"an identifier other than {qualifier}", 8)
             return None
-        return nm1.element(9).strip() or None
+        if len(found) < 2:
+            return None
+        return found[1].strip() or None
 
     # -- the walk -----------------------------------------------------------
 
