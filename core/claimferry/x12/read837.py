@@ -32,6 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 from claimferry.claims import (
     ASSIGNMENT_CODES,
     BENEFITS_ASSIGNMENT_CODES,
+    FREQUENCY_CODES,
     RELATIONSHIP_CODES,
     RELEASE_CODES,
     RESPONSIBILITY_CODES,
@@ -63,7 +64,7 @@ _OTHER_RELATIONSHIP = {**_RELATIONSHIP, "18": "self"}
 _ASSIGNMENT = {code: word for word, code in ASSIGNMENT_CODES.items()}
 _BENEFITS = {code: word for word, code in BENEFITS_ASSIGNMENT_CODES.items()}
 _RELEASE = {code: word for word, code in RELEASE_CODES.items()}
-_FREQUENCY = {"1": "original", "7": "replacement", "8": "void"}
+_FREQUENCY = {code: word for word, code in FREQUENCY_CODES.items()}
 
 _PROVIDER = TypeAdapter(BillingProvider)
 _SUBSCRIBER = TypeAdapter(Subscriber)
@@ -84,12 +85,12 @@ class _Unsupported(Exception):
     """Raised in strict mode once :data:`MAX_PROBLEMS` are found."""
 
 
-def _address(n3: Segment, n4: Segment | None) -> dict[str, Any]:
+def _address(n3: Segment, n4: Segment) -> dict[str, Any]:
+    """N3 and N4 as an address; the schema says what is missing."""
     address: dict[str, Any] = {"line1": n3.element(1)}
     if n3.element(2).strip():
         address["line2"] = n3.element(2)
-    if n4 is not None:
-        address.update(city=n4.element(1), state=n4.element(2), zip=n4.element(3))
+    address.update(city=n4.element(1), state=n4.element(2), zip=n4.element(3))
     return address
 
 
@@ -209,6 +210,18 @@ class _Reader:
         if value not in table:
             raise self.error(segment, index, f"expected {what} (one of {', '.join(table)})")
         return table[value]
+
+    def address(self, segment: Segment) -> dict[str, Any] | None:
+        """An N3 is kept until its N4 comes; then the two are the address."""
+        if segment.id == "N3":
+            self.pending_n3 = segment
+            self.beyond(segment, 2, "a third address line")
+            return None
+        n3, self.pending_n3 = self.pending_n3, None
+        if n3 is None:
+            raise self.error(segment, None, "expected N3 before N4")
+        self.beyond(segment, 3, "a country or location code")
+        return _address(n3, segment)
 
     # -- names --------------------------------------------------------------
 
@@ -354,25 +367,15 @@ class _Reader:
 
     def party_detail(self, segment: Segment, party: dict[str, Any]) -> None:
         seg_id = segment.id
-        if seg_id == "N3":
-            self.pending_n3 = segment
-            self.beyond(segment, 2, "address")
+        if seg_id in ("N3", "N4"):
             if self.loop == "2010BB":
                 self.drop(segment, "the payer's address: the claim model has no field for it")
-        elif seg_id == "N4":
-            if self.pending_n3 is None:
-                raise self.error(segment, None, "expected N3 before N4")
-            self.beyond(segment, 3, "a country or location code")
-            if self.loop == "2010BB":
-                self.drop(segment, "the payer's address: the claim model has no field for it")
-            else:
-                key = "pay_to" if self.loop == "2010AB" else "address"
-                built = _address(self.pending_n3, segment)
-                if key == "pay_to":
-                    party.update(built)
-                else:
-                    party["address"] = built
-            self.pending_n3 = None
+                return
+            built = self.address(segment)
+            if built is not None and self.loop == "2010AB":
+                party.update(built)  # the pay-to loop is an address alone
+            elif built is not None:
+                party["address"] = built
         elif seg_id == "DMG" and self.loop in ("2010BA", "2010CA"):
             if segment.element(1) != "D8":
                 raise self.error(segment, 1, "expected D8")
@@ -515,13 +518,10 @@ class _Reader:
         seg_id = segment.id
         if seg_id == "PRV" and self.loop in ("2310B", "2420A") and party:
             party["taxonomy"] = self.required(segment, 3, "a taxonomy code")
-        elif seg_id == "N3" and self.loop == "2310C" and party:
-            self.pending_n3 = segment
-            self.beyond(segment, 2, "address")
-        elif seg_id == "N4" and self.loop == "2310C" and party and self.pending_n3 is not None:
-            self.beyond(segment, 3, "a country or location code")
-            party["address"] = _address(self.pending_n3, segment)
-            self.pending_n3 = None
+        elif seg_id in ("N3", "N4") and self.loop == "2310C" and party:
+            built = self.address(segment)
+            if built is not None:
+                party["address"] = built
         else:
             self.unplaced(segment)
 
@@ -581,10 +581,9 @@ class _Reader:
             other["subscriber"].update(self.person(segment))
             other["subscriber"]["member_id"] = self.identifier(segment, "MI")
         elif seg_id in ("N3", "N4") and loop == "2330A":
-            if seg_id == "N3":
-                self.pending_n3 = segment
-            elif self.pending_n3 is not None:
-                other["subscriber"]["address"] = _address(self.pending_n3, segment)
+            built = self.address(segment)
+            if built is not None:
+                other["subscriber"]["address"] = built
         elif seg_id == "NM1" and element1 == "PR" and loop in ("2320", "2330A"):
             self.loop = "2330B"
             other["payer"] = {"name": segment.element(3), "id": self.identifier(segment, "PI")}
