@@ -71,7 +71,7 @@ def convert(source: Path, output: Path, drop_unsupported: bool, as_json: bool) -
     claims = list(read.claims)
     header = (
         f"# Claims converted by claimferry from the 837P file {source.name}.\n"
-        f"# Review them, then: claimferry submit {output.name}\n"
+        f"# Review them, then: claimferry submit {output}\n"
     )
     atomic_write(output, claims_yaml(claims, header).encode("utf-8"))
     if as_json:
