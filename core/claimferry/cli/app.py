@@ -211,6 +211,8 @@ BUILT_IN = [
         ("remits", "remits", "Payments received (835s): list them, export them line by line "
          "for posting."),
         ("secondary", "secondary", "Secondary and tertiary claims (coordination of benefits)."),
+        ("convert", "convert", "Write the claims of an 837P file as a claims file to read, edit "
+         "and submit."),
         ("batches", "batches", "List batches; resend or abandon one whose delivery is "
          "uncertain."),
         ("show", "lifecycle", "Render a response file (TA1, 999, 277CA, 835, clearinghouse "
