@@ -482,12 +482,39 @@ class Claim:
                 "(primary, secondary, tertiary): SBR01 may not repeat within a claim"
             )
         for index, other in enumerate(self.other_payers):
+            _adjudication_fits(self, index, other)
             numbers = [adjudicated.line for adjudicated in other.lines]
             beyond = [n for n in numbers if n > len(self.lines)]
             if beyond:
                 raise ValueError(
                     f"other_payers[{index}].lines: line {beyond[0]} is not one of the "
                     f"claim's {len(self.lines)} lines"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _earlier_payers_adjudicated(self) -> Claim:
+        """A secondary claim carries the primary's decision, a tertiary both: the payer
+        billed pays from what they left (TR3 2320), and has nothing to go by without it."""
+        order = list(RESPONSIBILITY_CODES)
+        by_place = {other.responsibility: other for other in self.other_payers}
+        for place in order[: order.index(self.payer_responsibility)]:
+            other = by_place.get(place)  # type: ignore[call-overload]
+            if other is None:
+                raise ValueError(
+                    f"a {self.payer_responsibility} claim needs the {place} payer in "
+                    "'other_payers' with its adjudication (paid, adjudication_date)"
+                )
+            index = self.other_payers.index(other)
+            if other.paid is None:
+                raise ValueError(
+                    f"other_payers[{index}]: the {place} payer needs 'paid' (AMT*D): a "
+                    f"{self.payer_responsibility} claim is billed after it adjudicated"
+                )
+            if other.adjudication_date is None and not other.lines:
+                raise ValueError(
+                    f"other_payers[{index}]: the {place} payer needs 'adjudication_date' "
+                    "(2330B DTP*573), or 'lines' with their dates (2430 DTP*573)"
                 )
         return self
 
@@ -514,6 +541,31 @@ class Claim:
         if self.billing_provider is None:
             raise ValueError(f"claim {self.id} has no billing provider")
         return self.billing_provider
+
+
+def _adjudication_fits(claim: Claim, index: int, other: OtherPayer) -> None:
+    """A payer after the one billed has not adjudicated the claim yet; claim-level
+    adjustments (2320 CAS) come only with the amount paid (AMT*D) they adjust."""
+    order = list(RESPONSIBILITY_CODES)
+    later = order.index(other.responsibility) > order.index(claim.payer_responsibility)
+    decided = (
+        other.paid is not None
+        or other.adjustments
+        or other.lines
+        or other.adjudication_date is not None
+        or other.remaining_patient_liability is not None
+    )
+    if later and decided:
+        raise ValueError(
+            f"other_payers[{index}]: the {other.responsibility} payer comes after this "
+            f"{claim.payer_responsibility} claim's payer and cannot have adjudicated it yet: "
+            "give only its payer, subscriber, relationship and filing_code"
+        )
+    if other.adjustments and other.paid is None:
+        raise ValueError(
+            f"other_payers[{index}]: 'adjustments' (2320 CAS) need 'paid' (AMT*D), what the "
+            "payer paid after them"
+        )
 
 
 def _digits(amount: Decimal) -> int:

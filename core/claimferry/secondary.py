@@ -44,8 +44,8 @@ from claimferry.x12 import remit835
 NEXT: dict[str, str] = {"primary": "secondary", "secondary": "tertiary"}
 FORWARDED = frozenset({"19", "20", "21"})
 """CLP02: processed and forwarded to another payer (crossover)."""
-ADJUDICATED = frozenset({"1", "2", "3"})
-"""CLP02: processed as primary, secondary, tertiary (paid or not)."""
+ADJUDICATED = frozenset({"1", "2", "3", "4"})
+"""CLP02: processed as primary, secondary, tertiary (paid or not), or denied."""
 
 
 class NotBillable(ClaimferryError):
@@ -160,10 +160,15 @@ def refusal(adjudication: Adjudication) -> str | None:
     if adjudication.status not in ADJUDICATED:
         return (
             f"the 835 did not adjudicate it (CLP02 {adjudication.status}): only a claim "
-            "processed as primary or secondary goes on to the next payer"
+            "processed (or denied) as primary or secondary goes on to the next payer"
         )
-    if adjudication.patient_responsibility <= 0:
-        return "the payer left nothing on the patient, so there is nothing for the next payer"
+    # A denial (nothing paid) goes on with nothing on the patient too: a payer of last
+    # resort such as Medicaid pays only once it has the primary's denial in 2320/2430.
+    if adjudication.patient_responsibility <= 0 and adjudication.paid > 0:
+        return (
+            "the payer paid it and left nothing on the patient, so there is nothing for "
+            "the next payer"
+        )
     return None
 
 
@@ -313,7 +318,7 @@ def _next_payer_claim(claim: Claim, adjudication: Adjudication) -> Claim:
         subscriber=subscriber,
         patient=patient,
         place_of_service=claim.place_of_service,
-        prior_authorization=claim.prior_authorization,
+        # not carried over: REF*G1 would be read as the next payer's own authorisation
         diagnoses=claim.diagnoses,
         referring_provider=claim.referring_provider,
         rendering_provider=claim.rendering_provider,

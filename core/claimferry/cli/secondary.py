@@ -69,6 +69,7 @@ def secondary() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write the claims file for the next payer, to review and then submit.",
 )
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @json_option
 @pass_app
 def build_secondary(
@@ -78,6 +79,7 @@ def build_secondary(
     trace: str | None,
     account_name: str | None,
     output: Path,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Build the claims for the next payer from the ledger's record of an 835.
@@ -92,6 +94,10 @@ def build_secondary(
         raise InputError(
             [Problem("--from-835/--trace", "", "give one of them: the 835 file or its trace")]
         )
+    if output.resolve() == claims_path.resolve():
+        raise InputError([Problem("-o/--output", "", "is the --claims file: write elsewhere")])
+    if output.exists() and not force:
+        raise InputError([Problem(str(output), "", "exists already: give --force to overwrite it")])
     traces = [trace] if trace is not None else _traces(remit_path)
     originals = load_claims(claims_path, max_bytes=app.claims_file_limit)
     with Ledger.open(app.state_dir) as ledger:
@@ -104,6 +110,7 @@ def build_secondary(
                 "list`"
             )
         built, refused = _build(originals, found)
+        notes = _authorisation_notes(originals, built)
         if built:
             document = {
                 "claims": [_CLAIM.dump_python(c, mode="json", exclude_none=True) for c, _ in built]
@@ -113,6 +120,7 @@ def build_secondary(
                 f"{', '.join(traces)}.\n# Review them, then: claimferry submit {output}"
                 f"{' --account ' + account if account else ''}\n"
             )
+            header += "".join(f"# {note}\n" for note in notes)
             text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
             atomic_write(output, text.encode("utf-8"))
             for claim, adjudication in built:
@@ -130,6 +138,7 @@ def build_secondary(
                     {"claim": c.id, "from": a.claim_id, "payer": c.payer.id} for c, a in built
                 ],
                 "refused": [{"claim": claim_id, "reason": why} for claim_id, why in refused],
+                "notes": notes,
             }
         )
     else:
@@ -138,6 +147,8 @@ def build_secondary(
                 f"claim {claim.id}: {claim.payer_responsibility} claim to {claim.payer.name} "
                 f"({claim.payer.id}) from claim {adjudication.claim_id}"
             )
+        for note in notes:
+            click.echo(f"note: {note}")
         for _, why in refused:
             click.echo(f"not built: {why}", err=True)
         if built:
@@ -149,6 +160,21 @@ def build_secondary(
 def _traces(path: Path | None) -> list[str]:
     assert path is not None
     return [advice.payment.trace_number for advice in read_835_file(path).payments]
+
+
+def _authorisation_notes(
+    originals: ClaimsFile, built: list[tuple[Claim, Adjudication]]
+) -> list[str]:
+    """The original's prior authorisation was the paying payer's: the next payer needs its
+    own, which only the operator can get, so it is left out and the gap is said."""
+    by_id = {claim.id: claim for claim in originals}
+    return [
+        f"claim {claim.id}: claim {adjudication.claim_id} had a prior authorisation from "
+        f"{by_id[adjudication.claim_id].payer.name}; add {claim.payer.name}'s own as "
+        "prior_authorization if it requires one"
+        for claim, adjudication in built
+        if by_id[adjudication.claim_id].prior_authorization is not None
+    ]
 
 
 def _build(
