@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
@@ -18,9 +19,11 @@ import yaml
 from claimferry.claims import Claim, load_claims, parse_claims
 from claimferry.errors import InputError
 from claimferry.pipeline import claim_content_hash
+from claimferry.types import ValidationContext
 from claimferry.x12.claims837 import iter_837p
 from claimferry.x12.segments import Segment, segments_from_bytes
 from claimferry.x12.writer837 import write_837p
+from claimferry_checks.rules import check_claims
 from support.claim_files import DATA, ENVELOPE, SAMPLE
 from support.x12judge import judge
 
@@ -266,4 +269,6 @@ def test_the_documented_secondary_example_loads_and_writes_pyx12_clean() -> None
     (example,) = [b for b in blocks if "payer_responsibility: secondary" in b]
     claims = parse_claims(yaml.safe_load(example), "docs/claims.md").claims
     assert [c.payer_responsibility for c in claims] == ["secondary"]
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    assert [(f.code, f.field) for f in check_claims(claims, context)] == []
     assert judge(write_837p(claims, ENVELOPE))
