@@ -44,8 +44,8 @@ from claimferry.x12 import remit835
 NEXT: dict[str, str] = {"primary": "secondary", "secondary": "tertiary"}
 FORWARDED = frozenset({"19", "20", "21"})
 """CLP02: processed and forwarded to another payer (crossover)."""
-ADJUDICATED = frozenset({"1", "2", "3", "4"})
-"""CLP02: processed as primary, secondary, tertiary (paid or not), or denied."""
+ADJUDICATED = frozenset({"1", "2", "3"})
+"""CLP02: processed as primary, secondary, tertiary (paid, or denied with nothing paid)."""
 
 
 class NotBillable(ClaimferryError):
@@ -160,7 +160,7 @@ def refusal(adjudication: Adjudication) -> str | None:
     if adjudication.status not in ADJUDICATED:
         return (
             f"the 835 did not adjudicate it (CLP02 {adjudication.status}): only a claim "
-            "processed (or denied) as primary or secondary goes on to the next payer"
+            "processed as primary or secondary (paid or denied) goes on to the next payer"
         )
     # A denial (nothing paid) goes on with nothing on the patient too: a payer of last
     # resort such as Medicaid pays only once it has the primary's denial in 2320/2430.
