@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from claimferry.claims import Claim, load_claims, parse_claims
 from claimferry.errors import InputError
@@ -272,3 +273,21 @@ def test_the_documented_secondary_example_loads_and_writes_pyx12_clean() -> None
     context = ValidationContext(account=None, today=date(2026, 12, 1))
     assert [(f.code, f.field) for f in check_claims(claims, context)] == []
     assert judge(write_837p(claims, ENVELOPE))
+
+
+def test_remaining_liability_per_line_goes_in_2430_and_not_in_2320() -> None:
+    claim = load_claims(SECONDARY).claims[0]
+    other = claim.other_payers[0]
+    lines = tuple(
+        replace(line, remaining_patient_liability=owed)
+        for line, owed in zip(other.lines, (Decimal(48), Decimal(20)), strict=True)
+    )
+    with pytest.raises(ValidationError, match="not both"):
+        replace(other, lines=lines)
+    by_line = replace(other, remaining_patient_liability=None, lines=lines)
+    data = write_837p([replace(claim, other_payers=(by_line,))], ENVELOPE)
+    loop = _text(_claim_loops(data)[claim.id])
+    assert [s for s in loop if s.startswith("AMT")] == ["AMT*D*476", "AMT*EAF*48", "AMT*EAF*20"]
+    assert loop[loop.index("AMT*EAF*48") - 1] == "DTP*573*D8*20261120"  # after 2430 DTP*573
+    verdict = judge(data)
+    assert verdict, verdict.errors

@@ -332,6 +332,8 @@ class LineAdjudication:
     adjustments: Adjustments = ()
     date: Day
     """Adjudication or payment date (DTP*573)."""
+    remaining_patient_liability: Amount | None = Field(default=None, exclude_if=_is_none)
+    """2430 AMT*EAF: what the patient still owes on the line after this payer."""
 
     @field_validator("adjustments")
     @classmethod
@@ -393,6 +395,12 @@ class OtherPayer:
     def _adjudicated_lines_are_paid_claims(self) -> OtherPayer:
         if self.lines and self.paid is None:
             raise ValueError("'paid' (AMT*D) is required when 'lines' give the adjudication")
+        by_line = any(line.remaining_patient_liability is not None for line in self.lines)
+        if by_line and self.remaining_patient_liability is not None:
+            raise ValueError(
+                "give 'remaining_patient_liability' for the claim (2320 AMT*EAF) or for its "
+                "lines (2430 AMT*EAF), not both (X12 RFIs 1391, 1517)"
+            )
         return self
 
 

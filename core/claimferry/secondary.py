@@ -205,6 +205,9 @@ def _line_adjudications(claim: Claim, adjudication: Adjudication) -> tuple[LineA
                 units=line.units if line.units != sent.units else None,
                 adjustments=_adjustments(line.adjustments),
                 date=on,
+                remaining_patient_liability=sum(
+                    (a.amount for a in line.adjustments if a.group == "PR"), Decimal(0)
+                ),
             )
         )
     return tuple(out)
@@ -213,6 +216,7 @@ def _line_adjudications(claim: Claim, adjudication: Adjudication) -> tuple[LineA
 def _paid_by(claim: Claim, adjudication: Adjudication) -> OtherPayer:
     """The payer the claim went to, as an other payer with what it decided."""
     subscriber = claim.subscriber
+    lines = _line_adjudications(claim, adjudication)
     return OtherPayer(
         responsibility=claim.payer_responsibility,
         payer=claim.payer,
@@ -227,10 +231,11 @@ def _paid_by(claim: Claim, adjudication: Adjudication) -> OtherPayer:
         filing_code=subscriber.filing_code,
         paid=adjudication.paid,
         adjustments=_adjustments(adjudication.adjustments),
-        remaining_patient_liability=adjudication.patient_responsibility,
+        # with line adjudication the lines carry it (2430 AMT*EAF), never both (X12 RFI 1517)
+        remaining_patient_liability=None if lines else adjudication.patient_responsibility,
         adjudication_date=adjudication.payment_date,
         payer_claim_number=adjudication.payer_claim_number or None,
-        lines=_line_adjudications(claim, adjudication),
+        lines=lines,
     )
 
 

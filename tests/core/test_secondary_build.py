@@ -200,7 +200,9 @@ def test_secondary_claim_carries_the_primarys_adjudication_and_passes_pyx12(
     assert (primary.payer.id, primary.responsibility, primary.relationship) == (
         "00621", "primary", "child",
     )  # fmt: skip
-    assert (primary.paid, primary.remaining_patient_liability) == (Decimal(476), Decimal(68))
+    assert (primary.paid, primary.remaining_patient_liability) == (Decimal(476), None)
+    # the coinsurance left on each line goes in its 2430 AMT*EAF, not also in 2320
+    assert [a.remaining_patient_liability for a in primary.lines] == [Decimal(48), Decimal(20)]
     assert primary.payer_claim_number == "BC0001"
     assert [(a.line, a.paid, [(x.group, x.reason, x.amount) for x in a.adjustments])
             for a in primary.lines] == [
@@ -223,7 +225,8 @@ def test_a_primary_denial_is_billed_to_the_secondary_without_its_authorisation(
     denied = next(c for c in load_claims(out).claims if c.id == "P-5S")
     assert denied.prior_authorization is None  # PA55 was the primary's, not Medicaid's
     (primary,) = denied.other_payers
-    assert (primary.paid, primary.remaining_patient_liability) == (Decimal(0), Decimal(0))
+    assert (primary.paid, primary.remaining_patient_liability) == (Decimal(0), None)
+    assert [a.remaining_patient_liability for a in primary.lines] == [Decimal(0), Decimal(0)]
     assert [(a.line, a.paid, [(x.group, x.reason, x.amount) for x in a.adjustments])
             for a in primary.lines] == [
         (1, Decimal(0), [("CO", "50", Decimal(480))]),
@@ -231,7 +234,10 @@ def test_a_primary_denial_is_billed_to_the_secondary_without_its_authorisation(
     ]  # fmt: skip
     written = write_837p([denied], ENVELOPE).decode()
     assert "REF*G1" not in written
-    assert "SVD*00621*0*HC:97153:HN**16~\nCAS*CO*50*480~\nDTP*573*D8*20261120~" in written
+    assert (
+        "SVD*00621*0*HC:97153:HN**16~\nCAS*CO*50*480~\nDTP*573*D8*20261120~\nAMT*EAF*0~" in written
+    )
+    assert "AMT*EAF*0~\nOI" not in written  # not in 2320 as well
 
 
 def test_the_output_is_not_overwritten_without_force(

@@ -255,18 +255,21 @@ def _cas(adjustments: tuple[Adjustment, ...]) -> list[str]:
 def _line_adjudication(
     line: ServiceLine, payer_id: str, adjudicated: LineAdjudication
 ) -> list[str]:
-    """Loop 2430: SVD, CAS, DTP*573."""
+    """Loop 2430: SVD, CAS, DTP*573, AMT*EAF."""
     procedure = adjudicated.procedure or line.procedure
     modifiers = adjudicated.modifiers if adjudicated.modifiers is not None else line.modifiers
     units = adjudicated.units if adjudicated.units is not None else line.units
     composite = ":".join(("HC", _identifier(procedure, "procedure"), *modifiers))
     if any(unfit_identifier(m) for m in modifiers):
         raise _Unwritable("modifiers", _UNFIT_IDENTIFIER)
-    return [
+    out = [
         f"SVD*{payer_id}*{_amount(adjudicated.paid)}*{composite}**{_amount(units)}",
         *_cas(adjudicated.adjustments),
         f"DTP*573*D8*{_d8(adjudicated.date)}",
     ]
+    if adjudicated.remaining_patient_liability is not None:
+        out.append(f"AMT*EAF*{_amount(adjudicated.remaining_patient_liability)}")
+    return out
 
 
 def _line_loops(claim: Claim, number: int, line: ServiceLine) -> list[str]:
