@@ -17,7 +17,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from claimferry.claims import Claim, load_claims, parse_claims
+from claimferry.claims import Claim, Payer, load_claims, parse_claims
 from claimferry.errors import InputError
 from claimferry.pipeline import claim_content_hash
 from claimferry.types import ValidationContext
@@ -291,3 +291,41 @@ def test_remaining_liability_per_line_goes_in_2430_and_not_in_2320() -> None:
     assert loop[loop.index("AMT*EAF*48") - 1] == "DTP*573*D8*20261120"  # after 2430 DTP*573
     verdict = judge(data)
     assert verdict, verdict.errors
+
+
+def _medicare_secondary(**changes: Any) -> Claim:
+    """SUN-2003S billed to Medicare Part B after the commercial plan."""
+    claim = load_claims(SECONDARY).claims[2]
+    subscriber = replace(claim.subscriber, filing_code="MB")
+    medicare = Payer(name="MEDICARE PART B", id="00952")
+    return replace(claim, payer=medicare, subscriber=subscriber, **changes)
+
+
+def test_medicare_after_another_payer_needs_its_insurance_type() -> None:
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    found = [(f.code, f.field) for f in check_claims([_medicare_secondary()], context)]
+    assert ("INSURANCE-TYPE-MISSING", "insurance_type") in found
+    with pytest.raises(ValidationError, match="insurance_type"):
+        _medicare_secondary(insurance_type="C1")  # not an SBR05 code of 005010X222A1
+    claim = _medicare_secondary(insurance_type="12")
+    assert not [f for f in check_claims([claim], context) if f.code.startswith("INSURANCE")]
+
+
+def test_sbr05_is_written_in_2000b_and_2320() -> None:
+    claim = _medicare_secondary(insurance_type="12")
+    other = replace(claim.other_payers[0], insurance_type="43")
+    data = write_837p([replace(claim, other_payers=(other,))], ENVELOPE)
+    sbrs = [s for s in _text(segments_from_bytes(data, "msp.837")) if s.startswith("SBR")]
+    assert sbrs == ["SBR*S*18***12****MB", "SBR*P*19*GRP100**43****BL"]
+    verdict = judge(data)
+    assert verdict, verdict.errors
+
+
+def test_an_other_payer_that_is_medicare_after_another_needs_its_insurance_type() -> None:
+    claim = load_claims(SECONDARY).claims[1]  # tertiary, after BCBS and Medicaid
+    medicaid = replace(claim.other_payers[1], filing_code="MB")
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    found = check_claims([replace(claim, other_payers=(claim.other_payers[0], medicaid))], context)
+    assert [(f.code, f.field) for f in found if f.code.startswith("INSURANCE")] == [
+        ("INSURANCE-TYPE-MISSING", "other_payers[1].insurance_type")
+    ]

@@ -92,6 +92,10 @@ ReleaseOfInformation = Literal["signed", "informed_consent"]
 AdjustmentGroup = Literal["CO", "CR", "OA", "PI", "PR"]
 DelayReason = Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "15"]
 TaxIdKind = Literal["ein", "ssn"]
+InsuranceType = Literal["12", "13", "14", "15", "16", "41", "42", "43", "47"]
+"""SBR05, X12 element 1336: the Medicare secondary payer type (12 working aged, 43 disabled
+under 65 with a large group plan, 47 other liability insurance is primary...), the only
+codes 005010X222A1 allows in 2000B and 2320 SBR05."""
 
 FREQUENCY_CODES: dict[str, str] = {"original": "1", "replacement": "7", "void": "8"}
 RELATIONSHIP_CODES: dict[str, str] = {
@@ -385,6 +389,8 @@ class OtherPayer:
     payer_claim_number: Reference | None = None
     """The other payer's claim control number (2330B REF*F8)."""
     lines: Annotated[tuple[LineAdjudication, ...], Field(max_length=MAX_LINES * 5)] = ()
+    insurance_type: InsuranceType | None = Field(default=None, exclude_if=_is_none)
+    """2320 SBR05: that plan's insurance type, e.g. the Medicare secondary payer type."""
 
     @field_validator("adjustments")
     @classmethod
@@ -449,6 +455,9 @@ class Claim:
     """CLM20, for a claim sent after the payer's filing limit."""
     note: Note | None = Field(default=None, exclude_if=_is_none, repr=False)
     """Claim note (NTE*ADD): free text for the payer, 80 characters at most."""
+    insurance_type: InsuranceType | None = Field(default=None, exclude_if=_is_none)
+    """2000B SBR05: the Medicare secondary payer type when Medicare is billed after another
+    payer (12, 13, 14, 15, 16, 41, 42, 43, 47)."""
 
     @field_validator("id")
     @classmethod

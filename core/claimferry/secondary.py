@@ -236,6 +236,7 @@ def _paid_by(claim: Claim, adjudication: Adjudication) -> OtherPayer:
         adjudication_date=adjudication.payment_date,
         payer_claim_number=adjudication.payer_claim_number or None,
         lines=lines,
+        insurance_type=claim.insurance_type,
     )
 
 
@@ -335,4 +336,5 @@ def _next_payer_claim(claim: Claim, adjudication: Adjudication) -> Claim:
         benefits_assignment=claim.benefits_assignment,
         release_of_information=claim.release_of_information,
         note=claim.note,
+        insurance_type=after.insurance_type,
     )

@@ -32,6 +32,10 @@ def _error(code: str, message: str, claim: Claim, field: str) -> Finding:
     return Finding(Severity.ERROR, code, message, claim.id, field, VALIDATOR)
 
 
+MEDICARE_FILING_CODES = frozenset({"MA", "MB"})
+MSP_TYPES = "e.g. 12 working aged, 43 disabled under 65 with a large group plan, 47 other liability"
+
+
 def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
     return Finding(Severity.WARNING, code, message, claim.id, field, VALIDATOR)
 
@@ -195,4 +199,34 @@ def _adjudication_dates(
                 f"date {served}",
                 claim,
                 at,
+            )
+
+
+def check_insurance_types(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
+    """Medicare billed after another payer needs its Medicare secondary payer type (SBR05),
+    on the claim and on an other payer that is Medicare after another: Medicare rejects
+    the claim without it (005010X222A1 2000B and 2320 SBR05)."""
+    medicare = claim.subscriber.filing_code in MEDICARE_FILING_CODES
+    if medicare and claim.payer_responsibility != "primary" and claim.insurance_type is None:
+        yield _error(
+            "INSURANCE-TYPE-MISSING",
+            f"claim {claim.id}: Medicare ({claim.subscriber.filing_code}) billed as "
+            f"{claim.payer_responsibility} needs its Medicare secondary payer type "
+            f"(insurance_type, SBR05), {MSP_TYPES}",
+            claim,
+            "insurance_type",
+        )
+    for index, other in enumerate(claim.other_payers):
+        if (
+            other.filing_code in MEDICARE_FILING_CODES
+            and other.responsibility != "primary"
+            and other.insurance_type is None
+        ):
+            yield _error(
+                "INSURANCE-TYPE-MISSING",
+                f"claim {claim.id}: other_payers[{index}] is Medicare ({other.filing_code}) "
+                f"as {other.responsibility} and needs its Medicare secondary payer type "
+                f"(insurance_type, SBR05), {MSP_TYPES}",
+                claim,
+                f"other_payers[{index}].insurance_type",
             )
