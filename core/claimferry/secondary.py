@@ -35,7 +35,7 @@ from claimferry.claims import (
     Subscriber,
 )
 from claimferry.database import select_in
-from claimferry.errors import ClaimferryError
+from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.remits import decode_adjustments
 from claimferry.validation import problems_from_validation_error
@@ -83,21 +83,64 @@ class Adjudication:
     lines: tuple[RemitLine, ...]
 
 
-def adjudications(ledger: Ledger, account: str | None, traces: Sequence[str]) -> list[Adjudication]:
-    """The latest decision (not a reversal) on each claim of ours in the payments with
-    these trace numbers (TRN02), in file order; of one account, or of any."""
+@dataclass(frozen=True)
+class Trace:
+    """A payment as its 835 names it: TRN02, and TRN03 (the payer's id as originator)
+    when known. Two payers may use the same check or EFT number; with TRN03 they cannot."""
+
+    number: str
+    originator: str | None = None
+
+
+def payments(
+    ledger: Ledger, account: str | None, traces: Sequence[Trace], payer: str | None = None
+) -> list[int]:
+    """The ledger's payments with these traces, of one account or of any, and of the
+    payer ``payer`` (its id or TRN03) when given. A trace number alone that several
+    payers used is refused, listing them, rather than billing on the wrong payment."""
+    found: list[int] = []
+    for trace in traces:
+        sql, args = "SELECT * FROM remit_payments WHERE trace_number = ?", [trace.number]
+        for column, value in (("account", account), ("trace_originator", trace.originator)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        if payer is not None:
+            sql += " AND (payer_id = ? OR trace_originator = ?)"
+            args += [payer, payer]
+        rows = ledger.db.execute(sql + " ORDER BY id", args).fetchall()
+        payers = {(r["trace_originator"], r["payer_id"], r["payer_name"]) for r in rows}
+        if len(payers) > 1:
+            named = "; ".join(
+                f"{name} (payer id {payer_id}, TRN03 {originator})"
+                for originator, payer_id, name in sorted(payers)
+            )
+            raise InputError(
+                [
+                    Problem(
+                        "--trace",
+                        "",
+                        f"payment {trace.number} is recorded from more than one payer: "
+                        f"{named}; give --payer with the one meant",
+                    )
+                ]
+            )
+        found += [r["id"] for r in rows]
+    return found
+
+
+def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudication]:
+    """The latest decision (not a reversal) on each claim of ours in these payments, in
+    file order."""
     db = ledger.db
-    sql = (
+    found = select_in(
+        db,
         "SELECT r.*, c.account, c.claim_id AS our_claim_id, c.content_sha256, p.payment_date "
         "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
         "JOIN claims c ON c.id = r.claim_row WHERE r.status != '22' AND "
+        "p.id IN ({marks}) ORDER BY r.id",
+        payment_ids,
     )
-    if account is None:
-        found = select_in(db, sql + "p.trace_number IN ({marks}) ORDER BY r.id", traces)
-    else:
-        found = select_in(
-            db, sql + "p.account = ? AND p.trace_number IN ({marks}) ORDER BY r.id", traces, account
-        )
     latest = {c["claim_row"]: c for c in found}
     claims = sorted(latest.values(), key=lambda c: int(c["id"]))
     lines: dict[int, list[RemitLine]] = {}

@@ -336,3 +336,40 @@ def test_a_secondary_plan_of_another_subscriber_keeps_the_patient_as_its_dependa
                                "claims.yaml").claims  # fmt: skip
     with pytest.raises(NotBillable, match=r"add them to other_payers\[0\]\.subscriber"):
         next_payer_claim(original, _adjudication("P-1"))
+
+
+def test_a_trace_number_two_payers_used_needs_the_payer(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """Another payer's payment with the same EFT number (its own TRN03) is not taken for
+    the primary's: --trace alone is refused naming both, --payer or --from-835 settle it."""
+    originals, era = paid
+    other = tmp_path / "2_ERA.835"
+    other.write_text(
+        era.read_text(encoding="latin-1")
+        .replace("TRN*1*EFT7788*1512345678", "TRN*1*EFT7788*1999999999")
+        .replace("N1*PR*BLUE CROSS BLUE SHIELD OF ILLINOIS", "N1*PR*AETNA")
+        .replace("000000101", "000000102"),
+        encoding="latin-1",
+    )
+    with Ledger.open(tmp_path / "state") as ledger:
+        apply_response(ledger, ACCOUNT, other, plugin_manager.response_readers(), other.name)
+    out = tmp_path / "secondary.yaml"
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+                  "--trace", "EFT7788", "-o", str(out), code=2)  # fmt: skip
+    assert (
+        "payment EFT7788 is recorded from more than one payer: BLUE CROSS BLUE SHIELD OF "
+        "ILLINOIS (payer id 1512345678, TRN03 1512345678); AETNA (payer id 1999999999, TRN03 "
+        "1999999999); give --payer with the one meant"
+    ) in result.output
+    assert not out.exists()
+    built = json.loads(
+        _run(plugin_manager, "secondary", "build", "--claims", str(originals), "--trace",
+             "EFT7788", "--payer", "1512345678", "-o", str(out), "--json").stdout
+    )  # fmt: skip
+    assert [c["claim"] for c in built["claims"]] == ["P-1S", "P-5S"]
+    from_file = json.loads(
+        _run(plugin_manager, "secondary", "build", "--claims", str(originals), "--from-835",
+             str(era), "-o", str(out), "--force", "--json").stdout
+    )  # fmt: skip
+    assert from_file["claims"] == built["claims"]

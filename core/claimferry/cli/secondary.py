@@ -17,7 +17,14 @@ from claimferry.cli.output import examples
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.pipeline import claim_content_hash
-from claimferry.secondary import Adjudication, NotBillable, adjudications, next_payer_claim
+from claimferry.secondary import (
+    Adjudication,
+    NotBillable,
+    Trace,
+    adjudications,
+    next_payer_claim,
+    payments,
+)
 from claimferry.storage import atomic_write
 from claimferry.x12.remit835 import read_835_file
 
@@ -61,6 +68,11 @@ def secondary() -> None:
     help="The payer's 835 (already fetched, so the ledger holds it): its payments' claims.",
 )
 @click.option("--trace", help="The payment with this check or EFT trace number (TRN02).")
+@click.option(
+    "--payer",
+    "payer_id",
+    help="With --trace: the payer (its id, or TRN03) when payers share the trace number.",
+)
 @click.option("--account", "account_name", help="Only this account's claims.")
 @click.option(
     "-o",
@@ -77,6 +89,7 @@ def build_secondary(
     claims_path: Path,
     remit_path: Path | None,
     trace: str | None,
+    payer_id: str | None,
     account_name: str | None,
     output: Path,
     force: bool,
@@ -98,14 +111,15 @@ def build_secondary(
         raise InputError([Problem("-o/--output", "", "is the --claims file: write elsewhere")])
     if output.exists() and not force:
         raise InputError([Problem(str(output), "", "exists already: give --force to overwrite it")])
-    traces = [trace] if trace is not None else _traces(remit_path)
+    traces = [Trace(trace)] if trace is not None else _traces(remit_path)
     originals = load_claims(claims_path, max_bytes=app.claims_file_limit)
     with Ledger.open(app.state_dir) as ledger:
         account = app.account_filter(account_name, ledger)
-        found = adjudications(ledger, account, traces)
+        found = adjudications(ledger, payments(ledger, account, traces, payer_id))
+        numbers = ", ".join(t.number for t in traces)
         if not found:
             raise NothingToBill(
-                f"no claim of ours is recorded in payment {', '.join(traces)}: fetch the 835 "
+                f"no claim of ours is recorded in payment {numbers}: fetch the 835 "
                 "first (`claimferry fetch`), or check the trace number with `claimferry remits "
                 "list`"
             )
@@ -117,7 +131,7 @@ def build_secondary(
             }
             header = (
                 f"# Claims for the next payer, built by claimferry from payment "
-                f"{', '.join(traces)}.\n# Review them, then: claimferry submit {output}"
+                f"{numbers}.\n# Review them, then: claimferry submit {output}"
                 f"{' --account ' + account if account else ''}\n"
             )
             header += "".join(f"# {note}\n" for note in notes)
@@ -157,9 +171,14 @@ def build_secondary(
         raise NothingToBill("no claim to build: nothing was written")
 
 
-def _traces(path: Path | None) -> list[str]:
+def _traces(path: Path | None) -> list[Trace]:
+    """Each payment of the 835 by its trace number and originator, so another payer's
+    payment with the same number is not taken for it."""
     assert path is not None
-    return [advice.payment.trace_number for advice in read_835_file(path).payments]
+    return [
+        Trace(advice.payment.trace_number, advice.payment.trace_originator)
+        for advice in read_835_file(path).payments
+    ]
 
 
 def _authorisation_notes(
