@@ -197,6 +197,11 @@ class BillingProvider:
             raise ValueError("give 'organization' or a person's name, not both")
         if person and (self.first_name is None or self.last_name is None):
             raise ValueError("a person needs both 'first_name' and 'last_name'")
+        if self.organization is not None and self.tax_id_type == "ssn":
+            raise ValueError(
+                "tax_id_type 'ssn' is for a person billing under a social security number; "
+                "an organization bills under its EIN (REF*EI): tax_id_type 'ein'"
+            )
         return self
 
     @property

@@ -285,14 +285,17 @@ def _line_adjudication(
 
 
 def _line_loops(claim: Claim, number: int, line: ServiceLine) -> list[str]:
-    """Loops 2420A, 2420F and 2430 of one line: only claims that have them come here."""
+    """Loops 2420A, 2420F and 2430 of one line: only claims that have them come here.
+
+    A line's provider that is the claim's (2310B, 2310A) is not repeated: the TR3 sends
+    2420A/2420F only when the line's differs."""
     out: list[str] = []
-    if line.rendering_provider is not None:
+    if line.rendering_provider is not None and line.rendering_provider != claim.rendering_provider:
         field = f"lines[{number - 1}].rendering_provider"
         out.append(_provider("82", line.rendering_provider, field))
         if line.rendering_provider.taxonomy is not None:
             out.append(f"PRV*PE*PXC*{_identifier(line.rendering_provider.taxonomy, field)}")
-    if line.referring_provider is not None:
+    if line.referring_provider is not None and line.referring_provider != claim.referring_provider:
         field = f"lines[{number - 1}].referring_provider"
         out.append(_provider("DN", line.referring_provider, field))
     for index, other in enumerate(claim.other_payers):
