@@ -373,3 +373,19 @@ def test_a_trace_number_two_payers_used_needs_the_payer(
              str(era), "-o", str(out), "--force", "--json").stdout
     )  # fmt: skip
     assert from_file["claims"] == built["claims"]
+
+
+def test_medicare_as_the_next_payer_takes_its_insurance_type_from_other_payers() -> None:
+    medicare = {
+        **MEDICAID,
+        "payer": {"name": "MEDICARE PART B", "id": "00952"},
+        "filing_code": "MB",
+        "insurance_type": "12",  # working aged: the employer plan paid first
+    }
+    data = dict(ORIGINALS, claims=[_claim("P-1", next_payer=medicare)])
+    (original,) = parse_claims(data, "claims.yaml").claims
+    built = next_payer_claim(original, _adjudication("P-1"))
+    assert (built.subscriber.filing_code, built.insurance_type) == ("MB", "12")
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    assert not [f for f in check_claims([built], context) if f.code.startswith("INSURANCE")]
+    assert "SBR*S*18***12****MB~" in write_837p([built], ENVELOPE).decode()
