@@ -6,9 +6,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from claimferry.claims import parse_claims
+from claimferry.errors import InputError
 from claimferry.findings import Finding, Severity
 from claimferry.types import ValidationContext
 from claimferry_checks.rules import check_claims
@@ -112,3 +114,122 @@ def test_other_payers_names_and_ids_are_checked_like_the_claims_own() -> None:
         ("X12-DELIMITER", "other_payers[0].subscriber.member_id"),
     }
     assert all("XO*F1" not in f.message for f in _findings(0, bad))
+
+
+def _refusal(index: int, change: Any) -> str:
+    """The schema's message for the changed claim: the claim is refused, not written."""
+    data = yaml.safe_load(SECONDARY.read_text())
+    change(data["claims"][index])
+    with pytest.raises(InputError) as refused:
+        parse_claims(data, "secondary.yaml")
+    (problem,) = refused.value.problems
+    return f"{problem.location}: {problem.message}"
+
+
+def test_a_secondary_claim_needs_the_primarys_adjudication() -> None:
+    def tertiary_only(claim: dict[str, Any]) -> None:
+        other = claim["other_payers"][0]
+        claim["other_payers"][0] = {
+            key: other[key] for key in ("payer", "subscriber", "relationship", "filing_code")
+        }
+        claim["other_payers"][0]["responsibility"] = "tertiary"
+
+    assert "a secondary claim needs the primary payer in 'other_payers'" in _refusal(
+        0, tertiary_only
+    )
+
+    def unpaid(claim: dict[str, Any]) -> None:
+        del claim["other_payers"][0]["paid"]
+        del claim["other_payers"][0]["lines"]
+
+    assert "other_payers[0]: the primary payer needs 'paid' (AMT*D)" in _refusal(0, unpaid)
+
+    def undated(claim: dict[str, Any]) -> None:
+        del claim["other_payers"][0]["adjudication_date"]
+
+    assert "other_payers[0]: the primary payer needs 'adjudication_date'" in _refusal(2, undated)
+    # the lines' own dates (2430 DTP*573) are enough
+    assert _findings(0, undated) == []
+
+    def no_secondary(claim: dict[str, Any]) -> None:
+        del claim["other_payers"][1]
+
+    assert "a tertiary claim needs the secondary payer" in _refusal(1, no_secondary)
+
+
+def test_a_primary_claim_carries_no_adjudication_and_cas_needs_amt_d() -> None:
+    def primary(claim: dict[str, Any]) -> None:
+        claim["payer_responsibility"] = "primary"
+        claim["other_payers"][0]["responsibility"] = "secondary"
+
+    assert (
+        "other_payers[0]: the secondary payer comes after this primary claim's payer and "
+        "cannot have adjudicated it yet"
+    ) in _refusal(2, primary)
+
+    def cas_only(claim: dict[str, Any]) -> None:
+        claim["payer_responsibility"] = "tertiary"
+        claim["other_payers"].append(
+            {
+                "responsibility": "secondary",
+                "payer": {"name": "AETNA", "id": "60054"},
+                "subscriber": {"member_id": "W1", "first_name": "Noah", "last_name": "Park"},
+                "relationship": "self",
+                "filing_code": "CI",
+                "adjustments": [{"group": "PR", "reason": "2", "amount": 5}],
+                "adjudication_date": "2026-11-25",
+            }
+        )
+
+    assert "other_payers[1]: 'adjustments' (2320 CAS) need 'paid' (AMT*D)" in _refusal(2, cas_only)
+
+
+def test_cas_amounts_are_not_zero_and_reason_codes_are_carcs() -> None:
+    def off(claim: dict[str, Any]) -> None:
+        line = claim["other_payers"][0]["lines"][1]
+        line["adjustments"][0] = {"group": "CO", "reason": "4-5", "amount": 40}
+        line["adjustments"].append({"group": "OA", "reason": "23", "amount": 0})
+
+    assert _brief(_findings(0, off)) == [
+        (
+            "COB-ADJUSTMENT-REASON",
+            "other_payers[0].lines[1].adjustments[0].reason",
+            "claim SUN-2001S line 2: CO-4-5: not a claim adjustment reason code (CARC: 1 to 3 "
+            "digits, or a letter and 1 or 2 digits, e.g. 45, B7)",
+        ),
+        (
+            "COB-ADJUSTMENT-ZERO",
+            "other_payers[0].lines[1].adjustments[2].amount",
+            "claim SUN-2001S line 2: OA-23 adjusts 0.00: a CAS amount must not be zero; "
+            "leave it out",
+        ),
+    ]
+
+    def unknown(claim: dict[str, Any]) -> None:
+        claim["other_payers"][0]["adjustments"][0]["reason"] = "Z9"
+
+    data = yaml.safe_load(SECONDARY.read_text())
+    unknown(data["claims"][2])
+    found = check_claims([parse_claims(data, "secondary.yaml").claims[2]], CONTEXT)
+    assert [(f.severity, f.code, f.field) for f in found if f.code.startswith("COB")] == [
+        (Severity.WARNING, "COB-ADJUSTMENT-REASON-UNKNOWN", "other_payers[0].adjustments[0].reason")
+    ]
+
+
+def test_adjudication_dates_fall_between_the_service_and_today() -> None:
+    def dates(claim: dict[str, Any]) -> None:
+        claim["other_payers"][0]["adjudication_date"] = "2026-12-02"  # CONTEXT's today: 12-01
+        claim["other_payers"][0]["lines"][1]["date"] = "2026-11-01"  # served 11-02
+
+    assert _brief(_findings(0, dates)) == [
+        (
+            "COB-ADJUDICATION-DATE",
+            "other_payers[0].adjudication_date",
+            "claim SUN-2001S: adjudicated on 2026-12-02, after today (2026-12-01)",
+        ),
+        (
+            "COB-ADJUDICATION-DATE",
+            "other_payers[0].lines[1].date",
+            "claim SUN-2001S line 2: adjudicated on 2026-11-01, before the service date 2026-11-02",
+        ),
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
@@ -14,13 +15,16 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from claimferry.claims import Claim, load_claims, parse_claims
+from claimferry.claims import Claim, Payer, load_claims, parse_claims
 from claimferry.errors import InputError
 from claimferry.pipeline import claim_content_hash
+from claimferry.types import ValidationContext
 from claimferry.x12.claims837 import iter_837p
 from claimferry.x12.segments import Segment, segments_from_bytes
 from claimferry.x12.writer837 import write_837p
+from claimferry_checks.rules import check_claims
 from support.claim_files import DATA, ENVELOPE, SAMPLE
 from support.x12judge import judge
 
@@ -266,4 +270,62 @@ def test_the_documented_secondary_example_loads_and_writes_pyx12_clean() -> None
     (example,) = [b for b in blocks if "payer_responsibility: secondary" in b]
     claims = parse_claims(yaml.safe_load(example), "docs/claims.md").claims
     assert [c.payer_responsibility for c in claims] == ["secondary"]
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    assert [(f.code, f.field) for f in check_claims(claims, context)] == []
     assert judge(write_837p(claims, ENVELOPE))
+
+
+def test_remaining_liability_per_line_goes_in_2430_and_not_in_2320() -> None:
+    claim = load_claims(SECONDARY).claims[0]
+    other = claim.other_payers[0]
+    lines = tuple(
+        replace(line, remaining_patient_liability=owed)
+        for line, owed in zip(other.lines, (Decimal(48), Decimal(20)), strict=True)
+    )
+    with pytest.raises(ValidationError, match="not both"):
+        replace(other, lines=lines)
+    by_line = replace(other, remaining_patient_liability=None, lines=lines)
+    data = write_837p([replace(claim, other_payers=(by_line,))], ENVELOPE)
+    loop = _text(_claim_loops(data)[claim.id])
+    assert [s for s in loop if s.startswith("AMT")] == ["AMT*D*476", "AMT*EAF*48", "AMT*EAF*20"]
+    assert loop[loop.index("AMT*EAF*48") - 1] == "DTP*573*D8*20261120"  # after 2430 DTP*573
+    verdict = judge(data)
+    assert verdict, verdict.errors
+
+
+def _medicare_secondary(**changes: Any) -> Claim:
+    """SUN-2003S billed to Medicare Part B after the commercial plan."""
+    claim = load_claims(SECONDARY).claims[2]
+    subscriber = replace(claim.subscriber, filing_code="MB")
+    medicare = Payer(name="MEDICARE PART B", id="00952")
+    return replace(claim, payer=medicare, subscriber=subscriber, **changes)
+
+
+def test_medicare_after_another_payer_needs_its_insurance_type() -> None:
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    found = [(f.code, f.field) for f in check_claims([_medicare_secondary()], context)]
+    assert ("INSURANCE-TYPE-MISSING", "insurance_type") in found
+    with pytest.raises(ValidationError, match="insurance_type"):
+        _medicare_secondary(insurance_type="C1")  # not an SBR05 code of 005010X222A1
+    claim = _medicare_secondary(insurance_type="12")
+    assert not [f for f in check_claims([claim], context) if f.code.startswith("INSURANCE")]
+
+
+def test_sbr05_is_written_in_2000b_and_2320() -> None:
+    claim = _medicare_secondary(insurance_type="12")
+    other = replace(claim.other_payers[0], insurance_type="43")
+    data = write_837p([replace(claim, other_payers=(other,))], ENVELOPE)
+    sbrs = [s for s in _text(segments_from_bytes(data, "msp.837")) if s.startswith("SBR")]
+    assert sbrs == ["SBR*S*18***12****MB", "SBR*P*19*GRP100**43****BL"]
+    verdict = judge(data)
+    assert verdict, verdict.errors
+
+
+def test_an_other_payer_that_is_medicare_after_another_needs_its_insurance_type() -> None:
+    claim = load_claims(SECONDARY).claims[1]  # tertiary, after BCBS and Medicaid
+    medicaid = replace(claim.other_payers[1], filing_code="MB")
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    found = check_claims([replace(claim, other_payers=(claim.other_payers[0], medicaid))], context)
+    assert [(f.code, f.field) for f in found if f.code.startswith("INSURANCE")] == [
+        ("INSURANCE-TYPE-MISSING", "other_payers[1].insurance_type")
+    ]

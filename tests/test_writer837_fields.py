@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from claimferry.claims import Claim, load_claims
 from claimferry.errors import InputError
@@ -165,3 +166,29 @@ def test_the_new_providers_are_content_checked_like_the_claims_own(claims: list[
         ("NPI-CHECK-DIGIT", "lines[1].rendering_provider.npi"),
         ("NPI-CHECK-DIGIT", "supervising_provider.npi"),
     }
+
+
+def test_an_organization_cannot_bill_under_an_ssn(claims: list[Claim]) -> None:
+    person = claims[0].provider()
+    with pytest.raises(ValidationError, match="an organization bills under its EIN"):
+        replace(person, first_name=None, last_name=None, organization="RIVER CLINIC")
+    organization = replace(
+        person, first_name=None, last_name=None, organization="RIVER CLINIC", tax_id_type="ein"
+    )
+    assert organization.tax_id_type == "ein"
+
+
+def test_a_line_provider_that_is_the_claims_is_not_written_again(claims: list[Claim]) -> None:
+    claim = claims[0]
+    line = claim.lines[1]
+    assert line.rendering_provider is not None and line.referring_provider is not None
+    same = replace(
+        claim,
+        rendering_provider=line.rendering_provider,
+        referring_provider=line.referring_provider,
+    )
+    segments = _lines([same])
+    after_line = _after(segments, "REF*6R*DW-5001-2", 2)[1]
+    assert after_line.startswith("SE*")  # no 2420A/2420F repeating 2310B/2310A
+    assert segments.count("NM1*82*1*BRANDT*LEE****XX*1987654328") == 1  # 2310B only
+    assert segments.count("NM1*DN*1*ADAMS*RUTH****XX*1552384061") == 1  # 2310A only

@@ -111,9 +111,11 @@ if TYPE_CHECKING:
         findings_of_parsed,
         problems_from_validation_error,
     )
+    from claimferry.x12.codes import ADJUSTMENT_REASONS
     from claimferry.x12.writer837 import unfit_identifier
 
 _HOME = {
+    "ADJUSTMENT_REASONS": "claimferry.x12.codes",
     "Account": "claimferry.config",
     "Address": "claimferry.claims",
     "Adjustment": "claimferry.claims",
@@ -215,6 +217,7 @@ _HOME = {
 __getattr__ = exports(__name__, _HOME)
 
 __all__ = [
+    "ADJUSTMENT_REASONS",
     "Account",
     "Address",
     "Adjustment",

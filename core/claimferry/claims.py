@@ -92,6 +92,10 @@ ReleaseOfInformation = Literal["signed", "informed_consent"]
 AdjustmentGroup = Literal["CO", "CR", "OA", "PI", "PR"]
 DelayReason = Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "15"]
 TaxIdKind = Literal["ein", "ssn"]
+InsuranceType = Literal["12", "13", "14", "15", "16", "41", "42", "43", "47"]
+"""SBR05, X12 element 1336: the Medicare secondary payer type (12 working aged, 43 disabled
+under 65 with a large group plan, 47 other liability insurance is primary...), the only
+codes 005010X222A1 allows in 2000B and 2320 SBR05."""
 
 FREQUENCY_CODES: dict[str, str] = {"original": "1", "replacement": "7", "void": "8"}
 RELATIONSHIP_CODES: dict[str, str] = {
@@ -193,6 +197,11 @@ class BillingProvider:
             raise ValueError("give 'organization' or a person's name, not both")
         if person and (self.first_name is None or self.last_name is None):
             raise ValueError("a person needs both 'first_name' and 'last_name'")
+        if self.organization is not None and self.tax_id_type == "ssn":
+            raise ValueError(
+                "tax_id_type 'ssn' is for a person billing under a social security number; "
+                "an organization bills under its EIN (REF*EI): tax_id_type 'ein'"
+            )
         return self
 
     @property
@@ -332,6 +341,8 @@ class LineAdjudication:
     adjustments: Adjustments = ()
     date: Day
     """Adjudication or payment date (DTP*573)."""
+    remaining_patient_liability: Amount | None = Field(default=None, exclude_if=_is_none)
+    """2430 AMT*EAF: what the patient still owes on the line after this payer."""
 
     @field_validator("adjustments")
     @classmethod
@@ -383,6 +394,8 @@ class OtherPayer:
     payer_claim_number: Reference | None = None
     """The other payer's claim control number (2330B REF*F8)."""
     lines: Annotated[tuple[LineAdjudication, ...], Field(max_length=MAX_LINES * 5)] = ()
+    insurance_type: InsuranceType | None = Field(default=None, exclude_if=_is_none)
+    """2320 SBR05: that plan's insurance type, e.g. the Medicare secondary payer type."""
 
     @field_validator("adjustments")
     @classmethod
@@ -393,6 +406,12 @@ class OtherPayer:
     def _adjudicated_lines_are_paid_claims(self) -> OtherPayer:
         if self.lines and self.paid is None:
             raise ValueError("'paid' (AMT*D) is required when 'lines' give the adjudication")
+        by_line = any(line.remaining_patient_liability is not None for line in self.lines)
+        if by_line and self.remaining_patient_liability is not None:
+            raise ValueError(
+                "give 'remaining_patient_liability' for the claim (2320 AMT*EAF) or for its "
+                "lines (2430 AMT*EAF), not both (X12 RFIs 1391, 1517)"
+            )
         return self
 
 
@@ -441,6 +460,9 @@ class Claim:
     """CLM20, for a claim sent after the payer's filing limit."""
     note: Note | None = Field(default=None, exclude_if=_is_none, repr=False)
     """Claim note (NTE*ADD): free text for the payer, 80 characters at most."""
+    insurance_type: InsuranceType | None = Field(default=None, exclude_if=_is_none)
+    """2000B SBR05: the Medicare secondary payer type when Medicare is billed after another
+    payer (12, 13, 14, 15, 16, 41, 42, 43, 47)."""
 
     @field_validator("id")
     @classmethod
@@ -482,12 +504,39 @@ class Claim:
                 "(primary, secondary, tertiary): SBR01 may not repeat within a claim"
             )
         for index, other in enumerate(self.other_payers):
+            _adjudication_fits(self, index, other)
             numbers = [adjudicated.line for adjudicated in other.lines]
             beyond = [n for n in numbers if n > len(self.lines)]
             if beyond:
                 raise ValueError(
                     f"other_payers[{index}].lines: line {beyond[0]} is not one of the "
                     f"claim's {len(self.lines)} lines"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _earlier_payers_adjudicated(self) -> Claim:
+        """A secondary claim carries the primary's decision, a tertiary both: the payer
+        billed pays from what they left (TR3 2320), and has nothing to go by without it."""
+        order = list(RESPONSIBILITY_CODES)
+        by_place = {other.responsibility: other for other in self.other_payers}
+        for place in order[: order.index(self.payer_responsibility)]:
+            other = by_place.get(place)  # type: ignore[call-overload]
+            if other is None:
+                raise ValueError(
+                    f"a {self.payer_responsibility} claim needs the {place} payer in "
+                    "'other_payers' with its adjudication (paid, adjudication_date)"
+                )
+            index = self.other_payers.index(other)
+            if other.paid is None:
+                raise ValueError(
+                    f"other_payers[{index}]: the {place} payer needs 'paid' (AMT*D): a "
+                    f"{self.payer_responsibility} claim is billed after it adjudicated"
+                )
+            if other.adjudication_date is None and not other.lines:
+                raise ValueError(
+                    f"other_payers[{index}]: the {place} payer needs 'adjudication_date' "
+                    "(2330B DTP*573), or 'lines' with their dates (2430 DTP*573)"
                 )
         return self
 
@@ -514,6 +563,31 @@ class Claim:
         if self.billing_provider is None:
             raise ValueError(f"claim {self.id} has no billing provider")
         return self.billing_provider
+
+
+def _adjudication_fits(claim: Claim, index: int, other: OtherPayer) -> None:
+    """A payer after the one billed has not adjudicated the claim yet; claim-level
+    adjustments (2320 CAS) come only with the amount paid (AMT*D) they adjust."""
+    order = list(RESPONSIBILITY_CODES)
+    later = order.index(other.responsibility) > order.index(claim.payer_responsibility)
+    decided = (
+        other.paid is not None
+        or other.adjustments
+        or other.lines
+        or other.adjudication_date is not None
+        or other.remaining_patient_liability is not None
+    )
+    if later and decided:
+        raise ValueError(
+            f"other_payers[{index}]: the {other.responsibility} payer comes after this "
+            f"{claim.payer_responsibility} claim's payer and cannot have adjudicated it yet: "
+            "give only its payer, subscriber, relationship and filing_code"
+        )
+    if other.adjustments and other.paid is None:
+        raise ValueError(
+            f"other_payers[{index}]: 'adjustments' (2320 CAS) need 'paid' (AMT*D), what the "
+            "payer paid after them"
+        )
 
 
 def _digits(amount: Decimal) -> int:

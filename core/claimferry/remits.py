@@ -278,6 +278,39 @@ def claim_money(ledger: Ledger, rows: Iterable[int]) -> dict[int, ClaimMoney]:
 
 
 @dataclass(frozen=True)
+class PatientBalance:
+    """What the patient owes on one claim once the next payers' claims are counted."""
+
+    amount: Decimal
+    passed_to: str | None
+    """The next payer's claim that adjudicated what this payer left on the patient: the
+    balance is that claim's then, and this one's is 0, so a visit is counted once."""
+
+
+def patient_balances(ledger: Ledger, money: dict[int, ClaimMoney]) -> dict[int, PatientBalance]:
+    """Each adjudicated claim's patient balance, netted over the secondary and tertiary
+    claims built from it (``secondary build`` links them in the ledger)."""
+    db = ledger.db
+    passed: dict[int, str] = {}
+    for link in select_in(
+        db,
+        "SELECT n.original_row, n.claim_id, (SELECT MAX(c.id) FROM claims c "
+        "WHERE c.account = n.account AND c.claim_id = n.claim_id) AS next_row "
+        "FROM next_payer_claims n WHERE n.original_row IN ({marks}) ORDER BY n.id",
+        list(money),
+    ):
+        # the next payer has decided on its claim
+        if link["next_row"] is not None and claim_money(ledger, [link["next_row"]]):
+            passed[link["original_row"]] = link["claim_id"]
+    return {
+        row: PatientBalance(ZERO, passed[row])
+        if row in passed
+        else PatientBalance(found.patient_responsibility, None)
+        for row, found in money.items()
+    }
+
+
+@dataclass(frozen=True)
 class Payment:
     id: int
     account: str

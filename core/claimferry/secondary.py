@@ -35,7 +35,7 @@ from claimferry.claims import (
     Subscriber,
 )
 from claimferry.database import select_in
-from claimferry.errors import ClaimferryError
+from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.remits import decode_adjustments
 from claimferry.validation import problems_from_validation_error
@@ -45,7 +45,7 @@ NEXT: dict[str, str] = {"primary": "secondary", "secondary": "tertiary"}
 FORWARDED = frozenset({"19", "20", "21"})
 """CLP02: processed and forwarded to another payer (crossover)."""
 ADJUDICATED = frozenset({"1", "2", "3"})
-"""CLP02: processed as primary, secondary, tertiary (paid or not)."""
+"""CLP02: processed as primary, secondary, tertiary (paid, or denied with nothing paid)."""
 
 
 class NotBillable(ClaimferryError):
@@ -83,21 +83,64 @@ class Adjudication:
     lines: tuple[RemitLine, ...]
 
 
-def adjudications(ledger: Ledger, account: str | None, traces: Sequence[str]) -> list[Adjudication]:
-    """The latest decision (not a reversal) on each claim of ours in the payments with
-    these trace numbers (TRN02), in file order; of one account, or of any."""
+@dataclass(frozen=True)
+class Trace:
+    """A payment as its 835 names it: TRN02, and TRN03 (the payer's id as originator)
+    when known. Two payers may use the same check or EFT number; with TRN03 they cannot."""
+
+    number: str
+    originator: str | None = None
+
+
+def payments(
+    ledger: Ledger, account: str | None, traces: Sequence[Trace], payer: str | None = None
+) -> list[int]:
+    """The ledger's payments with these traces, of one account or of any, and of the
+    payer ``payer`` (its id or TRN03) when given. A trace number alone that several
+    payers used is refused, listing them, rather than billing on the wrong payment."""
+    found: list[int] = []
+    for trace in traces:
+        sql, args = "SELECT * FROM remit_payments WHERE trace_number = ?", [trace.number]
+        for column, value in (("account", account), ("trace_originator", trace.originator)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        if payer is not None:
+            sql += " AND (payer_id = ? OR trace_originator = ?)"
+            args += [payer, payer]
+        rows = ledger.db.execute(sql + " ORDER BY id", args).fetchall()
+        payers = {(r["trace_originator"], r["payer_id"], r["payer_name"]) for r in rows}
+        if len(payers) > 1:
+            named = "; ".join(
+                f"{name} (payer id {payer_id}, TRN03 {originator})"
+                for originator, payer_id, name in sorted(payers)
+            )
+            raise InputError(
+                [
+                    Problem(
+                        "--trace",
+                        "",
+                        f"payment {trace.number} is recorded from more than one payer: "
+                        f"{named}; give --payer with the one meant",
+                    )
+                ]
+            )
+        found += [r["id"] for r in rows]
+    return found
+
+
+def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudication]:
+    """The latest decision (not a reversal) on each claim of ours in these payments, in
+    file order."""
     db = ledger.db
-    sql = (
+    found = select_in(
+        db,
         "SELECT r.*, c.account, c.claim_id AS our_claim_id, c.content_sha256, p.payment_date "
         "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
         "JOIN claims c ON c.id = r.claim_row WHERE r.status != '22' AND "
+        "p.id IN ({marks}) ORDER BY r.id",
+        payment_ids,
     )
-    if account is None:
-        found = select_in(db, sql + "p.trace_number IN ({marks}) ORDER BY r.id", traces)
-    else:
-        found = select_in(
-            db, sql + "p.account = ? AND p.trace_number IN ({marks}) ORDER BY r.id", traces, account
-        )
     latest = {c["claim_row"]: c for c in found}
     claims = sorted(latest.values(), key=lambda c: int(c["id"]))
     lines: dict[int, list[RemitLine]] = {}
@@ -160,10 +203,15 @@ def refusal(adjudication: Adjudication) -> str | None:
     if adjudication.status not in ADJUDICATED:
         return (
             f"the 835 did not adjudicate it (CLP02 {adjudication.status}): only a claim "
-            "processed as primary or secondary goes on to the next payer"
+            "processed as primary or secondary (paid or denied) goes on to the next payer"
         )
-    if adjudication.patient_responsibility <= 0:
-        return "the payer left nothing on the patient, so there is nothing for the next payer"
+    # A denial (nothing paid) goes on with nothing on the patient too: a payer of last
+    # resort such as Medicaid pays only once it has the primary's denial in 2320/2430.
+    if adjudication.patient_responsibility <= 0 and adjudication.paid > 0:
+        return (
+            "the payer paid it and left nothing on the patient, so there is nothing for "
+            "the next payer"
+        )
     return None
 
 
@@ -200,6 +248,9 @@ def _line_adjudications(claim: Claim, adjudication: Adjudication) -> tuple[LineA
                 units=line.units if line.units != sent.units else None,
                 adjustments=_adjustments(line.adjustments),
                 date=on,
+                remaining_patient_liability=sum(
+                    (a.amount for a in line.adjustments if a.group == "PR"), Decimal(0)
+                ),
             )
         )
     return tuple(out)
@@ -208,6 +259,7 @@ def _line_adjudications(claim: Claim, adjudication: Adjudication) -> tuple[LineA
 def _paid_by(claim: Claim, adjudication: Adjudication) -> OtherPayer:
     """The payer the claim went to, as an other payer with what it decided."""
     subscriber = claim.subscriber
+    lines = _line_adjudications(claim, adjudication)
     return OtherPayer(
         responsibility=claim.payer_responsibility,
         payer=claim.payer,
@@ -222,10 +274,12 @@ def _paid_by(claim: Claim, adjudication: Adjudication) -> OtherPayer:
         filing_code=subscriber.filing_code,
         paid=adjudication.paid,
         adjustments=_adjustments(adjudication.adjustments),
-        remaining_patient_liability=adjudication.patient_responsibility,
+        # with line adjudication the lines carry it (2430 AMT*EAF), never both (X12 RFI 1517)
+        remaining_patient_liability=None if lines else adjudication.patient_responsibility,
         adjudication_date=adjudication.payment_date,
         payer_claim_number=adjudication.payer_claim_number or None,
-        lines=_line_adjudications(claim, adjudication),
+        lines=lines,
+        insurance_type=claim.insurance_type,
     )
 
 
@@ -313,7 +367,7 @@ def _next_payer_claim(claim: Claim, adjudication: Adjudication) -> Claim:
         subscriber=subscriber,
         patient=patient,
         place_of_service=claim.place_of_service,
-        prior_authorization=claim.prior_authorization,
+        # not carried over: REF*G1 would be read as the next payer's own authorisation
         diagnoses=claim.diagnoses,
         referring_provider=claim.referring_provider,
         rendering_provider=claim.rendering_provider,
@@ -325,4 +379,5 @@ def _next_payer_claim(claim: Claim, adjudication: Adjudication) -> Claim:
         benefits_assignment=claim.benefits_assignment,
         release_of_information=claim.release_of_information,
         note=claim.note,
+        insurance_type=after.insurance_type,
     )

@@ -33,6 +33,7 @@ REJECTED_BY_RULE = ("A7", "21", "")
 OUT_OF_BALANCE = ("A7", "400", "")
 INVALID_NPI = ("A7", "562", "85")
 COB_OUT_OF_BALANCE = ("A7", "400", "")
+COB_MISSING = ("A7", "286", "")  # other payer's explanation of benefits/payment information
 
 PROCESSED_AS = {"P": "1", "S": "2", "T": "3"}
 """SBR01 payer responsibility -> CLP02 (other sequence codes count as primary)."""
@@ -204,6 +205,11 @@ def payer_check(claim: Claim, rules: ProcessingRules) -> Acknowledgment:
         return Acknowledgment(REJECTED_BY_RULE, "REJECTED BY HARNESS RULE reject_claim_ids")
     if rules.check_billing_npi and not valid_npi(claim.billing_npi):
         return Acknowledgment(INVALID_NPI, "BILLING PROVIDER NPI IS INVALID")
+    if claim.responsibility in ("S", "T") and not any(p.paid is not None for p in claim.prior):
+        return Acknowledgment(
+            COB_MISSING,
+            "SECONDARY OR TERTIARY CLAIM WITHOUT THE PRIOR PAYERS ADJUDICATION (2320 AMT D)",
+        )
     if not cob_balanced(claim):
         return Acknowledgment(
             COB_OUT_OF_BALANCE,
@@ -219,11 +225,28 @@ def _balances(prior: PriorPayment, charge: Decimal) -> bool:
 
 
 def cob_balanced(claim: Claim) -> bool:
-    """Each earlier payer's line paid plus adjustments is the line's charge (2430); a
-    claim without line adjudication balances the same at claim level (2320)."""
-    if any(line.prior for line in claim.lines):
-        return all(_balances(p, line.charge) for line in claim.lines for p in line.prior)
-    return all(_balances(p, claim.charge) for p in claim.prior)
+    """For each earlier payer (2320): when it adjudicated lines (2430, SVD01 its id), every
+    line has its adjudication, each line's paid plus adjustments is its charge and AMT*D
+    is the lines' paid less the claim-level adjustments; without line adjudication, AMT*D
+    plus the claim-level adjustments is the claim's charge."""
+    for prior in claim.prior:
+        on_lines = [[p for p in line.prior if p.payer_id == prior.payer_id] for line in claim.lines]
+        if not any(on_lines):
+            if not _balances(prior, claim.charge):
+                return False
+            continue
+        if not all(on_lines):
+            return False  # some lines adjudicated, not this one
+        if not all(
+            _balances(p, line.charge)
+            for line, adjudicated in zip(claim.lines, on_lines, strict=True)
+            for p in adjudicated
+        ):
+            return False
+        lines_paid = sum((p.paid or ZERO for found in on_lines for p in found), ZERO)
+        if prior.paid is not None and prior.paid != lines_paid - prior.adjusted:
+            return False
+    return True
 
 
 # --- the 835 ----------------------------------------------------------------------
@@ -275,18 +298,25 @@ def _denied(line: ServiceLine, adjustment: Adjustment) -> LineRemit:
 
 
 def _after_prior_payers(claim: Claim, rules: ProcessingRules) -> tuple[LineRemit, ...]:
-    """A secondary payer pays what the last payer before it left on the patient, line
-    by line when that payer adjudicated the lines, else spread over the lines in order."""
-    by_line = any(line.prior for line in claim.lines)
-    left = claim.prior[-1].patient
+    """A secondary payer pays what the last payer before it left on the patient: each
+    line what that payer left on it (2430 AMT*EAF, else its PR), and what it left at
+    claim level (2320 PR, or AMT*EAF beyond the lines') spread over the lines in order."""
+    last = claim.prior[-1]
+    on_lines = [
+        next((p.left for p in line.prior if p.payer_id == last.payer_id), ZERO)
+        for line in claim.lines
+    ]
+    if last.remaining is not None:  # the whole remaining liability, lines included
+        left = max(last.remaining - sum(on_lines, ZERO), ZERO)
+    else:
+        left = last.patient
     out = []
-    for line in claim.lines:
+    for line, owed in zip(claim.lines, on_lines, strict=True):
         charge = line.charge.quantize(CENT)
-        if by_line:
-            paid = min(line.prior[-1].patient, charge) if line.prior else ZERO
-        else:
-            paid = min(left, charge)
-            left -= paid
+        paid = min(owed, charge)
+        spread = min(left, charge - paid)
+        left -= spread
+        paid += spread
         rest = (rules.prior_payer, charge - paid)
         out.append(LineRemit(line, charge, paid, None, _adjusted(rest)))
     return tuple(out)
@@ -309,7 +339,7 @@ def remit(claim: Claim, rules: ProcessingRules) -> Remit:
         return Remit(PREDETERMINATION, charge, lines)
     if rules.matches("deny_claim_ids", claim_id):
         return Remit(processed, charge, tuple(_denied(line, rules.denial) for line in claim.lines))
-    if claim.responsibility in ("S", "T") and claim.prior:
+    if claim.responsibility in ("S", "T"):  # payer_check refused one without 2320
         return Remit(processed, charge, _after_prior_payers(claim, rules))
     allowed_as: AllowedAmount = "paid"
     if rules.matches("deductible_claim_ids", claim_id):

@@ -63,6 +63,15 @@ class PriorPayment:
     paid: Decimal | None = None
     adjusted: Decimal = Decimal(0)
     patient: Decimal = Decimal(0)
+    remaining: Decimal | None = None
+    """AMT*EAF: what the patient still owes after this payer, when the claim says."""
+    payer_id: str = ""
+    """2330B NM1*PR09 (claim level) or SVD01 (line level): whose adjudication it is."""
+
+    @property
+    def left(self) -> Decimal:
+        """What this payer left on the patient: AMT*EAF when given, else its PR adjustments."""
+        return self.remaining if self.remaining is not None else self.patient
 
     def add_cas(self, seg: Segment) -> None:
         for position in range(3, 19, 3):
@@ -397,12 +406,17 @@ class _ClaimCollector:
             if self.other_payer and claim.prior:
                 if seg.id == "AMT" and seg.element(1) == "D":
                     claim.prior[-1].paid = _amount(seg.element(2))
+                elif seg.id == "AMT" and seg.element(1) == "EAF":
+                    claim.prior[-1].remaining = _amount(seg.element(2))
                 elif seg.id == "CAS":
                     claim.prior[-1].add_cas(seg)
         elif seg.id == "SVD":
-            self.line.prior.append(PriorPayment(paid=_amount(seg.element(2))))
+            paid = _amount(seg.element(2))
+            self.line.prior.append(PriorPayment(paid=paid, payer_id=seg.element(1)))
         elif seg.id == "CAS" and self.line.prior:
             self.line.prior[-1].add_cas(seg)
+        elif seg.id == "AMT" and seg.element(1) == "EAF" and self.line.prior:
+            self.line.prior[-1].remaining = _amount(seg.element(2))
 
     def _hierarchy(self, level: str) -> None:
         self.claim = None
@@ -429,6 +443,8 @@ class _ClaimCollector:
             self.subscriber = (seg.element(3), seg.element(4), seg.element(9))
         elif entity == "QC" and self.claim is None:
             self.patient = (seg.element(3), seg.element(4))
+        elif entity == "PR" and self.other_payer and self.claim is not None and self.claim.prior:
+            self.claim.prior[-1].payer_id = seg.element(9)  # 2330B
         elif entity == "PR" and self.claim is None:
             if not seg.element(9):
                 self._error(seg, position, "2010BB", "8", ElementError(9, "67", "1"))

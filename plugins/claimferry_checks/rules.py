@@ -26,7 +26,7 @@ from claimferry.api import (
     npi_problem,
     unfit_identifier,
 )
-from claimferry_checks.cob import check_other_payers
+from claimferry_checks.cob import check_insurance_types, check_other_payers
 from claimferry_checks.tables import CLAIM_FILING_CODES, PLACES_OF_SERVICE, US_STATES
 
 VALIDATOR = "content-checks"
@@ -597,6 +597,7 @@ CLAIM_CHECKS: tuple[ClaimCheck, ...] = (
     check_required_situations,
     check_provider_loops,
     check_other_payers,
+    check_insurance_types,
 )
 
 

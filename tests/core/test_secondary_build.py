@@ -72,13 +72,15 @@ ORIGINALS = {
         "address": {"line1": "100 Main St", "city": "Springfield", "state": "IL",
                     "zip": "627011234"},
     },
-    "claims": [_claim("P-1"), _claim("P-2"), _claim("P-3", next_payer=None), _claim("P-4")],
+    "claims": [_claim("P-1"), _claim("P-2"), _claim("P-3", next_payer=None), _claim("P-4"),
+               dict(_claim("P-5"), prior_authorization="PA55")],
 }  # fmt: skip
 
 
 def _era(trace: str) -> str:
     """The primary's 835: P-1 paid with coinsurance, P-2 crossed over to Medicaid,
-    P-3 paid (no secondary named), P-4 paid in full (nothing left)."""
+    P-3 paid (no secondary named), P-4 paid in full (nothing left), P-5 denied (paid
+    nothing, CO adjustments only)."""
     patient = "NM1*QC*1*PARK*NOAH****MI*XOF123456789"
 
     def lines(claim: str) -> list[str]:
@@ -96,12 +98,17 @@ def _era(trace: str) -> str:
         "SVC*HC:97153:HN*480*480**16", "DTM*472*20261102", "REF*6R*P-4-1",
         "SVC*HC:97155:HO*200*200**4", "DTM*472*20261102", "REF*6R*P-4-2",
     ]  # fmt: skip
+    denied_lines = [
+        "SVC*HC:97153:HN*480*0**16", "DTM*472*20261102", "CAS*CO*50*480", "REF*6R*P-5-1",
+        "SVC*HC:97155:HO*200*0**4", "DTM*472*20261102", "CAS*CO*50*200", "REF*6R*P-5-2",
+    ]  # fmt: skip
     claims = [
         ["CLP*P-1*1*680*476*68*12*BC0001", patient, *lines("P-1")],
         ["CLP*P-2*19*680*476*68*12*BC0002", patient, "NM1*TT*2*ILLINOIS MEDICAID*****PI*IL621",
          *lines("P-2")],
         ["CLP*P-3*1*680*476*68*12*BC0003", patient, *lines("P-3")],
         ["CLP*P-4*1*680*680*0*12*BC0004", patient, *full_lines],
+        ["CLP*P-5*1*680*0*0*12*BC0005", patient, *denied_lines],
     ]  # fmt: skip
     body = [
         "ST*835*0001",
@@ -170,20 +177,22 @@ def test_secondary_claim_carries_the_primarys_adjudication_and_passes_pyx12(
     result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
                   "--trace", "EFT7788", "-o", str(out), "--json")  # fmt: skip
     report = json.loads(result.stdout)
-    assert (
-        report["claims"]
-        == [
-            {"claim": "P-1S", "from": "P-1", "payer": "IL621"},
-            {"claim": "P-4S", "from": "P-4", "payer": "IL621"},
-        ][:1]
-    )
+    assert report["claims"] == [
+        {"claim": "P-1S", "from": "P-1", "payer": "IL621"},
+        {"claim": "P-5S", "from": "P-5", "payer": "IL621"},
+    ]
     refused = {r["claim"]: r["reason"] for r in report["refused"]}
     assert set(refused) == {"P-2", "P-3", "P-4"}
     assert "forwarded it to ILLINOIS MEDICAID (IL621) itself (CLP02 19" in refused["P-2"]
     assert "names no secondary payer" in refused["P-3"]
-    assert "left nothing on the patient" in refused["P-4"]
+    assert "paid it and left nothing on the patient" in refused["P-4"]
+    assert report["notes"] == [
+        "claim P-5S: claim P-5 had a prior authorisation from BLUE CROSS BLUE SHIELD OF "
+        "ILLINOIS; add ILLINOIS MEDICAID's own as prior_authorization if it requires one"
+    ]
 
-    (claim,) = load_claims(out).claims
+    claim, denied = load_claims(out).claims
+    assert f"# {report['notes'][0]}" in out.read_text()
     assert (claim.id, claim.payer.id, claim.payer_responsibility) == ("P-1S", "IL621", "secondary")
     assert claim.patient is None  # Noah is Medicaid's subscriber himself
     assert (claim.subscriber.member_id, claim.subscriber.filing_code) == ("987654321", "MC")
@@ -191,17 +200,63 @@ def test_secondary_claim_carries_the_primarys_adjudication_and_passes_pyx12(
     assert (primary.payer.id, primary.responsibility, primary.relationship) == (
         "00621", "primary", "child",
     )  # fmt: skip
-    assert (primary.paid, primary.remaining_patient_liability) == (Decimal(476), Decimal(68))
+    assert (primary.paid, primary.remaining_patient_liability) == (Decimal(476), None)
+    # the coinsurance left on each line goes in its 2430 AMT*EAF, not also in 2320
+    assert [a.remaining_patient_liability for a in primary.lines] == [Decimal(48), Decimal(20)]
     assert primary.payer_claim_number == "BC0001"
     assert [(a.line, a.paid, [(x.group, x.reason, x.amount) for x in a.adjustments])
             for a in primary.lines] == [
         (1, Decimal(336), [("CO", "45", Decimal(96)), ("PR", "2", Decimal(48))]),
         (2, Decimal(140), [("CO", "45", Decimal(40)), ("PR", "2", Decimal(20))]),
     ]  # fmt: skip
-    context = ValidationContext(account=None, today=claim.lines[0].service_date)
-    assert [f for f in check_claims([claim], context) if f.severity == "error"] == []
-    verdict = judge(write_837p([claim], ENVELOPE))
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    assert [f for f in check_claims([claim, denied], context) if f.severity == "error"] == []
+    verdict = judge(write_837p([claim, denied], ENVELOPE))
     assert verdict, verdict.errors
+
+
+def test_a_primary_denial_is_billed_to_the_secondary_without_its_authorisation(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    originals, _ = paid
+    out = tmp_path / "secondary.yaml"
+    _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+         "--trace", "EFT7788", "-o", str(out))  # fmt: skip
+    denied = next(c for c in load_claims(out).claims if c.id == "P-5S")
+    assert denied.prior_authorization is None  # PA55 was the primary's, not Medicaid's
+    (primary,) = denied.other_payers
+    assert (primary.paid, primary.remaining_patient_liability) == (Decimal(0), None)
+    assert [a.remaining_patient_liability for a in primary.lines] == [Decimal(0), Decimal(0)]
+    assert [(a.line, a.paid, [(x.group, x.reason, x.amount) for x in a.adjustments])
+            for a in primary.lines] == [
+        (1, Decimal(0), [("CO", "50", Decimal(480))]),
+        (2, Decimal(0), [("CO", "50", Decimal(200))]),
+    ]  # fmt: skip
+    written = write_837p([denied], ENVELOPE).decode()
+    assert "REF*G1" not in written
+    assert (
+        "SVD*00621*0*HC:97153:HN**16~\nCAS*CO*50*480~\nDTP*573*D8*20261120~\nAMT*EAF*0~" in written
+    )
+    assert "AMT*EAF*0~\nOI" not in written  # not in 2320 as well
+
+
+def test_the_output_is_not_overwritten_without_force(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    originals, _ = paid
+    out = tmp_path / "secondary.yaml"
+    out.write_text("kept\n", encoding="utf-8")
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+                  "--trace", "EFT7788", "-o", str(out), code=2)  # fmt: skip
+    assert "exists already: give --force to overwrite it" in result.output
+    assert out.read_text() == "kept\n"
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+                  "--trace", "EFT7788", "-o", str(originals), "--force", code=2)  # fmt: skip
+    assert "is the --claims file" in result.output
+    assert yaml.safe_load(originals.read_text()) == ORIGINALS
+    _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+         "--trace", "EFT7788", "-o", str(out), "--force")  # fmt: skip
+    assert [c.id for c in load_claims(out).claims] == ["P-1S", "P-5S"]
 
 
 def test_status_links_the_original_and_its_secondary(
@@ -281,3 +336,56 @@ def test_a_secondary_plan_of_another_subscriber_keeps_the_patient_as_its_dependa
                                "claims.yaml").claims  # fmt: skip
     with pytest.raises(NotBillable, match=r"add them to other_payers\[0\]\.subscriber"):
         next_payer_claim(original, _adjudication("P-1"))
+
+
+def test_a_trace_number_two_payers_used_needs_the_payer(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """Another payer's payment with the same EFT number (its own TRN03) is not taken for
+    the primary's: --trace alone is refused naming both, --payer or --from-835 settle it."""
+    originals, era = paid
+    other = tmp_path / "2_ERA.835"
+    other.write_text(
+        era.read_text(encoding="latin-1")
+        .replace("TRN*1*EFT7788*1512345678", "TRN*1*EFT7788*1999999999")
+        .replace("N1*PR*BLUE CROSS BLUE SHIELD OF ILLINOIS", "N1*PR*AETNA")
+        .replace("000000101", "000000102"),
+        encoding="latin-1",
+    )
+    with Ledger.open(tmp_path / "state") as ledger:
+        apply_response(ledger, ACCOUNT, other, plugin_manager.response_readers(), other.name)
+    out = tmp_path / "secondary.yaml"
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+                  "--trace", "EFT7788", "-o", str(out), code=2)  # fmt: skip
+    assert (
+        "payment EFT7788 is recorded from more than one payer: BLUE CROSS BLUE SHIELD OF "
+        "ILLINOIS (payer id 1512345678, TRN03 1512345678); AETNA (payer id 1999999999, TRN03 "
+        "1999999999); give --payer with the one meant"
+    ) in result.output
+    assert not out.exists()
+    built = json.loads(
+        _run(plugin_manager, "secondary", "build", "--claims", str(originals), "--trace",
+             "EFT7788", "--payer", "1512345678", "-o", str(out), "--json").stdout
+    )  # fmt: skip
+    assert [c["claim"] for c in built["claims"]] == ["P-1S", "P-5S"]
+    from_file = json.loads(
+        _run(plugin_manager, "secondary", "build", "--claims", str(originals), "--from-835",
+             str(era), "-o", str(out), "--force", "--json").stdout
+    )  # fmt: skip
+    assert from_file["claims"] == built["claims"]
+
+
+def test_medicare_as_the_next_payer_takes_its_insurance_type_from_other_payers() -> None:
+    medicare = {
+        **MEDICAID,
+        "payer": {"name": "MEDICARE PART B", "id": "00952"},
+        "filing_code": "MB",
+        "insurance_type": "12",  # working aged: the employer plan paid first
+    }
+    data = dict(ORIGINALS, claims=[_claim("P-1", next_payer=medicare)])
+    (original,) = parse_claims(data, "claims.yaml").claims
+    built = next_payer_claim(original, _adjudication("P-1"))
+    assert (built.subscriber.filing_code, built.insurance_type) == ("MB", "12")
+    context = ValidationContext(account=None, today=date(2026, 12, 1))
+    assert not [f for f in check_claims([built], context) if f.code.startswith("INSURANCE")]
+    assert "SBR*S*18***12****MB~" in write_837p([built], ENVELOPE).decode()

@@ -40,6 +40,8 @@ def test_primary_coinsurance_is_paid_by_the_secondary(e2e: E2E) -> None:
     assert primary["state"] == "paid"
     coinsurance = Decimal(primary["patient_responsibility"])
     assert coinsurance > 0
+    assert Decimal(primary["patient_balance"]) == coinsurance  # no secondary yet
+    assert _patient_total(e2e) == coinsurance
 
     (payment,) = e2e.json("remits", "list")
     secondary_file = e2e.tmp / "secondary.yaml"
@@ -51,7 +53,8 @@ def test_primary_coinsurance_is_paid_by_the_secondary(e2e: E2E) -> None:
     (claim,) = yaml.safe_load(secondary_file.read_text())["claims"]
     (other,) = claim["other_payers"]
     assert (other["payer"]["id"], Decimal(other["paid"])) == ("87726", Decimal(primary["paid"]))
-    assert Decimal(other["remaining_patient_liability"]) == coinsurance
+    left = sum((Decimal(a["remaining_patient_liability"]) for a in other["lines"]), Decimal(0))
+    assert left == coinsurance  # per line (2430 AMT*EAF)
 
     e2e.ok("submit", str(secondary_file), "--account", ACCOUNT)
     assert e2e.harness.wait_idle(30)
@@ -63,11 +66,21 @@ def test_primary_coinsurance_is_paid_by_the_secondary(e2e: E2E) -> None:
     assert Decimal(secondary["patient_responsibility"]) == 0  # the patient owes nothing
     assert found[PRIMARY]["state"] == "paid"
     assert found[PRIMARY]["paid"] == primary["paid"]  # the primary's record is unchanged
-    # what the patient still owes on the visit: the primary's coinsurance less what the
-    # secondary paid of it
-    assert coinsurance - Decimal(secondary["paid"]) == 0
+    # the primary's 835 still says coinsurance; the patient owes nothing on the visit
+    assert Decimal(found[PRIMARY]["patient_responsibility"]) == coinsurance
+    assert Decimal(found[PRIMARY]["patient_balance"]) == 0
+    assert found[PRIMARY]["patient_balance_passed_to"] == SECONDARY
+    assert Decimal(secondary["patient_balance"]) == 0
+    assert _patient_total(e2e) == 0  # --summary counts the visit once
 
     history = e2e.ok("status", "--claim", PRIMARY).stdout
     assert f"next payer: secondary {SECONDARY} claim" in history
+    assert f"patient balance 0.00 (the rest went to the next payer's claim {SECONDARY})" in history
     history = e2e.ok("status", "--claim", SECONDARY).stdout
     assert f"bills the next payer for claim {PRIMARY}" in history
+
+
+def _patient_total(e2e: E2E) -> Decimal:
+    """What `status --summary` says the patients owe, over every state."""
+    summary = e2e.json("status", "--summary")
+    return sum((Decimal(entry["patient_balance"]) for entry in summary["states"]), Decimal(0))

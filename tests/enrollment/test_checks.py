@@ -152,6 +152,7 @@ def _secondary(payer_id: str, responsibility: str = "secondary", claim_id: str =
         "relationship": "self",
         "filing_code": "CI",
         "paid": str(primary.total_charge),
+        "adjudication_date": "2026-11-20",  # a later payer is billed once it adjudicated
     }
     return TypeAdapter(Claim).validate_python(
         {

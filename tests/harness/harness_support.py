@@ -113,6 +113,8 @@ class TestClaim:
     npi: str = "1245319599"
     responsibility: str = "P"
     """SBR01: P primary, S secondary, T tertiary."""
+    primary_paid: tuple[str, str] | None = None
+    """A primary payer's claim-level adjudication (2320 AMT*D, CAS*PR*2): paid, coinsurance."""
 
     __test__ = False
 
@@ -160,6 +162,17 @@ def build_837(
         if claim.prior_auth:
             body.append(f"REF*G1*{claim.prior_auth}")
         body.append("HI*ABK:F840")
+        if claim.primary_paid is not None:
+            paid, coinsurance = claim.primary_paid
+            body += [
+                "SBR*P*18*******CI",
+                f"CAS*PR*2*{coinsurance}",
+                f"AMT*D*{paid}",
+                "OI***Y***Y",
+                "NM1*IL*1*DOE*JANE****MI*PRI123456",
+                "NM1*PR*2*PRIMARY PAYER*****PI*87726",
+                "DTP*573*D8*20240920",
+            ]
         for number, line in enumerate(claim.lines, start=1):
             procedure = ":".join(["HC", line.code, *line.modifiers])
             body += [

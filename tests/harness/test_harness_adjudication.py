@@ -177,7 +177,7 @@ def test_denial_is_processed_as_primary_with_nothing_paid_and_co_adjustments(
 ) -> None:
     claims = [
         TestClaim("DENY-1", lines=TWO_LINES),
-        TestClaim("DENY-2ND", responsibility="S"),
+        TestClaim("DENY-2ND", responsibility="S", primary_paid=("100.00", "20.00")),
         TestClaim("AUTHLESS", lines=[Line("97151", "100.00")]),
     ]
     remits = _send(oa_harness, oa_user, connect, wait_for_responses, claims, 5).remits()
@@ -485,3 +485,27 @@ def test_an_unbalanced_cob_claim_is_rejected_by_the_payers_277ca(
         assert stc.element(12) == (
             "OTHER PAYER PAID AND ADJUSTED AMOUNTS DO NOT ADD UP TO THE CHARGES (COB)"
         )
+
+
+def test_a_secondary_claim_without_the_primarys_adjudication_is_rejected(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    claims = [
+        TestClaim("NOCOB-2ND", responsibility="S"),
+        TestClaim("COB-2ND", responsibility="S", primary_paid=("100.00", "20.00")),
+    ]
+    answers = _send(oa_harness, oa_user, connect, wait_for_responses, claims, 5)
+    payer_277 = next(p for p in answers.named("_277CA_") if "_PAYER_" in p.name)
+    by_payer = _stc_by_claim(payer_277.read_bytes())
+    stc, _ = by_payer["NOCOB-2ND"]
+    assert stc.components(1) == ["A7", "286"]
+    assert stc.element(12) == (
+        "SECONDARY OR TERTIARY CLAIM WITHOUT THE PRIOR PAYERS ADJUDICATION (2320 AMT D)"
+    )
+    remits = answers.remits()
+    assert set(remits) == {"COB-2ND"}
+    # the claim-level coinsurance the primary left (2320 CAS*PR) is what the secondary pays
+    assert remits["COB-2ND"].amounts == (Decimal(120), Decimal(20), Decimal(0))

@@ -127,7 +127,7 @@ def report_status(
     summary: bool = False,
 ) -> None:
     """Print the status table (or JSON); the demo prints it too."""
-    from claimferry.remits import claim_money
+    from claimferry.remits import claim_money, patient_balances
 
     now = datetime.now(UTC)
     limits: dict[str, tuple[float, int]] = {}
@@ -136,6 +136,7 @@ def report_status(
         records = ledger.claims(account=account_name, batch_id=batch_id, claim_id=claim_id)
         all_batches = {b.id: b for b in ledger.batches(account_name)}
         money = claim_money(ledger, (r.row for r in records))
+        balances = patient_balances(ledger, money)
         replaced = replaced_submissions(records, all_batches)
         claims: list[dict[str, Any]] = []
         for record in records:
@@ -151,6 +152,7 @@ def report_status(
                 continue
             age = (now - sent_at).days if sent_at is not None else None
             paid = money.get(record.row)
+            balance = balances.get(record.row)
             built_from, next_payer = (
                 ledger.next_payer_links(record.account, record.claim_id)
                 if claim_id is not None
@@ -166,6 +168,8 @@ def report_status(
                     "state": record.state.value,
                     "paid": str(paid.paid) if paid else None,
                     "patient_responsibility": str(paid.patient_responsibility) if paid else None,
+                    "patient_balance": str(balance.amount) if balance else None,
+                    "patient_balance_passed_to": balance.passed_to if balance else None,
                     "overdue": why_overdue is not None,
                     "overdue_reason": why_overdue,
                     "age_days": age,
@@ -234,9 +238,10 @@ def _print_table(claims: list[dict[str, Any]], overdue_only: bool) -> None:
 
 
 def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
-    """Per account and state: claims, charged, paid, patient responsibility,
-    outstanding (charges still waiting for a final answer, a replaced submission's
-    not counted); and the open claims' aging."""
+    """Per account and state: claims, charged, paid, the patient's balance (netted over
+    the next payers' claims, so a visit billed on is counted once), outstanding (charges
+    still waiting for a final answer, a replaced submission's not counted); and the open
+    claims' aging."""
     totals: dict[tuple[str, str], dict[str, Any]] = {}
     aging: dict[str, dict[str, int]] = {}
     for c in claims:
@@ -248,7 +253,7 @@ def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
                 "claims": 0,
                 "charged": Decimal(0),
                 "paid": Decimal(0),
-                "patient_responsibility": Decimal(0),
+                "patient_balance": Decimal(0),
                 "outstanding": Decimal(0),
             },
         )
@@ -256,7 +261,7 @@ def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
         entry["claims"] += 1
         entry["charged"] += charge
         entry["paid"] += Decimal(c["paid"] or 0)
-        entry["patient_responsibility"] += Decimal(c["patient_responsibility"] or 0)
+        entry["patient_balance"] += Decimal(c["patient_balance"] or 0)
         if ClaimState(c["state"]) not in FINAL and c["replaced_by_batch"] is None:
             entry["outstanding"] += charge
             if c["aging_bucket"] is not None:
@@ -279,7 +284,7 @@ def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
     if not entries:
         click.echo("no claims recorded")
         return
-    amounts = ("charged", "paid", "patient_responsibility", "outstanding")
+    amounts = ("charged", "paid", "patient_balance", "outstanding")
     rows = [
         [e["account"], e["state"], str(e["claims"]), *(money(e[m]) for m in amounts)]
         for e in entries
@@ -318,6 +323,9 @@ def _print_histories(claims: list[dict[str, Any]]) -> None:
                 f"  paid {money(c['paid'])} over all remittances, "
                 f"patient responsibility {money(c['patient_responsibility'])}"
             )
+            passed_to = c["patient_balance_passed_to"]
+            after = f" (the rest went to the next payer's claim {passed_to})" if passed_to else ""
+            click.echo(f"  patient balance {money(c['patient_balance'])}{after}")
         if c["replaced_by_batch"] is not None:
             click.echo(f"  replaced by batch {c['replaced_by_batch']}")
         if c["built_from"] is not None:

@@ -17,7 +17,14 @@ from claimferry.cli.output import examples
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.pipeline import claim_content_hash
-from claimferry.secondary import Adjudication, NotBillable, adjudications, next_payer_claim
+from claimferry.secondary import (
+    Adjudication,
+    NotBillable,
+    Trace,
+    adjudications,
+    next_payer_claim,
+    payments,
+)
 from claimferry.storage import atomic_write
 from claimferry.x12.remit835 import read_835_file
 
@@ -61,6 +68,11 @@ def secondary() -> None:
     help="The payer's 835 (already fetched, so the ledger holds it): its payments' claims.",
 )
 @click.option("--trace", help="The payment with this check or EFT trace number (TRN02).")
+@click.option(
+    "--payer",
+    "payer_id",
+    help="With --trace: the payer (its id, or TRN03) when payers share the trace number.",
+)
 @click.option("--account", "account_name", help="Only this account's claims.")
 @click.option(
     "-o",
@@ -69,6 +81,7 @@ def secondary() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write the claims file for the next payer, to review and then submit.",
 )
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @json_option
 @pass_app
 def build_secondary(
@@ -76,8 +89,10 @@ def build_secondary(
     claims_path: Path,
     remit_path: Path | None,
     trace: str | None,
+    payer_id: str | None,
     account_name: str | None,
     output: Path,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Build the claims for the next payer from the ledger's record of an 835.
@@ -92,27 +107,34 @@ def build_secondary(
         raise InputError(
             [Problem("--from-835/--trace", "", "give one of them: the 835 file or its trace")]
         )
-    traces = [trace] if trace is not None else _traces(remit_path)
+    if output.resolve() == claims_path.resolve():
+        raise InputError([Problem("-o/--output", "", "is the --claims file: write elsewhere")])
+    if output.exists() and not force:
+        raise InputError([Problem(str(output), "", "exists already: give --force to overwrite it")])
+    traces = [Trace(trace)] if trace is not None else _traces(remit_path)
     originals = load_claims(claims_path, max_bytes=app.claims_file_limit)
     with Ledger.open(app.state_dir) as ledger:
         account = app.account_filter(account_name, ledger)
-        found = adjudications(ledger, account, traces)
+        found = adjudications(ledger, payments(ledger, account, traces, payer_id))
+        numbers = ", ".join(t.number for t in traces)
         if not found:
             raise NothingToBill(
-                f"no claim of ours is recorded in payment {', '.join(traces)}: fetch the 835 "
+                f"no claim of ours is recorded in payment {numbers}: fetch the 835 "
                 "first (`claimferry fetch`), or check the trace number with `claimferry remits "
                 "list`"
             )
         built, refused = _build(originals, found)
+        notes = _authorisation_notes(originals, built)
         if built:
             document = {
                 "claims": [_CLAIM.dump_python(c, mode="json", exclude_none=True) for c, _ in built]
             }
             header = (
                 f"# Claims for the next payer, built by claimferry from payment "
-                f"{', '.join(traces)}.\n# Review them, then: claimferry submit {output}"
+                f"{numbers}.\n# Review them, then: claimferry submit {output}"
                 f"{' --account ' + account if account else ''}\n"
             )
+            header += "".join(f"# {note}\n" for note in notes)
             text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
             atomic_write(output, text.encode("utf-8"))
             for claim, adjudication in built:
@@ -130,6 +152,7 @@ def build_secondary(
                     {"claim": c.id, "from": a.claim_id, "payer": c.payer.id} for c, a in built
                 ],
                 "refused": [{"claim": claim_id, "reason": why} for claim_id, why in refused],
+                "notes": notes,
             }
         )
     else:
@@ -138,6 +161,8 @@ def build_secondary(
                 f"claim {claim.id}: {claim.payer_responsibility} claim to {claim.payer.name} "
                 f"({claim.payer.id}) from claim {adjudication.claim_id}"
             )
+        for note in notes:
+            click.echo(f"note: {note}")
         for _, why in refused:
             click.echo(f"not built: {why}", err=True)
         if built:
@@ -146,9 +171,29 @@ def build_secondary(
         raise NothingToBill("no claim to build: nothing was written")
 
 
-def _traces(path: Path | None) -> list[str]:
+def _traces(path: Path | None) -> list[Trace]:
+    """Each payment of the 835 by its trace number and originator, so another payer's
+    payment with the same number is not taken for it."""
     assert path is not None
-    return [advice.payment.trace_number for advice in read_835_file(path).payments]
+    return [
+        Trace(advice.payment.trace_number, advice.payment.trace_originator)
+        for advice in read_835_file(path).payments
+    ]
+
+
+def _authorisation_notes(
+    originals: ClaimsFile, built: list[tuple[Claim, Adjudication]]
+) -> list[str]:
+    """The original's prior authorisation was the paying payer's: the next payer needs its
+    own, which only the operator can get, so it is left out and the gap is said."""
+    by_id = {claim.id: claim for claim in originals}
+    return [
+        f"claim {claim.id}: claim {adjudication.claim_id} had a prior authorisation from "
+        f"{by_id[adjudication.claim_id].payer.name}; add {claim.payer.name}'s own as "
+        "prior_authorization if it requires one"
+        for claim, adjudication in built
+        if by_id[adjudication.claim_id].prior_authorization is not None
+    ]
 
 
 def _build(

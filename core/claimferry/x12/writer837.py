@@ -200,8 +200,20 @@ def _billing_provider(provider: BillingProvider) -> list[str]:
     return out
 
 
+def _sbr(
+    responsibility: str, relationship: str, group: str, insurance_type: str | None, filing: str
+) -> str:
+    """SBR: SBR04 (group name) is never sent; SBR05 only when the claim gives it."""
+    kind = _identifier(insurance_type, "insurance_type") if insurance_type is not None else ""
+    return f"SBR*{responsibility}*{relationship}*{group}**{kind}****{filing}"
+
+
 def _subscriber(
-    payer: Payer, subscriber: Subscriber, is_patient: bool, responsibility: str
+    payer: Payer,
+    subscriber: Subscriber,
+    is_patient: bool,
+    responsibility: str,
+    insurance_type: str | None,
 ) -> list[str]:
     """SBR, loop 2010BA (subscriber) and loop 2010BB (payer)."""
     field = "subscriber"
@@ -213,7 +225,7 @@ def _subscriber(
     filing = _identifier(subscriber.filing_code, f"{field}.filing_code")
     member = _identifier(subscriber.member_id, f"{field}.member_id")
     out = [
-        f"SBR*{responsibility}*{'18' if is_patient else ''}*{group}******{filing}",
+        _sbr(responsibility, "18" if is_patient else "", group, insurance_type, filing),
         f"{_person('IL', subscriber.last_name, subscriber.first_name, field)}****MI*{member}",
     ]
     if subscriber.address is not None:
@@ -255,29 +267,35 @@ def _cas(adjustments: tuple[Adjustment, ...]) -> list[str]:
 def _line_adjudication(
     line: ServiceLine, payer_id: str, adjudicated: LineAdjudication
 ) -> list[str]:
-    """Loop 2430: SVD, CAS, DTP*573."""
+    """Loop 2430: SVD, CAS, DTP*573, AMT*EAF."""
     procedure = adjudicated.procedure or line.procedure
     modifiers = adjudicated.modifiers if adjudicated.modifiers is not None else line.modifiers
     units = adjudicated.units if adjudicated.units is not None else line.units
     composite = ":".join(("HC", _identifier(procedure, "procedure"), *modifiers))
     if any(unfit_identifier(m) for m in modifiers):
         raise _Unwritable("modifiers", _UNFIT_IDENTIFIER)
-    return [
+    out = [
         f"SVD*{payer_id}*{_amount(adjudicated.paid)}*{composite}**{_amount(units)}",
         *_cas(adjudicated.adjustments),
         f"DTP*573*D8*{_d8(adjudicated.date)}",
     ]
+    if adjudicated.remaining_patient_liability is not None:
+        out.append(f"AMT*EAF*{_amount(adjudicated.remaining_patient_liability)}")
+    return out
 
 
 def _line_loops(claim: Claim, number: int, line: ServiceLine) -> list[str]:
-    """Loops 2420A, 2420F and 2430 of one line: only claims that have them come here."""
+    """Loops 2420A, 2420F and 2430 of one line: only claims that have them come here.
+
+    A line's provider that is the claim's (2310B, 2310A) is not repeated: the TR3 sends
+    2420A/2420F only when the line's differs."""
     out: list[str] = []
-    if line.rendering_provider is not None:
+    if line.rendering_provider is not None and line.rendering_provider != claim.rendering_provider:
         field = f"lines[{number - 1}].rendering_provider"
         out.append(_provider("82", line.rendering_provider, field))
         if line.rendering_provider.taxonomy is not None:
             out.append(f"PRV*PE*PXC*{_identifier(line.rendering_provider.taxonomy, field)}")
-    if line.referring_provider is not None:
+    if line.referring_provider is not None and line.referring_provider != claim.referring_provider:
         field = f"lines[{number - 1}].referring_provider"
         out.append(_provider("DN", line.referring_provider, field))
     for index, other in enumerate(claim.other_payers):
@@ -350,7 +368,17 @@ def _other_payer(claim: Claim, index: int, other: OtherPayer) -> list[str]:
     )
     relationship = "18" if other.relationship == "self" else RELATIONSHIP_CODES[other.relationship]
     filing = _identifier(other.filing_code, f"{field}.filing_code")
-    out = [f"SBR*{RESPONSIBILITY_CODES[other.responsibility]}*{relationship}*{group}******{filing}"]
+    try:
+        sbr = _sbr(
+            RESPONSIBILITY_CODES[other.responsibility],
+            relationship,
+            group,
+            other.insurance_type,
+            filing,
+        )
+    except _Unwritable as exc:
+        raise _Unwritable(f"{field}.{exc.field}", exc.message) from None
+    out = [sbr]
     try:
         out += _cas(other.adjustments)
     except _Unwritable as exc:
@@ -437,9 +465,9 @@ def _claim(claim: Claim) -> list[str]:
 
 
 _Items = list[tuple[Patient | None, Claim]]
-_Subscriber = tuple[Payer, Subscriber, bool, str, _Items]
-"""Payer, subscriber, whether the subscriber is the patient and the payer's
-responsibility code (SBR01): one 2000B each."""
+_Subscriber = tuple[Payer, Subscriber, bool, str, str | None, _Items]
+"""Payer, subscriber, whether the subscriber is the patient, the payer's
+responsibility code (SBR01) and insurance type (SBR05): one 2000B each."""
 
 
 def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subscriber]]]:
@@ -450,7 +478,7 @@ def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subsc
     listed with, so ``is`` tells groups apart afterwards. Claims mostly share
     one billing provider object: it is found by ``id()`` before by value.
     """
-    SubscriberKey = tuple[Payer, Subscriber, bool, str]
+    SubscriberKey = tuple[Payer, Subscriber, bool, str, str | None]
     Subscribers = dict[SubscriberKey, dict[Patient | None, list[Claim]]]
     tree: dict[BillingProvider, Subscribers] = {}
     by_id: dict[int, Subscribers] = {}  # the claims keep the objects (and ids) alive
@@ -459,7 +487,13 @@ def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subsc
         subscribers = by_id.get(id(provider))
         if subscribers is None:
             subscribers = by_id[id(provider)] = tree.setdefault(provider, {})
-        key = (claim.payer, claim.subscriber, claim.patient is None, claim.payer_responsibility)
+        key = (
+            claim.payer,
+            claim.subscriber,
+            claim.patient is None,
+            claim.payer_responsibility,
+            claim.insurance_type,
+        )
         subscribers.setdefault(key, {}).setdefault(claim.patient, []).append(claim)
     return [
         (
@@ -470,9 +504,16 @@ def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subsc
                     subscriber,
                     is_patient,
                     RESPONSIBILITY_CODES[responsibility],
+                    insurance_type,
                     [(p, c) for p, batch in patients.items() for c in batch],
                 )
-                for (payer, subscriber, is_patient, responsibility), patients in subscribers.items()
+                for (
+                    payer,
+                    subscriber,
+                    is_patient,
+                    responsibility,
+                    insurance_type,
+                ), patients in subscribers.items()
             ],
         )
         for provider, subscribers in tree.items()
@@ -519,15 +560,17 @@ def _transaction_body(claims: Sequence[Claim]) -> _Body:
     for provider, subscribers in _grouped(claims):
         hl += 1
         provider_hl = hl
-        first_claim = subscribers[0][4][0][1]
+        first_claim = subscribers[0][5][0][1]
         body.add_for(first_claim, partial(_billing_provider, provider), f"HL*{hl}**20*1")
-        for payer, subscriber, is_patient, responsibility, items in subscribers:
+        for payer, subscriber, is_patient, responsibility, insurance_type, items in subscribers:
             for chunk in _chunks(items, MAX_CLAIMS_PER_SUBSCRIBER_HL):
                 hl += 1
                 subscriber_hl = hl
                 body.add_for(
                     chunk[0][1],
-                    partial(_subscriber, payer, subscriber, is_patient, responsibility),
+                    partial(
+                        _subscriber, payer, subscriber, is_patient, responsibility, insurance_type
+                    ),
                     f"HL*{hl}*{provider_hl}*22*{0 if is_patient else 1}",
                 )
                 current: Patient | None = None
