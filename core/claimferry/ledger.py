@@ -522,13 +522,19 @@ class AuditEntry:
 class LedgerError(ClaimferryError):
     """The ledger cannot be opened or is in a state it cannot handle."""
 
+    code = "ledger"
+
 
 class SenderBusy(LedgerError):
     """Another run holds the lock of the account's sender."""
 
+    code = "sender-busy"
+
 
 class LedgerRefused(LedgerError):
     """The ledger does not belong to the archive beside it (empty, missing or foreign)."""
+
+    code = "ledger-refused"
 
 
 _RESTORE = (

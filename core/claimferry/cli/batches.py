@@ -52,6 +52,12 @@ def list_batches(
 
 def _uncertain(ledger: Ledger, batch_id: int) -> Batch:
     batch = ledger.batch(batch_id)
+    if batch.state in (BatchState.BUILT, BatchState.UPLOADING):
+        raise ClaimferryError(
+            f"batch {batch_id} is {batch.state.value}: its run was interrupted before the "
+            f"upload was confirmed, and it is not uncertain. Run 'claimferry submit CLAIMS "
+            f"--account {batch.account}' again: it finishes this batch before anything new"
+        )
     if batch.state is not BatchState.UNCERTAIN:
         raise ClaimferryError(
             f"batch {batch_id} is {batch.state.value}; only an uncertain batch needs this"

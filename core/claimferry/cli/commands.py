@@ -127,7 +127,7 @@ def _check(
     if blocked:
         errors = sum(f.severity == Severity.ERROR for f in findings)
         warnings = len(findings) - errors
-        raise click.exceptions.Exit(2) if as_json else _blocked(errors, warnings, strict)
+        raise _blocked(errors, warnings, strict)
     return loaded.claims, findings
 
 
@@ -308,6 +308,7 @@ def submit(
             resubmit=resubmit,
             progress=_progress(as_json),
             wait=wait,
+            on_interrupt=_say,
         )
         rows = [
             {
@@ -330,11 +331,12 @@ def submit(
         )
 
 
-def _progress(quiet: bool) -> pipeline.Progress:
-    def say(message: str) -> None:
-        click.echo(message, err=True)
+def _say(message: str) -> None:
+    click.echo(message, err=True)
 
-    return (lambda _: None) if quiet else say
+
+def _progress(quiet: bool) -> pipeline.Progress:
+    return (lambda _: None) if quiet else _say
 
 
 @click.command()
