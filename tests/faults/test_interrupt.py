@@ -47,8 +47,9 @@ def _start_upload(world: World, claims: Path) -> subprocess.Popen[str]:
     process = world.start("submit", str(claims), "--account", "sunrise")
     world.wait_for(
         "the upload to start",
-        lambda: any(b["state"] == "uploading" for b in _batches(world))
-        or process.poll() is not None,
+        lambda: (
+            any(b["state"] == "uploading" for b in _batches(world)) or process.poll() is not None
+        ),
     )
     assert process.poll() is None, process.communicate()
     return process
@@ -58,7 +59,7 @@ def test_first_ctrl_c_finishes_the_upload_and_exits_130(world: World) -> None:
     claims = world.claims_file("INT")
     process = _start_upload(world, claims)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=120)
     world.harness.faults.latency = 0.0
 
     assert process.returncode == 130, err
@@ -81,7 +82,7 @@ def test_second_ctrl_c_stops_at_once_and_the_next_submit_finishes_the_batch(
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)  # the first one taken, the upload still going (each request takes 0.6 s)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     world.harness.faults.latency = 0.0
 
     assert process.returncode == 130, err

@@ -114,6 +114,11 @@ class App:
             )
         return name
 
+    def say_state_dir(self) -> None:
+        """On stderr, which state directory a report reads: a copied config or a
+        changed CLAIMFERRY_STATE_DIR shows at once, never as an empty report."""
+        click.echo(f"state directory: {self.state_dir}", err=True)
+
     @property
     def state_dir(self) -> Path:
         if self.state_dir_override is not None:
@@ -204,6 +209,7 @@ class ClaimferryGroup(click.Group):
             failure, code, problems = _failure(exc)
             if not ctx.meta.get(JSON_REQUESTED):
                 raise failure from None
+            failure.show()  # the same text on stderr, for the person reading the job's log
             document = error_document(failure, code, problems)
             made = ctx.meta.pop(DOCUMENT, None)
             if isinstance(made, dict):
@@ -223,6 +229,8 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
         return InputProblem(exc), exc.code, exc.problems
     if isinstance(exc, ClaimferryError):
         return command_error(str(exc), exc.exit_code), exc.code, []
+    if isinstance(exc, BadInput):
+        return exc, InputError.code, []
     if isinstance(exc, click.UsageError):
         return exc, "usage", []
     if isinstance(exc, click.ClickException):

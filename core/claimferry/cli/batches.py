@@ -16,8 +16,10 @@ OPERATOR = "operator decision"
 
 
 @click.group("batches", cls=ClaimferryGroup)
-def batches() -> None:
+@pass_app
+def batches(app: App) -> None:
     """List batches; resend or abandon one whose delivery is uncertain."""
+    app.say_state_dir()
 
 
 def batch_json(batch: Batch) -> dict[str, object]:
@@ -97,8 +99,9 @@ def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
 @click.argument("batch_id", metavar="BATCH", type=int)
 @click.option("--yes", is_flag=True, help="Confirm that the clearinghouse never received it.")
 @WAIT_OPTION
+@json_option
 @pass_app
-def abandon(app: App, batch_id: int, yes: bool, wait: float) -> None:
+def abandon(app: App, batch_id: int, yes: bool, wait: float, as_json: bool) -> None:
     """Mark an uncertain batch as never delivered, so its claims can be submitted again."""
     if not yes:
         raise click.UsageError(
@@ -110,4 +113,8 @@ def abandon(app: App, batch_id: int, yes: bool, wait: float) -> None:
             batch = _uncertain(ledger, batch_id)
             ledger.set_batch_state(batch.id, BatchState.FAILED, error="abandoned by an operator")
             pipeline.audit_batch(ledger, "batch-abandoned", batch.account, batch, None, OPERATOR)
-    click.echo(f"batch {batch_id} abandoned; its claims can be submitted again")
+            abandoned = ledger.batch(batch.id)
+    if as_json:
+        emit_json(batch_json(abandoned))
+    else:
+        click.echo(f"batch {batch_id} abandoned; its claims can be submitted again")

@@ -215,7 +215,8 @@ def build(
     account = app.account(account_name)
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if control_number is None:
-        with Ledger.open(app.state_dir) as ledger:
+        sender = (clearinghouse.name, account.submitter_id)
+        with Ledger.open(app.state_dir, sender=sender) as ledger:
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
     data = pipeline.build_interchange(
@@ -286,8 +287,8 @@ def submit(
     )
     account = app.account(account_name)
     now = datetime.now(UTC).astimezone()
+    clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if dry_run:
-        clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
         data = pipeline.build_interchange(account, clearinghouse, claims, 1, now)
         if as_json:
             emit_json({"dry_run": True, "claims": len(claims), "size": len(data)})
@@ -297,7 +298,7 @@ def submit(
                 "nothing recorded or sent"
             )
         return
-    with Ledger.open(app.state_dir) as ledger:
+    with Ledger.open(app.state_dir, sender=(clearinghouse.name, account.submitter_id)) as ledger:
         outcome = pipeline.submit_claims(
             app.pm,
             ledger,
