@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -76,6 +78,13 @@ def test_validate_bad_file_exit_2_every_problem_no_traceback(run, tmp_path: Path
     assert f"{bad}: claim SUN-1001: lines[0].charge" in result.stderr
     assert f"{bad}: claim SUN-1002: subscriber.gender" in result.stderr
     assert result.stdout == ""
+    result = run("validate", str(bad), "--json")  # the same problems, each with file and path
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    paths = [(p["file"], p["path"]) for p in error["problems"]]
+    assert (str(bad), "claim SUN-1001: lines[0].charge") in paths
+    assert (str(bad), "claim SUN-1002: subscriber.gender") in paths
+    assert (error["file"], error["path"]) == paths[0]
 
 
 def test_content_findings_block_with_exit_2(run, tmp_path: Path) -> None:
@@ -257,3 +266,129 @@ def test_a_reader_that_stops_early_gets_no_error(tmp_path: Path) -> None:
     errors = process.stderr.read().decode()
     assert process.wait(timeout=60) == 1
     assert errors == ""
+
+
+# -- --json on every command: one JSON document on stdout, success or failure --------
+# Each command runs in a failure case and its whole stdout is parsed; the cases are
+# held against the commands the CLI has, so a new command without one fails here.
+# Failures that need a server are in tests/e2e/test_json_failures.py.
+
+ENROLLMENT = ("--npi", "1234567893", "--tax-id", "123456789", "--payer-id", "00621")
+TRANSACTION = ("--transaction", "837P", "--status", "approved")
+
+# (command words, the arguments of a failure, the error code, exit code)
+CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
+    (("validate",), ("BAD",), "input", 2),
+    (("build",), ("EXAMPLE", "--account", "nobody", "-o", "out.837"), "config", 2),
+    (("submit",), ("EXAMPLE", "--account", "nobody"), "config", 2),
+    (("fetch",), ("--account", "sunrise"), "failed", 1),
+    (("status",), ("--account", "sunrsie"), "input", 2),
+    (("remits", "list"), ("--since", "yesterday"), "usage", 2),
+    (("batches", "list"), ("--account", "sunrsie"), "input", 2),
+    (("batches", "resend"), ("7",), "ledger", 1),
+    (("batches", "abandon"), ("7",), "usage", 2),
+    (("show",), ("missing.835",), "input", 2),
+    (("audit",), ("--account", "sunrsie"), "input", 2),
+    (
+        ("enrollment", "set"),
+        ("--account", "sunrise", "--npi", "1234567890", *ENROLLMENT[2:], *TRANSACTION),
+        "input",
+        2,
+    ),
+    (
+        ("enrollment", "delete"),
+        ("--account", "sunrise", *ENROLLMENT, "--transaction", "837P"),
+        "input",
+        2,
+    ),
+    (("enrollment", "list"), ("--account", "sunrsie"), "config", 2),
+    (("enrollment", "import"), ("missing.yaml", "--account", "sunrise"), "input", 2),
+    (("plugins",), ("--bogus",), "usage", 2),
+    (("hostkey",), ("sunrsie",), "config", 2),
+    (("credentials", "test"), ("sunrise",), "credentials", 1),
+    (("payers", "import"), ("missing.csv",), "input", 2),
+    (("payers", "search"), ("aetna", "--transaction", "X99"), "usage", 2),
+    (("payers", "show"), ("99999",), "failed", 1),
+]
+
+
+def _bad_claims(tmp_path: Path) -> Path:
+    """A claims file whose billing NPI fails its check digit: a content finding."""
+    bad = yaml.safe_load(EXAMPLE.read_text())
+    bad["billing_provider"]["npi"] = "1234567890"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    return path
+
+
+def _commands(group: click.Group, words: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    found: set[tuple[str, ...]] = set()
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found |= _commands(command, (*words, name))
+        elif any(p.name == "as_json" for p in command.params):
+            found.add((*words, name))
+    return found
+
+
+def test_every_command_with_json_has_a_failure_case_below(plugin_manager: PluginManager) -> None:
+    cli = create_cli(plugin_manager)
+    assert isinstance(cli, click.Group)
+    assert _commands(cli) == {words for words, *_ in CASES}
+
+
+@pytest.mark.parametrize(("words", "args", "code", "exit_code"), CASES, ids=lambda v: str(v))
+def test_a_failing_command_writes_one_error_document(
+    run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    words: tuple[str, ...],
+    args: tuple[str, ...],
+    code: str,
+    exit_code: int,
+) -> None:
+    monkeypatch.delenv("CLAIMFERRY_SUNRISE_SFTP_PASSWORD", raising=False)
+    files = {"EXAMPLE": str(EXAMPLE), "BAD": str(_bad_claims(tmp_path))}
+    result = run(*words, *(files.get(a, a) for a in args), "--json")
+    document: dict[str, Any] = json.loads(result.stdout)  # the whole of stdout, one document
+    assert result.exit_code == exit_code, result.output
+    assert document["ok"] is False
+    error = document["error"]
+    assert error["code"] == code
+    assert set(error) >= {"code", "message", "file", "path", "problems"}
+    assert error["message"] and "Traceback" not in result.output
+    assert error["message"].splitlines()[0] in result.stderr  # and the text for the log
+
+
+def test_blocking_findings_keep_the_validation_document(run, tmp_path: Path) -> None:
+    result = run("validate", str(_bad_claims(tmp_path)), "--json")
+    document = json.loads(result.stdout)
+    assert result.exit_code == 2
+    assert document["ok"] is False and document["valid"] is False
+    assert "nothing was written or sent" in document["error"]["message"]
+    assert any(f["field"] == "billing_provider.npi" for f in document["findings"])
+
+
+def test_a_usage_error_names_the_option(run) -> None:
+    result = run("build", str(EXAMPLE), "--json", "-o", "x.837")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "usage" and error["path"] == "--account"
+
+
+def test_failures_before_the_command_runs_are_json_too(run, tmp_path: Path) -> None:
+    result = run("frobnicate", "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["code"] == "usage"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("accounts: [\n")
+    result = run("--config", str(broken), "--init", "status", "--json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "config" and error["file"] == str(broken)
+
+
+def test_success_documents_keep_their_shape(run) -> None:
+    assert json.loads(run("status", "--json").stdout) == {"claims": [], "batches": []}
+    assert json.loads(run("batches", "list", "--json").stdout) == []
+    assert json.loads(run("validate", str(EXAMPLE), "--json").stdout)["valid"] is True
