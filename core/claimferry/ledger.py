@@ -45,7 +45,8 @@ REQUIRE_LEDGER_ENV = "CLAIMFERRY_REQUIRE_LEDGER"
 """``1``: never start a new ledger without ``--init`` (for cron jobs and servers)."""
 KNOWN_STATE_DIRS = "state-directories"
 """In the default state directory: every state directory this user's claimferry
-opened, one per line, so a new ledger can see a sender's files sent from another."""
+sent from (``submit``, ``build``), one per line, so that a new ledger can see
+a sender's files sent from another."""
 MAX_CONTROL_NUMBER = 999_999_999
 SENDER_LOCK_BYTES = 1 << 40
 """Where sender locks live in the ledger file: far past SQLite's own lock
@@ -691,7 +692,8 @@ class Ledger:
             _log.warning(
                 "no ledger in the state directory %s: started a new one, %s", state_dir, path
             )
-        _remember_state_dir(state_dir)
+        if sender is not None:
+            _remember_state_dir(state_dir)
         return ledger
 
     @classmethod
@@ -720,7 +722,6 @@ class Ledger:
         (state_dir / ARCHIVE / LEDGER_MARK).unlink(missing_ok=True)
         with cls(path) as ledger:
             ledger._check_identity(state_dir)
-        _remember_state_dir(state_dir)
         return f"started a new ledger {path}" + (f"; the old one is kept as {kept}" if kept else "")
 
     def _check_identity(self, state_dir: Path) -> None:
