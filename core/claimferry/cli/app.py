@@ -216,8 +216,7 @@ class ClaimferryGroup(click.Group):
                 document |= {k: v for k, v in made.items() if k not in document}
             elif made is not None:
                 document["results"] = made
-            ctx.meta[DOCUMENT] = document
-            _print_document(ctx)
+            _echo_json(document)
             raise click.exceptions.Exit(failure.exit_code) from None
         _print_document(ctx)
         return result
@@ -256,7 +255,11 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
 
 def _print_document(ctx: click.Context) -> None:
     if DOCUMENT in ctx.meta:
-        click.echo(json.dumps(ctx.meta.pop(DOCUMENT), indent=2, default=str))
+        _echo_json(ctx.meta.pop(DOCUMENT))
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def _json_requested(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
@@ -285,7 +288,7 @@ def emit_json(data: Any) -> None:
     if ctx is not None and isinstance(ctx.find_root().command, ClaimferryGroup):
         ctx.meta[DOCUMENT] = data
     else:
-        click.echo(json.dumps(data, indent=2, default=str))
+        _echo_json(data)
 
 
 def create_cli(pm: PluginManager | None = None) -> click.Group:
