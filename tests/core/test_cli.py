@@ -303,6 +303,8 @@ CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
     ),
     (("enrollment", "list"), ("--account", "sunrsie"), "config", 2),
     (("enrollment", "import"), ("missing.yaml", "--account", "sunrise"), "input", 2),
+    (("enrollment", "export"), ("--account", "sunrise"), "usage", 2),
+    (("remits", "export"), ("--since", "2026-01-01"), "usage", 2),
     (("plugins",), ("--bogus",), "usage", 2),
     (("hostkey",), ("sunrsie",), "config", 2),
     (("credentials", "test"), ("sunrise",), "credentials", 1),
@@ -392,3 +394,13 @@ def test_success_documents_keep_their_shape(run) -> None:
     assert json.loads(run("status", "--json").stdout) == {"claims": [], "batches": []}
     assert json.loads(run("batches", "list", "--json").stdout) == []
     assert json.loads(run("validate", str(EXAMPLE), "--json").stdout)["valid"] is True
+
+
+def test_exports_report_the_file_they_wrote(run, tmp_path: Path) -> None:
+    posting, records = tmp_path / "posting.csv", tmp_path / "enrollment.yaml"
+    result = run("remits", "export", "-o", str(posting), "--json")
+    assert json.loads(result.stdout) == {"file": str(posting), "rows": 0}
+    assert posting.read_text().startswith("row_type,account,")  # the header row only
+    result = run("enrollment", "export", str(records), "--account", "sunrise", "--json")
+    assert json.loads(result.stdout) == {"file": str(records), "records": 0}
+    assert records.is_file()
