@@ -108,3 +108,16 @@ def test_second_ctrl_c_stops_at_once_and_the_next_submit_finishes_the_batch(
     )
     assert [b["state"] for b in _batches(world)] == ["uploaded"]
     assert set(world.inbound_claims("sunrise").values()) == {1}
+
+
+def test_ctrl_c_in_any_other_command_exits_130_with_a_json_document(world: World) -> None:
+    world.harness.faults.latency = LATENCY
+    process = world.start("fetch", "--account", "sunrise", "--json")
+    world.wait_for("the login", lambda: world.ledger_path.is_file())
+    time.sleep(LATENCY)  # inside the session, listing the response folder
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    world.harness.faults.latency = 0.0
+    assert process.returncode == 130, err
+    assert json.loads(out)["error"]["code"] == "interrupted"
+    assert "Traceback" not in err and "Aborted!" not in err
