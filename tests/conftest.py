@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
 
 from claimferry.manager import PluginManager
+from support.memory_keyring import MemoryKeyring
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
@@ -39,3 +41,15 @@ def plugin_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginManager]:
     finally:
         for name, plugin in list(pm.list_name_plugin()):
             pm.unregister(plugin, name=name)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """The keyring library pointed at a fresh in-memory keyring for one test."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)

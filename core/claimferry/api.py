@@ -13,8 +13,15 @@ from claimferry.claims import (
     Subscriber,
 )
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.cli.output import examples, table
 from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
-from claimferry.credentials import Credentials, SecretStr
+from claimferry.credentials import (
+    Credentials,
+    SecretStr,
+    read_private_file,
+    username_fingerprint,
+)
+from claimferry.credstore import CredentialStore, MasterKey, load_master_key
 from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
 from claimferry.enrollment import (
     Enrollment,
@@ -28,6 +35,7 @@ from claimferry.errors import (
     CredentialError,
     HostKeyError,
     InputError,
+    NotifierError,
     PluginError,
     Problem,
     TransportError,
@@ -35,8 +43,11 @@ from claimferry.errors import (
 from claimferry.findings import Finding, Severity
 from claimferry.hookspecs import hookimpl
 from claimferry.manager import PluginManager
+from claimferry.notify import read_secret
 from claimferry.npi import npi_problem
 from claimferry.types import (
+    Alert,
+    AlertKind,
     BatchUpdate,
     ClaimTransport,
     ClaimUpdate,
@@ -44,10 +55,12 @@ from claimferry.types import (
     CliCommand,
     CredentialSource,
     DeliveryState,
+    Digest,
     EnrollmentValidator,
     FileNaming,
     FileResponseDocument,
     HostKey,
+    Notifier,
     PayerIdCheck,
     Receiver,
     RemoteFile,
@@ -63,6 +76,8 @@ from claimferry.x12.writer837 import unfit_identifier
 __all__ = [
     "Account",
     "Address",
+    "Alert",
+    "AlertKind",
     "App",
     "AuthenticationError",
     "BatchUpdate",
@@ -79,9 +94,11 @@ __all__ = [
     "CredentialError",
     "CredentialSettings",
     "CredentialSource",
+    "CredentialStore",
     "Credentials",
     "DatabaseError",
     "DeliveryState",
+    "Digest",
     "Enrollment",
     "EnrollmentStatus",
     "EnrollmentTransaction",
@@ -92,6 +109,9 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "MasterKey",
+    "Notifier",
+    "NotifierError",
     "Patient",
     "Payer",
     "PayerIdCheck",
@@ -114,14 +134,20 @@ __all__ = [
     "UploadReceipt",
     "ValidationContext",
     "emit_json",
+    "examples",
     "hookimpl",
     "json_option",
+    "load_master_key",
     "migrate_schema",
     "npi_problem",
     "open_database",
     "pass_app",
     "problems_from_validation_error",
     "read_enrollments",
+    "read_private_file",
+    "read_secret",
+    "table",
     "unfit_identifier",
+    "username_fingerprint",
     "write_transaction",
 ]

@@ -11,9 +11,9 @@ import base64
 import os
 import posixpath
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -21,7 +21,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from claimferry.claims import CLAIMS_FILE_LIMIT, CLAIMS_FILE_LIMIT_ENV
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import ConfigError, InputError, Problem
+from claimferry.types import AlertKind
 from claimferry.validation import problems_from_validation_error
+
+if TYPE_CHECKING:
+    from claimferry.types import Notifier
 
 CONFIG_ENV = "CLAIMFERRY_CONFIG"
 STATE_ENV = "CLAIMFERRY_STATE_DIR"
@@ -198,8 +202,9 @@ def _secret_in_config(key: str) -> InitErrorDetails:
         type=PydanticCustomError(
             "secret_in_config",
             "holds a secret; secrets never go in the config file. Keep it where the "
-            "credential source reads it (env: environment variables; file: a private "
-            "0600 file; keyring: the system keyring; see docs/credentials.md)",
+            "plugin reads it (credential sources: environment variables, a private 0600 "
+            "file or the system keyring, see docs/credentials.md; notifiers: a *_var or "
+            "*_file setting, see docs/alerts.md)",
         ),
         loc=(key,),
         input=None,  # never the secret itself
@@ -219,49 +224,92 @@ def _not_a_variable_name(key: str) -> InitErrorDetails:
     )
 
 
-class CredentialSettings(BaseModel):
-    """``source`` names a credential-source plugin; other keys are its settings.
+def _refuse_inline_secrets(model: str, data: Any) -> Any:
+    """A secret's key is refused; so is a ``*_var`` whose value cannot be a
+    variable's name (a password typed where its variable's name goes)."""
+    if not isinstance(data, dict):
+        return data
+    errors = []
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        if _holds_secret(key):
+            errors.append(_secret_in_config(key))
+        elif key.lower().endswith("_var") and not (
+            isinstance(value, str) and _ENV_NAME.match(value)
+        ):
+            errors.append(_not_a_variable_name(key))
+    if errors:
+        # one error per key, located at the key, so the report names its full path
+        raise ValidationError.from_exception_data(model, errors)
+    return data
 
-    The settings are the plugin's own, so they are allowed, but a key that
-    holds a secret is refused (secrets belong in the source, not the config)
-    and the repr masks every setting's value.
+
+class _PluginSettings(BaseModel):
+    """A key naming a plugin, and that plugin's own settings beside it.
+
+    The settings are the plugin's, so any key is allowed, but a key that
+    holds a secret is refused (secrets belong where the plugin reads them,
+    not in the config) and the repr masks every setting's value.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
-
-    source: str
+    _plugin_key: ClassVar[str]
 
     @model_validator(mode="before")
     @classmethod
     def _no_secrets(cls, data: Any) -> Any:
-        """A secret's key is refused; so is a ``*_var`` whose value cannot be a
-        variable's name (a password typed where its variable's name goes)."""
-        if not isinstance(data, dict):
-            return data
-        errors = []
-        for key, value in data.items():
-            if not isinstance(key, str):
-                continue
-            if _holds_secret(key):
-                errors.append(_secret_in_config(key))
-            elif key.lower().endswith("_var") and not (
-                isinstance(value, str) and _ENV_NAME.match(value)
-            ):
-                errors.append(_not_a_variable_name(key))
-        if errors:
-            # one error per key, located at the key, so the report names its full path
-            raise ValidationError.from_exception_data(cls.__name__, errors)
-        return data
+        return _refuse_inline_secrets(cls.__name__, data)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """Setting names only: a plugin's settings may hold anything."""
-        yield "source", self.source
+        yield self._plugin_key, getattr(self, self._plugin_key)
         for key in self.model_extra or {}:
             yield key, _MASK
 
     @property
     def settings(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class CredentialSettings(_PluginSettings):
+    """``source`` names a credential-source plugin; other keys are its settings."""
+
+    _plugin_key = "source"
+    source: str
+
+
+class NotifierSettings(_PluginSettings):
+    """One alert destination: ``type`` names a notifier plugin; other keys are its settings.
+
+    A notifier reads its secrets from ``*_var`` (an environment variable) or
+    ``*_file`` (a 0600 file). ``include_details`` lets free text that may hold
+    PHI (a 277CA's STC12, a report's comment) into the alerts; off by default.
+    """
+
+    _plugin_key = "type"
+    type: str
+    include_details: bool = False
+
+
+def _alert_events(value: Any) -> Any:
+    """``{notifier: all | [event, ...]}`` to ``{notifier: (AlertKind, ...)}``, each
+    mistake named by its notifier and the events there are."""
+    if not isinstance(value, dict):
+        return value
+    events = ", ".join(kind.value for kind in AlertKind)
+    chosen: dict[Any, tuple[AlertKind, ...]] = {}
+    for name, wanted in value.items():
+        if wanted == "all":
+            chosen[name] = tuple(AlertKind)
+            continue
+        if not isinstance(wanted, list) or not wanted:
+            raise ValueError(f"{name}: expected 'all' or a list of events ({events})")
+        unknown = [str(w) for w in wanted if w not in set(AlertKind)]
+        if unknown:
+            raise ValueError(f"{name}: unknown event {', '.join(unknown)} (events: {events})")
+        chosen[name] = tuple(AlertKind(w) for w in dict.fromkeys(wanted))
+    return chosen
 
 
 class Account(_Strict):
@@ -283,6 +331,11 @@ class Account(_Strict):
     overdue_after_days: Annotated[int, Field(gt=0)] = 30
     """A claim with no final answer (no 835, no rejection) this long after it was
     sent is overdue in the A/R aging."""
+    alerts: dict[str, tuple[AlertKind, ...]] = Field(default_factory=dict)
+    """Per notifier (a name under the top-level ``notifiers:``), the events it is sent
+    (``all`` in the file)."""
+
+    _events = field_validator("alerts", mode="before")(_alert_events)
 
     @field_validator("submitter_id")
     @classmethod
@@ -301,6 +354,8 @@ class Config(_Strict):
     state_dir: Path | None = None
     claims_file_limit_mb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     """Claims files bigger than this are refused unread (default 200 MB)."""
+    notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)
+    """Alert destinations, by a name the accounts' ``alerts:`` use (docs/alerts.md)."""
 
     @model_validator(mode="after")
     def _submitter_ids_distinct(self) -> Config:
@@ -371,33 +426,57 @@ def load_config(
     *,
     clearinghouses: Collection[str] | None = None,
     credential_sources: Collection[str] | None = None,
+    notifiers: Mapping[str, Notifier] | None = None,
 ) -> Config:
     """Read and check the accounts config; every problem is reported at once.
 
     ``clearinghouses`` and ``credential_sources`` are the installed plugins'
     names: an account naming another is refused now, not when it connects.
+    ``notifiers`` are the installed notifiers: each destination's ``type``
+    and settings are checked against its plugin now, not when an alert fails.
     """
     source = str(path)
     try:
         data = parse_yaml(read_text(path, what="config file"), source)
     except InputError as exc:
         raise ConfigError(exc.problems) from None
+    config = check_config(
+        data,
+        source,
+        clearinghouses=clearinghouses,
+        credential_sources=credential_sources,
+        notifiers=notifiers,
+    )
+    if config.state_dir is not None and not config.state_dir.is_absolute():
+        config = config.model_copy(update={"state_dir": path.parent / config.state_dir})
+    named = {k: v.model_copy(update={"name": k}) for k, v in config.accounts.items()}
+    return config.model_copy(update={"accounts": named})
+
+
+def check_config(
+    data: object,
+    source: str,
+    *,
+    clearinghouses: Collection[str] | None = None,
+    credential_sources: Collection[str] | None = None,
+    notifiers: Mapping[str, Notifier] | None = None,
+) -> Config:
+    """The parsed config checked whole, as :func:`load_config` checks a file (and
+    ``accounts add`` checks what it is about to write)."""
     if not isinstance(data, dict):
         raise ConfigError([Problem(source, "", "expected a mapping with an 'accounts' section")])
     problems = _unknown_plugins(data, source, "clearinghouse", "clearinghouse", clearinghouses)
     problems += _unknown_plugins(
         data, source, "credentials.source", "credential source", credential_sources
     )
+    problems += _notifier_problems(data, source, notifiers)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems = problems_from_validation_error(exc, source) + problems
     if problems:
         raise ConfigError(problems)
-    if config.state_dir is not None and not config.state_dir.is_absolute():
-        config = config.model_copy(update={"state_dir": path.parent / config.state_dir})
-    named = {k: v.model_copy(update={"name": k}) for k, v in config.accounts.items()}
-    return config.model_copy(update={"accounts": named})
+    return config
 
 
 def _unknown_plugins(
@@ -422,6 +501,71 @@ def _unknown_plugins(
                 )
             )
     return problems
+
+
+def _notifier_problems(
+    data: dict[Any, Any], source: str, installed: Mapping[str, Notifier] | None
+) -> list[Problem]:
+    """Each account's alerts name a destination, whose ``type`` names an installed
+    notifier, whose settings it fits. Checked on the raw data, so that every mistake
+    is reported at once, beside the model's."""
+    section = data.get("notifiers")
+    section = section if isinstance(section, dict) else {}
+    accounts = data.get("accounts")
+    found = [
+        Problem(
+            source,
+            f"accounts.{account_name}.alerts.{name}",
+            f"no notifier named '{name}' under the top-level 'notifiers:' "
+            f"(defined: {', '.join(sorted(map(str, section))) or 'none'})",
+        )
+        for account_name, account in (accounts.items() if isinstance(accounts, dict) else ())
+        if isinstance(account, dict) and isinstance(account.get("alerts"), dict)
+        for name in account["alerts"]
+        if name not in section
+    ]
+    if installed is None:
+        return found
+    for name, entry in section.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+            continue  # the model reports the shape
+        where = f"notifiers.{name}"
+        notifier = installed.get(entry["type"])
+        problems: list[Problem] = []
+        if notifier is None:
+            known = ", ".join(sorted(installed)) or "none"
+            found.append(
+                Problem(
+                    source,
+                    f"{where}.type",
+                    f"no notifier '{entry['type']}' is installed (known: {known})",
+                )
+            )
+            continue
+        settings = {k: v for k, v in entry.items() if k not in ("type", "include_details")}
+        if notifier.settings is not None:
+            allowed = ", ".join(notifier.settings) or "none"
+            problems += [
+                Problem(
+                    source,
+                    f"{where}.{key}",
+                    f"not a setting of notifier '{notifier.name}' (its settings: {allowed})",
+                )
+                for key in settings
+                if key not in notifier.settings
+            ]
+        problems += [
+            Problem(source, f"{where}.{key}", f"required by notifier '{notifier.name}'")
+            for key in notifier.required
+            if key not in settings
+        ]
+        if notifier.check is not None and not problems:
+            problems += [
+                Problem(source, f"{where}.{key}", message)
+                for key, message in notifier.check(settings)
+            ]
+        found += problems
+    return found
 
 
 def find_config(explicit: Path | None) -> Path | None:

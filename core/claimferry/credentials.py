@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import SecretStr
 
-__all__ = ["Credentials", "SecretStr"]
+from claimferry.errors import CredentialError
+
+__all__ = ["Credentials", "SecretStr", "read_private_file", "username_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -29,3 +35,40 @@ class Credentials:
             raise ValueError("credentials need a username")
         if self.password is None and self.private_key is None:
             raise ValueError("credentials need a password or a private key")
+
+
+def username_fingerprint(username: str) -> str:
+    """A short digest that tells two usernames apart without showing either
+    (for ``credentials show`` and the audit trail)."""
+    return "sha256:" + hashlib.sha256(username.encode("utf-8")).hexdigest()[:16]
+
+
+def read_private_file(path: Path, what: str = "credentials file") -> str:
+    """The file's text, but only if nobody but its owner, the current user, can read it.
+
+    A symbolic link is refused too: it could point anywhere.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise CredentialError(f"{what} {path} not found") from None
+    except OSError as exc:
+        raise CredentialError(f"cannot open {what} {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "r", encoding="utf-8") as handle:
+        info = os.fstat(handle.fileno())
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise CredentialError(
+                f"{what} {path} has mode {mode:04o}: group or others can read it. "
+                f"Refused; fix with: chmod 600 {path}"
+            )
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise CredentialError(
+                f"{what} {path} is owned by uid {info.st_uid}, not by the user "
+                f"running claimferry (uid {os.getuid()}). Refused; fix with: "
+                f"chown $(id -u) {path} && chmod 600 {path}"
+            )
+        try:
+            return handle.read()
+        except UnicodeDecodeError:
+            raise CredentialError(f"{what} {path} is not UTF-8 text") from None

@@ -112,3 +112,7 @@ class Interrupted(KeyboardInterrupt):
 
     exit_code = 130
     code = "interrupted"
+
+
+class NotifierError(ClaimferryError):
+    """An alert could not be delivered; its digest is kept and sent at the next fetch."""

@@ -23,6 +23,7 @@ from claimferry.types import (
     CliCommand,
     CredentialSource,
     EnrollmentValidator,
+    Notifier,
     ResponseReader,
 )
 
@@ -218,4 +219,35 @@ class ClaimferrySpecs:
             @hookimpl
             def claimferry_cli_commands():
                 yield CliCommand(name="hello", command=hello)
+        """
+
+    @hookspec
+    def claimferry_notifiers(self) -> Iterable[Notifier]:  # type: ignore[empty-body]
+        """Register ways to deliver alerts (rejections, denials, logins on hold...).
+
+        The config's ``notifiers:`` section names destinations with
+        ``type: NAME``; each account's ``alerts:`` says which destination gets
+        which events. After each ``fetch`` of an account, ``send(digest,
+        settings)`` is called once per destination with everything new.
+        Raising keeps the digest in the ledger for the next ``fetch``; it
+        never stops the fetch. Built in: ``email`` and ``webhook``
+        (docs/alerts.md).
+
+        Example plugin::
+
+            import json
+            from pathlib import Path
+            from claimferry.api import Notifier, NotifierError, hookimpl
+
+            def send(digest, settings):
+                # appends each digest to a file: a notifier's whole contract in miniature
+                try:
+                    with Path(settings["path"]).open("a", encoding="utf-8") as out:
+                        out.write(json.dumps(digest.to_dict()) + "\\n")
+                except OSError as exc:
+                    raise NotifierError(f"cannot append to {settings['path']}: {exc.strerror}")
+
+            @hookimpl
+            def claimferry_notifiers():
+                yield Notifier(name="jsonl", send=send, settings=("path",), required=("path",))
         """

@@ -160,6 +160,11 @@ submitter ID, whatever the account's name) has used."""
 LOGIN_REFUSED = "login-refused"
 LOGIN_OK = "login-ok"
 """Audit actions; the latest of the two says whether logins are on hold."""
+CREDENTIALS_USED = "credentials-used"
+CREDENTIALS_STORED = "credentials-stored"
+CREDENTIALS_REMOVED = "credentials-removed"
+MASTER_KEY_ROTATED = "master-key-rotated"
+"""Audit actions of secrets: each use, and each change to the credential store."""
 
 REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
 """Refused by the clearinghouse or the payer's front end: never adjudicated."""
@@ -420,6 +425,51 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE enrollments ADD COLUMN deleted_at TEXT;
     ALTER TABLE enrollment_history ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    """,
+    # alerts: how far each account's events were told, digests not yet delivered,
+    # and the claims already alerted as overdue
+    """
+    CREATE TABLE alert_cursors (
+        account TEXT PRIMARY KEY,
+        claim_event INTEGER NOT NULL,
+        audit INTEGER NOT NULL
+    );
+    -- accounts of an existing ledger start now: their history is not sent as news
+    INSERT INTO alert_cursors (account, claim_event, audit)
+        SELECT name, (SELECT COALESCE(MAX(id), 0) FROM claim_events),
+            (SELECT COALESCE(MAX(id), 0) FROM audit)
+        FROM accounts;
+    CREATE TABLE alert_digests (
+        id INTEGER PRIMARY KEY,
+        digest_id TEXT NOT NULL UNIQUE,
+        account TEXT NOT NULL,
+        notifier TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        leased_until REAL,
+        delivered_at TEXT
+    );
+    CREATE INDEX alert_digests_pending ON alert_digests (account, delivered_at);
+    CREATE TABLE alerted_overdue (
+        claim_row INTEGER PRIMARY KEY REFERENCES claims(id),
+        at TEXT NOT NULL
+    );
+    """,
+    # the vendor's credential store (credstore.py): secrets sealed under a per-account data
+    # key, the data key wrapped by a master key that is never stored here
+    """
+    CREATE TABLE stored_credentials (
+        account TEXT PRIMARY KEY,
+        wrapped_key BLOB NOT NULL,
+        master_key_id TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        username_fingerprint TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        rewrapped_at TEXT
+    );
     """,
 ]
 

@@ -33,6 +33,7 @@ from claimferry.types import (
     CliCommand,
     CredentialSource,
     EnrollmentValidator,
+    Notifier,
     ResponseReader,
 )
 
@@ -253,6 +254,9 @@ class PluginManager(pluggy.PluginManager):
     def cli_commands(self) -> list[CliCommand]:
         return self.get_hook_results("claimferry_cli_commands", CliCommand)
 
+    def notifiers(self) -> list[Notifier]:
+        return self.get_hook_results("claimferry_notifiers", Notifier)
+
     def get_credential_source(self, name: str) -> CredentialSource:
         return _by_name("credential source", name, self.credential_sources())
 
@@ -261,6 +265,9 @@ class PluginManager(pluggy.PluginManager):
 
     def get_clearinghouse(self, name: str) -> Clearinghouse:
         return _by_name("clearinghouse", name, self.clearinghouses())
+
+    def get_notifier(self, name: str) -> Notifier:
+        return _by_name("notifier", name, self.notifiers())
 
     def registrations(self) -> tuple[dict[str, dict[str, list[str]]], list[HookFailure]]:
         """Per plugin, per hook, the names it registers, and the hooks that failed.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import sqlite3
 import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 
 from claimferry.claims import Claim, Frequency, claim_json, revised
 from claimferry.config import Account
-from claimferry.credentials import Credentials
+from claimferry.credentials import Credentials, username_fingerprint
 from claimferry.errors import (
     AuthenticationError,
     ClaimferryError,
@@ -33,6 +34,7 @@ from claimferry.errors import (
 from claimferry.failpoints import failpoint
 from claimferry.findings import Finding
 from claimferry.ledger import (
+    CREDENTIALS_USED,
     LOGIN_OK,
     LOGIN_REFUSED,
     REJECTIONS,
@@ -75,12 +77,16 @@ def validate_claims(
     context: ValidationContext,
     *,
     skip_enrollment: bool = False,
+    started: Progress = _quiet,
 ) -> list[Finding]:
-    """Run every validator; findings are tagged with the validator that made them."""
+    """Run every validator; findings are tagged with the validator that made them.
+
+    ``started`` hears each validator's name as it starts (a progress display)."""
     findings: list[Finding] = []
     for validator in pm.enrollment_validators():
         if skip_enrollment and validator.kind == "enrollment":
             continue
+        started(validator.name)
         for finding in validator.check(claims, context):
             findings.append(
                 finding if finding.validator else replace(finding, validator=validator.name)
@@ -676,7 +682,7 @@ def connect(
                 f"'claimferry credentials test {account.name}'"
             )
     try:
-        session = open_session(pm, account)
+        session = open_session(pm, ledger, account)
     except (AuthenticationError, HostKeyError) as exc:
         action = LOGIN_REFUSED if isinstance(exc, AuthenticationError) else "host-key-refused"
         ledger.audit(action, account=account.name, detail=str(exc))
@@ -726,14 +732,29 @@ class _WatchedSession:
         self._session.close()
 
 
-def open_session(pm: PluginManager, account: Account) -> TransportSession:
-    """Resolve the account's credentials and open its clearinghouse's transport."""
+def open_session(pm: PluginManager, ledger: Ledger, account: Account) -> TransportSession:
+    """Resolve the account's credentials and open its clearinghouse's transport.
+
+    Each use of the secrets goes into the audit trail (source and the
+    username's fingerprint, never a secret), whether the login works or not.
+    """
     clearinghouse = pm.get_clearinghouse(account.clearinghouse)
     transport = pm.get_transport(clearinghouse.transport)
-    return transport.open(account, resolve_credentials(pm, account))
+    credentials = resolve_credentials(pm, account, ledger.db)
+    ledger.audit(
+        CREDENTIALS_USED,
+        account=account.name,
+        detail=f"source {account.credentials.source if account.credentials else '?'}, "
+        f"username {username_fingerprint(credentials.username)}",
+    )
+    return transport.open(account, credentials)
 
 
-def resolve_credentials(pm: PluginManager, account: Account) -> Credentials:
+def resolve_credentials(
+    pm: PluginManager, account: Account, state_db: sqlite3.Connection
+) -> Credentials:
+    """The account's credentials from its source; ``state_db`` serves a source that
+    keeps them in the state database (the ``store``)."""
     if account.credentials is None:
         raise ConfigError(
             [
@@ -757,6 +778,8 @@ def resolve_credentials(pm: PluginManager, account: Account) -> Credentials:
                 )
                 for key in unknown
             )
+    if source.resolve_stored is not None:
+        return source.resolve_stored(account, state_db)
     return source.resolve(account)
 
 

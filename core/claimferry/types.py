@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    import sqlite3
+
     import click
 
     from claimferry.claims import Claim
@@ -61,6 +63,10 @@ class CredentialSource(_Named):
     settings: tuple[str, ...] | None = None
     """The setting names this source reads. Any other is refused, so that a
     misspelt ``pasword_var`` is not silently ignored; ``None`` leaves them unchecked."""
+    resolve_stored: Callable[[Account, sqlite3.Connection], Credentials] | None = None
+    """For a source that keeps its secrets in the state database (the built-in
+    ``store``): claimferry calls it with the ledger's connection in place of
+    ``resolve``, which then serves only callers that have no state database."""
 
 
 # --- enrollment validators ----------------------------------------------------
@@ -335,3 +341,180 @@ class CliCommand(_Named):
     name: str
     command: click.Command
     description: str = field(default="")
+
+
+# --- notifiers ------------------------------------------------------------------
+
+
+class AlertKind(StrEnum):
+    """What an alert is about; an account chooses which ones each notifier gets."""
+
+    CLAIM_REJECTED = "claim_rejected"
+    """A 999, 277CA (the clearinghouse's or the payer's) or clearinghouse report refused it."""
+    CLAIM_DENIED = "claim_denied"
+    """An 835 adjudicated it with nothing paid and nothing on the patient."""
+    BATCH_UNCERTAIN = "batch_uncertain"
+    """An interrupted upload was not found on the server: an operator must decide."""
+    LOGIN_ON_HOLD = "login_on_hold"
+    """The clearinghouse refused the login; nothing connects until ``credentials test``."""
+    CLAIMS_OVERDUE = "claims_overdue"
+    """No acknowledgment or final answer in the account's ``overdue_after_*`` time."""
+    ONBOARDING_COMPLETE = "onboarding_complete"
+    """The clinic finished onboarding and may send claims in production."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing to tell people, in ids and codes: never PHI.
+
+    ``codes`` are X12 and clearinghouse codes (``A7:21``, ``CO-50``, ``IK5 5``);
+    ``detail`` is the free text behind them (a 277CA's STC12, a report's
+    comment), which may hold PHI: it is ``None`` unless the notifier's config
+    sets ``include_details: true``.
+    """
+
+    kind: AlertKind
+    account: str
+    at: str
+    claim_id: str | None = None
+    batch_id: int | None = None
+    state: str | None = None
+    source: str | None = None
+    """What said it: ``999``, ``277CA``, ``835``, a report's kind, ``sftp``, ``status``."""
+    codes: tuple[str, ...] = ()
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "kind": self.kind.value,
+            "at": self.at,
+            "claim": self.claim_id,
+            "batch": self.batch_id,
+            "state": self.state,
+            "source": self.source,
+            "codes": list(self.codes),
+        }
+        if self.detail is not None:
+            data["detail"] = self.detail
+        return data
+
+    @classmethod
+    def from_dict(cls, account: str, data: Mapping[str, Any]) -> Alert:
+        return cls(
+            kind=AlertKind(data["kind"]),
+            account=account,
+            at=data["at"],
+            claim_id=data.get("claim"),
+            batch_id=data.get("batch"),
+            state=data.get("state"),
+            source=data.get("source"),
+            codes=tuple(data.get("codes", ())),
+            detail=data.get("detail"),
+        )
+
+
+_SAID = {
+    AlertKind.CLAIM_REJECTED: ("claim rejected", "claims rejected"),
+    AlertKind.CLAIM_DENIED: ("claim denied", "claims denied"),
+    AlertKind.BATCH_UNCERTAIN: ("batch uncertain", "batches uncertain"),
+    AlertKind.LOGIN_ON_HOLD: ("login on hold", "logins on hold"),
+    AlertKind.CLAIMS_OVERDUE: ("claim overdue", "claims overdue"),
+    AlertKind.ONBOARDING_COMPLETE: ("onboarding complete", "onboarding complete"),
+}
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one ``fetch`` of one account has to tell one notifier.
+
+    ``id`` stays the same when a failed delivery is retried, so a receiver
+    can drop a digest it has already had.
+    """
+
+    id: str
+    account: str
+    created_at: str
+    alerts: tuple[Alert, ...]
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for alert in self.alerts:
+            found[alert.kind.value] = found.get(alert.kind.value, 0) + 1
+        return found
+
+    @property
+    def subject(self) -> str:
+        """``claimferry sunrise: 2 claims rejected, 1 claim denied``."""
+        parts = []
+        for kind, count in self.counts().items():
+            one, many = _SAID[AlertKind(kind)]
+            parts.append(f"{count} {one if count == 1 else many}")
+        return f"claimferry {self.account}: {', '.join(parts)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "account": self.account,
+            "created_at": self.created_at,
+            "counts": self.counts(),
+            "alerts": [alert.to_dict() for alert in self.alerts],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Digest:
+        account = data["account"]
+        return cls(
+            id=data["id"],
+            account=account,
+            created_at=data["created_at"],
+            alerts=tuple(Alert.from_dict(account, a) for a in data["alerts"]),
+        )
+
+    def render(self) -> str:
+        """The digest for a person: one line per alert, ids and codes only."""
+        lines = [self.subject, ""]
+        for alert in self.alerts:
+            what = _SAID[alert.kind][0]
+            subject = (
+                f"claim {alert.claim_id}"
+                if alert.claim_id
+                else f"batch {alert.batch_id}"
+                if alert.batch_id is not None
+                else f"account {alert.account}"
+            )
+            line = f"- {what}: {subject}"
+            if alert.state:
+                line += f" ({alert.state})"
+            if alert.source:
+                line += f" by {alert.source}"
+            if alert.codes:
+                line += f"; codes {', '.join(alert.codes)}"
+            lines.append(line)
+            if alert.detail:
+                lines.append(f"    {alert.detail}")
+        lines += [
+            "",
+            f"digest {self.id}, {self.created_at}. See: claimferry status --account {self.account}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Notifier(_Named):
+    """Delivers digests somewhere: ``send(digest, settings)``.
+
+    ``settings`` is the notifier section of the config (without ``type`` and
+    ``include_details``). ``send`` raises to have the digest kept and tried
+    again at the next ``fetch``; the message must name no secret.
+    The names in ``settings`` (``None``: unchecked) and ``required`` are
+    checked when the config is loaded, and ``check(settings)`` yields
+    ``(key, message)`` for values that cannot work, so a mistake is exit 2
+    before anything is fetched.
+    """
+
+    name: str
+    send: Callable[[Digest, Mapping[str, Any]], None]
+    settings: tuple[str, ...] | None = None
+    required: tuple[str, ...] = ()
+    check: Callable[[Mapping[str, Any]], Iterable[tuple[str, str]]] | None = None
+    description: str = ""

@@ -17,6 +17,7 @@ from types import FrameType
 
 import click
 
+from claimferry.cli.output import examples
 from claimferry.errors import InputError
 
 
@@ -29,7 +30,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@click.command("serve")
+@click.command(
+    "serve",
+    epilog=examples("claimferry harness serve --root /tmp/oa --port 2222 --users users.yaml"),
+)
 @click.option(
     "--root",
     required=True,
@@ -168,7 +172,11 @@ def _configure_logging() -> None:
 def harness_group() -> click.Group:
     """The ``harness`` command group (a new object per call, for tests)."""
 
-    @click.group("harness", context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(
+        "harness",
+        context_settings={"help_option_names": ["-h", "--help"]},
+        epilog=examples("claimferry harness serve --root /tmp/oa --port 2222 --users users.yaml"),
+    )
     def harness() -> None:
         """The mock Office Ally SFTP server for end-to-end tests."""
 

@@ -25,6 +25,7 @@ import yaml
 from claimferry.claims import load_claims
 from claimferry.cli.app import App, pass_app
 from claimferry.cli.lifecycle import report_status
+from claimferry.cli.output import examples
 from claimferry.config import STATE_ENV, load_config
 from claimferry.errors import ClaimferryError
 from claimferry.findings import Severity
@@ -94,7 +95,9 @@ def _write_config(folder: Path, server: MockOfficeAlly) -> Path:
 
 
 def demo_command() -> click.Command:
-    @click.command("demo")
+    @click.command(
+        "demo", epilog=examples("claimferry demo", "claimferry demo --dir /tmp/claimferry-demo")
+    )
     @click.option(
         "--dir",
         "folder",
@@ -103,7 +106,14 @@ def demo_command() -> click.Command:
         show_default=True,
         help="Where the demo keeps its config, ledger, archive and mock server.",
     )
-    @click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True)
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(1, 600),
+        default=30.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for the mock's answers before giving up.",
+    )
     @pass_app
     def demo(app: App, folder: Path, timeout: float) -> None:
         """Submit the sample claims to a mock Office Ally on loopback and read the answers."""

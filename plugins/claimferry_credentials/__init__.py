@@ -1,1 +1,1 @@
-"""Built-in credential sources: env, file, keyring."""
+"""Built-in credential sources: env, file, keyring, store."""

@@ -1,4 +1,4 @@
-"""The built-in credential sources: env, file, keyring."""
+"""The built-in credential sources: env, file, keyring, store."""
 
 from __future__ import annotations
 

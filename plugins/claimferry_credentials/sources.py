@@ -1,4 +1,5 @@
-"""Where an account's SFTP secrets come from: environment, a private file, or a keyring.
+"""Where an account's SFTP secrets come from: environment, a private file, a keyring,
+or the credential store in the state database.
 
 Each source reads its own settings from the account's ``credentials:`` section
 and returns :class:`Credentials` whose secrets are masked in ``str``/``repr``.
@@ -10,14 +11,23 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import stat
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from claimferry.api import Account, CredentialError, Credentials, CredentialSource, SecretStr
+from claimferry.api import (
+    Account,
+    CredentialError,
+    Credentials,
+    CredentialSource,
+    CredentialStore,
+    SecretStr,
+    load_master_key,
+    read_private_file,
+)
 
 _SECRET_FIELDS = ("password", "private_key", "passphrase")
 
@@ -88,31 +98,6 @@ def resolve_env(account: Account) -> Credentials:
 # --- file -----------------------------------------------------------------------
 
 
-def _read_private_file(path: Path) -> str:
-    """The file's text, but only if nobody but its owner, the current user, can read it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        raise CredentialError(f"credentials file {path} not found") from None
-    except OSError as exc:
-        raise CredentialError(f"cannot open credentials file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "r", encoding="utf-8") as handle:
-        info = os.fstat(handle.fileno())
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise CredentialError(
-                f"credentials file {path} has mode {mode:04o}: group or others can read it. "
-                f"Refused; fix with: chmod 600 {path}"
-            )
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            raise CredentialError(
-                f"credentials file {path} is owned by uid {info.st_uid}, not by the user "
-                f"running claimferry (uid {os.getuid()}). Refused; fix with: "
-                f"chown $(id -u) {path} && chmod 600 {path}"
-            )
-        return handle.read()
-
-
 def resolve_file(account: Account) -> Credentials:
     """Secrets from a YAML file readable by its owner only (mode 0600 or stricter)."""
     raw_path = _settings(account).get("path")
@@ -121,7 +106,7 @@ def resolve_file(account: Account) -> Credentials:
             f"account {account.name}: the file credential source needs a 'path' setting"
         )
     path = Path(str(raw_path)).expanduser()
-    text = _read_private_file(path)
+    text = read_private_file(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -188,6 +173,21 @@ def resolve_keyring(account: Account) -> Credentials:
     return Credentials(username=str(username), password=SecretStr(password))
 
 
+# --- store ----------------------------------------------------------------------
+
+
+def resolve_store(account: Account, state_db: sqlite3.Connection) -> Credentials:
+    """Secrets sealed in the state database, opened with the master key."""
+    return CredentialStore(state_db).get(account.name, load_master_key())
+
+
+def _store_outside_state(account: Account) -> Credentials:
+    raise CredentialError(
+        f"account {account.name}: the store credential source reads claimferry's state "
+        "database, so only claimferry's own commands can use it"
+    )
+
+
 SOURCES = (
     CredentialSource(
         name="env",
@@ -206,5 +206,12 @@ SOURCES = (
         resolve=resolve_keyring,
         description="the system keyring (service 'claimferry' by default)",
         settings=("service", "username"),
+    ),
+    CredentialSource(
+        name="store",
+        resolve=_store_outside_state,
+        resolve_stored=resolve_store,
+        description="the encrypted credential store in the state database",
+        settings=(),
     ),
 )

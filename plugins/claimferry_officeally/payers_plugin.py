@@ -16,9 +16,11 @@ from claimferry.api import (
     CliCommand,
     EnrollmentValidator,
     emit_json,
+    examples,
     hookimpl,
     json_option,
     pass_app,
+    table,
 )
 from claimferry_officeally.enrollment_checks import VALIDATOR, check_enrollment
 from claimferry_officeally.payers import (
@@ -52,7 +54,14 @@ def claimferry_enrollment_validators() -> Iterator[EnrollmentValidator]:
     )
 
 
-@click.group("payers", cls=ClaimferryGroup)
+@click.group(
+    "payers",
+    cls=ClaimferryGroup,
+    epilog=examples(
+        "claimferry payers import payer_list.csv",
+        "claimferry payers search aetna --transaction 837P",
+    ),
+)
 def payers() -> None:
     """Office Ally's payer list: which payers take which transactions, and what they require."""
 
@@ -64,7 +73,7 @@ def _open_existing(app: App) -> PayerList:
     return found
 
 
-@payers.command("import")
+@payers.command("import", epilog=examples("claimferry payers import payer_list.csv"))
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
 @json_option
 @pass_app
@@ -126,7 +135,13 @@ def _transaction_code(ctx: click.Context, param: click.Parameter, value: str | N
     return code
 
 
-@payers.command("search")
+@payers.command(
+    "search",
+    epilog=examples(
+        "claimferry payers search aetna",
+        "claimferry payers search aetna --transaction 835 --limit 50",
+    ),
+)
 @click.argument("text")
 @click.option(
     "--transaction",
@@ -144,11 +159,6 @@ def search_command(app: App, text: str, transaction: str | None, limit: int, as_
 
     An exact payer ID comes first, then the IDs that take claims (837P), then
     remittances (835), then the rest.
-
-    \b
-    Examples:
-      claimferry payers search aetna
-      claimferry payers search aetna --transaction 835 --limit 50
     """
     with _open_existing(app) as store:
         found = store.search(text, limit, transaction)
@@ -168,9 +178,12 @@ def search_command(app: App, text: str, transaction: str | None, limit: int, as_
         if hint:
             click.echo(hint, err=True)
         return
-    for group in found:
-        transactions = ", ".join(item.transaction for item in group)
-        click.echo(f"{group[0].payer_id:<14} {group[0].name}  [{transactions}]")
+    if found:
+        rows = [
+            [group[0].payer_id, group[0].name, ", ".join(item.transaction for item in group)]
+            for group in found
+        ]
+        click.echo(table(rows, ["PAYER_ID", "NAME", "TRANSACTIONS"]))
     if hint:
         click.echo(hint)
     if not found:
@@ -191,7 +204,9 @@ def _flags(item: Listing) -> str:
     return ", ".join(parts)
 
 
-@payers.command("show")
+@payers.command(
+    "show", epilog=examples("claimferry payers show 60054", "claimferry payers show 60054 --json")
+)
 @click.argument("payer_id", metavar="ID")
 @json_option
 @pass_app

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from claimferry import __version__
 from claimferry.cli import create_cli
+from claimferry.credstore import KEY_ORIGINS, MASTER_KEY_ENV
 from claimferry.manager import PluginManager
 from support.x12judge import judge
 
@@ -308,10 +309,19 @@ CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
     (("plugins",), ("--bogus",), "usage", 2),
     (("hostkey",), ("sunrsie",), "config", 2),
     (("credentials", "test"), ("sunrise",), "credentials", 1),
+    (("credentials", "set"), ("sunrse",), "config", 2),
+    (("credentials", "show"), ("sunrse",), "config", 2),
+    (("credentials", "rotate-master-key"), (), "credentials", 1),
+    (("accounts", "list"), ("--bogus",), "usage", 2),
+    (("accounts", "show"), ("sunrse",), "config", 2),
     (("payers", "import"), ("missing.csv",), "input", 2),
     (("payers", "search"), ("aetna", "--transaction", "X99"), "usage", 2),
     (("payers", "show"), ("99999",), "failed", 1),
 ]
+
+
+MASTER_KEY_VARIABLES = tuple(MASTER_KEY_ENV + origin for origin in KEY_ORIGINS)
+"""Unset, the credential store has no master key: rotate-master-key fails."""
 
 
 def _bad_claims(tmp_path: Path) -> Path:
@@ -349,7 +359,8 @@ def test_a_failing_command_writes_one_error_document(
     code: str,
     exit_code: int,
 ) -> None:
-    monkeypatch.delenv("CLAIMFERRY_SUNRISE_SFTP_PASSWORD", raising=False)
+    for name in ("CLAIMFERRY_SUNRISE_SFTP_PASSWORD", *MASTER_KEY_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
     files = {"EXAMPLE": str(EXAMPLE), "BAD": str(_bad_claims(tmp_path))}
     result = run(*words, *(files.get(a, a) for a in args), "--json")
     document: dict[str, Any] = json.loads(result.stdout)  # the whole of stdout, one document

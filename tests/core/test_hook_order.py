@@ -68,8 +68,13 @@ def test_hook_call_order_in_submit_and_fetch(
         fetched = runner.invoke(cli, ["fetch", "--account", "sunrise"])
         assert fetched.exit_code == 0, fetched.stderr
     # Loading the config checks each account's clearinghouse and credential source
-    # are installed, so a misspelt one is a config error before anything happens.
-    config_check = ["claimferry_clearinghouses", "claimferry_credential_sources"]
+    # are installed, and each alert destination fits its notifier, so a misspelt one
+    # is a config error before anything happens.
+    config_check = [
+        "claimferry_clearinghouses",
+        "claimferry_credential_sources",
+        "claimferry_notifiers",
+    ]
     assert _hooks(submitted.stderr) == [
         *config_check,
         "claimferry_enrollment_validators",  # every validator, before anything is built

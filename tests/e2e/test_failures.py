@@ -149,7 +149,11 @@ def test_interrupted_upload_stays_pending_then_is_delivered_once(e2e: E2E) -> No
         in shown.stderr
     )
     assert "the next submit for the account finishes it" in shown.stderr
-    assert [e["action"] for e in e2e.audit()] == ["batch-built", "upload-failed"]
+    assert [e["action"] for e in e2e.audit()] == [
+        "credentials-used",
+        "batch-built",
+        "upload-failed",
+    ]
 
     # once the network is healthy, the next submit delivers it exactly once
     e2e.harness.faults.clear()
@@ -164,7 +168,13 @@ def test_interrupted_upload_stays_pending_then_is_delivered_once(e2e: E2E) -> No
     assert len(responses) == 5  # one FileID: processed once
     (batch,) = e2e.status()["batches"]
     assert batch["state"] == "uploaded" and batch["remote_name"] == name
-    assert [e["action"] for e in e2e.audit()] == ["batch-built", "upload-failed", "upload"]
+    assert [e["action"] for e in e2e.audit()] == [
+        "credentials-used",
+        "batch-built",
+        "upload-failed",
+        "credentials-used",
+        "upload",
+    ]
 
     # and a third submit of the same file is refused: nothing new
     result = e2e.run("submit", str(claims), "--account", ACCOUNT)

@@ -95,7 +95,9 @@ def test_payers_search_and_show(run: Run, payers_csv: Path) -> None:
     assert "no Office Ally payer list imported" in run("payers", "show", "ACME1").stderr
     run("payers", "import", str(payers_csv))
     result = run("payers", "search", "acme")
-    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ACME1", "ACRA1", "ACEL1"]
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["PAYER_ID", "NAME", "TRANSACTIONS"]
+    assert [line.split()[0] for line in rows] == ["ACME1", "ACRA1", "ACEL1"]
     data = json.loads(run("payers", "search", "acme", "--json", "--limit", "1").stdout)
     assert data == [{"payer_id": "ACME1", "name": "Acme Health", "transactions": ["837P"]}]
     assert "no payer matches" in run("payers", "search", "zzz").stderr
@@ -126,7 +128,10 @@ def test_enrollment_set_list_and_history(run: Run) -> None:
     assert [h["status"] for h in record["history"]] == ["submitted", "approved"]
     assert all(h["actor"] for h in record["history"])
     text = run("enrollment", "list", "--account", "sunrise", "--transaction", "837P", "--history")
-    assert "payer ACME1  837P" in text.stdout and ": submitted" in text.stdout
+    header, submitted, approved = text.stdout.splitlines()
+    assert header.split()[:6] == ["ACCOUNT", "PAYER_ID", "TRANSACTION", "NPI", "TAX_ID", "CHANGED"]
+    assert submitted.split()[1:3] == ["ACME1", "837P"] and " submitted " in submitted
+    assert approved.index("approved") == submitted.index("submitted")  # aligned columns
     assert "no enrollment records match" in run("enrollment", "list", "--payer-id", "X").stderr
 
 
@@ -239,21 +244,24 @@ def test_validate_build_and_strict_run_the_enrollment_checks(
 def test_payers_search_by_transaction_and_says_how_many_more(run: Run, payers_csv: Path) -> None:
     run("payers", "import", str(payers_csv))
     remits = run("payers", "search", "acme health", "--transaction", "835")
-    assert remits.stdout.splitlines() == ["ACRA1          Acme Health  [835]"]
+    assert remits.stdout.splitlines() == [
+        "PAYER_ID  NAME         TRANSACTIONS",
+        "ACRA1     Acme Health  835",
+    ]
     data = json.loads(run("payers", "search", "Open", "--transaction", "837p", "--json").stdout)
     assert data == [{"payer_id": "OPEN1", "name": "Open Plan", "transactions": ["837P"]}]
     for code in ("270", "271", "270/271"):
         eligibility = run("payers", "search", "eligibility", "--transaction", code)
-        assert eligibility.stdout.split()[0] == "ELIG9", code
+        assert eligibility.stdout.splitlines()[1].split()[0] == "ELIG9", code
     none = run("payers", "search", "eligibility", "--transaction", "837P")
     assert none.exit_code == 0 and "no payer listed for 837P matches" in none.stderr
     bad = run("payers", "search", "acme", "--transaction", "claims")
     assert bad.exit_code == 2 and "837P, 835 or 270" in bad.stderr
     cut = run("payers", "search", "a", "--limit", "2")
     lines = cut.stdout.splitlines()
-    assert len(lines) == 3 and lines[-1] == "5 more; use --limit 7"
+    assert len(lines) == 4 and lines[-1] == "5 more; use --limit 7"
     whole = run("payers", "search", "a", "--limit", "7")
-    assert len(whole.stdout.splitlines()) == 7 and "more" not in whole.output
+    assert len(whole.stdout.splitlines()) == 1 + 7 and "more" not in whole.output
     cut_json = run("payers", "search", "a", "--limit", "2", "--json")
     assert len(json.loads(cut_json.stdout)) == 2 and "5 more; use --limit 7" in cut_json.stderr
 
@@ -331,7 +339,10 @@ def test_enrollment_delete_keeps_the_history(run: Run, tmp_path: Path, payers_cs
         ("approved", True),
     ]
     text = run("enrollment", "list", "--deleted", "--history").stdout
-    assert "  deleted 20" in text and ": deleted" in text
+    statuses = [line.split()[8] for line in text.splitlines()[1:]]  # after CHANGED's 2 words
+    assert statuses == ["approved", "deleted"]
+    listed = run("enrollment", "list", "--deleted").stdout.splitlines()[1]
+    assert "approved (deleted)" in listed
     again = run("enrollment", "delete", *key, "--json")
     assert again.exit_code == 2 and "account sunrise has no 837P enrollment record" in again.stderr
     revived = json.loads(run("enrollment", "set", *key, "--status", "submitted", "--json").stdout)

@@ -180,7 +180,7 @@ def test_unknown_clearinghouse_and_credential_source_found_when_the_config_is_re
             f"{path}: accounts.sunrise.clearinghouse: no clearinghouse 'officealy' is "
             "installed (known: officeally)",
             f"{path}: accounts.sunrise.credentials.source: no credential source "
-            "'enviroment' is installed (known: env, file, keyring)",
+            "'enviroment' is installed (known: env, file, keyring, store)",
         )
 
 

@@ -8,7 +8,12 @@ uses them, through the manager's typed lookups.
 
 from __future__ import annotations
 
+import base64
+import functools
+import os
 import re
+import shlex
+import shutil
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -16,6 +21,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -35,6 +41,8 @@ from claimferry.api import (
 from claimferry.claims import load_claims
 from claimferry.cli import create_cli
 from claimferry.manager import PluginManager
+from e2e.conftest import e2e as e2e  # the end-to-end world, as tests/e2e uses it
+from e2e.support import ACCOUNT, E2E, RESPONSE_MARKERS
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 SAMPLE_CLAIMS = Path(__file__).resolve().parents[2] / "core/claimferry/data/sample_claims.yaml"
@@ -191,3 +199,183 @@ def test_cli_command_example(load_examples: Callable[..., PluginManager]) -> Non
     result = CliRunner().invoke(create_cli(pm), ["clearinghouses", "--json"])
     assert result.exit_code == 0, result.output
     assert '"clearinghouses": [\n    "myhouse"\n  ]' in result.output
+
+
+# -- the command examples in README.md and docs/*.md ----------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^[ \t]*```(\w*)[^\n]*\n(.*?)^[ \t]*```$", re.MULTILINE | re.DOTALL)
+"""A fenced block, also one indented under a list item."""
+SHELL_FENCES = {"", "console", "sh", "bash", "shell"}
+NOT_OFFLINE = {
+    ("harness", "serve"): (
+        "binds the fixed port 2222 and serves until stopped; tests/harness/test_harness_cli.py "
+        "runs serve with --users"
+    ),
+    ("accounts", "add"): (
+        "the mock's config already holds the account; tests/core/test_accounts_cli.py adds "
+        "accounts with flags and at prompts"
+    ),
+    ("credentials", "set"): (
+        "asks for the SFTP username and password at no-echo prompts; "
+        "tests/e2e/test_credential_store.py sets them through stdin and uses them"
+    ),
+    ("credentials", "new-master-key"): (
+        "writes under /etc/claimferry; tests/core/test_credstore.py makes keys in a "
+        "temporary folder"
+    ),
+    ("batches", "resend"): (
+        "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
+    ),
+    ("batches", "abandon"): (
+        "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
+    ),
+}
+"""Examples that cannot run against a fresh mock, with the reason and where they are tested."""
+PLACEHOLDERS = {
+    "archive/sunrise/sent/FILE.837": "archive/sunrise/sent/*",
+    "archive/sunrise/received/FILE.835": "archive/sunrise/received/*_ERA_835_*",
+}
+"""Names the docs leave to the reader, and the archived file each stands for."""
+
+
+def command_examples(doc: Path) -> list[str]:
+    """Each ``claimferry ...`` line of the doc's shell blocks, continuations joined,
+    without a ``$`` prompt."""
+    found = []
+    for language, body in FENCE.findall(doc.read_text(encoding="utf-8")):
+        if language not in SHELL_FENCES:
+            continue
+        for line in body.replace("\\\n", " ").splitlines():
+            line = line.strip().removeprefix("$ ")
+            if line.startswith("claimferry "):
+                found.append(line)
+    return found
+
+
+def is_synopsis(example: str) -> bool:
+    """``claimferry payers search TEXT [--limit 20]``: a command's shape, not a run."""
+    return any(mark in example for mark in ("[", "|", "..."))
+
+
+@functools.cache
+def _installed_cli() -> click.Group:
+    """The CLI with the installed plugins' commands, as users have it."""
+    return create_cli(PluginManager().load())
+
+
+def _command_path(words: list[str]) -> tuple[list[str], click.Command]:
+    command: click.Command = _installed_cli()
+    path: list[str] = []
+    for word in words:
+        if not isinstance(command, click.Group) or word not in command.commands:
+            break
+        path.append(word)
+        command = command.commands[word]
+    return path, command
+
+
+def _runnable(doc: Path) -> list[list[str]]:
+    runs = []
+    for example in command_examples(doc):
+        argv = shlex.split(example, comments=True)[1:]
+        if is_synopsis(example) or tuple(_command_path(argv)[0]) in NOT_OFFLINE:
+            continue
+        runs.append(argv)
+    return runs
+
+
+def test_the_docs_have_command_examples() -> None:
+    """The extraction finds what a reader sees, and the skip-list names real examples."""
+    readme = command_examples(ROOT / "README.md")
+    assert "claimferry status --claim SUN-1001                      # one claim's history" in (
+        readme
+    )
+    assert any(e.startswith("claimferry enrollment set --account sunrise") for e in readme)
+    everywhere = [shlex.split(e, comments=True)[1:] for d in DOCS for e in command_examples(d)]
+    paths = {tuple(_command_path(argv)[0]) for argv in everywhere}
+    assert set(NOT_OFFLINE) <= paths
+    assert sum(len(_runnable(d)) for d in DOCS) >= 30
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_synopses_name_real_commands_and_options(doc: Path) -> None:
+    """``claimferry payers search TEXT [--transaction ...]``: the command and each
+    option it names exist."""
+    for example in filter(is_synopsis, command_examples(doc)):
+        words = example.split()[1:]
+        path, command = _command_path(words)
+        assert path, f"{doc.name}: {example!r} names no command"
+        known = {opt for param in command.params for opt in param.opts}
+        named = set(re.findall(r"(?<![\w-])--?[a-z][\w-]*", example))
+        assert named <= known, f"{doc.name}: {example!r}: {sorted(named - known)} unknown"
+
+
+@pytest.fixture
+def docs_world(e2e: E2E, samples_dir: Path, monkeypatch: pytest.MonkeyPatch) -> E2E:
+    """Account ``sunrise`` on the mock, master keys for the credential store; the
+    working folder is the state directory (the docs' ``archive/...`` paths), with
+    ``claims.yaml`` and ``payer_list.csv``."""
+    e2e.state_dir.mkdir()
+    monkeypatch.chdir(e2e.state_dir)
+    # the master keys the docs' blocks export for the credential store
+    for name in ("CLAIMFERRY_MASTER_KEY", "CLAIMFERRY_NEW_MASTER_KEY"):
+        monkeypatch.setenv(name, base64.b64encode(os.urandom(32)).decode())
+    shutil.copy(SAMPLE_CLAIMS, "claims.yaml")
+    shutil.copy(samples_dir / "officeally_payer_list.csv", "payer_list.csv")
+    return e2e
+
+
+def _submitted(world: E2E) -> None:
+    """What the clearinghouse does between the docs' commands: it answers the upload."""
+    world.wait_answered(len(RESPONSE_MARKERS))
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if _runnable(d)], ids=lambda d: d.name)
+def test_command_examples_run(doc: Path, docs_world: E2E) -> None:
+    """Each runnable example exits 0 against the mock, in the doc's order. A doc that
+    does not submit itself reads a ledger that one submit and fetch filled, with the
+    payer list imported."""
+    runs = _runnable(doc)
+    if not any(argv[0] == "submit" for argv in runs):
+        docs_world.ok("payers", "import", "payer_list.csv")
+        docs_world.ok("submit", "claims.yaml", "--account", ACCOUNT)
+        _submitted(docs_world)
+        docs_world.ok("fetch", "--account", ACCOUNT)
+    for argv in runs:
+        argv = [_placeholder(word) for word in argv]
+        argv, redirect = (argv[: argv.index(">")], argv[-1]) if ">" in argv else (argv, None)
+        result = docs_world.run(*argv)
+        assert result.exit_code == 0, (
+            f"{doc.name}: claimferry {' '.join(argv)} exited {result.exit_code}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+        if redirect is not None:
+            Path(redirect).write_text(result.stdout)
+        if argv[0] == "submit":
+            _submitted(docs_world)
+
+
+def _placeholder(word: str) -> str:
+    pattern = PLACEHOLDERS.get(word)
+    if pattern is None:
+        return word
+    (found,) = Path().glob(pattern)
+    return str(found)
+
+
+def test_notifier_example(load_examples: Callable[..., PluginManager], tmp_path: Path) -> None:
+    from claimferry.api import Alert, AlertKind, Digest
+
+    pm = load_examples("claimferry_notifiers")
+    notifier = pm.get_notifier("jsonl")
+    assert list(notifier.check({"path": "alerts.txt"}) if notifier.check else []) == [
+        ("path", "expected a .jsonl file")
+    ]
+    alert = Alert(AlertKind.CLAIM_DENIED, "sunrise", "2026-12-01T10:00:00+00:00", "SUN-1")
+    digest = Digest("d1", "sunrise", "2026-12-01T10:00:00+00:00", (alert,))
+    path = tmp_path / "alerts.jsonl"
+    notifier.send(digest, {"path": str(path)})
+    assert '"claim": "SUN-1"' in path.read_text()
+    assert '"kind": "claim_denied"' in path.read_text()

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import keyring
-import keyring.backend
 import pytest
 
 from claimferry.api import Account, CredentialError, Credentials, CredentialSettings, SecretStr
 from claimferry.manager import PluginManager
 from claimferry_credentials.sources import env_prefix, resolve_env, resolve_file, resolve_keyring
+from support.memory_keyring import MemoryKeyring
 
 SECRET = "s3cr3t-Value-9"
 KEY_TEXT = (
@@ -198,36 +197,6 @@ def test_file_missing_path(tmp_path: Path) -> None:
 
 
 # --- keyring --------------------------------------------------------------------
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A keyring held in memory, for tests only."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 def test_keyring_username_stored_in_the_keyring(memory_keyring: MemoryKeyring) -> None:

@@ -15,9 +15,11 @@ from typing import Any, TypeVar
 import click
 
 from claimferry import __version__
+from claimferry.cli.output import examples
 from claimferry.config import (
     Account,
     Config,
+    check_config,
     claims_file_limit,
     find_config,
     load_config,
@@ -26,6 +28,7 @@ from claimferry.config import (
 from claimferry.errors import ClaimferryError, ConfigError, InputError, Interrupted, Problem
 from claimferry.ledger import Ledger
 from claimferry.manager import PluginManager
+from claimferry.types import Notifier
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -79,12 +82,20 @@ class App:
                         )
                     ]
                 )
-            self._config = load_config(
-                path,
-                clearinghouses=self._installed(self.pm.clearinghouses),
-                credential_sources=self._installed(self.pm.credential_sources),
-            )
+            names = self._plugin_names()  # hook order: clearinghouses, sources, notifiers
+            self._config = load_config(path, notifiers=self._notifiers(), **names)
         return self._config
+
+    def check_config(self, data: object, source: str) -> Config:
+        """A config about to be written, checked as one read from a file is."""
+        names = self._plugin_names()
+        return check_config(data, source, notifiers=self._notifiers(), **names)
+
+    def _plugin_names(self) -> dict[str, set[str] | None]:
+        return {
+            "clearinghouses": self._installed(self.pm.clearinghouses),
+            "credential_sources": self._installed(self.pm.credential_sources),
+        }
 
     @staticmethod
     def _installed(listing: Callable[[], list[Any]]) -> set[str] | None:
@@ -92,6 +103,13 @@ class App:
         ``claimferry plugins`` reports that, and a command that needs none runs."""
         try:
             return {item.name for item in listing()}
+        except ClaimferryError:
+            return None
+
+    def _notifiers(self) -> dict[str, Notifier] | None:
+        """The installed notifiers by name; ``None`` (not checked) when a hook fails."""
+        try:
+            return {notifier.name: notifier for notifier in self.pm.notifiers()}
         except ClaimferryError:
             return None
 
@@ -295,7 +313,14 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
     """Build the CLI; ``pm`` lets tests pass a fresh plugin manager."""
     manager = pm if pm is not None else PluginManager().load()
 
-    @click.group(cls=ClaimferryGroup, context_settings=CONTEXT_SETTINGS)
+    @click.group(
+        cls=ClaimferryGroup,
+        context_settings=CONTEXT_SETTINGS,
+        epilog=examples(
+            "claimferry demo",
+            "claimferry --config accounts.yaml submit claims.yaml --account sunrise",
+        ),
+    )
     @click.version_option(__version__, "--version", prog_name="claimferry")
     @click.option(
         "--config",

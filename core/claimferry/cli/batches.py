@@ -9,13 +9,18 @@ import click
 from claimferry import pipeline
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.cli.commands import WAIT_OPTION
+from claimferry.cli.output import examples, table
 from claimferry.errors import ClaimferryError
 from claimferry.ledger import Batch, BatchState, Ledger
 
 OPERATOR = "operator decision"
 
 
-@click.group("batches", cls=ClaimferryGroup)
+@click.group(
+    "batches",
+    cls=ClaimferryGroup,
+    epilog=examples("claimferry batches list --state uncertain", "claimferry batches resend 12"),
+)
 @pass_app
 def batches(app: App) -> None:
     """List batches; resend or abandon one whose delivery is uncertain."""
@@ -27,9 +32,20 @@ def batch_json(batch: Batch) -> dict[str, object]:
     return asdict(batch) | {"archive_path": str(batch.archive_path), "state": batch.state.value}
 
 
-@batches.command("list")
+@batches.command(
+    "list",
+    epilog=examples(
+        "claimferry batches list", "claimferry batches list --account sunrise --state uncertain"
+    ),
+)
 @click.option("--account", "account_name", help="Only this account.")
-@click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in BatchState]))
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in BatchState]),
+    help="Only batches in this state; repeat it for several.",
+)
 @json_option
 @pass_app
 def list_batches(
@@ -42,14 +58,24 @@ def list_batches(
     if as_json:
         emit_json([batch_json(b) for b in found])
         return
-    for b in found:
-        error = f"  ({b.error})" if b.error else ""
-        click.echo(
-            f"{b.id:>5}  {b.account}  {b.state.value:<9}  ISA13 {b.isa13:09d}  {b.size:>8} bytes  "
-            f"{b.created_at[:16]}  {b.file_name}{error}"
-        )
     if not found:
         click.echo("no batches")
+        return
+    rows = [
+        [
+            str(b.id),
+            b.account,
+            b.state.value,
+            f"{b.isa13:09d}",
+            str(b.size),
+            b.created_at[:16].replace("T", " "),
+            b.file_name,
+            b.error or "",
+        ]
+        for b in found
+    ]
+    headers = ["BATCH", "ACCOUNT", "STATE", "ISA13", "BYTES", "CREATED", "FILE", "ERROR"]
+    click.echo(table(rows, headers))
 
 
 def _uncertain(ledger: Ledger, batch_id: int) -> Batch:
@@ -67,7 +93,7 @@ def _uncertain(ledger: Ledger, batch_id: int) -> Batch:
     return batch
 
 
-@batches.command()
+@batches.command(epilog=examples("claimferry batches resend 12"))
 @click.argument("batch_id", metavar="BATCH", type=int)
 @WAIT_OPTION
 @json_option
@@ -95,7 +121,7 @@ def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
         click.echo(f"uploaded {sent.remote_name}  {sent.size} bytes  sha256 {sent.sha256}")
 
 
-@batches.command()
+@batches.command(epilog=examples("claimferry batches abandon 12 --yes"))
 @click.argument("batch_id", metavar="BATCH", type=int)
 @click.option("--yes", is_flag=True, help="Confirm that the clearinghouse never received it.")
 @WAIT_OPTION

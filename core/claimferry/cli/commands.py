@@ -13,9 +13,10 @@ from typing import Any
 
 import click
 
-from claimferry import pipeline
+from claimferry import notify, pipeline
 from claimferry.claims import Claim, load_claims
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
+from claimferry.cli.output import Display, examples, plural, progress
 from claimferry.config import Account, find_config
 from claimferry.config_edit import pin_host_key
 from claimferry.errors import ClaimferryError
@@ -38,7 +39,9 @@ WAIT_OPTION = click.option(
 
 
 def register(cli: click.Group) -> None:
+    from claimferry.cli.accounts import accounts
     from claimferry.cli.batches import batches
+    from claimferry.cli.credentials import credentials
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
     from claimferry.cli.remits import remits
@@ -57,6 +60,7 @@ def register(cli: click.Group) -> None:
         plugins,
         hostkey,
         credentials,
+        accounts,
     ):
         cli.add_command(command)
 
@@ -101,17 +105,26 @@ def _check(
     skip_enrollment: bool = False,
 ) -> tuple[list[Claim], list[Finding]]:
     """Load and validate; stop with exit code 2 when findings block."""
-    loaded = load_claims(claims_path, max_bytes=app.claims_file_limit)
     account = app.account(account_name) if account_name else None
     if skip_enrollment and account is not None and account.is_production:
         raise click.UsageError(
             f"--no-enrollment-check is refused for account {account.name}: it is in "
             "production mode, where an unenrolled claim is rejected days later"
         )
-    context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
-    findings = pipeline.validate_claims(
-        app.pm, loaded.claims, context, skip_enrollment=skip_enrollment
-    )
+    with progress(as_json) as display:
+        with display.step(f"reading {claims_path.name}"):
+            loaded = load_claims(claims_path, max_bytes=app.claims_file_limit)
+        context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
+        validators = len(app.pm.enrollment_validators())
+        what = f"validating {plural(len(loaded.claims), 'claim')}"
+        with display.step(what, total=validators) as step:
+            findings = pipeline.validate_claims(
+                app.pm,
+                loaded.claims,
+                context,
+                skip_enrollment=skip_enrollment,
+                started=lambda name: step.advance(f"{what}: {name}"),
+            )
     blocked = has_errors(findings, strict=strict)
     if as_json and (report_ok or blocked):
         emit_json(
@@ -150,7 +163,12 @@ def _note_skipped_enrollment(app: App, claims_path: Path) -> None:
         )
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "claimferry validate claims.yaml",
+        "claimferry validate claims.yaml --account sunrise --strict",
+    )
+)
 @CLAIMS_ARG
 @click.option("--account", "account_name", help="Also run checks that need the account.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
@@ -176,7 +194,7 @@ def validate(
         )
 
 
-@click.command()
+@click.command(epilog=examples("claimferry build claims.yaml --account sunrise -o out.837"))
 @CLAIMS_ARG
 @click.option("--account", "account_name", required=True, help="Account whose envelope to use.")
 @click.option(
@@ -219,9 +237,10 @@ def build(
         with Ledger.open(app.state_dir, sender=sender) as ledger:
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
-    data = pipeline.build_interchange(
-        account, clearinghouse, claims, control_number, datetime.now(UTC).astimezone()
-    )
+    with progress(as_json) as display, display.step(f"writing {plural(len(claims), 'claim')}"):
+        data = pipeline.build_interchange(
+            account, clearinghouse, claims, control_number, datetime.now(UTC).astimezone()
+        )
     atomic_write(output, data, mode=0o600)
     result = {
         "file": str(output),
@@ -234,7 +253,7 @@ def build(
         emit_json(result)
     else:
         click.echo(
-            f"wrote {output}: {len(claims)} claims, {len(data)} bytes, "
+            f"wrote {output}: {plural(len(claims), 'claim')}, {len(data)} bytes, "
             f"ISA13 {control_number:09d}, sha256 {result['sha256']}"
         )
 
@@ -242,9 +261,19 @@ def build(
 # -- submit / fetch ------------------------------------------------------------------
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "claimferry submit claims.yaml --account sunrise --dry-run",
+        "claimferry submit claims.yaml --account sunrise",
+    )
+)
 @CLAIMS_ARG
-@click.option("--account", "account_name", required=True)
+@click.option(
+    "--account",
+    "account_name",
+    required=True,
+    help="The clinic account whose envelope, credentials and ledger to use.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and build, but record and send nothing.")
 @click.option(
     "--resubmit", is_flag=True, help="Send claims already sent, as replacements (frequency 7)."
@@ -294,11 +323,16 @@ def submit(
             emit_json({"dry_run": True, "claims": len(claims), "size": len(data)})
         else:
             click.echo(
-                f"dry run: {len(claims)} claims would be sent ({len(data)} bytes); "
+                f"dry run: {plural(len(claims), 'claim')} would be sent ({len(data)} bytes); "
                 "nothing recorded or sent"
             )
         return
-    with Ledger.open(app.state_dir, sender=(clearinghouse.name, account.submitter_id)) as ledger:
+    sending = f"sending {plural(len(claims), 'claim')} for {account.name}"
+    with (
+        Ledger.open(app.state_dir, sender=(clearinghouse.name, account.submitter_id)) as ledger,
+        progress(as_json) as display,
+        display.step(sending),
+    ):
         outcome = pipeline.submit_claims(
             app.pm,
             ledger,
@@ -307,11 +341,11 @@ def submit(
             claims,
             now=now,
             resubmit=resubmit,
-            progress=_progress(as_json),
+            progress=display.messages,
             wait=wait,
-            on_interrupt=_say,
+            on_interrupt=_say if as_json else display.say,
         )
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "batch": b.id,
                 "remote_name": b.remote_name,
@@ -328,19 +362,18 @@ def submit(
     for row in rows:
         click.echo(
             f"uploaded {row['remote_name']}  {row['size']} bytes  sha256 {row['sha256']}  "
-            f"(batch {row['batch']}, {row['claims']} claims)"
+            f"(batch {row['batch']}, {plural(row['claims'], 'claim')})"
         )
 
 
 def _say(message: str) -> None:
+    """For the operator even under --json: the answer to their Ctrl-C."""
     click.echo(message, err=True)
 
 
-def _progress(quiet: bool) -> pipeline.Progress:
-    return (lambda _: None) if quiet else _say
-
-
-@click.command()
+@click.command(
+    epilog=examples("claimferry fetch --account sunrise", "claimferry fetch --all --jobs 8")
+)
 @click.option("--account", "account_name", help="The account to fetch for.")
 @click.option("--all", "all_accounts", is_flag=True, help="Every account in the config.")
 @click.option(
@@ -366,16 +399,26 @@ def fetch(
         raise click.UsageError("give --account NAME or --all")
     config = app.config()
     names = sorted(config.accounts) if all_accounts else [app.account(account_name or "").name]
-    progress = _progress(as_json)
 
-    def one(name: str) -> dict[str, Any]:
+    def warn(message: str) -> None:
+        click.echo(message, err=True)
+
+    def one(name: str, display: Display) -> dict[str, Any]:
+        result = _fetch_one(name, display)
+        # after the fetch, failed or not (a login put on hold is news too)
+        alerts = notify.alert_after_fetch(app.pm, app.state_dir, config, config.account(name), warn)
+        if alerts:  # absent when no digest was due: the output stays as it was
+            result["alerts"] = [delivery.to_dict() for delivery in alerts]
+        return result
+
+    def _fetch_one(name: str, display: Display) -> dict[str, Any]:
         account = config.account(name)
         try:
             with Ledger.open(app.state_dir) as ledger:
                 session = pipeline.connect(app.pm, ledger, account)
                 try:
                     files = pipeline.fetch_responses(
-                        app.pm, ledger, session, app.state_dir, name, progress, wait
+                        app.pm, ledger, session, app.state_dir, name, display.messages, wait
                     )
                 finally:
                     session.close()
@@ -407,9 +450,20 @@ def fetch(
     for name in names:
         account = config.account(name)
         senders[(account.clearinghouse, account.submitter_id)].append(name)
-    with ThreadPoolExecutor(max_workers=min(jobs, len(senders))) as pool:
-        done = pool.map(lambda group: [one(name) for name in group], senders.values())
-        by_name = {r["account"]: r for group in done for r in group}
+    with (
+        progress(as_json) as display,
+        display.step(f"fetching for {plural(len(names), 'account')}", total=len(names)) as step,
+        ThreadPoolExecutor(max_workers=min(jobs, len(senders))) as pool,
+    ):
+
+        def turns(group: list[str]) -> list[dict[str, Any]]:
+            results = []
+            for name in group:
+                results.append(one(name, display))
+                step.advance()
+            return results
+
+        by_name = {r["account"]: r for group in pool.map(turns, senders.values()) for r in group}
     results = [by_name[name] for name in names]
     if as_json:
         emit_json(results)
@@ -427,6 +481,9 @@ def fetch(
                 else:
                     read = f"UNREADABLE: {f['error']}"
                 click.echo(f"  {f['name']}  {f['size']} bytes  {read}")
+            for alert in result.get("alerts", []):
+                if alert["delivered"]:
+                    click.echo(f"  alerts: {alert['alerts']} sent to {alert['notifier']}")
     failed = [r for r in results if "error" in r]
     files = [f for r in results for f in r["files"] if f["error"]]
     skipped = sum(1 for f in files if f["archive"] is None)
@@ -450,7 +507,7 @@ def fetch(
 # -- plugins -------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(epilog=examples("claimferry plugins", "claimferry plugins --json"))
 @json_option
 @pass_app
 def plugins(app: App, as_json: bool) -> None:
@@ -489,10 +546,10 @@ def plugins(app: App, as_json: bool) -> None:
         click.echo(f"{error['plugin']}  FAILED in {error['hook']}: {error['error']}")
 
 
-# -- hostkey / credentials -----------------------------------------------------------
+# -- hostkey -----------------------------------------------------------------------
 
 
-@click.command()
+@click.command(epilog=examples("claimferry hostkey sunrise", "claimferry hostkey sunrise --pin"))
 @click.argument("account_name", metavar="ACCOUNT")
 @click.option(
     "--pin",
@@ -509,11 +566,6 @@ def hostkey(app: App, account_name: str, pin: bool, yes: bool, as_json: bool) ->
     gave you out of band before pinning it. --pin writes it as sftp.host_key,
     for this account and every other account that pinned the same old key for
     the same server, keeping the config's comments and layout.
-
-    \b
-    Examples:
-      claimferry hostkey sunrise
-      claimferry hostkey sunrise --pin
     """
     account = app.account(account_name)
     transport = app.pm.get_transport(app.pm.get_clearinghouse(account.clearinghouse).transport)
@@ -601,41 +653,3 @@ def _show_key(name: str, key: HostKey, pinned: HostKey | None, *, err: bool) -> 
         click.echo("  matches the pinned key", err=err)
     else:
         click.echo("  DIFFERS from the pinned key", err=err)
-
-
-@click.group()
-def credentials() -> None:
-    """Check an account's credentials."""
-
-
-@credentials.command("test")
-@click.argument("account_name", metavar="ACCOUNT")
-@json_option
-@pass_app
-def credentials_test(app: App, account_name: str, as_json: bool) -> None:
-    """Connect and log in with the account's credentials; print no secret.
-
-    One login attempt, even after a refused one: this is how an account whose
-    login was refused is allowed to log in again once its password is fixed.
-    """
-    account = app.account(account_name)
-    with Ledger.open(app.state_dir) as ledger:
-        session = pipeline.connect(app.pm, ledger, account, after_refusal=True)
-    try:
-        fingerprint = session.host_fingerprint
-        waiting = len(session.list_responses())
-    finally:
-        session.close()
-    if as_json:
-        emit_json(
-            {
-                "account": account.name,
-                "ok": True,
-                "host_fingerprint": fingerprint,
-                "responses_waiting": waiting,
-            }
-        )
-    else:
-        click.echo(
-            f"{account.name}: login ok (host {fingerprint}); {waiting} response file(s) waiting"
-        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from claimferry import enrollment as records
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
+from claimferry.cli.output import examples, table
 from claimferry.enrollment import (
     Enrollment,
     EnrollmentKey,
@@ -38,7 +39,14 @@ STATUSES = click.Choice([s.value for s in EnrollmentStatus], case_sensitive=Fals
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-@click.group("enrollment", cls=ClaimferryGroup)
+@click.group(
+    "enrollment",
+    cls=ClaimferryGroup,
+    epilog=examples(
+        "claimferry enrollment list --account sunrise",
+        "claimferry enrollment import enrollment.csv --account sunrise",
+    ),
+)
 def enrollment() -> None:
     """Payer enrollment records per account: EDI enrollment for claims (837P), ERA (835).
 
@@ -101,7 +109,13 @@ def _check_payer_id(app: App, clearinghouse: str, key: EnrollmentKey, force: boo
         )
 
 
-@enrollment.command("set")
+@enrollment.command(
+    "set",
+    epilog=examples(
+        "claimferry enrollment set --account sunrise --npi 1234567893 --tax-id 123456789"
+        " --payer-id 60054 --transaction 837P --status submitted"
+    ),
+)
 @ACCOUNT
 @click.option(
     "--npi", required=True, help="Billing provider NPI (10 digits, with a valid check digit)."
@@ -138,11 +152,6 @@ def set_command(
 
     The NPI must pass its check digit and the tax ID have 9 digits; the payer
     ID must be on the imported payer list for the transaction, unless --force.
-
-    \b
-    Example:
-      claimferry enrollment set --account sunrise --npi 1234567893 \\
-        --tax-id 123456789 --payer-id 60054 --transaction 837P --status submitted
     """
     configured = app.account(account_name)
     account = configured.name
@@ -170,7 +179,13 @@ def set_command(
         click.echo(f"{outcome}: {_describe(record)}")
 
 
-@enrollment.command("delete")
+@enrollment.command(
+    "delete",
+    epilog=examples(
+        "claimferry enrollment delete --account sunrise --npi 1234567893 --tax-id 123456789"
+        " --payer-id 60054 --transaction 837P"
+    ),
+)
 @ACCOUNT
 @click.option("--npi", required=True, help="Billing provider NPI of the record.")
 @click.option("--tax-id", required=True, help="Billing provider tax ID of the record.")
@@ -191,11 +206,6 @@ def delete_command(
 
     `enrollment list --deleted --history` shows it; `enrollment set` with the
     same NPI, tax ID, payer ID and transaction creates it again.
-
-    \b
-    Example:
-      claimferry enrollment delete --account sunrise --npi 1234567893 \\
-        --tax-id 123456789 --payer-id 60054 --transaction 837P
     """
     account = app.account(account_name).name
     key = _key("enrollment delete", npi, tax_id, payer_id, transaction, stored=True)
@@ -219,7 +229,10 @@ def delete_command(
         click.echo(f"deleted: {_describe(record)}")
 
 
-@enrollment.command("list")
+@enrollment.command(
+    "list",
+    epilog=examples("claimferry enrollment list --account sunrise --status submitted --history"),
+)
 @click.option("--account", "account_name", help="One account (default: every account).")
 @click.option("--npi", help="Only records for this billing NPI.")
 @click.option("--tax-id", help="Only records for this tax ID.")
@@ -247,12 +260,7 @@ def list_command(
     deleted: bool,
     as_json: bool,
 ) -> None:
-    """List records, filtered by any of the options.
-
-    \b
-    Example:
-      claimferry enrollment list --account sunrise --status submitted --history
-    """
+    """List records, filtered by any of the options."""
     account = app.account(account_name).name if account_name else None
     with Ledger.open(app.state_dir) as ledger:
         found = records.list_enrollments(
@@ -275,21 +283,54 @@ def list_command(
             rows.append(row)
         emit_json(rows)
         return
-    for record in found:
-        click.echo(_describe(record))
-        for change in changes.get(record.id, []):
-            click.echo(
-                f"    {change.changed_at}  {change.actor}: "
-                + ("deleted" if change.deleted else change.status.value)
-                + (f"  submitted {change.submitted_on}" if change.submitted_on else "")
-                + (f"  decided {change.decided_on}" if change.decided_on else "")
-                + (f"  notes: {change.notes}" if change.notes else "")
-            )
     if not found:
         click.echo("no enrollment records match", err=True)
+        return
+    if history:
+        lines = [
+            [
+                *_identity(record),
+                change.changed_at[:19].replace("T", " "),
+                change.actor,
+                "deleted" if change.deleted else change.status.value,
+                _day(change.submitted_on),
+                _day(change.decided_on),
+                change.notes or "",
+            ]
+            for record in found
+            for change in changes[record.id]
+        ]
+        headers = [*IDENTITY, "CHANGED", "BY", "STATUS", "SUBMITTED", "DECIDED", "NOTES"]
+    else:
+        lines = [
+            [
+                *_identity(record),
+                record.status.value + (" (deleted)" if record.deleted_at is not None else ""),
+                _day(record.submitted_on),
+                _day(record.decided_on),
+                record.notes or "",
+            ]
+            for record in found
+        ]
+        headers = [*IDENTITY, "STATUS", "SUBMITTED", "DECIDED", "NOTES"]
+    click.echo(table(lines, headers))
 
 
-@enrollment.command("import")
+IDENTITY = ["ACCOUNT", "PAYER_ID", "TRANSACTION", "NPI", "TAX_ID"]
+
+
+def _identity(record: Enrollment) -> list[str]:
+    return [record.account, record.payer_id, record.transaction.value, record.npi, record.tax_id]
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value is not None else "-"
+
+
+@enrollment.command(
+    "import",
+    epilog=examples("claimferry enrollment import enrollment.yaml --account sunrise"),
+)
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
 @ACCOUNT
 @json_option
@@ -320,7 +361,13 @@ def import_command(app: App, path: Path, account_name: str, as_json: bool) -> No
         )
 
 
-@enrollment.command("export")
+@enrollment.command(
+    "export",
+    epilog=examples(
+        "claimferry enrollment export enrollment.csv --account sunrise",
+        "claimferry enrollment export --account sunrise --format csv",
+    ),
+)
 @click.argument(
     "path", metavar="[FILE]", required=False, type=click.Path(path_type=Path, dir_okay=False)
 )

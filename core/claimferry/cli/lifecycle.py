@@ -13,6 +13,7 @@ import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.batches import batch_json
+from claimferry.cli.output import examples, money, table
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger
 from claimferry.lifecycle import find_reader
@@ -86,13 +87,6 @@ def _short(text: str) -> str:
     return text if len(text) <= DETAIL_WIDTH else text[: DETAIL_WIDTH - 3] + "..."
 
 
-def table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join([line.rstrip(), *(b.rstrip() for b in body)])
-
-
 def _states(value: str | None) -> frozenset[ClaimState] | None:
     if value is None:
         return None
@@ -108,7 +102,12 @@ def _states(value: str | None) -> frozenset[ClaimState] | None:
     return frozenset(chosen)
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "claimferry status --claim SUN-1001",
+        "claimferry status --state denied,payer_rejected --summary",
+    )
+)
 @click.option("--account", "account_name", help="Only this account.")
 @click.option("--batch", "batch_id", type=int, help="Only this batch.")
 @click.option("--claim", "claim_id", help="Only this claim id, with its full history.")
@@ -268,7 +267,7 @@ def _print_table(claims: list[dict[str, Any]], overdue_only: bool) -> None:
             str(c["batch"] or "-"),
             c["claim"],
             c["payer"] or "-",
-            c["charge"] or "-",
+            money(c["charge"]),
             state,
         ]
         if overdue_only:
@@ -328,9 +327,9 @@ def _print_summary(claims: list[dict[str, Any]], as_json: bool) -> None:
     if not entries:
         click.echo("no claims recorded")
         return
-    money = ("charged", "paid", "patient_responsibility", "outstanding")
+    amounts = ("charged", "paid", "patient_responsibility", "outstanding")
     rows = [
-        [e["account"], e["state"], str(e["claims"]), *(f"{e[m]:.2f}" for m in money)]
+        [e["account"], e["state"], str(e["claims"]), *(money(e[m]) for m in amounts)]
         for e in entries
     ]
     headers = ["ACCOUNT", "STATE", "CLAIMS", "CHARGED", "PAID", "PATIENT", "OUTSTANDING"]
@@ -358,25 +357,25 @@ def _print_histories(claims: list[dict[str, Any]]) -> None:
         overdue = f"  OVERDUE: {c['overdue_reason']}" if c["overdue"] else ""
         click.echo(
             f"claim {c['claim']}  account {c['account']}  batch {c['batch'] or '-'}  "
-            f"payer {c['payer'] or '-'}  charge {c['charge'] or '-'}  now {c['state']}{overdue}"
+            f"payer {c['payer'] or '-'}  charge {money(c['charge'])}  now {c['state']}{overdue}"
         )
         if c["payer_claim_number"]:
             click.echo(f"  payer claim number {c['payer_claim_number']}")
         if c["paid"] is not None:
             click.echo(
-                f"  paid {c['paid']} over all remittances, "
-                f"patient responsibility {c['patient_responsibility']}"
+                f"  paid {money(c['paid'])} over all remittances, "
+                f"patient responsibility {money(c['patient_responsibility'])}"
             )
         if c["replaced_by_batch"] is not None:
             click.echo(f"  replaced by batch {c['replaced_by_batch']}")
         for h in c["history"]:
-            amount = f"  {h['amount']}" if h["amount"] else ""
+            amount = f"  {money(h['amount'])}" if h["amount"] else ""
             detail = f"  {h['detail']}" if h["detail"] else ""
             source = f"  ({h['file']})" if h["file"] else ""
             click.echo(f"  {h['at']}  {h['state']}{amount}{detail}{source}")
 
 
-@click.command()
+@click.command(epilog=examples("claimferry audit", "claimferry audit --account sunrise --json"))
 @click.option("--account", "account_name", help="Only this account.")
 @json_option
 @pass_app
@@ -407,7 +406,11 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
     click.echo(table(rows, headers))
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "claimferry show 100000001_ERA_835_5010_20261202.835", "claimferry show out.837 --show-phi"
+    )
+)
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--show-phi",

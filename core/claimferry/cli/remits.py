@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from claimferry.cli.app import App, emit_json, json_option, pass_app
-from claimferry.cli.lifecycle import table
+from claimferry.cli.output import examples, money, table
 from claimferry.errors import InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.lifecycle import response_files
@@ -62,7 +62,11 @@ PHI_COLUMNS = ("patient_name", "member_id")
 """From the archived 835 itself (the ledger keeps no names or member ids), with --show-phi."""
 
 
-@click.group()
+@click.group(
+    epilog=examples(
+        "claimferry remits list --since 2026-11-01", "claimferry remits export -o posting.csv"
+    )
+)
 def remits() -> None:
     """Payments received (835s): list them, export them line by line for posting."""
 
@@ -97,7 +101,13 @@ def _filters(func: Any) -> Any:
     return func
 
 
-@remits.command("list")
+@remits.command(
+    "list",
+    epilog=examples(
+        "claimferry remits list",
+        "claimferry remits list --account sunrise --since 2026-11-01 --json",
+    ),
+)
 @_filters
 @json_option
 @pass_app
@@ -121,8 +131,8 @@ def list_payments(
             p.payment_date or "-",
             f"{p.payer_name} ({p.payer_id})",
             p.method,
-            f"{p.amount:.2f}",
-            f"{p.provider_adjustment_total:.2f}",
+            money(p.amount),
+            money(p.provider_adjustment_total),
             str(p.claim_count),
             "NOT BALANCED" if p.imbalance else "balanced",
         ]
@@ -148,7 +158,13 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
     }
 
 
-@remits.command("export")
+@remits.command(
+    "export",
+    epilog=examples(
+        "claimferry remits export -o posting.csv",
+        "claimferry remits export --format json --trace 883921",
+    ),
+)
 @_filters
 @click.option(
     "--format",

@@ -1,0 +1,1 @@
+"""The built-in notifiers: e-mail over SMTP with STARTTLS, and a signed webhook."""
