@@ -314,6 +314,9 @@ CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
     (("credentials", "rotate-master-key"), (), "credentials", 1),
     (("accounts", "list"), ("--bogus",), "usage", 2),
     (("accounts", "show"), ("sunrse",), "config", 2),
+    (("accounts", "add"), ("sunrise", "--submitter-id", "SUNRISE02", "--no-input"), "config", 2),
+    (("accounts", "remove"), ("sunrse", "--yes"), "config", 2),
+    (("credentials", "remove"), ("sunrise", "--yes"), "failed", 1),
     (("payers", "import"), ("missing.csv",), "input", 2),
     (("payers", "search"), ("aetna", "--transaction", "X99"), "usage", 2),
     (("payers", "show"), ("99999",), "failed", 1),
@@ -415,3 +418,11 @@ def test_exports_report_the_file_they_wrote(run, tmp_path: Path) -> None:
     result = run("enrollment", "export", str(records), "--account", "sunrise", "--json")
     assert json.loads(result.stdout) == {"file": str(records), "records": 0}
     assert records.is_file()
+
+
+def test_accounts_add_and_remove_report_as_json(run, tmp_path: Path) -> None:
+    config = str(tmp_path / "accounts.yaml")
+    added = run("accounts", "add", "northside", "--submitter-id", "NORTH01", "--no-input", "--json")
+    assert json.loads(added.stdout) == {"account": "northside", "config": config, "added": True}
+    removed = run("accounts", "remove", "northside", "--yes", "--json")
+    assert json.loads(removed.stdout) == {"account": "northside", "config": config, "removed": True}
