@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/build_837.py            # 10,000 claims, JSON input
     .venv/bin/python benchmarks/build_837.py --format yaml --claims 2000
     .venv/bin/python benchmarks/build_837.py --rounds 5
+    .venv/bin/python benchmarks/build_837.py --secondary 20   # 20% secondary (COB) claims
 
 It generates realistic claims (seeded, so runs compare), times our pipeline
 stages (loading the claims file, the content checks, the writer), then times
@@ -40,6 +41,7 @@ import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +85,15 @@ def _person(rng: random.Random, born: date) -> dict[str, Any]:
             "birth_date": born.isoformat(), "gender": rng.choice("FM")}  # fmt: skip
 
 
-def generate(count: int, seed: int = 5010) -> dict[str, Any]:
-    """A claims file: households of 1-3 children, each with a few weeks of sessions."""
+def generate(count: int, seed: int = 5010, secondary: float = 0.0) -> dict[str, Any]:
+    """A claims file: households of 1-3 children, each with a few weeks of sessions.
+
+    A ``secondary`` share of the claims goes to a second payer after the
+    household's payer paid 70% of each line (loops 2320/2330/2430); the choice
+    draws on its own generator, so the other claims are those of ``secondary=0``.
+    """
     rng = random.Random(seed)
+    cob = random.Random(seed + 1)
     claims: list[dict[str, Any]] = []
     household = 0
     while len(claims) < count:
@@ -105,6 +113,8 @@ def generate(count: int, seed: int = 5010) -> dict[str, Any]:
         for _ in range(rng.randint(2, 8)):
             patient = rng.choice(patients)
             claim = _claim(rng, len(claims) + 1, payer, payer_id, subscriber, patient)
+            if cob.random() < secondary:
+                claim = _secondary(cob, claim, filing)
             claims.append(claim)
             if len(claims) == count:
                 break
@@ -161,6 +171,43 @@ def _claim(
     return claim
 
 
+def _secondary(rng: random.Random, claim: dict[str, Any], filing: str) -> dict[str, Any]:
+    """The claim billed to a second payer after its own paid 70% and left 10% coinsurance."""
+    first = claim["payer"]
+    name, payer_id, second_filing = rng.choice([p for p in PAYERS if p[1] != first["id"]])
+    subscriber = claim["subscriber"]
+    adjudicated = []
+    for number, line in enumerate(claim["lines"], start=1):
+        charge = Decimal(line["charge"])
+        paid = (charge * Decimal("0.7")).quantize(Decimal("0.01"))
+        coinsurance = (charge * Decimal("0.1")).quantize(Decimal("0.01"))
+        adjudicated.append({
+            "line": number, "paid": str(paid), "date": "2026-11-18",
+            "adjustments": [
+                {"group": "CO", "reason": "45", "amount": str(charge - paid - coinsurance)},
+                {"group": "PR", "reason": "2", "amount": str(coinsurance)},
+            ],
+        })  # fmt: skip
+    other = {
+        "responsibility": "primary", "payer": first, "filing_code": filing,
+        "subscriber": {key: subscriber[key] for key in ("member_id", "first_name", "last_name")},
+        "relationship": claim["patient"]["relationship"] if "patient" in claim else "self",
+        "paid": str(sum(Decimal(a["paid"]) for a in adjudicated)),
+        "remaining_patient_liability": str(
+            sum(Decimal(a["adjustments"][1]["amount"]) for a in adjudicated)
+        ),
+        "adjudication_date": "2026-11-18", "payer_claim_number": f"P{rng.randint(10**9, 10**10)}",
+        "lines": adjudicated,
+    }  # fmt: skip
+    return {
+        **claim,
+        "payer": {"name": name, "id": payer_id},
+        "payer_responsibility": "secondary",
+        "subscriber": {**subscriber, "filing_code": second_filing},
+        "other_payers": [other],
+    }
+
+
 ENVELOPE = Envelope(
     sender_qualifier="ZZ",
     sender_id="SUNRISE01",
@@ -196,8 +243,8 @@ class OurRun:
         return self.load + self.check + self.write
 
 
-def write_claims_file(path: Path, count: int) -> None:
-    document = generate(count)
+def write_claims_file(path: Path, count: int, secondary: float = 0.0) -> None:
+    document = generate(count, secondary=secondary)
     if path.suffix == ".json":
         path.write_text(json.dumps(document), encoding="utf-8")
     else:
@@ -263,9 +310,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=["json", "yaml"], default="json")
     parser.add_argument("--keep", type=Path, help="keep the claims file and the 837P here")
     parser.add_argument("--rounds", type=int, default=3, help="alternate runs of each (best kept)")
+    parser.add_argument(
+        "--secondary", type=float, default=0.0, metavar="PERCENT",
+        help="share of secondary (COB) claims, in percent",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if not 0 <= args.secondary <= 100:
+        parser.error("--secondary is a percentage, 0 to 100")
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
@@ -273,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         claims_path = folder / f"claims.{args.format}"
         # A child process writes the file, so the generator's memory is not ours.
         child = multiprocessing.get_context("spawn").Process(
-            target=write_claims_file, args=(claims_path, args.claims)
+            target=write_claims_file, args=(claims_path, args.claims, args.secondary / 100)
         )
         child.start()
         child.join()
@@ -308,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     pyx12_rate = best.claims / pyx12_seconds
     ratio = our_rate / pyx12_rate
     lines = sum(1 for _ in best.data.splitlines())
-    print(f"claims: {best.claims} ({args.format}), 837P: {len(best.data) / 2**20:.1f} MiB, "
-          f"{lines} segments, content errors: {best.errors}")  # fmt: skip
+    print(f"claims: {best.claims} ({args.format}, {args.secondary:g}% secondary), "
+          f"837P: {len(best.data) / 2**20:.1f} MiB, {lines} segments, "
+          f"content errors: {best.errors}")  # fmt: skip
     print(f"ours (best of {args.rounds}):  load {best.load:.2f}s  check {best.check:.2f}s  "
           f"write {best.write:.2f}s  = {best.total:.2f}s  -> {our_rate:,.0f} claims/s")  # fmt: skip
     print(f"pyx12 (best of {args.rounds}): validate {pyx12_seconds:.2f}s -> "

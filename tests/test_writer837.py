@@ -34,7 +34,20 @@ class ClaimLoop:
         return [s.id for s in self.segments]
 
     def refs(self, qualifier: str) -> list[str]:
-        return [s.element(2) for s in self.segments if s.id == "REF" and s.element(1) == qualifier]
+        """The claim's and lines' REFs, not the other payers' (2330B, from SBR to LX)."""
+        found = []
+        other_payer = False
+        for s in self.segments:
+            other_payer = s.id == "SBR" or (other_payer and s.id != "LX")
+            if s.id == "REF" and s.element(1) == qualifier and not other_payer:
+                found.append(s.element(2))
+        return found
+
+    def head(self) -> list[str]:
+        """Loop 2300 to its 2310 providers: up to the first other payer (2320) or line."""
+        ids = self.ids()
+        end = next(i for i, s in enumerate(ids) if s in ("SBR", "LX"))
+        return ids[:end]
 
     def line_charges(self) -> list[Decimal]:
         return [Decimal(s.element(2)) for s in self.segments if s.id == "SV1"]
@@ -173,19 +186,19 @@ def test_frequency_and_ref_f8(built: tuple[list[Claim], bytes, Parsed]) -> None:
 
 
 _ORDER_2300 = {"CLM": 0, "DTP": 1, "REF": 2, "HI": 3}
-_ORDER_2310 = {"DN": 0, "82": 1, "77": 2}
+_ORDER_2310 = {"DN": 0, "82": 1, "77": 2, "DQ": 3}
 
 
 def test_segment_order_inside_2300_and_2310(built: tuple[list[Claim], bytes, Parsed]) -> None:
     _, _, parsed = built
     for loop in parsed.claims.values():
-        head = loop.ids()[: loop.ids().index("LX")]
+        head = loop.head()
         ranks = [_ORDER_2300[s] for s in head if s in _ORDER_2300]
         assert ranks == sorted(ranks), head
         assert head.count("HI") == 1 and head[0] == "CLM"
         hi = head.index("HI")
         assert all(s in ("NM1", "PRV", "N3", "N4") for s in head[hi + 1 :])
-        providers = [s.element(1) for s in loop.segments if s.id == "NM1"]
+        providers = [s.element(1) for s in loop.segments[: len(head)] if s.id == "NM1"]
         assert [_ORDER_2310[p] for p in providers] == sorted(_ORDER_2310[p] for p in providers)
 
 

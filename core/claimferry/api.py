@@ -2,15 +2,20 @@
 
 from claimferry.claims import (
     Address,
+    Adjustment,
     BillingProvider,
     Claim,
     ClaimsFile,
+    LineAdjudication,
+    OtherPayer,
+    OtherSubscriber,
     Patient,
     Payer,
     Provider,
     ServiceFacility,
     ServiceLine,
     Subscriber,
+    is_partial,
 )
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.cli.output import examples, table
@@ -70,12 +75,17 @@ from claimferry.types import (
     UploadReceipt,
     ValidationContext,
 )
-from claimferry.validation import problems_from_validation_error
+from claimferry.validation import (
+    UnparsedError,
+    findings_of_parsed,
+    problems_from_validation_error,
+)
 from claimferry.x12.writer837 import unfit_identifier
 
 __all__ = [
     "Account",
     "Address",
+    "Adjustment",
     "Alert",
     "AlertKind",
     "App",
@@ -109,9 +119,12 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "LineAdjudication",
     "MasterKey",
     "Notifier",
     "NotifierError",
+    "OtherPayer",
+    "OtherSubscriber",
     "Patient",
     "Payer",
     "PayerIdCheck",
@@ -131,11 +144,14 @@ __all__ = [
     "Subscriber",
     "TransportError",
     "TransportSession",
+    "UnparsedError",
     "UploadReceipt",
     "ValidationContext",
     "emit_json",
     "examples",
+    "findings_of_parsed",
     "hookimpl",
+    "is_partial",
     "json_option",
     "load_master_key",
     "migrate_schema",

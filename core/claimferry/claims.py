@@ -13,7 +13,8 @@ import gc
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass as plain_dataclass
+from dataclasses import fields, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -35,13 +36,23 @@ from pydantic_core import PydanticCustomError
 
 from claimferry.documents import check_json, parse_json, parse_yaml, read_text
 from claimferry.errors import InputError, Problem
-from claimferry.validation import dotted, problems_from_validation_error
+from claimferry.findings import Finding, Severity, claim_label
+from claimferry.validation import (
+    Unparsed,
+    UnparsedError,
+    dotted,
+    findings_from_validation_error,
+    problems_from_validation_error,
+    salvage,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 """X12 element 127, Reference Identification (REF02, SBR03, PRV03): the TR3 allows 1 to 50
 characters, so a longer value is refused here rather than written into a file the clearinghouse
 rejects."""
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+"""NTE02: 80 characters."""
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
 """X12 element 67, Identification Code (NM109): 2 to 80 characters, for the same reason."""
 MAX_AMOUNT_DIGITS = 18
@@ -77,6 +88,13 @@ def _zip_text(value: Any) -> Any:
 Gender = Literal["F", "M", "U"]
 Frequency = Literal["original", "replacement", "void"]
 Relationship = Literal["spouse", "child", "employee", "life_partner", "other", "unknown"]
+Responsibility = Literal["primary", "secondary", "tertiary"]
+Assignment = Literal["assigned", "lab_services_only", "not_assigned"]
+BenefitsAssignment = Literal["assigned", "not_assigned", "not_applicable"]
+ReleaseOfInformation = Literal["signed", "informed_consent"]
+AdjustmentGroup = Literal["CO", "CR", "OA", "PI", "PR"]
+DelayReason = Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "15"]
+TaxIdKind = Literal["ein", "ssn"]
 
 FREQUENCY_CODES: dict[str, str] = {"original": "1", "replacement": "7", "void": "8"}
 RELATIONSHIP_CODES: dict[str, str] = {
@@ -87,6 +105,14 @@ RELATIONSHIP_CODES: dict[str, str] = {
     "life_partner": "53",
     "other": "G8",
 }
+RESPONSIBILITY_CODES: dict[str, str] = {"primary": "P", "secondary": "S", "tertiary": "T"}
+ASSIGNMENT_CODES: dict[str, str] = {"assigned": "A", "lab_services_only": "B", "not_assigned": "C"}
+BENEFITS_ASSIGNMENT_CODES: dict[str, str] = {
+    "assigned": "Y",
+    "not_assigned": "N",
+    "not_applicable": "W",
+}
+RELEASE_CODES: dict[str, str] = {"signed": "Y", "informed_consent": "I"}
 
 _UNFIT_CLAIM_ID = re.compile(r"[*~:^]|[^\x20-\x7e]")
 MAX_CLAIM_ID = 20
@@ -97,6 +123,25 @@ MAX_DIAGNOSES = 12
 MAX_LINES = 50
 MAX_MODIFIERS = 4
 MAX_POINTERS = 4
+MAX_OTHER_PAYERS = 10
+"""Loop 2320 repeats at most 10 times."""
+MAX_CAS_SEGMENTS = 5
+"""CAS repeats at most 5 times in 2320 and in 2430, each with at most 6 adjustments of one group."""
+ADJUSTMENTS_PER_CAS = 6
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def _is_empty(value: tuple[object, ...]) -> bool:
+    return not value
+
+
+def _unless(default: object) -> Callable[[object], bool]:
+    """``exclude_if`` for a field added after claims were first hashed: at its default
+    it stays out of the content JSON, so a claim written before it hashes the same."""
+    return lambda value: value == default
 
 
 _CONFIG = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
@@ -135,8 +180,12 @@ class BillingProvider:
     last_name: Text | None = None
     npi: Identifier
     tax_id: Reference
+    tax_id_type: TaxIdKind = Field(default="ein", exclude_if=_unless("ein"))
+    """``ssn`` for a person billing under a social security number (REF*SY, not REF*EI)."""
     taxonomy: Reference | None = None
     address: Address
+    pay_to_address: Address | None = Field(default=None, exclude_if=_is_none)
+    """Loop 2010AB: where payment goes, when not to the billing provider's address."""
 
     @model_validator(mode="after")
     def _one_kind_of_name(self) -> BillingProvider:
@@ -223,6 +272,131 @@ class ServiceLine:
     diagnosis_pointers: Annotated[tuple[int, ...], Field(min_length=1, max_length=MAX_POINTERS)]
     id: Reference | None = None
     """Line item control number (REF*6R); the claim id and line number when not given."""
+    rendering_provider: Provider | None = Field(default=None, exclude_if=_is_none)
+    """Loop 2420A: when this line's clinician is not the claim's rendering provider."""
+    referring_provider: Provider | None = Field(default=None, exclude_if=_is_none)
+    """Loop 2420F: when this line's referral differs from the claim's."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class Adjustment:
+    """One CAS triplet: the group (who owes it), the reason code and the amount."""
+
+    group: AdjustmentGroup
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=5)]
+    amount: Amount
+
+
+Adjustments = Annotated[tuple[Adjustment, ...], Field(max_length=MAX_CAS_SEGMENTS * 6)]
+
+
+def cas_groups(adjustments: tuple[Adjustment, ...]) -> list[tuple[str, list[Adjustment]]]:
+    """The CAS segments the adjustments make: one per group, six triplets at most each."""
+    by_group: dict[str, list[Adjustment]] = {}
+    for adjustment in adjustments:
+        by_group.setdefault(adjustment.group, []).append(adjustment)
+    return [
+        (group, items[start : start + ADJUSTMENTS_PER_CAS])
+        for group, items in by_group.items()
+        for start in range(0, len(items), ADJUSTMENTS_PER_CAS)
+    ]
+
+
+def _fits_cas(adjustments: tuple[Adjustment, ...]) -> tuple[Adjustment, ...]:
+    if len(cas_groups(adjustments)) > MAX_CAS_SEGMENTS:
+        raise ValueError(
+            f"these adjustments need more than {MAX_CAS_SEGMENTS} CAS segments "
+            f"(one per group, {ADJUSTMENTS_PER_CAS} adjustments each)"
+        )
+    return adjustments
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class LineAdjudication:
+    """Loop 2430: what another payer did with one of the claim's lines."""
+
+    line: Annotated[int, Field(ge=1, le=MAX_LINES)]
+    """The claim line's number, from 1."""
+    paid: Amount
+    procedure: (
+        Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=48)]
+        | None
+    ) = None
+    """As the payer adjudicated it, when it differs from the line's (SVD03)."""
+    modifiers: (
+        Annotated[
+            tuple[Annotated[str, StringConstraints(to_upper=True, max_length=2)], ...],
+            Field(max_length=MAX_MODIFIERS),
+        ]
+        | None
+    ) = None
+    units: Quantity | None = None
+    """Units paid (SVD05); the line's units when not given."""
+    adjustments: Adjustments = ()
+    date: Day
+    """Adjudication or payment date (DTP*573)."""
+
+    @field_validator("adjustments")
+    @classmethod
+    def _cas(cls, value: tuple[Adjustment, ...]) -> tuple[Adjustment, ...]:
+        return _fits_cas(value)
+
+
+OtherRelationship = Literal[
+    "self", "spouse", "child", "employee", "life_partner", "other", "unknown"
+]
+"""The patient's relationship to the other payer's subscriber (2320 SBR02)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class OtherSubscriber:
+    """Loop 2330A: the subscriber of the other payer's plan."""
+
+    member_id: Identifier = Field(repr=False)
+    first_name: Text = Field(repr=False)
+    last_name: Text = Field(repr=False)
+    group_number: Reference | None = Field(default=None, repr=False)
+    address: Address | None = Field(default=None, repr=False)
+    birth_date: Day | None = Field(default=None, repr=False)
+    """Not sent in 2330A: ``secondary build`` needs it to bill this plan when its
+    subscriber is not the patient."""
+    gender: Gender | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
+class OtherPayer:
+    """Loops 2320, 2330A/B and 2430: another payer of this claim and its adjudication."""
+
+    responsibility: Responsibility
+    """The other payer's place in the order of payment (2320 SBR01)."""
+    payer: Payer
+    subscriber: OtherSubscriber
+    relationship: OtherRelationship
+    filing_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=2)
+    ]
+    paid: Amount | None = None
+    """What it paid on the claim (AMT*D); given once it has adjudicated."""
+    adjustments: Adjustments = ()
+    """Claim-level adjustments (2320 CAS)."""
+    remaining_patient_liability: Amount | None = None
+    """AMT*EAF: what the patient still owes after this payer."""
+    adjudication_date: Day | None = None
+    """Claim adjudication or payment date (2330B DTP*573)."""
+    payer_claim_number: Reference | None = None
+    """The other payer's claim control number (2330B REF*F8)."""
+    lines: Annotated[tuple[LineAdjudication, ...], Field(max_length=MAX_LINES * 5)] = ()
+
+    @field_validator("adjustments")
+    @classmethod
+    def _cas(cls, value: tuple[Adjustment, ...]) -> tuple[Adjustment, ...]:
+        return _fits_cas(value)
+
+    @model_validator(mode="after")
+    def _adjudicated_lines_are_paid_claims(self) -> OtherPayer:
+        if self.lines and self.paid is None:
+            raise ValueError("'paid' (AMT*D) is required when 'lines' give the adjudication")
+        return self
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=_CONFIG)
@@ -249,6 +423,27 @@ class Claim:
     rendering_provider: Provider | None = None
     service_facility: ServiceFacility | None = None
     lines: Annotated[tuple[ServiceLine, ...], Field(min_length=1, max_length=MAX_LINES)]
+    payer_responsibility: Responsibility = Field(default="primary", exclude_if=_unless("primary"))
+    """The destination payer's place in the order of payment (2000B SBR01)."""
+    other_payers: Annotated[
+        tuple[OtherPayer, ...], Field(max_length=MAX_OTHER_PAYERS, exclude_if=_is_empty)
+    ] = ()
+    supervising_provider: Provider | None = Field(default=None, exclude_if=_is_none)
+    """Loop 2310D, for a clinician billing under a supervisor."""
+    assignment: Assignment = Field(default="assigned", exclude_if=_unless("assigned"))
+    """CLM07: whether the provider accepts assignment."""
+    benefits_assignment: BenefitsAssignment = Field(
+        default="assigned", exclude_if=_unless("assigned")
+    )
+    """CLM08 and OI03: whether the payer pays the provider (``not_assigned``: the patient)."""
+    release_of_information: ReleaseOfInformation = Field(
+        default="signed", exclude_if=_unless("signed")
+    )
+    """CLM09 and OI06."""
+    delay_reason: DelayReason | None = Field(default=None, exclude_if=_is_none)
+    """CLM20, for a claim sent after the payer's filing limit."""
+    note: Note | None = Field(default=None, exclude_if=_is_none, repr=False)
+    """Claim note (NTE*ADD): free text for the payer, 80 characters at most."""
 
     @field_validator("id")
     @classmethod
@@ -271,6 +466,32 @@ class Claim:
     def _replacement_needs_number(self) -> Claim:
         if self.frequency != "original" and self.payer_claim_number is None:
             raise ValueError(f"'payer_claim_number' is required when frequency is {self.frequency}")
+        return self
+
+    @model_validator(mode="after")
+    def _other_payers_fit(self) -> Claim:
+        if self.payer_responsibility != "primary" and not self.other_payers:
+            raise ValueError(
+                f"a {self.payer_responsibility} claim needs 'other_payers' with the "
+                "adjudication of the payers before it (loop 2320)"
+            )
+        ids = [other.payer.id for other in self.other_payers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each of 'other_payers' needs its own payer id (SVD01 names it)")
+        places = [self.payer_responsibility, *(other.responsibility for other in self.other_payers)]
+        if len(set(places)) != len(places):
+            raise ValueError(
+                "the payer and each of 'other_payers' need their own responsibility "
+                "(primary, secondary, tertiary): SBR01 may not repeat within a claim"
+            )
+        for index, other in enumerate(self.other_payers):
+            numbers = [adjudicated.line for adjudicated in other.lines]
+            beyond = [n for n in numbers if n > len(self.lines)]
+            if beyond:
+                raise ValueError(
+                    f"other_payers[{index}].lines: line {beyond[0]} is not one of the "
+                    f"claim's {len(self.lines)} lines"
+                )
         return self
 
     @model_validator(mode="after")
@@ -378,18 +599,9 @@ def _fast_json(text: str, source: str) -> ClaimsFile | None:
     return ClaimsFile.model_construct(source=source, claims=claims)
 
 
-def _claim_label(index: int, raw: Any) -> str:
-    if isinstance(raw, dict) and isinstance(raw.get("id"), str | int):
-        return f"claim {raw['id']}"
-    return f"claims[{index}]"
-
-
-def _under(label: str) -> Callable[[tuple[int | str, ...]], str]:
-    return lambda loc: f"{label}: {dotted(loc) or '(claim)'}"
-
-
 _CLAIM_LIST = TypeAdapter(list[Claim])
 _CLAIM = TypeAdapter(Claim)
+_PROVIDER = TypeAdapter(BillingProvider)
 
 
 def claim_json(claim: Claim) -> bytes:
@@ -413,82 +625,223 @@ def revised(claim: Claim, source: str, **changes: Any) -> Claim:
     try:
         return replace(claim, **changes)
     except ValidationError as exc:
-        label = f"claim {claim.id}"
-        raise InputError(problems_from_validation_error(exc, source, _under(label))) from None
+        raise InputError(
+            problems_from_validation_error(
+                exc, source, lambda loc: _location(claim.id, dotted(loc))
+            )
+        ) from None
 
 
-def _claim_or_problems(item: Any, index: int, source: str, problems: list[Problem]) -> Claim | None:
-    label = _claim_label(index, item)
+class PartialClaim(Claim):
+    """A claim that failed its schema, as far as it parsed: for the content
+    checks only (see :func:`claimferry.validation.salvage`), never written."""
+
+    __slots__ = ()
+
+
+def is_partial(claim: Claim) -> bool:
+    """Whether a check may meet :class:`~claimferry.validation.Unparsed` values in ``claim``."""
+    return isinstance(claim, PartialClaim)
+
+
+@plain_dataclass(frozen=True)
+class CheckedClaims:
+    """A claims file read without stopping at the first problem.
+
+    ``claims`` passed the schema; ``partial`` did not, and hold what parsed,
+    for the content checks; ``findings`` are the schema and duplicate-id
+    errors. Only a file without findings may be built from.
+    """
+
+    source: str
+    claims: list[Claim]
+    partial: list[Claim]
+    findings: list[Finding]
+    order: dict[str, int]
+    """Each claim id's position in the file, to report findings in file order."""
+    count: int
+    """Claims in the file, whether they parsed or not."""
+    payers: dict[str, str]
+    """Each claim id's payer id, where it parsed (the first claim's, for a repeated id)."""
+
+    def raise_findings(self) -> ClaimsFile:
+        """The file, or :class:`InputError` with every finding as a problem."""
+        if self.findings:
+            raise InputError(
+                Problem(self.source, _location(f.claim_id, f.field), f.message)
+                for f in self.findings
+            )
+        return ClaimsFile(source=self.source, claims=self.claims)
+
+
+def _location(claim_id: str | None, field: str | None) -> str:
+    if claim_id is None:
+        return field or ""
+    return f"{claim_label(claim_id)}: {field or '(claim)'}"
+
+
+def _claim_key(index: int, raw: Any) -> str:
+    """The claim id as written, or the claim's place when it has none worth showing."""
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str | int):
+        return str(raw["id"]).strip() or f"claims[{index}]"
+    return f"claims[{index}]"
+
+
+def _claim_or_partial(
+    item: Any, key: str, findings: list[Finding]
+) -> tuple[Claim | None, Claim | None]:
+    """The claim, or what parsed of it; its schema errors go to ``findings``."""
     if not isinstance(item, dict):
-        problems.append(Problem(source, label, "expected a mapping"))
-        return None
+        findings.append(
+            Finding(Severity.ERROR, "CLAIM-SHAPE", "expected a mapping", key, None, "schema")
+        )
+        return None, None
     try:
-        return _CLAIM.validate_python(item)
+        return _CLAIM.validate_python(item), None
     except ValidationError as exc:
-        problems += problems_from_validation_error(exc, source, _under(label))
-        return None
+        findings += findings_from_validation_error(exc, key)
+        partial: Claim = salvage(PartialClaim, item, exc, _CONFIG)
+        object.__setattr__(partial, "id", key)  # an id that failed is still its label
+        return None, partial
 
 
-def parse_claims(data: Any, source: str) -> ClaimsFile:
-    """Check a parsed document; raise :class:`InputError` with every problem found."""
+def _provider_or_partial(data: dict[str, Any]) -> tuple[Any, bool]:
+    """The file's billing provider (or what parsed of it, or ``None`` when not
+    given), and whether it passed its schema."""
+    raw = data.get("billing_provider")
+    if raw is None:
+        return None, True
+    if not isinstance(raw, dict):
+        return Unparsed("billing_provider"), False
+    try:
+        return _PROVIDER.validate_python(raw), True
+    except ValidationError as exc:
+        return salvage(BillingProvider, raw, exc, _CONFIG), False
+
+
+def check_claims_data(data: Any, source: str) -> CheckedClaims:
+    """Check a parsed document; every problem becomes a finding, none stops the rest."""
     if not isinstance(data, dict):
-        raise InputError([Problem(source, "", "expected a mapping with 'claims'")])
+        finding = Finding(
+            Severity.ERROR,
+            "FILE-SHAPE",
+            "expected a mapping with 'claims'",
+            validator="schema",
+            fix="see docs/claims.md for the file's layout",
+        )
+        return CheckedClaims(source, [], [], [finding], {}, 0, {})
+    findings: list[Finding] = []
     try:
         shape: _FileShape | None = _FileShape.model_validate(data)
     except ValidationError as exc:
         # Claims are checked one by one below; report file-level problems with theirs.
-        file_problems = [
-            p
-            for p in problems_from_validation_error(exc, source)
-            if not p.location.startswith("claims[")
+        findings += [
+            f
+            for f in findings_from_validation_error(exc, None)
+            if not (f.field or "").startswith("claims[")
         ]
         shape = None
-    else:
-        file_problems = []
     raw = data.get("claims")
     raw_claims: list[Any] = raw if isinstance(raw, list) else []
-    problems = list(file_problems)
-    claims: list[Claim] = []
-    seen: dict[str, int] = {}
-    default_provider = shape.billing_provider if shape is not None else None
+    keys = [_claim_key(index, item) for index, item in enumerate(raw_claims)]
     try:
         with _gc_paused():
-            parsed: list[Claim | None] = list(_CLAIM_LIST.validate_python(raw_claims))
+            parsed: list[tuple[Claim | None, Claim | None]] = [
+                (claim, None) for claim in _CLAIM_LIST.validate_python(raw_claims)
+            ]
     except ValidationError:
         # Check claims one by one so every problem is labelled with its claim id.
         parsed = [
-            _claim_or_problems(item, i, source, problems) for i, item in enumerate(raw_claims)
+            _claim_or_partial(item, key, findings)
+            for item, key in zip(raw_claims, keys, strict=True)
         ]
-    for index, claim in enumerate(parsed):
-        if claim is None:
-            continue
-        label = _claim_label(index, raw_claims[index])
-        if claim.billing_provider is None:
-            if default_provider is None:
-                if shape is not None:
-                    problems.append(
-                        Problem(
-                            source,
-                            f"{label}: billing_provider",
-                            "required here or at the top of the file",
-                        )
-                    )
-                continue
-            if isinstance(raw_claims[index], dict):  # built here from the dict: ours alone
-                _attach_provider(claim, default_provider)
-            else:
-                claim = replace(claim, billing_provider=default_provider)
-        if claim.id in seen:
-            problems.append(
-                Problem(
-                    source, f"{label}: id", f"duplicate claim id (also claims[{seen[claim.id]}])"
+    # the file's shape fails with any claim that is not a mapping: its provider may still pass
+    default, whole = (shape.billing_provider, True) if shape else _provider_or_partial(data)
+    claims: list[Claim] = []
+    partial: list[Claim] = []
+    seen: dict[str, int] = {}
+    payers: dict[str, str] = {}
+    for index, (claim, salvaged) in enumerate(parsed):
+        if claim is not None and claim.billing_provider is None:
+            if default is not None and whole:
+                if isinstance(raw_claims[index], dict):  # built here from the dict: ours alone
+                    _attach_provider(claim, default)
+                else:
+                    claim = replace(claim, billing_provider=default)
+            else:  # the file's provider failed its schema, or is missing
+                salvaged, claim = _as_partial(claim), None
+        if salvaged is not None and salvaged.billing_provider is None:
+            object.__setattr__(
+                salvaged,
+                "billing_provider",
+                default if default is not None else Unparsed("billing_provider"),
+            )
+        if default is None and _lacks_provider(raw_claims[index]):
+            findings.append(_no_provider(keys[index]))
+        if isinstance(raw_claims[index], dict) and keys[index] in seen:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "CLAIM-ID-DUPLICATE",
+                    f"duplicate claim id (also claims[{seen[keys[index]]}])",
+                    keys[index],
+                    "id",
+                    "schema",
+                    fix="give each claim its own id; a correction of a sent claim is a "
+                    "replacement (frequency: replacement)",
                 )
             )
-        seen.setdefault(claim.id, index)
-        claims.append(claim)
-    if problems:
-        raise InputError(problems)
-    return ClaimsFile(source=source, claims=claims)
+        seen.setdefault(keys[index], index)
+        if keys[index] not in payers:
+            payer_id = _payer_id(claim or salvaged)
+            if payer_id is not None:
+                payers[keys[index]] = payer_id
+        if claim is not None:
+            claims.append(claim)
+        elif salvaged is not None:
+            partial.append(salvaged)
+    return CheckedClaims(source, claims, partial, findings, seen, len(raw_claims), payers)
+
+
+def _no_provider(key: str) -> Finding:
+    return Finding(
+        Severity.ERROR,
+        "FIELD-MISSING",
+        "required here or at the top of the file",
+        key,
+        "billing_provider",
+        "schema",
+        fix="give the claim a billing_provider, or one at the top of the file for all claims",
+    )
+
+
+def _payer_id(claim: Claim | None) -> str | None:
+    """The claim's payer id, when it parsed."""
+    try:
+        payer_id = claim.payer.id if claim is not None else None
+    except UnparsedError:
+        return None
+    return payer_id if isinstance(payer_id, str) else None
+
+
+def _lacks_provider(raw: Any) -> bool:
+    return isinstance(raw, dict) and raw.get("billing_provider") is None
+
+
+_CLAIM_FIELDS = tuple(field.name for field in fields(Claim))
+
+
+def _as_partial(claim: Claim) -> Claim:
+    """A valid claim as a :class:`PartialClaim`, to take a provider that failed its schema."""
+    partial = object.__new__(PartialClaim)
+    for name in _CLAIM_FIELDS:
+        object.__setattr__(partial, name, getattr(claim, name))
+    return partial
+
+
+def parse_claims(data: Any, source: str) -> ClaimsFile:
+    """Check a parsed document; raise :class:`InputError` with every problem found."""
+    return check_claims_data(data, source).raise_findings()
 
 
 CLAIMS_FILE_LIMIT = 200 * 1_000_000
@@ -497,7 +850,17 @@ CLAIMS_FILE_LIMIT_ENV = "CLAIMFERRY_CLAIMS_FILE_LIMIT_MB"
 
 
 def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile:
-    """Load a YAML or JSON claims file (see docs/claims.md)."""
+    """Load a YAML or JSON claims file (see docs/claims.md); :class:`InputError` if it
+    has any problem."""
+    return check_claims_file(path, max_bytes=max_bytes).raise_findings()
+
+
+def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> CheckedClaims:
+    """Read a YAML or JSON claims file and report every schema problem as a finding.
+
+    A file that cannot be read as a document at all (too big, not YAML) is an
+    :class:`InputError`: there are no claims to check.
+    """
     text = read_text(
         path,
         what="claims file",
@@ -508,5 +871,10 @@ def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile
     source = str(path)
     if path.suffix.lower() == ".json":
         check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
-        return _fast_json(text, source) or parse_claims(parse_json(text, source), source)
-    return parse_claims(parse_yaml(text, source), source)
+        fast = _fast_json(text, source)
+        if fast is not None:
+            order = {claim.id: index for index, claim in enumerate(fast.claims)}
+            payers = {claim.id: claim.payer.id for claim in fast.claims}
+            return CheckedClaims(source, fast.claims, [], [], order, len(fast.claims), payers)
+        return check_claims_data(parse_json(text, source), source)
+    return check_claims_data(parse_yaml(text, source), source)

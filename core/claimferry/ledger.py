@@ -426,7 +426,7 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE enrollments ADD COLUMN deleted_at TEXT;
     ALTER TABLE enrollment_history ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
     """,
-    # alerts: how far each account's events were told, digests not yet delivered,
+    # 6: alerts: how far each account's events were told, digests not yet delivered,
     # and the claims already alerted as overdue
     """
     CREATE TABLE alert_cursors (
@@ -457,7 +457,7 @@ _MIGRATIONS: list[str] = [
         at TEXT NOT NULL
     );
     """,
-    # the vendor's credential store (credstore.py): secrets sealed under a per-account data
+    # 7: the vendor's credential store (credstore.py): secrets sealed under a per-account data
     # key, the data key wrapped by a master key that is never stored here
     """
     CREATE TABLE stored_credentials (
@@ -470,6 +470,19 @@ _MIGRATIONS: list[str] = [
         set_at TEXT NOT NULL,
         rewrapped_at TEXT
     );
+    """,
+    # 8: secondary and tertiary claims built from a claim's remittance, by their own id
+    """
+    CREATE TABLE next_payer_claims (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        original_row INTEGER NOT NULL REFERENCES claims(id),
+        claim_id TEXT NOT NULL,
+        responsibility TEXT NOT NULL,
+        built_at TEXT NOT NULL,
+        UNIQUE (account, claim_id)
+    );
+    CREATE INDEX next_payer_claims_by_original ON next_payer_claims (original_row);
     """,
 ]
 
@@ -1140,6 +1153,40 @@ class Ledger:
                 "SELECT * FROM claim_events WHERE claim_row = ? ORDER BY id", (row,)
             )
         ]
+
+    def link_next_payer_claim(
+        self, account: str, original_row: int, claim_id: str, responsibility: str
+    ) -> None:
+        """Record that ``claim_id`` bills the next payer for the claim at ``original_row``;
+        built again (from a later 835), the link follows the latest."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO next_payer_claims (account, original_row, claim_id, responsibility, "
+                "built_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, claim_id) DO UPDATE SET "
+                "original_row = excluded.original_row, responsibility = excluded.responsibility, "
+                "built_at = excluded.built_at",
+                (account, original_row, claim_id, responsibility, _now()),
+            )
+
+    def next_payer_links(self, account: str, claim_id: str) -> tuple[str | None, list[str]]:
+        """The claim ``claim_id`` was built from (it bills the next payer), and the
+        claims built from it, as ``responsibility claim_id``."""
+        db = self._db
+        found = db.execute(
+            "SELECT c.claim_id FROM next_payer_claims n JOIN claims c ON c.id = n.original_row "
+            "WHERE n.account = ? AND n.claim_id = ?",
+            (account, claim_id),
+        ).fetchone()
+        built = [
+            f"{r[0]} {r[1]}"
+            for r in db.execute(
+                "SELECT n.responsibility, n.claim_id FROM next_payer_claims n "
+                "JOIN claims c ON c.id = n.original_row "
+                "WHERE c.account = ? AND c.claim_id = ? ORDER BY n.id",
+                (account, claim_id),
+            )
+        ]
+        return (found[0] if found is not None else None), built
 
     def latest_claim(self, account: str, claim_id: str) -> ClaimRecord | None:
         row = self._db.execute(

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from claimferry.aging import AWAITING, FINAL, overdue_reason, replaced_submissions
 from claimferry.config import Account, Config
 from claimferry.credentials import read_private_file
 from claimferry.errors import ClaimferryError, CredentialError
@@ -234,9 +235,6 @@ def _overdue_alerts(ledger: Ledger, account: Account, now: datetime) -> list[Ale
     SQL keeps only claims old enough to be overdue (ISO times in UTC compare
     as text), so a fetch does not read every open claim of a large account.
     """
-    # the one definition of overdue, shared with ``status --overdue``
-    from claimferry.cli.lifecycle import AWAITING, FINAL, _overdue, _replacements
-
     hours, days = account.overdue_after_hours, account.overdue_after_days
     finals, awaiting = sorted(FINAL), sorted(AWAITING)
     candidates = ledger.db.execute(
@@ -257,14 +255,14 @@ def _overdue_alerts(ledger: Ledger, account: Account, now: datetime) -> list[Ale
         return []
     batches = {b.id: b for b in ledger.batches(account.name)}
     records = ledger.claims(account=account.name)
-    superseded = _replacements(records, batches)
+    superseded = replaced_submissions(records, batches)
     by_row = {r.row: r for r in records}
     alerts = []
     for (row,) in candidates:
         record = by_row[row]
         batch = batches.get(record.batch_id) if record.batch_id is not None else None
         sent_at = datetime.fromisoformat(batch.created_at) if batch is not None else None
-        why = None if row in superseded else _overdue(record, sent_at, (hours, days), now)
+        why = None if row in superseded else overdue_reason(record, sent_at, (hours, days), now)
         if why is None:
             continue
         ledger.db.execute(

@@ -77,17 +77,22 @@ def validate_claims(
     context: ValidationContext,
     *,
     skip_enrollment: bool = False,
+    partial: Sequence[Claim] = (),
     started: Progress = _quiet,
 ) -> list[Finding]:
     """Run every validator; findings are tagged with the validator that made them.
 
-    ``started`` hears each validator's name as it starts (a progress display)."""
+    ``partial`` are claims that failed their schema, as far as they parsed:
+    only validators that take them see them. ``started`` hears each
+    validator's name as it starts (a progress display).
+    """
     findings: list[Finding] = []
     for validator in pm.enrollment_validators():
         if skip_enrollment and validator.kind == "enrollment":
             continue
         started(validator.name)
-        for finding in validator.check(claims, context):
+        given = [*claims, *partial] if validator.partial_claims and partial else claims
+        for finding in validator.check(given, context):
             findings.append(
                 finding if finding.validator else replace(finding, validator=validator.name)
             )

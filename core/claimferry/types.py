@@ -95,6 +95,11 @@ class EnrollmentValidator(_Named):
     kind: Literal["content", "enrollment"] = "enrollment"
     """``content`` checks always run; ``enrollment`` checks can be bypassed in test
     mode with ``--no-enrollment-check`` (never in production)."""
+    partial_claims: bool = False
+    """Whether ``check`` also takes the claims that failed their schema, as far as
+    they parsed (``is_partial``): their failed values raise ``UnparsedError`` when
+    used, so run each rule through ``findings_of_parsed``. One pass then reports
+    the schema's problems and the content's together."""
 
 
 # --- claim transports ---------------------------------------------------------

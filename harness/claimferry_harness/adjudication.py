@@ -13,7 +13,14 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from claimferry_harness.reader import Claim, ElementError, Interchange, SegmentError, ServiceLine
+from claimferry_harness.reader import (
+    Claim,
+    ElementError,
+    Interchange,
+    PriorPayment,
+    SegmentError,
+    ServiceLine,
+)
 from claimferry_harness.rules import Adjustment, OtherPayer, ProcessingRules
 
 CENT = Decimal("0.01")
@@ -25,6 +32,7 @@ UNKNOWN_PAYER = ("A3", "116", "PR")
 REJECTED_BY_RULE = ("A7", "21", "")
 OUT_OF_BALANCE = ("A7", "400", "")
 INVALID_NPI = ("A7", "562", "85")
+COB_OUT_OF_BALANCE = ("A7", "400", "")
 
 PROCESSED_AS = {"P": "1", "S": "2", "T": "3"}
 """SBR01 payer responsibility -> CLP02 (other sequence codes count as primary)."""
@@ -196,7 +204,26 @@ def payer_check(claim: Claim, rules: ProcessingRules) -> Acknowledgment:
         return Acknowledgment(REJECTED_BY_RULE, "REJECTED BY HARNESS RULE reject_claim_ids")
     if rules.check_billing_npi and not valid_npi(claim.billing_npi):
         return Acknowledgment(INVALID_NPI, "BILLING PROVIDER NPI IS INVALID")
+    if not cob_balanced(claim):
+        return Acknowledgment(
+            COB_OUT_OF_BALANCE,
+            "OTHER PAYER PAID AND ADJUSTED AMOUNTS DO NOT ADD UP TO THE CHARGES (COB)",
+        )
     return Acknowledgment(ACCEPTED, "ACCEPTED BY PAYER")
+
+
+def _balances(prior: PriorPayment, charge: Decimal) -> bool:
+    return prior.paid is None or (prior.paid + prior.adjusted).quantize(CENT) == charge.quantize(
+        CENT
+    )
+
+
+def cob_balanced(claim: Claim) -> bool:
+    """Each earlier payer's line paid plus adjustments is the line's charge (2430); a
+    claim without line adjudication balances the same at claim level (2320)."""
+    if any(line.prior for line in claim.lines):
+        return all(_balances(p, line.charge) for line in claim.lines for p in line.prior)
+    return all(_balances(p, claim.charge) for p in claim.prior)
 
 
 # --- the 835 ----------------------------------------------------------------------
@@ -247,6 +274,24 @@ def _denied(line: ServiceLine, adjustment: Adjustment) -> LineRemit:
     return LineRemit(line, charge, ZERO, None, _adjusted((adjustment, charge)))
 
 
+def _after_prior_payers(claim: Claim, rules: ProcessingRules) -> tuple[LineRemit, ...]:
+    """A secondary payer pays what the last payer before it left on the patient, line
+    by line when that payer adjudicated the lines, else spread over the lines in order."""
+    by_line = any(line.prior for line in claim.lines)
+    left = claim.prior[-1].patient
+    out = []
+    for line in claim.lines:
+        charge = line.charge.quantize(CENT)
+        if by_line:
+            paid = min(line.prior[-1].patient, charge) if line.prior else ZERO
+        else:
+            paid = min(left, charge)
+            left -= paid
+        rest = (rules.prior_payer, charge - paid)
+        out.append(LineRemit(line, charge, paid, None, _adjusted(rest)))
+    return tuple(out)
+
+
 def remit(claim: Claim, rules: ProcessingRules) -> Remit:
     """The payer's decision for a claim it accepted; the first matching rule wins."""
     claim_id = claim.claim_id
@@ -264,6 +309,8 @@ def remit(claim: Claim, rules: ProcessingRules) -> Remit:
         return Remit(PREDETERMINATION, charge, lines)
     if rules.matches("deny_claim_ids", claim_id):
         return Remit(processed, charge, tuple(_denied(line, rules.denial) for line in claim.lines))
+    if claim.responsibility in ("S", "T") and claim.prior:
+        return Remit(processed, charge, _after_prior_payers(claim, rules))
     allowed_as: AllowedAmount = "paid"
     if rules.matches("deductible_claim_ids", claim_id):
         allowed_as = "deductible"

@@ -56,6 +56,24 @@ class SegmentError:
 
 
 @dataclass
+class PriorPayment:
+    """What an earlier payer did, as a COB claim reports it: AMT*D (claim) or SVD02
+    (line) paid, and its CAS adjustments in all and those put on the patient (PR)."""
+
+    paid: Decimal | None = None
+    adjusted: Decimal = Decimal(0)
+    patient: Decimal = Decimal(0)
+
+    def add_cas(self, seg: Segment) -> None:
+        for position in range(3, 19, 3):
+            amount = _amount(seg.element(position))
+            if amount is not None:
+                self.adjusted += amount
+                if seg.element(1) == "PR":
+                    self.patient += amount
+
+
+@dataclass
 class ServiceLine:
     procedure: str
     modifiers: tuple[str, ...]
@@ -65,6 +83,8 @@ class ServiceLine:
     prior_auth: bool = False
     control_number: str = ""
     """REF*6R, the line item control number the 835 must return."""
+    prior: list[PriorPayment] = field(default_factory=list)
+    """Loop 2430: each earlier payer's adjudication of the line (SVD, CAS)."""
 
 
 @dataclass
@@ -93,6 +113,8 @@ class Claim:
     responsibility: str = "P"
     prior_auth: bool = False
     lines: list[ServiceLine] = field(default_factory=list)
+    prior: list[PriorPayment] = field(default_factory=list)
+    """Loop 2320: each earlier payer's claim-level adjudication (AMT*D, CAS)."""
 
     @property
     def first_service_date(self) -> date | None:
@@ -313,7 +335,8 @@ class _ClaimCollector:
 
     It tracks only the loops it needs: 1000A submitter, 2010AA billing provider,
     2000B/2010BA/2010BB subscriber and payer, 2010CA patient, 2300 claim,
-    2320/2330 other-payer loops (skipped), 2400 lines.
+    2320 other payers' paid amounts and adjustments (2330 skipped), 2400 lines and
+    their 2430 line adjudications.
     """
 
     def __init__(self, txn: TransactionSet, ordinal: int) -> None:
@@ -351,6 +374,9 @@ class _ClaimCollector:
                 self.filing_code = seg.element(9)
             else:
                 self.other_payer = True
+                self.claim.prior.append(PriorPayment())
+        elif sid in ("AMT", "CAS", "SVD") and self.claim is not None:
+            self._prior_payment(self.claim, seg)
         elif sid == "CLM":
             self._claim(seg, position)
         elif sid == "LX" and self.claim is not None:
@@ -364,6 +390,19 @@ class _ClaimCollector:
                 self._error(seg, position, "2400", "8", ElementError(3, "1251", "8"))
             else:
                 self.line.service_date = when
+
+    def _prior_payment(self, claim: Claim, seg: Segment) -> None:
+        """AMT*D and CAS of a 2320 loop; SVD and CAS of a 2430 loop."""
+        if self.line is None:
+            if self.other_payer and claim.prior:
+                if seg.id == "AMT" and seg.element(1) == "D":
+                    claim.prior[-1].paid = _amount(seg.element(2))
+                elif seg.id == "CAS":
+                    claim.prior[-1].add_cas(seg)
+        elif seg.id == "SVD":
+            self.line.prior.append(PriorPayment(paid=_amount(seg.element(2))))
+        elif seg.id == "CAS" and self.line.prior:
+            self.line.prior[-1].add_cas(seg)
 
     def _hierarchy(self, level: str) -> None:
         self.claim = None
@@ -397,7 +436,7 @@ class _ClaimCollector:
 
     def _reference(self, seg: Segment) -> None:
         qualifier = seg.element(1)
-        if qualifier == "EI" and self.last_nm1 == "85":
+        if qualifier in ("EI", "SY") and self.last_nm1 == "85":
             self.billing = (self.billing[0], self.billing[1], seg.element(2))
         elif qualifier == "G1" and self.claim is not None and not self.other_payer:
             if self.line is not None:

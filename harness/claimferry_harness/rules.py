@@ -92,6 +92,10 @@ class ProcessingRules:
     predetermination: Adjustment = Adjustment("OA", "101")
     not_our_claim_ids: str | None = "NOTOURS"
     not_our_claim: Adjustment = Adjustment("CO", "109")
+    prior_payer: Adjustment = Adjustment("OA", "23")
+    """A secondary or tertiary payer pays what the payers before it left on the
+    patient and adjusts the rest of each line with this (CARC 23: the impact of
+    prior payers' adjudication)."""
     reversal_claim_ids: str | None = "REVERSE"
     corrected_percent: Decimal = Decimal(50)
     """The share of the first payment that the correction after a reversal pays."""

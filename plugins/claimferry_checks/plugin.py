@@ -15,4 +15,5 @@ def claimferry_enrollment_validators() -> Iterator[EnrollmentValidator]:
         check=check_claims,
         description="NPI check digits, code shapes, dates, amounts and TR3 situational rules",
         kind="content",
+        partial_claims=True,
     )

@@ -21,9 +21,12 @@ from claimferry.api import (
     Finding,
     Severity,
     ValidationContext,
+    findings_of_parsed,
+    is_partial,
     npi_problem,
     unfit_identifier,
 )
+from claimferry_checks.cob import check_other_payers
 from claimferry_checks.tables import CLAIM_FILING_CODES, PLACES_OF_SERVICE, US_STATES
 
 VALIDATOR = "content-checks"
@@ -44,12 +47,32 @@ _CENTS = Decimal("0.01")
 ClaimCheck = Callable[[Claim, ValidationContext], Iterator[Finding]]
 
 
+FIXES: dict[str, str] = {
+    "SERVICE-DATE-FUTURE": "correct the date, or send the claim once the service is given",
+    "SERVICE-DATE-RANGE": "correct the dates: the end date is on or after the start date",
+    "DIAGNOSIS-DUPLICATE": "remove the second one and renumber the lines' diagnosis_pointers",
+    "BIRTH-DATE-FUTURE": "correct the date from the member's insurance card",
+    "BIRTH-DATE-AFTER-SERVICE": "correct the birth date or the service dates",
+    "UNITS-NOT-POSITIVE": "bill at least one unit, or remove the line",
+    "CHARGE-NOT-POSITIVE": "give the line's charge, or remove the line",
+    "DIAGNOSIS-POINTER-DUPLICATE": "list each pointer once",
+    "SUBSCRIBER-ADDRESS": "add subscriber.address, or give 'patient' if someone else was seen",
+    "LINE-ID-DUPLICATE": "give each line its own id, or leave the ids out",
+    "TIMELY-FILING": "check the payer's filing limit before sending",
+}
+"""What to do, for the findings whose message says only what is wrong."""
+
+
 def _error(code: str, message: str, claim: Claim, field: str) -> Finding:
-    return Finding(Severity.ERROR, code, message, claim.id, field, VALIDATOR)
+    return Finding(
+        Severity.ERROR, code, message, claim.id, field, VALIDATOR, fix=FIXES.get(code, "")
+    )
 
 
 def _warning(code: str, message: str, claim: Claim, field: str) -> Finding:
-    return Finding(Severity.WARNING, code, message, claim.id, field, VALIDATOR)
+    return Finding(
+        Severity.WARNING, code, message, claim.id, field, VALIDATOR, fix=FIXES.get(code, "")
+    )
 
 
 def _npis(claim: Claim) -> Iterator[tuple[str, str]]:
@@ -60,6 +83,13 @@ def _npis(claim: Claim) -> Iterator[tuple[str, str]]:
         yield "referring_provider.npi", claim.referring_provider.npi
     if claim.service_facility is not None and claim.service_facility.npi is not None:
         yield "service_facility.npi", claim.service_facility.npi
+    if claim.supervising_provider is not None:
+        yield "supervising_provider.npi", claim.supervising_provider.npi
+    for index, line in enumerate(claim.lines):
+        if line.rendering_provider is not None:
+            yield f"lines[{index}].rendering_provider.npi", line.rendering_provider.npi
+        if line.referring_provider is not None:
+            yield f"lines[{index}].referring_provider.npi", line.referring_provider.npi
 
 
 def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
@@ -70,6 +100,12 @@ def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
         yield "patient.address", claim.patient.address
     if claim.service_facility is not None:
         yield "service_facility.address", claim.service_facility.address
+    pay_to = claim.provider().pay_to_address
+    if pay_to is not None:
+        yield "billing_provider.pay_to_address", pay_to
+    for index, other in enumerate(claim.other_payers):
+        if other.subscriber.address is not None:
+            yield f"other_payers[{index}].subscriber.address", other.subscriber.address
 
 
 def check_npis(claim: Claim, context: ValidationContext) -> Iterator[Finding]:
@@ -441,6 +477,13 @@ def _identifiers(claim: Claim) -> Iterator[tuple[str, str]]:
         yield "prior_authorization", claim.prior_authorization
     if claim.payer_claim_number is not None:
         yield "payer_claim_number", claim.payer_claim_number
+    for index, other in enumerate(claim.other_payers):
+        yield f"other_payers[{index}].payer.id", other.payer.id
+        yield f"other_payers[{index}].subscriber.member_id", other.subscriber.member_id
+        if other.subscriber.group_number is not None:
+            yield f"other_payers[{index}].subscriber.group_number", other.subscriber.group_number
+        if other.payer_claim_number is not None:
+            yield f"other_payers[{index}].payer_claim_number", other.payer_claim_number
 
 
 _UNFIT_IDENTIFIER = "must not contain * : ^ ~ or characters outside printable ASCII"
@@ -490,10 +533,22 @@ def _names(claim: Claim) -> Iterator[tuple[str, str, str]]:
         ("patient", claim.patient),
         ("referring_provider", claim.referring_provider),
         ("rendering_provider", claim.rendering_provider),
+        ("supervising_provider", claim.supervising_provider),
+        *(
+            (f"other_payers[{index}].subscriber", other.subscriber)
+            for index, other in enumerate(claim.other_payers)
+        ),
+        *(
+            (f"lines[{index}].{role}", getattr(line, role))
+            for index, line in enumerate(claim.lines)
+            for role in ("rendering_provider", "referring_provider")
+        ),
     ):
         if person is not None:
             yield role, "first_name", person.first_name
             yield role, "last_name", person.last_name
+    for index, other in enumerate(claim.other_payers):
+        yield f"other_payers[{index}].payer", "name", other.payer.name
     if claim.service_facility is not None:
         yield "service_facility", "name", claim.service_facility.name
     for part, address in _addresses(claim):
@@ -541,11 +596,19 @@ CLAIM_CHECKS: tuple[ClaimCheck, ...] = (
     check_amounts,
     check_required_situations,
     check_provider_loops,
+    check_other_payers,
 )
 
 
 def check_claims(claims: Sequence[Claim], context: ValidationContext) -> Iterable[Finding]:
-    """Every check over every claim; all findings, none stops the others."""
+    """Every check over every claim; all findings, none stops the others.
+
+    A claim that failed its schema is checked as far as it parsed.
+    """
     for claim in claims:
+        if is_partial(claim):
+            for check in CLAIM_CHECKS:
+                yield from findings_of_parsed(check(claim, context))
+            continue
         for check in CLAIM_CHECKS:
             yield from check(claim, context)

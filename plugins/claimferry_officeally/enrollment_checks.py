@@ -37,17 +37,14 @@ ERA_ENROLLMENT = "ERA-ENROLLMENT"
 NON_PAR = "NON-PAR"
 SECONDARY_NOT_ELECTRONIC = "SECONDARY-NOT-ELECTRONIC"
 
-_NOT_PRIMARY = {"secondary", "tertiary", "s", "t"}
-
 
 def is_secondary(claim: Claim) -> bool:
     """Whether the claim goes to a payer after the primary (SBR01 ``S`` or ``T``).
 
-    The claim model has no coordination-of-benefits claims yet: every claim is
-    written as primary. When it gains ``payer_responsibility``, this rule
-    applies unchanged.
+    Every rule below then applies to that payer, the claim's ``payer``: its
+    listing, its EDI and ERA enrollment and its SECONDARY column.
     """
-    return str(getattr(claim, "payer_responsibility", "primary")).lower() in _NOT_PRIMARY
+    return claim.payer_responsibility != "primary"
 
 
 def _error(code: str, message: str, claim: Claim, field: str) -> Finding:
@@ -127,7 +124,8 @@ def check_claim(
     if is_secondary(claim) and not all(item.secondary for item in plans):
         yield _error(
             SECONDARY_NOT_ELECTRONIC,
-            f"this is a secondary claim and {payer} takes no secondary claims electronically "
+            f"this is a {claim.payer_responsibility} claim and {payer} takes no secondary "
+            "claims electronically "
             "through Office Ally: send it on paper (CMS-1500 with the primary payer's EOB) "
             "or directly to the payer",
             claim,

@@ -196,17 +196,17 @@ def test_content_json_includes_what_a_subclass_adds() -> None:
     """Two claims that differ only in a subclass's field must not hash alike."""
 
     @dataclass(frozen=True, slots=True, kw_only=True)
-    class CobClaim(Claim):
-        payer_responsibility: str = "primary"
+    class VendorClaim(Claim):
+        vendor_code: str = "none"
 
     claim = load_claims(EXAMPLE).claims[0]
     fields = {f.name: getattr(claim, f.name) for f in fields_of(claim)}
-    primary = CobClaim(**fields)
-    secondary = CobClaim(**fields, payer_responsibility="secondary")
-    assert claim_json(primary) != claim_json(secondary)
-    assert json.loads(claim_json(secondary))["payer_responsibility"] == "secondary"
+    plain = VendorClaim(**fields)
+    coded = VendorClaim(**fields, vendor_code="x7")
+    assert claim_json(plain) != claim_json(coded)
+    assert json.loads(claim_json(coded))["vendor_code"] == "x7"
     assert json.loads(claim_json(claim)) == {
-        k: v for k, v in json.loads(claim_json(primary)).items() if k != "payer_responsibility"
+        k: v for k, v in json.loads(claim_json(plain)).items() if k != "vendor_code"
     }
 
 
@@ -299,7 +299,7 @@ def test_validate_refuses_a_51_character_prior_authorization_with_exit_2(
     path = _with_reference(tmp_path, "SUN-1001", ("prior_authorization",), "A" * 51)
     result = CliRunner().invoke(create_cli(plugin_manager), ["validate", str(path)])
     assert result.exit_code == 2
-    assert f"{path}: claim SUN-1001: prior_authorization: " in result.stderr
+    assert f"{path}: claim SUN-1001: prior_authorization: " in result.stdout
     assert "Traceback" not in result.output and "A" * 51 not in result.output
 
 

@@ -64,7 +64,7 @@ def test_validate_ok_and_json(run) -> None:
     assert "2 claims" in result.stdout
     result = run("validate", str(EXAMPLE), "--json")
     data = json.loads(result.stdout)
-    assert data["valid"] is True and data["claims"] == 2
+    assert data["ok"] is True and data["summary"]["claims"] == 2
 
 
 def test_validate_bad_file_exit_2_every_problem_no_traceback(run, tmp_path: Path) -> None:
@@ -76,16 +76,9 @@ def test_validate_bad_file_exit_2_every_problem_no_traceback(run, tmp_path: Path
     result = run("validate", str(bad))
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert f"{bad}: claim SUN-1001: lines[0].charge" in result.stderr
-    assert f"{bad}: claim SUN-1002: subscriber.gender" in result.stderr
-    assert result.stdout == ""
-    result = run("validate", str(bad), "--json")  # the same problems, each with file and path
-    assert result.exit_code == 2
-    error = json.loads(result.stdout)["error"]
-    paths = [(p["file"], p["path"]) for p in error["problems"]]
-    assert (str(bad), "claim SUN-1001: lines[0].charge") in paths
-    assert (str(bad), "claim SUN-1002: subscriber.gender") in paths
-    assert (error["file"], error["path"]) == paths[0]
+    assert f"{bad}: claim SUN-1001: lines[0].charge" in result.stdout
+    assert f"{bad}: claim SUN-1002: subscriber.gender" in result.stdout
+    assert f"2 errors, 1 warning in {bad} (2 claims)" in result.stdout
 
 
 def test_content_findings_block_with_exit_2(run, tmp_path: Path) -> None:
@@ -209,7 +202,7 @@ def test_a_bug_is_one_line_not_a_traceback(run, monkeypatch: pytest.MonkeyPatch)
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("claimferry.cli.commands.load_claims", broken)
+    monkeypatch.setattr("claimferry.cli.commands.check_claims_file", broken)
     result = run("validate", str(EXAMPLE))
     assert result.exit_code == 1
     assert "unexpected internal error (ZeroDivisionError)" in result.stderr
@@ -279,7 +272,7 @@ TRANSACTION = ("--transaction", "837P", "--status", "approved")
 
 # (command words, the arguments of a failure, the error code, exit code)
 CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
-    (("validate",), ("BAD",), "input", 2),
+    (("validate",), ("BAD",), "invalid-claims", 2),
     (("build",), ("EXAMPLE", "--account", "nobody", "-o", "out.837"), "config", 2),
     (("submit",), ("EXAMPLE", "--account", "nobody"), "config", 2),
     (("fetch",), ("--account", "sunrise"), "failed", 1),
@@ -289,6 +282,12 @@ CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
     (("batches", "resend"), ("7",), "ledger", 1),
     (("batches", "abandon"), ("7",), "usage", 2),
     (("show",), ("missing.835",), "input", 2),
+    (
+        ("secondary", "build"),
+        ("--claims", "c.yaml", "--from-835", "x.835", "-o", "2.yaml"),
+        "usage",
+        2,
+    ),
     (("audit",), ("--account", "sunrsie"), "input", 2),
     (
         ("enrollment", "set"),
@@ -376,11 +375,29 @@ def test_a_failing_command_writes_one_error_document(
     assert error["message"].splitlines()[0] in result.stderr  # and the text for the log
 
 
+def test_an_input_error_lists_every_problem_with_its_file_and_path(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = json.loads(json.dumps(ACCOUNTS))
+    accounts["accounts"]["sunrise"]["mode"] = "prod"
+    accounts["accounts"]["sunrise"]["sftp"]["port"] = "twenty-two"
+    config = tmp_path / "broken-accounts.yaml"
+    config.write_text(yaml.safe_dump(accounts))
+    result = run("--config", str(config), "hostkey", "sunrise", "--json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    paths = [(p["file"], p["path"]) for p in error["problems"]]
+    assert (str(config), "accounts.sunrise.mode") in paths
+    assert (str(config), "accounts.sunrise.sftp.port") in paths
+    assert error["code"] == "config" and (error["file"], error["path"]) == paths[0]
+
+
 def test_blocking_findings_keep_the_validation_document(run, tmp_path: Path) -> None:
     result = run("validate", str(_bad_claims(tmp_path)), "--json")
     document = json.loads(result.stdout)
     assert result.exit_code == 2
-    assert document["ok"] is False and document["valid"] is False
+    assert document["ok"] is False and document["error"]["code"] == "invalid-claims"
+    assert document["error"]["file"].endswith("bad.yaml")
     assert "nothing was written or sent" in document["error"]["message"]
     assert any(f["field"] == "billing_provider.npi" for f in document["findings"])
 
@@ -407,7 +424,7 @@ def test_failures_before_the_command_runs_are_json_too(run, tmp_path: Path) -> N
 def test_success_documents_keep_their_shape(run) -> None:
     assert json.loads(run("status", "--json").stdout) == {"claims": [], "batches": []}
     assert json.loads(run("batches", "list", "--json").stdout) == []
-    assert json.loads(run("validate", str(EXAMPLE), "--json").stdout)["valid"] is True
+    assert json.loads(run("validate", str(EXAMPLE), "--json").stdout)["ok"] is True
 
 
 def test_exports_report_the_file_they_wrote(run, tmp_path: Path) -> None:

@@ -81,7 +81,9 @@ def test_progress_shows_on_a_terminal_and_leaves_results_alone(tmp_path: Path) -
     stdout, terminal, code = _on_terminal(["validate", str(SAMPLE)], tmp_path)
     assert code == 0, terminal
     assert "validating 4 claims" in terminal
-    assert stdout.startswith(f"{SAMPLE}: 4 claims")  # results on stdout, no bar in them
+    # results on stdout, no bar in them: the findings, then the summary
+    assert stdout.startswith("warning ZIP-PLUS4 ")
+    assert stdout.endswith(f"0 errors, 1 warning in {SAMPLE} (4 claims): ok\n")
     assert "validating" not in stdout
 
 
@@ -105,7 +107,8 @@ def test_an_upload_and_a_fetch_show_progress_on_a_terminal(e2e: E2E) -> None:
     assert code == 0, terminal
     assert "sending 4 claims for sunrise" in terminal
     assert "uploading " in terminal and "0:00:0" in terminal  # the step's time spent
-    assert stdout.startswith("uploaded ") and "(batch 1, 4 claims)" in stdout
+    # the findings and their summary, then what was sent
+    assert stdout.splitlines()[-1].startswith("uploaded ") and "(batch 1, 4 claims)" in stdout
     e2e.wait_answered(len(RESPONSE_MARKERS))
     stdout, terminal, code = _on_terminal([*config, "fetch", "--all"], e2e.tmp, e2e.state_dir)
     assert code == 0, terminal

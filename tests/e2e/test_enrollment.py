@@ -44,18 +44,20 @@ def test_unknown_payer_is_stopped_before_upload_and_rejected_a3_if_forced(
 
     result = e2e.run("validate", str(claims), "--account", ACCOUNT)
     assert result.exit_code == 2, result.output
-    assert f"{claims}: claim SUN-1001" in result.stderr
-    assert f"error PAYER-UNKNOWN payer.id: payer ID {UNKNOWN_PAYER} is not on" in result.stderr
+    assert (
+        f"error PAYER-UNKNOWN {claims}: claim SUN-1001: payer.id: payer ID {UNKNOWN_PAYER} "
+        "is not on"
+    ) in result.stdout
     assert "nothing was written or sent" in result.stderr
     report = json.loads(e2e.run("validate", str(claims), "--account", ACCOUNT, "--json").stdout)
-    assert report["valid"] is False
+    assert report["ok"] is False and report["error"]["code"] == "invalid-claims"
     assert [(f["code"], f["claim"]) for f in report["findings"] if f["severity"] == "error"] == [
         ("PAYER-UNKNOWN", "SUN-1001")
     ]
 
     result = e2e.run("submit", str(claims), "--account", ACCOUNT)
     assert result.exit_code == 2, result.output
-    assert "PAYER-UNKNOWN" in result.stderr and "nothing was written or sent" in result.stderr
+    assert "PAYER-UNKNOWN" in result.stdout and "nothing was written or sent" in result.stderr
     assert list(inbound.iterdir()) == []
     assert e2e.status() == {"claims": [], "batches": []}
 
@@ -131,30 +133,21 @@ def test_mixed_enrollment_states_give_one_grouped_report(e2e: E2E, payer_list: P
     result = e2e.run("validate", str(claims), "--account", ACCOUNT)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
-    lines = result.stderr.splitlines()
-    headers = [line for line in lines if line.startswith(f"{claims}:")]
-    # one group per claim with findings, each once, in claim order; none for SUN-1001
-    assert headers == [f"{claims}: claim {c}" for c in ("SUN-1002", "SUN-1003", "SUN-1004")]
-
-    def group(claim_id: str) -> list[str]:
-        start = lines.index(f"{claims}: claim {claim_id}") + 1
-        end = next(
-            (i for i in range(start, len(lines)) if not lines[i].startswith("  ")), len(lines)
-        )
-        return [line.strip() for line in lines[start:end]]
-
-    ccah = group("SUN-1002")
-    assert ccah[0].startswith("error EDI-ENROLLMENT billing_provider.npi:")  # errors first
-    assert "was submitted" in ccah[0] and "not approved yet" in ccah[0]
-    assert any(line.startswith("warning ERA-ENROLLMENT") for line in ccah[1:])
-    fund = group("SUN-1003")
-    assert [line.split()[:2] for line in fund] == [["warning", "ERA-ENROLLMENT"]]
-    dhr = group("SUN-1004")
-    assert dhr[0].startswith("error EDI-ENROLLMENT") and "was rejected" in dhr[0]
-    assert "2 error(s): nothing was written or sent" in result.stderr
+    lines = [line for line in result.stdout.splitlines() if "ENROLLMENT" in line]
+    # errors first, each naming its claim and field; then the warnings; none for SUN-1001
+    assert [(line.split()[:2], line.split(": ")[1]) for line in lines] == [
+        (["error", "EDI-ENROLLMENT"], "claim SUN-1002"),
+        (["error", "EDI-ENROLLMENT"], "claim SUN-1004"),
+        (["warning", "ERA-ENROLLMENT"], "claim SUN-1002"),
+        (["warning", "ERA-ENROLLMENT"], "claim SUN-1003"),
+    ]
+    assert "billing_provider.npi: " in lines[0] and "was submitted" in lines[0]
+    assert "not approved yet" in lines[0] and "was rejected" in lines[1]
+    assert result.stdout.splitlines()[-1].startswith("2 errors, ")
+    assert "2 errors: nothing was written or sent" in result.stderr
 
     report = json.loads(e2e.run("validate", str(claims), "--account", ACCOUNT, "--json").stdout)
-    assert report["valid"] is False and report["claims"] == 4
+    assert report["ok"] is False and report["summary"]["claims"] == 4
     found = {(f["claim"], f["code"], f["severity"]) for f in report["findings"]}
     assert {
         ("SUN-1002", "EDI-ENROLLMENT", "error"),
@@ -170,4 +163,5 @@ def test_mixed_enrollment_states_give_one_grouped_report(e2e: E2E, payer_list: P
     _enroll(e2e, "DHRPM", "837P", "approved")
     result = e2e.ok("validate", str(claims), "--account", ACCOUNT)
     assert "4 claims" in result.stdout and "ok" in result.stdout
-    assert "error" not in result.stderr and "warning ERA-ENROLLMENT" in result.stderr
+    assert "0 errors, " in result.stdout and "warning ERA-ENROLLMENT" in result.stdout
+    assert not any(line.startswith("error") for line in result.output.splitlines())

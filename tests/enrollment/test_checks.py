@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
-from pydantic.dataclasses import dataclass
 
 from claimferry.claims import Claim
 from claimferry.config import Account
@@ -24,13 +23,6 @@ from claimferry_officeally.payers import PayerList, parse_payer_list
 from enrollment.support import NPI, TAX_ID, claim_data, make_claims
 
 ACCOUNT = Account(name="sunrise", clearinghouse="officeally", submitter_id="SUNRISE01")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CobClaim(Claim):
-    """A claim as it will be once the model has SBR01 (it has no secondary claims yet)."""
-
-    payer_responsibility: str = "primary"
 
 
 @pytest.fixture
@@ -150,18 +142,52 @@ def test_non_par_payer_is_a_warning(state: Path) -> None:
     assert "fee" in finding.message
 
 
+def _secondary(payer_id: str, responsibility: str = "secondary", claim_id: str = "C2") -> Claim:
+    """A claim to ``payer_id`` after a primary payer that paid it in full."""
+    primary = _claim(payer_id, claim_id=claim_id)
+    other = {
+        "responsibility": "primary",
+        "payer": {"name": "FIRST PLAN", "id": "FIRST1"},
+        "subscriber": {"member_id": "F1234567", "first_name": "Ava", "last_name": "Smith"},
+        "relationship": "self",
+        "filing_code": "CI",
+        "paid": str(primary.total_charge),
+    }
+    return TypeAdapter(Claim).validate_python(
+        {
+            **claim_data(claim_id, payer_id),
+            "payer_responsibility": responsibility,
+            "other_payers": [other] if responsibility == "secondary" else [
+                other, {**other, "responsibility": "secondary",
+                        "payer": {"name": "SECOND PLAN", "id": "SECOND2"}}],
+            "billing_provider": primary.billing_provider,
+        }
+    )  # fmt: skip
+
+
 def test_secondary_claim_to_a_payer_without_electronic_secondary_is_an_error(state: Path) -> None:
-    data = {**claim_data("C2", "OPEN1"), "payer_responsibility": "secondary"}
-    primary = _claim("OPEN1")
-    secondary = TypeAdapter(CobClaim).validate_python(
-        {**data, "billing_provider": primary.billing_provider}
-    )
-    assert checks.is_secondary(secondary) and not checks.is_secondary(primary)
-    assert _codes(_check(state, secondary)) == [
-        (checks.SECONDARY_NOT_ELECTRONIC, Severity.ERROR, "C2")
-    ]
+    secondary = _secondary("OPEN1")
+    assert checks.is_secondary(secondary) and not checks.is_secondary(_claim("OPEN1"))
+    [finding] = _check(state, secondary)
+    assert _codes([finding]) == [(checks.SECONDARY_NOT_ELECTRONIC, Severity.ERROR, "C2")]
+    assert finding.message.startswith("this is a secondary claim and SOME PAYER (OPEN1) takes")
+    tertiary = _secondary("OPEN1", "tertiary")
+    assert [f.message[:24] for f in _check(state, tertiary)] == ["this is a tertiary claim"]
     to_costly = replace(secondary, payer=_claim("COST1").payer)
     assert [f.code for f in _check(state, to_costly)] == [checks.NON_PAR]
+
+
+def test_payer_and_enrollment_rules_apply_to_the_secondary_payer(state: Path) -> None:
+    """The claim's payer is the one billed now: the secondary, whose listing and
+    enrollment count; the primary in other_payers (not on the list) is not checked."""
+    assert [f.code for f in _check(state, _secondary("NOPE1"))] == [checks.PAYER_UNKNOWN]
+    assert [f.code for f in _check(state, _secondary("ACME1"))] == [
+        checks.EDI_ENROLLMENT,
+        checks.ERA_ENROLLMENT,
+    ]
+    _enroll(state, "ACME1", "837P", "approved")
+    _enroll(state, "ACRA1", "835", "approved")
+    assert _check(state, _secondary("ACME1")) == []
 
 
 def test_no_payer_list_is_one_warning_per_run(tmp_path: Path) -> None:

@@ -213,17 +213,17 @@ def test_validate_build_and_strict_run_the_enrollment_checks(
     assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["PAYER-LIST-MISSING"]
     run("payers", "import", str(payers_csv))
     result = run("validate", str(claims), "--account", "sunrise")
-    assert result.exit_code == 0 and "warning NON-PAR payer.id" in result.stderr
+    assert result.exit_code == 0 and "warning NON-PAR" in result.stdout
     strict = run("validate", str(claims), "--account", "sunrise", "--strict")
     assert strict.exit_code == 2
     assert run("validate", str(claims)).exit_code == 0  # no account: no enrollment checks
     unknown = _claims_file(tmp_path, claim_data("C2", "NOPE1"))
     out = tmp_path / "out.837"
     built = run("build", str(unknown), "--account", "sunrise", "-o", str(out))
-    assert built.exit_code == 2 and "PAYER-UNKNOWN" in built.stderr and not out.exists()
+    assert built.exit_code == 2 and "PAYER-UNKNOWN" in built.stdout and not out.exists()
     enroll = _claims_file(tmp_path, claim_data("C3", "ACME1"))
     blocked = run("validate", str(enroll), "--account", "sunrise")
-    assert blocked.exit_code == 2 and "EDI-ENROLLMENT" in blocked.stderr
+    assert blocked.exit_code == 2 and "EDI-ENROLLMENT" in blocked.stdout
     run(
         "enrollment",
         "set",
@@ -238,7 +238,7 @@ def test_validate_build_and_strict_run_the_enrollment_checks(
         "approved",
     )
     passed = run("validate", str(enroll), "--account", "sunrise")
-    assert passed.exit_code == 0 and "ERA-ENROLLMENT" in passed.stderr
+    assert passed.exit_code == 0 and "ERA-ENROLLMENT" in passed.stdout
 
 
 def test_payers_search_by_transaction_and_says_how_many_more(run: Run, payers_csv: Path) -> None:
@@ -331,7 +331,7 @@ def test_enrollment_delete_keeps_the_history(run: Run, tmp_path: Path, payers_cs
     assert deleted.exit_code == 0 and deleted.stdout.startswith("deleted: sunrise  payer ACME1")
     assert json.loads(run("enrollment", "list", "--json").stdout) == []
     blocked = run("validate", str(claims), "--account", "sunrise")
-    assert blocked.exit_code == 2 and "EDI-ENROLLMENT" in blocked.stderr
+    assert blocked.exit_code == 2 and "EDI-ENROLLMENT" in blocked.stdout
     [kept] = json.loads(run("enrollment", "list", "--deleted", "--history", "--json").stdout)
     assert kept["deleted_at"] and kept["status"] == "approved"
     assert [(h["status"], h["deleted"]) for h in kept["history"]] == [

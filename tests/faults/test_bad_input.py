@@ -59,8 +59,8 @@ def refused(result: Result, *expected: str) -> str:
     assert "Traceback" not in result.output
     assert "internal error" not in result.output
     for text in expected:
-        assert text in result.stderr, result.stderr
-    return result.stderr
+        assert text in result.output, result.output
+    return result.output
 
 
 def example() -> dict[str, Any]:
@@ -411,5 +411,5 @@ def test_the_installed_command_exits_2_without_a_traceback(
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert f"{path}: " in done.stderr and expected in done.stderr
+    assert f"{path}: " in done.stdout + done.stderr and expected in done.stdout + done.stderr
     assert "Traceback" not in done.stderr + done.stdout

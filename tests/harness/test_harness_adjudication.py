@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from claimferry.claims import Claim, Payer, load_claims
 from claimferry.x12.segments import Segment
+from claimferry.x12.writer837 import write_837p
 from claimferry_harness import HarnessLogin, MockOfficeAlly
 from claimferry_harness.pytest_plugin import ResponseWaiter
 from harness.harness_support import Connect, Line, TestClaim, build_837, by_id, segments, upload
+from support.claim_files import DATA as CLAIMS_DATA
+from support.claim_files import ENVELOPE
 from support.x12judge import judge
 
 TWO_LINES = [Line("97153", "120.00", control="LINE-A"), Line("97155", "33.33", units="1")]
@@ -418,3 +422,66 @@ def test_test_files_not_forwarded_get_only_the_clearinghouse_answer(
         "277CA",
         "999",
     ]  # no payer saw it: no payer 277CA, no EDI Status Report rows, no 835
+
+
+def _cob_claims(**changes: object) -> list[Claim]:
+    """Our writer's secondary claim (tests/data/claims/secondary.yaml) billed to Aetna,
+    after Blue Cross paid 336 + 140 and left 48 + 20 coinsurance."""
+    claim = load_claims(CLAIMS_DATA / "secondary.yaml").claims[0]
+    return [dataclasses.replace(claim, payer=Payer(name="AETNA", id="60054"), **changes)]
+
+
+def test_a_secondary_payer_pays_what_the_primary_left_on_the_patient(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    data = write_837p(_cob_claims(), ENVELOPE)
+    sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
+    upload(sftp, data, "cob_837P.txt")
+    assert oa_harness.wait_idle(10)
+    answers = Answers(wait_for_responses(5))
+    verdict = judge(answers.one("_ERA_835_").read_bytes())
+    assert verdict, verdict.errors
+    remit = answers.remits()["SUN-2001S"]
+    assert remit.status == "2"  # processed as secondary
+    assert remit.amounts == (Decimal(680), Decimal(68), Decimal(0))
+    assert [(line.svc.element(3), line.cas) for line in remit.lines] == [
+        ("48", [("OA", "23", Decimal(432))]),
+        ("20", [("OA", "23", Decimal(180))]),
+    ]
+    assert [line.refs["6R"] for line in remit.lines] == ["SUN-2001S-1", "SUN-2001S-2"]
+
+
+def test_an_unbalanced_cob_claim_is_rejected_by_the_payers_277ca(
+    oa_harness: MockOfficeAlly,
+    oa_user: HarnessLogin,
+    connect: Connect,
+    wait_for_responses: ResponseWaiter,
+) -> None:
+    (claim,) = _cob_claims()
+    primary = claim.other_payers[0]
+    short = dataclasses.replace(primary.lines[0], paid=Decimal(300))  # 300 + 144 != 480
+    unbalanced = dataclasses.replace(
+        claim, other_payers=(dataclasses.replace(primary, lines=(short, primary.lines[1])),)
+    )
+    claim_level = dataclasses.replace(
+        claim,
+        id="SUN-2003S",
+        other_payers=(dataclasses.replace(primary, lines=(), paid=Decimal(600)),),
+    )  # 600 paid, no adjustments, on 680
+    data = write_837p([unbalanced, claim_level], ENVELOPE)
+    sftp = connect(oa_harness, oa_user.username, password=oa_user.password)
+    upload(sftp, data, "cob_837P.txt")
+    assert oa_harness.wait_idle(10)
+    answers = Answers(wait_for_responses(4))
+    assert not answers.named("_ERA_835_")
+    payer_277 = next(p for p in answers.named("_277CA_") if "_PAYER_" in p.name)
+    by_payer = _stc_by_claim(payer_277.read_bytes())
+    for claim_id in ("SUN-2001S", "SUN-2003S"):
+        stc, _ = by_payer[claim_id]
+        assert stc.components(1) == ["A7", "400"]
+        assert stc.element(12) == (
+            "OTHER PAYER PAID AND ADJUSTED AMOUNTS DO NOT ADD UP TO THE CHARGES (COB)"
+        )

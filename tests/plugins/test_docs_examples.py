@@ -225,6 +225,10 @@ NOT_OFFLINE = {
         "writes under /etc/claimferry; tests/core/test_credstore.py makes keys in a "
         "temporary folder"
     ),
+    ("secondary", "build"): (
+        "needs a claim the payer processed as primary with another payer on file; "
+        "tests/e2e/test_secondary.py runs it end to end against the mock"
+    ),
     ("batches", "resend"): (
         "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
     ),
@@ -277,10 +281,16 @@ def _command_path(words: list[str]) -> tuple[list[str], click.Command]:
 
 
 def _runnable(doc: Path) -> list[list[str]]:
+    """The doc's examples to run; one that reads a file a skipped example writes
+    (``-o FILE``) is skipped with it."""
     runs = []
+    unwritten: set[str] = set()
     for example in command_examples(doc):
         argv = shlex.split(example, comments=True)[1:]
-        if is_synopsis(example) or tuple(_command_path(argv)[0]) in NOT_OFFLINE:
+        if is_synopsis(example):
+            continue
+        if tuple(_command_path(argv)[0]) in NOT_OFFLINE or unwritten & set(argv):
+            unwritten.update(argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "-o")
             continue
         runs.append(argv)
     return runs

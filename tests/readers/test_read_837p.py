@@ -13,7 +13,7 @@ from unittest.mock import ANY
 import pytest
 from click.testing import CliRunner
 
-from claimferry.claims import Claim, load_claims
+from claimferry.claims import RESPONSIBILITY_CODES, Claim, load_claims
 from claimferry.cli.app import create_cli
 from claimferry.errors import InputError
 from claimferry.manager import PluginManager
@@ -87,7 +87,8 @@ def test_what_the_writer_sent_reads_back_claim_by_claim(tmp_path: Path, claims_f
         assert got.place_of_service == claim.place_of_service
         replaced = claim.payer_claim_number if claim.frequency != "original" else None
         assert got.payer_claim_number == (replaced or "")
-        assert (got.payer_id, got.payer_responsibility) == (claim.payer.id, "P")
+        responsibility = RESPONSIBILITY_CODES[claim.payer_responsibility]
+        assert (got.payer_id, got.payer_responsibility) == (claim.payer.id, responsibility)
         assert got.filing_code == claim.subscriber.filing_code
         assert got.billing_provider_npi == claim.provider().npi
         assert got.subscriber.person.id == claim.subscriber.member_id

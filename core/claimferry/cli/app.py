@@ -49,9 +49,16 @@ class InputProblem(click.ClickException):
 
 
 class BadInput(click.ClickException):
-    """Bad input found after argument parsing: exit code 2, like click's usage errors."""
+    """Bad input found after argument parsing: exit code 2, like click's usage errors.
+
+    ``code`` and ``file`` go into the ``--json`` error document.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, code: str = "input", file: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.file = code, file
 
 
 def command_error(message: str, exit_code: int) -> click.ClickException:
@@ -174,7 +181,7 @@ class Interrupt(click.ClickException):
 def error_document(exc: click.ClickException, code: str, problems: list[Problem]) -> dict[str, Any]:
     """``{"ok": false, "error": {...}}``, the shape docs/configuration.md gives."""
     listed = [_problem_json(p) for p in problems]
-    where = listed[0] if listed else {"file": None, "path": None}
+    where = listed[0] if listed else {"file": getattr(exc, "file", None), "path": None}
     param = getattr(exc, "param", None)
     if isinstance(exc, click.UsageError) and param is not None:
         option = isinstance(param, click.Option) and param.opts
@@ -247,7 +254,7 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
     if isinstance(exc, ClaimferryError):
         return command_error(str(exc), exc.exit_code), exc.code, []
     if isinstance(exc, BadInput):
-        return exc, InputError.code, []
+        return exc, exc.code, []
     if isinstance(exc, click.UsageError):
         return exc, "usage", []
     if isinstance(exc, click.ClickException):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,14 @@ from typing import Any
 import click
 
 from claimferry import notify, pipeline
-from claimferry.claims import Claim, load_claims
+from claimferry.claims import Claim, check_claims_file
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
+from claimferry.cli.findings import FindingsReport
 from claimferry.cli.output import Display, examples, plural, progress
 from claimferry.config import Account, find_config
 from claimferry.config_edit import pin_host_key
 from claimferry.errors import ClaimferryError
-from claimferry.findings import Finding, Severity, has_errors
+from claimferry.findings import has_errors
 from claimferry.ledger import Ledger
 from claimferry.storage import atomic_write, sha256_hex
 from claimferry.types import HostKey, ValidationContext
@@ -45,6 +45,7 @@ def register(cli: click.Group) -> None:
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
     from claimferry.cli.remits import remits
+    from claimferry.cli.secondary import secondary
 
     for command in (
         validate,
@@ -53,6 +54,7 @@ def register(cli: click.Group) -> None:
         fetch,
         status,
         remits,
+        secondary,
         batches,
         show,
         audit,
@@ -68,30 +70,51 @@ def register(cli: click.Group) -> None:
 # -- findings ------------------------------------------------------------------------
 
 
-def _findings_json(findings: Sequence[Finding]) -> list[dict[str, Any]]:
-    return [
-        {
-            "severity": f.severity.value,
-            "code": f.code,
-            "message": f.message,
-            "claim": f.claim_id,
-            "field": f.field,
-            "validator": f.validator,
-        }
-        for f in findings
-    ]
+_SHOWN = "claimferry.findings."
 
 
-def _print_findings(findings: Sequence[Finding], source: str) -> None:
-    """Grouped by claim, errors first, on stderr."""
-    grouped: dict[str | None, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        grouped[finding.claim_id].append(finding)
-    for claim_id in sorted(grouped, key=lambda c: (c is not None, c or "")):
-        click.echo(f"{source}: claim {claim_id}" if claim_id else f"{source}:", err=True)
-        for f in sorted(grouped[claim_id], key=lambda f: f.severity != Severity.ERROR):
-            field = f" {f.field}:" if f.field else ""
-            click.echo(f"  {f.severity.value} {f.code}{field} {f.message}", err=True)
+def _shown(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Kept for :func:`_check`, the one place findings print: commands never see them."""
+    ctx.meta[f"{_SHOWN}{param.name}"] = value
+    return value
+
+
+FINDINGS_OPTIONS = (
+    click.option(
+        "--all-findings",
+        is_flag=True,
+        expose_value=False,
+        callback=_shown,
+        help="Show every finding on its own line (as -v does); by default repeated ones are "
+        "grouped.",
+    ),
+    click.option(
+        "--max-findings",
+        type=click.IntRange(1),
+        metavar="N",
+        expose_value=False,
+        callback=_shown,
+        help="Print at most N finding lines (--json always lists every finding).",
+    ),
+)
+
+
+def findings_options(func: Any) -> Any:
+    for option in reversed(FINDINGS_OPTIONS):
+        func = option(func)
+    return func
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A claims file that passed: its claims, and the findings (warnings) to report."""
+
+    claims: list[Claim]
+    report: FindingsReport
+
+    def json(self) -> dict[str, Any]:
+        """The findings part of a command's JSON document."""
+        return {"findings": self.report.as_json(), "summary": self.report.summary()}
 
 
 def _check(
@@ -103,8 +126,13 @@ def _check(
     *,
     report_ok: bool,
     skip_enrollment: bool = False,
-) -> tuple[list[Claim], list[Finding]]:
-    """Load and validate; stop with exit code 2 when findings block."""
+) -> Checked:
+    """Load and validate in one pass: schema, duplicate ids and every validator.
+
+    Findings go to stdout with a summary line (in --json, into the command's
+    document); when they block, exit code 2 and nothing is written or sent.
+    With ``report_ok`` the caller prints the summary of a file that passed.
+    """
     account = app.account(account_name) if account_name else None
     if skip_enrollment and account is not None and account.is_production:
         raise click.UsageError(
@@ -113,40 +141,40 @@ def _check(
         )
     with progress(as_json) as display:
         with display.step(f"reading {claims_path.name}"):
-            loaded = load_claims(claims_path, max_bytes=app.claims_file_limit)
+            checked = check_claims_file(claims_path, max_bytes=app.claims_file_limit)
         context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
         validators = len(app.pm.enrollment_validators())
-        what = f"validating {plural(len(loaded.claims), 'claim')}"
+        what = f"validating {plural(checked.count, 'claim')}"
         with display.step(what, total=validators) as step:
-            findings = pipeline.validate_claims(
+            found = checked.findings + pipeline.validate_claims(
                 app.pm,
-                loaded.claims,
+                checked.claims,
                 context,
                 skip_enrollment=skip_enrollment,
+                partial=checked.partial,
                 started=lambda name: step.advance(f"{what}: {name}"),
             )
-    blocked = has_errors(findings, strict=strict)
-    if as_json and (report_ok or blocked):
-        emit_json(
-            {
-                "file": str(claims_path),
-                "claims": len(loaded.claims),
-                "valid": not blocked,
-                "findings": _findings_json(findings),
-            }
-        )
-    elif findings:
-        _print_findings(findings, str(claims_path))
+    unplaced = len(checked.order)
+    found.sort(key=lambda f: -1 if f.claim_id is None else checked.order.get(f.claim_id, unplaced))
+    report = FindingsReport(str(claims_path), checked.count, found, checked.payers)
+    blocked = has_errors(found, strict=strict)
+    if as_json and blocked:  # the findings, in the error document the group makes
+        emit_json(Checked([], report).json())
+    if not as_json:
+        ctx = click.get_current_context()
+        each = ctx.meta.get(f"{_SHOWN}all_findings") or ctx.find_root().params.get("verbose")
+        for line in report.lines(each=bool(each), limit=ctx.meta.get(f"{_SHOWN}max_findings")):
+            click.echo(line)
+        if found and (blocked or not report_ok):
+            click.echo(report.summary_line())
     if blocked:
-        errors = sum(f.severity == Severity.ERROR for f in findings)
-        warnings = len(findings) - errors
-        raise _blocked(errors, warnings, strict)
-    return loaded.claims, findings
+        message = _blocked_message(report, strict)
+        raise BadInput(message, code="invalid-claims", file=str(claims_path))
+    return Checked(checked.claims, report)
 
 
-def _blocked(errors: int, warnings: int, strict: bool) -> BadInput:
-    what = f"{errors} error(s)" + (f" and {warnings} warning(s) (--strict)" if strict else "")
-    return BadInput(f"{what}: nothing was written or sent")
+def _blocked_message(report: FindingsReport, strict: bool) -> str:
+    return f"{report.blocking(strict=strict)}: nothing was written or sent"
 
 
 # -- validate / build ----------------------------------------------------------------
@@ -172,6 +200,7 @@ def _note_skipped_enrollment(app: App, claims_path: Path) -> None:
 @CLAIMS_ARG
 @click.option("--account", "account_name", help="Also run checks that need the account.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@findings_options
 @json_option
 @pass_app
 def validate(
@@ -183,15 +212,14 @@ def validate(
     skipped, and a note on stderr says so.
     """
     try:
-        claims, findings = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
+        checked = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
     finally:
         if account_name is None:
             _note_skipped_enrollment(app, claims_path)
-    if not as_json:
-        click.echo(
-            f"{claims_path}: {len(claims)} claims, "
-            f"{sum(f.severity == Severity.WARNING for f in findings)} warning(s), ok"
-        )
+    if as_json:
+        emit_json({"ok": True, **checked.json()})
+    else:
+        click.echo(f"{checked.report.summary_line()}: ok")
 
 
 @click.command(epilog=examples("claimferry build claims.yaml --account sunrise -o out.837"))
@@ -213,6 +241,7 @@ def validate(
         "send yourself: the ledger neither checks nor records it, so it may repeat one)."
     ),
 )
+@findings_options
 @json_option
 @pass_app
 def build(
@@ -229,7 +258,8 @@ def build(
     Control numbers come from the ledger, so a built file never reuses one,
     unless --control-number overrides it.
     """
-    claims, _ = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
+    checked = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
+    claims = checked.claims
     account = app.account(account_name)
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if control_number is None:
@@ -250,7 +280,7 @@ def build(
         "interchange_control_number": control_number,
     }
     if as_json:
-        emit_json(result)
+        emit_json({**result, **checked.json()})
     else:
         click.echo(
             f"wrote {output}: {plural(len(claims), 'claim')}, {len(data)} bytes, "
@@ -286,6 +316,7 @@ def build(
     help="Skip enrollment validators (test mode only; refused in production).",
 )
 @WAIT_OPTION
+@findings_options
 @json_option
 @pass_app
 def submit(
@@ -305,7 +336,7 @@ def submit(
     payer may already hold (sent before and not rejected) is refused unless
     --resubmit is given or the file marks it a replacement or void.
     """
-    claims, _ = _check(
+    checked = _check(
         app,
         claims_path,
         account_name,
@@ -314,13 +345,14 @@ def submit(
         report_ok=False,
         skip_enrollment=skip_enrollment,
     )
+    claims = checked.claims
     account = app.account(account_name)
     now = datetime.now(UTC).astimezone()
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if dry_run:
         data = pipeline.build_interchange(account, clearinghouse, claims, 1, now)
         if as_json:
-            emit_json({"dry_run": True, "claims": len(claims), "size": len(data)})
+            emit_json({"dry_run": True, "claims": len(claims), "size": len(data), **checked.json()})
         else:
             click.echo(
                 f"dry run: {plural(len(claims), 'claim')} would be sent ({len(data)} bytes); "
@@ -357,7 +389,7 @@ def submit(
             for b in outcome.delivered
         ]
     if as_json:
-        emit_json({"delivered": rows})
+        emit_json({"delivered": rows, **checked.json()})
         return
     for row in rows:
         click.echo(

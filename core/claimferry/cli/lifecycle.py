@@ -4,18 +4,19 @@ and who did what (audit)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import click
 
+from claimferry.aging import FINAL, overdue_reason, replaced_submissions
 from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.batches import batch_json
 from claimferry.cli.output import examples, money, table
 from claimferry.errors import ClaimferryError, InputError, Problem
-from claimferry.ledger import Batch, BatchState, ClaimRecord, ClaimState, Ledger
+from claimferry.ledger import BatchState, ClaimState, Ledger
 from claimferry.lifecycle import find_reader
 from claimferry.remits import claim_money
 from claimferry.x12.claims837 import read_837p_file
@@ -23,23 +24,6 @@ from claimferry.x12.responses import detect_kind, is_837p, read_response
 
 DEFAULT_OVERDUE_HOURS = 24.0
 DEFAULT_OVERDUE_DAYS = 30
-AWAITING = {ClaimState.UPLOADED, ClaimState.ACCEPTED}
-"""States in which a claim waits for the clearinghouse or payer to acknowledge it."""
-FINAL = frozenset(
-    {
-        ClaimState.PAID,
-        ClaimState.PATIENT_RESPONSIBILITY,
-        ClaimState.DENIED,
-        ClaimState.FORWARDED,
-        ClaimState.NOT_OUR_CLAIM,
-        ClaimState.PREDETERMINATION,
-        ClaimState.REJECTED,
-        ClaimState.PAYER_REJECTED,
-        ClaimState.FAILED,
-        ClaimState.UNKNOWN,
-    }
-)
-"""States with a final answer: nothing more is expected (a reversal awaits its correction)."""
 AGING_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"))
 """A/R aging by days since the claim was sent; older is "90+"."""
 
@@ -54,21 +38,6 @@ def _limits(app: App, account: str) -> tuple[float, int]:
 
 def _bucket(days: int) -> str:
     return next((label for limit, label in AGING_BUCKETS if days <= limit), "90+")
-
-
-def _overdue(
-    record: ClaimRecord, sent_at: datetime | None, limits: tuple[float, int], now: datetime
-) -> str | None:
-    """Why a claim is overdue, or ``None``: no acknowledgment after hours, or no final
-    answer (an ERA or a rejection) after the account's days."""
-    hours, days = limits
-    if record.state in AWAITING and (
-        datetime.fromisoformat(record.updated_at) + timedelta(hours=hours) < now
-    ):
-        return f"no acknowledgment after {hours:g} hours"
-    if record.state not in FINAL and sent_at is not None and sent_at + timedelta(days=days) < now:
-        return f"no final answer after {days} days"
-    return None
 
 
 DETAIL_WIDTH = 70
@@ -170,7 +139,7 @@ def report_status(
         records = ledger.claims(account=account_name, batch_id=batch_id, claim_id=claim_id)
         all_batches = {b.id: b for b in ledger.batches(account_name)}
         money = claim_money(ledger, (r.row for r in records))
-        replaced = _replacements(records, all_batches)
+        replaced = replaced_submissions(records, all_batches)
         claims: list[dict[str, Any]] = []
         for record in records:
             if states is not None and record.state not in states:
@@ -180,11 +149,16 @@ def report_status(
             limit = limits.setdefault(record.account, _limits(app, record.account))
             # a replaced submission waits for nothing: its replacement does
             superseded = record.row in replaced
-            why_overdue = None if superseded else _overdue(record, sent_at, limit, now)
+            why_overdue = None if superseded else overdue_reason(record, sent_at, limit, now)
             if overdue_only and why_overdue is None:
                 continue
             age = (now - sent_at).days if sent_at is not None else None
             paid = money.get(record.row)
+            built_from, next_payer = (
+                ledger.next_payer_links(record.account, record.claim_id)
+                if claim_id is not None
+                else (None, [])
+            )
             claims.append(
                 {
                     "account": record.account,
@@ -200,6 +174,8 @@ def report_status(
                     "age_days": age,
                     "aging_bucket": _bucket(age) if age is not None else None,
                     "replaced_by_batch": replaced.get(record.row),
+                    "built_from": built_from,
+                    "next_payer_claims": next_payer,
                     "detail": record.detail,
                     "payer_claim_number": record.payer_claim_number,
                     "updated_at": record.updated_at,
@@ -232,27 +208,6 @@ def report_status(
     else:
         _print_table(claims, overdue_only)
     _warn_batches(batches)
-
-
-def _replacements(records: list[ClaimRecord], batches: dict[int, Batch]) -> dict[int, int]:
-    """Each submission a later replacement or void (frequency 7/8) of the same claim
-    superseded, with the batch that did."""
-    latest: dict[tuple[str, str], ClaimRecord] = {}
-    found: dict[int, int] = {}
-    for record in sorted(records, key=lambda r: r.row):
-        key = (record.account, record.claim_id)
-        earlier = latest.get(key)
-        taken = record.batch_id is not None and (
-            batches.get(record.batch_id) is None
-            or batches[record.batch_id].state is not BatchState.FAILED
-        )
-        if not taken:
-            continue
-        if earlier is not None and record.frequency in ("replacement", "void"):
-            assert record.batch_id is not None
-            found[earlier.row] = record.batch_id
-        latest[key] = record
-    return found
 
 
 def _print_table(claims: list[dict[str, Any]], overdue_only: bool) -> None:
@@ -368,6 +323,10 @@ def _print_histories(claims: list[dict[str, Any]]) -> None:
             )
         if c["replaced_by_batch"] is not None:
             click.echo(f"  replaced by batch {c['replaced_by_batch']}")
+        if c["built_from"] is not None:
+            click.echo(f"  bills the next payer for claim {c['built_from']}")
+        for built in c["next_payer_claims"]:
+            click.echo(f"  next payer: {built} claim")
         for h in c["history"]:
             amount = f"  {money(h['amount'])}" if h["amount"] else ""
             detail = f"  {h['detail']}" if h["detail"] else ""

@@ -1,8 +1,10 @@
-"""The 837P writer: X12 5010 005010X222A1 for primary professional claims.
+"""The 837P writer: X12 5010 005010X222A1 for professional claims.
 
 Claims are grouped the way the TR3 nests them: billing provider (2000A), then
 subscriber and payer (2000B), then the patient when not the subscriber
-(2000C), then the claims (2300) and their lines (2400). The writer assumes
+(2000C), then the claims (2300) with the other payers' adjudication (2320,
+2330A/B) and their lines (2400, with 2430 for the other payers' line
+adjudication). The writer assumes
 claims that passed the schema; content rules (NPI check digits, code shapes)
 belong to the validators, but anything that would break the file's syntax
 (a delimiter inside an identifier, a name with nothing printable) is refused
@@ -20,14 +22,23 @@ from decimal import Decimal
 from functools import lru_cache, partial
 
 from claimferry.claims import (
+    ASSIGNMENT_CODES,
+    BENEFITS_ASSIGNMENT_CODES,
     RELATIONSHIP_CODES,
+    RELEASE_CODES,
+    RESPONSIBILITY_CODES,
     Address,
+    Adjustment,
     BillingProvider,
     Claim,
+    LineAdjudication,
+    OtherPayer,
     Patient,
     Payer,
+    Provider,
     ServiceLine,
     Subscriber,
+    cas_groups,
 )
 from claimferry.config import Contact
 from claimferry.errors import InputError, Problem
@@ -52,6 +63,7 @@ _FIRST_NAME = 35  # NM104
 _ADDRESS_LINE = 55  # N301, N302
 _CITY = 30  # N401
 _CONTACT_NAME = 60  # PER02
+_NOTE = 80  # NTE02
 
 
 @dataclass(frozen=True)
@@ -160,8 +172,14 @@ def _person(entity: str, last: str, first: str, field: str) -> str:
     return f"NM1*{entity}*1*{last_name}*{first_name}"
 
 
+def _provider(entity: str, provider: Provider, field: str) -> str:
+    """NM1 for a person with an NPI (referring, rendering, supervising)."""
+    npi = _identifier(provider.npi, f"{field}.npi")
+    return f"{_person(entity, provider.last_name, provider.first_name, field)}****XX*{npi}"
+
+
 def _billing_provider(provider: BillingProvider) -> list[str]:
-    """2000A's PRV and loop 2010AA (the HL itself is written by the caller)."""
+    """2000A's PRV, loop 2010AA and loop 2010AB (the HL itself is written by the caller)."""
     field = "billing_provider"
     out: list[str] = []
     if provider.taxonomy is not None:
@@ -174,11 +192,17 @@ def _billing_provider(provider: BillingProvider) -> list[str]:
         person = _person("85", provider.last_name or "", provider.first_name or "", field)
         out.append(f"{person}****XX*{npi}")
     out += _address(provider.address, f"{field}.address")
-    out.append(f"REF*EI*{_identifier(provider.tax_id, f'{field}.tax_id')}")
+    qualifier = "SY" if provider.tax_id_type == "ssn" else "EI"
+    out.append(f"REF*{qualifier}*{_identifier(provider.tax_id, f'{field}.tax_id')}")
+    if provider.pay_to_address is not None:
+        out.append("NM1*87*2")
+        out += _address(provider.pay_to_address, f"{field}.pay_to_address")
     return out
 
 
-def _subscriber(payer: Payer, subscriber: Subscriber, is_patient: bool) -> list[str]:
+def _subscriber(
+    payer: Payer, subscriber: Subscriber, is_patient: bool, responsibility: str
+) -> list[str]:
     """SBR, loop 2010BA (subscriber) and loop 2010BB (payer)."""
     field = "subscriber"
     group = (
@@ -189,7 +213,7 @@ def _subscriber(payer: Payer, subscriber: Subscriber, is_patient: bool) -> list[
     filing = _identifier(subscriber.filing_code, f"{field}.filing_code")
     member = _identifier(subscriber.member_id, f"{field}.member_id")
     out = [
-        f"SBR*P*{'18' if is_patient else ''}*{group}******{filing}",
+        f"SBR*{responsibility}*{'18' if is_patient else ''}*{group}******{filing}",
         f"{_person('IL', subscriber.last_name, subscriber.first_name, field)}****MI*{member}",
     ]
     if subscriber.address is not None:
@@ -216,6 +240,55 @@ def line_control_number(claim_id: str, number: int, line: ServiceLine) -> str:
     """REF*6R: the line's own id, or the claim id and the line's number; the 835
     returns it, so remittance lines are matched to what was sent."""
     return line.id if line.id is not None else f"{claim_id}-{number}"
+
+
+def _cas(adjustments: tuple[Adjustment, ...]) -> list[str]:
+    """CAS segments: one per group, six reason/amount pairs at most each (quantity empty)."""
+    out = []
+    for group, items in cas_groups(adjustments):
+        pairs = (f"{_identifier(a.reason, 'reason')}*{_amount(a.amount)}" for a in items)
+        triplets = "**".join(pairs)
+        out.append(f"CAS*{group}*{triplets}")
+    return out
+
+
+def _line_adjudication(
+    line: ServiceLine, payer_id: str, adjudicated: LineAdjudication
+) -> list[str]:
+    """Loop 2430: SVD, CAS, DTP*573."""
+    procedure = adjudicated.procedure or line.procedure
+    modifiers = adjudicated.modifiers if adjudicated.modifiers is not None else line.modifiers
+    units = adjudicated.units if adjudicated.units is not None else line.units
+    composite = ":".join(("HC", _identifier(procedure, "procedure"), *modifiers))
+    if any(unfit_identifier(m) for m in modifiers):
+        raise _Unwritable("modifiers", _UNFIT_IDENTIFIER)
+    return [
+        f"SVD*{payer_id}*{_amount(adjudicated.paid)}*{composite}**{_amount(units)}",
+        *_cas(adjudicated.adjustments),
+        f"DTP*573*D8*{_d8(adjudicated.date)}",
+    ]
+
+
+def _line_loops(claim: Claim, number: int, line: ServiceLine) -> list[str]:
+    """Loops 2420A, 2420F and 2430 of one line: only claims that have them come here."""
+    out: list[str] = []
+    if line.rendering_provider is not None:
+        field = f"lines[{number - 1}].rendering_provider"
+        out.append(_provider("82", line.rendering_provider, field))
+        if line.rendering_provider.taxonomy is not None:
+            out.append(f"PRV*PE*PXC*{_identifier(line.rendering_provider.taxonomy, field)}")
+    if line.referring_provider is not None:
+        field = f"lines[{number - 1}].referring_provider"
+        out.append(_provider("DN", line.referring_provider, field))
+    for index, other in enumerate(claim.other_payers):
+        for adjudicated in other.lines:
+            if adjudicated.line == number:
+                try:
+                    out += _line_adjudication(line, other.payer.id, adjudicated)
+                except _Unwritable as exc:
+                    field = f"other_payers[{index}].lines[{other.lines.index(adjudicated)}]"
+                    raise _Unwritable(f"{field}.{exc.field}", exc.message) from None
+    return out
 
 
 def _service_line(claim_id: str, number: int, line: ServiceLine) -> list[str]:
@@ -256,11 +329,67 @@ def _sv1(
     return f"SV1*{composite}*{_amount(charge)}*UN*{_amount(units)}***{_pointers(pointers)}"
 
 
+@lru_cache(maxsize=256)
+def _clm_indicators(assignment: str, benefits: str, release: str, delay_reason: str | None) -> str:
+    """CLM07 to CLM09 (A, Y, Y unless the claim says otherwise) and CLM20 when late."""
+    codes = (
+        f"*{ASSIGNMENT_CODES[assignment]}*{BENEFITS_ASSIGNMENT_CODES[benefits]}"
+        f"*{RELEASE_CODES[release]}"
+    )
+    return codes if delay_reason is None else codes + "*" * 11 + delay_reason
+
+
+def _other_payer(claim: Claim, index: int, other: OtherPayer) -> list[str]:
+    """Loops 2320 (SBR, CAS, AMT, OI), 2330A (other subscriber) and 2330B (other payer)."""
+    field = f"other_payers[{index}]"
+    subscriber = other.subscriber
+    group = (
+        _identifier(subscriber.group_number, f"{field}.subscriber.group_number")
+        if subscriber.group_number is not None
+        else ""
+    )
+    relationship = "18" if other.relationship == "self" else RELATIONSHIP_CODES[other.relationship]
+    filing = _identifier(other.filing_code, f"{field}.filing_code")
+    out = [f"SBR*{RESPONSIBILITY_CODES[other.responsibility]}*{relationship}*{group}******{filing}"]
+    try:
+        out += _cas(other.adjustments)
+    except _Unwritable as exc:
+        raise _Unwritable(f"{field}.adjustments.{exc.field}", exc.message) from None
+    if other.paid is not None:
+        out.append(f"AMT*D*{_amount(other.paid)}")
+    if other.remaining_patient_liability is not None:
+        out.append(f"AMT*EAF*{_amount(other.remaining_patient_liability)}")
+    benefits = BENEFITS_ASSIGNMENT_CODES[claim.benefits_assignment]
+    out.append(f"OI***{benefits}***{RELEASE_CODES[claim.release_of_information]}")
+    member = _identifier(subscriber.member_id, f"{field}.subscriber.member_id")
+    person = _person("IL", subscriber.last_name, subscriber.first_name, f"{field}.subscriber")
+    out.append(f"{person}****MI*{member}")
+    if subscriber.address is not None:
+        out += _address(subscriber.address, f"{field}.subscriber.address")
+    payer_name = _text(other.payer.name, _ORG_NAME, f"{field}.payer.name")
+    payer_id = _identifier(other.payer.id, f"{field}.payer.id")
+    out.append(f"NM1*PR*2*{payer_name}*****PI*{payer_id}")
+    if other.adjudication_date is not None:
+        out.append(f"DTP*573*D8*{_d8(other.adjudication_date)}")
+    if other.payer_claim_number is not None:
+        number = _identifier(other.payer_claim_number, f"{field}.payer_claim_number")
+        out.append(f"REF*F8*{number}")
+    return out
+
+
 def _claim(claim: Claim) -> list[str]:
-    """Loop 2300 with its 2310A/B/C provider loops and its 2400 lines, in TR3 order."""
+    """Loop 2300 with its 2310A-D provider loops, its 2320/2330 other payers and its
+    2400 lines, in TR3 order."""
     pos = _identifier(claim.place_of_service, "place_of_service")
     claim_id = _identifier(claim.id, "id")
-    out = [f"CLM*{claim_id}*{_amount(claim.total_charge)}***{pos}:B:{claim.frequency_code}*Y*A*Y*Y"]
+    indicators = _clm_indicators(
+        claim.assignment,
+        claim.benefits_assignment,
+        claim.release_of_information,
+        claim.delay_reason,
+    )
+    total = _amount(claim.total_charge)
+    out = [f"CLM*{claim_id}*{total}***{pos}:B:{claim.frequency_code}*Y{indicators}"]
     # REF (position 1800) after any DTP (1350) and before HI (2310).
     if claim.prior_authorization is not None:
         auth = _identifier(claim.prior_authorization, "prior_authorization")
@@ -268,20 +397,17 @@ def _claim(claim: Claim) -> list[str]:
     if claim.frequency != "original" and claim.payer_claim_number is not None:
         payer_number = _identifier(claim.payer_claim_number, "payer_claim_number")
         out.append(f"REF*F8*{payer_number}")
+    if claim.note is not None:
+        out.append(f"NTE*ADD*{_text(claim.note, _NOTE, 'note')}")
     for index, code in enumerate(claim.diagnoses):
         if unfit_identifier(code):
             raise _Unwritable(f"diagnoses[{index}]", _UNFIT_IDENTIFIER)
     out.append("HI*ABK:" + "*ABF:".join(claim.diagnoses).replace(".", ""))
     if claim.referring_provider is not None:
-        ref = claim.referring_provider
-        npi = _identifier(ref.npi, "referring_provider.npi")
-        person = _person("DN", ref.last_name, ref.first_name, "referring_provider")
-        out.append(f"{person}****XX*{npi}")
+        out.append(_provider("DN", claim.referring_provider, "referring_provider"))
     if claim.rendering_provider is not None:
         ren = claim.rendering_provider
-        npi = _identifier(ren.npi, "rendering_provider.npi")
-        person = _person("82", ren.last_name, ren.first_name, "rendering_provider")
-        out.append(f"{person}****XX*{npi}")
+        out.append(_provider("82", ren, "rendering_provider"))
         if ren.taxonomy is not None:
             taxonomy = _identifier(ren.taxonomy, "rendering_provider.taxonomy")
             out.append(f"PRV*PE*PXC*{taxonomy}")
@@ -294,14 +420,26 @@ def _claim(claim: Claim) -> list[str]:
         else:
             out.append(f"NM1*77*2*{name}")
         out += _address(facility.address, "service_facility.address")
+    if claim.supervising_provider is not None:
+        out.append(_provider("DQ", claim.supervising_provider, "supervising_provider"))
+    for index, other in enumerate(claim.other_payers):
+        out += _other_payer(claim, index, other)
+    other_payers = claim.other_payers
     for number, line in enumerate(claim.lines, start=1):
         out += _service_line(claim_id, number, line)
+        if (
+            other_payers
+            or line.rendering_provider is not None
+            or line.referring_provider is not None
+        ):
+            out += _line_loops(claim, number, line)
     return out
 
 
 _Items = list[tuple[Patient | None, Claim]]
-_Subscriber = tuple[Payer, Subscriber, bool, _Items]
-"""Payer, subscriber, and whether the subscriber is the patient: one 2000B each."""
+_Subscriber = tuple[Payer, Subscriber, bool, str, _Items]
+"""Payer, subscriber, whether the subscriber is the patient and the payer's
+responsibility code (SBR01): one 2000B each."""
 
 
 def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subscriber]]]:
@@ -312,7 +450,7 @@ def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subsc
     listed with, so ``is`` tells groups apart afterwards. Claims mostly share
     one billing provider object: it is found by ``id()`` before by value.
     """
-    SubscriberKey = tuple[Payer, Subscriber, bool]
+    SubscriberKey = tuple[Payer, Subscriber, bool, str]
     Subscribers = dict[SubscriberKey, dict[Patient | None, list[Claim]]]
     tree: dict[BillingProvider, Subscribers] = {}
     by_id: dict[int, Subscribers] = {}  # the claims keep the objects (and ids) alive
@@ -321,7 +459,7 @@ def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subsc
         subscribers = by_id.get(id(provider))
         if subscribers is None:
             subscribers = by_id[id(provider)] = tree.setdefault(provider, {})
-        key = (claim.payer, claim.subscriber, claim.patient is None)
+        key = (claim.payer, claim.subscriber, claim.patient is None, claim.payer_responsibility)
         subscribers.setdefault(key, {}).setdefault(claim.patient, []).append(claim)
     return [
         (
@@ -331,9 +469,10 @@ def _grouped(claims: Sequence[Claim]) -> list[tuple[BillingProvider, list[_Subsc
                     payer,
                     subscriber,
                     is_patient,
+                    RESPONSIBILITY_CODES[responsibility],
                     [(p, c) for p, batch in patients.items() for c in batch],
                 )
-                for (payer, subscriber, is_patient), patients in subscribers.items()
+                for (payer, subscriber, is_patient, responsibility), patients in subscribers.items()
             ],
         )
         for provider, subscribers in tree.items()
@@ -380,15 +519,15 @@ def _transaction_body(claims: Sequence[Claim]) -> _Body:
     for provider, subscribers in _grouped(claims):
         hl += 1
         provider_hl = hl
-        first_claim = subscribers[0][3][0][1]
+        first_claim = subscribers[0][4][0][1]
         body.add_for(first_claim, partial(_billing_provider, provider), f"HL*{hl}**20*1")
-        for payer, subscriber, is_patient, items in subscribers:
+        for payer, subscriber, is_patient, responsibility, items in subscribers:
             for chunk in _chunks(items, MAX_CLAIMS_PER_SUBSCRIBER_HL):
                 hl += 1
                 subscriber_hl = hl
                 body.add_for(
                     chunk[0][1],
-                    partial(_subscriber, payer, subscriber, is_patient),
+                    partial(_subscriber, payer, subscriber, is_patient, responsibility),
                     f"HL*{hl}*{provider_hl}*22*{0 if is_patient else 1}",
                 )
                 current: Patient | None = None

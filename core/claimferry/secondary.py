@@ -1,0 +1,328 @@
+"""Secondary (and tertiary) claims built from the payer before's remittance.
+
+The adjudication comes from the ledger's line-level 835 data (remits.py); the
+claim itself from the claims file it was sent from, checked against the
+content hash the ledger kept, since the ledger holds no PHI. The next payer
+is the one the original claim lists in ``other_payers`` with the next
+responsibility (the TR3 asks a primary claim to name the other coverage it
+knows of, loop 2320): it becomes the claim's payer and subscriber, and the
+payer that paid becomes an other payer with its adjudication.
+
+A claim the 835 says was forwarded to another payer (CLP02 19/20/21, NM1*TT)
+is not built: that payer has it already, and billing it again is a
+duplicate claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+
+from pydantic import ValidationError
+
+from claimferry.claims import (
+    MAX_CLAIM_ID,
+    RESPONSIBILITY_CODES,
+    Adjustment,
+    Claim,
+    LineAdjudication,
+    OtherPayer,
+    OtherSubscriber,
+    Patient,
+    Relationship,
+    Subscriber,
+)
+from claimferry.database import select_in
+from claimferry.errors import ClaimferryError
+from claimferry.ledger import Ledger
+from claimferry.remits import decode_adjustments
+from claimferry.validation import problems_from_validation_error
+from claimferry.x12 import remit835
+
+NEXT: dict[str, str] = {"primary": "secondary", "secondary": "tertiary"}
+FORWARDED = frozenset({"19", "20", "21"})
+"""CLP02: processed and forwarded to another payer (crossover)."""
+ADJUDICATED = frozenset({"1", "2", "3"})
+"""CLP02: processed as primary, secondary, tertiary (paid or not)."""
+
+
+class NotBillable(ClaimferryError):
+    """Why one claim is not offered for the next payer; the others go on."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class RemitLine:
+    sent_line: int | None
+    control_number: str
+    procedure: str
+    modifiers: tuple[str, ...]
+    units: Decimal
+    paid: Decimal
+    adjustments: tuple[remit835.Adjustment, ...]
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    """One payer's decision on one of our claims, as the ledger recorded it from its 835."""
+
+    account: str
+    claim_row: int
+    claim_id: str
+    content_sha256: str | None
+    status: str
+    paid: Decimal
+    patient_responsibility: Decimal
+    payer_claim_number: str
+    crossover_payer: str | None
+    payment_date: date | None
+    adjustments: tuple[remit835.Adjustment, ...]
+    lines: tuple[RemitLine, ...]
+
+
+def adjudications(ledger: Ledger, account: str | None, traces: Sequence[str]) -> list[Adjudication]:
+    """The latest decision (not a reversal) on each claim of ours in the payments with
+    these trace numbers (TRN02), in file order; of one account, or of any."""
+    db = ledger.db
+    sql = (
+        "SELECT r.*, c.account, c.claim_id AS our_claim_id, c.content_sha256, p.payment_date "
+        "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
+        "JOIN claims c ON c.id = r.claim_row WHERE r.status != '22' AND "
+    )
+    if account is None:
+        found = select_in(db, sql + "p.trace_number IN ({marks}) ORDER BY r.id", traces)
+    else:
+        found = select_in(
+            db, sql + "p.account = ? AND p.trace_number IN ({marks}) ORDER BY r.id", traces, account
+        )
+    latest = {c["claim_row"]: c for c in found}
+    claims = sorted(latest.values(), key=lambda c: int(c["id"]))
+    lines: dict[int, list[RemitLine]] = {}
+    for line in select_in(
+        db,
+        "SELECT * FROM remit_lines WHERE remit_claim_id IN ({marks}) ORDER BY id",
+        [c["id"] for c in claims],
+    ):
+        lines.setdefault(line["remit_claim_id"], []).append(
+            RemitLine(
+                sent_line=line["sent_line"],
+                control_number=line["control_number"],
+                procedure=line["procedure"],
+                modifiers=tuple(filter(None, line["modifiers"].split(":"))),
+                units=Decimal(line["units"]),
+                paid=Decimal(line["paid"]),
+                adjustments=decode_adjustments(line["adjustments"]),
+            )
+        )
+    return [
+        Adjudication(
+            account=c["account"],
+            claim_row=c["claim_row"],
+            claim_id=c["our_claim_id"],
+            content_sha256=c["content_sha256"],
+            status=c["status"],
+            paid=Decimal(c["paid"]),
+            patient_responsibility=Decimal(c["patient_responsibility"]),
+            payer_claim_number=c["payer_claim_number"],
+            crossover_payer=c["crossover_payer"],
+            payment_date=date.fromisoformat(c["payment_date"]) if c["payment_date"] else None,
+            adjustments=decode_adjustments(c["adjustments"]),
+            lines=tuple(lines.get(c["id"], ())),
+        )
+        for c in claims
+    ]
+
+
+def next_claim_id(claim: Claim, responsibility: str) -> str:
+    """The original id with ``S`` (secondary) or ``T`` (tertiary): its own id, so the
+    next payer's 277CA and 835 are matched to it and not to the original."""
+    new_id = claim.id + RESPONSIBILITY_CODES[responsibility]
+    if len(new_id) > MAX_CLAIM_ID:
+        raise NotBillable(
+            f"claim {claim.id}: its {responsibility} claim needs its own id and "
+            f"{new_id!r} is over {MAX_CLAIM_ID} characters; shorten the original id "
+            "in a copy of the claims file"
+        )
+    return new_id
+
+
+def refusal(adjudication: Adjudication) -> str | None:
+    """Why this 835 answer cannot be billed onward, or ``None`` when it can."""
+    if adjudication.status in FORWARDED or adjudication.crossover_payer:
+        to = f" to {adjudication.crossover_payer}" if adjudication.crossover_payer else ""
+        return (
+            f"the payer forwarded it{to} itself (CLP02 {adjudication.status}, a crossover): "
+            "that payer has the claim already, and billing it again would be a duplicate"
+        )
+    if adjudication.status not in ADJUDICATED:
+        return (
+            f"the 835 did not adjudicate it (CLP02 {adjudication.status}): only a claim "
+            "processed as primary or secondary goes on to the next payer"
+        )
+    if adjudication.patient_responsibility <= 0:
+        return "the payer left nothing on the patient, so there is nothing for the next payer"
+    return None
+
+
+def _adjustments(found: Sequence[remit835.Adjustment]) -> tuple[Adjustment, ...]:
+    # the group is validated here: an 835's CAS01 is one of the five groups
+    return tuple(
+        Adjustment(group=a.group, reason=a.reason, amount=a.amount)  # type: ignore[arg-type]
+        for a in found
+    )
+
+
+def _line_adjudications(claim: Claim, adjudication: Adjudication) -> tuple[LineAdjudication, ...]:
+    on = adjudication.payment_date
+    if on is None:
+        raise NotBillable(
+            f"claim {claim.id}: its 835 has no payment date (BPR16), which the next payer "
+            "needs as the adjudication date (DTP*573)"
+        )
+    out = []
+    for line in adjudication.lines:
+        if line.sent_line is None or not 1 <= line.sent_line <= len(claim.lines):
+            raise NotBillable(
+                f"claim {claim.id}: the 835's line {line.control_number or '(no REF*6R)'} "
+                "matches none of the lines sent, so its adjudication cannot be carried over"
+            )
+        sent = claim.lines[line.sent_line - 1]
+        recoded = (line.procedure, line.modifiers) != (sent.procedure, sent.modifiers)
+        out.append(
+            LineAdjudication(
+                line=line.sent_line,
+                paid=line.paid,
+                procedure=line.procedure if recoded else None,
+                modifiers=line.modifiers if recoded else None,
+                units=line.units if line.units != sent.units else None,
+                adjustments=_adjustments(line.adjustments),
+                date=on,
+            )
+        )
+    return tuple(out)
+
+
+def _paid_by(claim: Claim, adjudication: Adjudication) -> OtherPayer:
+    """The payer the claim went to, as an other payer with what it decided."""
+    subscriber = claim.subscriber
+    return OtherPayer(
+        responsibility=claim.payer_responsibility,
+        payer=claim.payer,
+        subscriber=OtherSubscriber(
+            member_id=subscriber.member_id,
+            first_name=subscriber.first_name,
+            last_name=subscriber.last_name,
+            group_number=subscriber.group_number,
+            address=subscriber.address,
+        ),
+        relationship=claim.patient.relationship if claim.patient is not None else "self",
+        filing_code=subscriber.filing_code,
+        paid=adjudication.paid,
+        adjustments=_adjustments(adjudication.adjustments),
+        remaining_patient_liability=adjudication.patient_responsibility,
+        adjudication_date=adjudication.payment_date,
+        payer_claim_number=adjudication.payer_claim_number or None,
+        lines=_line_adjudications(claim, adjudication),
+    )
+
+
+def _insured(claim: Claim, after: OtherPayer) -> tuple[Subscriber, Patient | None]:
+    """The next payer's subscriber, and the patient when not that subscriber."""
+    other = after.subscriber
+    if after.relationship == "self":
+        person = claim.patient or claim.subscriber
+        born, gender, address = person.birth_date, person.gender, other.address or person.address
+        patient = None
+    else:
+        if other.birth_date is None or other.gender is None:
+            raise NotBillable(
+                f"claim {claim.id}: the {after.responsibility} payer's subscriber is not the "
+                "patient, and the claim needs that subscriber's birth_date and gender: add "
+                f"them to other_payers[{claim.other_payers.index(after)}].subscriber"
+            )
+        born, gender, address = other.birth_date, other.gender, other.address
+        patient = _patient_of(claim, after.relationship)
+    subscriber = Subscriber(
+        member_id=other.member_id,
+        first_name=other.first_name,
+        last_name=other.last_name,
+        birth_date=born,
+        gender=gender,
+        group_number=other.group_number,
+        filing_code=after.filing_code,
+        address=address,
+    )
+    return subscriber, patient
+
+
+def _patient_of(claim: Claim, relationship: Relationship) -> Patient:
+    """The claim's patient as the dependant, by ``relationship``, of another subscriber."""
+    if claim.patient is not None:
+        return replace(claim.patient, relationship=relationship)
+    person = claim.subscriber
+    if person.address is None:
+        raise NotBillable(
+            f"claim {claim.id}: the patient (the original subscriber) needs an address "
+            "to be the patient of another subscriber's plan"
+        )
+    return Patient(
+        relationship=relationship,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        birth_date=person.birth_date,
+        gender=person.gender,
+        address=person.address,
+    )
+
+
+def next_payer_claim(claim: Claim, adjudication: Adjudication) -> Claim:
+    """The claim for the payer after the one that adjudicated it, or :class:`NotBillable`."""
+    try:
+        return _next_payer_claim(claim, adjudication)
+    except ValidationError as exc:
+        problems = problems_from_validation_error(exc, "secondary claim")
+        reasons = "; ".join(f"{p.location}: {p.message}" for p in problems)
+        raise NotBillable(f"claim {claim.id}: its 835 cannot be carried over: {reasons}") from None
+
+
+def _next_payer_claim(claim: Claim, adjudication: Adjudication) -> Claim:
+    reason = refusal(adjudication)
+    if reason is not None:
+        raise NotBillable(f"claim {claim.id}: {reason}")
+    responsibility = NEXT.get(claim.payer_responsibility)
+    after = next(
+        (o for o in claim.other_payers if o.responsibility == responsibility and o.paid is None),
+        None,
+    )
+    if responsibility is None or after is None:
+        raise NotBillable(
+            f"claim {claim.id}: it names no {responsibility or 'further'} payer: add the "
+            f"{responsibility or 'next'} payer to the claim's other_payers (payer, subscriber, "
+            "relationship, filing_code, no paid amount) in the claims file and run again"
+        )
+    subscriber, patient = _insured(claim, after)
+    others = [o for o in claim.other_payers if o is not after]
+    return Claim(
+        id=next_claim_id(claim, responsibility),
+        billing_provider=claim.billing_provider,
+        payer=after.payer,
+        payer_responsibility=responsibility,  # type: ignore[arg-type]
+        subscriber=subscriber,
+        patient=patient,
+        place_of_service=claim.place_of_service,
+        prior_authorization=claim.prior_authorization,
+        diagnoses=claim.diagnoses,
+        referring_provider=claim.referring_provider,
+        rendering_provider=claim.rendering_provider,
+        supervising_provider=claim.supervising_provider,
+        service_facility=claim.service_facility,
+        lines=claim.lines,
+        other_payers=(*others, _paid_by(claim, adjudication)),
+        assignment=claim.assignment,
+        benefits_assignment=claim.benefits_assignment,
+        release_of_information=claim.release_of_information,
+        note=claim.note,
+    )

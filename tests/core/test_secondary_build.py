@@ -1,0 +1,283 @@
+"""`claimferry secondary build`: the primary's 835 in the ledger becomes a claims file
+for the secondary payer, linked to the original; a crossover is refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from claimferry.claims import load_claims, parse_claims
+from claimferry.cli import create_cli
+from claimferry.ledger import BatchState, Ledger, NewClaim, SentLine
+from claimferry.lifecycle import apply_response
+from claimferry.manager import PluginManager
+from claimferry.pipeline import claim_content_hash
+from claimferry.secondary import Adjudication, NotBillable, next_payer_claim
+from claimferry.types import ValidationContext
+from claimferry.x12 import remit835
+from claimferry.x12.writer837 import line_control_number, write_837p
+from claimferry_checks.rules import check_claims
+from support.claim_files import ENVELOPE
+from support.x12judge import judge
+
+ACCOUNT = "sunrise"
+MEDICAID = {
+    "responsibility": "secondary",
+    "payer": {"name": "ILLINOIS MEDICAID", "id": "IL621"},
+    "subscriber": {"member_id": "987654321", "first_name": "Noah", "last_name": "Park"},
+    "relationship": "self",
+    "filing_code": "MC",
+}
+
+
+def _claim(claim_id: str, *, next_payer: dict[str, Any] | None = MEDICAID) -> dict[str, Any]:
+    claim: dict[str, Any] = {
+        "id": claim_id,
+        "payer": {"name": "BLUE CROSS BLUE SHIELD OF ILLINOIS", "id": "00621"},
+        "subscriber": {
+            "member_id": "XOF123456789", "first_name": "Ava", "last_name": "Park",
+            "birth_date": "1986-05-01", "gender": "F", "group_number": "GRP100",
+            "filing_code": "BL",
+            "address": {"line1": "9 Elm St", "city": "Springfield", "state": "IL", "zip": "62704"},
+        },
+        "patient": {
+            "relationship": "child", "first_name": "Noah", "last_name": "Park",
+            "birth_date": "2018-04-09", "gender": "M",
+            "address": {"line1": "9 Elm St", "city": "Springfield", "state": "IL", "zip": "62704"},
+        },
+        "place_of_service": "12",
+        "diagnoses": ["F84.0"],
+        "lines": [
+            {"service_date": "2026-11-02", "procedure": "97153", "modifiers": ["HN"],
+             "units": 16, "charge": "480.00", "diagnosis_pointers": [1]},
+            {"service_date": "2026-11-02", "procedure": "97155", "modifiers": ["HO"],
+             "units": 4, "charge": "200.00", "diagnosis_pointers": [1]},
+        ],
+    }  # fmt: skip
+    if next_payer is not None:
+        claim["other_payers"] = [next_payer]
+    return claim
+
+
+ORIGINALS = {
+    "billing_provider": {
+        "organization": "Sunrise ABA Therapy LLC", "npi": "1234567893", "tax_id": "123456789",
+        "address": {"line1": "100 Main St", "city": "Springfield", "state": "IL",
+                    "zip": "627011234"},
+    },
+    "claims": [_claim("P-1"), _claim("P-2"), _claim("P-3", next_payer=None), _claim("P-4")],
+}  # fmt: skip
+
+
+def _era(trace: str) -> str:
+    """The primary's 835: P-1 paid with coinsurance, P-2 crossed over to Medicaid,
+    P-3 paid (no secondary named), P-4 paid in full (nothing left)."""
+    patient = "NM1*QC*1*PARK*NOAH****MI*XOF123456789"
+
+    def lines(claim: str) -> list[str]:
+        out = []
+        for number, (charge, paid, co, pr) in enumerate(
+            [("480", "336", "96", "48"), ("200", "140", "40", "20")], 1
+        ):
+            out += [f"SVC*HC:97153:HN*{charge}*{paid}**16" if number == 1 else
+                    f"SVC*HC:97155:HO*{charge}*{paid}**4", "DTM*472*20261102"]  # fmt: skip
+            out += [f"CAS*CO*45*{co}", f"CAS*PR*2*{pr}"]
+            out.append(f"REF*6R*{claim}-{number}")
+        return out
+
+    full_lines = [
+        "SVC*HC:97153:HN*480*480**16", "DTM*472*20261102", "REF*6R*P-4-1",
+        "SVC*HC:97155:HO*200*200**4", "DTM*472*20261102", "REF*6R*P-4-2",
+    ]  # fmt: skip
+    claims = [
+        ["CLP*P-1*1*680*476*68*12*BC0001", patient, *lines("P-1")],
+        ["CLP*P-2*19*680*476*68*12*BC0002", patient, "NM1*TT*2*ILLINOIS MEDICAID*****PI*IL621",
+         *lines("P-2")],
+        ["CLP*P-3*1*680*476*68*12*BC0003", patient, *lines("P-3")],
+        ["CLP*P-4*1*680*680*0*12*BC0004", patient, *full_lines],
+    ]  # fmt: skip
+    body = [
+        "ST*835*0001",
+        "BPR*I*2108*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20261120",
+        f"TRN*1*{trace}*1512345678",
+        "N1*PR*BLUE CROSS BLUE SHIELD OF ILLINOIS",
+        "N3*1 PAYER WAY",
+        "N4*CHICAGO*IL*60601",
+        "PER*BL*CLAIMS*TE*3125550100",
+        "N1*PE*SUNRISE ABA THERAPY LLC*XX*1234567893",
+        "LX*1",
+        *[segment for claim in claims for segment in claim],
+    ]
+    body.append(f"SE*{len(body) + 1}*0001")
+    return "~\n".join([
+        "ISA*00*          *00*          *ZZ*PAYER01        *ZZ*SUNRISE01      *261120*1200*^*00501"
+        "*000000101*0*T*:",
+        "GS*HP*PAYER01*SUNRISE01*20261120*1200*101*X*005010X221A1",
+        *body, "GE*1*101", "IEA*1*000000101",
+    ]) + "~\n"  # fmt: skip
+
+
+@pytest.fixture
+def paid(
+    tmp_path: Path, plugin_manager: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
+    """The original claims sent (recorded as the pipeline does) and the 835 applied."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(state))
+    monkeypatch.delenv("CLAIMFERRY_CONFIG", raising=False)
+    originals = tmp_path / "claims.yaml"
+    originals.write_text(yaml.safe_dump(ORIGINALS), encoding="utf-8")
+    claims = load_claims(originals).claims
+    assert judge(write_837p(claims, ENVELOPE))  # a primary claim naming its secondary: 2320
+    with Ledger.open(state) as ledger:
+        ledger.ensure_account(ACCOUNT, "officeally", "SUNRISE01")
+        batch = ledger.record_batch(
+            account=ACCOUNT, file_name="F7.txt", archive_path=Path("unused"), sha256="0" * 64,
+            size=1, control_number=7, test=True,
+            claims=[
+                NewClaim(c.id, c.payer.id, c.total_charge, claim_content_hash(c), c.frequency,
+                         None, tuple(SentLine(line_control_number(c.id, n, line), line.procedure,
+                                              line.charge) for n, line in enumerate(c.lines, 1)))
+                for c in claims
+            ],
+        )  # fmt: skip
+        ledger.set_batch_state(batch.id, BatchState.UPLOADED, remote_name=batch.file_name)
+        era = tmp_path / "1_ERA.835"
+        era.write_text(_era("EFT7788"), encoding="latin-1")
+        assert judge(era)
+        apply_response(ledger, ACCOUNT, era, plugin_manager.response_readers(), era.name)
+    return originals, era
+
+
+def _run(pm: PluginManager, *args: str, code: int = 0) -> Any:
+    result = CliRunner().invoke(create_cli(pm), list(args))
+    assert result.exit_code == code, result.output
+    return result
+
+
+def test_secondary_claim_carries_the_primarys_adjudication_and_passes_pyx12(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    originals, _ = paid
+    out = tmp_path / "secondary.yaml"
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+                  "--trace", "EFT7788", "-o", str(out), "--json")  # fmt: skip
+    report = json.loads(result.stdout)
+    assert (
+        report["claims"]
+        == [
+            {"claim": "P-1S", "from": "P-1", "payer": "IL621"},
+            {"claim": "P-4S", "from": "P-4", "payer": "IL621"},
+        ][:1]
+    )
+    refused = {r["claim"]: r["reason"] for r in report["refused"]}
+    assert set(refused) == {"P-2", "P-3", "P-4"}
+    assert "forwarded it to ILLINOIS MEDICAID (IL621) itself (CLP02 19" in refused["P-2"]
+    assert "names no secondary payer" in refused["P-3"]
+    assert "left nothing on the patient" in refused["P-4"]
+
+    (claim,) = load_claims(out).claims
+    assert (claim.id, claim.payer.id, claim.payer_responsibility) == ("P-1S", "IL621", "secondary")
+    assert claim.patient is None  # Noah is Medicaid's subscriber himself
+    assert (claim.subscriber.member_id, claim.subscriber.filing_code) == ("987654321", "MC")
+    (primary,) = claim.other_payers
+    assert (primary.payer.id, primary.responsibility, primary.relationship) == (
+        "00621", "primary", "child",
+    )  # fmt: skip
+    assert (primary.paid, primary.remaining_patient_liability) == (Decimal(476), Decimal(68))
+    assert primary.payer_claim_number == "BC0001"
+    assert [(a.line, a.paid, [(x.group, x.reason, x.amount) for x in a.adjustments])
+            for a in primary.lines] == [
+        (1, Decimal(336), [("CO", "45", Decimal(96)), ("PR", "2", Decimal(48))]),
+        (2, Decimal(140), [("CO", "45", Decimal(40)), ("PR", "2", Decimal(20))]),
+    ]  # fmt: skip
+    context = ValidationContext(account=None, today=claim.lines[0].service_date)
+    assert [f for f in check_claims([claim], context) if f.severity == "error"] == []
+    verdict = judge(write_837p([claim], ENVELOPE))
+    assert verdict, verdict.errors
+
+
+def test_status_links_the_original_and_its_secondary(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    originals, era = paid
+    out = tmp_path / "secondary.yaml"
+    _run(plugin_manager, "secondary", "build", "--claims", str(originals), "--from-835",
+         str(era), "--account", ACCOUNT, "-o", str(out))  # fmt: skip
+    shown = _run(plugin_manager, "status", "--claim", "P-1").stdout
+    assert "next payer: secondary P-1S claim" in shown
+    report = json.loads(_run(plugin_manager, "status", "--claim", "P-1", "--json").stdout)
+    assert report["claims"][0]["next_payer_claims"] == ["secondary P-1S"]
+
+
+def test_nothing_to_build_writes_nothing_and_exits_1(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    originals, _ = paid
+    out = tmp_path / "none.yaml"
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+                  "--trace", "NOSUCH", "-o", str(out), code=1)  # fmt: skip
+    assert "no claim of ours is recorded in payment NOSUCH" in result.output
+    assert not out.exists()
+
+
+def test_a_changed_original_is_refused(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    changed = dict(ORIGINALS, claims=[dict(_claim("P-1"), place_of_service="11")])
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(changed), encoding="utf-8")
+    out = tmp_path / "secondary.yaml"
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(edited),
+                  "--trace", "EFT7788", "-o", str(out), code=1)  # fmt: skip
+    assert "holds other content than the claim sent" in result.output
+    assert not out.exists()
+
+
+def test_one_of_835_and_trace_is_required(plugin_manager: PluginManager, tmp_path: Path) -> None:
+    originals = tmp_path / "claims.yaml"
+    originals.write_text(yaml.safe_dump(ORIGINALS), encoding="utf-8")
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+                  "-o", str(tmp_path / "x.yaml"), code=2)  # fmt: skip
+    assert "give one of them" in result.output
+
+
+def _adjudication(claim_id: str) -> Adjudication:
+    return Adjudication(
+        account=ACCOUNT, claim_row=1, claim_id=claim_id, content_sha256=None, status="1",
+        paid=Decimal(612), patient_responsibility=Decimal(68), payer_claim_number="BC1",
+        crossover_payer=None, payment_date=date(2026, 11, 20),
+        adjustments=(remit835.Adjustment("PR", "2", Decimal(68), None),), lines=(),
+    )  # fmt: skip
+
+
+def test_a_secondary_plan_of_another_subscriber_keeps_the_patient_as_its_dependant() -> None:
+    father = {
+        **MEDICAID,
+        "subscriber": {"member_id": "F55", "first_name": "Leo", "last_name": "Park",
+                       "birth_date": "1984-01-02", "gender": "M"},
+        "relationship": "child",
+    }  # fmt: skip
+    data = dict(ORIGINALS, claims=[_claim("P-1", next_payer=father)])
+    (original,) = parse_claims(data, "claims.yaml").claims
+    built = next_payer_claim(original, _adjudication("P-1"))
+    assert (built.subscriber.member_id, built.subscriber.gender) == ("F55", "M")
+    assert built.patient is not None and built.patient.first_name == "Noah"
+    (primary,) = built.other_payers
+    assert [(a.group, a.reason, a.amount) for a in primary.adjustments] == [
+        ("PR", "2", Decimal(68))
+    ]  # claim-level only: the 835 had no lines
+    assert judge(write_837p([built], ENVELOPE))
+
+    father["subscriber"] = {k: v for k, v in father["subscriber"].items() if k != "gender"}
+    (original,) = parse_claims(dict(ORIGINALS, claims=[_claim("P-1", next_payer=father)]),
+                               "claims.yaml").claims  # fmt: skip
+    with pytest.raises(NotBillable, match=r"add them to other_payers\[0\]\.subscriber"):
+        next_payer_claim(original, _adjudication("P-1"))
