@@ -176,6 +176,36 @@ class Contact(_Strict):
         return self
 
 
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+def _email(value: str | None) -> str | None:
+    if value is not None and not _EMAIL.match(value):
+        raise ValueError("expected an e-mail address, e.g. billing@clinic.example")
+    return value
+
+
+class OnboardingSettings(_Strict):
+    """What ``claimferry onboard`` needs to know of a clinic (docs/onboarding.md).
+
+    ``portal_username`` is the clinic's Office Ally login (the web portal's), which
+    Office Ally asks for in an SFTP request; it is not the SFTP username, and no
+    password goes here.
+    """
+
+    portal_username: Annotated[str, Field(pattern=r"^[^\s]{1,80}$")] | None = None
+    registered_email: str | None = None
+    """The address the clinic registered with Office Ally: the SFTP request comes from it."""
+    software_name: Annotated[str, Field(min_length=1, max_length=80)] = "claimferry"
+    """The billing software named in the SFTP request (the vendor's)."""
+    sftp_request_to: str = "support@officeally.com"
+    """Where the clinic sends its SFTP request."""
+    payers: tuple[Annotated[str, Field(pattern=r"^[^\s*~:^]{1,80}$")], ...] = ()
+    """Payer IDs (837P) the clinic will bill, before any claim shows them."""
+
+    _emails = field_validator("registered_email", "sftp_request_to")(_email)
+
+
 _SECRET_WORDS = frozenset(
     {"password", "passwd", "pass", "pwd", "pw", "passphrase", "secret", "token"}
 )
@@ -331,6 +361,8 @@ class Account(_Strict):
     overdue_after_days: Annotated[int, Field(gt=0)] = 30
     """A claim with no final answer (no 835, no rejection) this long after it was
     sent is overdue in the A/R aging."""
+    onboarding: OnboardingSettings = Field(default_factory=OnboardingSettings)
+    """The clinic's onboarding facts: the SFTP request's fields, the payers it bills."""
     alerts: dict[str, tuple[AlertKind, ...]] = Field(default_factory=dict)
     """Per notifier (a name under the top-level ``notifiers:``), the events it is sent
     (``all`` in the file)."""
@@ -356,6 +388,8 @@ class Config(_Strict):
     """Claims files bigger than this are refused unread (default 200 MB)."""
     notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)
     """Alert destinations, by a name the accounts' ``alerts:`` use (docs/alerts.md)."""
+    payer_list_max_age_days: Annotated[int, Field(gt=0)] = 90
+    """A clearinghouse payer list imported longer ago than this is stale (``onboard status``)."""
 
     @model_validator(mode="after")
     def _submitter_ids_distinct(self) -> Config:

@@ -1,4 +1,5 @@
-"""Changing the accounts config in place: ``hostkey --pin`` and ``accounts add|remove``.
+"""Changing the accounts config in place: ``hostkey --pin``, ``accounts add|remove``
+and ``onboard promote``.
 
 The file is the operator's: its comments, order, quoting and indentation are
 kept (ruamel.yaml's round trip), only the changed values differ, and the new
@@ -78,6 +79,19 @@ def remove_account(path: Path, name: str, check: Callable[[Any], object]) -> Non
         check(data)
 
     _edit(path, remove)
+
+
+def set_mode(path: Path, name: str, mode: str, check: Callable[[Any], object]) -> None:
+    """Set account ``name``'s ``mode`` (``onboard promote``), the rest untouched."""
+
+    def change(data: Any) -> None:
+        accounts = data.get("accounts") if isinstance(data, dict) else None
+        if not isinstance(accounts, dict) or not isinstance(accounts.get(name), dict):
+            raise ConfigError([Problem(str(path), f"accounts.{name}", "no such account")])
+        accounts[name]["mode"] = mode
+        check(data)
+
+    _edit(path, change)
 
 
 def _block(settings: dict[str, Any]) -> CommentedMap:

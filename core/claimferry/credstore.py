@@ -45,6 +45,8 @@ from claimferry.database import write_transaction
 from claimferry.errors import CredentialError
 from claimferry.failpoints import failpoint
 
+STORE_SOURCE = "store"
+"""The credential source that reads this store (``credentials: {source: store}``)."""
 MASTER_KEY_ENV = "CLAIMFERRY_MASTER_KEY"
 NEW_MASTER_KEY_ENV = "CLAIMFERRY_NEW_MASTER_KEY"
 """Where ``rotate-master-key`` finds the key that replaces the current one."""

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from claimferry.claims import MAX_CLAIM_ID
 from claimferry.config import default_state_dir
@@ -168,6 +168,11 @@ MASTER_KEY_ROTATED = "master-key-rotated"
 
 REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
 """Refused by the clearinghouse or the payer's front end: never adjudicated."""
+
+
+_STATE_OF = {str(state): state for state in ClaimState}
+"""A stored state to its ClaimState: a lookup costs a tenth of calling the enum,
+once per claim of a large ERA."""
 
 
 def _moves_to(current: ClaimState, state: ClaimState) -> bool:
@@ -484,6 +489,10 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX next_payer_claims_by_original ON next_payer_claims (original_row);
     """,
+    # 9: onboarding reads each clinic's latest audit facts (logins, marks, promotion)
+    """
+    CREATE INDEX audit_by_account_action ON audit (account, action);
+    """,
 ]
 
 _TABLES = frozenset(
@@ -562,9 +571,12 @@ class NewClaim:
     lines: tuple[SentLine, ...] = ()
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What one response says of one claim (ledger row), for :meth:`Ledger.answer_claims`."""
+class Answer(NamedTuple):
+    """What one response says of one claim (ledger row), for :meth:`Ledger.answer_claims`.
+
+    A named tuple, not a frozen dataclass: an ERA makes one per claim, and a
+    tuple is made in a third of the time.
+    """
 
     row: int
     state: ClaimState
@@ -1313,7 +1325,7 @@ class Ledger:
         now = _now()
         with self.transaction() as db:
             current = {
-                r[0]: ClaimState(r[1])
+                r[0]: _STATE_OF[r[1]]
                 for r in select_in(
                     db,
                     "SELECT id, state FROM claims WHERE id IN ({marks})",
@@ -1322,13 +1334,14 @@ class Ledger:
             }
             moves, events, numbers = [], [], []
             for a in answers:
+                state = str(a.state)  # a plain str binds faster than the enum
                 if a.current and _moves_to(current[a.row], a.state):
                     current[a.row] = a.state
-                    moves.append((a.state, a.detail, now, a.payer_claim_number, a.row))
+                    moves.append((state, a.detail, now, a.payer_claim_number, a.row))
                 elif a.payer_claim_number:
                     numbers.append((a.payer_claim_number, a.row))
                 amount = None if a.amount is None else str(a.amount)
-                events.append((a.row, a.state, a.detail, amount, a.source_file, now))
+                events.append((a.row, state, a.detail, amount, a.source_file, now))
             db.executemany(
                 "UPDATE claims SET state = ?, detail = ?, updated_at = ?, "
                 "payer_claim_number = COALESCE(?, payer_claim_number) WHERE id = ?",
@@ -1356,18 +1369,6 @@ class Ledger:
 
     def claim_record(self, row: int) -> ClaimRecord:
         return _claim(self._db.execute("SELECT * FROM claims WHERE id = ?", (row,)).fetchone())
-
-    def sent_line_numbers(self, rows: Sequence[int]) -> dict[int, list[str]]:
-        """Each claim's line control numbers (REF*6R) as sent, in line order."""
-        found: dict[int, list[str]] = {}
-        for r in select_in(
-            self._db,
-            "SELECT claim_row, control_number FROM claim_lines "
-            "WHERE claim_row IN ({marks}) ORDER BY claim_row, line_number",
-            rows,
-        ):
-            found.setdefault(r[0], []).append(r[1])
-        return found
 
     def response_known(
         self, account: str, remote_name: str, size: int, modified: float | None = None
@@ -1480,6 +1481,16 @@ class Ledger:
             (account, LOGIN_REFUSED, LOGIN_OK),
         ).fetchone()
         return _audit_entry(row) if row is not None and row["action"] == LOGIN_REFUSED else None
+
+    def latest_audit(self, account: str, actions: Sequence[str]) -> AuditEntry | None:
+        """The account's most recent audit entry with one of ``actions``."""
+        marks = ",".join("?" * len(actions))
+        row = self._db.execute(
+            f"SELECT * FROM audit WHERE account = ? AND action IN ({marks}) "  # noqa: S608
+            "ORDER BY id DESC LIMIT 1",
+            (account, *actions),
+        ).fetchone()
+        return _audit_entry(row) if row is not None else None
 
     def audit_entries(self, account: str | None = None) -> list[AuditEntry]:
         sql, args = "SELECT * FROM audit", []

@@ -65,8 +65,9 @@ def _money(amount: Decimal) -> str:
     return f"{amount:.2f}"
 
 
-def adjudication(claim: RemitClaim) -> ClaimState:
-    """What the payer did with a claim, from CLP02, the paid amount and the PR adjustments.
+def adjudication(claim: RemitClaim, owed: Decimal | None = None) -> ClaimState:
+    """What the payer did with a claim, from CLP02, the paid amount and what the patient
+    owes (``owed``, when the caller has it already: see ``patient_responsibility``).
 
     CLP02 4 is a denial (the payer does not know the patient, X12 RFIs 1423
     and 1885); 22 a reversal; 19-21 processed and forwarded (crossover); 23
@@ -90,7 +91,9 @@ def adjudication(claim: RemitClaim) -> ClaimState:
         return ClaimState.PREDETERMINATION
     if claim.paid > 0:
         return ClaimState.PAID
-    if patient_responsibility(claim) > 0:
+    if owed is None:
+        owed = patient_responsibility(claim)
+    if owed > 0:
         return ClaimState.PATIENT_RESPONSIBILITY
     if status in ("2", "3") and _covered_by_prior_payer(claim):
         return ClaimState.PAID
@@ -102,10 +105,9 @@ def _covered_by_prior_payer(claim: RemitClaim) -> bool:
     return bool(others) and all(a.reason == "23" for a in others)
 
 
-def _remit_detail(claim: RemitClaim, state: ClaimState, net: Decimal | None) -> str:
+def _remit_detail(claim: RemitClaim, state: ClaimState, owed: Decimal, net: Decimal | None) -> str:
     """One line a biller can act on: what happened, the money, and why."""
     paid, charge = _money(claim.paid), _money(claim.charge)
-    owed = patient_responsibility(claim)
     as_payer = PROCESSED.get(claim.status)
     how = f"processed as {as_payer}" if as_payer else meaning(CLAIM_PAYMENT_STATUS, claim.status)
     carrier = claim.crossover_carrier
@@ -130,12 +132,15 @@ def _remit_detail(claim: RemitClaim, state: ClaimState, net: Decimal | None) -> 
         text += f"; patient owes {_money(owed)}"
     if net is not None:
         text += f"; corrected, net paid {_money(net)} over all remittances"
-    reasons = [a.describe() for a in claim.all_adjustments()]
-    remarks = dict.fromkeys(
-        (*claim.remark_codes, *(code for line in claim.lines for code in line.remark_codes))
-    )
-    reasons += [describe_remark(code) for code in remarks]
-    return "; ".join([text, *reasons])
+    reasons = [text]
+    reasons += [a.describe() for a in claim.adjustments]
+    remarks = list(claim.remark_codes)
+    for line in claim.lines:
+        reasons += [a.describe() for a in line.adjustments]
+        remarks += line.remark_codes
+    if remarks:
+        reasons += [describe_remark(code) for code in dict.fromkeys(remarks)]
+    return "; ".join(reasons)
 
 
 def find_reader(path: Path, readers: Iterable[ResponseReader]) -> ResponseReader:
@@ -356,11 +361,12 @@ class _Answers:
                 pending = []
 
     def _remits(self, recorder: RemitRecorder, claims: list[RemitClaim], source_file: str) -> None:
+        """Match, classify and store one chunk of an 835's claims (all of one payment)."""
         if not claims:
             return
         ledger = self.ledger
         # a reversal before its correction, whatever order the payer listed them in
-        claims = sorted(claims, key=lambda c: c.status != "22")
+        claims.sort(key=_not_reversal)
         known = ledger.find_claims(self.account, [c.claim_id for c in claims])
         rows = [
             known.get(c.claim_id)
@@ -371,26 +377,30 @@ class _Answers:
             )
             for c in claims
         ]
-        states = [adjudication(c) for c in claims]
+        owed = [patient_responsibility(c) for c in claims]
+        states = list(map(adjudication, claims, owed))
         earlier = earlier_remits(ledger.db, rows)
-        recorder.claims(claims, rows, states, ledger.sent_line_numbers(rows))
+        recorder.claims(claims, rows, states, owed)
+        day = claims[0].payment.payment_date
+        paid_on = day.isoformat() if day is not None else None
         answers = []
-        for claim, row, state in zip(claims, rows, states, strict=True):
-            before = earlier.setdefault(row, [])
-            net = None
-            if state in CORRECTIONS and any(status == "22" for status, _, _ in before):
-                net = sum((paid for _, paid, _ in before), claim.paid)
-            day = claim.payment.payment_date
-            paid_on = day.isoformat() if day is not None else None
-            # an ERA older than one already read (fetched late) is history only
-            newest = max((d for _, _, d in before if d is not None), default=None)
-            current = paid_on is None or newest is None or paid_on >= newest
-            before.append((claim.status, claim.paid, paid_on))
+        for claim, row, state, claim_owed in zip(claims, rows, states, owed, strict=True):
+            before = earlier.get(row)
+            net, current = None, True
+            if before is None:
+                earlier[row] = [(claim.status, claim.paid, paid_on)]
+            else:
+                if state in CORRECTIONS and any(status == "22" for status, _, _ in before):
+                    net = sum((paid for _, paid, _ in before), claim.paid)
+                # an ERA older than one already read (fetched late) is history only
+                newest = max((d for _, _, d in before if d is not None), default=None)
+                current = paid_on is None or newest is None or paid_on >= newest
+                before.append((claim.status, claim.paid, paid_on))
             answers.append(
                 Answer(
                     row,
                     state,
-                    _remit_detail(claim, state, net),
+                    _remit_detail(claim, state, claim_owed, net),
                     claim.paid,
                     source_file,
                     claim.payer_claim_number or None,
@@ -400,6 +410,10 @@ class _Answers:
         ledger.answer_claims(answers)
         self.claims += len(answers)
         failpoint("after-claim-update")
+
+
+def _not_reversal(claim: RemitClaim) -> bool:
+    return claim.status != "22"
 
 
 def _interchange_rejections(acks: Iterable[InterchangeAck]) -> Iterator[BatchUpdate]:

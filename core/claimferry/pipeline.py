@@ -692,7 +692,7 @@ def connect(
         action = LOGIN_REFUSED if isinstance(exc, AuthenticationError) else "host-key-refused"
         ledger.audit(action, account=account.name, detail=str(exc))
         raise
-    if after_refusal and ledger.refused_login(account.name) is not None:
+    if after_refusal:  # a tested login is a fact onboarding reads, and it lifts a hold
         ledger.audit(LOGIN_OK, account=account.name, host_fingerprint=session.host_fingerprint)
     return _WatchedSession(session, ledger, account.name)
 

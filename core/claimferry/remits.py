@@ -35,9 +35,12 @@ ZERO = Decimal(0)
 
 
 def encode_adjustments(adjustments: Iterable[Adjustment]) -> str:
+    # !s: the same text as format(), at an eighth of the cost for a Decimal
     return "|".join(
-        f"{a.group}:{a.reason}:{a.amount}:{'' if a.quantity is None else a.quantity}"
-        for a in adjustments
+        [
+            f"{a.group}:{a.reason}:{a.amount!s}:{'' if a.quantity is None else a.quantity!s}"
+            for a in adjustments
+        ]
     )
 
 
@@ -108,59 +111,59 @@ class RemitRecorder:
         claims: Sequence[RemitClaim],
         rows: Sequence[int],
         states: Sequence[ClaimState],
-        sent_lines: dict[int, list[str]],
+        owed: Sequence[Decimal],
     ) -> None:
-        """Record claims and their lines. ``sent_lines`` are the REF*6R values we sent,
-        in order, per claim row, to match each remitted line to the line it pays."""
+        """Record claims and their lines. ``owed`` is each claim's patient responsibility.
+        Each line is matched to the line it pays by the REF*6R we sent with it.
+
+        Written out for speed: this runs for every claim and line of a large ERA.
+        """
         assert self.payment_id is not None
-        db = self.db
+        db, payment_id = self.db, self.payment_id
         first = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM remit_claims").fetchone()[0])
         claim_rows, line_rows = [], []
-        for remit_id, claim, row, state in zip(
-            range(first, first + len(claims)), claims, rows, states, strict=True
+        for remit_id, claim, row, state, claim_owed in zip(
+            range(first, first + len(claims)), claims, rows, states, owed, strict=True
         ):
             crossover = claim.crossover_carrier
             claim_rows.append(
                 (
                     remit_id,
-                    self.payment_id,
+                    payment_id,
                     row,
                     claim.claim_id,
                     claim.status,
-                    state,
+                    str(state),  # a plain str binds faster than the enum
                     str(claim.charge),
                     str(claim.paid),
-                    str(patient_responsibility(claim)),
+                    str(claim_owed),
                     claim.filing_code,
                     claim.payer_claim_number,
                     f"{crossover.name} ({crossover.id})" if crossover else None,
-                    encode_adjustments(claim.adjustments),
+                    encode_adjustments(claim.adjustments) if claim.adjustments else "",
                     "|".join(claim.remark_codes),
                     claim.segment_position,
                 )
             )
-            if not claim.lines:
-                continue
-            sent = sent_lines.get(row, ())
             for number, line in enumerate(claim.lines, 1):
-                allowed = line.allowed_amount
+                control_number, amounts = line.control_number, line.amounts
+                allowed = line.allowed_amount if amounts else None
+                service_from, service_to = line.service_from, line.service_to
                 line_rows.append(
                     (
                         remit_id,
                         number,
-                        sent.index(line.control_number) + 1
-                        if line.control_number in sent
-                        else None,
-                        line.control_number,
+                        row,
+                        control_number,
                         line.procedure,
                         ":".join(line.modifiers),
                         str(line.charge),
                         str(line.paid),
                         None if allowed is None else str(allowed),
                         str(line.units),
-                        _day(line.service_from),
-                        _day(line.service_to),
-                        encode_adjustments(line.adjustments),
+                        service_from.isoformat() if service_from is not None else None,
+                        service_to.isoformat() if service_to is not None else None,
+                        encode_adjustments(line.adjustments) if line.adjustments else "",
                         "|".join(line.remark_codes),
                     )
                 )
@@ -174,7 +177,9 @@ class RemitRecorder:
         db.executemany(
             "INSERT INTO remit_lines (remit_claim_id, line_number, sent_line, control_number, "
             "procedure, modifiers, charge, paid, allowed, units, service_from, service_to, "
-            "adjustments, remark_codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "adjustments, remark_codes) VALUES (?1, ?2, (SELECT MIN(line_number) FROM claim_lines "
+            "WHERE claim_row = ?3 AND control_number = ?4), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+            "?13, ?14)",
             line_rows,
         )
 

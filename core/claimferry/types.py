@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -245,6 +245,10 @@ class Clearinghouse(_Named):
     ``check_payer_id(state_dir, payer_id, transaction)`` looks a payer ID up
     in the clearinghouse's payer list (``enrollment set`` refuses one it does
     not list); ``None`` when the clearinghouse keeps no list.
+    ``payer_list_imported(state_dir)`` says when that list was last imported
+    (``None``: never), and ``requires_enrollment(state_dir, payer_id,
+    transaction)`` whether it marks the payer as requiring enrollment for the
+    transaction (``None``: not listed, or no list): ``onboard status`` reads both.
     """
 
     name: str
@@ -254,6 +258,8 @@ class Clearinghouse(_Named):
     isa_submitter_qualifier: str = "ZZ"
     description: str = ""
     check_payer_id: Callable[[Path, str, str], PayerIdCheck] | None = None
+    payer_list_imported: Callable[[Path], datetime | None] | None = None
+    requires_enrollment: Callable[[Path, str, str], bool | None] | None = None
 
 
 # --- response readers ---------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``claimferry harness serve``: run the mock Office Ally server until Ctrl-C or SIGTERM.
+"""``claimferry harness serve``: run the mock Office Ally server until Ctrl-C or SIGTERM;
+``claimferry harness users add``: open an SFTP account on it, as Office Ally does.
 
 Results (host, port, fingerprint) go to stdout, logs to stderr. The group is
 built by a function and the server module is imported only when serving, so
@@ -8,17 +9,23 @@ loading the CLI stays cheap.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from claimferry.cli.output import examples
 from claimferry.errors import InputError
+
+if TYPE_CHECKING:
+    from claimferry_harness.server import MockOfficeAlly
+    from claimferry_harness.users import UsersFileWatch
 
 
 def _is_loopback(host: str) -> bool:
@@ -90,7 +97,7 @@ def serve(
     from claimferry_harness.payers import PayerList
     from claimferry_harness.rules import ProcessingRules
     from claimferry_harness.server import MAX_HANDLES, MockOfficeAlly
-    from claimferry_harness.users import load_users
+    from claimferry_harness.users import UsersFileWatch, load_users
 
     if not _is_loopback(host) and not allow_remote:
         raise click.BadParameter(
@@ -139,12 +146,72 @@ def serve(
         click.echo(f"fingerprint: {server.fingerprint}")
         click.echo(f"host key: {server.host_key_openssh}")
         sys.stdout.flush()
+        watch = UsersFileWatch(users_file) if users_file is not None else None
         while not stop.wait(0.5):
-            pass
+            if watch is not None:
+                _reload_users(server, watch)
     finally:
         server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _reload_users(server: MockOfficeAlly, watch: UsersFileWatch) -> None:
+    """New and changed users of the users file (``harness users add``) can log in at once."""
+    try:
+        users = watch.changed()
+    except InputError as exc:
+        logging.getLogger(__name__).warning("users file not reloaded: %s", exc)
+        return
+    for name, user in (users or {}).items():
+        server.add_user(name, user.password, user.public_keys)
+        logging.getLogger(__name__).info("users file: %s can log in", name)
+
+
+@click.group("users", epilog=examples("claimferry harness users add northside --users users.yaml"))
+def users() -> None:
+    """The mock's SFTP accounts, as Office Ally opens them."""
+
+
+@users.command(
+    "add",
+    epilog=examples(
+        "claimferry harness users add northside --users users.yaml",
+        "claimferry harness users add northside --users users.yaml --json",
+    ),
+)
+@click.argument("name")
+@click.option(
+    "--users",
+    "users_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The users file `harness serve --users` reads (created 0600 if missing).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def users_add(name: str, users_file: Path, as_json: bool) -> None:
+    """Open an SFTP account on the mock: a new username and a random password.
+
+    What Office Ally does when a clinic asks for SFTP: the username and the
+    password come out as two messages (here, two lines), to be stored with
+    `claimferry credentials set ACCOUNT`. A running `harness serve --users
+    FILE` lets the new user log in within a second. Test credentials only.
+    """
+    from claimferry_harness.users import check_user_name, issue_user
+
+    try:
+        check_user_name(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
+    try:
+        login = issue_user(users_file, name)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME or --users") from None
+    if as_json:
+        click.echo(json.dumps({"username": login.username, "password": login.password}))
+        return
+    click.echo(f"SFTP username: {login.username}")
+    click.echo(f"SFTP password: {login.password}")
 
 
 def _configure_logging() -> None:
@@ -181,4 +248,5 @@ def harness_group() -> click.Group:
         """The mock Office Ally SFTP server for end-to-end tests."""
 
     harness.add_command(serve)
+    harness.add_command(users)
     return harness

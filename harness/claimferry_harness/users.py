@@ -14,17 +14,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import hmac
+import os
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import paramiko
+import yaml
 
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import InputError, Problem
+from claimferry.storage import atomic_write
 
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """Matched whole (``fullmatch``): ``$`` would let a trailing newline through."""
@@ -170,3 +175,54 @@ def _user(source: str, name: Any, entry: Any, problems: list[Problem]) -> Harnes
 def make_users(entries: Iterable[tuple[str, HarnessUser]]) -> dict[str, HarnessUser]:
     """Check names and build the users mapping the server keeps."""
     return {check_user_name(name): user for name, user in entries}
+
+
+def issue_user(path: Path, name: str) -> HarnessLogin:
+    """Open a new SFTP account as Office Ally does: a new user name with a new random
+    password, written into the users file (created 0600: it holds passwords).
+
+    Issues queue on a lock of the file's folder, so two at once both land; a name
+    already in the file is refused (:class:`InputError`), its password unchanged.
+    """
+    check_user_name(name)
+    password = secrets.token_urlsafe(18)
+    folder_fd = os.open(path.resolve().parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(folder_fd, fcntl.LOCK_EX)
+        users = load_users(path) if path.exists() else {}
+        if name in users:
+            raise InputError([Problem(str(path), f"users.{name}", "exists already")])
+        data = parse_yaml(read_text(path, what="users file"), str(path)) if users else {}
+        entries = dict(data.get("users") or {}) if isinstance(data, dict) else {}
+        entries[name] = {"password": password}
+        text = yaml.safe_dump({"users": entries}, sort_keys=False)
+        atomic_write(path, text.encode("utf-8"), mode=0o600)
+    finally:
+        os.close(folder_fd)
+    return HarnessLogin(name, password)
+
+
+class UsersFileWatch:
+    """What ``harness serve`` reloads: a users file that changed since it was last read.
+
+    A file that does not parse is reported and the users already known stay.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    def changed(self) -> dict[str, HarnessUser] | None:
+        """The file's users when it changed, else ``None``; raises :class:`InputError`."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return None
+        self._seen = stamp
+        return load_users(self.path)

@@ -653,3 +653,30 @@ def check_payer_id(state_dir: Path, payer_id: str, transaction: str) -> PayerIdC
         f"payer ID {payer_id} is not on Office Ally's payer list; "
         f"find it with `claimferry payers search NAME --transaction {transaction}`",
     )
+
+
+def payer_list_imported(state_dir: Path) -> datetime | None:
+    """When the payer list was last imported (``onboard status``: is it fresh?)."""
+    store = PayerList.open_existing(state_dir)
+    if store is None:
+        return None
+    with store:
+        info = store.last_import()
+    return datetime.fromisoformat(info.imported_at) if info is not None else None
+
+
+def requires_enrollment(state_dir: Path, payer_id: str, transaction: str) -> bool | None:
+    """Whether the list marks the payer as requiring enrollment for the transaction,
+    as the enrollment validator reads it; ``None`` when it is not listed (or no list).
+
+    An ERA (835) may be listed under the payer's claims ID or under its own.
+    """
+    store = PayerList.open_existing(state_dir)
+    if store is None:
+        return None
+    with store:
+        listings = store.listings(payer_id, transaction)
+        if not listings and transaction == REMITS:
+            names = {item.name for item in store.listings(payer_id, CLAIMS)}
+            listings = store.listings_named(names, REMITS)
+    return any(item.enrollment for item in listings) if listings else None

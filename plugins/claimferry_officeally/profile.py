@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from claimferry.api import Clearinghouse, FileNaming, InputError, Problem, Receiver
-from claimferry_officeally.payers import check_payer_id
+from claimferry_officeally.payers import check_payer_id, payer_list_imported, requires_enrollment
 
 PROFILE_NAME = "officeally"
 
@@ -134,4 +134,6 @@ def make_profile(clock: Callable[[], datetime] | None = None) -> Clearinghouse:
         claim_file_name=make_claim_file_name(clock),
         description="Office Ally (professional claims, X12 5010 837P, over SFTP)",
         check_payer_id=check_payer_id,
+        payer_list_imported=payer_list_imported,
+        requires_enrollment=requires_enrollment,
     )

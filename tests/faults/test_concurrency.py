@@ -193,7 +193,9 @@ def test_two_submits_at_once_send_each_claim_once(world: World) -> None:
 
 
 def test_a_second_submit_names_the_holder_and_sends_nothing(world: World) -> None:
-    world.harness.faults.latency = 0.3
+    # slow enough that the first run still holds the lock while a second process
+    # starts on a loaded machine; the latency is lifted once the second has answered
+    world.harness.faults.latency = 1.0
     first = world.start("submit", str(world.claims_file("SUN")), "--account", "sunrise")
     try:
         world.wait_for("the first run to hold the lock", lambda: world.lock_holders())

@@ -225,6 +225,15 @@ NOT_OFFLINE = {
         "writes under /etc/claimferry; tests/core/test_credstore.py makes keys in a "
         "temporary folder"
     ),
+    ("onboard", "request-sftp"): (
+        "needs the account's onboarding settings, which the mock's config leaves out; "
+        "tests/e2e/test_onboarding.py writes the request and tests/core/test_onboarding.py "
+        "the missing settings"
+    ),
+    ("onboard", "promote"): (
+        "needs every step to production done (enrollment, an accepted test file); "
+        "tests/e2e/test_onboarding.py takes a clinic there and promotes it"
+    ),
     ("secondary", "build"): (
         "needs a claim the payer processed as primary with another payer on file; "
         "tests/e2e/test_secondary.py runs it end to end against the mock"

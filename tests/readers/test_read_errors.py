@@ -202,3 +202,23 @@ def test_whitespace_inside_an_hl_id_is_no_crash(samples_dir: Path, tmp_path: Pat
     except InputError:
         return  # refusing it precisely is fine too
     assert document.claims
+
+
+def test_a_transaction_whose_se01_miscounts_is_a_notice_naming_the_true_count(
+    samples_dir: Path,
+) -> None:
+    """SE01 is checked from the positions of ST and SE: the 835 reader hands claim
+    segments to their handlers without the envelope seeing each one."""
+    text = _sample(samples_dir, "835_01_simple_denied_no_payment_emedny.txt")
+
+    def notices(text: str) -> list[tuple[str, str]]:
+        document = read_835(iter_segments(io.BytesIO(text.encode("latin-1")), "a.835"), "a.835")
+        return [(n.location, n.message) for n in document.notices]
+
+    assert notices(text) == []
+    assert notices(text.replace("SE*25*1740", "SE*24*1740")) == [
+        (
+            "segment 27 (SE) element SE01",
+            "SE01 counts a different number of segments than the 25 from ST to SE",
+        )
+    ]

@@ -125,6 +125,10 @@ def _print_tree(data: dict[str, Any], indent: str) -> None:
 @click.option("--contact-name", help="Who the clearinghouse calls about a file (asked for).")
 @click.option("--contact-phone", help="Their 10-digit phone number (asked for).")
 @click.option("--contact-email", help="Their e-mail address.")
+@click.option(
+    "--portal-username", help="The clinic's Office Ally (portal) login, for the SFTP request."
+)
+@click.option("--registered-email", help="The address the clinic registered with Office Ally.")
 @click.option("--no-input", is_flag=True, help="Never ask: what is missing is an error.")
 @json_option
 @pass_app
@@ -142,6 +146,8 @@ def accounts_add(
     contact_name: str | None,
     contact_phone: str | None,
     contact_email: str | None,
+    portal_username: str | None,
+    registered_email: str | None,
     no_input: bool,
     as_json: bool,
 ) -> None:
@@ -194,6 +200,10 @@ def accounts_add(
     if host or port or host_key:
         settings["sftp"] = _present(host=host, port=port, host_key=host_key)
     settings["credentials"] = {"source": credentials_source}
+    if portal_username or registered_email:
+        settings["onboarding"] = _present(
+            portal_username=portal_username, registered_email=registered_email
+        )
     add_account(path, account_name, settings, lambda data: app.check_config(data, str(path)))
     if as_json:
         emit_json({"account": account_name, "config": str(path), "added": True})

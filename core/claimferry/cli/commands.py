@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from claimferry import notify, pipeline
+from claimferry import notify, onboarding, pipeline
 from claimferry.claims import Claim, check_claims_file
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
 from claimferry.cli.findings import FindingsReport
@@ -44,6 +44,7 @@ def register(cli: click.Group) -> None:
     from claimferry.cli.credentials import credentials
     from claimferry.cli.enrollment import enrollment
     from claimferry.cli.lifecycle import audit, show, status
+    from claimferry.cli.onboard import onboard
     from claimferry.cli.remits import remits
     from claimferry.cli.secondary import secondary
 
@@ -63,6 +64,7 @@ def register(cli: click.Group) -> None:
         hostkey,
         credentials,
         accounts,
+        onboard,
     ):
         cli.add_command(command)
 
@@ -336,6 +338,7 @@ def submit(
     payer may already hold (sent before and not rejected) is refused unless
     --resubmit is given or the file marks it a replacement or void.
     """
+    _warn_unpromoted(app, app.account(account_name))
     checked = _check(
         app,
         claims_path,
@@ -401,6 +404,20 @@ def submit(
 def _say(message: str) -> None:
     """For the operator even under --json: the answer to their Ctrl-C."""
     click.echo(message, err=True)
+
+
+def _warn_unpromoted(app: App, account: Account) -> None:
+    """Production mode set by hand skips the onboarding checks of ``onboard promote``."""
+    if not account.is_production:
+        return
+    with Ledger.open(app.state_dir) as ledger:
+        promoted = onboarding.was_promoted(ledger, account.name)
+    if not promoted:
+        click.echo(
+            f"warning: {account.name} is in production mode but was never promoted: "
+            f"see `claimferry onboard status {account.name}`",
+            err=True,
+        )
 
 
 @click.command(

@@ -22,6 +22,7 @@ from claimferry.credentials import Credentials, SecretStr
 from claimferry.credstore import (
     MASTER_KEY_ENV,
     NEW_MASTER_KEY_ENV,
+    STORE_SOURCE,
     CredentialStore,
     StoredInfo,
     generate_master_key,
@@ -37,8 +38,6 @@ from claimferry.ledger import (
     Ledger,
     current_actor,
 )
-
-STORE_SOURCE = "store"
 
 
 @click.group(

@@ -415,16 +415,18 @@ class ElementReader:
     looks its element up inline (stripped; empty when absent), and amounts
     already read are remembered by their text (a remittance repeats '0',
     '3.50' and its fee schedule thousands of times; a Decimal is immutable, so
-    sharing one is safe).
+    sharing one is safe), and so are quantities (its service units).
     """
 
     AMOUNT_CACHE = 2048
-    """Distinct amount texts remembered per file: bounded, so memory stays flat."""
+    """Distinct amount (and quantity) texts remembered per file: bounded, so memory
+    stays flat."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.notices: list[Problem] = []
         self._amounts: dict[str, Decimal] = {}
+        self._quantities: dict[str, Decimal] = {}
 
     def error(self, segment: Segment, index: int | None, message: str) -> X12SyntaxError:
         return X12SyntaxError(self.source, segment.where(index), message)
@@ -470,12 +472,19 @@ class ElementReader:
 
     def quantity(self, segment: Segment, index: int) -> Decimal | None:
         elements = segment.elements
-        value = elements[index - 1].strip() if 0 < index <= len(elements) else ""
+        text = elements[index - 1] if 0 < index <= len(elements) else ""
+        found = self._quantities.get(text)
+        if found is not None:
+            return found
+        value = text.strip()
         if not value:
             return None
         if not _NUMBER.fullmatch(value):
             raise self.error(segment, index, "expected a quantity (e.g. 4 or 1.5)")
-        return Decimal(value)
+        found = Decimal(value)
+        if len(self._quantities) < self.AMOUNT_CACHE:
+            self._quantities[text] = found
+        return found
 
     def count(self, segment: Segment, index: int) -> int:
         value = segment.element(index).strip()

@@ -112,7 +112,6 @@ class Envelope:
         self._st: Segment | None = None
         self._groups = 0
         self._transactions = 0
-        self._segments = 0
         self._closed = False
 
     @property
@@ -124,10 +123,12 @@ class Envelope:
 
         Inside a transaction (nearly every segment of a large file) this is one
         attribute test and one set lookup; nothing is closed then, as IEA
-        cannot come before SE.
+        cannot come before SE. Nor is anything counted: SE01 is checked against
+        the positions of ST and SE, so a reader may hand segments it knows
+        belong inside a transaction (an 835's CAS, say) straight to their own
+        handlers.
         """
         if self._st is not None:
-            self._segments += 1
             seg_id = segment.id
             if seg_id not in _ENVELOPE_IDS:
                 return False
@@ -199,18 +200,17 @@ class Envelope:
             raise reader.error(segment, 1, f"expected transaction set {self.transaction}")
         reader.required(segment, 2, "a transaction set control number")
         self._st = segment
-        self._segments = 1
         self._transactions += 1
 
     def _close_transaction(self, segment: Segment) -> None:
         reader, st = self.reader, self._st
         assert st is not None
-        if reader.count(segment, 1) != self._segments:
+        segments = segment.position - st.position + 1  # positions count every segment
+        if reader.count(segment, 1) != segments:
             reader.notice(
                 segment,
                 1,
-                f"SE01 counts a different number of segments than the "
-                f"{self._segments} from ST to SE",
+                f"SE01 counts a different number of segments than the {segments} from ST to SE",
             )
         if segment.element(2) != st.element(2):
             reader.notice(segment, 2, "SE02 does not match ST02")
