@@ -25,8 +25,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from claimferry.claims import MAX_CLAIM_ID
-from claimferry.config import default_state_dir
 from claimferry.database import (
     DatabaseError,
     RecordLocks,
@@ -631,6 +629,8 @@ _log = logging.getLogger("claimferry.ledger")
 
 
 def _known_state_dirs() -> Path:
+    from claimferry.config import default_state_dir  # config (pydantic) only when needed
+
     return default_state_dir() / KNOWN_STATE_DIRS
 
 
@@ -901,6 +901,13 @@ class Ledger:
         if row is None:
             raise LedgerError(f"account {account} is not in the ledger yet")
         return f"{row['clearinghouse']} {row['submitter_id']}"
+
+    def clearinghouse_of(self, account: str) -> str | None:
+        """The clearinghouse the account sends to, as recorded at its first connection."""
+        row = self._db.execute(
+            "SELECT clearinghouse FROM accounts WHERE name = ?", (account,)
+        ).fetchone()
+        return None if row is None else str(row["clearinghouse"])
 
     def _busy(self, account: str, sender: str) -> str:
         row = self._db.execute("SELECT * FROM sender_locks WHERE sender = ?", (sender,)).fetchone()
@@ -1283,6 +1290,8 @@ class Ledger:
                 "ORDER BY c.id DESC LIMIT 1",
                 (account, *line_control_numbers),
             ).fetchone()
+        from claimferry.claims import MAX_CLAIM_ID  # the model: not for every ledger user
+
         if found is None and len(claim_id) == MAX_CLAIM_ID:
             rows = db.execute(
                 "SELECT DISTINCT claim_id, MAX(id) FROM claims WHERE account = ? "

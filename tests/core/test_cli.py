@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from claimferry import __version__
 from claimferry.cli import create_cli
+from claimferry.cli.app import LazyCommand
 from claimferry.credstore import KEY_ORIGINS, MASTER_KEY_ENV
 from claimferry.manager import PluginManager
 from support.x12judge import judge
@@ -282,6 +283,7 @@ CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
     (("batches", "resend"), ("7",), "ledger", 1),
     (("batches", "abandon"), ("7",), "usage", 2),
     (("show",), ("missing.835",), "input", 2),
+    (("convert",), ("missing.837",), "usage", 2),
     (
         ("secondary", "build"),
         ("--claims", "c.yaml", "--from-835", "x.835", "-o", "2.yaml"),
@@ -342,7 +344,8 @@ def _bad_claims(tmp_path: Path) -> Path:
 
 def _commands(group: click.Group, words: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
     found: set[tuple[str, ...]] = set()
-    for name, command in group.commands.items():
+    for name, listed in group.commands.items():
+        command = listed.load() if isinstance(listed, LazyCommand) else listed
         if isinstance(command, click.Group):
             found |= _commands(command, (*words, name))
         elif any(p.name == "as_json" for p in command.params):
