@@ -15,6 +15,13 @@ from support.memory_keyring import MemoryKeyring
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
 
+@pytest.fixture(autouse=True)
+def _own_xdg_state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """The default state directory, and the list of state directories kept there,
+    are each test's own: never the user's, never another test's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
 @pytest.fixture
 def samples_dir() -> Path:
     """The public X12 samples in ../shared/samples (data to read, not code)."""

@@ -29,6 +29,8 @@ BUSY_TIMEOUT = 30.0
 class DatabaseError(ClaimferryError):
     """A state file cannot be opened, or was written by a newer claimferry."""
 
+    code = "database"
+
 
 def open_database(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) a state database, readable by its owner only."""

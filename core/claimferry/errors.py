@@ -2,7 +2,9 @@
 
 Every failure an operator can meet is one of these, so the CLI can print it
 without a traceback and exit with the right code: 2 for bad input (claims,
-config, response files, arguments), 1 for everything else.
+config, response files, arguments), 1 for everything else, 130 when the
+operator interrupted it. ``code`` names the kind of failure in ``--json``
+error documents, for scripts that branch on it.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ class ClaimferryError(Exception):
     """A failure to report to the operator as one line, exit code 1."""
 
     exit_code = 1
+    code = "failed"
 
 
 class InputError(ClaimferryError):
     """Bad input: carries every problem found, so all are reported at once."""
 
     exit_code = 2
+    code = "input"
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
@@ -48,9 +52,13 @@ class InputError(ClaimferryError):
 class ConfigError(InputError):
     """The accounts config file is missing, unreadable or invalid."""
 
+    code = "config"
+
 
 class PluginError(ClaimferryError):
     """A plugin could not be used: duplicate names, unknown names, bad registrations."""
+
+    code = "plugin"
 
 
 class TransportError(ClaimferryError):
@@ -60,6 +68,8 @@ class TransportError(ClaimferryError):
     its final name (the next run may simply send it), ``None`` when it cannot
     tell (claimferry then asks the server before sending again).
     """
+
+    code = "transport"
 
     def __init__(
         self, message: str, *, transient: bool = False, delivered: bool | None = None
@@ -72,6 +82,8 @@ class TransportError(ClaimferryError):
 class AuthenticationError(TransportError):
     """The server refused the login. Never retried: clearinghouses lock accounts."""
 
+    code = "login-refused"
+
     def __init__(self, message: str) -> None:
         super().__init__(message, transient=False)
 
@@ -79,12 +91,27 @@ class AuthenticationError(TransportError):
 class HostKeyError(TransportError):
     """The server's host key is unknown or changed. Fails closed."""
 
+    code = "host-key"
+
     def __init__(self, message: str) -> None:
         super().__init__(message, transient=False)
 
 
 class CredentialError(ClaimferryError):
     """An account's secrets could not be resolved (missing, or stored unsafely)."""
+
+    code = "credentials"
+
+
+class Interrupted(KeyboardInterrupt):
+    """The operator pressed Ctrl-C; the message says where the work stopped.
+
+    A ``KeyboardInterrupt``, so no ``except Exception`` on the way up can
+    swallow it; the CLI exits 130.
+    """
+
+    exit_code = 130
+    code = "interrupted"
 
 
 class NotifierError(ClaimferryError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import logging
 import os
 import re
 import socket
@@ -33,11 +34,17 @@ from claimferry.database import (
     write_transaction,
 )
 from claimferry.errors import ClaimferryError
-from claimferry.storage import ARCHIVE, atomic_write, interchange_header, sent_files
+from claimferry.storage import ARCHIVE, SENT, atomic_write, interchange_header, sent_files
 
 LEDGER_FILE = "ledger.sqlite3"
 LEDGER_MARK = ".ledger-id"
 """In the archive folder: the id of the ledger that wrote it."""
+REQUIRE_LEDGER_ENV = "CLAIMFERRY_REQUIRE_LEDGER"
+"""``1``: never start a new ledger without ``--init`` (for cron jobs and servers)."""
+KNOWN_STATE_DIRS = "state-directories"
+"""In the default state directory: every state directory this user's claimferry
+sent from (``submit``, ``build``), one per line, so that a new ledger can see
+a sender's files sent from another."""
 MAX_CONTROL_NUMBER = 999_999_999
 SENDER_LOCK_BYTES = 1 << 40
 """Where sender locks live in the ledger file: far past SQLite's own lock
@@ -596,13 +603,19 @@ class AuditEntry:
 class LedgerError(ClaimferryError):
     """The ledger cannot be opened or is in a state it cannot handle."""
 
+    code = "ledger"
+
 
 class SenderBusy(LedgerError):
     """Another run holds the lock of the account's sender."""
 
+    code = "sender-busy"
+
 
 class LedgerRefused(LedgerError):
     """The ledger does not belong to the archive beside it (empty, missing or foreign)."""
+
+    code = "ledger-refused"
 
 
 _RESTORE = (
@@ -610,6 +623,87 @@ _RESTORE = (
     "ledger on purpose, run claimferry with --init (control numbers then continue above "
     "the archive's; claims the old ledger sent are not known to a new one)."
 )
+
+
+_log = logging.getLogger("claimferry.ledger")
+
+
+def _known_state_dirs() -> Path:
+    from claimferry.config import default_state_dir  # config (pydantic) only when needed
+
+    return default_state_dir() / KNOWN_STATE_DIRS
+
+
+def _remember_state_dir(state_dir: Path) -> None:
+    """Add the state directory to the user's list, once. Best effort: a list
+    that cannot be written only makes the new-ledger check see less."""
+    known = _known_state_dirs()
+    here = str(state_dir.resolve())
+    try:
+        if here in _read_lines(known):
+            return
+        known.parent.mkdir(parents=True, exist_ok=True)
+        with known.open("a", encoding="utf-8") as handle:  # one short append: atomic
+            handle.write(here + "\n")
+    except OSError as exc:
+        _log.debug("cannot record %s in %s: %s", here, known, exc)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except FileNotFoundError:
+        return []
+
+
+def _refuse_new_ledger(state_dir: Path, clearinghouse: str, submitter_id: str) -> None:
+    """Before a new ledger is started to send for this sender: is one expected?"""
+    where = state_dir / LEDGER_FILE
+    if os.environ.get(REQUIRE_LEDGER_ENV) == "1":
+        raise LedgerRefused(
+            f"there is no ledger {where} and {REQUIRE_LEDGER_ENV}=1 forbids starting one: "
+            "check the state directory (CLAIMFERRY_STATE_DIR or the config's state_dir; "
+            "a relative one is relative to the config file). " + _RESTORE.format(path=where)
+        )
+    here = state_dir.resolve()
+    for other in map(Path, _read_lines(_known_state_dirs())):
+        if other == here:
+            continue
+        sent = _files_sent_for(other, clearinghouse, submitter_id)
+        if sent:
+            raise LedgerRefused(
+                f"there is no ledger {where}, but {other} holds {sent} file(s) sent for "
+                f"{clearinghouse} submitter ID {submitter_id}: a new ledger here would not "
+                "know what those sent, and would send claims again. Point "
+                f"CLAIMFERRY_STATE_DIR or the config's state_dir at {other} (a relative "
+                "state_dir is relative to the config file), or, to start a new ledger for "
+                "this sender on purpose, run claimferry with --init"
+            )
+
+
+def _files_sent_for(state_dir: Path, clearinghouse: str, submitter_id: str) -> int:
+    """How many files the state directory's archive holds sent for this sender,
+    going by its ledger's accounts (read only; an unreadable one counts none)."""
+    path = state_dir / LEDGER_FILE
+    if not path.is_file():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = db.execute(
+                "SELECT name FROM accounts WHERE clearinghouse = ? AND upper(submitter_id) = ?",
+                (clearinghouse, submitter_id.upper()),
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+    return sum(
+        1
+        for (name,) in rows
+        for file in (state_dir / ARCHIVE / name / SENT).glob("*")
+        if file.is_file() and not file.name.startswith(".")
+    )
 
 
 class Ledger:
@@ -640,15 +734,19 @@ class Ledger:
         self._archive_floor: dict[str, int] = {}
 
     @classmethod
-    def open(cls, state_dir: Path) -> Ledger:
+    def open(cls, state_dir: Path, *, sender: tuple[str, str] | None = None) -> Ledger:
         """Open the state directory's ledger, refusing one that is not the archive's.
 
         An empty or missing ledger next to sent files, or a ledger that another
         state directory's archive belongs to, would send claims again and
         reuse control numbers; it is refused, never silently started afresh.
+        A command about to send for ``sender`` (clearinghouse, submitter ID)
+        is also refused a new ledger when that sender's files were sent from
+        another state directory, or when ``CLAIMFERRY_REQUIRE_LEDGER=1``.
         """
         path = state_dir / LEDGER_FILE
-        if not path.is_file() or path.stat().st_size == 0:
+        new = not path.is_file()
+        if new or path.stat().st_size == 0:
             sent = sum(1 for _ in sent_files(state_dir))
             if sent:
                 what = "is empty (0 bytes)" if path.is_file() else "is missing"
@@ -657,12 +755,20 @@ class Ledger:
                     f"{sent} sent file(s): the ledger that sent them is gone. "
                     + _RESTORE.format(path=path)
                 )
+        if new and sender is not None:
+            _refuse_new_ledger(state_dir, *sender)
         ledger = cls(path)
         try:
             ledger._check_identity(state_dir)
         except BaseException:
             ledger.close()
             raise
+        if new:
+            _log.warning(
+                "no ledger in the state directory %s: started a new one, %s", state_dir, path
+            )
+        if sender is not None:
+            _remember_state_dir(state_dir)
         return ledger
 
     @classmethod
@@ -675,11 +781,12 @@ class Ledger:
         learnt. Returns what was done, for the operator.
         """
         path = state_dir / LEDGER_FILE
-        try:
-            with cls.open(state_dir):
-                return f"the ledger {path} is in order; --init changed nothing"
-        except LedgerError:
-            pass
+        if path.is_file():
+            try:
+                with cls.open(state_dir):
+                    return f"the ledger {path} is in order; --init changed nothing"
+            except LedgerError:
+                pass
         kept = None
         if path.exists():
             kept = path.with_name(f"{LEDGER_FILE}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")

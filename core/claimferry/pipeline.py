@@ -6,7 +6,9 @@ The CLI and the demo compose these; tests call them one by one.
 from __future__ import annotations
 
 import hashlib
+import signal
 import sqlite3
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from claimferry.errors import (
     ConfigError,
     HostKeyError,
     InputError,
+    Interrupted,
     Problem,
     TransportError,
 )
@@ -160,6 +163,8 @@ CENTS = Decimal("0.01")
 class AlreadySent(ClaimferryError):
     """Claims the payer may already hold went out before; ``--resubmit`` sends
     them as replacements."""
+
+    code = "already-sent"
 
 
 def content_keys(claims: Sequence[Claim]) -> list[tuple[str, str]]:
@@ -358,6 +363,15 @@ def deliver(
     progress(f"uploading {batch.file_name} ({batch.size} bytes)")
     try:
         receipt = session.upload(data, batch.file_name)
+    except KeyboardInterrupt:
+        # Stopped at once: whether the file arrived is unknown, so the batch stays
+        # uploading and the next run asks the server, as after a crash.
+        detail = INTERRUPTED_UPLOAD.format(account=account)
+        ledger.set_batch_state(batch.id, BatchState.UPLOADING, error=detail)
+        audit_batch(ledger, "upload-interrupted", account, batch, session.host_fingerprint)
+        raise Interrupted(
+            f"stopped during the upload of batch {batch.id} ({batch.file_name}): {detail}"
+        ) from None
     except TransportError as exc:
         # Known not delivered: back to built, so the next run simply sends it;
         # otherwise it stays uploading and the next run asks the server first.
@@ -395,6 +409,16 @@ def deliver(
             "by hand"
         ) from None
     return ledger.batch(batch.id)
+
+
+INTERRUPTED_UPLOAD = (
+    "the upload was interrupted (Ctrl-C); the next 'claimferry submit --account {account}' "
+    "asks the server whether the file arrived, then records or sends it"
+)
+INTERRUPTED_BEFORE_UPLOAD = (
+    "interrupted (Ctrl-C) before its upload; the next 'claimferry submit --account {account}' "
+    "sends it first"
+)
 
 
 def pending_batches(ledger: Ledger, account: str) -> list[Batch]:
@@ -472,6 +496,44 @@ def audit_batch(
     )
 
 
+class StopRequest:
+    """What the first Ctrl-C asked for: stop at the next safe point, after
+    finishing ``doing`` (a step that must not be cut short)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.doing = "the step in progress"
+
+    def check(self, stopped_at: str) -> None:
+        """A safe point: stop here, saying where the work stands, if asked to."""
+        if self.requested:
+            raise Interrupted(f"interrupted (Ctrl-C): {stopped_at}")
+
+
+@contextmanager
+def first_ctrl_c_finishes(say: Progress | None) -> Iterator[StopRequest]:
+    """Ctrl-C once: ``say`` what is being finished and stop at the next safe
+    point; Ctrl-C twice: stop at once (``KeyboardInterrupt``). Only the main
+    thread can take signals; elsewhere, and when ``say`` is ``None`` (a caller
+    that handles Ctrl-C itself), Ctrl-C is left as it is."""
+    stop = StopRequest()
+    if say is None or threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+        say(f"finishing {stop.doing}; Ctrl-C again to stop now")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @dataclass(frozen=True)
 class SubmitOutcome:
     batch: Batch | None
@@ -491,25 +553,40 @@ def submit_claims(
     resubmit: bool = False,
     progress: Progress = _quiet,
     wait: float = 0.0,
+    on_interrupt: Progress | None = None,
 ) -> SubmitOutcome:
     """Exactly once: refuse what was sent, finish what is pending, record, then upload.
 
     Claims sent before are refused before logging in; everything from there
     on is under the sender's lock (waiting up to ``wait`` seconds for it), and
     decided again there, since another run may have sent them meanwhile.
+    With ``on_interrupt``, a first Ctrl-C is told to it and the run stops at
+    the next safe point with :class:`Interrupted`, saying where the batch is.
     """
     clearinghouse = pm.get_clearinghouse(account.clearinghouse)
     ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
     if not resubmit:
         _refuse_sent(ledger, account.name, claims, content_keys(claims))
-    session = connect(pm, ledger, account)
-    try:
-        with ledger.sender_lock(account.name, command="submit", wait=wait):
-            return _submit(
-                ledger, session, state_dir, account, clearinghouse, claims, now, resubmit, progress
-            )
-    finally:
-        session.close()
+    with first_ctrl_c_finishes(on_interrupt) as stop:
+        stop.doing = "logging in"
+        session = connect(pm, ledger, account)
+        try:
+            stop.check("before anything was recorded or sent")
+            with ledger.sender_lock(account.name, command="submit", wait=wait):
+                return _submit(
+                    ledger,
+                    session,
+                    state_dir,
+                    account,
+                    clearinghouse,
+                    claims,
+                    now,
+                    resubmit,
+                    progress,
+                    stop,
+                )
+        finally:
+            session.close()
 
 
 def _refuse_sent(
@@ -530,13 +607,19 @@ def _submit(
     now: datetime,
     resubmit: bool,
     progress: Progress,
+    stop: StopRequest,
 ) -> SubmitOutcome:
     if resubmit:
         claims = as_replacements(ledger, account.name, claims)
     keys = content_keys(claims)
     if not resubmit:
         _refuse_sent(ledger, account.name, claims, keys)
+    stop.doing = "the batches an earlier run left pending"
     recovered = recover_pending(ledger, session, account.name, progress)
+    stop.check(
+        "nothing new was recorded or sent"
+        + (f"; earlier batches sent: {_batch_list(recovered)}" if recovered else "")
+    )
     if not resubmit:
         again = _conflicts(ledger, account.name, claims, keys, set(BatchState))
         if again:
@@ -565,8 +648,21 @@ def _submit(
     )
     progress(f"recorded batch {batch.id}: {batch.file_name}")
     failpoint("after-record")
+    if stop.requested:
+        detail = INTERRUPTED_BEFORE_UPLOAD.format(account=account.name)
+        ledger.set_batch_state(batch.id, BatchState.BUILT, error=detail)
+        stop.check(f"batch {batch.id} ({batch.file_name}) is recorded, not sent: {detail}")
+    stop.doing = "the upload in flight"
     sent = deliver(ledger, session, batch, account.name, progress)
+    stop.check(
+        f"batch {_batch_list([*recovered, sent])} delivered and recorded; "
+        "these claims are sent: do not submit them again"
+    )
     return SubmitOutcome(sent, [*recovered, sent])
+
+
+def _batch_list(batches: Sequence[Batch]) -> str:
+    return ", ".join(f"{b.id} ({b.remote_name or b.file_name})" for b in batches)
 
 
 def connect(

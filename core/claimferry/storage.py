@@ -20,6 +20,8 @@ SENT = "sent"
 class StorageError(ClaimferryError):
     """A file in the state directory cannot be written (read-only, disk full)."""
 
+    code = "storage"
+
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -7,13 +7,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from claimferry import __version__
 from claimferry.cli import create_cli
+from claimferry.cli.app import LazyCommand
+from claimferry.credstore import KEY_ORIGINS, MASTER_KEY_ENV
 from claimferry.manager import PluginManager
 from support.x12judge import judge
 
@@ -257,3 +261,193 @@ def test_a_reader_that_stops_early_gets_no_error(tmp_path: Path) -> None:
     errors = process.stderr.read().decode()
     assert process.wait(timeout=60) == 1
     assert errors == ""
+
+
+# -- --json on every command: one JSON document on stdout, success or failure --------
+# Each command runs in a failure case and its whole stdout is parsed; the cases are
+# held against the commands the CLI has, so a new command without one fails here.
+# Failures that need a server are in tests/e2e/test_json_failures.py.
+
+ENROLLMENT = ("--npi", "1234567893", "--tax-id", "123456789", "--payer-id", "00621")
+TRANSACTION = ("--transaction", "837P", "--status", "approved")
+
+# (command words, the arguments of a failure, the error code, exit code)
+CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
+    (("validate",), ("BAD",), "invalid-claims", 2),
+    (("build",), ("EXAMPLE", "--account", "nobody", "-o", "out.837"), "config", 2),
+    (("submit",), ("EXAMPLE", "--account", "nobody"), "config", 2),
+    (("fetch",), ("--account", "sunrise"), "failed", 1),
+    (("status",), ("--account", "sunrsie"), "input", 2),
+    (("remits", "list"), ("--since", "yesterday"), "usage", 2),
+    (("batches", "list"), ("--account", "sunrsie"), "input", 2),
+    (("batches", "resend"), ("7",), "ledger", 1),
+    (("batches", "abandon"), ("7",), "usage", 2),
+    (("show",), ("missing.835",), "input", 2),
+    (("convert",), ("missing.837",), "usage", 2),
+    (
+        ("secondary", "build"),
+        ("--claims", "c.yaml", "--from-835", "x.835", "-o", "2.yaml"),
+        "usage",
+        2,
+    ),
+    (("audit",), ("--account", "sunrsie"), "input", 2),
+    (
+        ("enrollment", "set"),
+        ("--account", "sunrise", "--npi", "1234567890", *ENROLLMENT[2:], *TRANSACTION),
+        "input",
+        2,
+    ),
+    (
+        ("enrollment", "delete"),
+        ("--account", "sunrise", *ENROLLMENT, "--transaction", "837P"),
+        "input",
+        2,
+    ),
+    (("enrollment", "list"), ("--account", "sunrsie"), "config", 2),
+    (("enrollment", "import"), ("missing.yaml", "--account", "sunrise"), "input", 2),
+    (("enrollment", "export"), ("--account", "sunrise"), "usage", 2),
+    (("remits", "export"), ("--since", "2026-01-01"), "usage", 2),
+    (("plugins",), ("--bogus",), "usage", 2),
+    (("hostkey",), ("sunrsie",), "config", 2),
+    (("credentials", "test"), ("sunrise",), "credentials", 1),
+    (("credentials", "set"), ("sunrse",), "config", 2),
+    (("credentials", "show"), ("sunrse",), "config", 2),
+    (("credentials", "rotate-master-key"), (), "credentials", 1),
+    (("accounts", "list"), ("--bogus",), "usage", 2),
+    (("accounts", "show"), ("sunrse",), "config", 2),
+    (("onboard", "status"), ("sunrse",), "config", 2),
+    (("onboard", "mark"), ("sunrse", "oa-account"), "config", 2),
+    (("onboard", "request-sftp"), ("sunrse",), "config", 2),
+    (("onboard", "promote"), ("sunrse",), "config", 2),
+    (("harness", "users", "add"), (), "usage", 2),
+    (("accounts", "add"), ("sunrise", "--submitter-id", "SUNRISE02", "--no-input"), "config", 2),
+    (("accounts", "remove"), ("sunrse", "--yes"), "config", 2),
+    (("credentials", "remove"), ("sunrise", "--yes"), "failed", 1),
+    (("payers", "import"), ("missing.csv",), "input", 2),
+    (("payers", "search"), ("aetna", "--transaction", "X99"), "usage", 2),
+    (("payers", "show"), ("99999",), "failed", 1),
+]
+
+
+MASTER_KEY_VARIABLES = tuple(MASTER_KEY_ENV + origin for origin in KEY_ORIGINS)
+"""Unset, the credential store has no master key: rotate-master-key fails."""
+
+
+def _bad_claims(tmp_path: Path) -> Path:
+    """A claims file whose billing NPI fails its check digit: a content finding."""
+    bad = yaml.safe_load(EXAMPLE.read_text())
+    bad["billing_provider"]["npi"] = "1234567890"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    return path
+
+
+def _commands(group: click.Group, words: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    found: set[tuple[str, ...]] = set()
+    for name, listed in group.commands.items():
+        command = listed.load() if isinstance(listed, LazyCommand) else listed
+        if isinstance(command, click.Group):
+            found |= _commands(command, (*words, name))
+        elif any(p.name == "as_json" for p in command.params):
+            found.add((*words, name))
+    return found
+
+
+def test_every_command_with_json_has_a_failure_case_below(plugin_manager: PluginManager) -> None:
+    cli = create_cli(plugin_manager)
+    assert isinstance(cli, click.Group)
+    assert _commands(cli) == {words for words, *_ in CASES}
+
+
+@pytest.mark.parametrize(("words", "args", "code", "exit_code"), CASES, ids=lambda v: str(v))
+def test_a_failing_command_writes_one_error_document(
+    run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    words: tuple[str, ...],
+    args: tuple[str, ...],
+    code: str,
+    exit_code: int,
+) -> None:
+    for name in ("CLAIMFERRY_SUNRISE_SFTP_PASSWORD", *MASTER_KEY_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    files = {"EXAMPLE": str(EXAMPLE), "BAD": str(_bad_claims(tmp_path))}
+    result = run(*words, *(files.get(a, a) for a in args), "--json")
+    document: dict[str, Any] = json.loads(result.stdout)  # the whole of stdout, one document
+    assert result.exit_code == exit_code, result.output
+    assert document["ok"] is False
+    error = document["error"]
+    assert error["code"] == code
+    assert set(error) >= {"code", "message", "file", "path", "problems"}
+    assert error["message"] and "Traceback" not in result.output
+    assert error["message"].splitlines()[0] in result.stderr  # and the text for the log
+
+
+def test_an_input_error_lists_every_problem_with_its_file_and_path(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = json.loads(json.dumps(ACCOUNTS))
+    accounts["accounts"]["sunrise"]["mode"] = "prod"
+    accounts["accounts"]["sunrise"]["sftp"]["port"] = "twenty-two"
+    config = tmp_path / "broken-accounts.yaml"
+    config.write_text(yaml.safe_dump(accounts))
+    result = run("--config", str(config), "hostkey", "sunrise", "--json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    paths = [(p["file"], p["path"]) for p in error["problems"]]
+    assert (str(config), "accounts.sunrise.mode") in paths
+    assert (str(config), "accounts.sunrise.sftp.port") in paths
+    assert error["code"] == "config" and (error["file"], error["path"]) == paths[0]
+
+
+def test_blocking_findings_keep_the_validation_document(run, tmp_path: Path) -> None:
+    result = run("validate", str(_bad_claims(tmp_path)), "--json")
+    document = json.loads(result.stdout)
+    assert result.exit_code == 2
+    assert document["ok"] is False and document["error"]["code"] == "invalid-claims"
+    assert document["error"]["file"].endswith("bad.yaml")
+    assert "nothing was written or sent" in document["error"]["message"]
+    assert any(f["field"] == "billing_provider.npi" for f in document["findings"])
+
+
+def test_a_usage_error_names_the_option(run) -> None:
+    result = run("build", str(EXAMPLE), "--json", "-o", "x.837")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "usage" and error["path"] == "--account"
+
+
+def test_failures_before_the_command_runs_are_json_too(run, tmp_path: Path) -> None:
+    result = run("frobnicate", "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["code"] == "usage"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("accounts: [\n")
+    result = run("--config", str(broken), "--init", "status", "--json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "config" and error["file"] == str(broken)
+
+
+def test_success_documents_keep_their_shape(run) -> None:
+    assert json.loads(run("status", "--json").stdout) == {"claims": [], "batches": []}
+    assert json.loads(run("batches", "list", "--json").stdout) == []
+    assert json.loads(run("validate", str(EXAMPLE), "--json").stdout)["ok"] is True
+
+
+def test_exports_report_the_file_they_wrote(run, tmp_path: Path) -> None:
+    posting, records = tmp_path / "posting.csv", tmp_path / "enrollment.yaml"
+    result = run("remits", "export", "-o", str(posting), "--json")
+    assert json.loads(result.stdout) == {"file": str(posting), "rows": 0}
+    assert posting.read_text().startswith("row_type,account,")  # the header row only
+    result = run("enrollment", "export", str(records), "--account", "sunrise", "--json")
+    assert json.loads(result.stdout) == {"file": str(records), "records": 0}
+    assert records.is_file()
+
+
+def test_accounts_add_and_remove_report_as_json(run, tmp_path: Path) -> None:
+    config = str(tmp_path / "accounts.yaml")
+    added = run("accounts", "add", "northside", "--submitter-id", "NORTH01", "--no-input", "--json")
+    assert json.loads(added.stdout) == {"account": "northside", "config": config, "added": True}
+    removed = run("accounts", "remove", "northside", "--yes", "--json")
+    assert json.loads(removed.stdout) == {"account": "northside", "config": config, "removed": True}

@@ -30,7 +30,7 @@ def e2e(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[E2E]:
     """One account (``sunrise``, test mode) on a fresh harness, driven through the CLI."""
-    for name in ("CLAIMFERRY_CONFIG", "CLAIMFERRY_STATE_DIR", "XDG_STATE_HOME"):
+    for name in ("CLAIMFERRY_CONFIG", "CLAIMFERRY_STATE_DIR"):  # XDG_STATE_HOME: tests/conftest.py
         monkeypatch.delenv(name, raising=False)
     env = E2E(
         pm=plugin_manager,

@@ -228,7 +228,7 @@ def test_unreadable_responses_are_archived_reported_and_do_not_stop_the_others(
     result = e2e.run("fetch", "--account", ACCOUNT, "--json")
     assert result.exit_code == 1  # an unreadable answer is a failure to report
     assert "1 response file(s) could not be read" in result.stderr
-    files = {f["name"]: f for f in json.loads(result.stdout)[0]["files"]}
+    files = {f["name"]: f for f in json.loads(result.stdout)["results"][0]["files"]}
     assert sorted(files) == sorted([*(p.name for p in good), junk.name])
     assert files[junk.name]["error"] and files[junk.name]["kind"] is None
     assert all(files[p.name]["error"] is None for p in good)
@@ -249,7 +249,7 @@ def test_an_835_broken_half_way_changes_no_claim(e2e: E2E) -> None:
     remit.write_text(text[:cut])
     result = e2e.run("fetch", "--account", ACCOUNT, "--json")
     assert result.exit_code == 1
-    files = {f["name"]: f for f in json.loads(result.stdout)[0]["files"]}
+    files = {f["name"]: f for f in json.loads(result.stdout)["results"][0]["files"]}
     assert files[remit.name]["error"] and files[remit.name]["kind"] is None
     claims = e2e.status()["claims"]
     assert {c["state"] for c in claims} == {"acknowledged"}

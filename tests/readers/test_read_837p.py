@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from click.testing import CliRunner
@@ -334,12 +335,15 @@ def test_show_lists_an_837p_as_text_and_json(tmp_path: Path, plugin_manager: Plu
     assert "RIVERA" in phi.stdout
 
 
-def test_show_of_a_malformed_837p_exits_2_with_nothing_on_stdout(
+def test_show_of_a_malformed_837p_exits_2_with_no_claim_on_stdout(
     tmp_path: Path, plugin_manager: PluginManager
 ) -> None:
     path = edited(tmp_path, "*UN*", "*UN*many")
     result = CliRunner().invoke(create_cli(plugin_manager), ["show", str(path), "--json"])
     assert result.exit_code == 2
-    assert result.stdout == ""
+    assert json.loads(result.stdout) == {"ok": False, "error": ANY}  # the error, no claims
+    assert json.loads(result.stdout)["error"]["path"] == (
+        f"segment {segment_of(path, 'SV1')} (SV1) element SV104"
+    )
     assert f"{path}: segment {segment_of(path, 'SV1')} (SV1) element SV104" in result.stderr
     assert "Traceback" not in result.stderr

@@ -130,6 +130,7 @@ def _print_tree(data: dict[str, Any], indent: str) -> None:
 )
 @click.option("--registered-email", help="The address the clinic registered with Office Ally.")
 @click.option("--no-input", is_flag=True, help="Never ask: what is missing is an error.")
+@json_option
 @pass_app
 def accounts_add(
     app: App,
@@ -148,6 +149,7 @@ def accounts_add(
     portal_username: str | None,
     registered_email: str | None,
     no_input: bool,
+    as_json: bool,
 ) -> None:
     """Add a clinic account to the accounts config, asking for what the flags leave out.
 
@@ -203,7 +205,10 @@ def accounts_add(
             portal_username=portal_username, registered_email=registered_email
         )
     add_account(path, account_name, settings, lambda data: app.check_config(data, str(path)))
-    click.echo(f"added account {account_name} to {path}")
+    if as_json:
+        emit_json({"account": account_name, "config": str(path), "added": True})
+    else:
+        click.echo(f"added account {account_name} to {path}")
     if credentials_source == "store":
         click.echo(f"  next: claimferry credentials set {account_name}", err=True)
     if host and not host_key:
@@ -218,8 +223,9 @@ def _present(**values: Any) -> dict[str, Any]:
 @accounts.command("remove", epilog=examples("claimferry accounts remove northside --yes"))
 @click.argument("account_name", metavar="ACCOUNT")
 @click.option("--yes", is_flag=True, help="Remove without asking.")
+@json_option
 @pass_app
-def accounts_remove(app: App, account_name: str, yes: bool) -> None:
+def accounts_remove(app: App, account_name: str, yes: bool, as_json: bool) -> None:
     """Take an account out of the accounts config.
 
     Its history stays in the ledger (status, audit and batches still show it)
@@ -231,4 +237,7 @@ def accounts_remove(app: App, account_name: str, yes: bool) -> None:
     if not yes and not click.confirm(f"Remove account {account_name} from {path}?", err=True):
         raise ClaimferryError("nothing removed; pass --yes to remove without asking")
     remove_account(path, account_name, lambda data: app.check_config(data, str(path)))
-    click.echo(f"removed account {account_name} from {path}")
+    if as_json:
+        emit_json({"account": account_name, "config": str(path), "removed": True})
+    else:
+        click.echo(f"removed account {account_name} from {path}")

@@ -23,7 +23,7 @@ import click
 
 from claimferry import __version__
 from claimferry.cli.output import examples
-from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem
+from claimferry.errors import ClaimferryError, ConfigError, InputError, Interrupted, Problem
 
 if TYPE_CHECKING:
     from claimferry.config import Account, Config
@@ -50,9 +50,16 @@ class InputProblem(click.ClickException):
 
 
 class BadInput(click.ClickException):
-    """Bad input found after argument parsing: exit code 2, like click's usage errors."""
+    """Bad input found after argument parsing: exit code 2, like click's usage errors.
+
+    ``code`` and ``file`` go into the ``--json`` error document.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, code: str = "input", file: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.file = code, file
 
 
 def command_error(message: str, exit_code: int) -> click.ClickException:
@@ -137,6 +144,11 @@ class App:
             )
         return name
 
+    def say_state_dir(self) -> None:
+        """On stderr, which state directory a report reads: a copied config or a
+        changed CLAIMFERRY_STATE_DIR shows at once, never as an empty report."""
+        click.echo(f"state directory: {self.state_dir}", err=True)
+
     @property
     def state_dir(self) -> Path:
         if self.state_dir_override is not None:
@@ -163,6 +175,45 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+JSON_REQUESTED = "claimferry.json"
+"""``ctx.meta`` key: the command's ``--json`` flag was given (read when it fails)."""
+DOCUMENT = "claimferry.document"
+"""``ctx.meta`` key: the JSON document the command made, printed once it ends."""
+
+
+class Interrupt(click.ClickException):
+    """Ctrl-C: the message says where the work stopped; exit code 130."""
+
+    exit_code = Interrupted.exit_code
+
+
+def error_document(exc: click.ClickException, code: str, problems: list[Problem]) -> dict[str, Any]:
+    """``{"ok": false, "error": {...}}``, the shape docs/configuration.md gives."""
+    listed = [_problem_json(p) for p in problems]
+    where = listed[0] if listed else {"file": getattr(exc, "file", None), "path": None}
+    param = getattr(exc, "param", None)
+    if isinstance(exc, click.UsageError) and param is not None:
+        option = isinstance(param, click.Option) and param.opts
+        where = {"file": None, "path": param.opts[0] if option else param.human_readable_name}
+    return {
+        "ok": False,
+        "error": {
+            "code": code,
+            "message": exc.format_message(),
+            "file": where["file"],
+            "path": where["path"],
+            "problems": listed,
+        },
+    }
+
+
+def _problem_json(problem: Problem) -> dict[str, str | None]:
+    """A problem's file and path; a command-line option (``--account``) is a path."""
+    if problem.source.startswith("-"):
+        return {"file": None, "path": problem.source, "message": problem.message}
+    return {"file": problem.source, "path": problem.location or None, "message": problem.message}
 
 
 class LazyCommand(click.Command):
@@ -239,7 +290,12 @@ paragraph (a test holds them equal)."""
 
 
 class ClaimferryGroup(click.Group):
-    """Turns claimferry's errors into messages and exit codes, never tracebacks."""
+    """Turns claimferry's errors into messages and exit codes, never tracebacks.
+
+    Under ``--json`` the failure is a JSON document on stdout instead; the
+    document a command made is printed here, after it ends, so that a command
+    failing after it reported still writes exactly one document.
+    """
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -258,32 +314,96 @@ class ClaimferryGroup(click.Group):
                 self.commands[name] = command.load()
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            # Failures before the command's own options are read (``--init``, an
+            # unknown command) are JSON too when its arguments ask for it.
+            args = ctx.args[: ctx.args.index("--")] if "--" in ctx.args else ctx.args
+            if "--json" in args:
+                ctx.meta[JSON_REQUESTED] = True
         try:
-            return super().invoke(ctx)
-        except InputError as exc:
-            raise InputProblem(exc) from None
-        except ClaimferryError as exc:
-            raise command_error(str(exc), exc.exit_code) from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            result = super().invoke(ctx)
+        except click.exceptions.Exit:
+            _print_document(ctx)
             raise
         except BrokenPipeError:
             # `claimferry status | head`: the reader has all it wanted. Quiet, and
             # stdout pointed away so that Python's exit-time flush cannot complain.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise click.exceptions.Exit(1) from None
-        except Exception as exc:
-            # A bug, not bad input: the traceback goes to the debug log (-vv),
-            # the operator gets one line to report.
-            logging.getLogger("claimferry").debug("unexpected error", exc_info=True)
-            raise click.ClickException(
-                f"unexpected internal error ({exc.__class__.__name__}). What was recorded "
-                "before it stands ('claimferry batches list'); the next run picks up from "
-                "there. Rerun with -vv for the details and report it"
-            ) from None
+        except (Exception, KeyboardInterrupt) as exc:
+            failure, code, problems = _failure(exc)
+            if not ctx.meta.get(JSON_REQUESTED):
+                raise failure from None
+            failure.show()  # the same text on stderr, for the person reading the job's log
+            document = error_document(failure, code, problems)
+            made = ctx.meta.pop(DOCUMENT, None)
+            if isinstance(made, dict):
+                document |= {k: v for k, v in made.items() if k not in document}
+            elif made is not None:
+                document["results"] = made
+            _echo_json(document)
+            raise click.exceptions.Exit(failure.exit_code) from None
+        _print_document(ctx)
+        return result
+
+
+def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Problem]]:
+    """The click exception that shows ``exc`` as text, its ``code`` and its problems."""
+    if isinstance(exc, InputError):
+        return InputProblem(exc), exc.code, exc.problems
+    if isinstance(exc, ClaimferryError):
+        return command_error(str(exc), exc.exit_code), exc.code, []
+    if isinstance(exc, BadInput):
+        return exc, exc.code, []
+    if isinstance(exc, click.UsageError):
+        return exc, "usage", []
+    if isinstance(exc, click.ClickException):
+        return exc, "failed", []
+    if isinstance(exc, click.Abort):
+        return click.ClickException("aborted: nothing more was done"), "aborted", []
+    if isinstance(exc, KeyboardInterrupt):
+        message = str(exc) or "interrupted (Ctrl-C)"
+        return Interrupt(message), Interrupted.code, []
+    # A bug, not bad input: the traceback goes to the debug log (-vv),
+    # the operator gets one line to report.
+    logging.getLogger("claimferry").debug("unexpected error", exc_info=exc)
+    return (
+        click.ClickException(
+            f"unexpected internal error ({exc.__class__.__name__}). What was recorded "
+            "before it stands ('claimferry batches list'); the next run picks up from "
+            "there. Rerun with -vv for the details and report it"
+        ),
+        "internal",
+        [],
+    )
+
+
+def _print_document(ctx: click.Context) -> None:
+    if DOCUMENT in ctx.meta:
+        _echo_json(ctx.meta.pop(DOCUMENT))
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _json_requested(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_REQUESTED] = True
+    return value
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(func)
+    """``--json``; eager, so that even a usage error in the other options is a
+    JSON document."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        is_eager=True,
+        callback=_json_requested,
+        help="Print the result, or the error, as one JSON document on stdout.",
+    )(func)
 
 
 WAIT_OPTION = click.option(
@@ -297,7 +417,13 @@ WAIT_OPTION = click.option(
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    """The command's one JSON document; under claimferry's group it is printed
+    when the command ends (merged into the error document if it then fails)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.find_root().command, ClaimferryGroup):
+        ctx.meta[DOCUMENT] = data
+    else:
+        _echo_json(data)
 
 
 def create_cli(pm: PluginManager | None = None) -> click.Group:

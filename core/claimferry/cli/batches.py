@@ -19,8 +19,10 @@ OPERATOR = "operator decision"
     cls=ClaimferryGroup,
     epilog=examples("claimferry batches list --state uncertain", "claimferry batches resend 12"),
 )
-def batches() -> None:
+@pass_app
+def batches(app: App) -> None:
     """List batches; resend or abandon one whose delivery is uncertain."""
+    app.say_state_dir()
 
 
 def batch_json(batch: Batch) -> dict[str, object]:
@@ -76,6 +78,12 @@ def list_batches(
 
 def _uncertain(ledger: Ledger, batch_id: int) -> Batch:
     batch = ledger.batch(batch_id)
+    if batch.state in (BatchState.BUILT, BatchState.UPLOADING):
+        raise ClaimferryError(
+            f"batch {batch_id} is {batch.state.value}: its run was interrupted before the "
+            f"upload was confirmed, and it is not uncertain. Run 'claimferry submit CLAIMS "
+            f"--account {batch.account}' again: it finishes this batch before anything new"
+        )
     if batch.state is not BatchState.UNCERTAIN:
         raise ClaimferryError(
             f"batch {batch_id} is {batch.state.value}; only an uncertain batch needs this"
@@ -117,8 +125,9 @@ def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
 @click.argument("batch_id", metavar="BATCH", type=int)
 @click.option("--yes", is_flag=True, help="Confirm that the clearinghouse never received it.")
 @WAIT_OPTION
+@json_option
 @pass_app
-def abandon(app: App, batch_id: int, yes: bool, wait: float) -> None:
+def abandon(app: App, batch_id: int, yes: bool, wait: float, as_json: bool) -> None:
     """Mark an uncertain batch as never delivered, so its claims can be submitted again."""
     from claimferry import pipeline
 
@@ -132,4 +141,8 @@ def abandon(app: App, batch_id: int, yes: bool, wait: float) -> None:
             batch = _uncertain(ledger, batch_id)
             ledger.set_batch_state(batch.id, BatchState.FAILED, error="abandoned by an operator")
             pipeline.audit_batch(ledger, "batch-abandoned", batch.account, batch, None, OPERATOR)
-    click.echo(f"batch {batch_id} abandoned; its claims can be submitted again")
+            abandoned = ledger.batch(batch.id)
+    if as_json:
+        emit_json(batch_json(abandoned))
+    else:
+        click.echo(f"batch {batch_id} abandoned; its claims can be submitted again")

@@ -121,14 +121,8 @@ def _check(
     found.sort(key=lambda f: -1 if f.claim_id is None else checked.order.get(f.claim_id, unplaced))
     report = FindingsReport(str(claims_path), checked.count, found, checked.payers)
     blocked = has_errors(found, strict=strict)
-    if as_json and blocked:
-        error = {
-            "code": "invalid-claims",
-            "message": _blocked_message(report, strict),
-            "file": str(claims_path),
-        }
-        emit_json({"ok": False, "error": error, **Checked([], report).json()})
-        raise click.exceptions.Exit(2)
+    if as_json and blocked:  # the findings, in the error document the group makes
+        emit_json(Checked([], report).json())
     if not as_json:
         ctx = click.get_current_context()
         each = ctx.meta.get(f"{_SHOWN}all_findings") or ctx.find_root().params.get("verbose")
@@ -137,7 +131,8 @@ def _check(
         if found and (blocked or not report_ok):
             click.echo(report.summary_line())
     if blocked:
-        raise BadInput(_blocked_message(report, strict))
+        message = _blocked_message(report, strict)
+        raise BadInput(message, code="invalid-claims", file=str(claims_path))
     return Checked(checked.claims, report)
 
 
@@ -231,7 +226,8 @@ def build(
     account = app.account(account_name)
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if control_number is None:
-        with Ledger.open(app.state_dir) as ledger:
+        sender = (clearinghouse.name, account.submitter_id)
+        with Ledger.open(app.state_dir, sender=sender) as ledger:
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
     with progress(as_json) as display, display.step(f"writing {plural(len(claims), 'claim')}"):
@@ -316,8 +312,8 @@ def submit(
     claims = checked.claims
     account = app.account(account_name)
     now = datetime.now(UTC).astimezone()
+    clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if dry_run:
-        clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
         data = pipeline.build_interchange(account, clearinghouse, claims, 1, now)
         if as_json:
             emit_json({"dry_run": True, "claims": len(claims), "size": len(data), **checked.json()})
@@ -329,7 +325,7 @@ def submit(
         return
     sending = f"sending {plural(len(claims), 'claim')} for {account.name}"
     with (
-        Ledger.open(app.state_dir) as ledger,
+        Ledger.open(app.state_dir, sender=(clearinghouse.name, account.submitter_id)) as ledger,
         progress(as_json) as display,
         display.step(sending),
     ):
@@ -343,6 +339,7 @@ def submit(
             resubmit=resubmit,
             progress=display.messages,
             wait=wait,
+            on_interrupt=_say if as_json else display.say,
         )
         rows: list[dict[str, Any]] = [
             {
@@ -363,6 +360,11 @@ def submit(
             f"uploaded {row['remote_name']}  {row['size']} bytes  sha256 {row['sha256']}  "
             f"(batch {row['batch']}, {plural(row['claims'], 'claim')})"
         )
+
+
+def _say(message: str) -> None:
+    """For the operator even under --json: the answer to their Ctrl-C."""
+    click.echo(message, err=True)
 
 
 def _warn_unpromoted(app: App, account: Account) -> None:

@@ -232,8 +232,9 @@ def _info_json(info: StoredInfo, now: datetime, source: str | None) -> dict[str,
 @credentials.command("remove", epilog=examples("claimferry credentials remove sunrise --yes"))
 @click.argument("account_name", metavar="ACCOUNT")
 @click.option("--yes", is_flag=True, help="Remove without asking.")
+@json_option
 @pass_app
-def credentials_remove(app: App, account_name: str, yes: bool) -> None:
+def credentials_remove(app: App, account_name: str, yes: bool, as_json: bool) -> None:
     """Delete the account's credentials from the store (the config is not changed)."""
     if not yes and not click.confirm(f"Delete the stored credentials of {account_name}?", err=True):
         raise ClaimferryError("nothing removed; pass --yes to remove without asking")
@@ -241,7 +242,10 @@ def credentials_remove(app: App, account_name: str, yes: bool) -> None:
         if not CredentialStore(ledger.db).remove(account_name):
             raise ClaimferryError(f"account {account_name}: nothing in the credential store")
         ledger.audit(CREDENTIALS_REMOVED, account=account_name)
-    click.echo(f"{account_name}: stored credentials removed")
+    if as_json:
+        emit_json({"account": account_name, "removed": True})
+    else:
+        click.echo(f"{account_name}: stored credentials removed")
 
 
 @credentials.command(

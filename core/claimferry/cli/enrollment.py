@@ -378,9 +378,17 @@ def import_command(app: App, path: Path, account_name: str, as_json: bool) -> No
     type=click.Choice(["yaml", "csv"]),
     help="Without FILE, what to print (default yaml); with FILE, its suffix decides.",
 )
+@json_option
 @pass_app
-def export_command(app: App, path: Path | None, account_name: str, kind: str | None) -> None:
-    """Write an account's records as YAML or CSV, in the shape ``import`` reads."""
+def export_command(
+    app: App, path: Path | None, account_name: str, kind: str | None, as_json: bool
+) -> None:
+    """Write an account's records as YAML or CSV, in the shape ``import`` reads.
+
+    With FILE, --json reports what was written: {"file", "records"}.
+    """
+    if as_json and path is None:
+        raise click.UsageError("--json reports the file written: give FILE")
     account = app.account(account_name).name
     chosen = (
         records.file_format(path) if path is not None else records.FORMATS[f".{kind or 'yaml'}"]
@@ -394,4 +402,7 @@ def export_command(app: App, path: Path | None, account_name: str, kind: str | N
         click.echo(data.decode("utf-8"), nl=False)
         return
     atomic_write(path, data, mode=0o600)
-    click.echo(f"wrote {path}: {len(found)} record(s)", err=True)
+    if as_json:
+        emit_json({"file": str(path), "records": len(found)})
+    else:
+        click.echo(f"wrote {path}: {len(found)} record(s)", err=True)

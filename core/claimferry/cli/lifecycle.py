@@ -103,6 +103,7 @@ def status(
     as_json: bool,
 ) -> None:
     """Each claim's lifecycle: uploaded, acknowledged, paid or denied, with reasons."""
+    app.say_state_dir()
     report_status(
         app,
         account_name,

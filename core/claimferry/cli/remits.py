@@ -183,6 +183,7 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
 @click.option(
     "--show-phi", is_flag=True, help="Add patient names and member ids, read from the 835s."
 )
+@json_option
 @pass_app
 def export(
     app: App,
@@ -192,8 +193,14 @@ def export(
     output_format: str,
     output: Path | None,
     show_phi: bool,
+    as_json: bool,
 ) -> None:
-    """One row per service line paid, adjusted or denied, for posting (docs/posting.md)."""
+    """One row per service line paid, adjusted or denied, for posting (docs/posting.md).
+
+    With -o FILE, --json reports what was written: {"file", "rows"}.
+    """
+    if as_json and output is None:
+        raise click.UsageError("--json reports the file written: give -o FILE")
     chosen = _chosen(app, account, since, trace)
     with Ledger.open(app.state_dir) as ledger:
         records = [
@@ -215,7 +222,10 @@ def export(
         sys.stdout.write(data)
     else:
         atomic_write(output, data.encode("utf-8"))
-        click.echo(f"wrote {len(records)} rows to {output}", err=True)
+        if as_json:
+            emit_json({"file": str(output), "rows": len(records)})
+        else:
+            click.echo(f"wrote {len(records)} rows to {output}", err=True)
 
 
 def _with_phi(

@@ -1,0 +1,93 @@
+"""No silent new state: a new ledger is announced, and refused to a sender
+whose files were sent from another state directory (a copied config), or
+whenever CLAIMFERRY_REQUIRE_LEDGER=1; ``--init`` starts one on purpose.
+
+Real processes against the mock Office Ally, real SQLite files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faults.reliab_support import World, make_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    yield from make_world(tmp_path)
+
+
+def test_the_first_use_of_a_state_directory_says_so_and_reports_name_it(world: World) -> None:
+    first = world.run("status")
+    assert first.returncode == 0, first.stderr
+    ledger = world.state_dir / "ledger.sqlite3"
+    assert f"no ledger in the state directory {world.state_dir}: started a new one" in first.stderr
+    assert str(ledger) in first.stderr
+    again = world.run("status", "--json")
+    assert "no ledger" not in again.stderr
+    assert f"state directory: {world.state_dir}" in again.stderr
+    assert json.loads(again.stdout) == {"claims": [], "batches": []}
+    listed = world.run("batches", "list", "--json")
+    assert f"state directory: {world.state_dir}" in listed.stderr
+    assert json.loads(listed.stdout) == []
+
+
+def test_a_copied_config_cannot_start_a_second_ledger_for_the_same_sender(world: World) -> None:
+    claims = world.claims_file("COPY")
+    assert world.run("submit", str(claims), "--account", "sunrise").returncode == 0
+    elsewhere = world.tmp / "copy" / "state"
+
+    refused = world.run(
+        "submit", str(claims), "--account", "sunrise", "--json", CLAIMFERRY_STATE_DIR=str(elsewhere)
+    )
+    assert refused.returncode == 1, refused.stderr
+    error = json.loads(refused.stdout)["error"]
+    assert error["code"] == "ledger-refused"
+    assert str(world.state_dir) in error["message"] and "SUNRISE01" in error["message"]
+    assert "--init" in error["message"]
+    assert not (elsewhere / "ledger.sqlite3").exists()
+    assert world.inbound_claims("sunrise")["COPY-1"] == 1  # nothing sent again
+
+    built = world.run(
+        "build", str(claims), "--account", "sunrise", "-o", str(world.tmp / "x.837"),
+        CLAIMFERRY_STATE_DIR=str(elsewhere),
+    )  # fmt: skip
+    assert built.returncode == 1 and "would send claims again" in built.stderr
+
+    other_sender = world.run(
+        "submit", str(world.claims_file("MOON")), "--account", "moonrise",
+        CLAIMFERRY_STATE_DIR=str(elsewhere),
+    )  # fmt: skip
+    assert other_sender.returncode == 0, other_sender.stderr  # moonrise sent nothing before
+    assert "no ledger in the state directory" in other_sender.stderr
+
+
+def test_init_starts_the_second_ledger_on_purpose(world: World) -> None:
+    assert world.run("submit", str(world.claims_file("A")), "--account", "sunrise").returncode == 0
+    elsewhere = world.tmp / "fresh"
+    result = world.run(
+        "--init", "submit", str(world.claims_file("B")), "--account", "sunrise",
+        CLAIMFERRY_STATE_DIR=str(elsewhere),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"started a new ledger {elsewhere / 'ledger.sqlite3'}" in result.stderr
+    assert world.inbound_claims("sunrise")["B-1"] == 1
+
+
+def test_require_ledger_refuses_any_new_ledger_until_init(world: World) -> None:
+    claims = str(world.claims_file("REQ"))
+    refused = world.run("submit", claims, "--account", "sunrise", CLAIMFERRY_REQUIRE_LEDGER="1")
+    assert refused.returncode == 1
+    assert "CLAIMFERRY_REQUIRE_LEDGER=1" in refused.stderr
+    assert str(world.ledger_path) in refused.stderr
+    assert not world.ledger_path.exists()
+    started = world.run(
+        "--init", "submit", claims, "--account", "sunrise", CLAIMFERRY_REQUIRE_LEDGER="1"
+    )
+    assert started.returncode == 0, started.stderr
+    again = world.run("submit", claims, "--account", "sunrise", CLAIMFERRY_REQUIRE_LEDGER="1")
+    assert again.returncode == 1 and "already" in again.stderr  # the ledger exists now
