@@ -485,6 +485,14 @@ _MIGRATIONS: list[str] = [
     """
     CREATE INDEX audit_by_account_action ON audit (account, action);
     """,
+    # 10: the credential store's settings: the id of the one master key it takes, recorded
+    # when a secret is first stored, so another key is refused even while the store is empty
+    """
+    CREATE TABLE credential_store_settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 _TABLES = frozenset(

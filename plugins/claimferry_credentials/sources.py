@@ -25,7 +25,6 @@ from claimferry.api import (
     CredentialSource,
     CredentialStore,
     SecretStr,
-    load_master_key,
     read_private_file,
 )
 
@@ -178,7 +177,7 @@ def resolve_keyring(account: Account) -> Credentials:
 
 def resolve_store(account: Account, state_db: sqlite3.Connection) -> Credentials:
     """Secrets sealed in the state database, opened with the master key."""
-    return CredentialStore(state_db).get(account.name, load_master_key())
+    return CredentialStore(state_db).read(account.name)
 
 
 def _store_outside_state(account: Account) -> Credentials:
