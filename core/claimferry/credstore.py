@@ -310,6 +310,7 @@ class CredentialStore:
             "SELECT 1 FROM stored_credentials WHERE account = ?", (account,)
         ).fetchone()
         return found is not None
+
     def info(self, account: str) -> StoredInfo | None:
         row = self._db.execute(
             "SELECT * FROM stored_credentials WHERE account = ?", (account,)
