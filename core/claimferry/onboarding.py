@@ -88,6 +88,11 @@ class ClinicOnboarding:
         return next((step for step in self.steps if not step.done), None)
 
     @property
+    def in_production(self) -> bool:
+        """The account's mode is production (step 10), whether every step holds or not."""
+        return self.steps[-1].done
+
+    @property
     def missing_for_production(self) -> list[Step]:
         return [s for s in self.steps if s.number in PROMOTION_STEPS and not s.done]
 
@@ -97,6 +102,7 @@ class ClinicOnboarding:
             "account": self.account,
             "done": sum(step.done for step in self.steps),
             "complete": following is None,
+            "in_production": self.in_production,
             "blocked_at": following.number if following else None,
             "next_action": following.action if following else None,
             "promoted_at": self.promoted_at,
@@ -105,11 +111,14 @@ class ClinicOnboarding:
 
 
 def summarize(clinics: Sequence[ClinicOnboarding]) -> dict[str, Any]:
-    """How many clinics are done, and how many are blocked at each step."""
+    """How many clinics send in production mode, how many hold all ten steps, and
+    how many are blocked at each step. The first two differ: production mode set
+    by hand (or ``promote --force``) skips steps that may still be missing."""
     blocked = Counter(c.next_step.number for c in clinics if c.next_step is not None)
     return {
         "clinics": len(clinics),
-        "ready": sum(c.next_step is None for c in clinics),
+        "in_production": sum(c.in_production for c in clinics),
+        "complete": sum(c.next_step is None for c in clinics),
         "blocked_at": [
             {"step": number, "title": title, "clinics": blocked[number]}
             for number, (_, title) in enumerate(STEPS, 1)

@@ -104,9 +104,22 @@ def test_a_new_clinic_holds_no_step_and_each_names_its_next_action(
     assert [s.number for s in clinic.missing_for_production] == list(range(3, 10))
     assert summarize([clinic]) == {
         "clinics": 1,
-        "ready": 0,
+        "in_production": 0,
+        "complete": 0,
         "blocked_at": [{"step": 1, "title": "Office Ally account", "clinics": 1}],
     }
+
+
+def test_the_summary_counts_production_mode_apart_from_complete_onboarding(
+    tmp_path: Path, plugin_manager: PluginManager, ledger: Ledger, state: Path
+) -> None:
+    """A clinic put in production by hand, with steps missing, is in production and blocked."""
+    clinic = _clinic(plugin_manager, ledger, state, _account(tmp_path, mode="production"))
+    assert clinic.in_production and clinic.next_step is not None
+    summary = summarize([clinic])
+    assert (summary["in_production"], summary["complete"]) == (1, 0)
+    assert summary["blocked_at"][0]["clinics"] == 1
+    assert clinic.as_json()["in_production"] is True
 
 
 def test_each_fact_turns_its_step_and_a_refused_login_turns_it_back(
@@ -252,7 +265,9 @@ def test_status_of_all_clinics_has_a_summary(run: tuple[Path, Any]) -> None:
     assert text.exit_code == 0, text.output
     assert "2 SFTP requested" in text.stdout
     assert "claimferry onboard request-sftp north" in text.stdout
-    assert text.stdout.rstrip().endswith("1 clinic(s): 0 in production; blocked: 1 at step 2")
+    assert text.stdout.rstrip().endswith(
+        "1 clinic(s): 0 in production mode, 0 with all ten steps done; blocked: 1 at step 2"
+    )
 
 
 def test_request_sftp_writes_the_mail_file_and_marks_step_2(

@@ -72,7 +72,8 @@ def status(app: App, account_name: str | None, as_json: bool) -> None:
         click.echo(table(rows, ["ACCOUNT", "DONE", "BLOCKED AT", "NEXT ACTION"]))
     blocked = ", ".join(f"{b['clinics']} at step {b['step']}" for b in summary["blocked_at"])
     click.echo(
-        f"{summary['clinics']} clinic(s): {summary['ready']} in production"
+        f"{summary['clinics']} clinic(s): {summary['in_production']} in production mode, "
+        f"{summary['complete']} with all ten steps done"
         + (f"; blocked: {blocked}" if blocked else "")
     )
 
