@@ -23,6 +23,7 @@ from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
 from claimferry.credentials import (
     Credentials,
     SecretStr,
+    check_private_file,
     read_private_file,
     username_fingerprint,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "UnparsedError",
     "UploadReceipt",
     "ValidationContext",
+    "check_private_file",
     "emit_json",
     "examples",
     "findings_of_parsed",

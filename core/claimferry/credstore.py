@@ -304,13 +304,6 @@ class CredentialStore:
             )
         return row
 
-    def has(self, account: str) -> bool:
-        """Whether the account has a row, without opening it (no secret is read)."""
-        found = self._db.execute(
-            "SELECT 1 FROM stored_credentials WHERE account = ?", (account,)
-        ).fetchone()
-        return found is not None
-
     def info(self, account: str) -> StoredInfo | None:
         row = self._db.execute(
             "SELECT * FROM stored_credentials WHERE account = ?", (account,)

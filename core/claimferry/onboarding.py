@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from claimferry.config import Account
+from claimferry.credentials import username_fingerprint
 from claimferry.credstore import STORE_SOURCE, CredentialStore
 from claimferry.enrollment import EnrollmentStatus, EnrollmentTransaction, list_enrollments
 from claimferry.errors import ClaimferryError, ConfigError, Problem
-from claimferry.ledger import LOGIN_OK, AuditEntry, ClaimState, Ledger
+from claimferry.ledger import CREDENTIALS_USED, LOGIN_OK, AuditEntry, ClaimState, Ledger
 from claimferry.manager import PluginManager
 from claimferry.notify import ONBOARDING_COMPLETE
 
@@ -246,10 +247,20 @@ def _credentials(pm: PluginManager, ledger: Ledger, account: Account) -> _Fact:
         if info is None:
             return False, "nothing in the credential store", set_them
         return True, f"stored by {info.set_by} {info.set_at:%Y-%m-%d}", set_them
-    try:  # another source: can it give them? (reading is not a use: nothing logs in)
-        pm.get_credential_source(source).resolve(account)
+    give = f"give source {source} the SFTP credentials"
+    found = pm.get_credential_source(source)
+    try:
+        if found.present is not None:  # asked without reading a secret
+            return True, f"source {source}: {found.present(account)}", None
+        credentials = found.resolve(account)  # read: a use like any other, audited
     except ClaimferryError as exc:
-        return False, f"source {source}: {exc}", f"give source {source} the SFTP credentials"
+        return False, f"source {source}: {exc}", give
+    ledger.audit(
+        CREDENTIALS_USED,
+        account=name,
+        detail=f"source {source}, username {username_fingerprint(credentials.username)}, "
+        "read by onboard status (no login)",
+    )
     return True, f"source {source} has them", None
 
 

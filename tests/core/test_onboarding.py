@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import keyring
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -173,6 +174,59 @@ def test_each_fact_turns_its_step_and_a_refused_login_turns_it_back(
         set_enrollment(ledger, "north", entry, "tester")
     steps = {s.key: s for s in _clinic(plugin_manager, ledger, state, account).steps}
     assert steps["era-enrollment"].detail == "not approved for 60054"
+
+
+def _credentials_step(pm: PluginManager, ledger: Ledger, state: Path, account: Account) -> Any:
+    (step,) = [s for s in _clinic(pm, ledger, state, account).steps if s.key == "credentials"]
+    return step
+
+
+def _uses(ledger: Ledger) -> list[str | None]:
+    return [e.detail for e in ledger.audit_entries("north") if e.action == "credentials-used"]
+
+
+def test_env_and_file_sources_are_asked_without_reading_a_secret(
+    tmp_path: Path,
+    plugin_manager: PluginManager,
+    ledger: Ledger,
+    state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = _account(tmp_path, credentials={"source": "env"})
+    monkeypatch.delenv("CLAIMFERRY_NORTH_SFTP_USERNAME", raising=False)
+    step = _credentials_step(plugin_manager, ledger, state, env)
+    assert not step.done and "CLAIMFERRY_NORTH_SFTP_USERNAME is not set" in step.detail
+    monkeypatch.setenv("CLAIMFERRY_NORTH_SFTP_USERNAME", "north-sftp")
+    monkeypatch.setenv("CLAIMFERRY_NORTH_SFTP_PASSWORD", "s3cret-test-only")
+    step = _credentials_step(plugin_manager, ledger, state, env)
+    assert step.done and step.detail == "source env: its environment variables are set"
+    # a file that is there and private is enough: its content is not read (this is not YAML)
+    secrets_file = tmp_path / "north.yaml"
+    secrets_file.write_text("username: [unclosed")
+    secrets_file.chmod(0o600)
+    by_file = _account(tmp_path, credentials={"source": "file", "path": str(secrets_file)})
+    assert _credentials_step(plugin_manager, ledger, state, by_file).done
+    secrets_file.chmod(0o644)
+    step = _credentials_step(plugin_manager, ledger, state, by_file)
+    assert not step.done and "chmod 600" in step.detail
+    assert _uses(ledger) == []
+
+
+def test_a_source_that_must_be_read_to_know_is_audited_as_a_use(
+    tmp_path: Path,
+    plugin_manager: PluginManager,
+    ledger: Ledger,
+    state: Path,
+    memory_keyring: Any,
+) -> None:
+    keyring.set_password("claimferry", "north:username", "north-sftp")
+    keyring.set_password("claimferry", "north-sftp", "s3cret-test-only")
+    account = _account(tmp_path, credentials={"source": "keyring"})
+    assert _credentials_step(plugin_manager, ledger, state, account).done
+    (used,) = _uses(ledger)
+    assert used is not None and used.startswith("source keyring, username sha256:")
+    assert used.endswith("read by onboard status (no login)")
+    assert "s3cret-test-only" not in used and "north-sftp" not in used
 
 
 def test_an_unlisted_payer_needs_enrollment_and_no_payers_is_a_gap(
