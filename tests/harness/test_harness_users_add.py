@@ -65,3 +65,18 @@ def test_issues_at_once_all_land(tmp_path: Path) -> None:
     assert set(stored) == set(names)
     for login in logins:
         assert stored[login.username].password_matches(login.password)
+
+
+def test_a_users_file_in_a_missing_folder_is_bad_input_not_a_crash(tmp_path: Path) -> None:
+    users = tmp_path / "no-such-folder" / "users.yaml"
+    command = ["harness", "users", "add", "northside", "--users", str(users)]
+    done = subprocess.run(
+        [sys.executable, "-m", "claimferry", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"folder {users.parent} does not exist; create it first" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert not users.parent.exists()
