@@ -32,7 +32,11 @@ from claimferry.notify import ONBOARDING_COMPLETE
 ONBOARD_MARKED = "onboard-marked"
 """Audit actions of ``onboard mark`` are ``onboard-marked:<step>``; the detail is the date."""
 PROMOTED = "promoted-to-production"
-"""Audit action of ``onboard promote``; a forced promotion says so, and what was missing."""
+"""Audit action of ``onboard promote``, written before the config is changed; a forced
+promotion says so, and what was missing."""
+PROMOTION_FAILED = "promotion-failed"
+"""The config change after a ``promoted-to-production`` entry failed: that promotion
+did not happen."""
 
 MARKED_STEPS = ("oa-account", "sftp-requested")
 """The steps only the clinic knows of: marked by hand."""
@@ -202,8 +206,7 @@ def _clinic(
         _enrollment(payer_lists, ledger, account, billed, EnrollmentTransaction.ERA),
         _test_file(ledger.db, account),
     ]
-    promotion = ledger.latest_audit(name, [PROMOTED])
-    promoted_at = promotion.at if promotion is not None else None
+    promoted_at = _promoted_at(ledger, name)
     found.append(_production(account, promoted_at))
     facts = enumerate(zip(STEPS, found, strict=True), 1)
     steps = tuple(
@@ -405,18 +408,34 @@ def mark_step(ledger: Ledger, account: str, key: str, on: date) -> None:
 def record_promotion(
     ledger: Ledger, account: str, missing: Iterable[Step], *, forced: bool
 ) -> None:
-    """The promotion, and, when every step held, the clinic's completed onboarding (an alert)."""
+    """The promotion, recorded before the config says production: a failure after
+    it leaves a record (and ``promotion_failed`` says so); the reverse order could
+    leave a clinic in production with none."""
     gaps = ", ".join(f"{s.number} {s.title}" for s in missing)
-    with ledger.transaction():
-        if forced:
-            ledger.audit(PROMOTED, account=account, detail=f"forced; missing: {gaps or 'none'}")
-        else:
-            ledger.audit(PROMOTED, account=account, detail="steps 3-9 held")
-            ledger.audit(ONBOARDING_COMPLETE, account=account)
+    detail = f"forced; missing: {gaps or 'none'}" if forced else "steps 3-9 held"
+    ledger.audit(PROMOTED, account=account, detail=detail)
+
+
+def promotion_done(ledger: Ledger, account: str, *, forced: bool) -> None:
+    """The config says production now; with every step held, the clinic's completed
+    onboarding (an alert)."""
+    if not forced:
+        ledger.audit(ONBOARDING_COMPLETE, account=account)
+
+
+def promotion_failed(ledger: Ledger, account: str, error: str) -> None:
+    """The config could not be changed after the promotion was recorded."""
+    ledger.audit(PROMOTION_FAILED, account=account, detail=f"config not changed: {error}")
+
+
+def _promoted_at(ledger: Ledger, account: str) -> str | None:
+    """When the last promotion that was not followed by its failure was recorded."""
+    latest = ledger.latest_audit(account, [PROMOTED, PROMOTION_FAILED])
+    return latest.at if latest is not None and latest.action == PROMOTED else None
 
 
 def was_promoted(ledger: Ledger, account: str) -> bool:
-    return ledger.latest_audit(account, [PROMOTED]) is not None
+    return _promoted_at(ledger, account) is not None
 
 
 def sftp_request(account: Account) -> EmailMessage:

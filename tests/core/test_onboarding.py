@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +19,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from claimferry.cli import create_cli
+from claimferry.cli import onboard as onboard_cli
 from claimferry.config import Account, Config, load_config
 from claimferry.credentials import Credentials, SecretStr
 from claimferry.credstore import CredentialStore, MasterKey, generate_master_key
@@ -30,6 +34,7 @@ from claimferry.onboarding import (
     sftp_request,
     summarize,
 )
+from claimferry.storage import StorageError
 from claimferry_harness.cli import harness_group
 from claimferry_harness.users import load_users
 from claimferry_officeally.payers import PayerList, parse_payer_list
@@ -310,6 +315,50 @@ def test_promote_lists_what_is_missing_and_leaves_the_config(run: tuple[Path, An
     assert config.read_bytes() == before
     audit = json.loads(invoke("audit", "--json").stdout)
     assert not [e for e in audit if e["action"] == "promoted-to-production"]
+
+
+def _actions(invoke: Any) -> list[str]:
+    return [e["action"] for e in json.loads(invoke("audit", "--json").stdout)]
+
+
+def test_a_promotion_killed_after_the_config_changed_has_its_record(
+    run: tuple[Path, Any], state: Path
+) -> None:
+    """The audit entry is written before the config says production: a SIGKILL right
+    after the config change leaves a production clinic with its promotion record."""
+    config, invoke = run
+    env = os.environ | {"CLAIMFERRY_FAILPOINT": "promote-config-written"}
+    command = ["--config", str(config), "onboard", "promote", "north", "--force"]
+    killed = subprocess.run(
+        [sys.executable, "-m", "claimferry", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert yaml.safe_load(config.read_text())["accounts"]["north"]["mode"] == "production"
+    assert _actions(invoke) == ["promoted-to-production"]
+    status = json.loads(invoke("onboard", "status", "north", "--json").stdout)
+    assert status["clinics"][0]["promoted_at"] is not None
+
+
+def test_a_config_change_that_fails_is_recorded_and_undoes_the_promotion(
+    run: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, invoke = run
+    before = config.read_bytes()
+
+    def disk_full(*args: Any) -> None:
+        raise StorageError("accounts.yaml: cannot replace the file (No space left on device)")
+
+    monkeypatch.setattr(onboard_cli, "set_mode", disk_full)
+    result = invoke("onboard", "promote", "north", "--force")
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
+    assert config.read_bytes() == before
+    assert _actions(invoke) == ["promoted-to-production", "promotion-failed"]
+    status = json.loads(invoke("onboard", "status", "north", "--json").stdout)
+    assert status["clinics"][0]["promoted_at"] is None  # that promotion did not happen
 
 
 def test_status_of_all_clinics_has_a_summary(run: tuple[Path, Any]) -> None:

@@ -14,6 +14,7 @@ from claimferry.cli.output import examples, table
 from claimferry.config import Account, find_config
 from claimferry.config_edit import set_mode
 from claimferry.errors import ClaimferryError
+from claimferry.failpoints import failpoint
 from claimferry.ledger import Ledger, current_actor
 from claimferry.storage import atomic_write
 
@@ -219,11 +220,19 @@ def promote(app: App, account_name: str, force: bool, as_json: bool) -> None:
         raise ClaimferryError(f"{account.name} was promoted already ({clinic.promoted_at[:10]})")
     path = find_config(app.config_path)
     assert path is not None  # the account came from it
-    if not account.is_production:
-        set_mode(path, account.name, "production", lambda d: app.check_config(d, str(path)))
     forced = bool(missing)
     with Ledger.open(app.state_dir) as ledger:
+        # the record first: whatever fails after it, a production clinic has one
         onboarding.record_promotion(ledger, account.name, missing, forced=forced)
+        if not account.is_production:
+            try:
+                set_mode(path, account.name, "production", lambda d: app.check_config(d, str(path)))
+            except BaseException as exc:  # interrupted too: the config was not replaced
+                error = str(exc) if isinstance(exc, ClaimferryError) else exc.__class__.__name__
+                onboarding.promotion_failed(ledger, account.name, error)
+                raise
+        failpoint("promote-config-written")
+        onboarding.promotion_done(ledger, account.name, forced=forced)
     if as_json:
         emit_json(
             {
