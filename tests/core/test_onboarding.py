@@ -386,6 +386,22 @@ def test_request_sftp_writes_the_mail_file_and_marks_step_2(
     assert status["clinics"][0]["steps"][1]["done"]
 
 
+def test_request_sftp_never_overwrites_a_file_unless_forced(
+    run: tuple[Path, Any], tmp_path: Path
+) -> None:
+    _, invoke = run
+    out = tmp_path / "notes.eml"
+    out.write_text("the clinic's own notes\n")
+    refused = invoke("onboard", "request-sftp", "north", "-o", str(out))
+    assert refused.exit_code == 2
+    assert f"--output {out} exists; not overwritten (--force replaces it)" in refused.stderr
+    assert out.read_text() == "the clinic's own notes\n"
+    assert "onboard-marked:sftp-requested" not in _actions(invoke)
+    forced = invoke("onboard", "request-sftp", "north", "-o", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "Type: HCFA" in out.read_text()
+
+
 def _issue(name: str, users: Path) -> Result:
     return CliRunner().invoke(harness_group(), ["users", "add", name, "--users", str(users)])
 

@@ -143,9 +143,12 @@ def _day(app: App, on: datetime | None) -> date:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the e-mail to this file (.eml) instead of printing it.",
 )
+@click.option("--force", is_flag=True, help="Replace the -o file if it exists.")
 @json_option
 @pass_app
-def request_sftp(app: App, account_name: str, output: Path | None, as_json: bool) -> None:
+def request_sftp(
+    app: App, account_name: str, output: Path | None, force: bool, as_json: bool
+) -> None:
     """Write the e-mail the clinic sends Office Ally to ask for an SFTP account,
     and mark step 2 (sftp-requested) today.
 
@@ -156,6 +159,8 @@ def request_sftp(app: App, account_name: str, output: Path | None, as_json: bool
     e-mails: store them with `claimferry credentials set ACCOUNT`.
     """
     account = app.account(account_name)
+    if output is not None and output.exists() and not force:
+        raise BadInput(f"--output {output} exists; not overwritten (--force replaces it)")
     message = onboarding.sftp_request(account)
     text = message.as_string()
     if output is not None:
