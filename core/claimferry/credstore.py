@@ -369,6 +369,20 @@ class CredentialStore:
         ).fetchone()
         return str(row[0]) if row is not None else None
 
+    def forget_master_key(self) -> str | None:
+        """Let an empty store take a new master key (the old one was lost); returns the
+        id it expected. Refused while any secret is stored: they need that key."""
+        with write_transaction(self._db) as db:
+            held = db.execute("SELECT COUNT(*) FROM stored_credentials").fetchone()[0]
+            if held:
+                raise CredentialError(
+                    f"the credential store holds {held} account(s)' credentials, wrapped by "
+                    "its master key: remove them first (claimferry credentials remove ACCOUNT)"
+                )
+            expected = self.expected_key_id()
+            db.execute("DELETE FROM credential_store_settings WHERE name = ?", (_EXPECTED_KEY,))
+        return expected
+
     def _require_master(self, master: MasterKey) -> None:
         """The store holds data keys of one master key, recorded when it was first
         used; another is the wrong one, even while the store is empty."""

@@ -156,6 +156,7 @@ CREDENTIALS_USED = "credentials-used"
 CREDENTIALS_STORED = "credentials-stored"
 CREDENTIALS_REMOVED = "credentials-removed"
 MASTER_KEY_ROTATED = "master-key-rotated"
+MASTER_KEY_FORGOTTEN = "master-key-forgotten"
 """Audit actions of secrets: each use, and each change to the credential store."""
 
 REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})

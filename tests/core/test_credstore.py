@@ -483,6 +483,25 @@ def test_wrong_master_key_and_tampering_through_the_cli(
     assert wrong.exit_code == 1 and wrong.stderr.startswith("Error: wrong master key")
 
 
+def test_a_lost_key_is_forgotten_only_once_the_store_is_empty(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli.set("sunrise").exit_code == 0
+    lost = load_master_key().key_id
+    other = cli.tmp / "keys" / "other.key"
+    assert cli.run("credentials", "new-master-key", "--file", str(other)).exit_code == 0
+    monkeypatch.setenv(f"{MASTER_KEY_ENV}_FILE", str(other))
+    held = cli.run("credentials", "forget-master-key", "--yes")
+    assert held.exit_code == 1 and "holds 1 account(s)' credentials" in held.stderr
+    assert cli.run("credentials", "remove", "sunrise", "--yes").exit_code == 0
+    assert cli.set("sunrise").stderr.startswith("Error: wrong master key")  # even when empty
+    forgot = cli.run("credentials", "forget-master-key", "--yes")
+    assert forgot.exit_code == 0 and f"forgot master key {lost}" in forgot.stdout
+    assert cli.set("sunrise").exit_code == 0
+    actions = [e["action"] for e in json.loads(cli.run("audit", "--json").stdout)]
+    assert actions[-2:] == ["master-key-forgotten", "credentials-stored"]
+
+
 def test_remove_deletes_and_audits(cli: Cli) -> None:
     assert cli.set("sunrise").exit_code == 0
     assert cli.run("credentials", "remove", "sunrise", input="n\n").exit_code == 1

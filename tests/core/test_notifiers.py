@@ -446,12 +446,7 @@ def test_a_failed_notifier_is_not_tried_again_in_the_run_and_its_backlog_goes_as
     monkeypatch.setenv("HOOK_SECRET", WEBHOOK_SECRET)
     said: list[str] = []
     with webhook_server() as server:
-        config = _config(
-            tmp_path,
-            plugin_manager,
-            {"ops": {"type": "webhook", "url": server.url, "secret_var": "HOOK_SECRET"}},
-            {"ops": ["claim_rejected"]},
-        )
+        config = _webhook_config(tmp_path, plugin_manager, server.url)
         failing: set[str] = set()
         server.fail_with.append(503)
         for claim in ("SUN-1", "SUN-2", "SUN-3"):
