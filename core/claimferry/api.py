@@ -1,87 +1,220 @@
-"""What plugins may import. Everything else in claimferry is private."""
+"""What plugins may import. Everything else in claimferry is private.
 
-from claimferry.claims import (
-    Address,
-    Adjustment,
-    BillingProvider,
-    Claim,
-    ClaimsFile,
-    LineAdjudication,
-    OtherPayer,
-    OtherSubscriber,
-    Patient,
-    Payer,
-    Provider,
-    ServiceFacility,
-    ServiceLine,
-    Subscriber,
-    is_partial,
-)
-from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
-from claimferry.cli.output import examples, table
-from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
-from claimferry.credentials import (
-    Credentials,
-    SecretStr,
-    check_private_file,
-    read_private_file,
-    username_fingerprint,
-)
-from claimferry.credstore import CredentialStore, MasterKey, load_master_key
-from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
-from claimferry.enrollment import (
-    Enrollment,
-    EnrollmentStatus,
-    EnrollmentTransaction,
-    read_enrollments,
-)
-from claimferry.errors import (
-    AuthenticationError,
-    ClaimferryError,
-    CredentialError,
-    HostKeyError,
-    InputError,
-    NotifierError,
-    PluginError,
-    Problem,
-    TransportError,
-)
-from claimferry.findings import Finding, Severity
-from claimferry.hookspecs import hookimpl
-from claimferry.manager import PluginManager
-from claimferry.notify import read_secret
-from claimferry.npi import npi_problem
-from claimferry.types import (
-    Alert,
-    AlertKind,
-    BatchUpdate,
-    ClaimTransport,
-    ClaimUpdate,
-    Clearinghouse,
-    CliCommand,
-    CredentialSource,
-    DeliveryState,
-    Digest,
-    EnrollmentValidator,
-    FileNaming,
-    FileResponseDocument,
-    HostKey,
-    Notifier,
-    PayerIdCheck,
-    Receiver,
-    RemoteFile,
-    ResponseDocument,
-    ResponseReader,
-    TransportSession,
-    UploadReceipt,
-    ValidationContext,
-)
-from claimferry.validation import (
-    UnparsedError,
-    findings_of_parsed,
-    problems_from_validation_error,
-)
-from claimferry.x12.writer837 import unfit_identifier
+Names are imported on first use (PEP 562): a plugin's registration module that
+takes ``hookimpl`` from here must not load the claim model, the ledger and the
+X12 readers into every ``claimferry --help``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from claimferry.lazy import exports
+
+if TYPE_CHECKING:
+    from claimferry.claims import (
+        Address,
+        Adjustment,
+        BillingProvider,
+        Claim,
+        ClaimsFile,
+        LineAdjudication,
+        OtherPayer,
+        OtherSubscriber,
+        Patient,
+        Payer,
+        Provider,
+        ServiceFacility,
+        ServiceLine,
+        Subscriber,
+        is_partial,
+        load_claims,
+    )
+    from claimferry.cli.app import (
+        App,
+        ClaimferryGroup,
+        LazyCommand,
+        create_cli,
+        emit_json,
+        json_option,
+        pass_app,
+    )
+    from claimferry.cli.output import examples, table
+    from claimferry.config import Account, Contact, CredentialSettings, SftpSettings
+    from claimferry.credentials import (
+        Credentials,
+        SecretStr,
+        check_private_file,
+        read_private_file,
+        username_fingerprint,
+    )
+    from claimferry.credstore import CredentialStore, MasterKey, load_master_key
+    from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
+    from claimferry.enrollment import (
+        Enrollment,
+        EnrollmentStatus,
+        EnrollmentTransaction,
+        read_enrollments,
+    )
+    from claimferry.errors import (
+        AuthenticationError,
+        ClaimferryError,
+        CredentialError,
+        HostKeyError,
+        InputError,
+        NotifierError,
+        PluginError,
+        Problem,
+        TransportError,
+    )
+    from claimferry.findings import Finding, Severity
+    from claimferry.hookspecs import hookimpl
+    from claimferry.manager import PluginManager
+    from claimferry.notify import read_secret
+    from claimferry.npi import npi_problem
+    from claimferry.sftp_mailbox import (
+        RetryPolicy,
+        SftpMailbox,
+        Tuning,
+        account_sftp_settings,
+        mailbox_transport,
+        probe_host_key,
+        temporary_name,
+    )
+    from claimferry.types import (
+        Alert,
+        AlertKind,
+        BatchUpdate,
+        ClaimTransport,
+        ClaimUpdate,
+        Clearinghouse,
+        CliCommand,
+        CredentialSource,
+        DeliveryState,
+        Digest,
+        EnrollmentValidator,
+        FileNaming,
+        FileResponseDocument,
+        HostKey,
+        Mailbox,
+        Notifier,
+        PayerIdCheck,
+        Receiver,
+        RemoteFile,
+        ResponseDocument,
+        ResponseReader,
+        TransportSession,
+        UploadReceipt,
+        ValidationContext,
+    )
+    from claimferry.validation import (
+        UnparsedError,
+        findings_of_parsed,
+        problems_from_validation_error,
+    )
+    from claimferry.x12.writer837 import unfit_identifier
+
+_HOME = {
+    "Account": "claimferry.config",
+    "Address": "claimferry.claims",
+    "Adjustment": "claimferry.claims",
+    "Alert": "claimferry.types",
+    "AlertKind": "claimferry.types",
+    "App": "claimferry.cli.app",
+    "AuthenticationError": "claimferry.errors",
+    "BatchUpdate": "claimferry.types",
+    "BillingProvider": "claimferry.claims",
+    "Claim": "claimferry.claims",
+    "ClaimTransport": "claimferry.types",
+    "ClaimUpdate": "claimferry.types",
+    "ClaimferryError": "claimferry.errors",
+    "ClaimferryGroup": "claimferry.cli.app",
+    "ClaimsFile": "claimferry.claims",
+    "Clearinghouse": "claimferry.types",
+    "CliCommand": "claimferry.types",
+    "Contact": "claimferry.config",
+    "CredentialError": "claimferry.errors",
+    "CredentialSettings": "claimferry.config",
+    "CredentialSource": "claimferry.types",
+    "CredentialStore": "claimferry.credstore",
+    "Credentials": "claimferry.credentials",
+    "DatabaseError": "claimferry.database",
+    "DeliveryState": "claimferry.types",
+    "Digest": "claimferry.types",
+    "Enrollment": "claimferry.enrollment",
+    "EnrollmentStatus": "claimferry.enrollment",
+    "EnrollmentTransaction": "claimferry.enrollment",
+    "EnrollmentValidator": "claimferry.types",
+    "FileNaming": "claimferry.types",
+    "FileResponseDocument": "claimferry.types",
+    "Finding": "claimferry.findings",
+    "HostKey": "claimferry.types",
+    "HostKeyError": "claimferry.errors",
+    "InputError": "claimferry.errors",
+    "LazyCommand": "claimferry.cli.app",
+    "LineAdjudication": "claimferry.claims",
+    "MasterKey": "claimferry.credstore",
+    "Notifier": "claimferry.types",
+    "NotifierError": "claimferry.errors",
+    "OtherPayer": "claimferry.claims",
+    "OtherSubscriber": "claimferry.claims",
+    "Patient": "claimferry.claims",
+    "Payer": "claimferry.claims",
+    "PayerIdCheck": "claimferry.types",
+    "PluginError": "claimferry.errors",
+    "PluginManager": "claimferry.manager",
+    "Problem": "claimferry.errors",
+    "Provider": "claimferry.claims",
+    "Receiver": "claimferry.types",
+    "RemoteFile": "claimferry.types",
+    "ResponseDocument": "claimferry.types",
+    "ResponseReader": "claimferry.types",
+    "SecretStr": "claimferry.credentials",
+    "ServiceFacility": "claimferry.claims",
+    "ServiceLine": "claimferry.claims",
+    "Severity": "claimferry.findings",
+    "SftpSettings": "claimferry.config",
+    "Subscriber": "claimferry.claims",
+    "TransportError": "claimferry.errors",
+    "TransportSession": "claimferry.types",
+    "UploadReceipt": "claimferry.types",
+    "ValidationContext": "claimferry.types",
+    "emit_json": "claimferry.cli.app",
+    "examples": "claimferry.cli.output",
+    "hookimpl": "claimferry.hookspecs",
+    "json_option": "claimferry.cli.app",
+    "load_master_key": "claimferry.credstore",
+    "migrate_schema": "claimferry.database",
+    "npi_problem": "claimferry.npi",
+    "open_database": "claimferry.database",
+    "pass_app": "claimferry.cli.app",
+    "problems_from_validation_error": "claimferry.validation",
+    "read_enrollments": "claimferry.enrollment",
+    "read_private_file": "claimferry.credentials",
+    "check_private_file": "claimferry.credentials",
+    "read_secret": "claimferry.notify",
+    "table": "claimferry.cli.output",
+    "unfit_identifier": "claimferry.x12.writer837",
+    "UnparsedError": "claimferry.validation",
+    "findings_of_parsed": "claimferry.validation",
+    "is_partial": "claimferry.claims",
+    "username_fingerprint": "claimferry.credentials",
+    "write_transaction": "claimferry.database",
+    "Mailbox": "claimferry.types",
+    "RetryPolicy": "claimferry.sftp_mailbox",
+    "SftpMailbox": "claimferry.sftp_mailbox",
+    "Tuning": "claimferry.sftp_mailbox",
+    "account_sftp_settings": "claimferry.sftp_mailbox",
+    "mailbox_transport": "claimferry.sftp_mailbox",
+    "probe_host_key": "claimferry.sftp_mailbox",
+    "temporary_name": "claimferry.sftp_mailbox",
+    "create_cli": "claimferry.cli.app",
+    "load_claims": "claimferry.claims",
+}
+"""Where each public name lives."""
+
+
+__getattr__ = exports(__name__, _HOME)
 
 __all__ = [
     "Account",
@@ -120,7 +253,9 @@ __all__ = [
     "HostKey",
     "HostKeyError",
     "InputError",
+    "LazyCommand",
     "LineAdjudication",
+    "Mailbox",
     "MasterKey",
     "Notifier",
     "NotifierError",
@@ -137,34 +272,43 @@ __all__ = [
     "RemoteFile",
     "ResponseDocument",
     "ResponseReader",
+    "RetryPolicy",
     "SecretStr",
     "ServiceFacility",
     "ServiceLine",
     "Severity",
+    "SftpMailbox",
     "SftpSettings",
     "Subscriber",
     "TransportError",
     "TransportSession",
+    "Tuning",
     "UnparsedError",
     "UploadReceipt",
     "ValidationContext",
+    "account_sftp_settings",
     "check_private_file",
+    "create_cli",
     "emit_json",
     "examples",
     "findings_of_parsed",
     "hookimpl",
     "is_partial",
     "json_option",
+    "load_claims",
     "load_master_key",
+    "mailbox_transport",
     "migrate_schema",
     "npi_problem",
     "open_database",
     "pass_app",
+    "probe_host_key",
     "problems_from_validation_error",
     "read_enrollments",
     "read_private_file",
     "read_secret",
     "table",
+    "temporary_name",
     "unfit_identifier",
     "username_fingerprint",
     "write_transaction",

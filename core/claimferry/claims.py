@@ -9,10 +9,8 @@ validator plugins, so that a third party can add to them through the same hook.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass as plain_dataclass
 from dataclasses import fields, replace
 from datetime import date
@@ -34,7 +32,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
-from claimferry.documents import check_json, parse_json, parse_yaml, read_text
+from claimferry.documents import check_json, gc_paused, parse_claims_yaml, parse_json, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.findings import Finding, Severity, claim_label
 from claimferry.validation import (
@@ -74,13 +72,12 @@ Day = Annotated[date, BeforeValidator(_date_text)]
 
 
 def _zip_text(value: Any) -> Any:
-    """YAML reads an unquoted ``02134`` as the octal number 1116, and any ZIP as a
-    number that has lost its leading zeros: only text keeps the digits written."""
+    """A ZIP read as a number has lost what a leading zero said (JSON ``02134`` is
+    refused, PyYAML reads it as the octal 1116): only text keeps the digits written."""
     if isinstance(value, int | float | Decimal):
         raise PydanticCustomError(
             "zip_number",
-            "read as a number, which drops leading zeros (YAML reads 02134 as 1116); "
-            'quote it: zip: "02134"',
+            'read as a number, which may drop leading zeros; quote it: zip: "02134"',
         )
     return value
 
@@ -554,20 +551,6 @@ class _JsonDocument(_Model):
     claims: Annotated[list[Claim], Field(min_length=1)]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Validation makes about ten objects per claim and frees none of them: the
-    cyclic collector would walk the growing heap over and over for nothing (on
-    10,000 claims, more than half the load time). Nothing here makes cycles."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _attach_provider(claim: Claim, provider: BillingProvider) -> None:
     """What ``dataclasses.replace(claim, billing_provider=provider)`` returns, in place.
 
@@ -581,7 +564,7 @@ def _attach_provider(claim: Claim, provider: BillingProvider) -> None:
 def _fast_json(text: str, source: str) -> ClaimsFile | None:
     """A valid JSON file, parsed straight into models; ``None`` sends it the careful way."""
     try:
-        with _gc_paused():
+        with gc_paused():
             document = _JsonDocument.model_validate_json(text)
     except ValidationError:
         return None
@@ -745,7 +728,7 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
     raw_claims: list[Any] = raw if isinstance(raw, list) else []
     keys = [_claim_key(index, item) for index, item in enumerate(raw_claims)]
     try:
-        with _gc_paused():
+        with gc_paused():
             parsed: list[tuple[Claim | None, Claim | None]] = [
                 (claim, None) for claim in _CLAIM_LIST.validate_python(raw_claims)
             ]
@@ -850,13 +833,13 @@ CLAIMS_FILE_LIMIT_ENV = "CLAIMFERRY_CLAIMS_FILE_LIMIT_MB"
 
 
 def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile:
-    """Load a YAML or JSON claims file (see docs/claims.md); :class:`InputError` if it
+    """Load a YAML or JSON claims file, or an 837P (see docs/claims.md); :class:`InputError` if it
     has any problem."""
     return check_claims_file(path, max_bytes=max_bytes).raise_findings()
 
 
 def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> CheckedClaims:
-    """Read a YAML or JSON claims file and report every schema problem as a finding.
+    """Read a YAML or JSON claims file (or an 837P) and report every schema problem as a finding.
 
     A file that cannot be read as a document at all (too big, not YAML) is an
     :class:`InputError`: there are no claims to check.
@@ -869,12 +852,21 @@ def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> Chec
         "claims_file_limit_mb, or split the file",
     )
     source = str(path)
+    if text.lstrip("\ufeff \t\r\n").startswith("ISA"):  # an 837P, not YAML or JSON
+        from claimferry.x12.read837 import load_837p
+
+        return _checked(source, load_837p(path).claims.claims)
     if path.suffix.lower() == ".json":
         check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
         fast = _fast_json(text, source)
         if fast is not None:
-            order = {claim.id: index for index, claim in enumerate(fast.claims)}
-            payers = {claim.id: claim.payer.id for claim in fast.claims}
-            return CheckedClaims(source, fast.claims, [], [], order, len(fast.claims), payers)
+            return _checked(source, fast.claims)
         return check_claims_data(parse_json(text, source), source)
-    return check_claims_data(parse_yaml(text, source), source)
+    return check_claims_data(parse_claims_yaml(text, source), source)
+
+
+def _checked(source: str, claims: list[Claim]) -> CheckedClaims:
+    """Claims that passed their schema whole (a fast JSON read, an 837P)."""
+    order = {claim.id: index for index, claim in enumerate(claims)}
+    payers = {claim.id: claim.payer.id for claim in claims}
+    return CheckedClaims(source, claims, [], [], order, len(claims), payers)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from claimferry.claims import CLAIMS_FILE_LIMIT, CLAIMS_FILE_LIMIT_ENV
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import ConfigError, InputError, Problem
 from claimferry.types import AlertKind
@@ -439,6 +438,11 @@ def state_dir_for(config: Config | None) -> Path:
 def claims_file_limit(config: Config | None) -> int:
     """Bytes. ``CLAIMFERRY_CLAIMS_FILE_LIMIT_MB`` wins, then ``claims_file_limit_mb``,
     then 200 MB."""
+    from claimferry.claims import (
+        CLAIMS_FILE_LIMIT,
+        CLAIMS_FILE_LIMIT_ENV,
+    )  # the model: not for status
+
     env = os.environ.get(CLAIMS_FILE_LIMIT_ENV)
     if env:
         try:

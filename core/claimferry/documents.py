@@ -6,21 +6,35 @@ come through here, so every one of them fails the same precise way: an
 a quote of the content (it may hold PHI or secrets). A key given twice is
 refused, in YAML and in JSON: the last one would silently win (a charge of
 4800 billed where the first line said 480).
+
+Claims files, the big ones, are read by :func:`parse_claims_yaml` with ryaml (a
+Rust YAML 1.2 parser, ten times PyYAML's C loader); the rest keep PyYAML, which is
+also the fallback where ryaml has no wheel, and the second opinion on errors.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import jiter
 import yaml
 from yaml.nodes import MappingNode
+from yaml.tokens import TagToken
 
 from claimferry.errors import InputError, Problem
+
+_fast_loads: Callable[[str], Any] | None
+try:
+    from ryaml import loads as _fast_loads  # type: ignore[attr-defined]
+except ImportError:  # no wheel for this platform: PyYAML reads claims too
+    _fast_loads = None
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,39}$")
@@ -110,6 +124,7 @@ def _mb(size: int) -> str:
 
 
 def parse_yaml(text: str, source: str) -> Any:
+    """YAML 1.1 with PyYAML's C loader: merges, dates as text, no key twice."""
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except _DuplicateKey as exc:
@@ -133,6 +148,110 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def _at(mark: yaml.Mark | None) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Parsing and validation make many objects per claim and free none of them:
+    the cyclic collector would walk the growing heap over and over for nothing
+    (on 10,000 claims, a quarter of ryaml's time and more than half of the
+    model's). Nothing here makes cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def parse_claims_yaml(text: str, source: str) -> Any:
+    """YAML 1.2 (``NO`` and ``0123`` stay text), read as fast as JSON.
+
+    On an error PyYAML reads the file again: its messages have the line and
+    column and keep file content out, where ryaml's may quote it or miss the
+    line. A file ryaml refuses is refused even when PyYAML would take it, so a
+    claims file means the same thing on every machine that has ryaml.
+    """
+    if _fast_loads is None:
+        return parse_yaml(text, source)
+    try:
+        with gc_paused():
+            document = _fast_loads(text)
+    except ValueError as exc:  # ryaml's InvalidYamlError, and its TypeErrors wrapped
+        parse_yaml(text, source)  # raises with the better message if PyYAML agrees
+        raise InputError([_ryaml_problem(str(exc), source)]) from None
+    if "!" in text:
+        _refuse_tags(text, source)
+    if "<<" in text:
+        document = _merged(document)
+    return document
+
+
+_RYAML_AT = re.compile(r" at line (?P<line>\d+) column (?P<column>\d+)")
+_RYAML_REASONS = {
+    "recursion limit exceeded": "nested too deeply",
+    "repetition limit exceeded": "not valid YAML 1.2: aliases expand to too much data",
+}
+
+
+def _ryaml_problem(message: str, source: str) -> Problem:
+    """What ryaml refused and PyYAML took: said by ryaml, without the content
+    its messages quote (a value that does not fit its type is shown whole)."""
+    found = _RYAML_AT.search(message)
+    where = f"line {found['line']}, column {found['column']}" if found else ""
+    for marker, reason in _RYAML_REASONS.items():
+        if marker in message:
+            return Problem(source, where, reason)
+    return Problem(source, where, "not valid YAML 1.2 (a value does not fit its type)")
+
+
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
+)
+
+
+def _refuse_tags(text: str, source: str) -> None:
+    """ryaml reads an unknown tag (``!foo x``) as a mapping ``{'!foo': 'x'}``;
+    PyYAML's scanner finds the tags (a ``!`` inside text is not one), and any
+    but the core schema's is refused where it stands."""
+    loader = _Loader(text)
+    try:
+        while loader.check_token():
+            token = loader.get_token()
+            if isinstance(token, TagToken):
+                handle, suffix = token.value
+                tag = ("tag:yaml.org,2002:" if handle == "!!" else handle or "") + suffix
+                if tag not in _CORE_TAGS:
+                    shown = _QUOTED.sub(_shown, f"'{handle or ''}{suffix}'")
+                    message = f"not valid YAML: tag {shown} is not used in claims files"
+                    raise InputError([Problem(source, _at(token.start_mark), message)])
+    except yaml.YAMLError:
+        return  # ryaml read it; only a tag the scanner can reach is refused
+    finally:
+        loader.dispose()
+
+
+_MERGE_KEY = "<<"
+
+
+def _merged(node: Any) -> Any:
+    """YAML merge keys (``<<: *line``), which YAML 1.2 dropped: the keys a merge
+    brings in come first and the mapping's own override them, as in PyYAML."""
+    if isinstance(node, list):
+        return [_merged(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    own = {key: _merged(value) for key, value in node.items() if key != _MERGE_KEY}
+    if _MERGE_KEY not in node:
+        return own
+    sources = node[_MERGE_KEY]
+    result: dict[Any, Any] = {}
+    for source in reversed(sources if isinstance(sources, list) else [sources]):
+        if isinstance(source, dict):
+            result.update(_merged(source))
+    result.update(own)
+    return result
 
 
 _QUOTED = re.compile(r"'([^']*)'")

@@ -24,7 +24,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from claimferry.claims import MAX_CLAIM_ID
 from claimferry.database import (
     DatabaseError,
     RecordLocks,
@@ -805,6 +804,13 @@ class Ledger:
             raise LedgerError(f"account {account} is not in the ledger yet")
         return f"{row['clearinghouse']} {row['submitter_id']}"
 
+    def clearinghouse_of(self, account: str) -> str | None:
+        """The clearinghouse the account sends to, as recorded at its first connection."""
+        row = self._db.execute(
+            "SELECT clearinghouse FROM accounts WHERE name = ?", (account,)
+        ).fetchone()
+        return None if row is None else str(row["clearinghouse"])
+
     def _busy(self, account: str, sender: str) -> str:
         row = self._db.execute("SELECT * FROM sender_locks WHERE sender = ?", (sender,)).fetchone()
         holder = (
@@ -1186,6 +1192,8 @@ class Ledger:
                 "ORDER BY c.id DESC LIMIT 1",
                 (account, *line_control_numbers),
             ).fetchone()
+        from claimferry.claims import MAX_CLAIM_ID  # the model: not for every ledger user
+
         if found is None and len(claim_id) == MAX_CLAIM_ID:
             rows = db.execute(
                 "SELECT DISTINCT claim_id, MAX(id) FROM claims WHERE account = ? "

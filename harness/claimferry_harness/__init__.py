@@ -2,13 +2,40 @@
 
 It imports the core and nothing of the plugins, and writes its response X12
 with its own code: a mock that shared the client's code would share its bugs.
+
+Names are imported on first use (PEP 562): the package is imported by the
+``claimferry`` plugin registration, which must not load the server and paramiko
+into every command.
 """
 
-from claimferry_harness.faults import Faults
-from claimferry_harness.payers import Payer, PayerList
-from claimferry_harness.rules import Adjustment, ProcessingRules
-from claimferry_harness.server import MockOfficeAlly
-from claimferry_harness.users import HarnessLogin, HarnessUser, load_users
+from typing import TYPE_CHECKING
+
+from claimferry.lazy import exports
+
+if TYPE_CHECKING:
+    from claimferry_harness.faults import Faults
+    from claimferry_harness.payers import Payer, PayerList
+    from claimferry_harness.rules import Adjustment, ProcessingRules
+    from claimferry_harness.server import MockOfficeAlly
+    from claimferry_harness.testing import PinnedHostKey, ResponseWaiter
+    from claimferry_harness.users import HarnessLogin, HarnessUser, load_users
+
+_HOME = {
+    "Adjustment": "claimferry_harness.rules",
+    "Faults": "claimferry_harness.faults",
+    "HarnessLogin": "claimferry_harness.users",
+    "HarnessUser": "claimferry_harness.users",
+    "MockOfficeAlly": "claimferry_harness.server",
+    "Payer": "claimferry_harness.payers",
+    "PayerList": "claimferry_harness.payers",
+    "PinnedHostKey": "claimferry_harness.testing",
+    "ProcessingRules": "claimferry_harness.rules",
+    "ResponseWaiter": "claimferry_harness.testing",
+    "load_users": "claimferry_harness.users",
+}
+
+
+__getattr__ = exports(__name__, _HOME)
 
 __all__ = [
     "Adjustment",
@@ -18,6 +45,8 @@ __all__ = [
     "MockOfficeAlly",
     "Payer",
     "PayerList",
+    "PinnedHostKey",
     "ProcessingRules",
+    "ResponseWaiter",
     "load_users",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from claimferry.cli.app import LazyCommand
 from claimferry.hookspecs import hookimpl
 from claimferry.types import CliCommand
 
@@ -18,10 +19,12 @@ def claimferry_cli_commands() -> Iterator[CliCommand]:
         command=harness_group(),
         description="Run the mock Office Ally SFTP server",
     )
-    from claimferry_harness.demo import demo_command
-
     yield CliCommand(
         name="demo",
-        command=demo_command(),
+        command=LazyCommand(
+            "demo",
+            "claimferry_harness.demo:demo_command",
+            "Submit the sample claims to a mock Office Ally on loopback and read the answers.",
+        ),
         description="The whole pipeline against the mock Office Ally, on loopback",
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from claimferry.api import CredentialSource, hookimpl
-from claimferry_credentials.sources import SOURCES
 
 
 @hookimpl
 def claimferry_credential_sources() -> Iterator[CredentialSource]:
+    from claimferry_credentials.sources import SOURCES  # when asked: not in every --help
+
     yield from SOURCES

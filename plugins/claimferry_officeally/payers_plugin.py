@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,15 +22,9 @@ from claimferry.api import (
     pass_app,
     table,
 )
-from claimferry_officeally.enrollment_checks import VALIDATOR, check_enrollment
-from claimferry_officeally.payers import (
-    PAYER_LIST_FILE,
-    Change,
-    ImportResult,
-    Listing,
-    PayerList,
-    parse_payer_list,
-)
+
+if TYPE_CHECKING:  # the payer list and sqlite3 are imported by the commands that use them
+    from claimferry_officeally.payers import Change, ImportResult, Listing, PayerList
 
 _TRANSACTION = re.compile(r"\d{3}[A-Z]?(?:/\d{3})?")
 """How the payer list writes a transaction: 837P, 835, 270/271."""
@@ -46,6 +40,8 @@ def claimferry_cli_commands() -> Iterator[CliCommand]:
 
 @hookimpl
 def claimferry_enrollment_validators() -> Iterator[EnrollmentValidator]:
+    from claimferry_officeally.enrollment_checks import VALIDATOR, check_enrollment
+
     yield EnrollmentValidator(
         name=VALIDATOR,
         check=check_enrollment,
@@ -67,6 +63,8 @@ def payers() -> None:
 
 
 def _open_existing(app: App) -> PayerList:
+    from claimferry_officeally.payers import PayerList
+
     found = PayerList.open_existing(app.state_dir)
     if found is None:
         raise ClaimferryError(_NOT_IMPORTED)
@@ -84,6 +82,8 @@ def import_command(app: App, path: Path, as_json: bool) -> None:
     transaction are skipped with a warning; any other problem stops the import
     and nothing changes. Prints what changed since the last import.
     """
+    from claimferry_officeally.payers import PAYER_LIST_FILE, PayerList, parse_payer_list
+
     parsed = parse_payer_list(path)
     for warning in parsed.warnings:
         click.echo(f"warning: {warning}", err=True)

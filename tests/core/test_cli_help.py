@@ -12,6 +12,7 @@ import click
 import pytest
 
 from claimferry.cli import create_cli
+from claimferry.cli.app import ClaimferryGroup
 from claimferry.manager import PluginManager
 
 
@@ -29,6 +30,8 @@ def _commands(group: click.Group) -> Iterator[tuple[str, click.Command]]:
 
 
 CLI = create_cli(PluginManager().load())
+assert isinstance(CLI, ClaimferryGroup)
+CLI.load_all()  # the listed commands, imported as when they run
 COMMANDS = dict(_commands(CLI))
 
 

@@ -125,12 +125,12 @@ def test_dates_say_the_form_they_take(run, tmp_path: Path) -> None:
 
 
 def test_a_zip_read_as_a_number_says_to_quote_it(run, tmp_path: Path) -> None:
-    # YAML reads 02134 as the octal number 1116: the leading zero and the digits are lost
-    path = _claims(tmp_path, lambda t: t.replace('zip: "627011234"', "zip: 02134"))
+    # YAML 1.2 keeps an unquoted 02134 as text, but 627011234 is a number all the same
+    path = _claims(tmp_path, lambda t: t.replace('zip: "627011234"', "zip: 627011234"))
     refused(
         run("validate", str(path)),
-        f"{path}: billing_provider.address.zip: read as a number, which drops leading zeros "
-        '(YAML reads 02134 as 1116); quote it: zip: "02134"',
+        f"{path}: billing_provider.address.zip: read as a number, which may drop leading "
+        'zeros; quote it: zip: "02134"',
     )
     path = _claims(tmp_path, lambda t: t.replace('zip: "61602"}}', "zip: 61602}}", 1))
     refused(run("validate", str(path)), "claim SUN-1002: subscriber.address.zip: read as a number")

@@ -40,6 +40,7 @@ from claimferry.api import (
 )
 from claimferry.claims import load_claims
 from claimferry.cli import create_cli
+from claimferry.cli.app import ClaimferryGroup
 from claimferry.manager import PluginManager
 from e2e.conftest import e2e as e2e  # the end-to-end world, as tests/e2e uses it
 from e2e.support import ACCOUNT, E2E, RESPONSE_MARKERS
@@ -275,7 +276,10 @@ def is_synopsis(example: str) -> bool:
 @functools.cache
 def _installed_cli() -> click.Group:
     """The CLI with the installed plugins' commands, as users have it."""
-    return create_cli(PluginManager().load())
+    cli = create_cli(PluginManager().load())
+    assert isinstance(cli, ClaimferryGroup)
+    cli.load_all()  # walked below: every listed command imported
+    return cli
 
 
 def _command_path(words: list[str]) -> tuple[list[str], click.Command]:

@@ -1,4 +1,10 @@
-"""Building the click group. No hook runs at import time: plugins load in ``create_cli``."""
+"""Building the click group. No hook runs at import time: plugins load in ``create_cli``.
+
+Start-up is paid by every command, a shell completion and a script that asks
+``claimferry status`` per account: this module imports click and little else,
+and a command's module (with the claim model, the ledger, paramiko...) is
+imported only when that command runs (:class:`LazyCommand`).
+"""
 
 from __future__ import annotations
 
@@ -9,26 +15,21 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import import_module
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from claimferry import __version__
 from claimferry.cli.output import examples
-from claimferry.config import (
-    Account,
-    Config,
-    check_config,
-    claims_file_limit,
-    find_config,
-    load_config,
-    state_dir_for,
-)
 from claimferry.errors import ClaimferryError, ConfigError, InputError, Problem
-from claimferry.ledger import Ledger
-from claimferry.manager import PluginManager
-from claimferry.types import Notifier
+
+if TYPE_CHECKING:
+    from claimferry.config import Account, Config
+    from claimferry.ledger import Ledger
+    from claimferry.manager import PluginManager
+    from claimferry.types import Notifier
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -71,6 +72,8 @@ class App:
 
     def config(self) -> Config:
         if self._config is None:
+            from claimferry.config import find_config, load_config
+
             path = find_config(self.config_path)
             if path is None:
                 raise ConfigError(
@@ -88,6 +91,8 @@ class App:
 
     def check_config(self, data: object, source: str) -> Config:
         """A config about to be written, checked as one read from a file is."""
+        from claimferry.config import check_config
+
         names = self._plugin_names()
         return check_config(data, source, notifiers=self._notifiers(), **names)
 
@@ -136,16 +141,22 @@ class App:
     def state_dir(self) -> Path:
         if self.state_dir_override is not None:
             return self.state_dir_override
+        from claimferry.config import state_dir_for
+
         return state_dir_for(self._config_if_any())
 
     @property
     def claims_file_limit(self) -> int:
         """Bytes; from the environment, or the config when there is one."""
+        from claimferry.config import claims_file_limit
+
         return claims_file_limit(self._config_if_any())
 
     def _config_if_any(self) -> Config | None:
         """Commands such as ``validate`` run without a config; settings then come
         from the environment or their defaults."""
+        from claimferry.config import find_config
+
         if self._config is not None or find_config(self.config_path) is not None:
             return self.config()
         return None
@@ -154,8 +165,97 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+class LazyCommand(click.Command):
+    """A command listed by ``--help`` with its summary, and imported only when it
+    runs (or its own help is asked for).
+
+    ``target`` is ``"module:name"``: a click command, or a function that makes one.
+    A plugin may register one of these in ``claimferry_cli_commands`` too, so that
+    its command's imports are not paid by every other command.
+    """
+
+    def __init__(self, name: str, target: str, summary: str) -> None:
+        super().__init__(name, help=summary)
+        self.target = target
+
+    def load(self) -> click.Command:
+        module, _, attribute = self.target.partition(":")
+        found = getattr(import_module(module), attribute)
+        command = found if isinstance(found, click.Command) else found()
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.target} is not a click command")
+        return command
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """In a group that does not load it first (any click group): the real
+        command parses the arguments and runs."""
+        return self.load().make_context(info_name, args, parent=parent, **extra)
+
+
+BUILT_IN = [
+    LazyCommand(name, f"claimferry.cli.{module}:{name}", summary)
+    for name, module, summary in [
+        ("validate", "commands", "Check a claims file: schema, content checks and every "
+         "validator plugin."),
+        ("build", "commands", "Write an 837P file without sending it."),
+        ("submit", "commands", "Validate, build, record and upload claims, exactly once."),
+        ("fetch", "commands", "Download new response files into the archive."),
+        ("status", "lifecycle", "Each claim's lifecycle: uploaded, acknowledged, paid or "
+         "denied, with reasons."),
+        ("remits", "remits", "Payments received (835s): list them, export them line by line "
+         "for posting."),
+        ("secondary", "secondary", "Secondary and tertiary claims (coordination of benefits)."),
+        ("convert", "convert", "Write the claims of an 837P file as a claims file to read, edit "
+         "and submit."),
+        ("batches", "batches", "List batches; resend or abandon one whose delivery is "
+         "uncertain."),
+        ("show", "lifecycle", "Render a response file (TA1, 999, 277CA, 835, clearinghouse "
+         "reports) or an 837P we sent (claims, lines, totals, envelope) for a person."),
+        ("audit", "lifecycle", "The append-only audit trail: who, when, which account, host, "
+         "file, size, SHA-256."),
+        ("enrollment", "enrollment", "Payer enrollment records per account: EDI enrollment "
+         "for claims (837P), ERA (835)."),
+        ("plugins", "commands", "List every plugin with what it registers, and plugins that "
+         "failed to load."),
+        ("plugin", "scaffold", "Start a plugin of your own (see docs/plugins.md)."),
+        ("hostkey", "commands", "Show the server's host key; exit 1 when it differs from the "
+         "pinned one."),
+        ("credentials", "credentials", "Test an account's login; keep SFTP secrets in the "
+         "encrypted credential store."),
+        ("accounts", "accounts", "List, show, add and remove clinic accounts in the accounts "
+         "config."),
+        ("onboard", "onboard", "Take clinics from a new Office Ally account to production, "
+         "step by step."),
+    ]
+]  # fmt: skip
+"""The built-in commands, by module; each summary is its docstring's first
+paragraph (a test holds them equal)."""
+
+
 class ClaimferryGroup(click.Group):
     """Turns claimferry's errors into messages and exit codes, never tracebacks."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """A listed :class:`LazyCommand` is imported here, when it is about to run."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if isinstance(command, LazyCommand) and name is not None:
+            command = self.commands[name] = command.load()
+        return name, command, rest
+
+    def load_all(self) -> None:
+        """Import every listed command, for what walks the whole tree (the checks
+        that every option has help, that the docs name real commands)."""
+        for name, command in list(self.commands.items()):
+            if isinstance(command, LazyCommand):
+                self.commands[name] = command.load()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -186,13 +286,27 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(func)
 
 
+WAIT_OPTION = click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait while another run works for the same sender (one at a time).",
+)
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
 def create_cli(pm: PluginManager | None = None) -> click.Group:
     """Build the CLI; ``pm`` lets tests pass a fresh plugin manager."""
-    manager = pm if pm is not None else PluginManager().load()
+    if pm is None:
+        from claimferry.manager import PluginManager
+
+        pm = PluginManager().load()
+    manager = pm
 
     @click.group(
         cls=ClaimferryGroup,
@@ -232,11 +346,12 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         )
         ctx.obj = app = App(manager, config_path)
         if init_ledger:
+            from claimferry.ledger import Ledger
+
             click.echo(Ledger.initialize(app.state_dir), err=True)
 
-    from claimferry.cli import commands
-
-    commands.register(cli)
+    for built_in in BUILT_IN:
+        cli.add_command(built_in)
     for failure in manager.load_failures:
         click.echo(
             f"warning: plugin {failure.name} ({failure.distribution}) failed to load: "

@@ -6,9 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from claimferry import pipeline
-from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
-from claimferry.cli.commands import WAIT_OPTION
+from claimferry.cli.app import WAIT_OPTION, App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.cli.output import examples, table
 from claimferry.errors import ClaimferryError
 from claimferry.ledger import Batch, BatchState, Ledger
@@ -97,6 +95,8 @@ def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
     took the file, the same interchange control number makes it refuse the
     copy as a duplicate.
     """
+    from claimferry import pipeline  # paramiko and the writer: only when sending
+
     with Ledger.open(app.state_dir) as ledger:
         account = app.account(ledger.batch(batch_id).account)
         with ledger.sender_lock(account.name, command="batches resend", wait=wait):
@@ -120,6 +120,8 @@ def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
 @pass_app
 def abandon(app: App, batch_id: int, yes: bool, wait: float) -> None:
     """Mark an uncertain batch as never delivered, so its claims can be submitted again."""
+    from claimferry import pipeline
+
     if not yes:
         raise click.UsageError(
             "abandon only a batch the clearinghouse never received; confirm with --yes"

@@ -14,7 +14,7 @@ import click
 
 from claimferry import notify, onboarding, pipeline
 from claimferry.claims import Claim, check_claims_file
-from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
+from claimferry.cli.app import WAIT_OPTION, App, BadInput, emit_json, json_option, pass_app
 from claimferry.cli.findings import FindingsReport
 from claimferry.cli.output import Display, examples, plural, progress
 from claimferry.config import Account, find_config
@@ -28,45 +28,6 @@ from claimferry.types import HostKey, ValidationContext
 CLAIMS_ARG = click.argument(
     "claims_path", metavar="CLAIMS", type=click.Path(path_type=Path, dir_okay=False)
 )
-WAIT_OPTION = click.option(
-    "--wait",
-    type=click.FloatRange(0),
-    default=0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait while another run works for the same sender (one at a time).",
-)
-
-
-def register(cli: click.Group) -> None:
-    from claimferry.cli.accounts import accounts
-    from claimferry.cli.batches import batches
-    from claimferry.cli.credentials import credentials
-    from claimferry.cli.enrollment import enrollment
-    from claimferry.cli.lifecycle import audit, show, status
-    from claimferry.cli.onboard import onboard
-    from claimferry.cli.remits import remits
-    from claimferry.cli.secondary import secondary
-
-    for command in (
-        validate,
-        build,
-        submit,
-        fetch,
-        status,
-        remits,
-        secondary,
-        batches,
-        show,
-        audit,
-        enrollment,
-        plugins,
-        hostkey,
-        credentials,
-        accounts,
-        onboard,
-    ):
-        cli.add_command(command)
 
 
 # -- findings ------------------------------------------------------------------------

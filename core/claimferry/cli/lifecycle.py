@@ -17,10 +17,6 @@ from claimferry.cli.batches import batch_json
 from claimferry.cli.output import examples, money, table
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import BatchState, ClaimState, Ledger
-from claimferry.lifecycle import find_reader
-from claimferry.remits import claim_money
-from claimferry.x12.claims837 import read_837p_file
-from claimferry.x12.responses import detect_kind, is_837p, read_response
 
 DEFAULT_OVERDUE_HOURS = 24.0
 DEFAULT_OVERDUE_DAYS = 30
@@ -131,6 +127,8 @@ def report_status(
     summary: bool = False,
 ) -> None:
     """Print the status table (or JSON); the demo prints it too."""
+    from claimferry.remits import claim_money
+
     now = datetime.now(UTC)
     limits: dict[str, tuple[float, int]] = {}
     with Ledger.open(app.state_dir) as ledger:
@@ -380,6 +378,9 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
 def show(app: App, path: Path, show_phi: bool, as_json: bool) -> None:
     """Render a response file (TA1, 999, 277CA, 835, clearinghouse reports) or an 837P
     we sent (claims, lines, totals, envelope) for a person."""
+    from claimferry.lifecycle import find_reader
+    from claimferry.x12.responses import detect_kind, is_837p, read_response
+
     if not path.is_file():
         raise InputError([Problem(str(path), "", "file not found")])
     kind = detect_kind(path)
@@ -403,6 +404,8 @@ def show(app: App, path: Path, show_phi: bool, as_json: bool) -> None:
 
 def _show_837p(path: Path, show_phi: bool, as_json: bool) -> None:
     """Streamed: the file is checked whole first, then listed one claim at a time."""
+    from claimferry.x12.claims837 import read_837p_file
+
     claims = read_837p_file(path)
     if as_json:
         for chunk in claims.json_chunks(phi=show_phi):
