@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from claimferry.credentials import (
         Credentials,
         SecretStr,
+        check_private_file,
         read_private_file,
         username_fingerprint,
     )
@@ -192,6 +193,7 @@ _HOME = {
     "problems_from_validation_error": "claimferry.validation",
     "read_enrollments": "claimferry.enrollment",
     "read_private_file": "claimferry.credentials",
+    "check_private_file": "claimferry.credentials",
     "read_secret": "claimferry.notify",
     "table": "claimferry.cli.output",
     "unfit_identifier": "claimferry.x12.writer837",
@@ -288,6 +290,7 @@ __all__ = [
     "UploadReceipt",
     "ValidationContext",
     "account_sftp_settings",
+    "check_private_file",
     "create_cli",
     "emit_json",
     "examples",

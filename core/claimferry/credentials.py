@@ -7,6 +7,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import SecretStr
 
@@ -48,27 +49,43 @@ def read_private_file(path: Path, what: str = "credentials file") -> str:
 
     A symbolic link is refused too: it could point anywhere.
     """
+    with _open_private(path, what) as handle:
+        try:
+            return handle.read()
+        except UnicodeDecodeError:
+            raise CredentialError(f"{what} {path} is not UTF-8 text") from None
+
+
+def check_private_file(path: Path, what: str = "credentials file") -> None:
+    """The checks of ``read_private_file`` without reading a byte: whether the
+    secrets are there, for a status that must not read them."""
+    with _open_private(path, what):
+        pass
+
+
+def _open_private(path: Path, what: str) -> TextIO:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         raise CredentialError(f"{what} {path} not found") from None
     except OSError as exc:
         raise CredentialError(f"cannot open {what} {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "r", encoding="utf-8") as handle:
-        info = os.fstat(handle.fileno())
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise CredentialError(
-                f"{what} {path} has mode {mode:04o}: group or others can read it. "
-                f"Refused; fix with: chmod 600 {path}"
-            )
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            raise CredentialError(
-                f"{what} {path} is owned by uid {info.st_uid}, not by the user "
-                f"running claimferry (uid {os.getuid()}). Refused; fix with: "
-                f"chown $(id -u) {path} && chmod 600 {path}"
-            )
-        try:
-            return handle.read()
-        except UnicodeDecodeError:
-            raise CredentialError(f"{what} {path} is not UTF-8 text") from None
+    handle = os.fdopen(fd, "r", encoding="utf-8")
+    info = os.fstat(handle.fileno())
+    mode = stat.S_IMODE(info.st_mode)
+    problem = None
+    if mode & 0o077:
+        problem = (
+            f"{what} {path} has mode {mode:04o}: group or others can read it. "
+            f"Refused; fix with: chmod 600 {path}"
+        )
+    elif hasattr(os, "getuid") and info.st_uid != os.getuid():
+        problem = (
+            f"{what} {path} is owned by uid {info.st_uid}, not by the user "
+            f"running claimferry (uid {os.getuid()}). Refused; fix with: "
+            f"chown $(id -u) {path} && chmod 600 {path}"
+        )
+    if problem is not None:
+        handle.close()
+        raise CredentialError(problem)
+    return handle

@@ -8,10 +8,14 @@ Vault CLI). Rotating the master key re-wraps the data keys only, in one
 transaction, so a crash leaves every secret under the old key or every one
 under the new.
 
-Both ciphertexts carry the account's name as associated data: a row copied
-onto another account's fails to open, as does any changed byte. Each row
-records the id of the master key that wrapped it (a keyed hash, which gives
-nothing of the key away), so a wrong master key is told apart from tampering.
+Both ciphertexts carry the account's name as associated data, and the
+sealed secrets also the row's metadata (who set them, when, the username's
+fingerprint): a row copied onto another account's fails to open, as does any
+changed byte or edited metadata. Each row records the id of the master key
+that wrapped it (a keyed hash, which gives nothing of the key away), so a
+wrong master key is told apart from tampering. The store records the id of
+its master key the first time a secret is stored, so a second key (a typo in
+a path) is refused even while the store is empty.
 """
 
 from __future__ import annotations
@@ -58,9 +62,11 @@ COMMAND_TIMEOUT = 30.0
 KEY_BYTES = 32
 _NONCE = 12
 _WRAP_AAD = b"claimferry credential store v1: data key for account\x00"
-_SEAL_AAD = b"claimferry credential store v1: secrets of account\x00"
+_SEAL_AAD = b"claimferry credential store v2: secrets and metadata of account\x00"
 _KEY_ID_LABEL = b"claimferry master key id v1"
 _SECRET_FIELDS = ("password", "private_key", "passphrase")
+_EXPECTED_KEY = "master_key_id"
+"""The ``credential_store_settings`` row naming the one master key the store takes."""
 
 # -- the master key -------------------------------------------------------------------
 
@@ -84,7 +90,12 @@ def generate_master_key() -> str:
 
 
 _loaded: dict[tuple[str, ...], MasterKey] = {}
+_reloaded: set[tuple[tuple[str, ...], str]] = set()
 _loading = threading.Lock()
+
+
+def _setting(prefix: str) -> tuple[str, ...]:
+    return (prefix, *(os.environ.get(prefix + suffix, "") for suffix in KEY_ORIGINS))
 
 
 def load_master_key(prefix: str = MASTER_KEY_ENV) -> MasterKey:
@@ -94,11 +105,27 @@ def load_master_key(prefix: str = MASTER_KEY_ENV) -> MasterKey:
     hundreds of accounts, and a KMS or Vault command per account would cost
     more than every unwrap together (and fill the KMS's log).
     """
-    setting = tuple(os.environ.get(prefix + suffix, "") for suffix in KEY_ORIGINS)
+    setting = _setting(prefix)
     with _loading:
         if setting not in _loaded:
             _loaded[setting] = _fetch_master_key(prefix)
         return _loaded[setting]
+
+
+def _reload_master_key(prefix: str, wanted: str) -> MasterKey:
+    """The key fetched again, once per process for each key id the store wants:
+    a rotation committed while a long run (``fetch --all``) held the old key
+    in memory, and the file, command or keyring now gives the new one."""
+    setting = _setting(prefix)
+    with _loading:
+        if (setting, wanted) not in _reloaded:
+            _reloaded.add((setting, wanted))
+            _loaded[setting] = _fetch_master_key(prefix)
+        return _loaded[setting]
+
+
+def _new_master_key_given() -> bool:
+    return any(os.environ.get(NEW_MASTER_KEY_ENV + suffix) for suffix in KEY_ORIGINS)
 
 
 def _fetch_master_key(prefix: str) -> MasterKey:
@@ -223,12 +250,17 @@ class CredentialStore:
             for name in _SECRET_FIELDS
             if (secret := getattr(credentials, name)) is not None
         }
-        sealed = _seal(data_key, json.dumps(payload).encode("utf-8"), _SEAL_AAD, account)
-        wrapped = _seal(master.key, data_key, _WRAP_AAD, account)
         now = _now()
         fingerprint = username_fingerprint(credentials.username)
+        metadata = _metadata(account, fingerprint, actor, now)
+        sealed = _seal(data_key, json.dumps(payload).encode("utf-8"), _SEAL_AAD, metadata)
+        wrapped = _seal(master.key, data_key, _WRAP_AAD, account.encode("utf-8"))
         with write_transaction(self._db) as db:
             self._require_master(master)
+            db.execute(
+                "INSERT OR IGNORE INTO credential_store_settings (name, value) VALUES (?, ?)",
+                (_EXPECTED_KEY, master.key_id),
+            )
             db.execute(
                 "INSERT OR REPLACE INTO stored_credentials (account, wrapped_key, "
                 "master_key_id, sealed, username_fingerprint, set_by, set_at, rewrapped_at) "
@@ -238,28 +270,39 @@ class CredentialStore:
         set_at = datetime.fromisoformat(now)
         return StoredInfo(account, fingerprint, actor, set_at, master.key_id, None)
 
+    def read(self, account: str) -> Credentials:
+        """The account's credentials under the master key the environment gives.
+
+        When the row is wrapped by another key than the one this process
+        holds, a rotation may have committed since it loaded it: the key is
+        fetched again once, and ``CLAIMFERRY_NEW_MASTER_KEY*`` is tried too,
+        so a long ``fetch --all`` carries on across the changeover.
+        """
+        row = self._row(account)
+        master = load_master_key()
+        wanted = row["master_key_id"]
+        if wanted != master.key_id:
+            master = _reload_master_key(MASTER_KEY_ENV, wanted)
+        if wanted != master.key_id and _new_master_key_given():
+            new = load_master_key(NEW_MASTER_KEY_ENV)
+            if new.key_id == wanted:
+                master = new
+        return _unseal(account, row, master)
+
     def get(self, account: str, master: MasterKey) -> Credentials:
         """The account's credentials; a wrong key or a changed byte is a CredentialError."""
-        row = self._db.execute(
-            "SELECT wrapped_key, master_key_id, sealed FROM stored_credentials WHERE account = ?",
-            (account,),
+        return _unseal(account, self._row(account), master)
+
+    def _row(self, account: str) -> sqlite3.Row:
+        row: sqlite3.Row | None = self._db.execute(
+            "SELECT * FROM stored_credentials WHERE account = ?", (account,)
         ).fetchone()
         if row is None:
             raise CredentialError(
                 f"account {account}: no credentials in the store; "
                 f"set them with: claimferry credentials set {account}"
             )
-        if row["master_key_id"] != master.key_id:
-            raise _wrong_key(row["master_key_id"], master)
-        try:
-            data_key = _open(master.key, row["wrapped_key"], _WRAP_AAD, account)
-            payload = json.loads(_open(data_key, row["sealed"], _SEAL_AAD, account))
-        except (InvalidTag, ValueError):
-            raise _tampered(account) from None
-        return Credentials(
-            username=payload["username"],
-            **{name: SecretStr(payload[name]) for name in _SECRET_FIELDS if name in payload},
-        )
+        return row
 
     def info(self, account: str) -> StoredInfo | None:
         row = self._db.execute(
@@ -296,17 +339,22 @@ class CredentialStore:
             rows = db.execute("SELECT account, wrapped_key FROM stored_credentials").fetchall()
             for number, row in enumerate(rows):
                 account = row["account"]
+                bound = account.encode("utf-8")
                 try:
-                    data_key = _open(old.key, row["wrapped_key"], _WRAP_AAD, account)
+                    data_key = _open(old.key, row["wrapped_key"], _WRAP_AAD, bound)
                 except (InvalidTag, ValueError):
                     raise _tampered(account) from None
                 db.execute(
                     "UPDATE stored_credentials SET wrapped_key = ?, master_key_id = ?, "
                     "rewrapped_at = ? WHERE account = ?",
-                    (_seal(new.key, data_key, _WRAP_AAD, account), new.key_id, now, account),
+                    (_seal(new.key, data_key, _WRAP_AAD, bound), new.key_id, now, account),
                 )
                 if number == 0:
                     failpoint("rotate-first-rewrapped")
+            db.execute(
+                "INSERT OR REPLACE INTO credential_store_settings (name, value) VALUES (?, ?)",
+                (_EXPECTED_KEY, new.key_id),
+            )
             failpoint("rotate-all-rewrapped")
         return len(rows)
 
@@ -314,28 +362,71 @@ class CredentialStore:
         rows = self._db.execute("SELECT DISTINCT master_key_id FROM stored_credentials")
         return {row[0] for row in rows}
 
+    def expected_key_id(self) -> str | None:
+        """The master key the store took first (or was last rotated to); ``None``: never used."""
+        row = self._db.execute(
+            "SELECT value FROM credential_store_settings WHERE name = ?", (_EXPECTED_KEY,)
+        ).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def forget_master_key(self) -> str | None:
+        """Let an empty store take a new master key (the old one was lost); returns the
+        id it expected. Refused while any secret is stored: they need that key."""
+        with write_transaction(self._db) as db:
+            held = db.execute("SELECT COUNT(*) FROM stored_credentials").fetchone()[0]
+            if held:
+                raise CredentialError(
+                    f"the credential store holds {held} account(s)' credentials, wrapped by "
+                    "its master key: remove them first (claimferry credentials remove ACCOUNT)"
+                )
+            expected = self.expected_key_id()
+            db.execute("DELETE FROM credential_store_settings WHERE name = ?", (_EXPECTED_KEY,))
+        return expected
+
     def _require_master(self, master: MasterKey) -> None:
-        """The store holds data keys of one master key; another is the wrong one."""
-        for key_id in self.master_key_ids():
+        """The store holds data keys of one master key, recorded when it was first
+        used; another is the wrong one, even while the store is empty."""
+        expected = self.expected_key_id()
+        for key_id in ({expected} if expected else set()) | self.master_key_ids():
             if key_id != master.key_id:
                 raise _wrong_key(key_id, master)
 
 
-def _seal(key: bytes, plaintext: bytes, label: bytes, account: str) -> bytes:
+def _metadata(account: str, fingerprint: str, set_by: str, set_at: str) -> bytes:
+    """What the sealed secrets are bound to: the row's account and shown metadata."""
+    return "\x00".join((account, fingerprint, set_by, set_at)).encode("utf-8")
+
+
+def _unseal(account: str, row: sqlite3.Row, master: MasterKey) -> Credentials:
+    if row["master_key_id"] != master.key_id:
+        raise _wrong_key(row["master_key_id"], master)
+    metadata = _metadata(account, row["username_fingerprint"], row["set_by"], row["set_at"])
+    try:
+        data_key = _open(master.key, row["wrapped_key"], _WRAP_AAD, account.encode("utf-8"))
+        payload = json.loads(_open(data_key, row["sealed"], _SEAL_AAD, metadata))
+    except (InvalidTag, ValueError):
+        raise _tampered(account) from None
+    return Credentials(
+        username=payload["username"],
+        **{name: SecretStr(payload[name]) for name in _SECRET_FIELDS if name in payload},
+    )
+
+
+def _seal(key: bytes, plaintext: bytes, label: bytes, bound: bytes) -> bytes:
     nonce = secrets.token_bytes(_NONCE)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, label + account.encode("utf-8"))
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, label + bound)
 
 
-def _open(key: bytes, blob: bytes, label: bytes, account: str) -> bytes:
+def _open(key: bytes, blob: bytes, label: bytes, bound: bytes) -> bytes:
     """Raises InvalidTag for a changed byte, ValueError for a blob cut short."""
-    return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], label + account.encode("utf-8"))
+    return AESGCM(key).decrypt(blob[:_NONCE], blob[_NONCE:], label + bound)
 
 
 def _wrong_key(stored_id: str, master: MasterKey) -> CredentialError:
     return CredentialError(
         f"wrong master key: the credential store's data keys are wrapped by master key "
         f"{stored_id}, but {master.origin} gives master key {master.key_id}. Use the key "
-        "the store was set (or last rotated) with"
+        "the store was first set (or last rotated) with; if it is lost, so are the secrets"
     )
 
 

@@ -162,6 +162,7 @@ CREDENTIALS_USED = "credentials-used"
 CREDENTIALS_STORED = "credentials-stored"
 CREDENTIALS_REMOVED = "credentials-removed"
 MASTER_KEY_ROTATED = "master-key-rotated"
+MASTER_KEY_FORGOTTEN = "master-key-forgotten"
 """Audit actions of secrets: each use, and each change to the credential store."""
 
 REJECTIONS = frozenset({ClaimState.REJECTED, ClaimState.PAYER_REJECTED})
@@ -490,6 +491,14 @@ _MIGRATIONS: list[str] = [
     # 9: onboarding reads each clinic's latest audit facts (logins, marks, promotion)
     """
     CREATE INDEX audit_by_account_action ON audit (account, action);
+    """,
+    # 10: the credential store's settings: the id of the one master key it takes, recorded
+    # when a secret is first stored, so another key is refused even while the store is empty
+    """
+    CREATE TABLE credential_store_settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
     """,
 ]
 

@@ -5,12 +5,15 @@ pipeline: each account keeps a cursor over the claim events and audit
 entries already told. Collecting moves the cursor and stores the digests in
 one transaction; delivering happens after, outside it. A digest a notifier
 could not take stays in the ledger and is sent again by the next ``fetch``
-(at least once: a receiver drops a digest id it has had). Nothing here stops
+(at least once: a receiver drops a digest id it has had), folded with any
+newer ones for the same notifier into one delivery; a notifier that failed
+is not tried again in the same run. Nothing here stops
 a fetch or changes its exit code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -39,6 +42,9 @@ ALERT_FAILED = "alert-failed"
 ALERT_DROPPED = "alert-dropped"
 LEASE_SECONDS = 600.0
 """A digest being sent is not sent by another run for this long (one run, one sender)."""
+FOLD_AT_MOST = 100
+"""Pending digests of one account for one notifier sent as one delivery in a run; the
+rest of a longer backlog goes in the next runs."""
 
 _AUDIT_KINDS = {
     UPLOAD_UNCERTAIN: AlertKind.BATCH_UNCERTAIN,
@@ -307,56 +313,102 @@ class Delivery:
 
 
 def deliver(
-    pm: PluginManager, ledger: Ledger, config: Config, account: str, report: Report
+    pm: PluginManager,
+    ledger: Ledger,
+    config: Config,
+    account: str,
+    report: Report,
+    failing: set[str] | None = None,
 ) -> list[Delivery]:
-    """Send every undelivered digest of the account, oldest first; failures are kept."""
-    done = []
+    """Send the account's undelivered digests, one delivery per notifier; failures are kept.
+
+    The pending digests for one notifier (up to ``FOLD_AT_MOST``) go as one
+    delivery, so a backlog left by an outage costs one send, not one per
+    fetch missed. ``failing`` holds the notifiers that failed earlier in this
+    run (shared across the accounts of ``fetch --all``): they are not tried
+    again until the next run, so an unreachable destination costs one
+    timeout per run, not one per account.
+    """
+    failing = set() if failing is None else failing
     pending = ledger.db.execute(
         "SELECT id, digest_id, notifier, payload FROM alert_digests "
         "WHERE account = ? AND delivered_at IS NULL ORDER BY id",
         (account,),
     ).fetchall()
+    by_notifier: dict[str, list[sqlite3.Row]] = {}
     for row in pending:
-        if not _lease(ledger, row["id"]):
-            continue  # another run is sending it
-        digest = Digest.from_dict(json.loads(row["payload"]))
-        name = row["notifier"]
-        destination = config.notifiers.get(name)
-        if destination is None:
-            _finish(ledger, row["id"], delivered=True)
-            reason = f"notifier {name} is no longer in the config; digest {digest.id} dropped"
-            ledger.audit(ALERT_DROPPED, account=account, detail=reason)
-            report(f"{account}: alert {reason}")
-            done.append(Delivery(name, digest.id, len(digest.alerts), False, reason))
+        by_notifier.setdefault(row["notifier"], []).append(row)
+    done = []
+    for name, rows in by_notifier.items():
+        if name in failing:
+            why = f"not tried: {name} failed earlier in this run; kept for the next fetch"
+            done += [
+                Delivery(name, r["digest_id"], len(json.loads(r["payload"])["alerts"]), False, why)
+                for r in rows
+            ]
             continue
-        try:
-            pm.get_notifier(destination.type).send(digest, destination.settings)
-        except Exception as exc:  # any notifier's failure is kept and retried, never fatal
-            error = (
-                str(exc)
-                if isinstance(exc, ClaimferryError)
-                else (f"{exc.__class__.__name__}: {exc}")
-            )
-            _finish(ledger, row["id"], delivered=False, error=error)
-            ledger.audit(
-                ALERT_FAILED,
-                account=account,
-                detail=f"{name} ({destination.type}): digest {digest.id}: {error}",
-            )
-            report(
-                f"{account}: alert digest to {name} not delivered, kept for the next fetch: {error}"
-            )
-            done.append(Delivery(name, digest.id, len(digest.alerts), False, error))
-            continue
-        _finish(ledger, row["id"], delivered=True)
-        ledger.audit(
-            ALERT_SENT,
-            account=account,
-            detail=f"{name} ({destination.type}): digest {digest.id}, "
-            f"{len(digest.alerts)} alert(s)",
-        )
-        done.append(Delivery(name, digest.id, len(digest.alerts), True))
+        taken = [r for r in rows[:FOLD_AT_MOST] if _lease(ledger, r["id"])]  # others: another run
+        if taken:
+            done.append(_deliver_one(pm, ledger, config, account, name, taken, failing, report))
     return done
+
+
+def _deliver_one(
+    pm: PluginManager,
+    ledger: Ledger,
+    config: Config,
+    account: str,
+    name: str,
+    rows: list[sqlite3.Row],
+    failing: set[str],
+    report: Report,
+) -> Delivery:
+    """Send the leased digests ``rows`` of one notifier as one digest, and record the outcome."""
+    digest = _folded([Digest.from_dict(json.loads(r["payload"])) for r in rows])
+    ids = [r["id"] for r in rows]
+    told = digest.id if len(rows) == 1 else f"{digest.id} (folded from {len(rows)} digests)"
+    destination = config.notifiers.get(name)
+    if destination is None:
+        _finish(ledger, ids, delivered=True)
+        reason = f"notifier {name} is no longer in the config; digest {told} dropped"
+        ledger.audit(ALERT_DROPPED, account=account, detail=reason)
+        report(f"{account}: alert {reason}")
+        return Delivery(name, digest.id, len(digest.alerts), False, reason)
+    try:
+        pm.get_notifier(destination.type).send(digest, destination.settings)
+    except Exception as exc:  # any notifier's failure is kept and retried, never fatal
+        error = str(exc) if isinstance(exc, ClaimferryError) else f"{exc.__class__.__name__}: {exc}"
+        failing.add(name)
+        _finish(ledger, ids, delivered=False, error=error)
+        ledger.audit(
+            ALERT_FAILED,
+            account=account,
+            detail=f"{name} ({destination.type}): digest {told}: {error}",
+        )
+        report(f"{account}: alert digest to {name} not delivered, kept for the next fetch: {error}")
+        return Delivery(name, digest.id, len(digest.alerts), False, error)
+    _finish(ledger, ids, delivered=True)
+    ledger.audit(
+        ALERT_SENT,
+        account=account,
+        detail=f"{name} ({destination.type}): digest {told}, {len(digest.alerts)} alert(s)",
+    )
+    return Delivery(name, digest.id, len(digest.alerts), True)
+
+
+def _folded(digests: list[Digest]) -> Digest:
+    """One digest of several, oldest alerts first. Its id is derived from theirs, so
+    the same backlog retried keeps its id (a receiver drops the repeat), and a single
+    digest keeps its own."""
+    if len(digests) == 1:
+        return digests[0]
+    joined = ",".join(d.id for d in digests).encode("ascii")
+    return Digest(
+        hashlib.sha256(joined).hexdigest()[:32],
+        digests[0].account,
+        digests[-1].created_at,
+        tuple(alert for d in digests for alert in d.alerts),
+    )
 
 
 def _lease(ledger: Ledger, digest_row: int) -> bool:
@@ -370,27 +422,35 @@ def _lease(ledger: Ledger, digest_row: int) -> bool:
     return bool(taken)
 
 
-def _finish(ledger: Ledger, digest_row: int, *, delivered: bool, error: str | None = None) -> None:
+def _finish(
+    ledger: Ledger, digest_rows: list[int], *, delivered: bool, error: str | None = None
+) -> None:
     with ledger.transaction() as db:
-        db.execute(
+        db.executemany(
             "UPDATE alert_digests SET leased_until = NULL, last_error = ?, delivered_at = ? "
             "WHERE id = ?",
-            (error, _now() if delivered else None, digest_row),
+            [(error, _now() if delivered else None, row) for row in digest_rows],
         )
 
 
 def alert_after_fetch(
-    pm: PluginManager, state_dir: Path, config: Config, account: Account, report: Report
+    pm: PluginManager,
+    state_dir: Path,
+    config: Config,
+    account: Account,
+    report: Report,
+    failing: set[str] | None = None,
 ) -> list[Delivery]:
     """The end of a fetch run for one account: collect what is new, send every digest due.
 
     Never raises (an interrupt aside): alerts must not stop or fail a fetch.
     What went wrong is reported and, for a digest, kept for the next run.
+    ``failing``: the notifiers that failed earlier in this run (see ``deliver``).
     """
     try:
         with Ledger.open(state_dir) as ledger:
             collect(ledger, config, account, datetime.now(UTC))
-            return deliver(pm, ledger, config, account.name, report)
+            return deliver(pm, ledger, config, account.name, report, failing)
     except Exception as exc:
         error = str(exc) if isinstance(exc, ClaimferryError) else exc.__class__.__name__
         report(f"{account.name}: alerts not collected, tried again at the next fetch: {error}")

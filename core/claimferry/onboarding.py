@@ -21,17 +21,22 @@ from pathlib import Path
 from typing import Any
 
 from claimferry.config import Account
+from claimferry.credentials import username_fingerprint
 from claimferry.credstore import STORE_SOURCE, CredentialStore
 from claimferry.enrollment import EnrollmentStatus, EnrollmentTransaction, list_enrollments
 from claimferry.errors import ClaimferryError, ConfigError, Problem
-from claimferry.ledger import LOGIN_OK, AuditEntry, ClaimState, Ledger
+from claimferry.ledger import CREDENTIALS_USED, LOGIN_OK, AuditEntry, ClaimState, Ledger
 from claimferry.manager import PluginManager
 from claimferry.notify import ONBOARDING_COMPLETE
 
 ONBOARD_MARKED = "onboard-marked"
 """Audit actions of ``onboard mark`` are ``onboard-marked:<step>``; the detail is the date."""
 PROMOTED = "promoted-to-production"
-"""Audit action of ``onboard promote``; a forced promotion says so, and what was missing."""
+"""Audit action of ``onboard promote``, written before the config is changed; a forced
+promotion says so, and what was missing."""
+PROMOTION_FAILED = "promotion-failed"
+"""The config change after a ``promoted-to-production`` entry failed: that promotion
+did not happen."""
 
 MARKED_STEPS = ("oa-account", "sftp-requested")
 """The steps only the clinic knows of: marked by hand."""
@@ -88,6 +93,11 @@ class ClinicOnboarding:
         return next((step for step in self.steps if not step.done), None)
 
     @property
+    def in_production(self) -> bool:
+        """The account's mode is production (step 10), whether every step holds or not."""
+        return self.steps[-1].done
+
+    @property
     def missing_for_production(self) -> list[Step]:
         return [s for s in self.steps if s.number in PROMOTION_STEPS and not s.done]
 
@@ -97,6 +107,7 @@ class ClinicOnboarding:
             "account": self.account,
             "done": sum(step.done for step in self.steps),
             "complete": following is None,
+            "in_production": self.in_production,
             "blocked_at": following.number if following else None,
             "next_action": following.action if following else None,
             "promoted_at": self.promoted_at,
@@ -105,11 +116,14 @@ class ClinicOnboarding:
 
 
 def summarize(clinics: Sequence[ClinicOnboarding]) -> dict[str, Any]:
-    """How many clinics are done, and how many are blocked at each step."""
+    """How many clinics send in production mode, how many hold all ten steps, and
+    how many are blocked at each step. The first two differ: production mode set
+    by hand (or ``promote --force``) skips steps that may still be missing."""
     blocked = Counter(c.next_step.number for c in clinics if c.next_step is not None)
     return {
         "clinics": len(clinics),
-        "ready": sum(c.next_step is None for c in clinics),
+        "in_production": sum(c.in_production for c in clinics),
+        "complete": sum(c.next_step is None for c in clinics),
         "blocked_at": [
             {"step": number, "title": title, "clinics": blocked[number]}
             for number, (_, title) in enumerate(STEPS, 1)
@@ -192,8 +206,7 @@ def _clinic(
         _enrollment(payer_lists, ledger, account, billed, EnrollmentTransaction.ERA),
         _test_file(ledger.db, account),
     ]
-    promotion = ledger.latest_audit(name, [PROMOTED])
-    promoted_at = promotion.at if promotion is not None else None
+    promoted_at = _promoted_at(ledger, name)
     found.append(_production(account, promoted_at))
     facts = enumerate(zip(STEPS, found, strict=True), 1)
     steps = tuple(
@@ -237,10 +250,20 @@ def _credentials(pm: PluginManager, ledger: Ledger, account: Account) -> _Fact:
         if info is None:
             return False, "nothing in the credential store", set_them
         return True, f"stored by {info.set_by} {info.set_at:%Y-%m-%d}", set_them
-    try:  # another source: can it give them? (reading is not a use: nothing logs in)
-        pm.get_credential_source(source).resolve(account)
+    give = f"give source {source} the SFTP credentials"
+    found = pm.get_credential_source(source)
+    try:
+        if found.present is not None:  # asked without reading a secret
+            return True, f"source {source}: {found.present(account)}", None
+        credentials = found.resolve(account)  # read: a use like any other, audited
     except ClaimferryError as exc:
-        return False, f"source {source}: {exc}", f"give source {source} the SFTP credentials"
+        return False, f"source {source}: {exc}", give
+    ledger.audit(
+        CREDENTIALS_USED,
+        account=name,
+        detail=f"source {source}, username {username_fingerprint(credentials.username)}, "
+        "read by onboard status (no login)",
+    )
     return True, f"source {source} has them", None
 
 
@@ -385,18 +408,34 @@ def mark_step(ledger: Ledger, account: str, key: str, on: date) -> None:
 def record_promotion(
     ledger: Ledger, account: str, missing: Iterable[Step], *, forced: bool
 ) -> None:
-    """The promotion, and, when every step held, the clinic's completed onboarding (an alert)."""
+    """The promotion, recorded before the config says production: a failure after
+    it leaves a record (and ``promotion_failed`` says so); the reverse order could
+    leave a clinic in production with none."""
     gaps = ", ".join(f"{s.number} {s.title}" for s in missing)
-    with ledger.transaction():
-        if forced:
-            ledger.audit(PROMOTED, account=account, detail=f"forced; missing: {gaps or 'none'}")
-        else:
-            ledger.audit(PROMOTED, account=account, detail="steps 3-9 held")
-            ledger.audit(ONBOARDING_COMPLETE, account=account)
+    detail = f"forced; missing: {gaps or 'none'}" if forced else "steps 3-9 held"
+    ledger.audit(PROMOTED, account=account, detail=detail)
+
+
+def promotion_done(ledger: Ledger, account: str, *, forced: bool) -> None:
+    """The config says production now; with every step held, the clinic's completed
+    onboarding (an alert)."""
+    if not forced:
+        ledger.audit(ONBOARDING_COMPLETE, account=account)
+
+
+def promotion_failed(ledger: Ledger, account: str, error: str) -> None:
+    """The config could not be changed after the promotion was recorded."""
+    ledger.audit(PROMOTION_FAILED, account=account, detail=f"config not changed: {error}")
+
+
+def _promoted_at(ledger: Ledger, account: str) -> str | None:
+    """When the last promotion that was not followed by its failure was recorded."""
+    latest = ledger.latest_audit(account, [PROMOTED, PROMOTION_FAILED])
+    return latest.at if latest is not None and latest.action == PROMOTED else None
 
 
 def was_promoted(ledger: Ledger, account: str) -> bool:
-    return ledger.latest_audit(account, [PROMOTED]) is not None
+    return _promoted_at(ledger, account) is not None
 
 
 def sftp_request(account: Account) -> EmailMessage:

@@ -67,6 +67,11 @@ class CredentialSource(_Named):
     """For a source that keeps its secrets in the state database (the built-in
     ``store``): claimferry calls it with the ledger's connection in place of
     ``resolve``, which then serves only callers that have no state database."""
+    present: Callable[[Account], str] | None = None
+    """Whether the source holds the account's credentials, found without reading
+    a secret (a variable is set, a file exists): says where, or raises
+    CredentialError naming what is missing. ``onboard status`` uses it; a source
+    without it is resolved instead, and that read is audited as a use."""
 
 
 # --- enrollment validators ----------------------------------------------------

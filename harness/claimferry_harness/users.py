@@ -186,7 +186,16 @@ def issue_user(path: Path, name: str) -> HarnessLogin:
     """
     check_user_name(name)
     password = secrets.token_urlsafe(18)
-    folder_fd = os.open(path.resolve().parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    folder = path.resolve().parent
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(
+            [Problem(str(path), "", f"folder {folder} does not exist; create it first")]
+        ) from None
+    except OSError as exc:
+        problem = Problem(str(path), "", f"cannot open folder {folder}: {exc.strerror}")
+        raise InputError([problem]) from None
     try:
         fcntl.flock(folder_fd, fcntl.LOCK_EX)
         users = load_users(path) if path.exists() else {}
@@ -196,7 +205,10 @@ def issue_user(path: Path, name: str) -> HarnessLogin:
         entries = dict(data.get("users") or {}) if isinstance(data, dict) else {}
         entries[name] = {"password": password}
         text = yaml.safe_dump({"users": entries}, sort_keys=False)
-        atomic_write(path, text.encode("utf-8"), mode=0o600)
+        try:
+            atomic_write(path, text.encode("utf-8"), mode=0o600)
+        except OSError as exc:
+            raise InputError([Problem(str(path), "", f"cannot write: {exc.strerror}")]) from None
     finally:
         os.close(folder_fd)
     return HarnessLogin(name, password)

@@ -25,7 +25,7 @@ from claimferry.api import (
     CredentialSource,
     CredentialStore,
     SecretStr,
-    load_master_key,
+    check_private_file,
     read_private_file,
 )
 
@@ -57,8 +57,8 @@ def env_prefix(account_name: str) -> str:
     return f"CLAIMFERRY_{re.sub(r'[^A-Z0-9]', '_', account_name.upper())}_SFTP"
 
 
-def resolve_env(account: Account) -> Credentials:
-    """Secrets from environment variables (CI, containers, systemd credentials).
+def _env_variables(account: Account) -> tuple[dict[str, str], dict[str, str]]:
+    """Each field's variable name, and how a message refers to it.
 
     A variable named in the config is referred to by its setting, never by
     the name given there: that may be a password typed where its variable's
@@ -81,6 +81,12 @@ def resolve_env(account: Account) -> Credentials:
             if given
             else f"environment variable {default}"
         )
+    return names, shown
+
+
+def resolve_env(account: Account) -> Credentials:
+    """Secrets from environment variables (CI, containers, systemd credentials)."""
+    names, shown = _env_variables(account)
     username = os.environ.get(names["username"])
     if not username:
         raise CredentialError(
@@ -95,17 +101,31 @@ def resolve_env(account: Account) -> Credentials:
     return _build(account, username, secrets, "the environment")
 
 
+def env_present(account: Account) -> str:
+    """The variables are set; their values are not looked at."""
+    names, shown = _env_variables(account)
+    if names["username"] not in os.environ:
+        raise CredentialError(f"{shown['username']} is not set (the SFTP username)")
+    if names["password"] not in os.environ and names["private_key"] not in os.environ:
+        raise CredentialError(f"neither {shown['password']} nor {shown['private_key']} is set")
+    return "its environment variables are set"
+
+
 # --- file -----------------------------------------------------------------------
 
 
-def resolve_file(account: Account) -> Credentials:
-    """Secrets from a YAML file readable by its owner only (mode 0600 or stricter)."""
+def _file_path(account: Account) -> Path:
     raw_path = _settings(account).get("path")
     if not raw_path:
         raise CredentialError(
             f"account {account.name}: the file credential source needs a 'path' setting"
         )
-    path = Path(str(raw_path)).expanduser()
+    return Path(str(raw_path)).expanduser()
+
+
+def resolve_file(account: Account) -> Credentials:
+    """Secrets from a YAML file readable by its owner only (mode 0600 or stricter)."""
+    path = _file_path(account)
     text = read_private_file(path)
     try:
         data = yaml.safe_load(text)
@@ -133,6 +153,13 @@ def resolve_file(account: Account) -> Credentials:
             raise CredentialError(f"{where}: '{field}' must be text")
         secrets[field] = value
     return _build(account, username, secrets, where)
+
+
+def file_present(account: Account) -> str:
+    """The file is there, with the owner and mode ``resolve_file`` demands; not read."""
+    path = _file_path(account)
+    check_private_file(path)
+    return f"file {path} is there, private"
 
 
 # --- keyring --------------------------------------------------------------------
@@ -178,7 +205,7 @@ def resolve_keyring(account: Account) -> Credentials:
 
 def resolve_store(account: Account, state_db: sqlite3.Connection) -> Credentials:
     """Secrets sealed in the state database, opened with the master key."""
-    return CredentialStore(state_db).get(account.name, load_master_key())
+    return CredentialStore(state_db).read(account.name)
 
 
 def _store_outside_state(account: Account) -> Credentials:
@@ -192,12 +219,14 @@ SOURCES = (
     CredentialSource(
         name="env",
         resolve=resolve_env,
+        present=env_present,
         description="environment: CLAIMFERRY_<ACCOUNT>_SFTP_USERNAME, _PASSWORD, _PRIVATE_KEY",
         settings=("username_var", "password_var", "private_key_var", "passphrase_var"),
     ),
     CredentialSource(
         name="file",
         resolve=resolve_file,
+        present=file_present,
         description="a YAML file readable by its owner only (chmod 600)",
         settings=("path",),
     ),

@@ -95,15 +95,43 @@ def test_add_with_flags_appends_and_keeps_everything_else(
 
 
 def test_add_asks_for_what_the_flags_leave_out(plugin_manager: PluginManager, config: Path) -> None:
-    typed = "\nHILL01\nftp10.officeally.com\nFront Desk\n2175550100\n"
+    typed = "\nHILL01\nftp10.officeally.com\nFront Desk\n2175550100\nhill-aba\n\n"
     result = run(plugin_manager, config, "accounts", "add", "hillcrest", input=typed)
     assert result.exit_code == 0, result.output
-    for prompt in ("Clearinghouse [officeally]", "Submitter ID", "SFTP host", "Contact phone"):
+    for prompt in (
+        "Clearinghouse [officeally]",
+        "Submitter ID",
+        "SFTP host",
+        "Contact phone",
+        "Office Ally portal username",
+        "E-mail registered with Office Ally",
+    ):
         assert prompt in result.stderr
     account = load_config(config).account("hillcrest")
     assert (account.clearinghouse, account.submitter_id) == ("officeally", "HILL01")
     assert account.sftp is not None and account.sftp.host == "ftp10.officeally.com"
     assert "then: claimferry hostkey hillcrest --pin" in result.stderr
+    # the SFTP request's settings: one answered, one left for later (empty)
+    assert account.onboarding.portal_username == "hill-aba"
+    assert account.onboarding.registered_email is None
+
+
+def test_add_asks_for_the_sftp_request_settings_unless_given(
+    plugin_manager: PluginManager, config: Path
+) -> None:
+    typed = "\nHILL01\n\n\nhill-aba\nbilling@hill.example\n"
+    result = run(plugin_manager, config, "accounts", "add", "hillcrest", input=typed)
+    assert result.exit_code == 0, result.output
+    onboarding = load_config(config).account("hillcrest").onboarding
+    assert (onboarding.portal_username, onboarding.registered_email) == (
+        "hill-aba",
+        "billing@hill.example",
+    )
+    given = "\nLAKE02\n\n\n"
+    flags = ("--portal-username", "lake-aba", "--registered-email", "a@lake.example")
+    result = run(plugin_manager, config, "accounts", "add", "lakeview", *flags, input=given)
+    assert result.exit_code == 0, result.output
+    assert "portal username" not in result.stderr and "registered with" not in result.stderr
 
 
 def test_add_into_a_new_file(plugin_manager: PluginManager, tmp_path: Path) -> None:

@@ -195,6 +195,80 @@ def test_rotation_refuses_the_same_key_and_a_wrong_old_key(ledger: Ledger) -> No
     assert store.master_key_ids() == {old.key_id}
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("set_by", "mallory"), ("set_at", "2020-01-01T00:00:00+00:00"), ("username_fingerprint", "x")],
+)
+def test_edited_metadata_is_detected(ledger: Ledger, column: str, value: str) -> None:
+    """Who set the secrets, when, and the username's fingerprint are sealed in (AAD)."""
+    master = key()
+    store = CredentialStore(ledger.db)
+    store.put("sunrise", secrets(), master, actor="alice")
+    with ledger.transaction() as db:
+        db.execute(f"UPDATE stored_credentials SET {column} = ?", (value,))
+    with pytest.raises(CredentialError, match="fail their integrity check"):
+        store.get("sunrise", master)
+
+
+def test_the_first_master_key_is_recorded_and_no_other_taken_even_when_empty(
+    ledger: Ledger,
+) -> None:
+    """A typo'd key path on the first `set` after the store was emptied cannot split it."""
+    first, typo, rotated = key(), key(), key()
+    store = CredentialStore(ledger.db)
+    store.put("sunrise", secrets(), first, actor="alice")
+    assert store.expected_key_id() == first.key_id
+    assert store.remove("sunrise")
+    with pytest.raises(CredentialError, match=f"wrapped by master key {first.key_id}"):
+        store.put("lakeside", secrets(), typo, actor="alice")
+    store.put("lakeside", secrets(), first, actor="alice")
+    assert store.rotate(first, rotated) == 1
+    assert store.expected_key_id() == rotated.key_id
+    with pytest.raises(CredentialError, match="wrong master key"):
+        store.put("sunrise", secrets(), first, actor="alice")
+    store.put("sunrise", secrets(), rotated, actor="alice")
+    assert store.master_key_ids() == {rotated.key_id}
+
+
+def _key_file(path: Path, master: MasterKey) -> Path:
+    path.write_text(base64.b64encode(master.key).decode() + "\n")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize("changeover", ["key file replaced", "new key variable set"])
+def test_a_long_run_reads_on_across_a_rotation(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changeover: str
+) -> None:
+    """fetch --all loaded the old key; a rotation commits; the next account still opens."""
+    old, new = key(), key()
+    current = _key_file(tmp_path / "master.key", old)
+    monkeypatch.setenv(f"{MASTER_KEY_ENV}_FILE", str(current))
+    store = CredentialStore(ledger.db)
+    store.put("sunrise", secrets(), old, actor="alice")
+    store.put("lakeside", secrets(OTHER_PASSWORD), old, actor="alice")
+    assert store.read("sunrise").username == USERNAME  # the old key is now cached
+    store.rotate(old, new)
+    if changeover == "key file replaced":
+        _key_file(current, new)
+    else:
+        monkeypatch.setenv(f"{NEW_MASTER_KEY_ENV}_FILE", str(_key_file(tmp_path / "n.key", new)))
+    got = store.read("lakeside").password
+    assert got is not None and got.get_secret_value() == OTHER_PASSWORD
+
+
+def test_a_truly_wrong_key_is_still_refused_after_one_reload(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    right, wrong = key(), key()
+    monkeypatch.setenv(f"{MASTER_KEY_ENV}_FILE", str(_key_file(tmp_path / "m.key", wrong)))
+    store = CredentialStore(ledger.db)
+    store.put("sunrise", secrets(), right, actor="alice")
+    for _ in range(2):
+        with pytest.raises(CredentialError, match=f"gives master key {wrong.key_id}"):
+            store.read("sunrise")
+
+
 # -- where the master key comes from ----------------------------------------------------
 
 
@@ -407,6 +481,25 @@ def test_wrong_master_key_and_tampering_through_the_cli(
     monkeypatch.setenv(f"{MASTER_KEY_ENV}_FILE", str(other))
     wrong = cli.set("lakeside")
     assert wrong.exit_code == 1 and wrong.stderr.startswith("Error: wrong master key")
+
+
+def test_a_lost_key_is_forgotten_only_once_the_store_is_empty(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli.set("sunrise").exit_code == 0
+    lost = load_master_key().key_id
+    other = cli.tmp / "keys" / "other.key"
+    assert cli.run("credentials", "new-master-key", "--file", str(other)).exit_code == 0
+    monkeypatch.setenv(f"{MASTER_KEY_ENV}_FILE", str(other))
+    held = cli.run("credentials", "forget-master-key", "--yes")
+    assert held.exit_code == 1 and "holds 1 account(s)' credentials" in held.stderr
+    assert cli.run("credentials", "remove", "sunrise", "--yes").exit_code == 0
+    assert cli.set("sunrise").stderr.startswith("Error: wrong master key")  # even when empty
+    forgot = cli.run("credentials", "forget-master-key", "--yes")
+    assert forgot.exit_code == 0 and f"forgot master key {lost}" in forgot.stdout
+    assert cli.set("sunrise").exit_code == 0
+    actions = [e["action"] for e in json.loads(cli.run("audit", "--json").stdout)]
+    assert actions[-2:] == ["master-key-forgotten", "credentials-stored"]
 
 
 def test_remove_deletes_and_audits(cli: Cli) -> None:

@@ -434,6 +434,47 @@ def test_a_failed_digest_is_kept_audited_and_sent_by_the_next_run(
     assert all(WEBHOOK_SECRET not in (d or "") for _, d in actions)
 
 
+def test_a_failed_notifier_is_not_tried_again_in_the_run_and_its_backlog_goes_as_one(
+    tmp_path: Path,
+    plugin_manager: PluginManager,
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unreachable destination costs one attempt per run, however many accounts
+    (`failing` is shared by the accounts of one `fetch --all`); the next run sends
+    everything kept for it in one delivery, under an id a retry would repeat."""
+    monkeypatch.setenv("HOOK_SECRET", WEBHOOK_SECRET)
+    said: list[str] = []
+    with webhook_server() as server:
+        config = _webhook_config(tmp_path, plugin_manager, server.url)
+        failing: set[str] = set()
+        server.fail_with.append(503)
+        for claim in ("SUN-1", "SUN-2", "SUN-3"):
+            _send(ledger, claim, name=f"{claim}.837")
+            ledger.update_claim(ACCOUNT, claim, ClaimState.REJECTED, detail="999 rejected (IK5 5)")
+            collect(ledger, config, config.account(ACCOUNT), datetime.now(UTC))
+            deliver(plugin_manager, ledger, config, ACCOUNT, said.append, failing)
+        assert failing == {"ops"}
+        assert len(server.verified()) == 1  # the first try only
+        assert len(said) == 1 and "HTTP 503" in said[0]
+        skipped = deliver(plugin_manager, ledger, config, ACCOUNT, said.append, failing)
+        assert [d.error for d in skipped] == [
+            "not tried: ops failed earlier in this run; kept for the next fetch"
+        ] * 3
+        assert [r["delivered_at"] for r in _stored(ledger)] == [None] * 3
+
+        (sent,) = deliver(plugin_manager, ledger, config, ACCOUNT, said.append, set())
+        assert sent.delivered and sent.alerts == 3
+        requests = server.verified()
+        assert len(requests) == 2
+        body = json.loads(requests[-1].body)
+        assert [a["claim"] for a in body["alerts"]] == ["SUN-1", "SUN-2", "SUN-3"]
+        assert requests[-1].headers["x-claimferry-delivery"] == sent.digest
+        assert all(r["delivered_at"] is not None for r in _stored(ledger))
+    (audited,) = [e.detail for e in ledger.audit_entries(ACCOUNT) if e.action == ALERT_SENT]
+    assert audited == f"ops (webhook): digest {sent.digest} (folded from 3 digests), 3 alert(s)"
+
+
 def test_alerts_never_fail_the_fetch(
     tmp_path: Path,
     plugin_manager: PluginManager,

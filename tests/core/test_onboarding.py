@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import keyring
 import pytest
 import yaml
 from click.testing import CliRunner, Result
 
 from claimferry.cli import create_cli
+from claimferry.cli import onboard as onboard_cli
 from claimferry.config import Account, Config, load_config
 from claimferry.credentials import Credentials, SecretStr
 from claimferry.credstore import CredentialStore, MasterKey, generate_master_key
@@ -29,6 +34,7 @@ from claimferry.onboarding import (
     sftp_request,
     summarize,
 )
+from claimferry.storage import StorageError
 from claimferry_harness.cli import harness_group
 from claimferry_harness.users import load_users
 from claimferry_officeally.payers import PayerList, parse_payer_list
@@ -104,9 +110,22 @@ def test_a_new_clinic_holds_no_step_and_each_names_its_next_action(
     assert [s.number for s in clinic.missing_for_production] == list(range(3, 10))
     assert summarize([clinic]) == {
         "clinics": 1,
-        "ready": 0,
+        "in_production": 0,
+        "complete": 0,
         "blocked_at": [{"step": 1, "title": "Office Ally account", "clinics": 1}],
     }
+
+
+def test_the_summary_counts_production_mode_apart_from_complete_onboarding(
+    tmp_path: Path, plugin_manager: PluginManager, ledger: Ledger, state: Path
+) -> None:
+    """A clinic put in production by hand, with steps missing, is in production and blocked."""
+    clinic = _clinic(plugin_manager, ledger, state, _account(tmp_path, mode="production"))
+    assert clinic.in_production and clinic.next_step is not None
+    summary = summarize([clinic])
+    assert (summary["in_production"], summary["complete"]) == (1, 0)
+    assert summary["blocked_at"][0]["clinics"] == 1
+    assert clinic.as_json()["in_production"] is True
 
 
 def test_each_fact_turns_its_step_and_a_refused_login_turns_it_back(
@@ -160,6 +179,59 @@ def test_each_fact_turns_its_step_and_a_refused_login_turns_it_back(
         set_enrollment(ledger, "north", entry, "tester")
     steps = {s.key: s for s in _clinic(plugin_manager, ledger, state, account).steps}
     assert steps["era-enrollment"].detail == "not approved for 60054"
+
+
+def _credentials_step(pm: PluginManager, ledger: Ledger, state: Path, account: Account) -> Any:
+    (step,) = [s for s in _clinic(pm, ledger, state, account).steps if s.key == "credentials"]
+    return step
+
+
+def _uses(ledger: Ledger) -> list[str | None]:
+    return [e.detail for e in ledger.audit_entries("north") if e.action == "credentials-used"]
+
+
+def test_env_and_file_sources_are_asked_without_reading_a_secret(
+    tmp_path: Path,
+    plugin_manager: PluginManager,
+    ledger: Ledger,
+    state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = _account(tmp_path, credentials={"source": "env"})
+    monkeypatch.delenv("CLAIMFERRY_NORTH_SFTP_USERNAME", raising=False)
+    step = _credentials_step(plugin_manager, ledger, state, env)
+    assert not step.done and "CLAIMFERRY_NORTH_SFTP_USERNAME is not set" in step.detail
+    monkeypatch.setenv("CLAIMFERRY_NORTH_SFTP_USERNAME", "north-sftp")
+    monkeypatch.setenv("CLAIMFERRY_NORTH_SFTP_PASSWORD", "s3cret-test-only")
+    step = _credentials_step(plugin_manager, ledger, state, env)
+    assert step.done and step.detail == "source env: its environment variables are set"
+    # a file that is there and private is enough: its content is not read (this is not YAML)
+    secrets_file = tmp_path / "north.yaml"
+    secrets_file.write_text("username: [unclosed")
+    secrets_file.chmod(0o600)
+    by_file = _account(tmp_path, credentials={"source": "file", "path": str(secrets_file)})
+    assert _credentials_step(plugin_manager, ledger, state, by_file).done
+    secrets_file.chmod(0o644)
+    step = _credentials_step(plugin_manager, ledger, state, by_file)
+    assert not step.done and "chmod 600" in step.detail
+    assert _uses(ledger) == []
+
+
+def test_a_source_that_must_be_read_to_know_is_audited_as_a_use(
+    tmp_path: Path,
+    plugin_manager: PluginManager,
+    ledger: Ledger,
+    state: Path,
+    memory_keyring: Any,
+) -> None:
+    keyring.set_password("claimferry", "north:username", "north-sftp")
+    keyring.set_password("claimferry", "north-sftp", "s3cret-test-only")
+    account = _account(tmp_path, credentials={"source": "keyring"})
+    assert _credentials_step(plugin_manager, ledger, state, account).done
+    (used,) = _uses(ledger)
+    assert used is not None and used.startswith("source keyring, username sha256:")
+    assert used.endswith("read by onboard status (no login)")
+    assert "s3cret-test-only" not in used and "north-sftp" not in used
 
 
 def test_an_unlisted_payer_needs_enrollment_and_no_payers_is_a_gap(
@@ -245,6 +317,50 @@ def test_promote_lists_what_is_missing_and_leaves_the_config(run: tuple[Path, An
     assert not [e for e in audit if e["action"] == "promoted-to-production"]
 
 
+def _actions(invoke: Any) -> list[str]:
+    return [e["action"] for e in json.loads(invoke("audit", "--json").stdout)]
+
+
+def test_a_promotion_killed_after_the_config_changed_has_its_record(
+    run: tuple[Path, Any], state: Path
+) -> None:
+    """The audit entry is written before the config says production: a SIGKILL right
+    after the config change leaves a production clinic with its promotion record."""
+    config, invoke = run
+    env = os.environ | {"CLAIMFERRY_FAILPOINT": "promote-config-written"}
+    command = ["--config", str(config), "onboard", "promote", "north", "--force"]
+    killed = subprocess.run(
+        [sys.executable, "-m", "claimferry", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert yaml.safe_load(config.read_text())["accounts"]["north"]["mode"] == "production"
+    assert _actions(invoke) == ["promoted-to-production"]
+    status = json.loads(invoke("onboard", "status", "north", "--json").stdout)
+    assert status["clinics"][0]["promoted_at"] is not None
+
+
+def test_a_config_change_that_fails_is_recorded_and_undoes_the_promotion(
+    run: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, invoke = run
+    before = config.read_bytes()
+
+    def disk_full(*args: Any) -> None:
+        raise StorageError("accounts.yaml: cannot replace the file (No space left on device)")
+
+    monkeypatch.setattr(onboard_cli, "set_mode", disk_full)
+    result = invoke("onboard", "promote", "north", "--force")
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
+    assert config.read_bytes() == before
+    assert _actions(invoke) == ["promoted-to-production", "promotion-failed"]
+    status = json.loads(invoke("onboard", "status", "north", "--json").stdout)
+    assert status["clinics"][0]["promoted_at"] is None  # that promotion did not happen
+
+
 def test_status_of_all_clinics_has_a_summary(run: tuple[Path, Any]) -> None:
     _, invoke = run
     invoke("onboard", "mark", "north", "oa-account")
@@ -252,7 +368,9 @@ def test_status_of_all_clinics_has_a_summary(run: tuple[Path, Any]) -> None:
     assert text.exit_code == 0, text.output
     assert "2 SFTP requested" in text.stdout
     assert "claimferry onboard request-sftp north" in text.stdout
-    assert text.stdout.rstrip().endswith("1 clinic(s): 0 in production; blocked: 1 at step 2")
+    assert text.stdout.rstrip().endswith(
+        "1 clinic(s): 0 in production mode, 0 with all ten steps done; blocked: 1 at step 2"
+    )
 
 
 def test_request_sftp_writes_the_mail_file_and_marks_step_2(
@@ -266,6 +384,22 @@ def test_request_sftp_writes_the_mail_file_and_marks_step_2(
     assert "To: support@officeally.com" in text and "Type: HCFA" in text
     status = json.loads(invoke("onboard", "status", "north", "--json").stdout)
     assert status["clinics"][0]["steps"][1]["done"]
+
+
+def test_request_sftp_never_overwrites_a_file_unless_forced(
+    run: tuple[Path, Any], tmp_path: Path
+) -> None:
+    _, invoke = run
+    out = tmp_path / "notes.eml"
+    out.write_text("the clinic's own notes\n")
+    refused = invoke("onboard", "request-sftp", "north", "-o", str(out))
+    assert refused.exit_code == 2
+    assert f"--output {out} exists; not overwritten (--force replaces it)" in refused.stderr
+    assert out.read_text() == "the clinic's own notes\n"
+    assert "onboard-marked:sftp-requested" not in _actions(invoke)
+    forced = invoke("onboard", "request-sftp", "north", "-o", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "Type: HCFA" in out.read_text()
 
 
 def _issue(name: str, users: Path) -> Result:

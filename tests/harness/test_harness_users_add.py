@@ -17,14 +17,18 @@ from claimferry_harness.users import issue_user, load_users
 from harness.serve_support import ServeProcess
 
 
-def _issue(users: Path, name: str) -> dict[str, str]:
-    command = ["harness", "users", "add", name, "--users", str(users), "--json"]
-    done = subprocess.run(
+def _add(users: Path, name: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    command = ["harness", "users", "add", name, "--users", str(users), *flags]
+    return subprocess.run(
         [sys.executable, "-m", "claimferry", *command],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def _issue(users: Path, name: str) -> dict[str, str]:
+    done = _add(users, name, "--json")
     assert done.returncode == 0, done.stderr
     issued: dict[str, str] = json.loads(done.stdout)
     return issued
@@ -65,3 +69,12 @@ def test_issues_at_once_all_land(tmp_path: Path) -> None:
     assert set(stored) == set(names)
     for login in logins:
         assert stored[login.username].password_matches(login.password)
+
+
+def test_a_users_file_in_a_missing_folder_is_bad_input_not_a_crash(tmp_path: Path) -> None:
+    users = tmp_path / "no-such-folder" / "users.yaml"
+    done = _add(users, "northside")
+    assert done.returncode == 2, done.stderr
+    assert f"folder {users.parent} does not exist; create it first" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert not users.parent.exists()

@@ -184,6 +184,15 @@ def accounts_add(
     contact_name = ask(contact_name, "--contact-name", "Contact name (empty: none)")
     if contact_name and not contact_email:
         contact_phone = ask(contact_phone, "--contact-phone", "Contact phone, 10 digits")
+    # what `onboard request-sftp` writes into the e-mail; optional, it can come later
+    portal_username = ask(
+        portal_username, "--portal-username", "Office Ally portal username (empty: later)"
+    )
+    registered_email = ask(
+        registered_email,
+        "--registered-email",
+        "E-mail registered with Office Ally (empty: later)",
+    )
     missing = [
         flag
         for flag, value in (("--clearinghouse", clearinghouse), ("--submitter-id", submitter_id))

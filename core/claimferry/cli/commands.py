@@ -413,10 +413,14 @@ def fetch(
     def warn(message: str) -> None:
         click.echo(message, err=True)
 
+    failing: set[str] = set()  # notifiers that failed in this run: not tried again until the next
+
     def one(name: str, display: Display) -> dict[str, Any]:
         result = _fetch_one(name, display)
         # after the fetch, failed or not (a login put on hold is news too)
-        alerts = notify.alert_after_fetch(app.pm, app.state_dir, config, config.account(name), warn)
+        alerts = notify.alert_after_fetch(
+            app.pm, app.state_dir, config, config.account(name), warn, failing
+        )
         if alerts:  # absent when no digest was due: the output stays as it was
             result["alerts"] = [delivery.to_dict() for delivery in alerts]
         return result

@@ -34,6 +34,7 @@ from claimferry.ledger import (
     CREDENTIALS_REMOVED,
     CREDENTIALS_STORED,
     CREDENTIALS_USED,
+    MASTER_KEY_FORGOTTEN,
     MASTER_KEY_ROTATED,
     Ledger,
     current_actor,
@@ -279,6 +280,31 @@ def rotate_master_key(app: App, as_json: bool) -> None:
         f"re-wrapped {count} data key(s) under master key {new.key_id}; from now on give that "
         f"key as {MASTER_KEY_ENV} (or _FILE, _COMMAND, _KEYRING) and retire {old.key_id}"
     )
+
+
+@credentials.command(
+    "forget-master-key", epilog=examples("claimferry credentials forget-master-key --yes")
+)
+@click.option("--yes", is_flag=True, help="Forget without asking.")
+@pass_app
+def forget_master_key(app: App, yes: bool) -> None:
+    """Let an emptied store take a new master key, after the old one was lost.
+
+    The store takes only the master key it was first set (or last rotated)
+    with, even when empty, so a mistyped key path is refused. If that key is
+    lost, its secrets are lost too: remove them (`credentials remove`), then
+    forget the key here; the next `credentials set` records the new one.
+    """
+    if not yes and not click.confirm("Forget the credential store's master key?", err=True):
+        raise ClaimferryError("nothing changed; pass --yes to forget without asking")
+    with Ledger.open(app.state_dir) as ledger, ledger.transaction():
+        expected = CredentialStore(ledger.db).forget_master_key()
+        if expected is not None:
+            ledger.audit(MASTER_KEY_FORGOTTEN, detail=f"master key {expected}")
+    if expected is None:
+        click.echo("the credential store has no master key recorded yet; nothing to forget")
+    else:
+        click.echo(f"forgot master key {expected}; the next `credentials set` records its key")
 
 
 @credentials.command(

@@ -14,6 +14,7 @@ from claimferry.cli.output import examples, table
 from claimferry.config import Account, find_config
 from claimferry.config_edit import set_mode
 from claimferry.errors import ClaimferryError
+from claimferry.failpoints import failpoint
 from claimferry.ledger import Ledger, current_actor
 from claimferry.storage import atomic_write
 
@@ -72,7 +73,8 @@ def status(app: App, account_name: str | None, as_json: bool) -> None:
         click.echo(table(rows, ["ACCOUNT", "DONE", "BLOCKED AT", "NEXT ACTION"]))
     blocked = ", ".join(f"{b['clinics']} at step {b['step']}" for b in summary["blocked_at"])
     click.echo(
-        f"{summary['clinics']} clinic(s): {summary['ready']} in production"
+        f"{summary['clinics']} clinic(s): {summary['in_production']} in production mode, "
+        f"{summary['complete']} with all ten steps done"
         + (f"; blocked: {blocked}" if blocked else "")
     )
 
@@ -141,9 +143,12 @@ def _day(app: App, on: datetime | None) -> date:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the e-mail to this file (.eml) instead of printing it.",
 )
+@click.option("--force", is_flag=True, help="Replace the -o file if it exists.")
 @json_option
 @pass_app
-def request_sftp(app: App, account_name: str, output: Path | None, as_json: bool) -> None:
+def request_sftp(
+    app: App, account_name: str, output: Path | None, force: bool, as_json: bool
+) -> None:
     """Write the e-mail the clinic sends Office Ally to ask for an SFTP account,
     and mark step 2 (sftp-requested) today.
 
@@ -154,6 +159,8 @@ def request_sftp(app: App, account_name: str, output: Path | None, as_json: bool
     e-mails: store them with `claimferry credentials set ACCOUNT`.
     """
     account = app.account(account_name)
+    if output is not None and output.exists() and not force:
+        raise BadInput(f"--output {output} exists; not overwritten (--force replaces it)")
     message = onboarding.sftp_request(account)
     text = message.as_string()
     if output is not None:
@@ -218,11 +225,19 @@ def promote(app: App, account_name: str, force: bool, as_json: bool) -> None:
         raise ClaimferryError(f"{account.name} was promoted already ({clinic.promoted_at[:10]})")
     path = find_config(app.config_path)
     assert path is not None  # the account came from it
-    if not account.is_production:
-        set_mode(path, account.name, "production", lambda d: app.check_config(d, str(path)))
     forced = bool(missing)
     with Ledger.open(app.state_dir) as ledger:
+        # the record first: whatever fails after it, a production clinic has one
         onboarding.record_promotion(ledger, account.name, missing, forced=forced)
+        if not account.is_production:
+            try:
+                set_mode(path, account.name, "production", lambda d: app.check_config(d, str(path)))
+            except BaseException as exc:  # interrupted too: the config was not replaced
+                error = str(exc) if isinstance(exc, ClaimferryError) else exc.__class__.__name__
+                onboarding.promotion_failed(ledger, account.name, error)
+                raise
+        failpoint("promote-config-written")
+        onboarding.promotion_done(ledger, account.name, forced=forced)
     if as_json:
         emit_json(
             {
