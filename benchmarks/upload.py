@@ -1,4 +1,4 @@
-"""Upload throughput: claimferry's Office Ally transport against OpenSSH's ``sftp``.
+"""Upload throughput: the shared SFTP mailbox (Office Ally profile) against OpenSSH's ``sftp``.
 
 Starts a throwaway local sshd (the interop tests' ``LocalSshd``), then uploads
 the same file several times with each client and prints MB/s and the ratio.

@@ -934,13 +934,14 @@ _RAISE_LIMIT = (
 
 
 def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile:
-    """Load a YAML, JSON or JSON Lines claims file (see docs/claims.md);
+    """Load a YAML, JSON or JSON Lines claims file, or an 837P (see docs/claims.md);
     :class:`InputError` if it has any problem."""
     return check_claims_file(path, max_bytes=max_bytes).raise_findings()
 
 
 def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> CheckedClaims:
-    """Read a YAML or JSON claims file and report every schema problem as a finding.
+    """Read a YAML, JSON or JSON Lines claims file (or an 837P) and report every schema
+    problem as a finding.
 
     A file that cannot be read as a document at all (too big, not YAML) is an
     :class:`InputError`: there are no claims to check.
@@ -950,12 +951,21 @@ def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> Chec
         return check_claims_lines(path, max_bytes=max_bytes)
     text = read_text(path, what="claims file", max_bytes=max_bytes, raise_limit=_RAISE_LIMIT)
     source = str(path)
+    if text.lstrip("\ufeff \t\r\n").startswith("ISA"):  # an 837P, not YAML or JSON
+        from claimferry.x12.read837 import load_837p
+
+        return _checked(source, load_837p(path).claims.claims)
     if suffix == ".json":
         check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
         fast = _fast_json(text, source)
         if fast is not None:
-            order = {claim.id: index for index, claim in enumerate(fast.claims)}
-            payers = {claim.id: claim.payer.id for claim in fast.claims}
-            return CheckedClaims(source, fast.claims, [], [], order, len(fast.claims), payers)
+            return _checked(source, fast.claims)
         return check_claims_data(parse_json(text, source), source)
     return check_claims_data(parse_claims_yaml(text, source), source)
+
+
+def _checked(source: str, claims: list[Claim]) -> CheckedClaims:
+    """Claims that passed their schema whole (a fast JSON read, an 837P)."""
+    order = {claim.id: index for index, claim in enumerate(claims)}
+    payers = {claim.id: claim.payer.id for claim in claims}
+    return CheckedClaims(source, claims, [], [], order, len(claims), payers)

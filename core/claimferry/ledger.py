@@ -795,6 +795,13 @@ class Ledger:
             raise LedgerError(f"account {account} is not in the ledger yet")
         return f"{row['clearinghouse']} {row['submitter_id']}"
 
+    def clearinghouse_of(self, account: str) -> str | None:
+        """The clearinghouse the account sends to, as recorded at its first connection."""
+        row = self._db.execute(
+            "SELECT clearinghouse FROM accounts WHERE name = ?", (account,)
+        ).fetchone()
+        return None if row is None else str(row["clearinghouse"])
+
     def _busy(self, account: str, sender: str) -> str:
         row = self._db.execute("SELECT * FROM sender_locks WHERE sender = ?", (sender,)).fetchone()
         holder = (

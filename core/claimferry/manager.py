@@ -248,8 +248,13 @@ class PluginManager(pluggy.PluginManager):
     def clearinghouses(self) -> list[Clearinghouse]:
         return self.get_hook_results("claimferry_clearinghouses", Clearinghouse)
 
-    def response_readers(self) -> list[ResponseReader]:
-        return self.get_hook_results("claimferry_response_readers", ResponseReader)
+    def response_readers(self, clearinghouse: str | None = None) -> list[ResponseReader]:
+        """Every reader, or those an account of ``clearinghouse`` may use: its own
+        and the ones scoped to no clearinghouse."""
+        readers = self.get_hook_results("claimferry_response_readers", ResponseReader)
+        if clearinghouse is None:
+            return readers
+        return [r for r in readers if r.clearinghouse in (None, clearinghouse)]
 
     def cli_commands(self) -> list[CliCommand]:
         return self.get_hook_results("claimferry_cli_commands", CliCommand)

@@ -642,15 +642,15 @@ def connect(
     cron job's), until ``credentials test`` (``after_refusal``) logs in:
     clearinghouses lock an account after a few wrong passwords.
     """
-    ledger.ensure_account(
-        account.name, pm.get_clearinghouse(account.clearinghouse).name, account.submitter_id
-    )
+    clearinghouse = pm.get_clearinghouse(account.clearinghouse)
+    ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
     if not after_refusal:
         refused = ledger.refused_login(account.name)
         if refused is not None:
             raise AuthenticationError(
                 f"the last SFTP login for account {account.name} was refused "
-                f"({refused.at[:16]}), so no other is tried, to keep Office Ally from "
+                f"({refused.at[:16]}), so no other is tried, to keep "
+                f"{clearinghouse.display_name} from "
                 f"locking the account: fix its credentials, then run "
                 f"'claimferry credentials test {account.name}'"
             )
@@ -866,7 +866,7 @@ def _read_unread(
     fetched: list[FetchedFile],
     progress: Progress,
 ) -> None:
-    readers = pm.response_readers()
+    readers = pm.response_readers(ledger.clearinghouse_of(account))
     for row in sorted(ledger.unparsed_responses(account), key=_reading_order):
         result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
         path = Path(row["archive_path"])

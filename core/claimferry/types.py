@@ -239,9 +239,35 @@ class PayerIdCheck:
 
 
 @dataclass(frozen=True)
-class Clearinghouse(_Named):
-    """A clearinghouse profile: envelope IDs, file naming and the transport to use.
+class Mailbox:
+    """A clearinghouse's SFTP mailbox, as :mod:`claimferry.sftp_mailbox` uses it.
 
+    ``inbound`` and ``outbound`` are the folders an account gets when its
+    ``sftp:`` section names none. ``responses`` is a regular expression for
+    the whole name of a file in outbound that is one of the clearinghouse's
+    responses (case-blind); other files there are never listed, so never
+    downloaded. ``login_hint`` ends the message for a refused login: where
+    the right SFTP credentials come from.
+    """
+
+    inbound: str = "inbound"
+    outbound: str = "outbound"
+    responses: str = r"[^.].*"
+    login_hint: str = ""
+
+    def __post_init__(self) -> None:
+        re.compile(self.responses)  # a bad pattern fails at registration, not at fetch
+
+    def is_response(self, file_name: str) -> bool:
+        return re.fullmatch(self.responses, file_name, re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class Clearinghouse(_Named):
+    """A clearinghouse profile: envelope IDs, file naming, its mailbox and the transport.
+
+    ``claim_file_name`` builds a batch's file name, test or production
+    (``FileNaming.test``), with the clearinghouse's own markers.
     ``check_payer_id(state_dir, payer_id, transaction)`` looks a payer ID up
     in the clearinghouse's payer list (``enrollment set`` refuses one it does
     not list); ``None`` when the clearinghouse keeps no list.
@@ -249,6 +275,7 @@ class Clearinghouse(_Named):
     (``None``: never), and ``requires_enrollment(state_dir, payer_id,
     transaction)`` whether it marks the payer as requiring enrollment for the
     transaction (``None``: not listed, or no list): ``onboard status`` reads both.
+    ``label`` is the name people know it by, used in messages (``Office Ally``).
     """
 
     name: str
@@ -260,6 +287,13 @@ class Clearinghouse(_Named):
     check_payer_id: Callable[[Path, str, str], PayerIdCheck] | None = None
     payer_list_imported: Callable[[Path], datetime | None] | None = None
     requires_enrollment: Callable[[Path, str, str], bool | None] | None = None
+    label: str = ""
+    mailbox: Mailbox = field(default_factory=Mailbox)
+
+    @property
+    def display_name(self) -> str:
+        """``label``, or the registration name when there is none."""
+        return self.label or self.name
 
 
 # --- response readers ---------------------------------------------------------
@@ -340,6 +374,9 @@ class ResponseReader(_Named):
     matches: Callable[[str, bytes], bool]
     read: Callable[[Path], ResponseDocument]
     description: str = ""
+    clearinghouse: str | None = None
+    """The clearinghouse whose reports this reads: it is tried only on that
+    clearinghouse's accounts' files. ``None``: on every account's files."""
 
 
 # --- CLI commands -------------------------------------------------------------

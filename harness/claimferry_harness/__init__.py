@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from claimferry_harness.payers import Payer, PayerList
     from claimferry_harness.rules import Adjustment, ProcessingRules
     from claimferry_harness.server import MockOfficeAlly
+    from claimferry_harness.testing import PinnedHostKey, ResponseWaiter
     from claimferry_harness.users import HarnessLogin, HarnessUser, load_users
 
 _HOME = {
@@ -27,7 +28,9 @@ _HOME = {
     "MockOfficeAlly": "claimferry_harness.server",
     "Payer": "claimferry_harness.payers",
     "PayerList": "claimferry_harness.payers",
+    "PinnedHostKey": "claimferry_harness.testing",
     "ProcessingRules": "claimferry_harness.rules",
+    "ResponseWaiter": "claimferry_harness.testing",
     "load_users": "claimferry_harness.users",
 }
 
@@ -42,6 +45,8 @@ __all__ = [
     "MockOfficeAlly",
     "Payer",
     "PayerList",
+    "PinnedHostKey",
     "ProcessingRules",
+    "ResponseWaiter",
     "load_users",
 ]

@@ -22,6 +22,7 @@ import click
 
 from claimferry.cli.output import examples
 from claimferry.errors import InputError
+from claimferry_harness.rules import ANSWER_FILES
 
 if TYPE_CHECKING:
     from claimferry_harness.server import MockOfficeAlly
@@ -80,6 +81,12 @@ def _is_loopback(host: str) -> bool:
     type=click.IntRange(min=1),
     help="Open files and folders one SFTP session may hold at once (default 64).",
 )
+@click.option(
+    "--answer-pattern",
+    default=ANSWER_FILES,
+    show_default=True,
+    help="Regular expression searched in upload names: only uploads it finds are answered.",
+)
 @click.option("--allow-remote", is_flag=True, help="Allow a --host that is not a loopback address.")
 def serve(
     root: Path,
@@ -91,6 +98,7 @@ def serve(
     inbound: str,
     outbound: str,
     max_handles: int | None,
+    answer_pattern: str,
     allow_remote: bool,
 ) -> None:
     """Run the mock Office Ally SFTP server (test credentials only)."""
@@ -112,6 +120,10 @@ def serve(
         payers = PayerList.from_office_ally_csv(payer_list) if payer_list else PayerList.default()
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="--payer-list") from None
+    try:
+        rules = ProcessingRules(payers=payers, delay=delay, answer_files=answer_pattern)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--answer-pattern") from None
     _configure_logging()
     if not users:
         logging.getLogger(__name__).warning("no users: nobody can log in (pass --users FILE)")
@@ -123,7 +135,7 @@ def serve(
             port=port,
             inbound=inbound,
             outbound=outbound,
-            rules=ProcessingRules(payers=payers, delay=delay),
+            rules=rules,
             max_handles=max_handles or MAX_HANDLES,
         )
     except ValueError as exc:

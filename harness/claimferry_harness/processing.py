@@ -42,7 +42,7 @@ from claimferry_harness.responses import (
     rejected_envelope,
     remittance_835,
 )
-from claimferry_harness.rules import ProcessingRules
+from claimferry_harness.rules import ANSWER_FILES, ProcessingRules
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +62,24 @@ _Render = Callable[[str, int], tuple[dict[str, bytes], _LaterRemittance | None]]
 _Answered = tuple[list[Path], _LaterRemittance | None]
 
 
-def is_claim_file_name(name: str) -> bool:
-    """A final (not temporary) name that contains ``837P``: the files the mock answers.
+def why_not_answered(name: str, answer_files: str = ANSWER_FILES) -> str | None:
+    """Why an upload under this name gets no answer, or None when it does.
 
-    Office Ally's naming rule, kept strictly, so that a client whose names lack
-    ``837P`` gets no answer in its tests either.
+    Answered: a final (not temporary) name in which ``answer_files`` (a
+    regular expression, :attr:`ProcessingRules.answer_files`) is found. The
+    rule is kept strictly, so that a client whose names break it gets no
+    answer in its tests either.
     """
-    lowered = name.lower()
-    temporary = name.startswith(".") or lowered.endswith((".part", ".tmp"))
-    return "837P" in name and not temporary
+    if name.startswith(".") or name.lower().endswith((".part", ".tmp")):
+        return "a temporary name (answered once renamed to a final one)"
+    if re.search(answer_files, name) is None:
+        return f"the answer pattern {answer_files!r} is not found in its name"
+    return None
+
+
+def is_claim_file_name(name: str, answer_files: str = ANSWER_FILES) -> bool:
+    """Whether the mock answers an upload under this name (see :func:`why_not_answered`)."""
+    return why_not_answered(name, answer_files) is None
 
 
 @dataclass(order=True, frozen=True)

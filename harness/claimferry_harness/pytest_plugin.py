@@ -1,8 +1,8 @@
-"""pytest fixtures for running the mock Office Ally server (entry point ``pytest11``).
+r"""pytest fixtures for running the mock Office Ally server (entry point ``pytest11``).
 
 - ``oa_harness``: a started server with a fresh root, stopped after the test;
-  ``@pytest.mark.oa_harness(inbound="to_ch", outbound="from_ch", ...)`` passes
-  options to it;
+  ``@pytest.mark.oa_harness(inbound="to_ch", outbound="from_ch",
+  answer_pattern=r"\.x12$", ...)`` passes options to it;
 - ``oa_harness_factory``: builds more servers (same options as the marker);
 - ``oa_user``: a user on ``oa_harness`` with a password (:class:`HarnessLogin`);
 - ``oa_host_key``: the server's key to pin (:class:`PinnedHostKey`);
@@ -17,11 +17,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
+
+from claimferry_harness.testing import PinnedHostKey, ResponseWaiter
 
 if TYPE_CHECKING:
     from claimferry_harness.server import MockOfficeAlly
@@ -32,30 +33,12 @@ class HarnessFactory(Protocol):
     def __call__(self, **options: Any) -> MockOfficeAlly: ...
 
 
-class ResponseWaiter(Protocol):
-    def __call__(
-        self,
-        count: int | None = None,
-        *,
-        predicate: Callable[[list[Path]], bool] | None = None,
-        timeout: float = 10.0,
-        user: str | None = None,
-    ) -> list[Path]: ...
-
-
-@dataclass(frozen=True)
-class PinnedHostKey:
-    """What a client pins: ``openssh`` (``ssh-ed25519 AAAA...``) and ``fingerprint``."""
-
-    openssh: str
-    fingerprint: str
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "oa_harness(**options): options for the oa_harness fixture, as for "
-        "MockOfficeAlly (inbound=, outbound=, rules=, faults=, users=)",
+        "MockOfficeAlly (inbound=, outbound=, rules=, faults=, users=) and answer_pattern= "
+        "(a regular expression: the upload names the mock answers)",
     )
 
 
@@ -64,8 +47,11 @@ def oa_harness_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Har
     """Build started servers: ``oa_harness_factory(inbound="to_ch", outbound="from_ch")``.
 
     Options are MockOfficeAlly's keyword arguments, plus ``root`` (default: a
-    fresh temporary folder). Every server built is stopped after the test.
+    fresh temporary folder) and ``answer_pattern`` (sets the rules'
+    ``answer_files``: which upload names the mock answers). Every server built
+    is stopped after the test.
     """
+    from claimferry_harness.rules import ProcessingRules
     from claimferry_harness.server import MockOfficeAlly
 
     servers: list[MockOfficeAlly] = []
@@ -73,6 +59,11 @@ def oa_harness_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Har
     def make(**options: Any) -> MockOfficeAlly:
         root = options.pop("root", None) or tmp_path_factory.mktemp("oa-harness")
         users = options.pop("users", None)
+        if "answer_pattern" in options:
+            from dataclasses import replace
+
+            rules = options.get("rules") or ProcessingRules()
+            options["rules"] = replace(rules, answer_files=options.pop("answer_pattern"))
         server = MockOfficeAlly(Path(root), users, **options)
         servers.append(server)
         return server.start()

@@ -13,6 +13,9 @@ from decimal import Decimal
 
 from claimferry_harness.payers import PayerList
 
+ANSWER_FILES = "837P"
+"""Office Ally's rule: every claim file's name holds ``837P``."""
+
 
 @dataclass(frozen=True)
 class Adjustment:
@@ -110,9 +113,13 @@ class ProcessingRules:
     """Forward test files (ISA15=T, OATEST) to the payer too; Office Ally would not."""
     first_file_id: int = 100000001
     """The FileID of the first file a fresh root answers (9 or 10 digits)."""
+    answer_files: str = ANSWER_FILES
+    r"""A regular expression searched in each upload's name: only the uploads it
+    finds are answered (Office Ally's rule by default); another clearinghouse's
+    plugin sets its own, e.g. ``r"\.x12$"``. Others are logged as ignored."""
 
     def __post_init__(self) -> None:
-        for name in TRIGGERS:
+        for name in (*TRIGGERS, "answer_files"):
             pattern = getattr(self, name)
             if pattern is not None:
                 try:

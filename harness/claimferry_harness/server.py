@@ -213,7 +213,7 @@ class MockOfficeAlly:
         return user is not None and user.key_matches(key) and not self._faults.refuse_logins
 
     def jail_for(self, username: str) -> Jail:
-        return Jail(self.user_dir(username), self.inbound, self.outbound)
+        return Jail(self.user_dir(username), self.inbound, self.outbound, self.rules.answer_files)
 
     def arrived(self, username: str, path: Path) -> None:
         self._processor.submit(username, path)

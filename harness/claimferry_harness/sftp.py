@@ -36,7 +36,8 @@ from paramiko.sftp import (
 )
 
 from claimferry_harness.faults import Faults
-from claimferry_harness.processing import is_claim_file_name
+from claimferry_harness.processing import why_not_answered
+from claimferry_harness.rules import ANSWER_FILES
 from claimferry_harness.transport import ServerTransport
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,10 @@ class _Denied(Exception):
 class Jail:
     """One user's folder; maps client paths to real paths inside it, or refuses."""
 
-    def __init__(self, home: Path, inbound: str, outbound: str) -> None:
+    def __init__(
+        self, home: Path, inbound: str, outbound: str, answer_files: str = ANSWER_FILES
+    ) -> None:
+        self.answer_files = answer_files
         self.home = home.resolve()
         self.inbound = (self.home / inbound).resolve()
         self.outbound = (self.home / outbound).resolve()
@@ -108,17 +112,25 @@ class Jail:
         )
 
     def is_arrival(self, real: Path) -> bool:
-        """A regular file under a claim-file name directly in inbound.
+        """A regular file under a name the mock answers, directly in inbound.
 
         Never a symlink: processing reads the file, and a link (one left in the
-        account, then renamed) could lead it to a file outside the jail.
+        account, then renamed) could lead it to a file outside the jail. An
+        upload ignored for its name is logged with the reason.
         """
-        if real.parent != self.inbound or not is_claim_file_name(real.name):
+        if real.parent != self.inbound:
             return False
         try:
-            return stat.S_ISREG(os.lstat(real).st_mode)
+            if not stat.S_ISREG(os.lstat(real).st_mode):
+                return False
         except OSError:
             return False
+        reason = why_not_answered(real.name, self.answer_files)
+        if reason is None:
+            return True
+        level = logging.DEBUG if reason.startswith("a temporary") else logging.INFO
+        log.log(level, "upload %s in %s not answered: %s", real.name, self.inbound.name, reason)
+        return False
 
 
 class Connection(paramiko.ServerInterface):

@@ -14,10 +14,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from claimferry.api import Clearinghouse, FileNaming, InputError, Problem, Receiver
+from claimferry.api import Clearinghouse, FileNaming, InputError, Mailbox, Problem, Receiver
 from claimferry_officeally.payers import check_payer_id, payer_list_imported, requires_enrollment
 
 PROFILE_NAME = "officeally"
+TRANSPORT_NAME = "officeally-sftp"
+
+MAILBOX = Mailbox(
+    inbound="inbound",
+    outbound="outbound",
+    # Every file in outbound: the readers know Office Ally's reports by content
+    # first, and its 999s, 277CAs and ERAs keep no one naming scheme.
+    responses=r".+",
+    login_hint="Check the SFTP username and password Office Ally e-mailed for SFTP; "
+    "they are not the web portal login.",
+)
 
 RECEIVER = Receiver(
     isa_qualifier="ZZ",  # Office Ally's own 999s use ZZ (01 and 30 also seen)
@@ -130,10 +141,12 @@ def make_profile(clock: Callable[[], datetime] | None = None) -> Clearinghouse:
     return Clearinghouse(
         name=PROFILE_NAME,
         receiver=RECEIVER,
-        transport="officeally-sftp",
+        transport=TRANSPORT_NAME,
         claim_file_name=make_claim_file_name(clock),
         description="Office Ally (professional claims, X12 5010 837P, over SFTP)",
         check_payer_id=check_payer_id,
         payer_list_imported=payer_list_imported,
         requires_enrollment=requires_enrollment,
+        label="Office Ally",
+        mailbox=MAILBOX,
     )

@@ -25,7 +25,7 @@ from claimferry.api import (
     Problem,
     ResponseReader,
 )
-from claimferry_officeally.profile import ResponseNaming
+from claimferry_officeally.profile import PROFILE_NAME, ResponseNaming
 
 Fail = Callable[[int, str], InputError]
 UNKNOWN_TITLE = re.compile(r"(?:^|[ \t]{2,})(\S)")
@@ -822,18 +822,21 @@ def make_readers(naming: ResponseNaming | None = None) -> list[ResponseReader]:
             matches=known("FILE_SUMMARY", _looks_like_file_summary),
             read=lambda path: read_file_summary(path, names),
             description="Office Ally's File Summary (a failed file rejects its whole batch)",
+            clearinghouse=PROFILE_NAME,
         ),
         ResponseReader(
             name="officeally-edi-status",
             matches=known("EDI_STATUS", _looks_like_edi_status),
             read=read_edi_status,
             description="Office Ally's EDI Status Report (the payer's ACCEPTED/REJECTED per claim)",
+            clearinghouse=PROFILE_NAME,
         ),
         ResponseReader(
             name="officeally-era-text",
             matches=known("ERA_STATUS", lambda head: ERA_BANNER.encode() in head.upper()),
             read=read_era_text,
             description="Office Ally's readable ERA (archived and shown; the 835 moves claims)",
+            clearinghouse=PROFILE_NAME,
         ),
     ]
 

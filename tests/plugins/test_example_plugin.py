@@ -31,12 +31,12 @@ import yaml
 
 from claimferry_harness import MockOfficeAlly
 from claimferry_harness.pytest_plugin import HarnessFactory
+from plugins.venv_support import REPO, clean_env, copy_sources
+from plugins.venv_support import pip as _pip
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "claimferry-generic-sftp"
-PIP_TIMEOUT = 600
 
 INBOUND, OUTBOUND = "to_clearinghouse", "from_clearinghouse"
 FILE_NAME = "{submitter_id}_{control_number:09d}_{mode}.x12"
@@ -79,45 +79,10 @@ class Venv:
         )
 
 
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """The environment without the development venv and without our switches."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CLAIMFERRY_") and k not in ("PYTHONPATH", "VIRTUAL_ENV")
-    }
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env.update(extra)
-    return env
-
-
-def _copy_sources(destination: Path) -> None:
-    """What the sdist holds, copied so the build writes nothing into the checkout."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", "*.pyc")
-    destination.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, destination / name)
-    for folder in ("core", "plugins", "harness"):
-        shutil.copytree(REPO / folder, destination / folder, ignore=ignore)
-
-
-def _pip(python: Path, *args: str) -> None:
-    done = subprocess.run(
-        [str(python), "-m", "pip", *args],
-        capture_output=True,
-        text=True,
-        env=clean_env({}),
-        timeout=PIP_TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"pip {args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     base = tmp_path_factory.mktemp("plugin-venv")
-    _copy_sources(base / "claimferry")
+    copy_sources(base / "claimferry")
     shutil.copytree(
         EXAMPLE,
         base / "example",
@@ -300,3 +265,46 @@ def test_example_passes_its_own_tests() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_example_type_checks_strictly_against_the_installed_wheel(venv: Venv) -> None:
+    """The example's own ``mypy`` run (strict, from its pyproject.toml), with claimferry
+    installed as a user installs it: no MYPYPATH, no stubs of ours."""
+    python = venv.bin / "python"
+    _pip(python, "install", "-q", "mypy", "pytest", "types-paramiko", "types-PyYAML")
+    done = subprocess.run(
+        [str(python), "-m", "mypy", "src", "tests"],
+        cwd=venv.root.parent / "example",
+        capture_output=True,
+        text=True,
+        env=clean_env({}),
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert done.stdout.startswith("Success: no issues found")
+
+
+def test_example_type_checks_strictly_against_an_editable_claimferry(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The same run against a checkout installed as docs/plugins.md says: editable, in
+    setuptools' strict mode (the default mode's import hook is invisible to mypy)."""
+    base = tmp_path_factory.mktemp("editable-venv")
+    copy_sources(base / "claimferry")
+    shutil.copytree(EXAMPLE, base / "example", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=120)
+    python = base / "venv" / "bin" / "python"
+    editable = ("-e", str(base / "claimferry"), "--config-settings", "editable_mode=strict")
+    _pip(python, "install", "-q", *editable, "mypy", "pytest", "types-paramiko", "types-PyYAML")
+    done = subprocess.run(
+        [str(python), "-m", "mypy", "src", "tests"],
+        cwd=base / "example",
+        capture_output=True,
+        text=True,
+        env=clean_env({}),
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert done.stdout.startswith("Success: no issues found")

@@ -211,6 +211,8 @@ BUILT_IN = [
         ("remits", "remits", "Payments received (835s): list them, export them line by line "
          "for posting."),
         ("secondary", "secondary", "Secondary and tertiary claims (coordination of benefits)."),
+        ("convert", "convert", "Write the claims of an 837P file as a claims file to read, edit "
+         "and submit."),
         ("batches", "batches", "List batches; resend or abandon one whose delivery is "
          "uncertain."),
         ("show", "lifecycle", "Render a response file (TA1, 999, 277CA, 835, clearinghouse "
@@ -221,6 +223,7 @@ BUILT_IN = [
          "for claims (837P), ERA (835)."),
         ("plugins", "commands", "List every plugin with what it registers, and plugins that "
          "failed to load."),
+        ("plugin", "scaffold", "Start a plugin of your own (see docs/plugins.md)."),
         ("hostkey", "commands", "Show the server's host key; exit 1 when it differs from the "
          "pinned one."),
         ("credentials", "credentials", "Test an account's login; keep SFTP secrets in the "

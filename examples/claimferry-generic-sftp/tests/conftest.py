@@ -24,8 +24,7 @@ from claimferry_generic_sftp import plugin
 from claimferry_generic_sftp.profiles import CONFIG_ENV
 
 if TYPE_CHECKING:
-    from claimferry_harness import MockOfficeAlly
-    from claimferry_harness.pytest_plugin import PinnedHostKey
+    from claimferry_harness import MockOfficeAlly, PinnedHostKey
 
 PROFILE = "acme"
 """The clearinghouse name the test accounts use."""
@@ -33,9 +32,11 @@ PROFILE = "acme"
 # Rename these with the folders and naming of the clearinghouse you copy this for.
 INBOUND = "to_clearinghouse"
 OUTBOUND = "from_clearinghouse"
-# The mock answers only uploads whose name holds "837P"; a real clearinghouse
-# has its own rule, which the pattern must follow.
-FILE_NAME = "{submitter_id}_837P_{control_number:09d}_{mode}.x12"
+FILE_NAME = "{submitter_id}_{control_number:09d}_{mode}.x12"
+ANSWER_PATTERN = r"^[A-Z0-9]+_\d{9}_(?:test|production)\.x12$"
+"""How the clearinghouse recognises a claim file: the mock answers only these."""
+RESPONSES = r"\d+_(?:999|277CA|PAYER_277CA|ERA_835_5010)_.*"
+"""Its responses: X12 only (the mock also writes Office Ally's EDI_STATUS report)."""
 
 
 @pytest.fixture
@@ -55,6 +56,7 @@ def write_profiles(path: Path, host: str, port: int, host_key: str) -> Path:
     """A profiles file for the mock server, as an operator would write one."""
     profile = {
         "description": "ACME Claims Exchange (test double)",
+        "label": "ACME Claims",
         "receiver": {
             "isa_qualifier": "ZZ",
             "isa_id": "ACMECLAIMS",
@@ -63,6 +65,8 @@ def write_profiles(path: Path, host: str, port: int, host_key: str) -> Path:
             "id": "ACMECLAIMS",
         },
         "file_name": FILE_NAME,
+        "responses": RESPONSES,
+        "login_hint": "ACME mails the SFTP password in a letter.",
         "sftp": {
             "host": host,
             "port": port,

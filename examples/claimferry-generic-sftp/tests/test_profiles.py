@@ -27,7 +27,14 @@ def test_profile_registers_a_clearinghouse(
     )
     assert (acme.receiver.name, acme.receiver.id) == ("ACME CLAIMS EXCHANGE", "ACMECLAIMS")
     naming = FileNaming("sunrise", "SUNRISE01", test=False, interchange_control_number=7)
-    assert acme.claim_file_name(naming) == "SUNRISE01_837P_000000007_production.x12"
+    assert acme.claim_file_name(naming) == "SUNRISE01_000000007_production.x12"
+    assert (acme.label, acme.mailbox.inbound, acme.mailbox.outbound) == (
+        "ACME Claims",
+        "to_clearinghouse",
+        "from_clearinghouse",
+    )
+    assert acme.mailbox.is_response("100000001_999_20261207.999")
+    assert not acme.mailbox.is_response("100000001_EDI_STATUS_20261207.txt")
 
 
 def test_no_config_means_no_clearinghouse(
@@ -45,7 +52,7 @@ def test_no_config_means_no_clearinghouse(
         ({"file_name": "{submitter_id}.x12"}, "file_name", "must contain {control_number}"),
         ({"file_name": "{npi}_{control_number}.x12"}, "file_name", "unknown field(s) npi"),
         ({"file_name": "out/{control_number}.x12"}, "file_name", "plain file name"),
-        ({"sftp": {"host": "h"}}, "sftp", "host_key is required"),
+        ({"responses": "(unclosed"}, "responses", "not a regular expression"),
         ({"receiver": {"isa_qualifier": "ZZ"}}, "receiver.isa_id", "required field is missing"),
     ],
 )

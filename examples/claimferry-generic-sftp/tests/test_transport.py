@@ -7,6 +7,7 @@ profile -> transport name -> session, secrets from the command source.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,17 +26,18 @@ from claimferry.api import (
     TransportSession,
 )
 
-from conftest import INBOUND, OUTBOUND
+from conftest import ANSWER_PATTERN, INBOUND, OUTBOUND, RESPONSES
 
 if TYPE_CHECKING:
-    from claimferry_harness import MockOfficeAlly
-    from claimferry_harness.pytest_plugin import PinnedHostKey, ResponseWaiter
+    from claimferry_harness import MockOfficeAlly, PinnedHostKey, ResponseWaiter
     from claimferry_harness.users import HarnessLogin
 
     from conftest import SecretCommand
 
-# The clearinghouse's folder names, not Office Ally's inbound/outbound.
-pytestmark = pytest.mark.oa_harness(inbound=INBOUND, outbound=OUTBOUND)
+# The clearinghouse's folder names and claim-file rule, not Office Ally's.
+pytestmark = pytest.mark.oa_harness(
+    inbound=INBOUND, outbound=OUTBOUND, answer_pattern=ANSWER_PATTERN
+)
 
 NOT_X12 = b"not an interchange: the mock answers it with a rejecting TA1\n"
 
@@ -67,7 +69,7 @@ def test_upload_list_download(
 ) -> None:
     clearinghouse = pm.get_clearinghouse("acme")
     name = clearinghouse.claim_file_name(FileNaming("sunrise", "SUNRISE01", True, 42))
-    assert name == "SUNRISE01_837P_000000042_test.x12"
+    assert name == "SUNRISE01_000000042_test.x12"
 
     session = _open(pm, account)
     try:
@@ -80,10 +82,13 @@ def test_upload_list_download(
         assert (inbound / name).read_bytes() == NOT_X12
         digest = receipt.sha256
         assert session.delivery_state(name, len(NOT_X12), digest) is DeliveryState.DELIVERED
-        other = "SUNRISE01_837P_000000043_test.x12"
+        other = "SUNRISE01_000000043_test.x12"
         assert session.delivery_state(other, 10, "0" * 64) is DeliveryState.ABSENT
 
-        answered = wait_for_responses(1)
+        on_server = wait_for_responses(2)  # a TA1 in a .999 file, and a File Summary
+        # Only the profile's responses are listed: the File Summary is Office Ally's.
+        answered = [p for p in on_server if re.fullmatch(RESPONSES, p.name)]
+        assert len(answered) == 1
         listed = session.list_responses()
         assert [f.name for f in listed] == [p.name for p in answered]
         assert [f.size for f in listed] == [p.stat().st_size for p in answered]
@@ -97,7 +102,7 @@ def test_interrupted_upload_is_partial(
     pm: PluginManager, account: Account, oa_harness: MockOfficeAlly
 ) -> None:
     """Only the temporary file on the server: the rename never happened, so resend."""
-    name = "SUNRISE01_837P_000000044_test.x12"
+    name = "SUNRISE01_000000044_test.x12"
     data = NOT_X12 * 1000
     digest = hashlib.sha256(data).hexdigest()
     oa_harness.faults.drop_after_bytes = len(data) // 2
@@ -127,6 +132,7 @@ def test_changed_host_key_fails_closed(
         _open(pm, account)
     assert oa_host_key.fingerprint in str(caught.value)
     assert new_fingerprint in str(caught.value)
+    assert "If ACME Claims confirms the key" in str(caught.value)
 
 
 def test_refused_login_is_not_retried(
@@ -136,7 +142,10 @@ def test_refused_login_is_not_retried(
     wrong = Credentials(username=oa_user.username, password=SecretStr("not-the-password"))
     with pytest.raises(AuthenticationError) as caught:
         transport.open(account, wrong)
-    assert "not-the-password" not in str(caught.value)
+    message = str(caught.value)
+    assert message.startswith("ACME Claims refused the SFTP login for account sunrise")
+    assert message.endswith("ACME mails the SFTP password in a letter.")
+    assert "not-the-password" not in message and "Office Ally" not in message
 
 
 def test_probe_shows_the_key_to_pin(

@@ -8,6 +8,7 @@ Every problem in the file is reported at once, naming the file and the key.
 from __future__ import annotations
 
 import os
+import re
 import string
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from claimferry.api import (
     Clearinghouse,
     FileNaming,
     InputError,
+    Mailbox,
     Problem,
     Receiver,
     SftpSettings,
@@ -49,12 +51,18 @@ class ReceiverIds(_Strict):
 
 
 class Profile(_Strict):
-    """One clearinghouse: envelope IDs, file naming and where its SFTP server is."""
+    """One clearinghouse: envelope IDs, file naming, its responses and its SFTP server."""
 
     description: str = ""
+    label: str = ""
+    """The name people know it by, used in messages (``ACME Claims``)."""
     receiver: ReceiverIds
     submitter_qualifier: Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$")] = "ZZ"
     file_name: str
+    responses: str = r"[^.].*"
+    """Which files in outbound are its responses (a regular expression for the
+    whole name); by default every name not hidden (hidden: still being written)."""
+    login_hint: str = ""
     sftp: SftpSettings
 
     @field_validator("file_name")
@@ -63,14 +71,13 @@ class Profile(_Strict):
         check_file_name_pattern(value)
         return value
 
-    @field_validator("sftp")
+    @field_validator("responses")
     @classmethod
-    def _pinned(cls, value: SftpSettings) -> SftpSettings:
-        if not value.host_key:
-            raise ValueError(
-                "host_key is required: this transport checks a pinned key only "
-                "(get it with `claimferry hostkey ACCOUNT` and compare it out of band)"
-            )
+    def _responses(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
 
@@ -187,4 +194,11 @@ def to_clearinghouse(name: str, profile: Profile) -> Clearinghouse:
         claim_file_name=make_namer(profile.file_name),
         isa_submitter_qualifier=profile.submitter_qualifier,
         description=profile.description or f"{name} over SFTP (claimferry-generic-sftp)",
+        label=profile.label,
+        mailbox=Mailbox(
+            inbound=profile.sftp.inbound,
+            outbound=profile.sftp.outbound,
+            responses=profile.responses,
+            login_hint=profile.login_hint,
+        ),
     )
