@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,12 @@ import pytest
 import yaml
 
 from claimferry_harness import HarnessUser, MockOfficeAlly
+from support.console import Run, console
 
 CLAIMS = Path(__file__).resolve().parents[2] / "core" / "claimferry" / "data" / "sample_claims.yaml"
 ACCOUNT = "sunrise"
 PASSWORD = "test-only-split-password"
 SAMPLE_IDS = {"SUN-1001", "SUN-1002", "SUN-1003", "SUN-1004"}
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -65,18 +62,7 @@ def run(tmp_path: Path, harness: MockOfficeAlly) -> Run:
         "CLAIMFERRY_SUNRISE_SFTP_PASSWORD": PASSWORD,
     }
 
-    def claimferry(*args: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
-        extra = {"CLAIMFERRY_FAILPOINT": failpoint} if failpoint else {}
-        return subprocess.run(
-            [sys.executable, "-m", "claimferry", *args],
-            env=variables | extra,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    return claimferry
+    return console(variables)
 
 
 def _delivered(harness: MockOfficeAlly) -> list[Path]:
