@@ -3,6 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/cli.py                      # 1,000 claims, YAML and JSON
+    .venv/bin/python benchmarks/cli.py --sizes 10000 --formats yaml,json,jsonl
     .venv/bin/python benchmarks/cli.py --sizes 1000,10000   # the targets at 10,000
     .venv/bin/python benchmarks/cli.py --sizes 100000 --formats jsonl --rounds 1
 
@@ -10,7 +11,9 @@ For each size and format it writes the claims file with the generator of
 ``benchmarks/build_837.py`` (seeded, so runs compare), then, every round:
 
 1. pyx12 validates the 837P that ``build`` wrote, as a new process;
-2. each ``claimferry`` command runs as a new process, the real console script:
+2. each ``claimferry`` command runs as a new process, the real console script
+   (``claims_per_interchange`` set to the file's size, so ``build`` and ``submit``
+   make the one 837P pyx12 reads):
    ``validate --account``, ``build --account -o``, ``submit`` to a mock Office
    Ally on loopback (a fresh state directory and mock each round, so every
    round sends every claim), ``fetch`` of the mock's answers (999, 277CA, its
