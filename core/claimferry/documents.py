@@ -118,6 +118,7 @@ def read_lines(
 
 
 def _within(handle: Any, path: Path, what: str, max_bytes: int | None, raise_limit: str) -> None:
+    """Refuse a file over ``max_bytes`` by its size, before a byte of it is read."""
     if max_bytes is None:
         return
     size = os.fstat(handle.fileno()).st_size
