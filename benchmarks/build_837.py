@@ -247,6 +247,10 @@ def write_claims_file(path: Path, count: int, secondary: float = 0.0) -> None:
     document = generate(count, secondary=secondary)
     if path.suffix == ".json":
         path.write_text(json.dumps(document), encoding="utf-8")
+    elif path.suffix == ".jsonl":  # the file's provider on the first line, then a claim a line
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps({"billing_provider": document["billing_provider"]}) + "\n")
+            handle.writelines(json.dumps(claim) + "\n" for claim in document["claims"])
     else:
         import yaml
 

@@ -3,14 +3,17 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/cli.py                      # 1,000 claims, YAML and JSON
+    .venv/bin/python benchmarks/cli.py --sizes 10000 --formats yaml,json,jsonl
     .venv/bin/python benchmarks/cli.py --sizes 1000,10000   # the targets at 10,000
-    .venv/bin/python benchmarks/cli.py --sizes 100000 --formats json --rounds 1
+    .venv/bin/python benchmarks/cli.py --sizes 100000 --formats jsonl --rounds 1
 
 For each size and format it writes the claims file with the generator of
 ``benchmarks/build_837.py`` (seeded, so runs compare), then, every round:
 
 1. pyx12 validates the 837P that ``build`` wrote, as a new process;
-2. each ``claimferry`` command runs as a new process, the real console script:
+2. each ``claimferry`` command runs as a new process, the real console script
+   (``claims_per_interchange`` set to the file's size, so ``build`` and ``submit``
+   make the one 837P pyx12 reads):
    ``validate --account``, ``build --account -o``, ``submit`` to a mock Office
    Ally on loopback (a fresh state directory and mock each round, so every
    round sends every claim), ``fetch`` of the mock's answers (999, 277CA, its
@@ -52,7 +55,7 @@ from claimferry_harness.demo import ACCOUNT, _write_config  # the demo's own acc
 
 COMMANDS = ("validate", "build", "submit", "fetch", "status", "remits-export")
 TARGET_SIZE = 10_000
-BUILD_TARGET = {"yaml": 15.0, "json": 25.0}
+BUILD_TARGET = {"yaml": 15.0, "json": 25.0, "jsonl": 25.0}
 SUBMIT_OVER_BUILD = 1.5
 FETCH_SECONDS = 5.0
 PYX12_FLAG = "--_pyx12"
@@ -157,7 +160,10 @@ def one_round(
         run, _, _ = timed([sys.executable, __file__, PYX12_FLAG, str(x12_path)], env, work)
         figures.add("pyx12", run)
     with MockOfficeAlly(work / "harness", {ACCOUNT: HarnessUser(password=password)}) as server:
-        config = str(_write_config(work, server))
+        config_path = _write_config(work, server)
+        with config_path.open("a", encoding="utf-8") as handle:  # one 837P, as pyx12 reads
+            handle.write(f"claims_per_interchange: {figures.claims}\n")
+        config = str(config_path)
         base = [script, "--config", config]
         claims = str(claims_path)
         steps: list[tuple[str, list[str]]] = [
@@ -242,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         run_pyx12(Path(args[1]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000", help="claims per file, comma-separated")
-    parser.add_argument("--formats", default="yaml,json", help="yaml, json or both")
+    parser.add_argument("--formats", default="yaml,json", help="yaml, json, jsonl, comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="alternate runs (best kept)")
     parser.add_argument("--keep", type=Path, help="keep the files here")
     options = parser.parse_args(args)
@@ -253,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     formats = options.formats.split(",")
     if options.rounds < 1 or any(size < 1 for size in sizes):
         parser.error("--rounds and --sizes must be at least 1")
-    if not set(formats) <= {"yaml", "json"}:
-        parser.error("--formats takes yaml, json or both")
+    if not set(formats) <= set(BUILD_TARGET):
+        parser.error("--formats takes yaml, json, jsonl or several, comma-separated")
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
           f"{platform.release()}, Python {platform.python_version()}, "

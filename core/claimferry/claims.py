@@ -32,7 +32,15 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
-from claimferry.documents import check_json, gc_paused, parse_claims_yaml, parse_json, read_text
+from claimferry.documents import (
+    check_json,
+    gc_paused,
+    parse_claims_yaml,
+    parse_json,
+    parse_json_line,
+    read_lines,
+    read_text,
+)
 from claimferry.errors import InputError, Problem
 from claimferry.findings import Finding, Severity, claim_label
 from claimferry.validation import (
@@ -737,11 +745,11 @@ def _location(claim_id: str | None, field: str | None) -> str:
     return f"{claim_label(claim_id)}: {field or '(claim)'}"
 
 
-def _claim_key(index: int, raw: Any) -> str:
+def _claim_key(raw: Any, place: str) -> str:
     """The claim id as written, or the claim's place when it has none worth showing."""
     if isinstance(raw, dict) and isinstance(raw.get("id"), str | int):
-        return str(raw["id"]).strip() or f"claims[{index}]"
-    return f"claims[{index}]"
+        return str(raw["id"]).strip() or place
+    return place
 
 
 def _claim_or_partial(
@@ -800,7 +808,7 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
         shape = None
     raw = data.get("claims")
     raw_claims: list[Any] = raw if isinstance(raw, list) else []
-    keys = [_claim_key(index, item) for index, item in enumerate(raw_claims)]
+    keys = [_claim_key(item, f"claims[{index}]") for index, item in enumerate(raw_claims)]
     try:
         with gc_paused():
             parsed: list[tuple[Claim | None, Claim | None]] = [
@@ -814,14 +822,39 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
         ]
     # the file's shape fails with any claim that is not a mapping: its provider may still pass
     default, whole = (shape.billing_provider, True) if shape else _provider_or_partial(data)
-    claims: list[Claim] = []
-    partial: list[Claim] = []
-    seen: dict[str, int] = {}
-    payers: dict[str, str] = {}
+    gathered = _Gathered(source, default, whole, findings)
     for index, (claim, salvaged) in enumerate(parsed):
+        gathered.add(keys[index], f"claims[{index}]", raw_claims[index], claim, salvaged)
+    return gathered.checked()
+
+
+class _Gathered:
+    """Claims as they are checked, one by one, into a :class:`CheckedClaims`:
+    the file's provider given to those without one, repeated ids found."""
+
+    def __init__(self, source: str, default: Any, whole: bool, findings: list[Finding]) -> None:
+        self.source = source
+        self.default = default
+        """The file's billing provider, or what parsed of it; ``None`` when not given."""
+        self.whole = whole
+        """Whether the file's provider passed its schema."""
+        self.findings = findings
+        self.claims: list[Claim] = []
+        self.partial: list[Claim] = []
+        self.seen: dict[str, int] = {}
+        self.places: dict[str, str] = {}
+        self.payers: dict[str, str] = {}
+        self.count = 0
+
+    def add(
+        self, key: str, place: str, raw: Any, claim: Claim | None, salvaged: Claim | None
+    ) -> None:
+        """One claim as parsed (``claim``) or as far as it parsed (``salvaged``)
+        from ``raw``, labelled ``key``, found at ``place`` in the file."""
+        default = self.default
         if claim is not None and claim.billing_provider is None:
-            if default is not None and whole:
-                if isinstance(raw_claims[index], dict):  # built here from the dict: ours alone
+            if default is not None and self.whole:
+                if isinstance(raw, dict):  # built here from the dict: ours alone
                     _attach_provider(claim, default)
                 else:
                     claim = replace(claim, billing_provider=default)
@@ -833,31 +866,96 @@ def check_claims_data(data: Any, source: str) -> CheckedClaims:
                 "billing_provider",
                 default if default is not None else Unparsed("billing_provider"),
             )
-        if default is None and _lacks_provider(raw_claims[index]):
-            findings.append(_no_provider(keys[index]))
-        if isinstance(raw_claims[index], dict) and keys[index] in seen:
-            findings.append(
+        if default is None and _lacks_provider(raw):
+            self.findings.append(_no_provider(key))
+        if isinstance(raw, dict) and key in self.seen:
+            self.findings.append(
                 Finding(
                     Severity.ERROR,
                     "CLAIM-ID-DUPLICATE",
-                    f"duplicate claim id (also claims[{seen[keys[index]]}])",
-                    keys[index],
+                    f"duplicate claim id (also {self.places[key]})",
+                    key,
                     "id",
                     "schema",
                     fix="give each claim its own id; a correction of a sent claim is a "
                     "replacement (frequency: replacement)",
                 )
             )
-        seen.setdefault(keys[index], index)
-        if keys[index] not in payers:
+        self.seen.setdefault(key, self.count)
+        self.places.setdefault(key, place)
+        self.count += 1
+        if key not in self.payers:
             payer_id = _payer_id(claim or salvaged)
             if payer_id is not None:
-                payers[keys[index]] = payer_id
+                self.payers[key] = payer_id
         if claim is not None:
-            claims.append(claim)
+            self.claims.append(claim)
         elif salvaged is not None:
-            partial.append(salvaged)
-    return CheckedClaims(source, claims, partial, findings, seen, len(raw_claims), payers)
+            self.partial.append(salvaged)
+
+    def checked(self) -> CheckedClaims:
+        return CheckedClaims(
+            self.source,
+            self.claims,
+            self.partial,
+            self.findings,
+            self.seen,
+            self.count,
+            self.payers,
+        )
+
+
+class _Header(_Model):
+    billing_provider: BillingProvider
+
+
+def check_claims_lines(path: Path, *, max_bytes: int | None = None) -> CheckedClaims:
+    """Read a JSON Lines claims file, one claim per line, as a stream: only the
+    claims are kept, never the text or the parsed lines.
+
+    A first line holding only ``billing_provider`` is the provider of every
+    claim that has none. A line that is not JSON is an :class:`InputError`
+    naming it (after every line was read); schema problems are findings.
+    """
+    source = str(path)
+    findings: list[Finding] = []
+    unreadable: list[Problem] = []
+    gathered: _Gathered | None = None
+    lines = read_lines(path, what="claims file", max_bytes=max_bytes, raise_limit=_RAISE_LIMIT)
+    with gc_paused():
+        for number, line in lines:
+            if not line.strip():
+                continue
+            try:
+                item = parse_json_line(line, source, number)
+            except InputError as exc:
+                unreadable += exc.problems
+                continue
+            if gathered is None:
+                if isinstance(item, dict) and item.keys() == {"billing_provider"}:
+                    try:
+                        _Header.model_validate(item)
+                    except ValidationError as exc:
+                        findings += findings_from_validation_error(exc, None)
+                    gathered = _Gathered(source, *_provider_or_partial(item), findings)
+                    continue
+                gathered = _Gathered(source, None, True, findings)
+            key = _claim_key(item, f"line {number}")
+            claim, salvaged = _claim_or_partial(item, key, findings)
+            gathered.add(key, f"line {number}", item, claim, salvaged)
+    if unreadable:
+        raise InputError(unreadable)
+    if gathered is None or not gathered.count:
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "FILE-SHAPE",
+                "no claims: expected one claim per line",
+                validator="schema",
+                fix="see docs/claims.md for JSON Lines",
+            )
+        )
+    return (gathered or _Gathered(source, None, True, findings)).checked()
 
 
 def _no_provider(key: str) -> Finding:
@@ -904,33 +1002,34 @@ def parse_claims(data: Any, source: str) -> ClaimsFile:
 CLAIMS_FILE_LIMIT = 200 * 1_000_000
 """Bytes; a bigger claims file is refused unread (the config or environment may move it)."""
 CLAIMS_FILE_LIMIT_ENV = "CLAIMFERRY_CLAIMS_FILE_LIMIT_MB"
+_RAISE_LIMIT = (
+    f"raise it with {CLAIMS_FILE_LIMIT_ENV} or the config's claims_file_limit_mb, or split the file"
+)
 
 
 def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile:
-    """Load a YAML or JSON claims file, or an 837P (see docs/claims.md); :class:`InputError` if it
-    has any problem."""
+    """Load a YAML, JSON or JSON Lines claims file, or an 837P (see docs/claims.md);
+    :class:`InputError` if it has any problem."""
     return check_claims_file(path, max_bytes=max_bytes).raise_findings()
 
 
 def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> CheckedClaims:
-    """Read a YAML or JSON claims file (or an 837P) and report every schema problem as a finding.
+    """Read a YAML, JSON or JSON Lines claims file (or an 837P) and report every schema
+    problem as a finding.
 
     A file that cannot be read as a document at all (too big, not YAML) is an
     :class:`InputError`: there are no claims to check.
     """
-    text = read_text(
-        path,
-        what="claims file",
-        max_bytes=max_bytes,
-        raise_limit=f"raise it with {CLAIMS_FILE_LIMIT_ENV} or the config's "
-        "claims_file_limit_mb, or split the file",
-    )
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return check_claims_lines(path, max_bytes=max_bytes)
+    text = read_text(path, what="claims file", max_bytes=max_bytes, raise_limit=_RAISE_LIMIT)
     source = str(path)
     if text.lstrip("\ufeff \t\r\n").startswith("ISA"):  # an 837P, not YAML or JSON
         from claimferry.x12.read837 import load_837p
 
         return _checked(source, load_837p(path).claims.claims)
-    if path.suffix.lower() == ".json":
+    if suffix == ".json":
         check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
         fast = _fast_json(text, source)
         if fast is not None:

@@ -341,6 +341,12 @@ def _alert_events(value: Any) -> Any:
     return chosen
 
 
+CLAIMS_PER_INTERCHANGE = 5_000
+"""Claims in one 837P file unless the config says otherwise: clearinghouses limit
+a file's size, and a bigger batch is split into several files."""
+ClaimsPerInterchange = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
 class Account(_Strict):
     """One clinic's clearinghouse account."""
 
@@ -366,6 +372,10 @@ class Account(_Strict):
     """Per notifier (a name under the top-level ``notifiers:``), the events it is sent
     (``all`` in the file)."""
 
+    claims_per_interchange: ClaimsPerInterchange | None = None
+    """At most this many claims in one 837P file; ``None`` takes the config's
+    top-level ``claims_per_interchange``."""
+
     _events = field_validator("alerts", mode="before")(_alert_events)
 
     @field_validator("submitter_id")
@@ -379,6 +389,11 @@ class Account(_Strict):
     def is_production(self) -> bool:
         return self.mode == "production"
 
+    @property
+    def interchange_limit(self) -> int:
+        """Claims one 837P file of this account may hold."""
+        return self.claims_per_interchange or CLAIMS_PER_INTERCHANGE
+
 
 class Config(_Strict):
     accounts: dict[str, Account]
@@ -389,6 +404,8 @@ class Config(_Strict):
     """Alert destinations, by a name the accounts' ``alerts:`` use (docs/alerts.md)."""
     payer_list_max_age_days: Annotated[int, Field(gt=0)] = 90
     """A clearinghouse payer list imported longer ago than this is stale (``onboard status``)."""
+    claims_per_interchange: ClaimsPerInterchange = CLAIMS_PER_INTERCHANGE
+    """Claims in one 837P file for every account that does not set its own."""
 
     @model_validator(mode="after")
     def _submitter_ids_distinct(self) -> Config:
@@ -487,7 +504,15 @@ def load_config(
     )
     if config.state_dir is not None and not config.state_dir.is_absolute():
         config = config.model_copy(update={"state_dir": path.parent / config.state_dir})
-    named = {k: v.model_copy(update={"name": k}) for k, v in config.accounts.items()}
+    named = {
+        k: v.model_copy(
+            update={
+                "name": k,
+                "claims_per_interchange": v.claims_per_interchange or config.claims_per_interchange,
+            }
+        )
+        for k, v in config.accounts.items()
+    }
     return config.model_copy(update={"accounts": named})
 
 

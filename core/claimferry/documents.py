@@ -96,16 +96,44 @@ def read_text(
     holds the whole document in memory several times over. ``raise_limit``
     tells how to allow bigger ones.
     """
+    with _reading(path, what), path.open(encoding="utf-8-sig") as handle:
+        _within(handle, path, what, max_bytes, raise_limit)
+        return handle.read()
+
+
+def read_lines(
+    path: Path, *, what: str = "file", max_bytes: int | None = None, raise_limit: str = ""
+) -> Iterator[tuple[int, str]]:
+    """Each line of UTF-8 text with its number, read as needed: a file of any
+    length in the memory of one line. Fails as :func:`read_text` does; a line
+    that is not UTF-8 is named."""
+    with _reading(path, what), path.open("rb") as handle:
+        _within(handle, path, what, max_bytes, raise_limit)
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise InputError([Problem(str(path), f"line {number}", "not UTF-8 text")]) from None
+            yield number, line
+
+
+def _within(handle: Any, path: Path, what: str, max_bytes: int | None, raise_limit: str) -> None:
+    """Refuse a file over ``max_bytes`` by its size, before a byte of it is read."""
+    if max_bytes is None:
+        return
+    size = os.fstat(handle.fileno()).st_size
+    if size > max_bytes:
+        message = f"{what} of {_mb(size)} is over the {_mb(max_bytes)} limit"
+        hint = f" ({raise_limit})" if raise_limit else ""
+        raise InputError([Problem(str(path), "", message + hint)])
+
+
+@contextmanager
+def _reading(path: Path, what: str) -> Iterator[None]:
+    """A file that cannot be read, said as an :class:`InputError` naming it."""
     source = str(path)
     try:
-        with path.open(encoding="utf-8-sig") as handle:
-            if max_bytes is not None:
-                size = os.fstat(handle.fileno()).st_size
-                if size > max_bytes:
-                    message = f"{what} of {_mb(size)} is over the {_mb(max_bytes)} limit"
-                    hint = f" ({raise_limit})" if raise_limit else ""
-                    raise InputError([Problem(source, "", message + hint)])
-            return handle.read()
+        yield
     except FileNotFoundError:
         raise InputError([Problem(source, "", f"{what} not found")]) from None
     except UnicodeDecodeError:
@@ -326,3 +354,19 @@ def check_json(text: str, source: str) -> None:
     except (ValueError, RecursionError):
         parse_json(text, source)  # says what and where
         raise InputError([Problem(source, "", "not valid JSON")]) from None
+
+
+def parse_json_line(line: str, source: str, number: int) -> Any:
+    """One line of a JSON Lines file, as strict as :func:`parse_json`, its
+    problems placed on line ``number`` of the file."""
+    try:
+        return parse_json(line, source)
+    except InputError as exc:
+        raise InputError(
+            Problem(p.source, _on_line(p.location, number), p.message) for p in exc.problems
+        ) from None
+
+
+def _on_line(location: str, number: int) -> str:
+    _, _, column = location.partition(", ")
+    return f"line {number}, {column}" if column else f"line {number}"

@@ -1139,19 +1139,21 @@ class Ledger:
         """
         found: dict[str, list[tuple[ClaimRecord, Batch | None]]] = {}
         batches: dict[int, Batch] = {}  # a file's claims mostly share their batches
-        for claim_id in dict.fromkeys(claim_ids):
-            for row in self._db.execute(
-                "SELECT c.* FROM claims c LEFT JOIN batches b ON b.id = c.batch_id "
-                "WHERE c.account = ? AND c.claim_id = ? AND (b.state IS NULL OR b.state != ?) "
-                "ORDER BY c.id",
-                (account, claim_id, BatchState.FAILED),
-            ):
-                batch_id = row["batch_id"]
-                if batch_id is not None and batch_id not in batches:
-                    batches[batch_id] = self.batch(batch_id)
-                found.setdefault(claim_id, []).append(
-                    (_claim(row), batches.get(batch_id) if batch_id is not None else None)
-                )
+        for row in select_in(
+            self._db,
+            "SELECT c.* FROM claims c LEFT JOIN batches b ON b.id = c.batch_id "
+            "WHERE c.account = ? AND (b.state IS NULL OR b.state != ?) "
+            "AND c.claim_id IN ({marks}) ORDER BY c.id",
+            claim_ids,
+            account,
+            BatchState.FAILED,
+        ):
+            batch_id = row["batch_id"]
+            if batch_id is not None and batch_id not in batches:
+                batches[batch_id] = self.batch(batch_id)
+            found.setdefault(row["claim_id"], []).append(
+                (_claim(row), batches.get(batch_id) if batch_id is not None else None)
+            )
         return found
 
     def claims(

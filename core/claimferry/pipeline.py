@@ -172,24 +172,32 @@ def content_keys(claims: Sequence[Claim]) -> list[tuple[str, str]]:
     return [(c.id, claim_content_hash(c)) for c in claims]
 
 
-def record_batch(
+def interchanges(claims: Sequence[Claim], limit: int) -> list[Sequence[Claim]]:
+    """The claims in files of at most ``limit`` claims each, in file order."""
+    return [claims[start : start + limit] for start in range(0, len(claims), limit)]
+
+
+@dataclass(frozen=True)
+class _Archived:
+    """A built and archived 837P file, not yet recorded."""
+
+    name: str
+    path: Path
+    sha256: str
+    size: int
+    control_number: int
+    claims: list[NewClaim]
+
+
+def _archive(
     ledger: Ledger,
     state_dir: Path,
     account: Account,
     clearinghouse: Clearinghouse,
     claims: Sequence[Claim],
+    hashes: Sequence[str],
     now: datetime,
-    keys: Sequence[tuple[str, str]] | None = None,
-    guard: Callable[[], None] | None = None,
-) -> Batch:
-    """Build the file, archive it and record the batch: all before any upload.
-
-    ``keys`` are the claims' :func:`content_keys`, when the caller has them already.
-    ``guard`` runs in the transaction that records the batch (the duplicate
-    check), so that nothing can be recorded between the check and the batch.
-    """
-    hashes = [h for _, h in (keys if keys is not None else content_keys(claims))]
-    ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
+) -> _Archived:
     number = ledger.next_control_number(account.name)
     failpoint("after-control-number")
     data = build_interchange(account, clearinghouse, claims, number, now)
@@ -199,7 +207,6 @@ def record_batch(
     path = archive_dir(state_dir, account.name, "sent") / name
     atomic_write(path, data)
     failpoint("after-archive")
-    digest = sha256_hex(data)
     new_claims = [
         NewClaim(
             c.id,
@@ -215,28 +222,61 @@ def record_batch(
         )
         for c, content in zip(claims, hashes, strict=True)
     ]
+    return _Archived(name, path, sha256_hex(data), len(data), number, new_claims)
+
+
+def record_batches(
+    ledger: Ledger,
+    state_dir: Path,
+    account: Account,
+    clearinghouse: Clearinghouse,
+    claims: Sequence[Claim],
+    now: datetime,
+    keys: Sequence[tuple[str, str]] | None = None,
+    guard: Callable[[], None] | None = None,
+) -> list[Batch]:
+    """Build the files, archive them and record the batches: all before any upload.
+
+    Claims beyond the account's ``interchange_limit`` go in further files, each
+    its own batch with its own control numbers. All the batches are recorded in
+    one transaction, so a crash leaves every claim in a batch or none.
+    ``keys`` are the claims' :func:`content_keys`, when the caller has them already.
+    ``guard`` runs in that transaction (the duplicate check), so that nothing
+    can be recorded between the check and the batches.
+    """
+    hashes = [h for _, h in (keys if keys is not None else content_keys(claims))]
+    ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
+    limit = account.interchange_limit
+    archived = [
+        _archive(ledger, state_dir, account, clearinghouse, part, hashes[at : at + limit], now)
+        for part, at in zip(interchanges(claims, limit), range(0, len(claims), limit), strict=True)
+    ]
     with ledger.transaction():
         if guard is not None:
             guard()
-        batch = ledger.record_batch(
+        batches = [
+            ledger.record_batch(
+                account=account.name,
+                file_name=a.name,
+                archive_path=a.path,
+                sha256=a.sha256,
+                size=a.size,
+                control_number=a.control_number,
+                test=not account.is_production,
+                claims=a.claims,
+            )
+            for a in archived
+        ]
+    for a in archived:
+        ledger.audit(
+            "batch-built",
             account=account.name,
-            file_name=name,
-            archive_path=path,
-            sha256=digest,
-            size=len(data),
-            control_number=number,
-            test=not account.is_production,
-            claims=new_claims,
+            file_name=a.name,
+            size=a.size,
+            sha256=a.sha256,
+            detail=f"{len(a.claims)} claims, ISA13 {a.control_number:09d}",
         )
-    ledger.audit(
-        "batch-built",
-        account=account.name,
-        file_name=name,
-        size=len(data),
-        sha256=digest,
-        detail=f"{len(claims)} claims, ISA13 {number:09d}",
-    )
-    return batch
+    return batches
 
 
 def _taken(
@@ -536,8 +576,9 @@ def first_ctrl_c_finishes(say: Progress | None) -> Iterator[StopRequest]:
 
 @dataclass(frozen=True)
 class SubmitOutcome:
-    batch: Batch | None
-    """The batch made from these claims; ``None`` when an earlier run had made it."""
+    batches: list[Batch]
+    """The batches made from these claims (one per ``interchange_limit`` claims);
+    empty when an earlier run had made them."""
     delivered: list[Batch]
     """Every batch delivered by this run, pending ones from earlier runs included."""
 
@@ -565,8 +606,13 @@ def submit_claims(
     """
     clearinghouse = pm.get_clearinghouse(account.clearinghouse)
     ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
-    if not resubmit:
-        _refuse_sent(ledger, account.name, claims, content_keys(claims))
+    # hashing every claim is a good part of a large submit: once, unless --resubmit
+    # changes the claims
+    keys = None if resubmit else content_keys(claims)
+    if keys is not None and not pending_batches(ledger, account.name):
+        # with batches pending, some of a split file's may be sent and the rest not:
+        # the decision waits for them to be finished, under the lock
+        _refuse_sent(ledger, account.name, claims, keys)
     with first_ctrl_c_finishes(on_interrupt) as stop:
         stop.doing = "logging in"
         session = connect(pm, ledger, account)
@@ -580,8 +626,8 @@ def submit_claims(
                     account,
                     clearinghouse,
                     claims,
+                    keys,
                     now,
-                    resubmit,
                     progress,
                     stop,
                 )
@@ -597,6 +643,23 @@ def _refuse_sent(
         raise _already_sent(found)
 
 
+def _finished_earlier(
+    claims: Sequence[Claim], again: Sequence[_Conflict], recovered: Sequence[Batch]
+) -> bool:
+    """Whether an earlier run recorded exactly these claims and this run finished
+    sending its batches: each claim is in one, unchanged, and every one is uploaded
+    now, at least one of them by this run (a split file may have been half sent)."""
+    ids = {b.id for b in recovered}
+    return (
+        {c.record.claim_id for c in again} == {c.id for c in claims}
+        and all(
+            not c.changed and (c.batch.id in ids or c.batch.state is BatchState.UPLOADED)
+            for c in again
+        )
+        and any(c.batch.id in ids for c in again)
+    )
+
+
 def _submit(
     ledger: Ledger,
     session: TransportSession,
@@ -604,16 +667,17 @@ def _submit(
     account: Account,
     clearinghouse: Clearinghouse,
     claims: Sequence[Claim],
+    keys: Sequence[tuple[str, str]] | None,
     now: datetime,
-    resubmit: bool,
     progress: Progress,
     stop: StopRequest,
 ) -> SubmitOutcome:
-    if resubmit:
+    """``keys`` are the claims' content keys; ``None`` for ``--resubmit``, which
+    sends the claims sent before as replacements."""
+    resubmit = keys is None
+    if keys is None:
         claims = as_replacements(ledger, account.name, claims)
-    keys = content_keys(claims)
-    if not resubmit:
-        _refuse_sent(ledger, account.name, claims, keys)
+        keys = content_keys(claims)
     stop.doing = "the batches an earlier run left pending"
     recovered = recover_pending(ledger, session, account.name, progress)
     stop.check(
@@ -621,14 +685,13 @@ def _submit(
         + (f"; earlier batches sent: {_batch_list(recovered)}" if recovered else "")
     )
     if not resubmit:
+        # sent meanwhile by another run, or recorded by an earlier one: decided again
+        # under the lock, after the earlier runs' batches are finished
         again = _conflicts(ledger, account.name, claims, keys, set(BatchState))
         if again:
-            ids = {b.id for b in recovered}
-            if {c.record.claim_id for c in again} == {c.id for c in claims} and all(
-                not c.changed and c.batch.id in ids for c in again
-            ):
-                progress("these claims were recorded by an earlier run; its batch is now sent")
-                return SubmitOutcome(None, recovered)
+            if _finished_earlier(claims, again, recovered):
+                progress("these claims were recorded by an earlier run; its batches are now sent")
+                return SubmitOutcome([], recovered)
             raise _already_sent(again)
 
     def refuse_repeats() -> None:
@@ -636,7 +699,7 @@ def _submit(
         if repeated:
             raise _already_sent(repeated)
 
-    batch = record_batch(
+    batches = record_batches(
         ledger,
         state_dir,
         account,
@@ -646,19 +709,28 @@ def _submit(
         keys,
         guard=None if resubmit else refuse_repeats,
     )
-    progress(f"recorded batch {batch.id}: {batch.file_name}")
+    for batch in batches:
+        progress(f"recorded batch {batch.id}: {batch.file_name}")
     failpoint("after-record")
-    if stop.requested:
-        detail = INTERRUPTED_BEFORE_UPLOAD.format(account=account.name)
-        ledger.set_batch_state(batch.id, BatchState.BUILT, error=detail)
-        stop.check(f"batch {batch.id} ({batch.file_name}) is recorded, not sent: {detail}")
-    stop.doing = "the upload in flight"
-    sent = deliver(ledger, session, batch, account.name, progress)
+    sent: list[Batch] = []
+    for batch in batches:
+        if stop.requested:
+            waiting = batches[len(sent) :]
+            detail = INTERRUPTED_BEFORE_UPLOAD.format(account=account.name)
+            for left in waiting:
+                ledger.set_batch_state(left.id, BatchState.BUILT, error=detail)
+            verb = "is" if len(waiting) == 1 else "are"
+            stop.check(
+                f"batch {_batch_list(waiting)} {verb} recorded, not sent: {detail}"
+                + (f"; sent: {_batch_list(sent)}" if sent else "")
+            )
+        stop.doing = "the upload in flight"
+        sent.append(deliver(ledger, session, batch, account.name, progress))
     stop.check(
-        f"batch {_batch_list([*recovered, sent])} delivered and recorded; "
+        f"batch {_batch_list([*recovered, *sent])} delivered and recorded; "
         "these claims are sent: do not submit them again"
     )
-    return SubmitOutcome(sent, [*recovered, sent])
+    return SubmitOutcome(batches, [*recovered, *sent])
 
 
 def _batch_list(batches: Sequence[Batch]) -> str:

@@ -17,7 +17,7 @@ from claimferry.claims import load_claims
 from claimferry.config import load_config
 from claimferry.ledger import Ledger
 from claimferry.manager import PluginManager
-from claimferry.pipeline import record_batch
+from claimferry.pipeline import record_batches
 from claimferry_officeally.profile import make_claim_file_name
 from claimferry_officeally.transport import OfficeAllySession, RetryPolicy, temporary_name
 from faults.reliab_support import PASSWORD, World, make_world
@@ -85,7 +85,7 @@ def test_a_batch_whose_name_is_taken_stays_built_and_goes_at_the_next_run(
     account = _account(world)
     clearinghouse = pm.get_clearinghouse(account.clearinghouse)
     with Ledger.open(world.state_dir) as ledger:
-        batch = record_batch(
+        [batch] = record_batches(
             ledger,
             world.state_dir,
             account,

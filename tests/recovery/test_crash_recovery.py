@@ -14,19 +14,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from claimferry_harness import HarnessUser, MockOfficeAlly
+from support.console import Run, console
 
 CLAIMS = Path(__file__).resolve().parents[2] / "core" / "claimferry" / "data" / "sample_claims.yaml"
 ACCOUNT = "sunrise"
 PASSWORD = "test-only-recovery-password"
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -68,18 +67,7 @@ def env(tmp_path: Path, harness: MockOfficeAlly) -> dict[str, str]:
 
 @pytest.fixture
 def run(env: dict[str, str]) -> Run:
-    def claimferry(*args: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
-        extra = {"CLAIMFERRY_FAILPOINT": failpoint} if failpoint else {}
-        return subprocess.run(
-            [sys.executable, "-m", "claimferry", *args],
-            env=env | extra,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    return claimferry
+    return console(env)
 
 
 def _delivered(harness: MockOfficeAlly) -> list[str]:

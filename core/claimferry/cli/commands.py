@@ -224,6 +224,15 @@ def build(
     checked = _check(app, claims_path, account_name, strict, as_json, report_ok=False)
     claims = checked.claims
     account = app.account(account_name)
+    if len(claims) > account.interchange_limit:
+        # one file, one control number: submit is what splits a batch into several
+        raise BadInput(
+            f"{claims_path}: {len(claims):,} claims are more than one 837P file holds for "
+            f"account {account.name} (claims_per_interchange: {account.interchange_limit:,}); "
+            f"'claimferry submit' sends them as "
+            f"{len(pipeline.interchanges(claims, account.interchange_limit))} files, or split "
+            "the claims file"
+        )
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if control_number is None:
         sender = (clearinghouse.name, account.submitter_id)
@@ -314,13 +323,24 @@ def submit(
     now = datetime.now(UTC).astimezone()
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if dry_run:
-        data = pipeline.build_interchange(account, clearinghouse, claims, 1, now)
+        sizes = [
+            len(pipeline.build_interchange(account, clearinghouse, part, 1, now))
+            for part in pipeline.interchanges(claims, account.interchange_limit)
+        ]
         if as_json:
-            emit_json({"dry_run": True, "claims": len(claims), "size": len(data), **checked.json()})
+            emit_json(
+                {
+                    "dry_run": True,
+                    "claims": len(claims),
+                    "files": len(sizes),
+                    "size": sum(sizes),
+                    **checked.json(),
+                }
+            )
         else:
             click.echo(
-                f"dry run: {plural(len(claims), 'claim')} would be sent ({len(data)} bytes); "
-                "nothing recorded or sent"
+                f"dry run: {plural(len(claims), 'claim')} would be sent "
+                f"({plural(len(sizes), 'file')}, {sum(sizes)} bytes); nothing recorded or sent"
             )
         return
     sending = f"sending {plural(len(claims), 'claim')} for {account.name}"
