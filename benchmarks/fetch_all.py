@@ -70,7 +70,7 @@ def make_responses(workdir: Path, count: int) -> list[Path]:
     Each upload is answered with a 999, 277CA, EDI_STATUS report and 835; as
     many uploads are processed as ``count`` needs, in that order.
     """
-    from claimferry.claims import load_claims
+    from claimferry.claims_input import load_claims
     from claimferry.config import Account, Contact
     from claimferry.manager import PluginManager
     from claimferry.pipeline import build_interchange

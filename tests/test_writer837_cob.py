@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from claimferry.claims import Claim, load_claims, parse_claims
+from claimferry.claims import Claim, parse_claims
+from claimferry.claims_input import load_claims
 from claimferry.errors import InputError
 from claimferry.pipeline import claim_content_hash
 from claimferry.x12.claims837 import iter_837p
