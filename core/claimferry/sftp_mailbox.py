@@ -274,9 +274,11 @@ def _is_network_failure(exc: BaseException, alive: bool) -> bool:
     if isinstance(exc, (TimeoutError, EOFError, ConnectionError, socket.gaierror)):
         return True
     if isinstance(exc, paramiko.SSHException):
-        # On a live connection it is the server refusing something (a subsystem,
-        # a request): a fresh login would be refused the same.
-        return not alive
+        # paramiko wraps a dropped channel ("Server connection dropped") around
+        # the EOFError, possibly before the transport marks itself inactive. On
+        # a live connection anything else is the server refusing something: a
+        # fresh login would be refused the same.
+        return not alive or _caused_by(exc, (EOFError, ConnectionError, TimeoutError))
     if isinstance(exc, OSError):
         # The SFTP server's own refusals (no such file, permission denied, failure)
         # arrive as OSError on a live connection; a dead connection means the network.
@@ -284,11 +286,12 @@ def _is_network_failure(exc: BaseException, alive: bool) -> bool:
     return False
 
 
-def _timed_out(exc: BaseException) -> bool:
-    """A timeout, even when paramiko re-raised it as an ``SSHException``."""
+def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether ``exc`` or what it was raised from is one of ``kinds`` (paramiko re-raises
+    timeouts and dropped channels as ``SSHException``)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, TimeoutError):
+        if isinstance(seen, kinds):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -297,7 +300,7 @@ def _timed_out(exc: BaseException) -> bool:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
-    if _timed_out(exc):
+    if _caused_by(exc, (TimeoutError,)):
         return f"timed out ({exc})"
     if isinstance(exc, EOFError):
         return "connection closed by the server"

@@ -66,15 +66,13 @@ def northwind(
         (sshd.home / folder).mkdir(parents=True)
     manager = PluginManager().load("none")
     manager.register_plugin(plugin, name="generic-sftp")
-    try:
-        yield manager
-    finally:
-        manager.unregister(plugin, name="generic-sftp")
-        for folder in (INBOUND, OUTBOUND, "drop"):
-            for entry in (sshd.home / folder).iterdir():
-                if entry.is_file():
-                    entry.unlink()
-            (sshd.home / folder).rmdir()
+    yield manager  # pytest runs what follows whatever the test's outcome
+    manager.unregister(plugin, name="generic-sftp")
+    for folder in (INBOUND, OUTBOUND, "drop"):
+        for entry in (sshd.home / folder).iterdir():
+            if entry.is_file():
+                entry.unlink()
+        (sshd.home / folder).rmdir()
 
 
 def test_the_example_plugin_uploads_lists_and_downloads_with_its_own_folders(

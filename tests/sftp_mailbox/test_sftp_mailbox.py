@@ -7,6 +7,7 @@ import hashlib
 import logging
 from contextlib import closing
 
+import paramiko
 import pytest
 
 from claimferry.api import (
@@ -18,6 +19,7 @@ from claimferry.api import (
     SecretStr,
     TransportError,
 )
+from claimferry.sftp_mailbox import _is_network_failure
 from claimferry_harness import MockOfficeAlly, PinnedHostKey, ResponseWaiter
 from claimferry_harness.users import HarnessLogin
 from harness.harness_support import TestClaim, build_837
@@ -166,3 +168,30 @@ def test_a_taken_name_is_reported_in_the_profiles_folder(
     message = str(caught.value)
     assert f"{name} is already in {INBOUND}, and claimferry never replaces" in message
     assert f"ACME Claims takes files from {INBOUND})" in message and "inbound" not in message
+
+
+def _dropped_channel() -> paramiko.SSHException:
+    """What paramiko raises when the SFTP channel hits EOF: an SSHException from an EOFError."""
+    try:
+        try:
+            raise EOFError
+        except EOFError as exc:
+            raise paramiko.SSHException(f"Server connection dropped: {exc}")  # noqa: B904
+    except paramiko.SSHException as dropped:
+        return dropped
+
+
+@pytest.mark.parametrize(
+    ("exc", "alive", "network"),
+    [
+        (paramiko.ChannelException(1, "Administratively prohibited"), True, False),
+        (paramiko.ChannelException(1, "Administratively prohibited"), False, False),
+        (paramiko.SSHException("Channel closed."), True, False),  # a refused subsystem
+        (paramiko.SSHException("Error reading SSH protocol banner"), False, True),
+        (_dropped_channel(), True, True),  # the transport may not know yet
+    ],
+)
+def test_which_ssh_errors_count_as_the_network(
+    exc: BaseException, alive: bool, network: bool
+) -> None:
+    assert _is_network_failure(exc, alive) is network
