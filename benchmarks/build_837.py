@@ -45,7 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.config import Contact
 from claimferry.types import Receiver, ValidationContext
 from claimferry.x12.writer837 import Envelope, write_837p

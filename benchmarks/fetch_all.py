@@ -70,7 +70,7 @@ def make_responses(workdir: Path, count: int) -> list[Path]:
     Each upload is answered with a 999, 277CA, EDI_STATUS report and 835; as
     many uploads are processed as ``count`` needs, in that order.
     """
-    from claimferry.claims import load_claims
+    from claimferry.claims_input import load_claims
     from claimferry.config import Account, Contact
     from claimferry.manager import PluginManager
     from claimferry.pipeline import build_interchange
@@ -267,12 +267,12 @@ def instrument(clock: Clock) -> None:
     import sqlite3 as sqlite
 
     from claimferry import ledger, pipeline
-    from claimferry_officeally import transport
+    from claimferry.sftp_mailbox import SftpMailbox
 
     clock.wrap(pipeline, "open_session", "connect + handshake + login")
-    clock.wrap(transport.OfficeAllySession, "list_responses", "sftp: list outbound")
-    clock.wrap(transport.OfficeAllySession, "download", "sftp: download (stat+open+read+close)")
-    clock.wrap(transport.OfficeAllySession, "close", "sftp: close session")
+    clock.wrap(SftpMailbox, "list_responses", "sftp: list outbound")
+    clock.wrap(SftpMailbox, "download", "sftp: download (stat+open+read+close)")
+    clock.wrap(SftpMailbox, "close", "sftp: close session")
     clock.wrap(pipeline, "apply_response", "read response (parse + ledger writes)")
     clock.wrap(pipeline, "atomic_write", "archive write (atomic_write)")
     original_init = ledger.Ledger.__init__

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from build_837 import ENVELOPE, _fresh, generate
 
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.x12 import read837  # noqa: F401  (its imports are not part of reading: as pyx12's)
 from claimferry.x12.writer837 import write_837p
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from claimferry.claims import Claim, load_claims, parse_claims
+from claimferry.claims import Claim, parse_claims
+from claimferry.claims_input import load_claims
 from claimferry.findings import Finding, Severity
 from claimferry.manager import PluginManager
 from claimferry.npi import npi_check_digit_ok

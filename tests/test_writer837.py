@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from claimferry.claims import Claim, load_claims, parse_claims
+from claimferry.claims import Claim, parse_claims
+from claimferry.claims_input import load_claims
 from claimferry.config import Contact
 from claimferry.errors import InputError
 from claimferry.x12.segments import Segment, segments_from_bytes

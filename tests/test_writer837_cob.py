@@ -17,7 +17,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from claimferry.claims import Claim, Payer, load_claims, parse_claims
+from claimferry.claims import Claim, Payer, parse_claims
+from claimferry.claims_input import load_claims
 from claimferry.errors import InputError
 from claimferry.pipeline import claim_content_hash
 from claimferry.types import ValidationContext

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from claimferry.claims import Claim, load_claims
+from claimferry.claims import Claim
+from claimferry.claims_input import load_claims
 from claimferry.errors import InputError
 from claimferry.types import ValidationContext
 from claimferry.x12.segments import segments_from_bytes

@@ -1,4 +1,14 @@
-"""claimferry: professional claims (X12 5010 837P) to clearinghouses and back."""
+"""claimferry: professional claims (X12 5010 837P) to clearinghouses and back.
+
+The core, the bottom floor: the claim model, config, the ledger, the submit and
+fetch pipeline, the shared SFTP mailbox, the plugin manager and hook specs, and
+the ``x12`` and ``cli`` subpackages. It imports no plugin and not the harness.
+
+Who may import what: plugins (``plugins/``, third-party packages) import only
+:mod:`claimferry.api`, the typed public surface; the harness
+(``claimferry_harness``) and tests may import any core module. Nothing here may
+import upward.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
         ServiceLine,
         Subscriber,
         is_partial,
-        load_claims,
     )
+    from claimferry.claims_input import load_claims
     from claimferry.cli.app import (
         App,
         ClaimferryGroup,
@@ -211,7 +211,7 @@ _HOME = {
     "probe_host_key": "claimferry.sftp_mailbox",
     "temporary_name": "claimferry.sftp_mailbox",
     "create_cli": "claimferry.cli.app",
-    "load_claims": "claimferry.claims",
+    "load_claims": "claimferry.claims_input",
 }
 """Where each public name lives."""
 

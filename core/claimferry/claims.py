@@ -1,4 +1,8 @@
-"""The claim model and the claims file loader.
+"""The claim model and its schema checks; below every reader of claims.
+
+Reading a claims file of any kind (YAML, JSON, 837P) is
+:mod:`claimferry.claims_input`, which sits above this module and
+:mod:`claimferry.x12.read837` both: the model never imports a reader of it.
 
 The schema checks structure and types (required fields, dates that exist,
 numbers that are numbers) and the 837P's element maximums, so that no value
@@ -39,7 +43,6 @@ from claimferry.documents import (
     parse_json,
     parse_json_line,
     read_lines,
-    read_text,
 )
 from claimferry.errors import InputError, Problem
 from claimferry.findings import Finding, Severity, claim_label
@@ -1007,38 +1010,19 @@ _RAISE_LIMIT = (
 )
 
 
-def load_claims(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> ClaimsFile:
-    """Load a YAML, JSON or JSON Lines claims file, or an 837P (see docs/claims.md);
-    :class:`InputError` if it has any problem."""
-    return check_claims_file(path, max_bytes=max_bytes).raise_findings()
-
-
-def check_claims_file(path: Path, *, max_bytes: int = CLAIMS_FILE_LIMIT) -> CheckedClaims:
-    """Read a YAML, JSON or JSON Lines claims file (or an 837P) and report every schema
-    problem as a finding.
-
-    A file that cannot be read as a document at all (too big, not YAML) is an
-    :class:`InputError`: there are no claims to check.
-    """
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return check_claims_lines(path, max_bytes=max_bytes)
-    text = read_text(path, what="claims file", max_bytes=max_bytes, raise_limit=_RAISE_LIMIT)
-    source = str(path)
-    if text.lstrip("\ufeff \t\r\n").startswith("ISA"):  # an 837P, not YAML or JSON
-        from claimferry.x12.read837 import load_837p
-
-        return _checked(source, load_837p(path).claims.claims)
-    if suffix == ".json":
+def check_claims_text(text: str, source: str, *, json: bool) -> CheckedClaims:
+    """A YAML or JSON claims document, every schema problem a finding (an 837P is
+    :mod:`claimferry.claims_input`'s to route to its reader)."""
+    if json:
         check_json(text, source)  # pydantic's own parser lets a duplicate key's last value win
         fast = _fast_json(text, source)
         if fast is not None:
-            return _checked(source, fast.claims)
+            return checked_whole(source, fast.claims)
         return check_claims_data(parse_json(text, source), source)
     return check_claims_data(parse_claims_yaml(text, source), source)
 
 
-def _checked(source: str, claims: list[Claim]) -> CheckedClaims:
+def checked_whole(source: str, claims: list[Claim]) -> CheckedClaims:
     """Claims that passed their schema whole (a fast JSON read, an 837P)."""
     order = {claim.id: index for index, claim in enumerate(claims)}
     payers = {claim.id: claim.payer.id for claim in claims}

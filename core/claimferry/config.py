@@ -106,14 +106,26 @@ class SftpSettings(_Strict):
     def _inbound_is_not_outbound(self) -> SftpSettings:
         """Claims uploaded where responses are written are never processed, and
         could be taken for responses."""
-        inbound, outbound = _folder(self.inbound), _folder(self.outbound)
-        if inbound == outbound or (outbound != "/" and inbound.startswith(outbound + "/")):
-            raise ValueError(
-                f"inbound '{self.inbound}' is the outbound folder '{self.outbound}' (or in "
-                "it), where the clearinghouse writes its responses; claims are uploaded to "
-                "inbound, never to outbound"
-            )
+        problem = inbound_in_outbound(self.inbound, self.outbound)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def inbound_in_outbound(inbound: str, outbound: str) -> str | None:
+    """What is wrong when the upload folder is the response folder or inside it, else None.
+
+    Shared by the config check and the SFTP mailbox, which checks again once a
+    clearinghouse profile's default folders fill in what the account leaves out.
+    """
+    upload, responses = _folder(inbound), _folder(outbound)
+    if upload == responses or (responses != "/" and upload.startswith(responses + "/")):
+        return (
+            f"inbound '{inbound}' is the outbound folder '{outbound}' (or in it), where the "
+            "clearinghouse writes its responses; claims are uploaded to inbound, never to "
+            "outbound"
+        )
+    return None
 
 
 HOST_KEY_TYPES = frozenset(

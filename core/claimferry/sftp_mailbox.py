@@ -55,7 +55,7 @@ from typing import Protocol, Self, TypeVar, cast
 import paramiko
 from paramiko.sftp import CMD_STATUS, CMD_WRITE, SFTP_OK, int64
 
-from claimferry.config import Account, SftpSettings
+from claimferry.config import Account, SftpSettings, inbound_in_outbound
 from claimferry.credentials import Credentials
 from claimferry.errors import AuthenticationError, CredentialError, HostKeyError, TransportError
 from claimferry.types import (
@@ -269,12 +269,16 @@ class _Who:
 
 def _is_network_failure(exc: BaseException, alive: bool) -> bool:
     """Whether trying again on a fresh connection may help."""
-    if isinstance(exc, paramiko.ssh_exception.IncompatiblePeer):
-        return False
+    if isinstance(exc, (paramiko.ssh_exception.IncompatiblePeer, paramiko.ChannelException)):
+        return False  # the server's answer, the same on a fresh connection
     if isinstance(exc, (TimeoutError, EOFError, ConnectionError, socket.gaierror)):
         return True
     if isinstance(exc, paramiko.SSHException):
-        return True
+        # paramiko wraps a dropped channel ("Server connection dropped") around
+        # the EOFError, possibly before the transport marks itself inactive. On
+        # a live connection anything else is the server refusing something: a
+        # fresh login would be refused the same.
+        return not alive or _caused_by(exc, (EOFError, ConnectionError, TimeoutError))
     if isinstance(exc, OSError):
         # The SFTP server's own refusals (no such file, permission denied, failure)
         # arrive as OSError on a live connection; a dead connection means the network.
@@ -282,11 +286,12 @@ def _is_network_failure(exc: BaseException, alive: bool) -> bool:
     return False
 
 
-def _timed_out(exc: BaseException) -> bool:
-    """A timeout, even when paramiko re-raised it as an ``SSHException``."""
+def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether ``exc`` or what it was raised from is one of ``kinds`` (paramiko re-raises
+    timeouts and dropped channels as ``SSHException``)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, TimeoutError):
+        if isinstance(seen, kinds):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -295,7 +300,7 @@ def _timed_out(exc: BaseException) -> bool:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
-    if _timed_out(exc):
+    if _caused_by(exc, (TimeoutError,)):
         return f"timed out ({exc})"
     if isinstance(exc, EOFError):
         return "connection closed by the server"
@@ -380,23 +385,22 @@ def _open_transport(
 
 
 def _authenticate(transport: paramiko.Transport, credentials: Credentials, who: _Who) -> None:
-    """Log in once per method. A refusal is final: no loop, no other guesses."""
+    """Log in once: one credential offered. A refusal is final: no loop, no other guesses.
+
+    With a key and a password, the key is the login; the password is sent only
+    when the server accepted the key and asks for it as a second step. A refused
+    key is never followed by the password: that would be two failed logins
+    toward the account's lockout for one run.
+    """
     key = _load_private_key(credentials)
     password = credentials.password.get_secret_value() if credentials.password else None
     user = credentials.username
     try:
         remaining: list[str] = []
         if key is not None:
-            try:
-                remaining = transport.auth_publickey(user, key)
-            except paramiko.AuthenticationException:
-                if password is None:
-                    raise
-                log.debug("public key refused; trying the password once")
+            remaining = transport.auth_publickey(user, key)
+            if remaining and password is not None and "password" in remaining:
                 remaining = transport.auth_password(user, password)
-            else:
-                if remaining and password is not None and "password" in remaining:
-                    remaining = transport.auth_password(user, password)
         elif password is not None:
             remaining = transport.auth_password(user, password)
     except paramiko.BadAuthenticationType as exc:
@@ -467,9 +471,7 @@ def _connect(
         log.debug("host key of %s verified: %s", where, key.fingerprint)
         _authenticate(transport, credentials, who)
         log.debug("logged in to %s as %s", where, credentials.username)
-        sftp = paramiko.SFTPClient.from_transport(transport)
-        if sftp is None:
-            raise paramiko.SSHException("the server refused the SFTP subsystem")
+        sftp = _open_sftp(transport, who, where)
         channel = sftp.get_channel()
         if channel is not None:
             channel.settimeout(settings.operation_timeout)
@@ -477,6 +479,23 @@ def _connect(
         transport.close()
         raise
     return _Connection(transport, sftp, key)
+
+
+def _open_sftp(transport: paramiko.Transport, who: _Who, where: str) -> paramiko.SFTPClient:
+    """The SFTP channel; a server that refuses it will refuse it on every login."""
+    try:
+        sftp = paramiko.SFTPClient.from_transport(transport)
+    except paramiko.SSHException as exc:
+        if not transport.is_active():
+            raise  # the network: a fresh connection may do
+        sftp = None
+        log.debug("SFTP subsystem on %s: %s", where, _describe(exc))
+    if sftp is None:
+        raise TransportError(
+            f"{where} refused an SFTP session for account {who.account} after the "
+            "login succeeded: the account may not be enabled for SFTP. Not retried."
+        )
+    return sftp
 
 
 def probe_host_key(settings: SftpSettings) -> HostKey:
@@ -607,15 +626,14 @@ class SftpMailbox:
         self._log = logging.getLogger(f"claimferry.{clearinghouse.name}")
         self._conn: _Connection | None = None
         self._last_fingerprint = ""
-        inbound = posixpath.normpath(self._folder("inbound"))
-        outbound = posixpath.normpath(self._folder("outbound"))
-        if inbound == outbound:
-            raise TransportError(
-                f"account {account.name}: sftp.inbound and sftp.outbound are the same "
-                "folder; claim files must never be uploaded into outbound"
-            )
-        self._inbound = inbound
-        self._outbound = outbound
+        inbound, outbound = self._folder("inbound"), self._folder("outbound")
+        nested = inbound_in_outbound(inbound, outbound)
+        if nested:
+            # The account's folders may pass the config check alone and still
+            # land in the profile's default outbound (or the other way round).
+            raise TransportError(f"account {account.name}: sftp.{nested}")
+        self._inbound = posixpath.normpath(inbound)
+        self._outbound = posixpath.normpath(outbound)
 
     def _folder(self, which: str) -> str:
         """The account's setting when it names one, else the clearinghouse's default."""
@@ -714,26 +732,30 @@ class SftpMailbox:
             if not job.rename_sent:
                 exc.delivered = False  # the final name was never asked for
             raise
-        try:
-            self._retrying(f"clearing earlier attempts at {remote_name}", self._leftovers(job))
-        except TransportError as exc:  # delivered all the same; a leftover is never picked up
-            self._log.debug("could not clear earlier attempts at %s: %s", remote_name, exc)
+        self._clear_leftovers(job)
         return receipt
 
-    def _leftovers(self, job: _Upload) -> Callable[[_Connection], None]:
+    def _clear_leftovers(self, job: _Upload) -> None:
         """Remove temporary files that interrupted attempts at these bytes left.
 
         Called once the bytes are delivered: any other copy of them (the same
-        batch, control number included) is an attempt that can only fail.
+        batch, control number included) is an attempt that can only fail. Only
+        on the live connection: a leftover is never picked up, so it is not
+        worth a new login (a refused one counts toward the account's lockout).
         """
-
-        def clear(conn: _Connection) -> None:
-            prefix = _temporary_prefix(job.sha256)
-            for name in conn.sftp.listdir(self._inbound):
-                if name.startswith(prefix) and name.endswith(_TEMPORARY_SUFFIX):
-                    self._remove_quietly(conn, f"{self._inbound}/{name}")
-
-        return clear
+        conn = self._conn
+        if conn is None or not conn.alive:
+            self._log.debug("connection gone after %s; leftovers stay", job.final)
+            return
+        prefix = _temporary_prefix(job.sha256)
+        try:
+            names = conn.sftp.listdir(self._inbound)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self._log.debug("could not list %s for leftovers: %s", self._inbound, _describe(exc))
+            return
+        for name in names:
+            if name.startswith(prefix) and name.endswith(_TEMPORARY_SUFFIX):
+                self._remove_quietly(conn, f"{self._inbound}/{name}")
 
     def _upload_once(self, conn: _Connection, job: _Upload, data: bytes) -> UploadReceipt:
         if job.rename_sent and self._rename_already_done(conn, job):
@@ -776,10 +798,10 @@ class SftpMailbox:
         if self._exists(conn, job.final):
             who = self._who.clearinghouse.display_name
             raise TransportError(
-                f"{posixpath.basename(job.final)} is already in inbound, and claimferry never "
-                "replaces a file there: not delivered. The batch stays recorded and is sent "
-                f"at the next run, once that name is free ({who} takes files from "
-                f"inbound); ask {who} about the file under that name",
+                f"{posixpath.basename(job.final)} is already in {self._inbound}, and claimferry "
+                "never replaces a file there: not delivered. The batch stays recorded and is "
+                f"sent at the next run, once that name is free ({who} takes files from "
+                f"{self._inbound}); ask {who} about the file under that name",
                 delivered=False,
             )
 
@@ -798,7 +820,7 @@ class SftpMailbox:
         try:
             size = conn.sftp.stat(job.final).st_size
         except FileNotFoundError:
-            self._log.debug("%s already taken from inbound by the server", job.final)
+            self._log.debug("%s already taken by the server", job.final)
             return
         except Exception as exc:  # the rename succeeded; a later hiccup changes nothing
             self._log.debug("could not stat %s after the rename: %s", job.final, _describe(exc))
@@ -823,7 +845,7 @@ class SftpMailbox:
         raise TransportError(
             f"delivery of {posixpath.basename(job.final)} is uncertain: the connection "
             "dropped while renaming it, and neither the temporary nor the final file is "
-            f"in inbound ({who} may already have taken it). Not sent again: check "
+            f"in {self._inbound} ({who} may already have taken it). Not sent again: check "
             f"{who}'s reports before resubmitting this batch."
         )
 

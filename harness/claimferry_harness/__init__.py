@@ -1,7 +1,10 @@
-"""The mock Office Ally SFTP server for end-to-end tests.
+"""The mock Office Ally SFTP server for end-to-end tests, its ``harness`` CLI group,
+and the pytest fixtures plugin authors test with (``PinnedHostKey``, ``ResponseWaiter``).
 
-It imports the core and nothing of the plugins, and writes its response X12
-with its own code: a mock that shared the client's code would share its bugs.
+Above the core, beside the plugins: it imports the core (any module) and never
+a plugin, and writes its response X12 with its own code: a mock that shared
+the client's code would share its bugs. Tests and plugins' tests import it;
+the core and the plugins' own code never do.
 
 Names are imported on first use (PEP 562): the package is imported by the
 ``claimferry`` plugin registration, which must not load the server and paramiko

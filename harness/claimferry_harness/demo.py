@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 import yaml
 
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.cli.app import App, pass_app
 from claimferry.cli.lifecycle import report_status
 from claimferry.cli.output import examples

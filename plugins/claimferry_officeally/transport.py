@@ -12,6 +12,7 @@ from claimferry.api import (
     SftpMailbox,
     Tuning,
     account_sftp_settings,
+    mailbox_transport,
     temporary_name,
 )
 from claimferry.api import probe_host_key as probe_mailbox_host_key
@@ -28,7 +29,7 @@ __all__ = [
 
 
 class OfficeAllySession(SftpMailbox):
-    """A mailbox session on Office Ally's profile: its folders, and its name in messages."""
+    """A mailbox session on Office Ally's profile, for code that opens one directly."""
 
     def __init__(
         self,
@@ -49,15 +50,10 @@ def make_transport(
     policy: RetryPolicy | None = None, tuning: Tuning | None = None
 ) -> ClaimTransport:
     """The ``officeally-sftp`` registration; tests pass a policy that does not sleep."""
-
-    def open_session(account: Account, credentials: Credentials) -> OfficeAllySession:
-        session = OfficeAllySession(account, credentials, policy, tuning)
-        session.connect()
-        return session
-
-    return ClaimTransport(
-        name=TRANSPORT_NAME,
-        open=open_session,
-        probe_host_key=probe_host_key,
+    return mailbox_transport(
+        TRANSPORT_NAME,
+        make_profile(),
+        policy=policy,
+        tuning=tuning,
         description="Office Ally over SFTP (paramiko): pinned host keys, atomic uploads",
     )

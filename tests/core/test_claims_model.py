@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 from pydantic.dataclasses import dataclass
 
-from claimferry.claims import Claim, claim_json, load_claims, revised
+from claimferry.claims import Claim, claim_json, revised
+from claimferry.claims_input import load_claims
 from claimferry.cli import create_cli
 from claimferry.errors import InputError
 from claimferry.manager import PluginManager

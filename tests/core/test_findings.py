@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from claimferry.claims import check_claims_data, check_claims_file, is_partial
+from claimferry.claims import check_claims_data, is_partial
+from claimferry.claims_input import check_claims_file
 from claimferry.cli.findings import FindingsReport
 from claimferry.manager import PluginManager
 from claimferry.pipeline import validate_claims

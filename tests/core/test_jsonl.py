@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from claimferry.claims import check_claims_file, load_claims
+from claimferry.claims_input import check_claims_file, load_claims
 from claimferry.cli import create_cli
 from claimferry.documents import parse_claims_yaml
 from claimferry.errors import InputError

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from claimferry.claims import load_claims, parse_claims
+from claimferry.claims import parse_claims
+from claimferry.claims_input import load_claims
 from claimferry.cli import create_cli
 from claimferry.ledger import BatchState, Ledger, NewClaim, SentLine
 from claimferry.lifecycle import apply_response

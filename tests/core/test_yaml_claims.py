@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from claimferry import documents
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.documents import parse_claims_yaml, parse_yaml
 from claimferry.errors import InputError
 

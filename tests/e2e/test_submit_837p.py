@@ -3,7 +3,7 @@ control numbers, uploaded to the mock, and its claims tracked to their answers."
 
 from __future__ import annotations
 
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.x12.writer837 import write_837p
 from e2e.support import ACCOUNT, E2E
 from support.claim_files import ENVELOPE

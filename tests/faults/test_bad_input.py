@@ -21,7 +21,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.cli import create_cli
 from claimferry.manager import PluginManager
 

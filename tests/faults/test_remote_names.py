@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from claimferry.api import Account, Credentials, FileNaming, SecretStr, TransportError
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.config import load_config
 from claimferry.ledger import Ledger
 from claimferry.manager import PluginManager

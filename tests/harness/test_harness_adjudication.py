@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from claimferry.claims import Claim, Payer, load_claims
+from claimferry.claims import Claim, Payer
+from claimferry.claims_input import load_claims
 from claimferry.x12.segments import Segment
 from claimferry.x12.writer837 import write_837p
 from claimferry_harness import HarnessLogin, MockOfficeAlly

@@ -7,7 +7,7 @@ import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.x12.writer837 import write_837p
 from claimferry_harness.adjudication import ACCEPTED, cob_balanced, payer_check, remit
 from claimferry_harness.reader import Claim, read_interchange

@@ -47,7 +47,7 @@ def test_profile_folders_names_and_responses(sshd: LocalSshd, acme_home: Path) -
         assert [f.name for f in listed] == ["100000001_277CA_20261207.277"]
         assert session.download(listed[0].name) == b"ISA*277~"
         # OpenSSH's plain rename refuses a taken name; the look before it says why
-        with pytest.raises(TransportError, match="is already in inbound") as caught:
+        with pytest.raises(TransportError, match=f"is already in {INBOUND},") as caught:
             session.upload(b"ISA*another batch~", name)
         assert caught.value.delivered is False
     assert sorted(p.name for p in (acme_home / INBOUND).iterdir()) == [name]

@@ -38,7 +38,7 @@ from claimferry.api import (
     TransportSession,
     ValidationContext,
 )
-from claimferry.claims import load_claims
+from claimferry.claims_input import load_claims
 from claimferry.cli import create_cli
 from claimferry.cli.app import ClaimferryGroup
 from claimferry.manager import PluginManager

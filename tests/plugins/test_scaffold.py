@@ -3,6 +3,7 @@ next to a claimferry wheel built from this checkout, passes its own tests there.
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import sys
 from pathlib import Path
@@ -39,16 +40,22 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
+def _new_plugin(name: str, kind: str, directory: Path) -> Path:
+    """``claimferry plugin new``, as a user runs it; the package folder it wrote."""
+    result = CliRunner().invoke(
+        create_cli(PluginManager().load("none")),
+        ["plugin", "new", name, "--kind", kind, "--directory", str(directory)],
+    )
+    assert result.exit_code == 0, result.output
+    package = directory / f"claimferry-{name}"
+    assert result.output.startswith(f"wrote {package}\n")
+    return package
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_new_plugin_passes_its_own_tests(kind: str, venv_python: Path, tmp_path: Path) -> None:
     name = f"acme-{kind}"
-    result = CliRunner().invoke(
-        create_cli(PluginManager().load("none")),
-        ["plugin", "new", name, "--kind", kind, "--directory", str(tmp_path)],
-    )
-    assert result.exit_code == 0, result.output
-    package = tmp_path / f"claimferry-{name}"
-    assert result.output.startswith(f"wrote {package}\n")
+    package = _new_plugin(name, kind, tmp_path)
     assert {p.name for p in package.iterdir()} == {
         "pyproject.toml",
         "tox.ini",
@@ -61,6 +68,23 @@ def test_a_new_plugin_passes_its_own_tests(kind: str, venv_python: Path, tmp_pat
     assert f"claimferry-{name}" in listed
     output = _run(str(venv_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=package)
     assert " passed" in output and "failed" not in output and "skipped" not in output
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_new_plugin_passes_its_own_strict_type_check(
+    kind: str, venv_python: Path, tmp_path: Path
+) -> None:
+    """What ``tox -e type`` runs: the deps its tox.ini names, then mypy --strict."""
+    package = _new_plugin(f"typed-{kind}", kind, tmp_path)
+    tox = configparser.ConfigParser()
+    tox.read(package / "tox.ini", encoding="utf-8")
+    deps = tox["testenv:type"]["deps"].split()
+    assert "mypy" in deps
+    pip(venv_python, "install", "-q", f"{package}[test]", *deps)
+    command = tox["testenv:type"]["commands"].split()
+    assert command[0] == "mypy"
+    output = _run(str(venv_python), "-m", *command, cwd=package, timeout=300)
+    assert output.startswith("Success: no issues found"), output
 
 
 def test_an_existing_folder_is_never_overwritten(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from claimferry.claims import Claim, load_claims
+from claimferry.claims import Claim
+from claimferry.claims_input import load_claims
 from claimferry.cli import create_cli
 from claimferry.errors import InputError
 from claimferry.manager import PluginManager

@@ -13,7 +13,8 @@ from unittest.mock import ANY
 import pytest
 from click.testing import CliRunner
 
-from claimferry.claims import RESPONSIBILITY_CODES, Claim, load_claims
+from claimferry.claims import RESPONSIBILITY_CODES, Claim
+from claimferry.claims_input import load_claims
 from claimferry.cli.app import create_cli
 from claimferry.errors import InputError
 from claimferry.manager import PluginManager

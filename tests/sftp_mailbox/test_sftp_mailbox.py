@@ -7,6 +7,7 @@ import hashlib
 import logging
 from contextlib import closing
 
+import paramiko
 import pytest
 
 from claimferry.api import (
@@ -18,6 +19,7 @@ from claimferry.api import (
     SecretStr,
     TransportError,
 )
+from claimferry.sftp_mailbox import _is_network_failure
 from claimferry_harness import MockOfficeAlly, PinnedHostKey, ResponseWaiter
 from claimferry_harness.users import HarnessLogin
 from harness.harness_support import TestClaim, build_837
@@ -135,3 +137,61 @@ def test_response_readers_are_scoped_to_their_clearinghouse(
     assert "officeally-edi-status" in officeally
     assert not any(name.startswith("officeally-") for name in acme)
     assert {r.name for r in plugin_manager.response_readers()} >= officeally
+
+
+def test_an_account_inbound_inside_the_profiles_outbound_is_refused(
+    oa_harness: MockOfficeAlly, oa_user: HarnessLogin, oa_host_key: PinnedHostKey
+) -> None:
+    """The account's folder passes the config check alone (its outbound defaults to
+    ``outbound``) but sits inside ACME's response folder once the profile fills it in."""
+    account = acme_account(
+        oa_harness.host, oa_harness.port, oa_host_key.openssh, inbound=f"{OUTBOUND}/claims"
+    )
+    with pytest.raises(TransportError) as caught:
+        acme_transport().open(account, _credentials(oa_user))
+    assert str(caught.value) == (
+        f"account sunrise: sftp.inbound '{OUTBOUND}/claims' is the outbound folder "
+        f"'{OUTBOUND}' (or in it), where the clearinghouse writes its responses; claims "
+        "are uploaded to inbound, never to outbound"
+    )
+
+
+def test_a_taken_name_is_reported_in_the_profiles_folder(
+    oa_harness: MockOfficeAlly, oa_user: HarnessLogin, oa_host_key: PinnedHostKey
+) -> None:
+    account = acme_account(oa_harness.host, oa_harness.port, oa_host_key.openssh)
+    name = acme_name(105)
+    (oa_harness.inbound_dir(oa_user.username) / name).write_bytes(b"another batch")
+    session = acme_transport().open(account, _credentials(oa_user))
+    with closing(session), pytest.raises(TransportError) as caught:
+        session.upload(CLAIMS, name)
+    message = str(caught.value)
+    assert f"{name} is already in {INBOUND}, and claimferry never replaces" in message
+    assert f"ACME Claims takes files from {INBOUND})" in message and "inbound" not in message
+
+
+def _dropped_channel() -> paramiko.SSHException:
+    """What paramiko raises when the SFTP channel hits EOF: an SSHException from an EOFError."""
+    try:
+        try:
+            raise EOFError
+        except EOFError as exc:
+            raise paramiko.SSHException(f"Server connection dropped: {exc}")  # noqa: B904
+    except paramiko.SSHException as dropped:
+        return dropped
+
+
+@pytest.mark.parametrize(
+    ("exc", "alive", "network"),
+    [
+        (paramiko.ChannelException(1, "Administratively prohibited"), True, False),
+        (paramiko.ChannelException(1, "Administratively prohibited"), False, False),
+        (paramiko.SSHException("Channel closed."), True, False),  # a refused subsystem
+        (paramiko.SSHException("Error reading SSH protocol banner"), False, True),
+        (_dropped_channel(), True, True),  # the transport may not know yet
+    ],
+)
+def test_which_ssh_errors_count_as_the_network(
+    exc: BaseException, alive: bool, network: bool
+) -> None:
+    assert _is_network_failure(exc, alive) is network

@@ -127,7 +127,7 @@ def test_a_taken_final_name_is_never_replaced(stub: StubServer) -> None:
     ):
         session.upload(CLAIMS, name)
     assert caught.value.delivered is False
-    assert "is already in inbound" in str(caught.value)
+    assert f"is already in {INBOUND}," in str(caught.value)
     assert "ask ACME Claims about the file under that name" in str(caught.value)
     assert taken.read_bytes() == b"another batch under this name"
     assert sorted(p.name for p in (stub.root / INBOUND).iterdir()) == [name]  # no leftover

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from claimferry.api import Account, Credentials, SecretStr, SftpSettings
-from claimferry_officeally.transport import OfficeAllySession, RetryPolicy, make_transport
+from claimferry.api import Account, Credentials, SecretStr, SftpMailbox, SftpSettings
+from claimferry_officeally.transport import RetryPolicy, make_transport
 from transport.sftp_server import PASSWORD, USER, AccountFactory, SftpTestServer
 
 
@@ -64,15 +64,13 @@ def make_account(server: SftpTestServer) -> AccountFactory:
 @pytest.fixture
 def open_session(
     make_account: AccountFactory, credentials: Credentials, policy: RetryPolicy
-) -> Callable[..., OfficeAllySession]:
+) -> Callable[..., SftpMailbox]:
     """Open a session through the registered transport object, with a test retry policy."""
     transport = make_transport(policy=policy)
 
-    def opener(
-        account: Account | None = None, creds: Credentials | None = None
-    ) -> OfficeAllySession:
+    def opener(account: Account | None = None, creds: Credentials | None = None) -> SftpMailbox:
         session = transport.open(account or make_account(), creds or credentials)
-        assert isinstance(session, OfficeAllySession)
+        assert isinstance(session, SftpMailbox)
         return session
 
     return opener

@@ -84,6 +84,10 @@ class Faults:
     """Move a file out of inbound the moment it is renamed (as a fast pickup would)."""
     drop_on_rename: str | None = None
     """'before' or 'after': close the connection around a rename (once)."""
+    refuse_session: bool = False
+    """Refuse every session channel after the login (``ChannelException`` at the client)."""
+    refuse_sftp: bool = False
+    """Open session channels but refuse the SFTP subsystem on them."""
 
 
 @dataclass
@@ -214,9 +218,14 @@ class _Login(paramiko.ServerInterface):
         return AUTH_SUCCESSFUL if ok else AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session":
+        if kind == "session" and not self.server.faults.refuse_session:
             return OPEN_SUCCEEDED
         return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
+        if self.server.faults.refuse_sftp:
+            return False
+        return bool(super().check_channel_subsystem_request(channel, name))
 
 
 class _Handle(paramiko.SFTPHandle):

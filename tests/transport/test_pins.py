@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
@@ -26,12 +27,13 @@ from claimferry.api import (
     Credentials,
     HostKeyError,
     SecretStr,
+    SftpMailbox,
     SftpSettings,
     TransportError,
 )
 from claimferry_harness import MockOfficeAlly
 from claimferry_harness.users import HarnessLogin
-from claimferry_officeally.transport import OfficeAllySession, RetryPolicy, make_transport
+from claimferry_officeally.transport import RetryPolicy, make_transport
 from transport.sftp_server import (
     PASSWORD,
     USER,
@@ -94,12 +96,10 @@ class Mock:
             username=self.user.username, password=SecretStr(password or self.user.password)
         )
 
-    def open(
-        self, account: Account | None = None, creds: Credentials | None = None
-    ) -> OfficeAllySession:
+    def open(self, account: Account | None = None, creds: Credentials | None = None) -> SftpMailbox:
         transport = make_transport(policy=RetryPolicy(0.01, 0.05, sleep=self.sleeps.append))
         session = transport.open(account or self.account(), creds or self.credentials())
-        assert isinstance(session, OfficeAllySession)
+        assert isinstance(session, SftpMailbox)
         return session
 
     @property
@@ -233,6 +233,58 @@ def test_a_refused_key_is_one_login_at_the_mock(mock: Mock) -> None:
     assert not caught.value.transient and mock.sleeps == []
 
 
+def test_a_refused_key_is_not_followed_by_the_password(mock: Mock) -> None:
+    """Key and password both given: the refused key is the one attempt."""
+    mock.harness.add_user(
+        "keyed", password="keyed-password", public_keys=[openssh_line(new_ed25519_key())]
+    )
+    other_key = Credentials(
+        username="keyed",
+        private_key=SecretStr(new_ed25519_text()),
+        password=SecretStr("keyed-password"),
+    )
+    with pytest.raises(AuthenticationError):
+        mock.open(mock.account(retries=5), other_key)
+    assert mock.logins == ["key:keyed"]
+
+
+def test_a_drop_after_delivery_is_no_new_login_for_the_cleanup(
+    mock: Mock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The network drops once the file is delivered, and the account is now refused:
+    the leftover cleanup never logs in again (a refused login counts toward a lock)."""
+    deliver = SftpMailbox._check_after_rename
+
+    def delivered_then_dropped(self: SftpMailbox, conn: Any, job: Any) -> None:
+        deliver(self, conn, job)
+        mock.harness.faults.refuse_logins = True
+        conn.transport.close()
+
+    monkeypatch.setattr(SftpMailbox, "_check_after_rename", delivered_then_dropped)
+    with mock.open() as session:
+        receipt = session.upload(CLAIM, NAME)
+    assert receipt.remote_name == NAME and mock.inbound == [NAME]
+    assert mock.logins == [f"password:{mock.user.username}"]
+
+
+@pytest.mark.parametrize("refused", ["refuse_session", "refuse_sftp"])
+def test_a_refused_sftp_channel_is_not_retried_with_a_new_login(
+    server: SftpTestServer,
+    open_session: Callable[..., SftpMailbox],
+    sleeps: list[float],
+    make_account: Callable[..., Account],
+    refused: str,
+) -> None:
+    """The server's refusal after a good login is its answer, not the network's."""
+    setattr(server.faults, refused, True)
+    with pytest.raises(TransportError) as caught:
+        open_session(make_account(retries=3))
+    assert "refused an SFTP session for account sunrise" in str(caught.value)
+    assert not caught.value.transient
+    assert server.stats.auth_attempts == 1 and server.stats.connections == 1
+    assert sleeps == []
+
+
 def test_a_refused_login_on_the_test_server_is_one_attempt_on_one_connection(
     multikey_server: SftpTestServer,
 ) -> None:
@@ -296,7 +348,7 @@ def test_a_taken_final_name_leaves_no_temporary_file(mock: Mock) -> None:
 
 
 def test_a_refused_write_on_the_test_server_leaves_nothing_after_retries(
-    server: SftpTestServer, open_session: Callable[..., OfficeAllySession]
+    server: SftpTestServer, open_session: Callable[..., SftpMailbox]
 ) -> None:
     server.faults.fail_writes = True
     for _ in range(2):

@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from claimferry import notify, onboarding, pipeline
-from claimferry.claims import Claim, check_claims_file
+from claimferry.claims import Claim
+from claimferry.claims_input import check_claims_file
 from claimferry.cli.app import WAIT_OPTION, App, BadInput, emit_json, json_option, pass_app
 from claimferry.cli.findings import FindingsReport
 from claimferry.cli.output import Display, examples, plural, progress

@@ -11,7 +11,8 @@ import click
 import yaml
 from pydantic import TypeAdapter
 
-from claimferry.claims import Claim, ClaimsFile, load_claims
+from claimferry.claims import Claim, ClaimsFile
+from claimferry.claims_input import load_claims
 from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.output import examples
 from claimferry.errors import ClaimferryError, InputError, Problem

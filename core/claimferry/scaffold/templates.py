@@ -17,7 +17,7 @@ classifiers = ["Typing :: Typed"]
 dependencies = ["claimferry"]
 
 [project.optional-dependencies]
-test = ["pytest>=8"]
+test = ["pytest>=8", "pyyaml>=6"]
 
 # What makes this a claimferry plugin: an entry point in the `claimferry`
 # group naming the module that holds the @hookimpl functions.
@@ -54,7 +54,9 @@ commands = pytest {posargs}
 
 [testenv:type]
 description = mypy --strict
-deps = mypy
+deps =
+    mypy
+    types-PyYAML
 extras = test
 commands = mypy src tests
 """
@@ -69,7 +71,7 @@ claimferry's docs/plugins.md.
 ```console
 pip install -e '.[test]'      # next to claimferry
 pytest                        # its tests, against claimferry's mock server
-mypy src tests                # strict
+pip install mypy types-PyYAML && mypy src tests   # strict (or: tox -e type)
 claimferry plugins            # lists __NAME__
 ```
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-# The plugin manager is not in claimferry.api: plugins never need it, their tests do.
+# PluginManager is exported by claimferry.api for tests like these; the plugin's own
+# code never needs it.
 from claimferry.api import Account, PluginManager
 
 from claimferry_generic_sftp import plugin
