@@ -44,11 +44,11 @@ from pathlib import Path
 import yaml
 
 from claimferry.config import Account, CredentialSettings, SftpSettings
+from claimferry.connection import resolve_credentials
 from claimferry.credentials import Credentials, SecretStr
 from claimferry.credstore import MASTER_KEY_ENV, CredentialStore, load_master_key
 from claimferry.ledger import CREDENTIALS_STORED, Ledger
 from claimferry.manager import PluginManager
-from claimferry.pipeline import resolve_credentials
 from claimferry_credentials.sources import env_prefix
 from claimferry_harness.server import MockOfficeAlly
 

@@ -73,7 +73,7 @@ def make_responses(workdir: Path, count: int) -> list[Path]:
     from claimferry.claims_input import load_claims
     from claimferry.config import Account, Contact
     from claimferry.manager import PluginManager
-    from claimferry.pipeline import build_interchange
+    from claimferry.submission import build_interchange
     from claimferry_harness.processing import Processor
     from claimferry_harness.rules import ProcessingRules
 
@@ -266,15 +266,15 @@ def instrument(clock: Clock) -> None:
     """Time the phases of ``fetch`` from outside the code under test (this process only)."""
     import sqlite3 as sqlite
 
-    from claimferry import ledger, pipeline
+    from claimferry import connection, fetching, ledger
     from claimferry.sftp_mailbox import SftpMailbox
 
-    clock.wrap(pipeline, "open_session", "connect + handshake + login")
+    clock.wrap(connection, "open_session", "connect + handshake + login")
     clock.wrap(SftpMailbox, "list_responses", "sftp: list outbound")
     clock.wrap(SftpMailbox, "download", "sftp: download (stat+open+read+close)")
     clock.wrap(SftpMailbox, "close", "sftp: close session")
-    clock.wrap(pipeline, "apply_response", "read response (parse + ledger writes)")
-    clock.wrap(pipeline, "atomic_write", "archive write (atomic_write)")
+    clock.wrap(fetching, "apply_response", "read response (parse + ledger writes)")
+    clock.wrap(fetching, "atomic_write", "archive write (atomic_write)")
     original_init = ledger.Ledger.__init__
 
     def timed_init(self: Any, path: Path) -> None:
@@ -305,8 +305,8 @@ def instrument(clock: Clock) -> None:
         clock.add("ledger: write lock held (BEGIN..COMMIT)", done - locked)
 
     ledger.Ledger.transaction = transaction  # type: ignore[method-assign]
-    clock.wrap(pipeline, "fetch_responses", "fetch_responses (whole, after login)")
-    original_open = pipeline.open_session
+    clock.wrap(fetching, "fetch_responses", "fetch_responses (whole, after login)")
+    original_open = connection.open_session
 
     def open_session(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -321,7 +321,7 @@ def instrument(clock: Clock) -> None:
         session.close = close  # type: ignore[method-assign]
         return session
 
-    pipeline.open_session = open_session
+    connection.open_session = open_session
 
 
 @contextmanager

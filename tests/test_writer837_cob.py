@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from claimferry.claims import Claim, Payer, parse_claims
 from claimferry.claims_input import load_claims
 from claimferry.errors import InputError
-from claimferry.pipeline import claim_content_hash
+from claimferry.submission import claim_content_hash
 from claimferry.types import ValidationContext
 from claimferry.x12.claims837 import iter_837p
 from claimferry.x12.segments import Segment, segments_from_bytes

@@ -27,10 +27,12 @@ from claimferry.cli.app import App, pass_app
 from claimferry.cli.lifecycle import report_status
 from claimferry.cli.output import examples
 from claimferry.config import STATE_ENV, load_config
+from claimferry.connection import connect
 from claimferry.errors import ClaimferryError
+from claimferry.fetching import fetch_responses
 from claimferry.findings import Severity
 from claimferry.ledger import Ledger
-from claimferry.pipeline import connect, fetch_responses, submit_claims, validate_claims
+from claimferry.submission import submit_claims, validate_claims
 from claimferry.types import ValidationContext
 from claimferry_harness.server import MockOfficeAlly
 from claimferry_harness.users import HarnessUser

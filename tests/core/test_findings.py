@@ -23,7 +23,7 @@ from claimferry.claims import check_claims_data, is_partial
 from claimferry.claims_input import check_claims_file
 from claimferry.cli.findings import FindingsReport
 from claimferry.manager import PluginManager
-from claimferry.pipeline import validate_claims
+from claimferry.submission import validate_claims
 from claimferry.types import ValidationContext
 from claimferry.validation import Unparsed, UnparsedError
 from enrollment.support import run, state_dir  # the CLI with a test account, state in tmp_path

@@ -19,8 +19,8 @@ from claimferry.cli import create_cli
 from claimferry.ledger import BatchState, Ledger, NewClaim, SentLine
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
-from claimferry.pipeline import claim_content_hash
 from claimferry.secondary import Adjudication, NotBillable, next_payer_claim
+from claimferry.submission import claim_content_hash
 from claimferry.types import ValidationContext
 from claimferry.x12 import remit835
 from claimferry.x12.writer837 import line_control_number, write_837p

@@ -27,7 +27,7 @@ HEAVY = (
     "yaml",
     "claimferry.claims",
     "claimferry.ledger",
-    "claimferry.pipeline",
+    "claimferry.submission",
     "claimferry.x12.remit835",
     "claimferry_harness.server",
     "claimferry_officeally.reports",
@@ -73,7 +73,7 @@ def test_help_and_version_import_nothing_heavy(tmp_path: Path, args: list[str]) 
 def test_status_on_an_empty_ledger_needs_no_ssh_nor_claim_model(tmp_path: Path) -> None:
     modules = _modules(tmp_path, "status")
     assert "claimferry.ledger" in modules
-    assert _loaded(modules, ("paramiko", "claimferry.claims", "claimferry.pipeline")) == []
+    assert _loaded(modules, ("paramiko", "claimferry.claims", "claimferry.submission")) == []
     assert _loaded(modules, ("claimferry_harness.server", "claimferry_checks.tables")) == []
 
 

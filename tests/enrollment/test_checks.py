@@ -16,7 +16,7 @@ from claimferry.enrollment import EnrollmentEntry, set_enrollment
 from claimferry.findings import Finding, Severity
 from claimferry.ledger import Ledger
 from claimferry.manager import PluginManager
-from claimferry.pipeline import validate_claims
+from claimferry.submission import validate_claims
 from claimferry.types import ValidationContext
 from claimferry_officeally import enrollment_checks as checks
 from claimferry_officeally.payers import PayerList, parse_payer_list

@@ -17,7 +17,7 @@ from claimferry.claims_input import load_claims
 from claimferry.config import load_config
 from claimferry.ledger import Ledger
 from claimferry.manager import PluginManager
-from claimferry.pipeline import record_batches
+from claimferry.submission import record_batches
 from claimferry_officeally.profile import make_claim_file_name
 from claimferry_officeally.transport import OfficeAllySession, RetryPolicy, temporary_name
 from faults.reliab_support import PASSWORD, World, make_world

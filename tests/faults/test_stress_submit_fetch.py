@@ -37,7 +37,7 @@ ROUND_BUDGET = 60.0
 PRELOAD = [
     "claimferry.cli.app",
     "claimferry.cli.commands",
-    "claimferry.pipeline",
+    "claimferry.submission",
     "claimferry_checks.plugin",
     "claimferry_credentials.plugin",
     "claimferry_officeally.plugin",

@@ -103,16 +103,16 @@ def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
     took the file, the same interchange control number makes it refuse the
     copy as a duplicate.
     """
-    from claimferry import pipeline  # paramiko and the writer: only when sending
+    from claimferry import connection, submission  # paramiko and the writer: only when sending
 
     with Ledger.open(app.state_dir) as ledger:
         account = app.account(ledger.batch(batch_id).account)
         with ledger.sender_lock(account.name, command="batches resend", wait=wait):
             batch = _uncertain(ledger, batch_id)
-            pipeline.audit_batch(ledger, "batch-resend", account.name, batch, None, OPERATOR)
-            session = pipeline.connect(app.pm, ledger, account)
+            submission.audit_batch(ledger, "batch-resend", account.name, batch, None, OPERATOR)
+            session = connection.connect(app.pm, ledger, account)
             try:
-                sent = pipeline.deliver(ledger, session, batch, account.name)
+                sent = submission.deliver(ledger, session, batch, account.name)
             finally:
                 session.close()
     if as_json:
@@ -129,7 +129,7 @@ def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
 @pass_app
 def abandon(app: App, batch_id: int, yes: bool, wait: float, as_json: bool) -> None:
     """Mark an uncertain batch as never delivered, so its claims can be submitted again."""
-    from claimferry import pipeline
+    from claimferry import submission
 
     if not yes:
         raise click.UsageError(
@@ -140,7 +140,7 @@ def abandon(app: App, batch_id: int, yes: bool, wait: float, as_json: bool) -> N
         with ledger.sender_lock(account, command="batches abandon", wait=wait):
             batch = _uncertain(ledger, batch_id)
             ledger.set_batch_state(batch.id, BatchState.FAILED, error="abandoned by an operator")
-            pipeline.audit_batch(ledger, "batch-abandoned", batch.account, batch, None, OPERATOR)
+            submission.audit_batch(ledger, "batch-abandoned", batch.account, batch, None, OPERATOR)
             abandoned = ledger.batch(batch.id)
     if as_json:
         emit_json(batch_json(abandoned))

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from claimferry import notify, onboarding, pipeline
+from claimferry import connection, fetching, notify, onboarding, submission
 from claimferry.claims import Claim
 from claimferry.claims_input import check_claims_file
 from claimferry.cli.app import WAIT_OPTION, App, BadInput, emit_json, json_option, pass_app
@@ -110,7 +110,7 @@ def _check(
         validators = len(app.pm.enrollment_validators())
         what = f"validating {plural(checked.count, 'claim')}"
         with display.step(what, total=validators) as step:
-            found = checked.findings + pipeline.validate_claims(
+            found = checked.findings + submission.validate_claims(
                 app.pm,
                 checked.claims,
                 context,
@@ -231,7 +231,7 @@ def build(
             f"{claims_path}: {len(claims):,} claims are more than one 837P file holds for "
             f"account {account.name} (claims_per_interchange: {account.interchange_limit:,}); "
             f"'claimferry submit' sends them as "
-            f"{len(pipeline.interchanges(claims, account.interchange_limit))} files, or split "
+            f"{len(submission.interchanges(claims, account.interchange_limit))} files, or split "
             "the claims file"
         )
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
@@ -241,7 +241,7 @@ def build(
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
     with progress(as_json) as display, display.step(f"writing {plural(len(claims), 'claim')}"):
-        data = pipeline.build_interchange(
+        data = submission.build_interchange(
             account, clearinghouse, claims, control_number, datetime.now(UTC).astimezone()
         )
     atomic_write(output, data, mode=0o600)
@@ -325,8 +325,8 @@ def submit(
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if dry_run:
         sizes = [
-            len(pipeline.build_interchange(account, clearinghouse, part, 1, now))
-            for part in pipeline.interchanges(claims, account.interchange_limit)
+            len(submission.build_interchange(account, clearinghouse, part, 1, now))
+            for part in submission.interchanges(claims, account.interchange_limit)
         ]
         if as_json:
             emit_json(
@@ -350,7 +350,7 @@ def submit(
         progress(as_json) as display,
         display.step(sending),
     ):
-        outcome = pipeline.submit_claims(
+        outcome = submission.submit_claims(
             app.pm,
             ledger,
             app.state_dir,
@@ -450,9 +450,9 @@ def fetch(
         account = config.account(name)
         try:
             with Ledger.open(app.state_dir) as ledger:
-                session = pipeline.connect(app.pm, ledger, account)
+                session = connection.connect(app.pm, ledger, account)
                 try:
-                    files = pipeline.fetch_responses(
+                    files = fetching.fetch_responses(
                         app.pm, ledger, session, app.state_dir, name, display.messages, wait
                     )
                 finally:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from claimferry import pipeline
+from claimferry import connection
 from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
 from claimferry.cli.output import examples
 from claimferry.credentials import Credentials, SecretStr
@@ -65,7 +65,7 @@ def credentials_test(app: App, account_name: str, as_json: bool) -> None:
     """
     account = app.account(account_name)
     with Ledger.open(app.state_dir) as ledger:
-        session = pipeline.connect(app.pm, ledger, account, after_refusal=True)
+        session = connection.connect(app.pm, ledger, account, after_refusal=True)
     try:
         fingerprint = session.host_fingerprint
         waiting = len(session.list_responses())

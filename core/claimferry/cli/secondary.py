@@ -17,7 +17,6 @@ from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.output import examples
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Ledger
-from claimferry.pipeline import claim_content_hash
 from claimferry.secondary import (
     Adjudication,
     NotBillable,
@@ -27,6 +26,7 @@ from claimferry.secondary import (
     payments,
 )
 from claimferry.storage import atomic_write
+from claimferry.submission import claim_content_hash
 from claimferry.x12.remit835 import read_835_file
 
 _CLAIM = TypeAdapter(Claim)

@@ -1,4 +1,5 @@
-"""The stages of a batch, each a plain function: validate, build, submit, fetch.
+"""Submitting a batch exactly once: validate, build, record, upload, and recover
+a batch a crash or Ctrl-C left half-way.
 
 The CLI and the demo compose these; tests call them one by one.
 """
@@ -7,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import sqlite3
 import threading
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -20,12 +19,10 @@ from typing import Any
 
 from claimferry.claims import Claim, Frequency, claim_json, revised
 from claimferry.config import Account
-from claimferry.credentials import Credentials, username_fingerprint
+from claimferry.connection import connect
 from claimferry.errors import (
-    AuthenticationError,
     ClaimferryError,
     ConfigError,
-    HostKeyError,
     InputError,
     Interrupted,
     Problem,
@@ -34,9 +31,6 @@ from claimferry.errors import (
 from claimferry.failpoints import failpoint
 from claimferry.findings import Finding
 from claimferry.ledger import (
-    CREDENTIALS_USED,
-    LOGIN_OK,
-    LOGIN_REFUSED,
     REJECTIONS,
     Batch,
     BatchState,
@@ -46,19 +40,15 @@ from claimferry.ledger import (
     NewClaim,
     SentLine,
 )
-from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
 from claimferry.storage import archive_dir, atomic_write, sha256_hex
 from claimferry.types import (
     Clearinghouse,
     DeliveryState,
     FileNaming,
-    RemoteFile,
     TransportSession,
-    UploadReceipt,
     ValidationContext,
 )
-from claimferry.x12.responses import detect_kind
 from claimferry.x12.writer837 import Envelope, line_control_number, write_837p
 
 Progress = Callable[[str], None]
@@ -735,254 +725,3 @@ def _submit(
 
 def _batch_list(batches: Sequence[Batch]) -> str:
     return ", ".join(f"{b.id} ({b.remote_name or b.file_name})" for b in batches)
-
-
-def connect(
-    pm: PluginManager, ledger: Ledger, account: Account, *, after_refusal: bool = False
-) -> TransportSession:
-    """Open the account's session; a refused login or host key goes into the audit trail.
-
-    Once a login was refused no other is tried, in this run or the next (a
-    cron job's), until ``credentials test`` (``after_refusal``) logs in:
-    clearinghouses lock an account after a few wrong passwords.
-    """
-    clearinghouse = pm.get_clearinghouse(account.clearinghouse)
-    ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
-    if not after_refusal:
-        refused = ledger.refused_login(account.name)
-        if refused is not None:
-            raise AuthenticationError(
-                f"the last SFTP login for account {account.name} was refused "
-                f"({refused.at[:16]}), so no other is tried, to keep "
-                f"{clearinghouse.display_name} from "
-                f"locking the account: fix its credentials, then run "
-                f"'claimferry credentials test {account.name}'"
-            )
-    try:
-        session = open_session(pm, ledger, account)
-    except (AuthenticationError, HostKeyError) as exc:
-        action = LOGIN_REFUSED if isinstance(exc, AuthenticationError) else "host-key-refused"
-        ledger.audit(action, account=account.name, detail=str(exc))
-        raise
-    if after_refusal:  # a tested login is a fact onboarding reads, and it lifts a hold
-        ledger.audit(LOGIN_OK, account=account.name, host_fingerprint=session.host_fingerprint)
-    return _WatchedSession(session, ledger, account.name)
-
-
-class _WatchedSession:
-    """A session whose reconnects are held to the same rule as its first login:
-    a transport logs in again after a dropped connection, and a refusal there
-    puts the account's logins on hold too."""
-
-    def __init__(self, session: TransportSession, ledger: Ledger, account: str) -> None:
-        self._session, self._ledger, self._account = session, ledger, account
-
-    @contextmanager
-    def _watch(self) -> Iterator[None]:
-        try:
-            yield
-        except AuthenticationError as exc:
-            self._ledger.audit(LOGIN_REFUSED, account=self._account, detail=str(exc))
-            raise
-
-    @property
-    def host_fingerprint(self) -> str:
-        return self._session.host_fingerprint
-
-    def upload(self, data: bytes, remote_name: str) -> UploadReceipt:
-        with self._watch():
-            return self._session.upload(data, remote_name)
-
-    def delivery_state(self, remote_name: str, size: int, sha256: str) -> DeliveryState:
-        with self._watch():
-            return self._session.delivery_state(remote_name, size, sha256)
-
-    def list_responses(self) -> list[RemoteFile]:
-        with self._watch():
-            return self._session.list_responses()
-
-    def download(self, name: str) -> bytes:
-        with self._watch():
-            return self._session.download(name)
-
-    def close(self) -> None:
-        self._session.close()
-
-
-def open_session(pm: PluginManager, ledger: Ledger, account: Account) -> TransportSession:
-    """Resolve the account's credentials and open its clearinghouse's transport.
-
-    Each use of the secrets goes into the audit trail (source and the
-    username's fingerprint, never a secret), whether the login works or not.
-    """
-    clearinghouse = pm.get_clearinghouse(account.clearinghouse)
-    transport = pm.get_transport(clearinghouse.transport)
-    credentials = resolve_credentials(pm, account, ledger.db)
-    ledger.audit(
-        CREDENTIALS_USED,
-        account=account.name,
-        detail=f"source {account.credentials.source if account.credentials else '?'}, "
-        f"username {username_fingerprint(credentials.username)}",
-    )
-    return transport.open(account, credentials)
-
-
-def resolve_credentials(
-    pm: PluginManager, account: Account, state_db: sqlite3.Connection
-) -> Credentials:
-    """The account's credentials from its source; ``state_db`` serves a source that
-    keeps them in the state database (the ``store``)."""
-    if account.credentials is None:
-        raise ConfigError(
-            [
-                Problem(
-                    "config",
-                    f"accounts.{account.name}.credentials",
-                    "required to connect: e.g. {source: env}",
-                )
-            ]
-        )
-    source = pm.get_credential_source(account.credentials.source)
-    if source.settings is not None:
-        allowed = ", ".join(source.settings) or "none"
-        unknown = [str(key) for key in account.credentials.settings if key not in source.settings]
-        if unknown:
-            raise ConfigError(
-                Problem(
-                    "config",
-                    f"accounts.{account.name}.credentials.{key}",
-                    f"not a setting of credential source '{source.name}' (its settings: {allowed})",
-                )
-                for key in unknown
-            )
-    if source.resolve_stored is not None:
-        return source.resolve_stored(account, state_db)
-    return source.resolve(account)
-
-
-# -- fetch -------------------------------------------------------------------------
-
-
-@dataclass
-class FetchedFile:
-    remote_name: str
-    size: int
-    sha256: str
-    archive_path: Path | None
-    """``None`` when the file could not be downloaded (``error`` says why)."""
-    kind: str | None = None
-    claims: int = 0
-    error: str | None = None
-
-
-_KIND_ORDER = {"TA1": 0, "999": 1, "277CA": 2, "835": 4}
-"""Answers are read in the order they happen, so a claim's history reads in order
-whatever the file names; clearinghouse reports (3), which carry the payers'
-answers as Office Ally's EDI Status Report does, come after the 277CAs."""
-
-
-def _reading_order(row: Any) -> tuple[int, int]:
-    path = Path(row["archive_path"])
-    if zipfile.is_zipfile(path):
-        return _KIND_ORDER["835"], row["id"]  # zipped answers are ERAs at Office Ally
-    try:
-        kind = detect_kind(path)
-    except InputError:
-        kind = None
-    return _KIND_ORDER.get(kind or "", 3), row["id"]
-
-
-def fetch_responses(
-    pm: PluginManager,
-    ledger: Ledger,
-    session: TransportSession,
-    state_dir: Path,
-    account: str,
-    progress: Progress = _quiet,
-    wait: float = 0.0,
-) -> list[FetchedFile]:
-    """Download, archive and read response files not fetched before.
-
-    Nothing is deleted on the server: a file is known by name, size,
-    modification time and hash, so fetching twice is harmless, and a file
-    replaced under its name is fetched again. One run per sender at a time
-    (waiting up to ``wait`` seconds for the lock). A file that cannot be
-    downloaded is reported and tried again next time; one that cannot be
-    read is kept in the archive with its error. Neither stops the others.
-    """
-    with ledger.sender_lock(account, command="fetch", wait=wait):
-        fetched = _download_new(ledger, session, state_dir, account, progress)
-        _read_unread(pm, ledger, account, fetched, progress)
-    return fetched
-
-
-def _download_new(
-    ledger: Ledger, session: TransportSession, state_dir: Path, account: str, progress: Progress
-) -> list[FetchedFile]:
-    fetched = []
-    folder = archive_dir(state_dir, account, "received")
-    for remote in sorted(session.list_responses(), key=lambda r: r.name):
-        if ledger.response_known(account, remote.name, remote.size, remote.modified):
-            continue
-        try:
-            data = session.download(remote.name)
-        except (AuthenticationError, HostKeyError):
-            raise
-        except TransportError as exc:
-            error = f"not downloaded, tried again at the next fetch: {exc}"
-            progress(f"skipped {remote.name!r}: {error}")
-            fetched.append(FetchedFile(remote.name, remote.size, "", None, error=error))
-            continue
-        digest = sha256_hex(data)
-        path = folder / remote.name
-        if path.exists() and sha256_hex(path.read_bytes()) != digest:
-            path = folder / f"{remote.name}.{digest[:12]}"
-        atomic_write(path, data)
-        with ledger.transaction():  # recorded and audited together, or neither
-            response_id = ledger.record_response(
-                account=account,
-                remote_name=remote.name,
-                size=len(data),
-                sha256=digest,
-                archive_path=path,
-                kind=None,
-                modified=remote.modified,
-            )
-            if response_id is None:
-                continue
-            ledger.audit(
-                "fetch",
-                account=account,
-                file_name=remote.name,
-                size=len(data),
-                sha256=digest,
-                host_fingerprint=session.host_fingerprint,
-            )
-        progress(f"fetched {remote.name} ({len(data)} bytes)")
-        fetched.append(FetchedFile(remote.name, len(data), digest, path))
-    return fetched
-
-
-def _read_unread(
-    pm: PluginManager,
-    ledger: Ledger,
-    account: str,
-    fetched: list[FetchedFile],
-    progress: Progress,
-) -> None:
-    readers = pm.response_readers(ledger.clearinghouse_of(account))
-    for row in sorted(ledger.unparsed_responses(account), key=_reading_order):
-        result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
-        path = Path(row["archive_path"])
-        try:
-            applied = apply_response(
-                ledger, account, path, readers, row["remote_name"], response_id=row["id"]
-            )
-        except InputError as exc:
-            ledger.mark_response_parsed(row["id"], error=str(exc))
-            progress(f"could not read {row['remote_name']}: {exc}")
-            if result is not None:
-                result.error = str(exc)
-            continue
-        if result is not None:
-            result.kind, result.claims = applied.kind, applied.claims

@@ -1,0 +1,155 @@
+"""Fetching responses: download what is new into the archive (never deleting
+remotely), then read each into the ledger in the order the answers were given.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from claimferry.errors import (
+    AuthenticationError,
+    HostKeyError,
+    InputError,
+    TransportError,
+)
+from claimferry.ledger import (
+    Ledger,
+)
+from claimferry.lifecycle import apply_response
+from claimferry.manager import PluginManager
+from claimferry.storage import archive_dir, atomic_write, sha256_hex
+from claimferry.submission import Progress, _quiet
+from claimferry.types import (
+    TransportSession,
+)
+from claimferry.x12.responses import detect_kind
+
+# -- fetch -------------------------------------------------------------------------
+
+
+@dataclass
+class FetchedFile:
+    remote_name: str
+    size: int
+    sha256: str
+    archive_path: Path | None
+    """``None`` when the file could not be downloaded (``error`` says why)."""
+    kind: str | None = None
+    claims: int = 0
+    error: str | None = None
+
+
+_KIND_ORDER = {"TA1": 0, "999": 1, "277CA": 2, "835": 4}
+"""Answers are read in the order they happen, so a claim's history reads in order
+whatever the file names; clearinghouse reports (3), which carry the payers'
+answers as Office Ally's EDI Status Report does, come after the 277CAs."""
+
+
+def _reading_order(row: Any) -> tuple[int, int]:
+    path = Path(row["archive_path"])
+    if zipfile.is_zipfile(path):
+        return _KIND_ORDER["835"], row["id"]  # zipped answers are ERAs at Office Ally
+    try:
+        kind = detect_kind(path)
+    except InputError:
+        kind = None
+    return _KIND_ORDER.get(kind or "", 3), row["id"]
+
+
+def fetch_responses(
+    pm: PluginManager,
+    ledger: Ledger,
+    session: TransportSession,
+    state_dir: Path,
+    account: str,
+    progress: Progress = _quiet,
+    wait: float = 0.0,
+) -> list[FetchedFile]:
+    """Download, archive and read response files not fetched before.
+
+    Nothing is deleted on the server: a file is known by name, size,
+    modification time and hash, so fetching twice is harmless, and a file
+    replaced under its name is fetched again. One run per sender at a time
+    (waiting up to ``wait`` seconds for the lock). A file that cannot be
+    downloaded is reported and tried again next time; one that cannot be
+    read is kept in the archive with its error. Neither stops the others.
+    """
+    with ledger.sender_lock(account, command="fetch", wait=wait):
+        fetched = _download_new(ledger, session, state_dir, account, progress)
+        _read_unread(pm, ledger, account, fetched, progress)
+    return fetched
+
+
+def _download_new(
+    ledger: Ledger, session: TransportSession, state_dir: Path, account: str, progress: Progress
+) -> list[FetchedFile]:
+    fetched = []
+    folder = archive_dir(state_dir, account, "received")
+    for remote in sorted(session.list_responses(), key=lambda r: r.name):
+        if ledger.response_known(account, remote.name, remote.size, remote.modified):
+            continue
+        try:
+            data = session.download(remote.name)
+        except (AuthenticationError, HostKeyError):
+            raise
+        except TransportError as exc:
+            error = f"not downloaded, tried again at the next fetch: {exc}"
+            progress(f"skipped {remote.name!r}: {error}")
+            fetched.append(FetchedFile(remote.name, remote.size, "", None, error=error))
+            continue
+        digest = sha256_hex(data)
+        path = folder / remote.name
+        if path.exists() and sha256_hex(path.read_bytes()) != digest:
+            path = folder / f"{remote.name}.{digest[:12]}"
+        atomic_write(path, data)
+        with ledger.transaction():  # recorded and audited together, or neither
+            response_id = ledger.record_response(
+                account=account,
+                remote_name=remote.name,
+                size=len(data),
+                sha256=digest,
+                archive_path=path,
+                kind=None,
+                modified=remote.modified,
+            )
+            if response_id is None:
+                continue
+            ledger.audit(
+                "fetch",
+                account=account,
+                file_name=remote.name,
+                size=len(data),
+                sha256=digest,
+                host_fingerprint=session.host_fingerprint,
+            )
+        progress(f"fetched {remote.name} ({len(data)} bytes)")
+        fetched.append(FetchedFile(remote.name, len(data), digest, path))
+    return fetched
+
+
+def _read_unread(
+    pm: PluginManager,
+    ledger: Ledger,
+    account: str,
+    fetched: list[FetchedFile],
+    progress: Progress,
+) -> None:
+    readers = pm.response_readers(ledger.clearinghouse_of(account))
+    for row in sorted(ledger.unparsed_responses(account), key=_reading_order):
+        result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
+        path = Path(row["archive_path"])
+        try:
+            applied = apply_response(
+                ledger, account, path, readers, row["remote_name"], response_id=row["id"]
+            )
+        except InputError as exc:
+            ledger.mark_response_parsed(row["id"], error=str(exc))
+            progress(f"could not read {row['remote_name']}: {exc}")
+            if result is not None:
+                result.error = str(exc)
+            continue
+        if result is not None:
+            result.kind, result.claims = applied.kind, applied.claims
