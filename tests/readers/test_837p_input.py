@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from claimferry.claims import Claim
+from claimferry.claims import Claim, Payer
 from claimferry.claims_input import load_claims
 from claimferry.cli import create_cli
 from claimferry.errors import InputError
@@ -39,7 +39,6 @@ DROPPED = {
         "43 (OI)",
     ],
     "837P_03": [
-        "14 (SBR)",
         "14 (SBR)",
         "15 (NM1)",
         "20 (N3) in loop 2010BB",
@@ -135,9 +134,66 @@ def test_cob_samples_carry_other_payers_with_line_adjudication(samples_dir: Path
     assert primary.lines[0].adjustments[0].reason == "42"
     (three,) = samples_dir.glob("837P_03_*")
     (claim,) = load_837p(three, strict=False).claims
+    # SBR*S*18**MEDICARE*12****MB: Medicare secondary, working aged (the group name is left out)
+    assert (claim.insurance_type, claim.other_payers[0].insurance_type) == ("12", None)
     (line,) = claim.other_payers[0].lines
     assert line.paid == 80 and [a.group for a in line.adjustments] == ["CO", "PR"]
     assert claim.lines[0].modifiers == ("25",) and line.modifiers is None
+
+
+def _medicare_secondary_owing_by_line() -> list[Claim]:
+    """secondary.yaml with its first claim billed to Medicare Part B after a plan that is
+    itself of a Medicare secondary payer type, the coinsurance left given per line."""
+    first, *others = load_claims(SECONDARY).claims
+    primary = first.other_payers[0]
+    lines = tuple(
+        replace(line, remaining_patient_liability=owed)
+        for line, owed in zip(primary.lines, (D(48), D("20.5")), strict=True)
+    )
+    primary = replace(primary, remaining_patient_liability=None, lines=lines, insurance_type="47")
+    medicare = replace(
+        first,
+        payer=Payer(name="MEDICARE PART B", id="00952"),
+        subscriber=replace(first.subscriber, filing_code="MB"),
+        insurance_type="12",
+        other_payers=(primary,),
+    )
+    return [medicare, *others]
+
+
+def test_insurance_types_and_line_remaining_liability_read_back(tmp_path: Path) -> None:
+    claims = _medicare_secondary_owing_by_line()
+    path = write(tmp_path / "msp.837", claims)
+    data = path.read_bytes()
+    assert b"SBR*S*18***12****MB~" in data and b"**47****" in data
+    assert b"DTP*573*D8*20261120~\nAMT*EAF*48~" in data
+    read = load_837p(path)  # strictly: SBR05 and 2430 AMT*EAF are no longer left out
+    assert read.dropped == []
+    by_id = {claim.id: claim for claim in read.claims}
+    first = by_id.pop(claims[0].id)
+    assert (first.insurance_type, first.other_payers[0].insurance_type) == ("12", "47")
+    assert first.other_payers[0].remaining_patient_liability is None
+    owed = [line.remaining_patient_liability for line in first.other_payers[0].lines]
+    assert owed == [D(48), D("20.5")]
+    assert {claim.insurance_type for claim in by_id.values()} == {None}  # no 2000B's SBR05
+    # the writer sends names in capitals: what it wrote once it writes byte for byte again
+    again = load_837p(write(tmp_path / "again.837", list(read.claims)))
+    assert list(again.claims) == list(read.claims)
+    assert (tmp_path / "again.837").read_bytes() == data
+
+
+def test_an_837p_owing_by_claim_and_by_line_or_of_an_unknown_insurance_type_is_refused(
+    tmp_path: Path,
+) -> None:
+    data = write(tmp_path / "msp.837", _medicare_secondary_owing_by_line()).read_bytes()
+    path = tmp_path / "broken.837"
+    path.write_bytes(data.replace(b"AMT*D*", b"AMT*EAF*5~\nAMT*D*", 1))
+    where = r"claim SUN-2001S \(segment \d+ \(CLM\)\): "
+    with pytest.raises(InputError, match=where + r"other_payers\[0\]: .*not both"):
+        load_837p(path)
+    path.write_bytes(data.replace(b"SBR*S*18***12****MB", b"SBR*S*18***C1****MB", 1))
+    with pytest.raises(InputError, match=where + "insurance_type: Input should be '12'"):
+        load_837p(path)
 
 
 def _envelope_parts(data: bytes) -> tuple[list[bytes], list[bytes], list[bytes]]:

@@ -117,6 +117,8 @@ class _Reader:
         self.subscriber: dict[str, Any] | None = None
         self.payer: dict[str, Any] | None = None
         self.responsibility = "primary"
+        self.insurance_type: str | None = None
+        """The subscriber's SBR05, for each claim under it (the claim's ``insurance_type``)."""
         self.patient: dict[str, Any] | None = None
         self.level_models: dict[str, Any] = {}
         self.party: dict[str, Any] | None = None
@@ -287,7 +289,7 @@ class _Reader:
             if self.provider is None:
                 raise self.error(hl, None, "expected a billing provider (HL*20) first")
             self.loop, self.subscriber, self.payer, self.patient = "2000B", None, None, None
-            self.responsibility = "primary"
+            self.responsibility, self.insurance_type = "primary", None
             self.level_models = {}
         elif code == "23":
             if self.subscriber is None:
@@ -325,9 +327,9 @@ class _Reader:
         self.subscriber = {"filing_code": self.required(segment, 9, "a claim filing code")}
         if segment.element(3).strip():
             self.subscriber["group_number"] = segment.element(3)
-        for index, what in ((4, "a group name"), (5, "an insurance type code")):
-            if segment.element(index).strip():
-                self.drop(segment, f"{what}: the claim model has no field for it", index)
+        self.insurance_type = segment.element(5).strip() or None
+        if segment.element(4).strip():
+            self.drop(segment, "a group name: the claim model has no field for it", 4)
 
     def level_name(self, nm1: Segment) -> None:
         entity, loop = nm1.element(1), self.loop
@@ -418,6 +420,8 @@ class _Reader:
             "other_payers": [],
             "payer_responsibility": self.responsibility,
         }
+        if self.insurance_type is not None:
+            self.claim["insurance_type"] = self.insurance_type
         if clm.element(6).strip() != "Y":
             self.drop(clm, "a provider signature other than Y", 6)
         self.claim["assignment"] = self.code(clm, 7, _ASSIGNMENT, "an assignment code")
@@ -537,9 +541,10 @@ class _Reader:
         }
         if sbr.element(3).strip():
             other["subscriber"]["group_number"] = sbr.element(3)
-        for index, what in ((4, "a group name"), (5, "an insurance type code")):
-            if sbr.element(index).strip():
-                self.drop(sbr, f"{what}: the claim model has no field for it", index)
+        if sbr.element(5).strip():
+            other["insurance_type"] = sbr.element(5).strip()
+        if sbr.element(4).strip():
+            self.drop(sbr, "a group name: the claim model has no field for it", 4)
         claim["other_payers"].append(other)
         self.other = other
 
@@ -626,6 +631,8 @@ class _Reader:
             self.cas(segment, self.adjudicated["adjustments"])
         elif seg_id == "DTP" and element1 == "573" and self.adjudicated is not None:
             self.adjudicated["date"], _ = self.dated(segment)
+        elif seg_id == "AMT" and element1 == "EAF" and self.adjudicated is not None:
+            self.adjudicated["remaining_patient_liability"] = self.amount(segment, 2)
         else:
             self.unplaced(segment)
 
