@@ -75,6 +75,8 @@ class App:
     today: date = field(default_factory=date.today)
     state_dir_override: Path | None = None
     """A state directory that wins over every other setting (the demo's own)."""
+    init_ledger: bool = False
+    """``--init``: this run may start a ledger for a sender on purpose."""
     _config: Config | None = None
 
     def config(self) -> Config:
@@ -470,7 +472,7 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         logging.basicConfig(
             level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        ctx.obj = app = App(manager, config_path)
+        ctx.obj = app = App(manager, config_path, init_ledger=init_ledger)
         if init_ledger:
             from claimferry.ledger import Ledger
 

@@ -227,7 +227,7 @@ def build(
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if control_number is None:
         sender = (clearinghouse.name, account.submitter_id)
-        with Ledger.open(app.state_dir, sender=sender) as ledger:
+        with Ledger.open(app.state_dir, sender=sender, fresh=app.init_ledger) as ledger:
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
     with progress(as_json) as display, display.step(f"writing {plural(len(claims), 'claim')}"):
@@ -325,7 +325,11 @@ def submit(
         return
     sending = f"sending {plural(len(claims), 'claim')} for {account.name}"
     with (
-        Ledger.open(app.state_dir, sender=(clearinghouse.name, account.submitter_id)) as ledger,
+        Ledger.open(
+            app.state_dir,
+            sender=(clearinghouse.name, account.submitter_id),
+            fresh=app.init_ledger,
+        ) as ledger,
         progress(as_json) as display,
         display.step(sending),
     ):
