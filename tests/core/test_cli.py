@@ -451,3 +451,12 @@ def test_accounts_add_and_remove_report_as_json(run, tmp_path: Path) -> None:
     assert json.loads(added.stdout) == {"account": "northside", "config": config, "added": True}
     removed = run("accounts", "remove", "northside", "--yes", "--json")
     assert json.loads(removed.stdout) == {"account": "northside", "config": config, "removed": True}
+
+
+def test_show_of_an_835_writes_every_amount_with_two_decimals(run, samples_dir: Path) -> None:
+    result = run("show", str(samples_dir / "835_01_simple_denied_no_payment_emedny.txt"))
+    assert result.exit_code == 0, result.output
+    assert "payment 0.00 credit by NON" in result.stdout
+    assert "charge 34.00, paid 0.00, patient responsibility 0.00;" in result.stdout
+    assert "line V2020: charge 12.00, paid 0.00" in result.stdout
+    assert "CO-29 12.00: The time limit for filing has expired" in result.stdout
