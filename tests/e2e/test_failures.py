@@ -38,7 +38,7 @@ def test_wrong_password_one_login_attempt_no_retry(e2e: E2E, logins: list[str]) 
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert (
-        f"Error: Office Ally refused the SFTP login for account {ACCOUNT} "
+        f"error: Office Ally refused the SFTP login for account {ACCOUNT} "
         f"(user '{e2e.users[ACCOUNT].username}'). Not retried"
     ) in result.stderr
     assert wrong not in result.output
@@ -130,7 +130,7 @@ def test_interrupted_upload_stays_pending_then_is_delivered_once(e2e: E2E) -> No
     status = e2e.status()
     (batch,) = status["batches"]
     name = batch["file_name"]
-    assert f"Error: upload of {name} on {e2e.harness.host}:{e2e.harness.port} failed" in (
+    assert f"error: upload of {name} on {e2e.harness.host}:{e2e.harness.port} failed" in (
         result.stderr
     )
     # nothing under the final name; the harness saw nothing to process
@@ -207,7 +207,7 @@ def test_server_down_fails_precisely_and_records_nothing(e2e: E2E) -> None:
     result = e2e.run("submit", str(e2e.claims_file()), "--account", ACCOUNT)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    assert f"Error: connect on {where} failed after 1 attempt: ConnectionRefusedError" in (
+    assert f"error: connect on {where} failed after 1 attempt: ConnectionRefusedError" in (
         result.stderr
     )
     assert e2e.status() == {"claims": [], "batches": []}

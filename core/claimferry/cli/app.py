@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import import_module
@@ -35,21 +35,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class InputProblem(click.ClickException):
+class Failure(click.ClickException):
+    """A failure as claimferry writes it on stderr: ``error: ...``, the prefix its
+    findings use too (click's own is ``Error:``); each problem on its own line,
+    then the message. Exit code 1 unless a subclass says otherwise."""
+
+    def __init__(
+        self, message: str, problems: Sequence[Problem] = (), *, exit_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+        if exit_code is not None:
+            self.exit_code = exit_code  # type: ignore[misc]  # click's own, kept
+
+    def show(self, file: Any = None) -> None:
+        for problem in self.problems:
+            click.echo(f"error: {problem}", err=True)
+        if self.message:
+            click.echo(f"error: {self.format_message()}", err=True)
+
+
+class InputProblem(Failure):
     """Bad input: every problem on its own line, exit code 2."""
 
     exit_code = 2
 
     def __init__(self, error: InputError) -> None:
-        super().__init__(str(error))
-        self.problems = error.problems
+        super().__init__("", error.problems)
 
-    def show(self, file: Any = None) -> None:
-        for problem in self.problems:
-            click.echo(f"error: {problem}", err=True)
+    def format_message(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
-class BadInput(click.ClickException):
+class BadInput(Failure):
     """Bad input found after argument parsing: exit code 2, like click's usage errors.
 
     ``code`` and ``file`` go into the ``--json`` error document.
@@ -63,7 +81,7 @@ class BadInput(click.ClickException):
 
 
 def command_error(message: str, exit_code: int) -> click.ClickException:
-    return BadInput(message) if exit_code == 2 else click.ClickException(message)
+    return BadInput(message) if exit_code == 2 else Failure(message)
 
 
 @dataclass
@@ -185,7 +203,7 @@ DOCUMENT = "claimferry.document"
 """``ctx.meta`` key: the JSON document the command made, printed once it ends."""
 
 
-class Interrupt(click.ClickException):
+class Interrupt(Failure):
     """Ctrl-C: the message says where the work stopped; exit code 130."""
 
     exit_code = Interrupted.exit_code
@@ -354,15 +372,20 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
     if isinstance(exc, InputError):
         return InputProblem(exc), exc.code, exc.problems
     if isinstance(exc, ClaimferryError):
-        return command_error(str(exc), exc.exit_code), exc.code, []
+        if exc.exit_code == 2:
+            return BadInput(str(exc)), exc.code, []
+        problems: list[Problem] = getattr(exc, "problems", [])
+        return Failure(str(exc), problems), exc.code, problems
     if isinstance(exc, BadInput):
         return exc, exc.code, []
     if isinstance(exc, click.UsageError):
         return exc, "usage", []
-    if isinstance(exc, click.ClickException):
+    if isinstance(exc, Failure):
         return exc, "failed", []
+    if isinstance(exc, click.ClickException):
+        return Failure(exc.format_message(), exit_code=exc.exit_code), "failed", []
     if isinstance(exc, click.Abort):
-        return click.ClickException("aborted: nothing more was done"), "aborted", []
+        return Failure("aborted: nothing more was done"), "aborted", []
     if isinstance(exc, KeyboardInterrupt):
         message = str(exc) or "interrupted (Ctrl-C)"
         return Interrupt(message), Interrupted.code, []
@@ -370,7 +393,7 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
     # the operator gets one line to report.
     logging.getLogger("claimferry").debug("unexpected error", exc_info=exc)
     return (
-        click.ClickException(
+        Failure(
             f"unexpected internal error ({exc.__class__.__name__}). What was recorded "
             "before it stands ('claimferry batches list'); the next run picks up from "
             "there. Rerun with -vv for the details and report it"

@@ -309,6 +309,8 @@ def submit(
         report_ok=False,
         skip_enrollment=skip_enrollment,
     )
+    if as_json:  # a refusal below (claims sent before) still carries the findings
+        emit_json(checked.json())
     claims = checked.claims
     account = app.account(account_name)
     now = datetime.now(UTC).astimezone()
