@@ -45,7 +45,7 @@ def test_wrong_password_one_login_attempt_no_retry(e2e: E2E, logins: list[str]) 
     assert logins == [e2e.users[ACCOUNT].username]
     _nothing_delivered(e2e)
     # the login is checked before a batch is recorded: nothing to finish later
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
     refused = [a for a in e2e.json("audit") if a["action"] == "login-refused"]
     assert [a["account"] for a in refused] == [ACCOUNT]
     assert wrong not in str(refused)
@@ -74,7 +74,7 @@ def test_after_a_refused_login_no_run_tries_again_until_credentials_test(
         assert f"the last SFTP login for account {ACCOUNT} was refused" in held.stderr
         assert f"claimferry credentials test {ACCOUNT}" in held.stderr
     assert len(logins) == 1  # nothing was tried
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
 
     e2e.ok("credentials", "test", ACCOUNT)
     e2e.ok("fetch", "--account", ACCOUNT)
@@ -210,7 +210,7 @@ def test_server_down_fails_precisely_and_records_nothing(e2e: E2E) -> None:
     assert f"error: connect on {where} failed after 1 attempt: ConnectionRefusedError" in (
         result.stderr
     )
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
     result = e2e.run("fetch", "--account", ACCOUNT)
     assert result.exit_code == 1
     assert f"{ACCOUNT}: error: connect on {where} failed" in result.stderr

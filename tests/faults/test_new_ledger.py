@@ -30,7 +30,7 @@ def test_the_first_use_of_a_state_directory_says_so_and_reports_name_it(world: W
     again = world.run("status", "--json")
     assert "no ledger" not in again.stderr
     assert f"state directory: {world.state_dir}" in again.stderr
-    assert json.loads(again.stdout) == {"claims": [], "batches": []}
+    assert json.loads(again.stdout) == {"ok": True, "claims": [], "batches": []}
     listed = world.run("batches", "list", "--json")
     assert f"state directory: {world.state_dir}" in listed.stderr
     assert json.loads(listed.stdout) == []

@@ -404,8 +404,11 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
 
 
 def _print_document(ctx: click.Context) -> None:
+    """A success: an object document says ``"ok": true`` first, as a failure says
+    false; a list (``payers search``, ``fetch``) stays a list."""
     if DOCUMENT in ctx.meta:
-        _echo_json(ctx.meta.pop(DOCUMENT))
+        made = ctx.meta.pop(DOCUMENT)
+        _echo_json({"ok": True} | made if isinstance(made, dict) else made)
 
 
 def _echo_json(data: Any) -> None:

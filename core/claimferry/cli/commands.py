@@ -180,7 +180,7 @@ def validate(
         if account_name is None:
             _note_skipped_enrollment(app, claims_path)
     if as_json:
-        emit_json({"ok": True, **checked.json()})
+        emit_json(checked.json())
     else:
         click.echo(f"{checked.report.summary_line()}: ok")
 

@@ -75,7 +75,6 @@ def credentials_test(app: App, account_name: str, as_json: bool) -> None:
         emit_json(
             {
                 "account": account.name,
-                "ok": True,
                 "host_fingerprint": fingerprint,
                 "responses_waiting": waiting,
             }
