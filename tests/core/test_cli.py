@@ -470,3 +470,23 @@ def test_show_of_an_835_writes_every_amount_with_two_decimals(run, samples_dir: 
     assert "charge 34.00, paid 0.00, patient responsibility 0.00;" in result.stdout
     assert "line V2020: charge 12.00, paid 0.00" in result.stdout
     assert "CO-29 12.00: The time limit for filing has expired" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "level"),
+    [((), "CRITICAL"), (("-v",), "WARNING"), (("-vv",), "WARNING"), (("-vvv",), "DEBUG")],
+)
+def test_paramiko_debug_shows_only_with_vvv(run, flags: tuple[str, ...], level: str) -> None:
+    import logging
+
+    paramiko = logging.getLogger("paramiko")
+    before = paramiko.level
+    try:
+        assert run(*flags, "plugins", "--json").exit_code == 0
+        assert logging.getLevelName(paramiko.level) == level
+    finally:
+        paramiko.setLevel(before)
+
+
+def test_all_findings_help_says_where_v_goes(run) -> None:
+    assert "claimferry -v validate" in " ".join(run("validate", "--help").output.split())

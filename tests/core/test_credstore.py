@@ -620,3 +620,10 @@ def test_the_store_table_is_in_the_ledger_file(cli: Cli) -> None:
         columns = {r[1] for r in db.execute("PRAGMA table_info(stored_credentials)")}
     assert {"wrapped_key", "sealed", "master_key_id", "username_fingerprint"} <= columns
     assert "password" not in columns and "username" not in columns
+
+
+def test_remove_of_an_unknown_account_is_refused_before_asking(cli: Cli) -> None:
+    typo = cli.run("credentials", "remove", "sunrsie", input="y\n")
+    assert typo.exit_code == 2, typo.output
+    assert "Delete" not in typo.output  # no question about an account that does not exist
+    assert f"error: {cli.config}: accounts.sunrsie: no such account (known: " in typo.stderr

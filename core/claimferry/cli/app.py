@@ -96,6 +96,7 @@ class App:
     init_ledger: bool = False
     """``--init``: this run may start a ledger for a sender on purpose."""
     _config: Config | None = None
+    _config_file: Path | None = None
 
     def config(self) -> Config:
         if self._config is None:
@@ -113,6 +114,7 @@ class App:
                     ]
                 )
             names = self._plugin_names()  # hook order: clearinghouses, sources, notifiers
+            self._config_file = path
             self._config = load_config(path, notifiers=self._notifiers(), **names)
         return self._config
 
@@ -146,7 +148,20 @@ class App:
             return None
 
     def account(self, name: str) -> Account:
-        return self.config().account(name)
+        """The config's account; an unknown name is bad input naming the config file."""
+        config = self.config()
+        if name not in config.accounts:
+            known = ", ".join(sorted(config.accounts)) or "none"
+            raise ConfigError(
+                [
+                    Problem(
+                        str(self._config_file),
+                        f"accounts.{name}",
+                        f"no such account (known: {known})",
+                    )
+                ]
+            )
+        return config.accounts[name]
 
     def account_filter(self, name: str | None, ledger: Ledger) -> str | None:
         """An ``--account`` filter: an unknown name is a mistake (a typo), not
@@ -478,7 +493,12 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         envvar="CLAIMFERRY_CONFIG",
         help="Accounts config file (or CLAIMFERRY_CONFIG).",
     )
-    @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+    @click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="More logging on stderr (-vv for debug, -vvv adds SSH-level debug).",
+    )
     @click.option(
         "--init",
         "init_ledger",
@@ -493,8 +513,10 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         """Send professional claims (X12 837P) through a clearinghouse and track their fate."""
         level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
         # paramiko logs every reset connection as an ERROR; claimferry reports
-        # failures itself, so its chatter shows only with -vv.
-        logging.getLogger("paramiko").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
+        # failures itself, so paramiko stays quiet without -v, shows warnings up
+        # to -vv (claimferry's own debug log), and its packet-level debug at -vvv.
+        paramiko = {0: logging.CRITICAL, 1: logging.WARNING, 2: logging.WARNING}
+        logging.getLogger("paramiko").setLevel(paramiko.get(verbose, logging.DEBUG))
         logging.basicConfig(
             level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )

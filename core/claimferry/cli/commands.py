@@ -48,8 +48,8 @@ FINDINGS_OPTIONS = (
         is_flag=True,
         expose_value=False,
         callback=_shown,
-        help="Show every finding on its own line (as -v does); by default repeated ones are "
-        "grouped.",
+        help="Show every finding on its own line (as `claimferry -v validate ...` does: -v "
+        "goes before the command); by default repeated ones are grouped.",
     ),
     click.option(
         "--max-findings",
