@@ -176,9 +176,13 @@ def validate(
     """
     try:
         checked = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
-    finally:
-        if account_name is None:
+    except BadInput as exc:
+        # Only a file that was read had checks to skip; an unreadable one has none.
+        if account_name is None and exc.code == "invalid-claims":
             _note_skipped_enrollment(app, claims_path)
+        raise
+    if account_name is None:
+        _note_skipped_enrollment(app, claims_path)
     if as_json:
         emit_json(checked.json())
     else:
