@@ -665,12 +665,19 @@ def _read_lines(path: Path) -> list[str]:
         return []
 
 
-def _refuse_new_ledger(state_dir: Path, clearinghouse: str, submitter_id: str) -> None:
-    """Before a new ledger is started to send for this sender: is one expected?"""
+def _refuse_new_ledger(
+    state_dir: Path, clearinghouse: str, submitter_id: str, *, empty: bool
+) -> None:
+    """Before a new ledger is started to send for this sender: is one expected?
+
+    ``empty``: the ledger is missing or has sent nothing at all, which
+    ``CLAIMFERRY_REQUIRE_LEDGER=1`` forbids as it forbids a missing one.
+    """
     where = state_dir / LEDGER_FILE
-    if os.environ.get(REQUIRE_LEDGER_ENV) == "1":
+    if empty and os.environ.get(REQUIRE_LEDGER_ENV) == "1":
         raise LedgerRefused(
-            f"there is no ledger {where} and {REQUIRE_LEDGER_ENV}=1 forbids starting one: "
+            f"there is no ledger {where} that has sent anything, and {REQUIRE_LEDGER_ENV}=1 "
+            "forbids starting one: "
             "check the state directory (CLAIMFERRY_STATE_DIR or the config's state_dir; "
             "a relative one is relative to the config file). " + _RESTORE.format(path=where)
         )
@@ -681,7 +688,8 @@ def _refuse_new_ledger(state_dir: Path, clearinghouse: str, submitter_id: str) -
         sent = _files_sent_for(other, clearinghouse, submitter_id)
         if sent:
             raise LedgerRefused(
-                f"there is no ledger {where}, but {other} holds {sent} file(s) sent for "
+                f"the ledger {where} has sent nothing for this sender, but {other} holds "
+                f"{sent} file(s) sent for "
                 f"{clearinghouse} submitter ID {submitter_id}: a new ledger here would not "
                 "know what those sent, and would send claims again. Point "
                 f"CLAIMFERRY_STATE_DIR or the config's state_dir at {other} (a relative "
@@ -743,7 +751,9 @@ class Ledger:
         self._archive_floor: dict[str, int] = {}
 
     @classmethod
-    def open(cls, state_dir: Path, *, sender: tuple[str, str] | None = None) -> Ledger:
+    def open(
+        cls, state_dir: Path, *, sender: tuple[str, str] | None = None, fresh: bool = False
+    ) -> Ledger:
         """Open the state directory's ledger, refusing one that is not the archive's.
 
         An empty or missing ledger next to sent files, or a ledger that another
@@ -751,7 +761,9 @@ class Ledger:
         reuse control numbers; it is refused, never silently started afresh.
         A command about to send for ``sender`` (clearinghouse, submitter ID)
         is also refused a new ledger when that sender's files were sent from
-        another state directory, or when ``CLAIMFERRY_REQUIRE_LEDGER=1``.
+        another state directory, or when ``CLAIMFERRY_REQUIRE_LEDGER=1``; a
+        ledger with no batch for the sender counts as new, whoever created it.
+        ``fresh`` (``--init``) starts one for the sender on purpose.
         """
         path = state_dir / LEDGER_FILE
         new = not path.is_file()
@@ -764,11 +776,15 @@ class Ledger:
                     f"{sent} sent file(s): the ledger that sent them is gone. "
                     + _RESTORE.format(path=path)
                 )
-        if new and sender is not None:
-            _refuse_new_ledger(state_dir, *sender)
+        if new and sender is not None and not fresh:
+            _refuse_new_ledger(state_dir, *sender, empty=True)
         ledger = cls(path)
         try:
             ledger._check_identity(state_dir)
+            if not new and sender is not None and not fresh:
+                # A ledger a read-only command (status, batches list) started is
+                # as new to this sender as a missing one.
+                ledger._refuse_unknown_sender(state_dir, sender)
         except BaseException:
             ledger.close()
             raise
@@ -807,6 +823,18 @@ class Ledger:
         with cls(path) as ledger:
             ledger._check_identity(state_dir)
         return f"started a new ledger {path}" + (f"; the old one is kept as {kept}" if kept else "")
+
+    def _refuse_unknown_sender(self, state_dir: Path, sender: tuple[str, str]) -> None:
+        """Refuse as for a new ledger when this one never sent a batch for ``sender``."""
+        clearinghouse, submitter_id = sender
+        known = self._db.execute(
+            "SELECT 1 FROM batches JOIN accounts ON accounts.name = batches.account "
+            "WHERE accounts.clearinghouse = ? AND upper(accounts.submitter_id) = ? LIMIT 1",
+            (clearinghouse, submitter_id.upper()),
+        ).fetchone()
+        if known is None:
+            empty = self._db.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is None
+            _refuse_new_ledger(state_dir, clearinghouse, submitter_id, empty=empty)
 
     def _check_identity(self, state_dir: Path) -> None:
         """Record which state directory this ledger belongs to, or refuse a foreign one."""

@@ -156,6 +156,13 @@ class AlreadySent(ClaimferryError):
 
     code = "already-sent"
 
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)  # one per claim: the sent file, the claim id
+        super().__init__(
+            f"{len(self.problems)} claim(s) were already sent: use --resubmit to send "
+            "them as replacements (frequency 7)"
+        )
+
 
 def content_keys(claims: Sequence[Claim]) -> list[tuple[str, str]]:
     """Each claim's id and content hash: what "the same claim" means for exactly-once."""
@@ -320,18 +327,21 @@ def _conflicts(
 
 
 def _already_sent(conflicts: Sequence[_Conflict]) -> AlreadySent:
-    lines = [
-        f"claim {c.record.claim_id} was already sent in batch {c.batch.id} "
-        f"({c.batch.file_name}, {c.batch.created_at[:10]})"
-        + (" with other content" if c.changed else "")
-        + (
-            ", whose delivery is uncertain: see 'claimferry batches'"
-            if c.batch.state is BatchState.UNCERTAIN
-            else ""
+    problems = [
+        Problem(
+            c.batch.file_name,
+            c.record.claim_id,
+            f"already sent in batch {c.batch.id} ({c.batch.created_at[:10]})"
+            + (" with other content" if c.changed else "")
+            + (
+                ", whose delivery is uncertain: see 'claimferry batches'"
+                if c.batch.state is BatchState.UNCERTAIN
+                else ""
+            ),
         )
         for c in conflicts
     ]
-    return AlreadySent("\n".join(lines) + "\nuse --resubmit to send a replacement (frequency 7)")
+    return AlreadySent(problems)
 
 
 def as_replacements(ledger: Ledger, account: str, claims: Sequence[Claim]) -> list[Claim]:

@@ -430,7 +430,7 @@ def test_failures_before_the_command_runs_are_json_too(run, tmp_path: Path) -> N
 
 
 def test_success_documents_keep_their_shape(run) -> None:
-    assert json.loads(run("status", "--json").stdout) == {"claims": [], "batches": []}
+    assert json.loads(run("status", "--json").stdout) == {"ok": True, "claims": [], "batches": []}
     assert json.loads(run("batches", "list", "--json").stdout) == []
     assert json.loads(run("validate", str(EXAMPLE), "--json").stdout)["ok"] is True
 
@@ -438,16 +438,55 @@ def test_success_documents_keep_their_shape(run) -> None:
 def test_exports_report_the_file_they_wrote(run, tmp_path: Path) -> None:
     posting, records = tmp_path / "posting.csv", tmp_path / "enrollment.yaml"
     result = run("remits", "export", "-o", str(posting), "--json")
-    assert json.loads(result.stdout) == {"file": str(posting), "rows": 0}
+    assert json.loads(result.stdout) == {"ok": True, "file": str(posting), "rows": 0}
     assert posting.read_text().startswith("row_type,account,")  # the header row only
     result = run("enrollment", "export", str(records), "--account", "sunrise", "--json")
-    assert json.loads(result.stdout) == {"file": str(records), "records": 0}
+    assert json.loads(result.stdout) == {"ok": True, "file": str(records), "records": 0}
     assert records.is_file()
 
 
 def test_accounts_add_and_remove_report_as_json(run, tmp_path: Path) -> None:
     config = str(tmp_path / "accounts.yaml")
     added = run("accounts", "add", "northside", "--submitter-id", "NORTH01", "--no-input", "--json")
-    assert json.loads(added.stdout) == {"account": "northside", "config": config, "added": True}
+    assert json.loads(added.stdout) == {
+        "ok": True,
+        "account": "northside",
+        "config": config,
+        "added": True,
+    }
     removed = run("accounts", "remove", "northside", "--yes", "--json")
-    assert json.loads(removed.stdout) == {"account": "northside", "config": config, "removed": True}
+    assert json.loads(removed.stdout) == {
+        "ok": True,
+        "account": "northside",
+        "config": config,
+        "removed": True,
+    }
+
+
+def test_show_of_an_835_writes_every_amount_with_two_decimals(run, samples_dir: Path) -> None:
+    result = run("show", str(samples_dir / "835_01_simple_denied_no_payment_emedny.txt"))
+    assert result.exit_code == 0, result.output
+    assert "payment 0.00 credit by NON" in result.stdout
+    assert "charge 34.00, paid 0.00, patient responsibility 0.00;" in result.stdout
+    assert "line V2020: charge 12.00, paid 0.00" in result.stdout
+    assert "CO-29 12.00: The time limit for filing has expired" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "level"),
+    [((), "CRITICAL"), (("-v",), "WARNING"), (("-vv",), "WARNING"), (("-vvv",), "DEBUG")],
+)
+def test_paramiko_debug_shows_only_with_vvv(run, flags: tuple[str, ...], level: str) -> None:
+    import logging
+
+    paramiko = logging.getLogger("paramiko")
+    before = paramiko.level
+    try:
+        assert run(*flags, "plugins", "--json").exit_code == 0
+        assert logging.getLevelName(paramiko.level) == level
+    finally:
+        paramiko.setLevel(before)
+
+
+def test_all_findings_help_says_where_v_goes(run) -> None:
+    assert "claimferry -v validate" in " ".join(run("validate", "--help").output.split())

@@ -31,6 +31,16 @@ def test_table_has_a_header_and_aligned_columns_numbers_right() -> None:
     ]
 
 
+def test_table_keeps_long_cells_and_brackets_on_one_plain_line() -> None:
+    """Laid out by rich, but never wrapped, styled or read as markup."""
+    note = "uploaded [bold]x[/bold] " + "n" * 300
+    text = table([[note, "1"], ["-", "12"]], ["NOTE", "CLAIMS"])
+    lines = text.splitlines()
+    assert len(lines) == 3 and lines[1].startswith(note + "  ")
+    assert [line[-2:] for line in lines] == ["MS", " 1", "12"]
+    assert "\x1b" not in text and all(line == line.rstrip() for line in lines)
+
+
 def test_amounts_always_have_two_decimals() -> None:
     assert [money(v) for v in ("680", Decimal("544.5"), 0, None, "12.345")] == [
         "680.00",

@@ -480,7 +480,7 @@ def test_wrong_master_key_and_tampering_through_the_cli(
     assert cli.run("credentials", "new-master-key", "--file", str(other)).exit_code == 0
     monkeypatch.setenv(f"{MASTER_KEY_ENV}_FILE", str(other))
     wrong = cli.set("lakeside")
-    assert wrong.exit_code == 1 and wrong.stderr.startswith("Error: wrong master key")
+    assert wrong.exit_code == 1 and wrong.stderr.startswith("error: wrong master key")
 
 
 def test_a_lost_key_is_forgotten_only_once_the_store_is_empty(
@@ -494,7 +494,7 @@ def test_a_lost_key_is_forgotten_only_once_the_store_is_empty(
     held = cli.run("credentials", "forget-master-key", "--yes")
     assert held.exit_code == 1 and "holds 1 account(s)' credentials" in held.stderr
     assert cli.run("credentials", "remove", "sunrise", "--yes").exit_code == 0
-    assert cli.set("sunrise").stderr.startswith("Error: wrong master key")  # even when empty
+    assert cli.set("sunrise").stderr.startswith("error: wrong master key")  # even when empty
     forgot = cli.run("credentials", "forget-master-key", "--yes")
     assert forgot.exit_code == 0 and f"forgot master key {lost}" in forgot.stdout
     assert cli.set("sunrise").exit_code == 0
@@ -620,3 +620,10 @@ def test_the_store_table_is_in_the_ledger_file(cli: Cli) -> None:
         columns = {r[1] for r in db.execute("PRAGMA table_info(stored_credentials)")}
     assert {"wrapped_key", "sealed", "master_key_id", "username_fingerprint"} <= columns
     assert "password" not in columns and "username" not in columns
+
+
+def test_remove_of_an_unknown_account_is_refused_before_asking(cli: Cli) -> None:
+    typo = cli.run("credentials", "remove", "sunrsie", input="y\n")
+    assert typo.exit_code == 2, typo.output
+    assert "Delete" not in typo.output  # no question about an account that does not exist
+    assert f"error: {cli.config}: accounts.sunrsie: no such account (known: " in typo.stderr

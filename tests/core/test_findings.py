@@ -104,6 +104,9 @@ def test_schema_duplicate_and_content_errors_are_reported_in_one_run(run, tmp_pa
     assert future["fix"] and future["validator"] == "content-checks"
     dates = [f for f in report["findings"] if f["code"] == "DATE-FORMAT"]
     assert dates[0]["payer"] == "00621" and dates[0]["validator"] == "schema"
+    assert dates[0]["fix"] == "use YYYY-MM-DD"  # the message's own advice, for machines too
+    for code in ("SCHEMA-DECIMAL-PARSING", "NPI-CHECK-DIGIT", "CLAIM-ID-DUPLICATE"):
+        assert next(f for f in report["findings"] if f["code"] == code)["fix"], code
     assert "1984" not in result.output.replace(str(path), "")  # values are PHI: never shown
 
 
@@ -312,3 +315,11 @@ def test_no_broken_file_stops_the_checks_or_loses_a_schema_error(
         assert all(isinstance(f.claim_id, str | None) for f in found)
         assert len(report.lines(each=True)) == len(found)
         json.dumps(report.as_json())
+
+
+def test_no_skipped_checks_note_for_a_file_that_is_not_yaml(run, tmp_path: Path) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text('claims:\n  - id: "SUN-1\n')
+    result = run("validate", str(path))
+    assert result.exit_code == 2 and "YAML" in result.stderr
+    assert "were skipped" not in result.stderr

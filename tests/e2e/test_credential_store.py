@@ -109,7 +109,7 @@ def test_debug_runs_through_the_store_leak_no_secret(store: E2E) -> None:
 
     def claimferry(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "claimferry", "-vv", "--config", str(store.config_path), *args],
+            [sys.executable, "-m", "claimferry", "-vvv", "--config", str(store.config_path), *args],
             input=input,
             capture_output=True,
             text=True,

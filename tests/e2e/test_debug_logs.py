@@ -34,20 +34,20 @@ def test_debug_run_of_submit_and_fetch_leaks_no_secret_and_no_phi(e2e: E2E) -> N
     assert CONSOLE_SCRIPT.is_file()
     password = e2e.users[ACCOUNT].password
     claims = e2e.claims_file()
-    runs = [_claimferry(e2e, "-vv", "submit", str(claims), "--account", ACCOUNT, script=True)]
+    runs = [_claimferry(e2e, "-vvv", "submit", str(claims), "--account", ACCOUNT, script=True)]
     assert runs[0].returncode == 0, runs[0].stderr
     e2e.wait_answered(4)
-    runs.append(_claimferry(e2e, "-vv", "fetch", "--account", ACCOUNT))
+    runs.append(_claimferry(e2e, "-vvv", "fetch", "--account", ACCOUNT))
     assert runs[1].returncode == 0, runs[1].stderr
-    runs.append(_claimferry(e2e, "-vv", "credentials", "test", ACCOUNT))
+    runs.append(_claimferry(e2e, "-vvv", "credentials", "test", ACCOUNT))
     remit = next((e2e.state_dir / "archive" / ACCOUNT / "received").glob("*_ERA_835_*"))
-    runs.append(_claimferry(e2e, "-vv", "show", str(remit)))  # PHI is masked by default
+    runs.append(_claimferry(e2e, "-vvv", "show", str(remit)))  # PHI is masked by default
     for done in runs:
         assert done.returncode == 0, (done.args, done.stderr)
         assert "Traceback" not in done.stderr
 
     output = "\n".join(done.stdout + done.stderr for done in runs)
-    output += e2e.ok("-vv", "status").output + e2e.ok("-vv", "audit").output
+    output += e2e.ok("-vvv", "status").output + e2e.ok("-vvv", "audit").output
     # DEBUG logging was really on, from claimferry and paramiko
     assert " DEBUG claimferry" in output and " DEBUG paramiko" in output
     assert "uploaded " in output and "5 new file(s)" in output and "login ok" in output

@@ -59,7 +59,7 @@ def test_unknown_payer_is_stopped_before_upload_and_rejected_a3_if_forced(
     assert result.exit_code == 2, result.output
     assert "PAYER-UNKNOWN" in result.stdout and "nothing was written or sent" in result.stderr
     assert list(inbound.iterdir()) == []
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
 
     # in test mode the check can be skipped: Office Ally's own 277CA then returns it
     # unprocessable (A3): a clearinghouse rejection, never seen by the payer
@@ -88,7 +88,7 @@ def test_no_enrollment_check_is_refused_in_production(
         in result.stderr
     )
     assert list(e2e.harness.inbound_dir(oa_user.username).iterdir()) == []
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
 
 
 MIXED = {

@@ -38,14 +38,14 @@ def test_wrong_password_one_login_attempt_no_retry(e2e: E2E, logins: list[str]) 
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert (
-        f"Error: Office Ally refused the SFTP login for account {ACCOUNT} "
+        f"error: Office Ally refused the SFTP login for account {ACCOUNT} "
         f"(user '{e2e.users[ACCOUNT].username}'). Not retried"
     ) in result.stderr
     assert wrong not in result.output
     assert logins == [e2e.users[ACCOUNT].username]
     _nothing_delivered(e2e)
     # the login is checked before a batch is recorded: nothing to finish later
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
     refused = [a for a in e2e.json("audit") if a["action"] == "login-refused"]
     assert [a["account"] for a in refused] == [ACCOUNT]
     assert wrong not in str(refused)
@@ -74,7 +74,7 @@ def test_after_a_refused_login_no_run_tries_again_until_credentials_test(
         assert f"the last SFTP login for account {ACCOUNT} was refused" in held.stderr
         assert f"claimferry credentials test {ACCOUNT}" in held.stderr
     assert len(logins) == 1  # nothing was tried
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
 
     e2e.ok("credentials", "test", ACCOUNT)
     e2e.ok("fetch", "--account", ACCOUNT)
@@ -130,7 +130,7 @@ def test_interrupted_upload_stays_pending_then_is_delivered_once(e2e: E2E) -> No
     status = e2e.status()
     (batch,) = status["batches"]
     name = batch["file_name"]
-    assert f"Error: upload of {name} on {e2e.harness.host}:{e2e.harness.port} failed" in (
+    assert f"error: upload of {name} on {e2e.harness.host}:{e2e.harness.port} failed" in (
         result.stderr
     )
     # nothing under the final name; the harness saw nothing to process
@@ -207,10 +207,10 @@ def test_server_down_fails_precisely_and_records_nothing(e2e: E2E) -> None:
     result = e2e.run("submit", str(e2e.claims_file()), "--account", ACCOUNT)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    assert f"Error: connect on {where} failed after 1 attempt: ConnectionRefusedError" in (
+    assert f"error: connect on {where} failed after 1 attempt: ConnectionRefusedError" in (
         result.stderr
     )
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
     result = e2e.run("fetch", "--account", ACCOUNT)
     assert result.exit_code == 1
     assert f"{ACCOUNT}: error: connect on {where} failed" in result.stderr

@@ -24,7 +24,14 @@ def test_claims_sent_before_are_refused_as_a_document(e2e: E2E) -> None:
     sent = e2e.json("submit", claims, "--account", ACCOUNT)
     assert len(sent["delivered"]) == 1
     again = _failure(e2e.run("submit", claims, "--account", ACCOUNT, "--json"), 1, "already-sent")
-    assert "--resubmit" in again["error"]["message"]
+    error = again["error"]
+    assert "--resubmit" in error["message"] and "\n" not in error["message"]
+    (batch,) = e2e.status()["batches"]
+    listed = {p["path"]: p for p in error["problems"]}
+    assert set(listed) == {"SUN-1001", "SUN-1002", "SUN-1003", "SUN-1004"}
+    assert {p["file"] for p in listed.values()} == {batch["file_name"]}
+    assert all(f"already sent in batch {batch['id']}" in p["message"] for p in listed.values())
+    assert again["summary"]["errors"] == 0 and "findings" in again  # the check still reports
 
 
 def test_a_refused_login_is_a_document_for_credentials_test_and_fetch(e2e: E2E) -> None:

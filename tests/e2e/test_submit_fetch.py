@@ -144,8 +144,8 @@ def test_same_claims_again_refused_then_resubmitted_as_replacements(e2e: E2E) ->
     assert "Traceback" not in refused.output
     for claim_id in SAMPLE_IDS:
         assert (
-            f"claim {claim_id} was already sent in batch {batch['id']} "
-            f"({batch['file_name']}, {batch['created_at'][:10]})"
+            f"error: {batch['file_name']}: {claim_id}: already sent in batch {batch['id']} "
+            f"({batch['created_at'][:10]})"
         ) in refused.stderr
     assert "--resubmit" in refused.stderr
     assert e2e.inbound() == first
@@ -204,10 +204,10 @@ def test_an_edited_claim_is_not_sent_again_as_an_original(e2e: E2E) -> None:
     refused = e2e.run("submit", str(e2e.claims_file(change=edit_charge)), "--account", ACCOUNT)
     assert refused.exit_code == 1, refused.output
     assert (
-        f"claim SUN-1001 was already sent in batch {batch['id']} "
-        f"({batch['file_name']}, {batch['created_at'][:10]}) with other content"
+        f"{batch['file_name']}: SUN-1001: already sent in batch {batch['id']} "
+        f"({batch['created_at'][:10]}) with other content"
     ) in refused.stderr
-    assert "claim SUN-1003 was already sent" in refused.stderr
+    assert "SUN-1003: already sent" in refused.stderr
     assert "--resubmit" in refused.stderr
     assert e2e.inbound() == first
 
@@ -224,7 +224,7 @@ def test_an_edited_claim_is_not_sent_again_as_an_original(e2e: E2E) -> None:
     clm = claim_segments(sent)["SUN-1001"][0]
     assert clm[2] == "681" and clm[5].split(component_separator(sent))[2] == "7"
     again = e2e.run("submit", str(correction), "--account", ACCOUNT)
-    assert again.exit_code == 1 and "claim SUN-1001 was already sent in batch 2" in again.stderr
+    assert again.exit_code == 1 and "SUN-1001: already sent in batch 2" in again.stderr
 
 
 def test_a_rejected_claim_goes_again_as_an_original(e2e: E2E) -> None:
@@ -258,7 +258,7 @@ def test_a_rejected_claim_goes_again_as_an_original(e2e: E2E) -> None:
         "submit", str(e2e.claims_file("all.yaml", change=rename)), "--account", ACCOUNT
     )
     assert others.exit_code == 1 and rejected_id not in others.stderr
-    assert "claim SUN-1002 was already sent in batch 1" in others.stderr
+    assert "SUN-1002: already sent in batch 1" in others.stderr
 
 
 def test_a_rejected_replacement_does_not_undo_the_paid_original(e2e: E2E) -> None:
@@ -280,7 +280,7 @@ def test_a_rejected_replacement_does_not_undo_the_paid_original(e2e: E2E) -> Non
 
     refused = e2e.run("submit", str(only), "--account", ACCOUNT)
     assert refused.exit_code == 1, refused.output
-    assert "claim SUN-1001 was already sent in batch 1" in refused.stderr
+    assert "SUN-1001: already sent in batch 1" in refused.stderr
     assert e2e.inbound() == sent
 
     e2e.ok("submit", str(only), "--account", ACCOUNT, "--resubmit")

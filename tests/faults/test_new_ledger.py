@@ -30,7 +30,7 @@ def test_the_first_use_of_a_state_directory_says_so_and_reports_name_it(world: W
     again = world.run("status", "--json")
     assert "no ledger" not in again.stderr
     assert f"state directory: {world.state_dir}" in again.stderr
-    assert json.loads(again.stdout) == {"claims": [], "batches": []}
+    assert json.loads(again.stdout) == {"ok": True, "claims": [], "batches": []}
     listed = world.run("batches", "list", "--json")
     assert f"state directory: {world.state_dir}" in listed.stderr
     assert json.loads(listed.stdout) == []
@@ -91,3 +91,35 @@ def test_require_ledger_refuses_any_new_ledger_until_init(world: World) -> None:
     assert started.returncode == 0, started.stderr
     again = world.run("submit", claims, "--account", "sunrise", CLAIMFERRY_REQUIRE_LEDGER="1")
     assert again.returncode == 1 and "already" in again.stderr  # the ledger exists now
+
+
+def test_a_ledger_that_status_started_is_still_new_to_the_copied_config(world: World) -> None:
+    claims = world.claims_file("READ")
+    assert world.run("submit", str(claims), "--account", "sunrise").returncode == 0
+    elsewhere = world.tmp / "copy" / "state"
+    for read_only in (("status",), ("batches", "list")):
+        looked = world.run(*read_only, CLAIMFERRY_STATE_DIR=str(elsewhere))
+        assert looked.returncode == 0, looked.stderr
+    assert (elsewhere / "ledger.sqlite3").is_file()  # the read-only commands started it
+
+    refused = world.run(
+        "submit", str(claims), "--account", "sunrise", "--json", CLAIMFERRY_STATE_DIR=str(elsewhere)
+    )
+    assert refused.returncode == 1, refused.stderr
+    error = json.loads(refused.stdout)["error"]
+    assert error["code"] == "ledger-refused"
+    assert str(world.state_dir) in error["message"]
+    assert "would send claims again" in error["message"]
+    assert world.inbound_claims("sunrise")["READ-1"] == 1  # nothing sent again
+
+
+def test_require_ledger_refuses_a_ledger_that_status_started(world: World) -> None:
+    assert world.run("status").returncode == 0
+    assert world.ledger_path.is_file()
+    refused = world.run(
+        "submit", str(world.claims_file("REQ2")), "--account", "sunrise",
+        CLAIMFERRY_REQUIRE_LEDGER="1",
+    )  # fmt: skip
+    assert refused.returncode == 1, refused.stderr
+    assert "CLAIMFERRY_REQUIRE_LEDGER=1" in refused.stderr and "--init" in refused.stderr
+    assert "REQ2-1" not in world.inbound_claims("sunrise")

@@ -94,7 +94,7 @@ def test_a_locked_account_is_one_login_whatever_the_retries_and_the_next_runs_ho
         held = e2e.run(*command)
         assert held.exit_code == 1 and "was refused" in held.stderr
     assert len(logins) == 1
-    assert e2e.status() == {"claims": [], "batches": []}
+    assert e2e.status() == {"ok": True, "claims": [], "batches": []}
 
 
 def test_a_refused_password_during_fetch_is_one_attempt(e2e: E2E, logins: list[str]) -> None:

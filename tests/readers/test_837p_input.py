@@ -281,6 +281,7 @@ def test_convert_writes_yaml_that_loads_back_to_the_same_claims(cli, tmp_path: P
     result = cli("convert", str(source), "-o", str(out), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
+        "ok": True,
         "source": str(source),
         "output": str(out),
         "claims": 3,

@@ -121,7 +121,7 @@ def test_835_imbalance_is_reported_not_raised(samples_dir: Path) -> None:
         "claim 5554555444 (segment 13): charge 800.00 - paid 440.00 = 360.00, "
         "but adjustments total 350.00",
         "transaction 112233: payment 945.00 differs from claims paid 935.00 "
-        "- provider adjustments 0 = 935.00",
+        "- provider adjustments 0.00 = 935.00",
     )
     summaries = [e for e in _read(iter_835, text) if not hasattr(e, "claim_id")]  # type: ignore[attr-defined]
     assert summaries[-1].balanced and summaries[-1].total_paid == Decimal("945.00")

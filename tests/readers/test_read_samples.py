@@ -260,8 +260,8 @@ def test_835_denied_no_payment(samples_dir: Path) -> None:
         ("V2103", D(22), D(0)),
     ]
     assert [a.describe() for a in claim.all_adjustments()] == [
-        "CO-29 12: The time limit for filing has expired",
-        "CO-29 22: The time limit for filing has expired",
+        "CO-29 12.00: The time limit for filing has expired",
+        "CO-29 22.00: The time limit for filing has expired",
     ]
     assert claim.corrected_patient is not None
     assert "SUBMITTED" not in repr(claim) and "LL88888L" not in repr(claim)

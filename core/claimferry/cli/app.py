@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import import_module
@@ -35,21 +35,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class InputProblem(click.ClickException):
+class Failure(click.ClickException):
+    """A failure as claimferry writes it on stderr: ``error: ...``, the prefix its
+    findings use too (click's own is ``Error:``); each problem on its own line,
+    then the message. Exit code 1 unless a subclass says otherwise."""
+
+    def __init__(
+        self, message: str, problems: Sequence[Problem] = (), *, exit_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+        if exit_code is not None:
+            self.exit_code = exit_code  # type: ignore[misc]  # click's own, kept
+
+    def show(self, file: Any = None) -> None:
+        for problem in self.problems:
+            click.echo(f"error: {problem}", err=True)
+        if self.message:
+            click.echo(f"error: {self.format_message()}", err=True)
+
+
+class InputProblem(Failure):
     """Bad input: every problem on its own line, exit code 2."""
 
     exit_code = 2
 
     def __init__(self, error: InputError) -> None:
-        super().__init__(str(error))
-        self.problems = error.problems
+        super().__init__("", error.problems)
 
-    def show(self, file: Any = None) -> None:
-        for problem in self.problems:
-            click.echo(f"error: {problem}", err=True)
+    def format_message(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
-class BadInput(click.ClickException):
+class BadInput(Failure):
     """Bad input found after argument parsing: exit code 2, like click's usage errors.
 
     ``code`` and ``file`` go into the ``--json`` error document.
@@ -63,7 +81,7 @@ class BadInput(click.ClickException):
 
 
 def command_error(message: str, exit_code: int) -> click.ClickException:
-    return BadInput(message) if exit_code == 2 else click.ClickException(message)
+    return BadInput(message) if exit_code == 2 else Failure(message)
 
 
 @dataclass
@@ -75,7 +93,10 @@ class App:
     today: date = field(default_factory=date.today)
     state_dir_override: Path | None = None
     """A state directory that wins over every other setting (the demo's own)."""
+    init_ledger: bool = False
+    """``--init``: this run may start a ledger for a sender on purpose."""
     _config: Config | None = None
+    _config_file: Path | None = None
 
     def config(self) -> Config:
         if self._config is None:
@@ -93,6 +114,7 @@ class App:
                     ]
                 )
             names = self._plugin_names()  # hook order: clearinghouses, sources, notifiers
+            self._config_file = path
             self._config = load_config(path, notifiers=self._notifiers(), **names)
         return self._config
 
@@ -126,7 +148,20 @@ class App:
             return None
 
     def account(self, name: str) -> Account:
-        return self.config().account(name)
+        """The config's account; an unknown name is bad input naming the config file."""
+        config = self.config()
+        if name not in config.accounts:
+            known = ", ".join(sorted(config.accounts)) or "none"
+            raise ConfigError(
+                [
+                    Problem(
+                        str(self._config_file),
+                        f"accounts.{name}",
+                        f"no such account (known: {known})",
+                    )
+                ]
+            )
+        return config.accounts[name]
 
     def account_filter(self, name: str | None, ledger: Ledger) -> str | None:
         """An ``--account`` filter: an unknown name is a mistake (a typo), not
@@ -183,7 +218,7 @@ DOCUMENT = "claimferry.document"
 """``ctx.meta`` key: the JSON document the command made, printed once it ends."""
 
 
-class Interrupt(click.ClickException):
+class Interrupt(Failure):
     """Ctrl-C: the message says where the work stopped; exit code 130."""
 
     exit_code = Interrupted.exit_code
@@ -352,15 +387,20 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
     if isinstance(exc, InputError):
         return InputProblem(exc), exc.code, exc.problems
     if isinstance(exc, ClaimferryError):
-        return command_error(str(exc), exc.exit_code), exc.code, []
+        if exc.exit_code == 2:
+            return BadInput(str(exc)), exc.code, []
+        problems: list[Problem] = getattr(exc, "problems", [])
+        return Failure(str(exc), problems), exc.code, problems
     if isinstance(exc, BadInput):
         return exc, exc.code, []
     if isinstance(exc, click.UsageError):
         return exc, "usage", []
-    if isinstance(exc, click.ClickException):
+    if isinstance(exc, Failure):
         return exc, "failed", []
+    if isinstance(exc, click.ClickException):
+        return Failure(exc.format_message(), exit_code=exc.exit_code), "failed", []
     if isinstance(exc, click.Abort):
-        return click.ClickException("aborted: nothing more was done"), "aborted", []
+        return Failure("aborted: nothing more was done"), "aborted", []
     if isinstance(exc, KeyboardInterrupt):
         message = str(exc) or "interrupted (Ctrl-C)"
         return Interrupt(message), Interrupted.code, []
@@ -368,7 +408,7 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
     # the operator gets one line to report.
     logging.getLogger("claimferry").debug("unexpected error", exc_info=exc)
     return (
-        click.ClickException(
+        Failure(
             f"unexpected internal error ({exc.__class__.__name__}). What was recorded "
             "before it stands ('claimferry batches list'); the next run picks up from "
             "there. Rerun with -vv for the details and report it"
@@ -379,8 +419,11 @@ def _failure(exc: BaseException) -> tuple[click.ClickException, str, list[Proble
 
 
 def _print_document(ctx: click.Context) -> None:
+    """A success: an object document says ``"ok": true`` first, as a failure says
+    false; a list (``payers search``, ``fetch``) stays a list."""
     if DOCUMENT in ctx.meta:
-        _echo_json(ctx.meta.pop(DOCUMENT))
+        made = ctx.meta.pop(DOCUMENT)
+        _echo_json({"ok": True} | made if isinstance(made, dict) else made)
 
 
 def _echo_json(data: Any) -> None:
@@ -450,7 +493,12 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         envvar="CLAIMFERRY_CONFIG",
         help="Accounts config file (or CLAIMFERRY_CONFIG).",
     )
-    @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+    @click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="More logging on stderr (-vv for debug, -vvv adds SSH-level debug).",
+    )
     @click.option(
         "--init",
         "init_ledger",
@@ -465,12 +513,14 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         """Send professional claims (X12 837P) through a clearinghouse and track their fate."""
         level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
         # paramiko logs every reset connection as an ERROR; claimferry reports
-        # failures itself, so its chatter shows only with -vv.
-        logging.getLogger("paramiko").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
+        # failures itself, so paramiko stays quiet without -v, shows warnings up
+        # to -vv (claimferry's own debug log), and its packet-level debug at -vvv.
+        paramiko = {0: logging.CRITICAL, 1: logging.WARNING, 2: logging.WARNING}
+        logging.getLogger("paramiko").setLevel(paramiko.get(verbose, logging.DEBUG))
         logging.basicConfig(
             level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        ctx.obj = app = App(manager, config_path)
+        ctx.obj = app = App(manager, config_path, init_ledger=init_ledger)
         if init_ledger:
             from claimferry.ledger import Ledger
 

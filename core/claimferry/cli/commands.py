@@ -49,8 +49,8 @@ FINDINGS_OPTIONS = (
         is_flag=True,
         expose_value=False,
         callback=_shown,
-        help="Show every finding on its own line (as -v does); by default repeated ones are "
-        "grouped.",
+        help="Show every finding on its own line (as `claimferry -v validate ...` does: -v "
+        "goes before the command); by default repeated ones are grouped.",
     ),
     click.option(
         "--max-findings",
@@ -177,11 +177,15 @@ def validate(
     """
     try:
         checked = _check(app, claims_path, account_name, strict, as_json, report_ok=True)
-    finally:
-        if account_name is None:
+    except BadInput as exc:
+        # Only a file that was read had checks to skip; an unreadable one has none.
+        if account_name is None and exc.code == "invalid-claims":
             _note_skipped_enrollment(app, claims_path)
+        raise
+    if account_name is None:
+        _note_skipped_enrollment(app, claims_path)
     if as_json:
-        emit_json({"ok": True, **checked.json()})
+        emit_json(checked.json())
     else:
         click.echo(f"{checked.report.summary_line()}: ok")
 
@@ -237,7 +241,7 @@ def build(
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if control_number is None:
         sender = (clearinghouse.name, account.submitter_id)
-        with Ledger.open(app.state_dir, sender=sender) as ledger:
+        with Ledger.open(app.state_dir, sender=sender, fresh=app.init_ledger) as ledger:
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
     with progress(as_json) as display, display.step(f"writing {plural(len(claims), 'claim')}"):
@@ -319,6 +323,8 @@ def submit(
         report_ok=False,
         skip_enrollment=skip_enrollment,
     )
+    if as_json:  # a refusal below (claims sent before) still carries the findings
+        emit_json(checked.json())
     claims = checked.claims
     account = app.account(account_name)
     now = datetime.now(UTC).astimezone()
@@ -346,7 +352,11 @@ def submit(
         return
     sending = f"sending {plural(len(claims), 'claim')} for {account.name}"
     with (
-        Ledger.open(app.state_dir, sender=(clearinghouse.name, account.submitter_id)) as ledger,
+        Ledger.open(
+            app.state_dir,
+            sender=(clearinghouse.name, account.submitter_id),
+            fresh=app.init_ledger,
+        ) as ledger,
         progress(as_json) as display,
         display.step(sending),
     ):

@@ -75,7 +75,6 @@ def credentials_test(app: App, account_name: str, as_json: bool) -> None:
         emit_json(
             {
                 "account": account.name,
-                "ok": True,
                 "host_fingerprint": fingerprint,
                 "responses_waiting": waiting,
             }
@@ -237,6 +236,11 @@ def _info_json(info: StoredInfo, now: datetime, source: str | None) -> dict[str,
 @pass_app
 def credentials_remove(app: App, account_name: str, yes: bool, as_json: bool) -> None:
     """Delete the account's credentials from the store (the config is not changed)."""
+    with Ledger.open(app.state_dir) as ledger:
+        stored = CredentialStore(ledger.db).info(account_name) is not None
+    if not stored:  # checked before asking: a typo is an error, not a question
+        app.account(account_name)  # an account the config does not know: exit code 2
+        raise ClaimferryError(f"account {account_name}: nothing in the credential store")
     if not yes and not click.confirm(f"Delete the stored credentials of {account_name}?", err=True):
         raise ClaimferryError("nothing removed; pass --yes to remove without asking")
     with Ledger.open(app.state_dir) as ledger, ledger.transaction():

@@ -66,7 +66,7 @@ class FindingsReport:
                 "field": f.field,
                 "payer": self.payers.get(f.claim_id) if f.claim_id else None,
                 "message": f.message,
-                "fix": f.fix or None,
+                "fix": f.fix or _advice(f.message),
                 "validator": f.validator,
             }
             for f in self.findings
@@ -117,3 +117,11 @@ class FindingsReport:
         times = f" (x{len(group)})" if len(ids) <= 1 and len(group) > 1 else ""
         place = "".join(f"{x}: " for x in (self.source, where, at) if x)
         return f"{first.severity.value} {first.code} {place}{first.message}{fix}{times}"
+
+
+def _advice(message: str) -> str | None:
+    """The fix a message carries after "; " (``use YYYY-MM-DD``, ``copy the NPI
+    again from NPPES``): the text shows it once, in the message; JSON gives it
+    its own key too."""
+    _, separator, advice = message.partition("; ")
+    return advice if separator else None

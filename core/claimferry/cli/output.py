@@ -43,18 +43,32 @@ def money(value: Decimal | str | int | None) -> str:
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
     """Every listing's layout: a header, columns two spaces apart, numbers right-aligned.
 
-    Plain text, so that ``grep``, ``cut`` and ``sort`` work on it line by line.
+    Laid out by rich (no box, no colour, no width limit), then written as plain
+    text without trailing spaces, so that ``grep``, ``cut`` and ``sort`` work on
+    it line by line.
     """
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    right = [h in NUMERIC_HEADERS for h in headers]
+    from io import StringIO  # rich only when a table is printed: --help starts fast
 
-    def line(cells: Sequence[str]) -> str:
-        padded = (
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
-        )
-        return "  ".join(padded).rstrip()
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
-    return "\n".join([line(headers), *(line(r) for r in rows)])
+    layout = Table(box=None, pad_edge=False, show_edge=False, padding=(0, 1))
+    for header in headers:
+        right = header in NUMERIC_HEADERS
+        layout.add_column(Text(header), justify="right" if right else "left", no_wrap=True)
+    for row in rows:
+        layout.add_row(*(Text(cell) for cell in row))
+    # Room for every row on one line (twice the characters, for wide ones): never wrapped.
+    width = 2 * sum(
+        len(h) + max((len(r[i]) for r in rows), default=0) + 2 for i, h in enumerate(headers)
+    )
+    out = StringIO()
+    console = Console(
+        file=out, width=width, color_system=None, highlight=False, emoji=False, markup=False
+    )
+    console.print(layout, crop=False, soft_wrap=False)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
 
 
 def plural(count: int, noun: str) -> str:
