@@ -12,14 +12,13 @@ from typing import Any
 
 import click
 
-from claimferry import connection, fetching, notify, onboarding, submission
+from claimferry import submission
 from claimferry.claims import Claim
 from claimferry.claims_input import check_claims_file
 from claimferry.cli.app import WAIT_OPTION, App, BadInput, emit_json, json_option, pass_app
 from claimferry.cli.findings import FindingsReport
 from claimferry.cli.output import Display, examples, plural, progress
 from claimferry.config import Account, find_config
-from claimferry.config_edit import pin_host_key
 from claimferry.errors import ClaimferryError
 from claimferry.findings import has_errors
 from claimferry.ledger import Ledger
@@ -402,6 +401,8 @@ def _warn_unpromoted(app: App, account: Account) -> None:
     """Production mode set by hand skips the onboarding checks of ``onboard promote``."""
     if not account.is_production:
         return
+    from claimferry import onboarding  # production accounts only
+
     with Ledger.open(app.state_dir) as ledger:
         promoted = onboarding.was_promoted(ledger, account.name)
     if not promoted:
@@ -438,6 +439,8 @@ def fetch(
     """Download new response files into the archive. Running it twice is harmless."""
     if bool(account_name) == all_accounts:
         raise click.UsageError("give --account NAME or --all")
+    from claimferry import connection, fetching, notify  # the response readers: fetch only
+
     config = app.config()
     names = sorted(config.accounts) if all_accounts else [app.account(account_name or "").name]
 
@@ -635,6 +638,8 @@ def hostkey(app: App, account_name: str, pin: bool, yes: bool, as_json: bool) ->
         if not agreed:
             raise ClaimferryError("nothing pinned; pass --yes to pin without asking")
     if to_pin:
+        from claimferry.config_edit import pin_host_key  # ruamel.yaml: only to edit the config
+
         pin_host_key(config_path, to_pin, key.openssh)
     if as_json:
         emit_json(
