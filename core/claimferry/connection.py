@@ -4,12 +4,12 @@ the session that records a refused login so that it is never retried in a loop.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from claimferry.config import Account
 from claimferry.credentials import Credentials, username_fingerprint
+from claimferry.database import Connection
 from claimferry.errors import (
     AuthenticationError,
     ConfigError,
@@ -121,9 +121,7 @@ def open_session(pm: PluginManager, ledger: Ledger, account: Account) -> Transpo
     return transport.open(account, credentials)
 
 
-def resolve_credentials(
-    pm: PluginManager, account: Account, state_db: sqlite3.Connection
-) -> Credentials:
+def resolve_credentials(pm: PluginManager, account: Account, state_db: Connection) -> Credentials:
     """The account's credentials from its source; ``state_db`` serves a source that
     keeps them in the state database (the ``store``)."""
     if account.credentials is None:

@@ -45,7 +45,7 @@ from claimferry.credentials import (
     read_private_file,
     username_fingerprint,
 )
-from claimferry.database import write_transaction
+from claimferry.database import Connection, write_transaction
 from claimferry.errors import CredentialError
 from claimferry.failpoints import failpoint
 
@@ -237,7 +237,7 @@ class StoredInfo:
 class CredentialStore:
     """The ``stored_credentials`` table of the ledger file, on the ledger's connection."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self._db = db
 
     def put(

@@ -1,9 +1,13 @@
-"""SQLite files in the state directory: how they are opened, written and migrated.
+"""The state database: how it is opened, written and migrated.
 
-The ledger and any plugin that keeps data of its own (Office Ally's payer
-list) open their files the same way: WAL, full sync, writers queueing on
-``BEGIN IMMEDIATE``, owner-only permissions, and schema migrations that
-several processes opening a new file at once cannot run twice.
+By default it is SQLite files in the state directory. The ledger and any
+plugin that keeps data of its own (Office Ally's payer list) open their files
+the same way: WAL, full sync, writers queueing on ``BEGIN IMMEDIATE``,
+owner-only permissions, and schema migrations that several processes opening
+a new file at once cannot run twice. With ``database: postgresql://...`` in
+the config the same tables live in one PostgreSQL database
+(:mod:`claimferry.postgres`), writers queueing on a transaction-level
+advisory lock, so that every rule written for SQLite holds there unchanged.
 """
 
 from __future__ import annotations
@@ -22,14 +26,33 @@ from pathlib import Path
 from typing import Any
 
 from claimferry.errors import ClaimferryError
+from claimferry.postgres import PostgresConnection, redacted
+
+Connection = sqlite3.Connection | PostgresConnection
+"""A state database connection of either engine."""
 
 BUSY_TIMEOUT = 30.0
+WRITER_LOCK = 0x636C_6169_6D66
+"""The advisory lock PostgreSQL writers queue on, as SQLite's serialise on the file."""
 
 
 class DatabaseError(ClaimferryError):
     """A state file cannot be opened, or was written by a newer claimferry."""
 
     code = "database"
+
+
+def is_database_url(location: str) -> bool:
+    """Whether a configured ``database`` names a server rather than a file."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def connect_database(location: str | Path) -> Connection:
+    """A ``postgresql://`` URL or a SQLite file path (``sqlite:///path`` too)."""
+    text = str(location)
+    if is_database_url(text):
+        return PostgresConnection(text)
+    return open_database(Path(text.removeprefix("sqlite://")))
 
 
 def open_database(path: Path) -> sqlite3.Connection:
@@ -58,8 +81,10 @@ def _cause(exc: BaseException) -> str:
     return str(exc)
 
 
-def database_path(db: sqlite3.Connection) -> str:
-    """The file a connection has open, for messages."""
+def database_path(db: Connection) -> str:
+    """The file a connection has open (or its server, without a password), for messages."""
+    if not isinstance(db, sqlite3.Connection):
+        return redacted(db.url)
     try:
         return str(db.execute("PRAGMA database_list").fetchone()[2]) or "(memory)"
     except sqlite3.Error:
@@ -86,7 +111,7 @@ IN_LIMIT = 500
 
 
 def select_in(
-    db: sqlite3.Connection, sql: str, values: Iterable[Any], *before: Any
+    db: Connection, sql: str, values: Iterable[Any], *before: Any
 ) -> Iterator[sqlite3.Row]:
     """The rows of ``sql`` for every value, a chunk at a time: ``sql`` has one
     ``{marks}`` where the ``IN`` list goes, after the ``before`` parameters."""
@@ -97,8 +122,12 @@ def select_in(
 
 
 @contextmanager
-def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def write_transaction(db: Connection) -> Iterator[Connection]:
     """An IMMEDIATE transaction: writers queue instead of failing mid-way.
+
+    On PostgreSQL every writer takes one advisory lock first, so writers run
+    one after another there too: the ledger's rules (control numbers, "read
+    once", the next free id) were written for SQLite's single writer.
 
     Inside another one it joins it: the outer transaction commits or rolls
     back everything, so a caller can make several steps one (a response
@@ -108,7 +137,11 @@ def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield db
         return
     try:
-        db.execute("BEGIN IMMEDIATE")
+        if isinstance(db, sqlite3.Connection):
+            db.execute("BEGIN IMMEDIATE")
+        else:
+            db.execute("BEGIN")
+            db.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
         try:
             yield db
         except BaseException:
@@ -121,29 +154,64 @@ def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise DatabaseError(f"{database_path(db)}: cannot write ({exc})") from None
 
 
-def _roll_back(db: sqlite3.Connection) -> None:
+def _roll_back(db: Connection) -> None:
     with suppress(sqlite3.Error):  # a failed write may have ended the transaction already
         if db.in_transaction:
             db.execute("ROLLBACK")
 
 
-def migrate_schema(db: sqlite3.Connection, migrations: Sequence[str], source: str) -> None:
+def migrate_schema(
+    db: Connection, migrations: Sequence[str], source: str, name: str = "ledger"
+) -> None:
     """Bring the schema up to ``len(migrations)``, one script per version.
 
     The version is read inside the write transaction, so when several
     processes open a new file at once, one migrates and the others find it
-    done.
+    done. SQLite keeps it in the file's ``user_version``; PostgreSQL, where
+    several schemas share one database, in ``schema_versions`` under ``name``.
     """
     with write_transaction(db):
-        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        version = schema_version(db, name)
         if version > len(migrations):
             raise DatabaseError(
                 f"{source}: written by a newer claimferry (schema {version}); upgrade"
             )
         for number, script in enumerate(migrations[version:], start=version + 1):
-            for statement in _statements(script):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
+            if isinstance(db, sqlite3.Connection):
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+            else:
+                if script.strip():
+                    db.executescript(script)
+                db.execute(
+                    "INSERT INTO schema_versions (name, version) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                    (name, number),
+                )
+
+
+def schema_version(db: Connection, name: str = "ledger") -> int:
+    """The schema version a database is at (0: new)."""
+    if isinstance(db, sqlite3.Connection):
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_versions "
+        "(name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+    )
+    row = db.execute("SELECT version FROM schema_versions WHERE name = ?", (name,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def table_names(db: Connection) -> set[str]:
+    """The tables a database holds, to tell a damaged one."""
+    if isinstance(db, sqlite3.Connection):
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    else:
+        sql = (
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    return {str(row[0]) for row in db.execute(sql)}
 
 
 def _statements(script: str) -> list[str]:

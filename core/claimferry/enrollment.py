@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from claimferry.database import Connection
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.ledger import LEDGER_FILE, Ledger
@@ -274,13 +275,13 @@ def _record(row: sqlite3.Row) -> Enrollment:
 # -- reading and writing records ------------------------------------------------------
 
 
-def find_enrollment(db: sqlite3.Connection, account: str, key: EnrollmentKey) -> Enrollment | None:
+def find_enrollment(db: Connection, account: str, key: EnrollmentKey) -> Enrollment | None:
     """The record with this key, or ``None``; a deleted record counts as none."""
     found = _find_any(db, account, key)
     return found if found is not None and found.deleted_at is None else None
 
 
-def _find_any(db: sqlite3.Connection, account: str, key: EnrollmentKey) -> Enrollment | None:
+def _find_any(db: Connection, account: str, key: EnrollmentKey) -> Enrollment | None:
     row = db.execute(
         "SELECT * FROM enrollments WHERE account = ? AND npi = ? AND tax_id = ? "
         "AND upper(payer_id) = upper(?) AND transaction_type = ?",
@@ -290,7 +291,7 @@ def _find_any(db: sqlite3.Connection, account: str, key: EnrollmentKey) -> Enrol
 
 
 def _write(
-    db: sqlite3.Connection, account: str, entry: EnrollmentEntry, actor: str
+    db: Connection, account: str, entry: EnrollmentEntry, actor: str
 ) -> tuple[Enrollment, Outcome]:
     """Create or update one record inside the caller's transaction; history on every change.
 
@@ -429,7 +430,7 @@ def import_enrollments(
 
 
 def list_enrollments(
-    db: sqlite3.Connection,
+    db: Connection,
     account: str | None = None,
     *,
     npi: str | None = None,
@@ -464,7 +465,7 @@ def list_enrollments(
     return [_record(r) for r in rows]
 
 
-def enrollment_history(db: sqlite3.Connection, enrollment_id: int) -> list[EnrollmentChange]:
+def enrollment_history(db: Connection, enrollment_id: int) -> list[EnrollmentChange]:
     return [
         EnrollmentChange(
             EnrollmentStatus(r["status"]),

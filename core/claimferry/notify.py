@@ -29,6 +29,7 @@ from typing import Any
 from claimferry.aging import AWAITING, FINAL, overdue_reason, replaced_submissions
 from claimferry.config import Account, Config
 from claimferry.credentials import read_private_file
+from claimferry.database import Connection
 from claimferry.errors import ClaimferryError, CredentialError
 from claimferry.ledger import LOGIN_REFUSED, REJECTIONS, ClaimState, Ledger
 from claimferry.manager import PluginManager
@@ -155,12 +156,12 @@ def collect(ledger: Ledger, config: Config, account: Account, now: datetime) -> 
     return stored
 
 
-def _max_id(db: sqlite3.Connection, table: str, floor: int) -> int:
+def _max_id(db: Connection, table: str, floor: int) -> int:
     row = db.execute(f"SELECT MAX(id) FROM {table}").fetchone()  # noqa: S608 (a table name)
     return max(floor, int(row[0] or 0))
 
 
-def _claim_alerts(db: sqlite3.Connection, account: str, after: int, upto: int) -> list[Alert]:
+def _claim_alerts(db: Connection, account: str, after: int, upto: int) -> list[Alert]:
     """Rejections and denials recorded since ``after``, one alert per claim and kind,
     for claims that still stand so (a later acceptance outranks an early rejection)."""
     rows = db.execute(
@@ -213,7 +214,7 @@ def _source_of(detail: str | None) -> str | None:
     return word if word in ("999", "277CA", "835") else None
 
 
-def _audit_alerts(db: sqlite3.Connection, account: str, after: int, upto: int) -> list[Alert]:
+def _audit_alerts(db: Connection, account: str, after: int, upto: int) -> list[Alert]:
     rows = db.execute(
         "SELECT a.at, a.action, a.detail, a.file_name, (SELECT b.id FROM batches b "
         "WHERE b.account = a.account AND b.file_name = a.file_name) AS batch "

@@ -11,7 +11,6 @@ it stops being done when the fact goes (a refused login puts step 5 back).
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 from claimferry.config import Account
 from claimferry.credentials import username_fingerprint
 from claimferry.credstore import STORE_SOURCE, CredentialStore
+from claimferry.database import Connection
 from claimferry.enrollment import EnrollmentStatus, EnrollmentTransaction, list_enrollments
 from claimferry.errors import ClaimferryError, ConfigError, Problem
 from claimferry.ledger import CREDENTIALS_USED, LOGIN_OK, AuditEntry, ClaimState, Ledger
@@ -304,7 +304,7 @@ def _payer_list(payer_lists: _PayerLists, account: Account, now: datetime, max_a
     return True, f"imported {when:%Y-%m-%d}", action
 
 
-def _billed_payers(db: sqlite3.Connection, account: Account) -> list[str]:
+def _billed_payers(db: Connection, account: Account) -> list[str]:
     """The payer IDs in the config's list and on the clinic's claims, once each."""
     sent = [
         r[0]
@@ -356,7 +356,7 @@ def _enrollment(
     return True, f"approved or not needed for {', '.join(payers)}", None
 
 
-def _test_file(db: sqlite3.Connection, account: Account) -> _Fact:
+def _test_file(db: Connection, account: Account) -> _Fact:
     """A test-mode batch (OATEST: not sent on to payers) whose 999 accepted it."""
     accepted = db.execute(
         "SELECT b.file_name, e.at FROM batches b JOIN claims c ON c.batch_id = b.id "

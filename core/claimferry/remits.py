@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from claimferry.database import select_in
+from claimferry.database import Connection, select_in
 from claimferry.ledger import ClaimState, Ledger
 from claimferry.x12.remit835 import (
     Adjustment,
@@ -234,7 +234,7 @@ def patient_responsibility(claim: RemitClaim) -> Decimal:
 
 
 def earlier_remits(
-    db: sqlite3.Connection, rows: Sequence[int]
+    db: Connection, rows: Sequence[int]
 ) -> dict[int, list[tuple[str, Decimal, str | None]]]:
     """Each claim's remittances recorded so far (CLP02, paid, payment date), oldest first."""
     found: dict[int, list[tuple[str, Decimal, str | None]]] = {}
@@ -435,9 +435,7 @@ def posting_rows(ledger: Ledger, chosen: Sequence[Payment]) -> Iterator[PostingR
             )
 
 
-def _claim_rows(
-    db: sqlite3.Connection, payment: Payment, claim: sqlite3.Row
-) -> Iterator[PostingRow]:
+def _claim_rows(db: Connection, payment: Payment, claim: sqlite3.Row) -> Iterator[PostingRow]:
     common = {
         "payment": payment,
         "claim_id": claim["our_claim_id"] or claim["patient_control_number"],

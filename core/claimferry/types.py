@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    import sqlite3
-
     import click
 
     from claimferry.claims import Claim
     from claimferry.config import Account
     from claimferry.credentials import Credentials
+    from claimferry.database import Connection
     from claimferry.findings import Finding
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
@@ -63,7 +62,7 @@ class CredentialSource(_Named):
     settings: tuple[str, ...] | None = None
     """The setting names this source reads. Any other is refused, so that a
     misspelt ``pasword_var`` is not silently ignored; ``None`` leaves them unchecked."""
-    resolve_stored: Callable[[Account, sqlite3.Connection], Credentials] | None = None
+    resolve_stored: Callable[[Account, Connection], Credentials] | None = None
     """For a source that keeps its secrets in the state database (the built-in
     ``store``): claimferry calls it with the ledger's connection in place of
     ``resolve``, which then serves only callers that have no state database."""

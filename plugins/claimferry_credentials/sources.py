@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from claimferry.api import (
     check_private_file,
     read_private_file,
 )
+from claimferry.database import Connection
 
 _SECRET_FIELDS = ("password", "private_key", "passphrase")
 
@@ -203,7 +203,7 @@ def resolve_keyring(account: Account) -> Credentials:
 # --- store ----------------------------------------------------------------------
 
 
-def resolve_store(account: Account, state_db: sqlite3.Connection) -> Credentials:
+def resolve_store(account: Account, state_db: Connection) -> Credentials:
     """Secrets sealed in the state database, opened with the master key."""
     return CredentialStore(state_db).read(account.name)
 

@@ -1,0 +1,247 @@
+"""The state database on PostgreSQL, spoken to as the ledger speaks to SQLite.
+
+The ledger, enrollment, credential store and alerts write plain SQL that both
+engines accept. What differs is handled here, in one place:
+
+- placeholders: ``?``, ``?NNN`` and ``:name`` become psycopg's ``%s`` and
+  ``%(name)s`` (and ``%`` is escaped). Values are bound on the client, so a
+  ``NULL`` parameter needs no type and numbers go into text columns, as in SQLite;
+- ``lastrowid``: PostgreSQL has none, so it is ``lastval()`` of the insert just made;
+- errors: psycopg's become the DB-API classes the callers already catch,
+  as the ``sqlite3`` module names them (``IntegrityError``, ``OperationalError``);
+- rows: by position and by column name, as ``sqlite3.Row`` gives them.
+
+psycopg is imported only when a ``postgresql://`` database is opened.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from claimferry.errors import ClaimferryError
+
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?(\d*)|(?<![:\w]):([A-Za-z_]\w*)|%")
+"""A quoted literal (kept whole), a placeholder, or a percent sign to escape."""
+
+Parameters = Sequence[Any] | Mapping[str, Any]
+
+_TRANSLATED: dict[str, tuple[str, tuple[int, ...] | None]] = {}
+
+
+def translate(sql: str) -> tuple[str, tuple[int, ...] | None]:
+    """``sql`` with psycopg's placeholders, and for ``?NNN`` the parameter each one takes.
+
+    Statements are constants of the code, so each is translated once.
+    """
+    found = _TRANSLATED.get(sql)
+    if found is not None:
+        return found
+    order: list[int] = []
+    numbered = False
+
+    def placeholder(match: re.Match[str]) -> str:
+        nonlocal numbered
+        text = match.group(0)
+        if text == "%":
+            return "%%"
+        if text.startswith("'"):
+            return text.replace("%", "%%")
+        if match.group(2):
+            return f"%({match.group(2)})s"
+        if match.group(1):
+            numbered = True
+            order.append(int(match.group(1)) - 1)
+        else:
+            order.append(len(order))
+        return "%s"
+
+    result = (_PLACEHOLDER.sub(placeholder, sql), tuple(order) if numbered else None)
+    _TRANSLATED[sql] = result
+    return result
+
+
+def _bound(order: tuple[int, ...] | None, parameters: Parameters) -> Parameters:
+    if order is None or isinstance(parameters, Mapping):
+        return parameters
+    return [parameters[index] for index in order]
+
+
+class Row(tuple[Any, ...]):
+    """A row by position or by column name, like ``sqlite3.Row``."""
+
+    _names: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                key = self._names[key]
+            except KeyError:
+                raise IndexError(f"no column {key}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _row_factory(cursor: Any) -> Any:
+    description = cursor.description
+    if description is None:
+        return tuple
+    names = {column.name: index for index, column in enumerate(description)}
+
+    def make(values: Sequence[Any]) -> Row:
+        row = Row(values)
+        row._names = names
+        return row
+
+    return make
+
+
+def _as_dbapi(exc: Exception) -> sqlite3.Error:
+    """psycopg's error as the DB-API class callers catch for either engine."""
+    import psycopg
+
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, psycopg.IntegrityError):
+        return sqlite3.IntegrityError(message)
+    if isinstance(exc, psycopg.OperationalError):
+        return sqlite3.OperationalError(message)
+    return sqlite3.DatabaseError(message)
+
+
+class Cursor:
+    """The part of ``sqlite3.Cursor`` the state modules use."""
+
+    def __init__(self, connection: PostgresConnection, cursor: Any) -> None:
+        self._connection = connection
+        self._cursor = cursor
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone() if self._cursor.description is not None else None
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall() if self._cursor.description is not None else []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    @property
+    def lastrowid(self) -> int | None:
+        """The id the last INSERT drew from its table's identity column."""
+        if self._cursor.rowcount < 1:
+            return None
+        return int(self._connection.execute("SELECT lastval()").fetchone()[0])
+
+
+class PostgresConnection:
+    """A psycopg connection in autocommit mode: each statement outside
+    ``BEGIN``/``COMMIT`` stands alone, as with ``sqlite3``'s ``isolation_level=None``."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        try:
+            self._conn = psycopg.connect(
+                url,
+                autocommit=True,
+                row_factory=_row_factory,
+                cursor_factory=psycopg.ClientCursor,
+            )
+        except psycopg.Error as exc:
+            raise ClaimferryError(
+                f"cannot connect to the state database at {redacted(url)} ({_as_dbapi(exc)})"
+            ) from None
+        self._error = psycopg.Error
+        self._idle = psycopg.pq.TransactionStatus.IDLE
+        self.url = url
+
+    def execute(self, sql: str, parameters: Parameters = ()) -> Cursor:
+        query, order = translate(sql)
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(query, _bound(order, parameters))
+        except self._error as exc:
+            raise _as_dbapi(exc) from None
+        return Cursor(self, cursor)
+
+    def executemany(self, sql: str, rows: Iterable[Parameters]) -> Cursor:
+        query, order = translate(sql)
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(query, [_bound(order, row) for row in rows])
+        except self._error as exc:
+            raise _as_dbapi(exc) from None
+        return Cursor(self, cursor)
+
+    def executescript(self, script: str) -> None:
+        """A migration: several statements, no parameters."""
+        try:
+            self._conn.execute(script.encode("utf-8"))
+        except self._error as exc:
+            raise _as_dbapi(exc) from None
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self._conn.info.transaction_status != self._idle)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def redacted(url: str) -> str:
+    """A database URL fit for messages and logs: no password."""
+    return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def has_schema(url: str, name: str) -> bool:
+    """Whether the database at ``url`` holds the schema ``name`` (the ledger, a plugin's)."""
+    connection = PostgresConnection(url)
+    try:
+        found = connection.execute(
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = 'schema_versions'"
+        ).fetchone()
+        if found is None:
+            return False
+        row = connection.execute(
+            "SELECT version FROM schema_versions WHERE name = ?", (name,)
+        ).fetchone()
+        return row is not None and int(row[0]) > 0
+    finally:
+        connection.close()
+
+
+class AdvisoryLocks:
+    """Session advisory locks: what :class:`~claimferry.database.RecordLocks` are
+    to a SQLite file, for every machine using the database. The server frees them
+    when the holder's connection ends, however it ends."""
+
+    def __init__(self, connection: PostgresConnection) -> None:
+        self._connection = connection
+        self._mine: set[int] = set()
+
+    def try_lock(self, key: int) -> bool:
+        taken = bool(
+            self._connection.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]
+        )
+        if taken:
+            self._mine.add(key)
+        return taken
+
+    def unlock(self, key: int) -> None:
+        if key in self._mine:
+            self._connection.execute("SELECT pg_advisory_unlock(?)", (key,))
+            self._mine.discard(key)
+
+    def close(self) -> None:
+        for key in list(self._mine):
+            self.unlock(key)
