@@ -258,13 +258,17 @@ class CredentialStore:
         with write_transaction(self._db) as db:
             self._require_master(master)
             db.execute(
-                "INSERT OR IGNORE INTO credential_store_settings (name, value) VALUES (?, ?)",
+                "INSERT INTO credential_store_settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (_EXPECTED_KEY, master.key_id),
             )
             db.execute(
-                "INSERT OR REPLACE INTO stored_credentials (account, wrapped_key, "
+                "INSERT INTO stored_credentials (account, wrapped_key, "
                 "master_key_id, sealed, username_fingerprint, set_by, set_at, rewrapped_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (account) DO UPDATE SET "
+                "wrapped_key = excluded.wrapped_key, master_key_id = excluded.master_key_id, "
+                "sealed = excluded.sealed, username_fingerprint = excluded.username_fingerprint, "
+                "set_by = excluded.set_by, set_at = excluded.set_at, rewrapped_at = NULL",
                 (account, wrapped, master.key_id, sealed, fingerprint, actor, now),
             )
         set_at = datetime.fromisoformat(now)
@@ -352,7 +356,8 @@ class CredentialStore:
                 if number == 0:
                     failpoint("rotate-first-rewrapped")
             db.execute(
-                "INSERT OR REPLACE INTO credential_store_settings (name, value) VALUES (?, ?)",
+                "INSERT INTO credential_store_settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (_EXPECTED_KEY, new.key_id),
             )
             failpoint("rotate-all-rewrapped")

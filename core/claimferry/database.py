@@ -42,6 +42,17 @@ class DatabaseError(ClaimferryError):
     code = "database"
 
 
+DATABASE_ENV = "CLAIMFERRY_DATABASE"
+"""Names the state database, over the config's ``database`` (as CLAIMFERRY_STATE_DIR
+names the state directory)."""
+
+
+def state_database(configured: str | None = None) -> str | None:
+    """The state database a run uses: ``CLAIMFERRY_DATABASE``, else the config's
+    ``database``; ``None`` for the default, SQLite files in the state directory."""
+    return os.environ.get(DATABASE_ENV) or configured or None
+
+
 def is_database_url(location: str) -> bool:
     """Whether a configured ``database`` names a server rather than a file."""
     return location.startswith(("postgresql://", "postgres://"))
@@ -201,6 +212,24 @@ def schema_version(db: Connection, name: str = "ledger") -> int:
     )
     row = db.execute("SELECT version FROM schema_versions WHERE name = ?", (name,)).fetchone()
     return 0 if row is None else int(row[0])
+
+
+def next_ids(db: Connection, table: str, count: int) -> list[int]:
+    """Ids for ``count`` rows of ``table`` inserted together in the current write
+    transaction: the rows go in by ``executemany`` and their ids are known before.
+    On PostgreSQL they come from the table's identity sequence, so rows inserted
+    later without an id never collide with them."""
+    if count <= 0:
+        return []
+    if isinstance(db, sqlite3.Connection):
+        # the writer holds the file: nobody else can take ids until it commits
+        first = int(db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])  # noqa: S608 (a table name)
+        return list(range(first, first + count))
+    rows = db.execute(
+        "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)",
+        (table, count),
+    )
+    return [int(row[0]) for row in rows]
 
 
 def table_names(db: Connection) -> set[str]:

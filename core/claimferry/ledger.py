@@ -30,9 +30,12 @@ from claimferry.database import (
     DatabaseError,
     RecordLocks,
     connect_database,
+    is_database_url,
     migrate_schema,
+    next_ids,
     schema_version,
     select_in,
+    state_database,
     table_names,
     write_transaction,
 )
@@ -151,10 +154,11 @@ _LAST_USED_BY_SENDER = """
             AND other.submitter_id = this.submitter_id
         WHERE this.name = :account
     )
-    SELECT MAX(
-        (SELECT COALESCE(MAX(last), 0) FROM control_numbers WHERE account IN sender),
-        (SELECT COALESCE(MAX(isa13), 0) FROM batches WHERE account IN sender)
-    )
+    SELECT COALESCE(MAX(used), 0) FROM (
+        SELECT last AS used FROM control_numbers WHERE account IN (SELECT name FROM sender)
+        UNION ALL
+        SELECT isa13 FROM batches WHERE account IN (SELECT name FROM sender)
+    ) AS numbers
 """
 """The highest control number the account's sender (clearinghouse and
 submitter ID, whatever the account's name) has used."""
@@ -1054,9 +1058,13 @@ class Ledger:
         another state directory, or when ``CLAIMFERRY_REQUIRE_LEDGER=1``; a
         ledger with no batch for the sender counts as new, whoever created it.
         ``fresh`` (``--init``) starts one for the sender on purpose.
-        ``database`` is the config's ``postgresql://`` URL, when the ledger is there.
+        ``database`` is the config's ``database``: a ``postgresql://`` URL, or a
+        ``sqlite:///`` one for a ledger file outside the state directory.
         """
         path = state_dir / LEDGER_FILE
+        database = state_database(database)
+        if database is not None and not is_database_url(database):
+            path, database = Path(database.removeprefix("sqlite://")), None
         new = not _database_has_ledger(database) if database else not path.is_file()
         if new or (not database and path.stat().st_size == 0):
             sent = sum(1 for _ in sent_files(state_dir))
@@ -1203,8 +1211,9 @@ class Ledger:
         try:
             with self.transaction() as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO sender_locks (sender, pid, host, command, since) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO sender_locks (sender, pid, host, command, since) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sender) DO UPDATE SET pid = excluded.pid, "
+                    "host = excluded.host, command = excluded.command, since = excluded.since",
                     (sender, pid, host, command, _now()),
                 )
             self._held.add(sender)
@@ -1367,10 +1376,8 @@ class Ledger:
                 ),
             )
             batch_id = int(cursor.lastrowid or 0)
-            # ids taken here, inside the write transaction, so the three tables go in
-            # as three statements rather than three per claim
-            first = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM claims").fetchone()[0])
-            rows = range(first, first + len(claims))
+            # ids taken first, so the three tables go in as three statements, not three per claim
+            rows = next_ids(db, "claims", len(claims))
             built = str(ClaimState.BUILT)
             db.executemany(
                 "INSERT INTO claims (id, account, claim_id, batch_id, payer_id, charge, "
@@ -1635,7 +1642,7 @@ class Ledger:
 
         if found is None and len(claim_id) == MAX_CLAIM_ID:
             rows = db.execute(
-                "SELECT DISTINCT claim_id, MAX(id) FROM claims WHERE account = ? "
+                "SELECT claim_id, MAX(id) FROM claims WHERE account = ? "
                 "AND substr(claim_id, 1, ?) = ? GROUP BY claim_id LIMIT 2",
                 (account, MAX_CLAIM_ID, claim_id),
             ).fetchall()
@@ -1752,8 +1759,9 @@ class Ledger:
         (then only the remote file's time is updated, so it is not downloaded again)."""
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO response_files (account, remote_name, size, sha256, "
-                "archive_path, kind, fetched_at, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO response_files (account, remote_name, size, sha256, "
+                "archive_path, kind, fetched_at, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (account, remote_name, size, sha256, str(archive_path), kind, _now(), modified),
             )
             if not cursor.rowcount:

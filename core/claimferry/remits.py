@@ -17,11 +17,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from claimferry.database import Connection, select_in
+from claimferry.database import Connection, next_ids, select_in
 from claimferry.ledger import ClaimState, Ledger
 from claimferry.x12.remit835 import (
     Adjustment,
@@ -84,10 +84,10 @@ class RemitRecorder:
         must then not be applied again."""
         payer_id = header.payer.id or header.trace_originator
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO remit_payments (account, source_file, "
+            "INSERT INTO remit_payments (account, source_file, "
             "transaction_control_number, trace_number, trace_originator, payer_name, payer_id, "
             "payee_id, method, credit_debit, amount, payment_date, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 self.account,
                 self.source_file,
@@ -101,6 +101,7 @@ class RemitRecorder:
                 header.credit_debit,
                 str(header.amount),
                 _day(header.payment_date),
+                datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             ),
         )
         self.duplicate = not cursor.rowcount
@@ -120,10 +121,9 @@ class RemitRecorder:
         """
         assert self.payment_id is not None
         db, payment_id = self.db, self.payment_id
-        first = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM remit_claims").fetchone()[0])
         claim_rows, line_rows = [], []
         for remit_id, claim, row, state, claim_owed in zip(
-            range(first, first + len(claims)), claims, rows, states, owed, strict=True
+            next_ids(db, "remit_claims", len(claims)), claims, rows, states, owed, strict=True
         ):
             crossover = claim.crossover_carrier
             claim_rows.append(
