@@ -1738,7 +1738,7 @@ class Ledger:
         return (
             self._db.execute(
                 "SELECT 1 FROM response_files WHERE account = ? AND remote_name = ? AND size = ? "
-                "AND (? IS NULL OR modified IS ?)",
+                "AND (? IS NULL OR modified = ?)",
                 (account, remote_name, size, modified, modified),
             ).fetchone()
             is not None
