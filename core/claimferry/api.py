@@ -49,7 +49,14 @@ if TYPE_CHECKING:
         username_fingerprint,
     )
     from claimferry.credstore import CredentialStore, MasterKey, load_master_key
-    from claimferry.database import DatabaseError, migrate_schema, open_database, write_transaction
+    from claimferry.database import (
+        Connection,
+        DatabaseError,
+        connect_database,
+        migrate_schema,
+        open_database,
+        write_transaction,
+    )
     from claimferry.enrollment import (
         Enrollment,
         EnrollmentStatus,
@@ -187,6 +194,8 @@ _HOME = {
     "json_option": "claimferry.cli.app",
     "load_master_key": "claimferry.credstore",
     "migrate_schema": "claimferry.database",
+    "Connection": "claimferry.database",
+    "connect_database": "claimferry.database",
     "npi_problem": "claimferry.npi",
     "open_database": "claimferry.database",
     "pass_app": "claimferry.cli.app",
@@ -237,6 +246,7 @@ __all__ = [
     "ClaimsFile",
     "Clearinghouse",
     "CliCommand",
+    "Connection",
     "Contact",
     "CredentialError",
     "CredentialSettings",
@@ -291,6 +301,7 @@ __all__ = [
     "ValidationContext",
     "account_sftp_settings",
     "check_private_file",
+    "connect_database",
     "create_cli",
     "emit_json",
     "examples",

@@ -19,6 +19,7 @@ import yaml
 
 from claimferry.api import (
     Account,
+    Connection,
     CredentialError,
     Credentials,
     CredentialSource,
@@ -27,7 +28,6 @@ from claimferry.api import (
     check_private_file,
     read_private_file,
 )
-from claimferry.database import Connection
 
 _SECRET_FIELDS = ("password", "private_key", "passphrase")
 

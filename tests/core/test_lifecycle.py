@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import zipfile
 from collections.abc import Callable
 from decimal import Decimal
@@ -105,10 +104,9 @@ def test_status_flags_overdue_claims(
     with Ledger.open(state) as led:
         led.ensure_account("sunrise", "officeally", "SUNRISE01")
         _batch(led, 1, "OLD", "NEW")
-    db = sqlite3.connect(state / "ledger.sqlite3")
-    db.execute("UPDATE claims SET updated_at = '2020-01-01T00:00:00+00:00' WHERE claim_id = 'OLD'")
-    db.commit()
-    db.close()
+        led.db.execute(
+            "UPDATE claims SET updated_at = '2020-01-01T00:00:00+00:00' WHERE claim_id = 'OLD'"
+        )
     config = tmp_path / "accounts.yaml"
     account = {"clearinghouse": "officeally", "submitter_id": "SUNRISE01",
                "overdue_after_hours": 48}  # fmt: skip
