@@ -15,7 +15,15 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from claimferry.documents import parse_yaml, read_text
@@ -407,9 +415,29 @@ class Account(_Strict):
         return self.claims_per_interchange or CLAIMS_PER_INTERCHANGE
 
 
+def _database_url(value: str) -> str:
+    """A ``database`` the ledger can open, with no password written into the config."""
+    if value.startswith("sqlite:///"):
+        return value
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected sqlite:///PATH or postgresql://[user@]host[:port]/dbname")
+    if re.match(r"^\w+://[^/@]*:[^/@]*@", value):
+        raise ValueError(
+            "a password in the URL would be a secret in the config: leave it out and "
+            "give it in ~/.pgpass or PGPASSWORD (libpq reads both)"
+        )
+    return value
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+
+
 class Config(_Strict):
     accounts: dict[str, Account]
     state_dir: Path | None = None
+    database: DatabaseUrl | None = None
+    """Where the ledger lives: ``sqlite:///path`` or ``postgresql://...`` (docs/scale.md);
+    by default a SQLite file in the state directory."""
     claims_file_limit_mb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     """Claims files bigger than this are refused unread (default 200 MB)."""
     notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)

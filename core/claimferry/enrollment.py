@@ -37,7 +37,7 @@ from pydantic import (
 from claimferry.database import Connection
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import InputError, Problem
-from claimferry.ledger import LEDGER_FILE, Ledger
+from claimferry.ledger import Ledger, ledger_exists
 from claimferry.npi import npi_problem
 from claimferry.validation import dotted, problems_from_validation_error
 
@@ -483,11 +483,14 @@ def enrollment_history(db: Connection, enrollment_id: int) -> list[EnrollmentCha
     ]
 
 
-def read_enrollments(state_dir: Path, account: str) -> list[Enrollment]:
-    """An account's records for validators; no ledger yet means none (and creates nothing)."""
-    if not (state_dir / LEDGER_FILE).is_file():
+def read_enrollments(
+    state_dir: Path, account: str, database: str | None = None
+) -> list[Enrollment]:
+    """An account's records for validators; no ledger yet means none (and creates nothing).
+    ``database`` is the config's (see :meth:`Ledger.open`)."""
+    if not ledger_exists(state_dir, database):
         return []
-    with Ledger.open(state_dir) as ledger:
+    with Ledger.open(state_dir, database=database) as ledger:
         return list_enrollments(ledger.db, account)
 
 

@@ -972,10 +972,24 @@ def _refuse_new_ledger(
             )
 
 
-def _database_has_ledger(url: str) -> bool:
-    """Whether the PostgreSQL database holds a ledger already (a new one is created
-    on first use, as a new SQLite file is)."""
-    return has_schema(url, "ledger")
+def ledger_location(state_dir: Path, database: str | None) -> tuple[Path, str | None]:
+    """The ledger's SQLite file, and its PostgreSQL URL when it lives there instead.
+
+    ``database`` is the config's; ``CLAIMFERRY_DATABASE`` wins over it. A
+    ``sqlite:///`` one moves the file out of the state directory.
+    """
+    database = state_database(database)
+    if database is None:
+        return state_dir / LEDGER_FILE, None
+    if not is_database_url(database):
+        return Path(database.removeprefix("sqlite://")), None
+    return state_dir / LEDGER_FILE, database
+
+
+def ledger_exists(state_dir: Path, database: str | None = None) -> bool:
+    """Whether there is a ledger yet (opening one creates it)."""
+    path, url = ledger_location(state_dir, database)
+    return has_schema(url, "ledger") if url else path.is_file()
 
 
 def _files_sent_for(state_dir: Path, clearinghouse: str, submitter_id: str) -> int:
@@ -1061,11 +1075,8 @@ class Ledger:
         ``database`` is the config's ``database``: a ``postgresql://`` URL, or a
         ``sqlite:///`` one for a ledger file outside the state directory.
         """
-        path = state_dir / LEDGER_FILE
-        database = state_database(database)
-        if database is not None and not is_database_url(database):
-            path, database = Path(database.removeprefix("sqlite://")), None
-        new = not _database_has_ledger(database) if database else not path.is_file()
+        path, database = ledger_location(state_dir, database)
+        new = not ledger_exists(state_dir, database)
         if new or (not database and path.stat().st_size == 0):
             sent = sum(1 for _ in sent_files(state_dir))
             if sent:
@@ -1098,7 +1109,7 @@ class Ledger:
         return ledger
 
     @classmethod
-    def initialize(cls, state_dir: Path) -> str:
+    def initialize(cls, state_dir: Path, database: str | None = None) -> str:
         """Start a new ledger on purpose (``--init``) where the old one is lost.
 
         Only a ledger that would be refused (empty, missing, foreign or
@@ -1106,10 +1117,14 @@ class Ledger:
         alone, so a repeated ``--init`` cannot throw away what a new ledger
         learnt. Returns what was done, for the operator.
         """
-        path = state_dir / LEDGER_FILE
+        path, url = ledger_location(state_dir, database)
+        if url is not None:
+            # a database holds every state directory's history: never set aside by a flag
+            with cls.open(state_dir, database=url) as ledger:
+                return f"the ledger {ledger.where} is in order; --init changed nothing"
         if path.is_file():
             try:
-                with cls.open(state_dir):
+                with cls.open(state_dir, database=database):
                     return f"the ledger {path} is in order; --init changed nothing"
             except LedgerError:
                 pass

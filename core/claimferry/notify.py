@@ -449,7 +449,7 @@ def alert_after_fetch(
     ``failing``: the notifiers that failed earlier in this run (see ``deliver``).
     """
     try:
-        with Ledger.open(state_dir) as ledger:
+        with Ledger.open(state_dir, database=config.database) as ledger:
             collect(ledger, config, account, datetime.now(UTC))
             return deliver(pm, ledger, config, account.name, report, failing)
     except Exception as exc:

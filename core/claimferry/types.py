@@ -83,6 +83,8 @@ class ValidationContext:
     account: Account | None
     today: date
     state_dir: Path | None = None
+    database: str | None = None
+    """The config's ``database`` (None: the ledger file in ``state_dir``)."""
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def check_enrollment(claims: Sequence[Claim], context: ValidationContext) -> Ite
             validator=VALIDATOR,
         )
         return
-    enrollments = read_enrollments(context.state_dir, account.name)
+    enrollments = read_enrollments(context.state_dir, account.name, context.database)
     with payer_list:
         for claim in claims:
             yield from check_claim(claim, payer_list, enrollments)

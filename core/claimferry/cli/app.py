@@ -193,6 +193,18 @@ class App:
         return state_dir_for(self._config_if_any())
 
     @property
+    def database(self) -> str | None:
+        """The config's ``database`` (``CLAIMFERRY_DATABASE`` wins; see Ledger.open)."""
+        config = self._config_if_any()
+        return config.database if config is not None else None
+
+    def open_ledger(self, *, sender: tuple[str, str] | None = None, fresh: bool = False) -> Ledger:
+        """The ledger of this run's state directory and database."""
+        from claimferry.ledger import Ledger
+
+        return Ledger.open(self.state_dir, sender=sender, fresh=fresh, database=self.database)
+
+    @property
     def claims_file_limit(self) -> int:
         """Bytes; from the environment, or the config when there is one."""
         from claimferry.config import claims_file_limit
@@ -524,7 +536,7 @@ def create_cli(pm: PluginManager | None = None) -> click.Group:
         if init_ledger:
             from claimferry.ledger import Ledger
 
-            click.echo(Ledger.initialize(app.state_dir), err=True)
+            click.echo(Ledger.initialize(app.state_dir, app.database), err=True)
 
     for built_in in BUILT_IN:
         cli.add_command(built_in)

@@ -50,7 +50,7 @@ def list_batches(
     app: App, account_name: str | None, states: tuple[str, ...], as_json: bool
 ) -> None:
     """Every batch with its state, file name, size and control number."""
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         account = app.account_filter(account_name, ledger)
         found = ledger.batches(account, [BatchState(s) for s in states] or None)
     if as_json:
@@ -105,7 +105,7 @@ def resend(app: App, batch_id: int, wait: float, as_json: bool) -> None:
     """
     from claimferry import connection, submission  # paramiko and the writer: only when sending
 
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         account = app.account(ledger.batch(batch_id).account)
         with ledger.sender_lock(account.name, command="batches resend", wait=wait):
             batch = _uncertain(ledger, batch_id)
@@ -135,7 +135,7 @@ def abandon(app: App, batch_id: int, yes: bool, wait: float, as_json: bool) -> N
         raise click.UsageError(
             "abandon only a batch the clearinghouse never received; confirm with --yes"
         )
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         account = ledger.batch(batch_id).account
         with ledger.sender_lock(account, command="batches abandon", wait=wait):
             batch = _uncertain(ledger, batch_id)

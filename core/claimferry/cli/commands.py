@@ -21,7 +21,6 @@ from claimferry.cli.output import Display, examples, plural, progress
 from claimferry.config import Account, find_config
 from claimferry.errors import ClaimferryError
 from claimferry.findings import has_errors
-from claimferry.ledger import Ledger
 from claimferry.storage import atomic_write, sha256_hex
 from claimferry.types import HostKey, ValidationContext
 
@@ -105,7 +104,9 @@ def _check(
     with progress(as_json) as display:
         with display.step(f"reading {claims_path.name}"):
             checked = check_claims_file(claims_path, max_bytes=app.claims_file_limit)
-        context = ValidationContext(account=account, today=app.today, state_dir=app.state_dir)
+        context = ValidationContext(
+            account=account, today=app.today, state_dir=app.state_dir, database=app.database
+        )
         validators = len(app.pm.enrollment_validators())
         what = f"validating {plural(checked.count, 'claim')}"
         with display.step(what, total=validators) as step:
@@ -240,7 +241,7 @@ def build(
     clearinghouse = app.pm.get_clearinghouse(account.clearinghouse)
     if control_number is None:
         sender = (clearinghouse.name, account.submitter_id)
-        with Ledger.open(app.state_dir, sender=sender, fresh=app.init_ledger) as ledger:
+        with app.open_ledger(sender=sender, fresh=app.init_ledger) as ledger:
             ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
             control_number = ledger.next_control_number(account.name)
     with progress(as_json) as display, display.step(f"writing {plural(len(claims), 'claim')}"):
@@ -351,10 +352,8 @@ def submit(
         return
     sending = f"sending {plural(len(claims), 'claim')} for {account.name}"
     with (
-        Ledger.open(
-            app.state_dir,
-            sender=(clearinghouse.name, account.submitter_id),
-            fresh=app.init_ledger,
+        app.open_ledger(
+            sender=(clearinghouse.name, account.submitter_id), fresh=app.init_ledger
         ) as ledger,
         progress(as_json) as display,
         display.step(sending),
@@ -403,7 +402,7 @@ def _warn_unpromoted(app: App, account: Account) -> None:
         return
     from claimferry import onboarding  # production accounts only
 
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         promoted = onboarding.was_promoted(ledger, account.name)
     if not promoted:
         click.echo(
@@ -462,7 +461,7 @@ def fetch(
     def _fetch_one(name: str, display: Display) -> dict[str, Any]:
         account = config.account(name)
         try:
-            with Ledger.open(app.state_dir) as ledger:
+            with app.open_ledger() as ledger:
                 session = connection.connect(app.pm, ledger, account)
                 try:
                     files = fetching.fetch_responses(

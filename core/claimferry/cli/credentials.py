@@ -36,7 +36,6 @@ from claimferry.ledger import (
     CREDENTIALS_USED,
     MASTER_KEY_FORGOTTEN,
     MASTER_KEY_ROTATED,
-    Ledger,
     current_actor,
 )
 
@@ -64,7 +63,7 @@ def credentials_test(app: App, account_name: str, as_json: bool) -> None:
     login was refused is allowed to log in again once its password is fixed.
     """
     account = app.account(account_name)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         session = connection.connect(app.pm, ledger, account, after_refusal=True)
     try:
         fingerprint = session.host_fingerprint
@@ -118,7 +117,7 @@ def credentials_set(app: App, account_name: str, from_stdin: bool, as_json: bool
     master = load_master_key()  # before asking: a missing key should not waste the typing
     username, password = _read_stdin() if from_stdin else _prompt()
     secrets = Credentials(username=username, password=SecretStr(password))
-    with Ledger.open(app.state_dir) as ledger, ledger.transaction():
+    with app.open_ledger() as ledger, ledger.transaction():
         info = CredentialStore(ledger.db).put(account.name, secrets, master, actor=current_actor())
         ledger.audit(
             CREDENTIALS_STORED,
@@ -190,7 +189,7 @@ def credentials_show(app: App, account_name: str, as_json: bool) -> None:
     account = app.account(account_name)
     source = account.credentials.source if account.credentials else None
     now = datetime.now(UTC)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         info = CredentialStore(ledger.db).info(account.name)
         used = [e for e in ledger.audit_entries(account.name) if e.action == CREDENTIALS_USED]
     last_used = used[-1].at if used else None
@@ -236,14 +235,14 @@ def _info_json(info: StoredInfo, now: datetime, source: str | None) -> dict[str,
 @pass_app
 def credentials_remove(app: App, account_name: str, yes: bool, as_json: bool) -> None:
     """Delete the account's credentials from the store (the config is not changed)."""
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         stored = CredentialStore(ledger.db).info(account_name) is not None
     if not stored:  # checked before asking: a typo is an error, not a question
         app.account(account_name)  # an account the config does not know: exit code 2
         raise ClaimferryError(f"account {account_name}: nothing in the credential store")
     if not yes and not click.confirm(f"Delete the stored credentials of {account_name}?", err=True):
         raise ClaimferryError("nothing removed; pass --yes to remove without asking")
-    with Ledger.open(app.state_dir) as ledger, ledger.transaction():
+    with app.open_ledger() as ledger, ledger.transaction():
         if not CredentialStore(ledger.db).remove(account_name):
             raise ClaimferryError(f"account {account_name}: nothing in the credential store")
         ledger.audit(CREDENTIALS_REMOVED, account=account_name)
@@ -270,7 +269,7 @@ def rotate_master_key(app: App, as_json: bool) -> None:
     """
     old = load_master_key(MASTER_KEY_ENV)
     new = load_master_key(NEW_MASTER_KEY_ENV)
-    with Ledger.open(app.state_dir) as ledger, ledger.transaction():
+    with app.open_ledger() as ledger, ledger.transaction():
         count = CredentialStore(ledger.db).rotate(old, new)
         ledger.audit(
             MASTER_KEY_ROTATED,
@@ -301,7 +300,7 @@ def forget_master_key(app: App, yes: bool) -> None:
     """
     if not yes and not click.confirm("Forget the credential store's master key?", err=True):
         raise ClaimferryError("nothing changed; pass --yes to forget without asking")
-    with Ledger.open(app.state_dir) as ledger, ledger.transaction():
+    with app.open_ledger() as ledger, ledger.transaction():
         expected = CredentialStore(ledger.db).forget_master_key()
         if expected is not None:
             ledger.audit(MASTER_KEY_FORGOTTEN, detail=f"master key {expected}")

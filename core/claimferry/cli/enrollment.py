@@ -19,7 +19,7 @@ from claimferry.enrollment import (
     EnrollmentTransaction,
 )
 from claimferry.errors import InputError, Problem
-from claimferry.ledger import Ledger, current_actor
+from claimferry.ledger import current_actor
 from claimferry.storage import atomic_write
 from claimferry.validation import problems_from_validation_error
 
@@ -164,7 +164,7 @@ def set_command(
         "notes": notes,
     }
     changes = {k: v for k, v in given.items() if v is not None}
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         try:
             existing = records.find_enrollment(ledger.db, account, key)
             entry = records.changed_entry(existing, key, changes, app.today)
@@ -209,7 +209,7 @@ def delete_command(
     """
     account = app.account(account_name).name
     key = _key("enrollment delete", npi, tax_id, payer_id, transaction, stored=True)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         record = records.delete_enrollment(ledger, account, key, current_actor())
     if record is None:
         raise InputError(
@@ -262,7 +262,7 @@ def list_command(
 ) -> None:
     """List records, filtered by any of the options."""
     account = app.account(account_name).name if account_name else None
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         found = records.list_enrollments(
             ledger.db,
             account,
@@ -343,7 +343,7 @@ def import_command(app: App, path: Path, account_name: str, as_json: bool) -> No
     """
     account = app.account(account_name).name
     entries = records.load_enrollment_file(path, account)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         summary = records.import_enrollments(ledger, account, entries, current_actor())
     result = {
         "file": str(path),
@@ -395,7 +395,7 @@ def export_command(
     )
     if path is not None and kind is not None and kind != chosen:
         raise click.UsageError(f"--format {kind} does not match the suffix of {path}")
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         found = records.list_enrollments(ledger.db, account)
     data = records.dump_enrollments(found, account, chosen)
     if path is None:

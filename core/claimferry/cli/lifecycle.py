@@ -16,7 +16,7 @@ from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.batches import batch_json
 from claimferry.cli.output import examples, money, table
 from claimferry.errors import ClaimferryError, InputError, Problem
-from claimferry.ledger import BatchState, ClaimState, Ledger
+from claimferry.ledger import BatchState, ClaimState
 
 DEFAULT_OVERDUE_HOURS = 24.0
 DEFAULT_OVERDUE_DAYS = 30
@@ -132,7 +132,7 @@ def report_status(
 
     now = datetime.now(UTC)
     limits: dict[str, tuple[float, int]] = {}
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         app.account_filter(account_name, ledger)
         records = ledger.claims(account=account_name, batch_id=batch_id, claim_id=claim_id)
         all_batches = {b.id: b for b in ledger.batches(account_name)}
@@ -346,7 +346,7 @@ def _print_histories(claims: list[dict[str, Any]]) -> None:
 @pass_app
 def audit(app: App, account_name: str | None, as_json: bool) -> None:
     """The append-only audit trail: who, when, which account, host, file, size, SHA-256."""
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         entries = ledger.audit_entries(app.account_filter(account_name, ledger))
     if as_json:
         emit_json([asdict(e) for e in entries])

@@ -15,7 +15,7 @@ from claimferry.config import Account, find_config
 from claimferry.config_edit import set_mode
 from claimferry.errors import ClaimferryError
 from claimferry.failpoints import failpoint
-from claimferry.ledger import Ledger, current_actor
+from claimferry.ledger import current_actor
 from claimferry.storage import atomic_write
 
 
@@ -29,7 +29,7 @@ def onboard() -> None:
 def _clinics(app: App, accounts: list[Account]) -> list[onboarding.ClinicOnboarding]:
     now = datetime.now(UTC)
     max_age = app.config().payer_list_max_age_days
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         return onboarding.onboarding_status(
             app.pm, ledger, app.state_dir, accounts, now=now, payer_list_max_age_days=max_age
         )
@@ -114,7 +114,7 @@ def mark(app: App, account_name: str, step: str, on: datetime | None, as_json: b
     (oa-account) or asked Office Ally for an SFTP account (sftp-requested)."""
     account = app.account(account_name)
     day = _day(app, on)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         onboarding.mark_step(ledger, account.name, step, day)
     if as_json:
         emit_json({"account": account.name, "step": step, "date": day.isoformat()})
@@ -165,7 +165,7 @@ def request_sftp(
     text = message.as_string()
     if output is not None:
         atomic_write(output, text.encode("utf-8"), mode=0o644)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         onboarding.mark_step(ledger, account.name, "sftp-requested", app.today)
     if as_json:
         emit_json(
@@ -226,7 +226,7 @@ def promote(app: App, account_name: str, force: bool, as_json: bool) -> None:
     path = find_config(app.config_path)
     assert path is not None  # the account came from it
     forced = bool(missing)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         # the record first: whatever fails after it, a production clinic has one
         onboarding.record_promotion(ledger, account.name, missing, forced=forced)
         if not account.is_production:

@@ -83,7 +83,7 @@ def _since(value: str | None) -> date | None:
 
 
 def _chosen(app: App, account: str | None, since: str | None, trace: str | None) -> list[Payment]:
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         account = app.account_filter(account, ledger)
         return payments(ledger, account=account, since=_since(since), trace=trace)
 
@@ -202,7 +202,7 @@ def export(
     if as_json and output is None:
         raise click.UsageError("--json reports the file written: give -o FILE")
     chosen = _chosen(app, account, since, trace)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         records = [
             _record(row, phi)
             for row, phi in _with_phi(ledger, posting_rows(ledger, chosen), show_phi)

@@ -16,7 +16,6 @@ from claimferry.claims_input import load_claims
 from claimferry.cli.app import App, emit_json, json_option, pass_app
 from claimferry.cli.output import examples
 from claimferry.errors import ClaimferryError, InputError, Problem
-from claimferry.ledger import Ledger
 from claimferry.secondary import (
     Adjudication,
     NotBillable,
@@ -114,7 +113,7 @@ def build_secondary(
         raise InputError([Problem(str(output), "", "exists already: give --force to overwrite it")])
     traces = [Trace(trace)] if trace is not None else _traces(remit_path)
     originals = load_claims(claims_path, max_bytes=app.claims_file_limit)
-    with Ledger.open(app.state_dir) as ledger:
+    with app.open_ledger() as ledger:
         account = app.account_filter(account_name, ledger)
         found = adjudications(ledger, payments(ledger, account, traces, payer_id))
         numbers = ", ".join(t.number for t in traces)
