@@ -12,6 +12,8 @@ import pytest
 from claimferry.manager import PluginManager
 from support.memory_keyring import MemoryKeyring
 
+pytest_plugins = ["support.postgres"]
+
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
 
