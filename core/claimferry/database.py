@@ -66,6 +66,15 @@ def connect_database(location: str | Path) -> Connection:
     return open_database(Path(text.removeprefix("sqlite://")))
 
 
+def redacted_location(location: str | Path) -> str:
+    """A database as messages name it: a SQLite file's full path, a server's URL
+    without its password."""
+    text = str(location)
+    if is_database_url(text):
+        return redacted(text)
+    return str(Path(text.removeprefix("sqlite://")).resolve())
+
+
 def open_database(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) a state database, readable by its owner only."""
     try:

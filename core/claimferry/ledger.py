@@ -776,9 +776,17 @@ _POSTGRES_MIGRATIONS: list[str] = [
 ]
 assert len(_POSTGRES_MIGRATIONS) == len(_MIGRATIONS)
 
-_TABLES = frozenset(
-    name for script in _MIGRATIONS for name in re.findall(r"CREATE TABLE (\w+)", script)
+LEDGER_TABLES = tuple(
+    dict.fromkeys(
+        name for script in _MIGRATIONS for name in re.findall(r"CREATE TABLE (\w+)", script)
+    )
 )
+"""In the order they were created: a table's references come before it."""
+
+
+def ledger_migrations(db: Connection) -> list[str]:
+    """The migration scripts for this engine (both lists end at the same version)."""
+    return _MIGRATIONS if isinstance(db, sqlite3.Connection) else _POSTGRES_MIGRATIONS
 
 
 def _now() -> str:
@@ -1027,12 +1035,8 @@ class Ledger:
         self.where = redacted(database) if database else str(path)
         self._db: Connection = connect_database(database or path)
         try:
-            migrate_schema(
-                self._db,
-                _POSTGRES_MIGRATIONS if database else _MIGRATIONS,
-                self.where,
-            )
-            missing = _TABLES - table_names(self._db)
+            migrate_schema(self._db, ledger_migrations(self._db), self.where)
+            missing = set(LEDGER_TABLES) - table_names(self._db)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise LedgerError(f"{self.where}: cannot open the ledger ({exc})") from None

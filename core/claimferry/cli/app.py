@@ -330,6 +330,8 @@ BUILT_IN = [
          "config."),
         ("onboard", "onboard", "Take clinics from a new Office Ally account to production, "
          "step by step."),
+        ("db", "db", "The state database: where the ledger is, its schema version, moving it "
+         "to PostgreSQL."),
     ]
 ]  # fmt: skip
 """The built-in commands, by module; each summary is its docstring's first
