@@ -125,13 +125,15 @@ def _advance_identities(db: Connection) -> None:
     """After rows came with their ids, PostgreSQL's sequences must start past them."""
     if isinstance(db, sqlite3.Connection):
         return  # SQLite takes the next id from the rows themselves
-    for table in LEDGER_TABLES:
-        sequence = db.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()
-        if sequence is None or sequence[0] is None:
-            continue
+    identities = db.execute(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND column_name = 'id' AND is_identity = 'YES'"
+    )
+    for table in [str(row[0]) for row in identities if row[0] in LEDGER_TABLES]:
         db.execute(
-            f"SELECT setval(?, COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)",  # noqa: S608
-            (sequence[0],),
+            f"SELECT setval(pg_get_serial_sequence(?, 'id'), "  # noqa: S608 (our own table names)
+            f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)",
+            (table,),
         )
 
 
