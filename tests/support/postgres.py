@@ -249,3 +249,48 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite://{tmp_path / 'ledger.sqlite3'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+# -- the whole suite on PostgreSQL -------------------------------------------------------
+
+DATABASE_OPTION = "--database"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        DATABASE_OPTION,
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="Where every test's ledger lives: SQLite files (the default) or, with "
+        "postgresql, a fresh database per test on the test server (CLAIMFERRY_DATABASE).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(why): about the SQLite file itself; skipped with --database=postgresql",
+    )
+
+
+def on_postgresql(config: pytest.Config) -> bool:
+    return bool(config.getoption(DATABASE_OPTION) == "postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not on_postgresql(config):
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else "about the SQLite file itself"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {why}"))
+
+
+@pytest.fixture(autouse=True)
+def _ledger_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``--database=postgresql``, every ledger a test opens (in this process or in a
+    command it starts) is in a fresh PostgreSQL database of its own."""
+    if on_postgresql(request.config) and "database_url" not in request.fixturenames:
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("CLAIMFERRY_DATABASE", url)
