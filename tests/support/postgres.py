@@ -287,10 +287,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {why}"))
 
 
+@pytest.fixture(scope="session")
+def _suite_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """One database for a ``--database=postgresql`` run; each test gets a schema in it."""
+    name = f"cf_suite_{uuid.uuid4().hex[:8]}"
+    url = postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
+
+
 @pytest.fixture(autouse=True)
-def _ledger_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _ledger_database(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """With ``--database=postgresql``, every ledger a test opens (in this process or in a
-    command it starts) is in a fresh PostgreSQL database of its own."""
-    if on_postgresql(request.config) and "database_url" not in request.fixturenames:
-        url = request.getfixturevalue("postgres_url")
-        monkeypatch.setenv("CLAIMFERRY_DATABASE", url)
+    command it starts) is in a fresh PostgreSQL schema of its own: the test's own
+    empty database, as far as claimferry can tell, made in a millisecond rather
+    than the tenth of a second a new database takes."""
+    if not on_postgresql(request.config) or "database_url" in request.fixturenames:
+        yield
+        return
+    suite: str = request.getfixturevalue("_suite_database")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(suite, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    parts = urlsplit(suite)
+    options = f"options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("CLAIMFERRY_DATABASE", urlunsplit(parts._replace(query=options)))
+    try:
+        yield
+    finally:
+        with psycopg.connect(suite, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))

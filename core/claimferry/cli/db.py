@@ -40,11 +40,11 @@ def status(app: App, as_json: bool) -> None:
 
     It creates nothing: a database without a ledger says so.
     """
-    from claimferry.database import connect_database, schema_version
+    from claimferry.database import connect_database, is_database_url, schema_version
     from claimferry.ledger import ledger_exists, ledger_migrations
 
     location, shown = _location(app)
-    engine = "sqlite" if shown.startswith("/") else "postgresql"
+    engine = "postgresql" if is_database_url(location) else "sqlite"
     if not ledger_exists(app.state_dir, app.database):
         document = {"database": shown, "engine": engine, "exists": False, "version": 0}
     else:
