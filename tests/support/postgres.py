@@ -306,6 +306,7 @@ def _ledger_database(
     command it starts) is in a fresh PostgreSQL schema of its own: the test's own
     empty database, as far as claimferry can tell, made in a millisecond rather
     than the tenth of a second a new database takes."""
+    monkeypatch.delenv("CLAIMFERRY_DATABASE", raising=False)  # never the developer's own
     if not on_postgresql(request.config) or "database_url" in request.fixturenames:
         yield
         return
