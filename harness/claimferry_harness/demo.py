@@ -28,6 +28,7 @@ from claimferry.cli.lifecycle import report_status
 from claimferry.cli.output import examples
 from claimferry.config import STATE_ENV, load_config
 from claimferry.connection import connect
+from claimferry.database import DATABASE_ENV
 from claimferry.errors import ClaimferryError
 from claimferry.fetching import fetch_responses
 from claimferry.findings import Severity
@@ -122,6 +123,8 @@ def demo_command() -> click.Command:
         folder = folder.resolve()
         _prepare(folder)
         state = folder / "state"
+        # the demo's ledger is its folder's own, never a database the environment names
+        shared_database = os.environ.pop(DATABASE_ENV, None)
         password = secrets.token_urlsafe(18)
         with MockOfficeAlly(
             folder / "harness", {ACCOUNT: HarnessUser(password=password)}
@@ -173,6 +176,9 @@ def demo_command() -> click.Command:
         again = f"claimferry --config {config_path} status"
         if os.environ.get(STATE_ENV):  # it would win over the demo config's state_dir
             again = f"{STATE_ENV}={state} {again}"
+        if shared_database:  # and this over the ledger file in it
+            again = f"{DATABASE_ENV}= {again}"
+            os.environ[DATABASE_ENV] = shared_database
         click.echo(f"look again with: {again}")
 
     return demo

@@ -4,7 +4,6 @@ whole before it is written, comments and layout kept, concurrent edits all landi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from click.testing import CliRunner, Result
 from claimferry.cli import create_cli
 from claimferry.config import load_config
 from claimferry.manager import PluginManager
+from support import own_environment
 
 CONFIG = """\
 # Billing vendor accounts: one per clinic
@@ -220,7 +220,7 @@ def test_remove_takes_out_one_account_only(plugin_manager: PluginManager, config
 def test_concurrent_adds_from_several_processes_all_land(config: Path) -> None:
     """Two operators onboarding clinics at once: no add overwrites another's."""
     names = [f"clinic{n}" for n in range(6)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMFERRY_")}
+    env = own_environment()
     processes = [
         subprocess.Popen(
             [

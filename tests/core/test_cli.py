@@ -19,6 +19,7 @@ from claimferry.cli import create_cli
 from claimferry.cli.app import LazyCommand
 from claimferry.credstore import KEY_ORIGINS, MASTER_KEY_ENV
 from claimferry.manager import PluginManager
+from support import own_environment
 from support.x12judge import judge
 
 EXAMPLE = Path(__file__).with_name("issue_example_claims.yaml")
@@ -224,7 +225,7 @@ def test_misspelt_hook_in_an_installed_plugin_is_one_line_exit_1(tmp_path: Path)
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-typo\nVersion: 1.0\n")
     (dist_info / "entry_points.txt").write_text("[claimferry]\nacme = acme_typo\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMFERRY_")}
+    env = own_environment()
     env["PYTHONPATH"] = str(site)
 
     def claimferry(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:

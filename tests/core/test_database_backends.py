@@ -18,7 +18,7 @@ from claimferry.config import load_config
 from claimferry.errors import ConfigError
 from claimferry.ledger import LEDGER_FILE, Ledger
 from claimferry.manager import PluginManager
-from claimferry.postgres import redacted, translate
+from claimferry.postgres import has_schema, redacted, translate
 
 CLAIMFERRY = str(Path(sys.executable).with_name("claimferry"))
 
@@ -162,3 +162,18 @@ def test_db_status_creates_nothing_and_upgrade_creates_the_schema(
     assert now["exists"] and now["version"] == now["latest"] and not now["upgrade_due"]
     engine = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     assert now["engine"] == engine
+
+
+def test_the_demo_never_writes_into_a_database_the_environment_names(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMFERRY_DATABASE"}
+    env["CLAIMFERRY_DATABASE"] = postgres_url
+    done = subprocess.run(
+        [CLAIMFERRY, "demo", "--dir", str(tmp_path / "demo")],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not has_schema(postgres_url, "ledger")
+    assert (tmp_path / "demo" / "state" / LEDGER_FILE).is_file()
+    assert "look again with: CLAIMFERRY_DATABASE= claimferry --config " in done.stdout

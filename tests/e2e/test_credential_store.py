@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ import pytest
 
 from claimferry.credentials import username_fingerprint
 from claimferry.credstore import MASTER_KEY_ENV, NEW_MASTER_KEY_ENV
-from claimferry.ledger import LEDGER_FILE
+from claimferry.ledger import Ledger
 from e2e.support import ACCOUNT, E2E, WAIT
 
 KEY_ORIGINS = [
@@ -89,7 +88,8 @@ def test_wrong_key_and_tampering_are_clear_errors_and_no_login_is_tried(store: E
     assert "Traceback" not in wrong.output
 
     store.monkeypatch.setenv(f"{MASTER_KEY_ENV}_FILE", str(store.tmp / "master.key"))
-    with sqlite3.connect(store.state_dir / LEDGER_FILE) as db:
+    with Ledger.open(store.state_dir) as ledger:
+        db = ledger.db
         sealed = bytearray(db.execute("SELECT sealed FROM stored_credentials").fetchone()[0])
         sealed[20] ^= 0x40
         db.execute("UPDATE stored_credentials SET sealed = ?", (bytes(sealed),))

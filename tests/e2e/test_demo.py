@@ -17,7 +17,7 @@ from e2e.support import mentions, sample_data, sample_phi
 def test_demo_then_status_from_its_config(
     plugin_manager: PluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("CLAIMFERRY_CONFIG", "CLAIMFERRY_STATE_DIR"):
+    for name in ("CLAIMFERRY_CONFIG", "CLAIMFERRY_STATE_DIR", "CLAIMFERRY_DATABASE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))  # never the user's own state
     folder = tmp_path / "demo"

@@ -8,7 +8,6 @@ with the limit at 3 so the four sample claims make two files.
 from __future__ import annotations
 
 import json
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from claimferry_harness import HarnessUser, MockOfficeAlly
+from support import own_environment
 from support.console import Run, console
 
 CLAIMS = Path(__file__).resolve().parents[2] / "core" / "claimferry" / "data" / "sample_claims.yaml"
@@ -54,7 +54,7 @@ def _config(tmp_path: Path, harness: MockOfficeAlly, **settings: Any) -> Path:
 @pytest.fixture
 def run(tmp_path: Path, harness: MockOfficeAlly) -> Run:
     """The console script on a config whose top level sets ``claims_per_interchange: 3``."""
-    variables = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMFERRY_")}
+    variables = own_environment()
     variables |= {
         "CLAIMFERRY_CONFIG": str(_config(tmp_path, harness, claims_per_interchange=3)),
         "CLAIMFERRY_STATE_DIR": str(tmp_path / "state"),

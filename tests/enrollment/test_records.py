@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -199,10 +200,17 @@ def test_import_is_all_or_nothing(tmp_path: Path) -> None:
     """A database failure half-way leaves no record behind."""
     entries = [_entry(), _entry(payer_id="OPEN1")]
     with Ledger.open(tmp_path) as ledger:
-        ledger.db.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON enrollments WHEN NEW.payer_id = 'OPEN1' "
-            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )
+        if isinstance(ledger.db, sqlite3.Connection):
+            ledger.db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON enrollments WHEN NEW.payer_id = 'OPEN1' "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            ledger.db.executescript(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'refused'; END $$; CREATE TRIGGER refuse BEFORE INSERT ON "
+                "enrollments FOR EACH ROW WHEN (NEW.payer_id = 'OPEN1') EXECUTE FUNCTION refuse()"
+            )
         with pytest.raises(Exception, match="refused"):
             records.import_enrollments(ledger, "sunrise", entries, "ana")
         assert records.list_enrollments(ledger.db) == []

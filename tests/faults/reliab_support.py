@@ -19,6 +19,7 @@ import yaml
 
 import claimferry
 from claimferry_harness import HarnessUser, MockOfficeAlly
+from support import own_environment
 
 SAMPLE = Path(claimferry.__file__).parent / "data" / "sample_claims.yaml"
 ACCOUNTS = {"sunrise": "SUNRISE01", "moonrise": "MOONRISE01"}
@@ -159,7 +160,7 @@ def make_world(tmp_path: Path) -> Iterator[World]:
         }
         path = tmp_path / "accounts.yaml"
         path.write_text(yaml.safe_dump(config))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMFERRY_")}
+        env = own_environment()
         env |= {"CLAIMFERRY_CONFIG": str(path), "CLAIMFERRY_STATE_DIR": str(tmp_path / "state")}
         for name in ACCOUNTS:
             env[f"CLAIMFERRY_{name.upper()}_SFTP_USERNAME"] = name

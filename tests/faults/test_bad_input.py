@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from click.testing import CliRunner, Result
 from claimferry.claims_input import load_claims
 from claimferry.cli import create_cli
 from claimferry.manager import PluginManager
+from support import own_environment
 
 EXAMPLE = Path(__file__).parents[1] / "core" / "issue_example_claims.yaml"
 CONFIG = """\
@@ -401,7 +401,7 @@ def test_the_installed_command_exits_2_without_a_traceback(
 ) -> None:
     path = tmp_path / name
     path.write_text(text)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMFERRY_")}
+    env = own_environment()
     done = subprocess.run(
         [sys.executable, "-m", "claimferry", "validate", str(path)],
         capture_output=True,

@@ -78,6 +78,7 @@ def test_the_lock_keeps_other_processes_out_and_names_the_holder(
     ledger.close()
 
 
+@pytest.mark.sqlite_only("SQLite closing its descriptors of the ledger file")
 def test_closing_other_connections_to_the_ledger_keeps_the_lock(
     ledger: Ledger, tmp_path: Path
 ) -> None:

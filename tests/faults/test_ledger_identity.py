@@ -78,6 +78,7 @@ def test_init_starts_a_new_ledger_on_purpose_above_the_archives_numbers(world: W
     assert _isa13s(world) == [3]
 
 
+@pytest.mark.sqlite_only("copies the ledger file to another state directory")
 def test_a_ledger_from_another_state_directory_is_refused(world: World, tmp_path: Path) -> None:
     _submit(world, "SUN")
     other = tmp_path / "other-state"
@@ -92,6 +93,7 @@ def test_a_ledger_from_another_state_directory_is_refused(world: World, tmp_path
     assert str(world.state_dir / "archive") in message and "--init" in message
 
 
+@pytest.mark.sqlite_only("copies the ledger file to another state directory")
 def test_a_foreign_ledger_from_before_identities_is_refused_and_the_mark_kept(
     world: World, tmp_path: Path
 ) -> None:

@@ -9,7 +9,6 @@ server.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from claimferry_harness import HarnessUser, MockOfficeAlly
+from support import own_environment
 from support.console import Run, console
 
 CLAIMS = Path(__file__).resolve().parents[2] / "core" / "claimferry" / "data" / "sample_claims.yaml"
@@ -55,7 +55,7 @@ def env(tmp_path: Path, harness: MockOfficeAlly) -> dict[str, str]:
     }
     path = tmp_path / "accounts.yaml"
     path.write_text(yaml.safe_dump(config))
-    variables = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMFERRY_")}
+    variables = own_environment()
     variables |= {
         "CLAIMFERRY_CONFIG": str(path),
         "CLAIMFERRY_STATE_DIR": str(tmp_path / "state"),
