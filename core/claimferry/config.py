@@ -415,7 +415,7 @@ class Account(_Strict):
         return self.claims_per_interchange or CLAIMS_PER_INTERCHANGE
 
 
-def _database_url(value: str) -> str:
+def check_database_url(value: str) -> str:
     """A ``database`` the ledger can open, with no password written into the config."""
     if value.startswith("sqlite:///"):
         return value
@@ -429,7 +429,7 @@ def _database_url(value: str) -> str:
     return value
 
 
-DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+DatabaseUrl = Annotated[str, AfterValidator(check_database_url)]
 
 
 class Config(_Strict):

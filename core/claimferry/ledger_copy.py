@@ -14,17 +14,20 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from claimferry.database import (
     Connection,
     connect_database,
+    is_database_url,
     migrate_schema,
     redacted_location,
     write_transaction,
 )
 from claimferry.errors import ClaimferryError
 from claimferry.ledger import LEDGER_TABLES, ledger_migrations
+from claimferry.postgres import has_schema
 
 CHUNK = 2000
 """Rows per INSERT batch: large enough to be quick, small enough to stay flat in memory."""
@@ -49,6 +52,13 @@ class TableCopy:
     @property
     def matches(self) -> bool:
         return (self.rows, self.checksum) == (self.target_rows, self.target_checksum)
+
+
+def holds_ledger(location: str) -> bool:
+    """Whether ``location`` (a path or URL) already holds a ledger to copy."""
+    if is_database_url(location):
+        return has_schema(location, "ledger")
+    return Path(location.removeprefix("sqlite://")).is_file()
 
 
 def copy_ledger(source: str, target: str) -> list[TableCopy]:

@@ -112,6 +112,12 @@ def _as_dbapi(exc: Exception) -> sqlite3.Error:
     return sqlite3.DatabaseError(message)
 
 
+class CannotConnect(ClaimferryError):
+    """The PostgreSQL server named for the state database does not answer or refuses us."""
+
+    code = "database"
+
+
 class Cursor:
     """The part of ``sqlite3.Cursor`` the state modules use."""
 
@@ -157,7 +163,7 @@ class PostgresConnection:
                 cursor_factory=psycopg.ClientCursor,
             )
         except psycopg.Error as exc:
-            raise ClaimferryError(
+            raise CannotConnect(
                 f"cannot connect to the state database at {redacted(url)} ({_as_dbapi(exc)})"
             ) from None
         self._error = psycopg.Error

@@ -327,6 +327,9 @@ CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
     (("payers", "import"), ("missing.csv",), "input", 2),
     (("payers", "search"), ("aetna", "--transaction", "X99"), "usage", 2),
     (("payers", "show"), ("99999",), "failed", 1),
+    (("db", "status"), ("--database", "mysql://db/ledger"), "usage", 2),
+    (("db", "upgrade"), ("--database", "postgresql://nobody@127.0.0.1:1/none"), "database", 1),
+    (("db", "copy"), ("--from", "missing.sqlite3", "--to", "new.sqlite3"), "usage", 2),
 ]
 
 

@@ -22,20 +22,47 @@ def db() -> None:
     """The state database: where the ledger is, its schema version, moving it to PostgreSQL."""
 
 
-def _location(app: App) -> tuple[str, str]:
+def _database_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from claimferry.config import check_database_url
+
+    try:
+        return check_database_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+DATABASE_OPTION = click.option(
+    "--database",
+    metavar="URL",
+    callback=_database_option,
+    help="This database (postgresql://... or sqlite:///PATH) instead of the config's.",
+)
+
+
+def _location(app: App, database: str | None) -> tuple[str, str]:
     """The ledger's database as it is opened, and as messages name it."""
     from claimferry.database import redacted_location
     from claimferry.ledger import ledger_location
 
-    path, url = ledger_location(app.state_dir, app.database)
-    location = url or str(path)
-    return location, redacted_location(location)
+    if database is None:
+        path, url = ledger_location(app.state_dir, app.database)
+        database = url or str(path)
+    return database, redacted_location(database)
 
 
-@db.command("status", epilog=examples("claimferry db status", "claimferry db status --json"))
+@db.command(
+    "status",
+    epilog=examples(
+        "claimferry db status",
+        "claimferry db status --database postgresql://db.internal/claimferry",
+    ),
+)
+@DATABASE_OPTION
 @json_option
 @pass_app
-def status(app: App, as_json: bool) -> None:
+def status(app: App, database: str | None, as_json: bool) -> None:
     """The ledger's database, its schema version and whether an upgrade is due.
 
     It creates nothing: a database without a ledger says so.
@@ -43,9 +70,9 @@ def status(app: App, as_json: bool) -> None:
     from claimferry.database import connect_database, is_database_url, schema_version
     from claimferry.ledger import ledger_exists, ledger_migrations
 
-    location, shown = _location(app)
+    location, shown = _location(app, database)
     engine = "postgresql" if is_database_url(location) else "sqlite"
-    if not ledger_exists(app.state_dir, app.database):
+    if not ledger_exists(app.state_dir, location):
         document = {"database": shown, "engine": engine, "exists": False, "version": 0}
     else:
         connection = connect_database(location)
@@ -80,9 +107,10 @@ def status(app: App, as_json: bool) -> None:
 
 
 @db.command("upgrade", epilog=examples("claimferry db upgrade"))
+@DATABASE_OPTION
 @json_option
 @pass_app
-def upgrade(app: App, as_json: bool) -> None:
+def upgrade(app: App, database: str | None, as_json: bool) -> None:
     """Bring the ledger's schema to this claimferry's version (creating it if new).
 
     Every command does this when it opens the ledger; run it on its own in a
@@ -91,7 +119,7 @@ def upgrade(app: App, as_json: bool) -> None:
     from claimferry.database import connect_database, migrate_schema, schema_version
     from claimferry.ledger import ledger_migrations
 
-    location, shown = _location(app)
+    location, shown = _location(app, database)
     connection = connect_database(location)
     try:
         before = schema_version(connection)
@@ -133,8 +161,12 @@ def copy(source: str, target: str, as_json: bool) -> None:
     Point the config's `database:` at the target afterwards.
     """
     from claimferry.database import redacted_location
-    from claimferry.ledger_copy import copy_ledger
+    from claimferry.ledger_copy import copy_ledger, holds_ledger
 
+    if not holds_ledger(source):
+        raise click.BadParameter(
+            f"{redacted_location(source)} holds no ledger", param_hint="--from"
+        )
     tables = copy_ledger(source, target)
     differing = [t.table for t in tables if not t.matches]
     if as_json:
