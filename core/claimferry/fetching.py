@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claimferry.config import Account
+from claimferry.connection import connect
 from claimferry.errors import (
     AuthenticationError,
+    ClaimferryError,
     HostKeyError,
     InputError,
     TransportError,
@@ -57,6 +60,30 @@ def _reading_order(row: Any) -> tuple[int, int]:
     except InputError:
         kind = None
     return _KIND_ORDER.get(kind or "", 3), row["id"]
+
+
+def fetch_account(
+    pm: PluginManager,
+    ledger: Ledger,
+    state_dir: Path,
+    account: Account,
+    progress: Progress = _quiet,
+    wait: float = 0.0,
+) -> list[FetchedFile]:
+    """One account's fetch from login to the last file read, as ``fetch`` and the
+    workers run it; its outcome is kept for ``queue status`` and the metrics."""
+    try:
+        session = connect(pm, ledger, account)
+        try:
+            fetched = fetch_responses(pm, ledger, session, state_dir, account.name, progress, wait)
+        finally:
+            session.close()
+    except Exception as exc:  # kept as messages show it: ours, or a bug's class only
+        why = str(exc) if isinstance(exc, ClaimferryError) else type(exc).__name__
+        ledger.record_fetch(account.name, why)
+        raise
+    ledger.record_fetch(account.name)
+    return fetched
 
 
 def fetch_responses(

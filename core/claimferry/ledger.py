@@ -508,6 +508,16 @@ _MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 11: each account's last fetch that ended well, and its last failure, for the
+    # operators watching thousands of accounts (``queue status``, the workers' metrics)
+    """
+    CREATE TABLE fetch_runs (
+        account TEXT PRIMARY KEY,
+        succeeded_at TEXT,
+        failed_at TEXT,
+        error TEXT
+    );
+    """,
 ]
 
 _POSTGRES_MIGRATIONS: list[str] = [
@@ -773,6 +783,15 @@ _POSTGRES_MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit
         FOR EACH ROW EXECUTE FUNCTION audit_append_only();
     """,
+    # 11: as SQLite's 11
+    """
+    CREATE TABLE fetch_runs (
+        account TEXT PRIMARY KEY,
+        succeeded_at TEXT,
+        failed_at TEXT,
+        error TEXT
+    );
+    """,
 ]
 assert len(_POSTGRES_MIGRATIONS) == len(_MIGRATIONS)
 
@@ -791,6 +810,16 @@ def ledger_migrations(db: Connection) -> list[str]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class FetchRun:
+    """How an account's fetches last ended (ISO times, UTC)."""
+
+    account: str
+    succeeded_at: str | None
+    failed_at: str | None
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -1850,6 +1879,32 @@ class Ledger:
                     detail,
                 ),
             )
+
+    def record_fetch(self, account: str, error: str | None = None) -> None:
+        """The end of one account's fetch: when it last went well, or failed and why."""
+        with self.transaction() as db:
+            if error is None:
+                db.execute(
+                    "INSERT INTO fetch_runs (account, succeeded_at) VALUES (?, ?) "
+                    "ON CONFLICT (account) DO UPDATE SET succeeded_at = excluded.succeeded_at",
+                    (account, _now()),
+                )
+            else:
+                db.execute(
+                    "INSERT INTO fetch_runs (account, failed_at, error) VALUES (?, ?, ?) "
+                    "ON CONFLICT (account) DO UPDATE SET failed_at = excluded.failed_at, "
+                    "error = excluded.error",
+                    (account, _now(), error),
+                )
+
+    def fetch_runs(self) -> dict[str, FetchRun]:
+        """Every account's last good and last failed fetch."""
+        return {
+            row["account"]: FetchRun(
+                row["account"], row["succeeded_at"], row["failed_at"], row["error"]
+            )
+            for row in self._db.execute("SELECT * FROM fetch_runs ORDER BY account")
+        }
 
     def refused_login(self, account: str) -> AuditEntry | None:
         """The refused login that no successful ``credentials test`` has cleared yet."""

@@ -438,7 +438,7 @@ def fetch(
     """Download new response files into the archive. Running it twice is harmless."""
     if bool(account_name) == all_accounts:
         raise click.UsageError("give --account NAME or --all")
-    from claimferry import connection, fetching, notify  # the response readers: fetch only
+    from claimferry import fetching, notify  # the response readers: fetch only
 
     config = app.config()
     names = sorted(config.accounts) if all_accounts else [app.account(account_name or "").name]
@@ -462,13 +462,9 @@ def fetch(
         account = config.account(name)
         try:
             with app.open_ledger() as ledger:
-                session = connection.connect(app.pm, ledger, account)
-                try:
-                    files = fetching.fetch_responses(
-                        app.pm, ledger, session, app.state_dir, name, display.messages, wait
-                    )
-                finally:
-                    session.close()
+                files = fetching.fetch_account(
+                    app.pm, ledger, app.state_dir, account, display.messages, wait
+                )
         except ClaimferryError as exc:
             return {"account": name, "error": str(exc), "files": []}
         except Exception as exc:  # one account's bug must not hide the others' results
