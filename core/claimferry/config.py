@@ -395,6 +395,8 @@ class Account(_Strict):
     claims_per_interchange: ClaimsPerInterchange | None = None
     """At most this many claims in one 837P file; ``None`` takes the config's
     top-level ``claims_per_interchange``."""
+    fetch_schedule: CronSchedule | None = None
+    """When workers fetch this account (cron, UTC); else the config's ``fetch_schedule``."""
 
     _events = field_validator("alerts", mode="before")(_alert_events)
 
@@ -413,6 +415,24 @@ class Account(_Strict):
     def interchange_limit(self) -> int:
         """Claims one 837P file of this account may hold."""
         return self.claims_per_interchange or CLAIMS_PER_INTERCHANGE
+
+
+DEFAULT_FETCH_SCHEDULE = "*/15 * * * *"
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
+
+
+def _cron(value: str) -> str:
+    """Five cron fields (minute hour day month weekday), or six with seconds last."""
+    fields = value.split()
+    if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
+        raise ValueError(
+            "expected a cron schedule of 5 fields, minute hour day month weekday "
+            "(e.g. '*/15 * * * *')"
+        )
+    return " ".join(fields)
+
+
+CronSchedule = Annotated[str, AfterValidator(_cron)]
 
 
 def check_database_url(value: str) -> str:
@@ -446,6 +466,8 @@ class Config(_Strict):
     """A clearinghouse payer list imported longer ago than this is stale (``onboard status``)."""
     claims_per_interchange: ClaimsPerInterchange = CLAIMS_PER_INTERCHANGE
     """Claims in one 837P file for every account that does not set its own."""
+    fetch_schedule: CronSchedule = DEFAULT_FETCH_SCHEDULE
+    """When workers fetch every account that sets none (cron, UTC; docs/scale.md)."""
 
     @model_validator(mode="after")
     def _submitter_ids_distinct(self) -> Config:

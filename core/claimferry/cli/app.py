@@ -332,6 +332,11 @@ BUILT_IN = [
          "step by step."),
         ("db", "db", "The state database: where the ledger is, its schema version, moving it "
          "to PostgreSQL."),
+        ("worker", "queue", "Run jobs from the task queue until stopped (SIGTERM or Ctrl-C finish "
+         "the jobs in hand first)."),
+        ("enqueue", "queue", "Queue a submit or a fetch for the workers; prints each job's id."),
+        ("queue", "queue", "The task queue: jobs by state, workers alive, each account's last "
+         "fetch."),
     ]
 ]  # fmt: skip
 """The built-in commands, by module; each summary is its docstring's first

@@ -116,7 +116,12 @@ def upgrade(app: App, database: str | None, as_json: bool) -> None:
     Every command does this when it opens the ledger; run it on its own in a
     deployment step, before the workers of a new release start.
     """
-    from claimferry.database import connect_database, migrate_schema, schema_version
+    from claimferry.database import (
+        connect_database,
+        is_database_url,
+        migrate_schema,
+        schema_version,
+    )
     from claimferry.ledger import ledger_migrations
 
     location, shown = _location(app, database)
@@ -127,12 +132,20 @@ def upgrade(app: App, database: str | None, as_json: bool) -> None:
         after = schema_version(connection)
     finally:
         connection.close()
+    queue = None
+    if is_database_url(location):
+        from claimferry.workers import apply_queue_schema
+
+        queue = "created" if apply_queue_schema(location) else "present"
     if as_json:
-        emit_json({"ok": True, "database": shown, "from": before, "to": after})
-    elif before == after:
+        emit_json({"ok": True, "database": shown, "from": before, "to": after, "queue": queue})
+        return
+    if before == after:
         click.echo(f"{shown}: schema {after}, already up to date")
     else:
         click.echo(f"{shown}: schema {before} -> {after}")
+    if queue is not None:
+        click.echo(f"task queue tables: {queue}")
 
 
 @db.command(
