@@ -84,8 +84,8 @@ def read_status(database: str, state_dir: Path, accounts: Sequence[str]) -> Queu
         workers = [
             str(r[0])
             for r in db.execute(
-                "SELECT name FROM procrastinate_workers WHERE last_heartbeat > now() - "
-                "interval '1 minute' ORDER BY name"
+                "SELECT id FROM procrastinate_workers WHERE last_heartbeat > now() - "
+                "interval '1 minute' ORDER BY id"
             )
         ]
         runs = {
