@@ -1112,6 +1112,13 @@ class Ledger:
         new = not ledger_exists(state_dir, database)
         if new or (not database and path.stat().st_size == 0):
             sent = sum(1 for _ in sent_files(state_dir))
+            if sent and database:
+                raise LedgerRefused(
+                    f"the database {redacted(database)} holds no ledger, but the archive "
+                    f"{state_dir / ARCHIVE} holds {sent} sent file(s): the ledger that sent "
+                    "them is elsewhere. Check the config's database (or CLAIMFERRY_DATABASE) "
+                    "and state_dir; to move a SQLite ledger there, see `claimferry db copy`"
+                )
             if sent:
                 what = "is empty (0 bytes)" if path.is_file() else "is missing"
                 raise LedgerRefused(

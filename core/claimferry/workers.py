@@ -38,9 +38,16 @@ SUBMIT_QUEUE = "submit"
 FETCH_QUEUE = "fetch"
 MAINTENANCE_QUEUE = "maintenance"
 QUEUES = (SUBMIT_QUEUE, FETCH_QUEUE, MAINTENANCE_QUEUE)
-STALLED_AFTER = 60
+STALLED_AFTER = 60.0
 """Seconds without a heartbeat after which a worker counts as gone and its running
-jobs go back to the queue (a live worker beats every 10 s)."""
+jobs go back to the queue; a live worker beats six times in that while."""
+
+
+def heartbeat_interval(stalled_after: float) -> float:
+    """Often enough that a live worker is never taken for gone."""
+    return max(0.5, stalled_after / 6)
+
+
 QUEUE_SCHEMA = 30400
 """Procrastinate's schema level that ``db upgrade`` applies (its migrations 03.04.00:
 unchanged from Procrastinate 3.4 to 3.10)."""
@@ -70,6 +77,7 @@ class Setting:
     config: Config
     state_dir: Path
     database: str
+    stalled_after: float = STALLED_AFTER
 
 
 _setting: Setting | None = None
@@ -235,7 +243,7 @@ def scheduled_fetch(timestamp: int, account: str) -> dict[str, Any]:
     return fetch_job(account)
 
 
-@app.periodic(cron="* * * * *", periodic_id="retry-stalled")
+@app.periodic(cron="* * * * * */10", periodic_id="retry-stalled")
 @app.task(
     name="claimferry.retry_stalled",
     queue=MAINTENANCE_QUEUE,
@@ -246,7 +254,8 @@ async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> in
     """Give the jobs of workers that stopped beating (killed, host gone) back to the
     queue; their next run meets the ledger's recovery rules."""
     manager = context.app.job_manager
-    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER))
+    stalled_after = _current().stalled_after
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after))
     for job in stalled:
         _log.warning("job %s (%s) of a worker gone: queued again", job.id, job.task_name)
         await manager.retry_job(job)

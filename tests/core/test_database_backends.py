@@ -97,7 +97,7 @@ def _copy(source: str, target: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_ledger_moves_to_postgresql_and_back_with_all_its_history(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = _demo(tmp_path / "demo")
     before = _status(state, None)
@@ -117,7 +117,8 @@ def test_a_ledger_moves_to_postgresql_and_back_with_all_its_history(
     assert _status(state, postgres_url) == before
 
     # a new row on PostgreSQL takes an id past the copied ones
-    with Ledger.open(state, database=postgres_url) as ledger:
+    monkeypatch.setenv("CLAIMFERRY_DATABASE", postgres_url)
+    with Ledger.open(state) as ledger:
         row = ledger.unknown_claim("sunrise", "NEW-ONE")
         assert row > max(r.row for r in ledger.claims(account="sunrise") if r.claim_id != "NEW-ONE")
 
@@ -177,3 +178,18 @@ def test_the_demo_never_writes_into_a_database_the_environment_names(
     assert not has_schema(postgres_url, "ledger")
     assert (tmp_path / "demo" / "state" / LEDGER_FILE).is_file()
     assert "look again with: CLAIMFERRY_DATABASE= claimferry --config " in done.stdout
+
+
+def test_an_empty_database_next_to_an_archive_of_sent_files_is_refused(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """A config pointed at the wrong (empty) database would send claims again."""
+    state = _demo(tmp_path / "demo")
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMFERRY_DATABASE"}
+    env |= {"CLAIMFERRY_STATE_DIR": str(state), "CLAIMFERRY_DATABASE": postgres_url}
+    done = subprocess.run(
+        [CLAIMFERRY, "status"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert "holds no ledger, but the archive" in done.stderr and "db copy" in done.stderr
+    assert not has_schema(postgres_url, "ledger")  # nothing created there

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 import claimferry
+from claimferry.postgres import PostgresConnection
 from claimferry_harness import HarnessUser, MockOfficeAlly
 from support import own_environment
 
@@ -103,20 +104,40 @@ class World:
             p.name for p in self.harness.inbound_dir(account).iterdir() if p.name.startswith(".")
         )
 
-    def lock_holders(self) -> list[tuple[str, int, str]]:
-        """The holder rows of the sender locks, read without taking any lock."""
+    def ledger_rows(self, sql: str) -> list[Any]:
+        """Rows of the ledger, read without taking any lock, whichever engine holds it;
+        none while the ledger or the table does not exist yet."""
+        database = self.env.get("CLAIMFERRY_DATABASE")
+        if database:
+            server = PostgresConnection(database)
+            try:
+                return server.execute(sql).fetchall()
+            except sqlite3.DatabaseError:  # not created yet
+                return []
+            finally:
+                server.close()
         if not self.ledger_path.is_file():
             return []
         db = sqlite3.connect(f"file:{self.ledger_path}?mode=ro", uri=True, timeout=30)
+        db.row_factory = sqlite3.Row
         try:
-            return [
-                (r[0], r[1], r[2])
-                for r in db.execute("SELECT sender, pid, command FROM sender_locks")
-            ]
+            return list(db.execute(sql))
         except sqlite3.OperationalError:  # not created yet
             return []
         finally:
             db.close()
+
+    def ledger_exists(self) -> bool:
+        return bool(self.ledger_rows("SELECT 1 FROM accounts LIMIT 1")) or (
+            "CLAIMFERRY_DATABASE" not in self.env and self.ledger_path.is_file()
+        )
+
+    def lock_holders(self) -> list[tuple[str, int, str]]:
+        """The holder rows of the sender locks, read without taking any lock."""
+        return [
+            (r[0], r[1], r[2])
+            for r in self.ledger_rows("SELECT sender, pid, command FROM sender_locks")
+        ]
 
     def wait_for(self, what: str, check: Any, timeout: float = WAIT) -> None:
         deadline = time.monotonic() + timeout
@@ -134,10 +155,14 @@ class World:
         return out
 
 
-def make_world(tmp_path: Path) -> Iterator[World]:
-    users = {name: HarnessUser(password=PASSWORD) for name in ACCOUNTS}
+def make_world(
+    tmp_path: Path, accounts: dict[str, str] = ACCOUNTS, **settings: Any
+) -> Iterator[World]:
+    """The mock with ``accounts`` (name: submitter ID) and a config for them, with
+    top-level ``settings`` added to it."""
+    users = {name: HarnessUser(password=PASSWORD) for name in accounts}
     with MockOfficeAlly(tmp_path / "harness", users) as server:
-        config = {
+        config: dict[str, Any] = {
             "accounts": {
                 name: {
                     "clearinghouse": "officeally",
@@ -155,14 +180,15 @@ def make_world(tmp_path: Path) -> Iterator[World]:
                     },
                     "credentials": {"source": "env"},
                 }
-                for name, submitter in ACCOUNTS.items()
-            }
+                for name, submitter in accounts.items()
+            },
+            **settings,
         }
         path = tmp_path / "accounts.yaml"
         path.write_text(yaml.safe_dump(config))
         env = own_environment()
         env |= {"CLAIMFERRY_CONFIG": str(path), "CLAIMFERRY_STATE_DIR": str(tmp_path / "state")}
-        for name in ACCOUNTS:
+        for name in accounts:
             env[f"CLAIMFERRY_{name.upper()}_SFTP_USERNAME"] = name
             env[f"CLAIMFERRY_{name.upper()}_SFTP_PASSWORD"] = PASSWORD
         yield World(server, tmp_path, env)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,17 +28,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     yield from make_world(tmp_path)
 
 
-def _batches(world: World) -> list[sqlite3.Row]:
-    if not world.ledger_path.is_file():
-        return []
-    db = sqlite3.connect(f"file:{world.ledger_path}?mode=ro", uri=True, timeout=30)
-    db.row_factory = sqlite3.Row
-    try:
-        return list(db.execute("SELECT id, state, error FROM batches ORDER BY id"))
-    except sqlite3.OperationalError:  # not created yet
-        return []
-    finally:
-        db.close()
+def _batches(world: World) -> list[Any]:
+    return world.ledger_rows("SELECT id, state, error FROM batches ORDER BY id")
 
 
 def _start_upload(world: World, claims: Path) -> subprocess.Popen[str]:
@@ -113,7 +104,7 @@ def test_second_ctrl_c_stops_at_once_and_the_next_submit_finishes_the_batch(
 def test_ctrl_c_in_any_other_command_exits_130_with_a_json_document(world: World) -> None:
     world.harness.faults.latency = LATENCY
     process = world.start("fetch", "--account", "sunrise", "--json")
-    world.wait_for("the login", lambda: world.ledger_path.is_file())
+    world.wait_for("the login", world.ledger_exists)
     time.sleep(LATENCY)  # inside the session, listing the response folder
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)

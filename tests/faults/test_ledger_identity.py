@@ -36,6 +36,7 @@ def _refused(world: World, *args: str, **env: str) -> str:
     return result.stderr
 
 
+@pytest.mark.sqlite_only("an empty or missing ledger file")
 @pytest.mark.parametrize("damage", ["empty", "missing"])
 def test_an_empty_or_missing_ledger_next_to_sent_files_is_refused(
     world: World, damage: str
@@ -61,6 +62,7 @@ def test_an_empty_or_missing_ledger_next_to_sent_files_is_refused(
         assert world.ledger_path.stat().st_size == 0  # nothing was created over it
 
 
+@pytest.mark.sqlite_only("--init replaces a ledger file")
 def test_init_starts_a_new_ledger_on_purpose_above_the_archives_numbers(world: World) -> None:
     _submit(world, "SUN")
     _submit(world, "SUM")
@@ -124,6 +126,7 @@ def test_a_foreign_ledger_from_before_identities_is_refused_and_the_mark_kept(
     assert mark.read_bytes() == before
 
 
+@pytest.mark.sqlite_only("restores an old copy of the ledger file")
 def test_a_ledger_restored_from_an_old_backup_never_reuses_a_control_number(
     world: World, tmp_path: Path
 ) -> None:
@@ -145,6 +148,7 @@ def test_a_ledger_restored_from_an_old_backup_never_reuses_a_control_number(
     assert sorted(numbers) == ["000000001", "000000002", "000000003"]
 
 
+@pytest.mark.sqlite_only("damages the ledger file")
 def test_a_damaged_ledger_names_the_file_and_the_missing_table(world: World) -> None:
     _submit(world, "SUN")
     db = sqlite3.connect(world.ledger_path)
@@ -156,6 +160,7 @@ def test_a_damaged_ledger_names_the_file_and_the_missing_table(world: World) -> 
     assert "Restore it from a backup" in message
 
 
+@pytest.mark.sqlite_only("the ledger file's folder cannot be made")
 def test_a_state_directory_that_cannot_be_made_says_where_and_why(
     world: World, tmp_path: Path
 ) -> None:
@@ -178,6 +183,7 @@ def test_an_archive_that_cannot_be_written_sends_nothing(world: World) -> None:
     assert world.json("batches", "list") == []
 
 
+@pytest.mark.sqlite_only("makes the ledger file read-only")
 def test_a_ledger_write_failing_after_the_upload_says_so_and_the_next_run_reconciles(
     world: World,
 ) -> None:

@@ -15,6 +15,11 @@ import pytest
 
 from faults.reliab_support import World, make_world
 
+pytestmark = pytest.mark.sqlite_only(
+    "a new ledger file in a copied or new state directory; a PostgreSQL ledger is the "
+    "database the config names, whatever the state directory"
+)
+
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:

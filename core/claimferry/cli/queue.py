@@ -78,6 +78,14 @@ def _ready(app: App) -> str:
     help="The address the metrics are served on.",
 )
 @click.option(
+    "--stalled-after",
+    type=click.FloatRange(3),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give a job back to the queue when its worker has not beaten for this long.",
+)
+@click.option(
     "--no-schedule",
     is_flag=True,
     help="Do not queue the accounts' periodic fetches from this worker (others still do).",
@@ -89,6 +97,7 @@ def worker(
     queues: str,
     metrics_port: int | None,
     metrics_address: str,
+    stalled_after: float,
     no_schedule: bool,
 ) -> None:
     """Run jobs from the task queue until stopped (SIGTERM or Ctrl-C finish the jobs
@@ -112,7 +121,7 @@ def worker(
         )
     database = _ready(app)
     config = app.config()
-    workers.use_setting(workers.Setting(app.pm, config, app.state_dir, database))
+    workers.use_setting(workers.Setting(app.pm, config, app.state_dir, database, stalled_after))
     with workers.queue_app(database) as jobs:
         scheduled = 0 if no_schedule else workers.schedule_fetches(jobs, config)
         if metrics_port is not None:
@@ -133,6 +142,8 @@ def worker(
                 concurrency=concurrency,
                 name=workers.worker_name(),
                 delete_jobs="successful",
+                update_heartbeat_interval=workers.heartbeat_interval(stalled_after),
+                stalled_worker_timeout=stalled_after,
             )
         except KeyboardInterrupt:
             raise Interrupted("worker stopped; jobs it had begun go back to the queue") from None
