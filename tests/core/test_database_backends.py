@@ -153,15 +153,16 @@ def test_db_status_creates_nothing_and_upgrade_creates_the_schema(
     assert json.loads(status.stdout)["exists"] is False
     upgraded = runner.invoke(cli, [*args, "upgrade", "--json"])
     assert upgraded.exit_code == 0, upgraded.output
+    engine = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     assert json.loads(upgraded.stdout) == {
         "ok": True,
         "database": json.loads(status.stdout)["database"],
         "from": 0,
         "to": json.loads(upgraded.stdout)["to"],
+        "queue": "created" if engine == "postgresql" else None,  # the task queue's tables
     }
     now = json.loads(runner.invoke(cli, [*args, "status", "--json"]).stdout)
     assert now["exists"] and now["version"] == now["latest"] and not now["upgrade_due"]
-    engine = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     assert now["engine"] == engine
 
 
