@@ -257,8 +257,16 @@ async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> in
     stalled_after = _current().stalled_after
     stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after))
     for job in stalled:
+        try:
+            await manager.retry_job(job)
+        except procrastinate.exceptions.UniqueViolation:
+            # the same fetch already waits (its queueing lock): that one does the work
+            await manager.finish_job(job, procrastinate.jobs.Status.ABORTED, delete_job=False)
+            _log.warning(
+                "job %s (%s) of a worker gone: its twin waits; dropped", job.id, job.task_name
+            )
+            continue
         _log.warning("job %s (%s) of a worker gone: queued again", job.id, job.task_name)
-        await manager.retry_job(job)
     return len(stalled)
 
 

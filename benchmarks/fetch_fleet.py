@@ -1,0 +1,284 @@
+"""One fetch cycle of a fleet: ``fetch --all`` in one process on SQLite, against
+1, 2 and 4 worker processes on PostgreSQL; and ledger write throughput on both.
+
+Starts one mock Office Ally on loopback with ``--accounts`` accounts (1,000 by
+default) and puts ``--files`` response files the harness wrote (999, 277CA,
+EDI_STATUS report...) straight into each account's outbound folder. Then, each
+run with a fresh state directory and a fresh ledger, so that every run
+downloads and reads everything:
+
+1. ``claimferry fetch --all --jobs 32`` on SQLite, the console script as a
+   new process;
+2. for 1, 2 and 4 workers: a fresh PostgreSQL database, ``claimferry db
+   upgrade``, ``claimferry enqueue fetch --all`` (not timed: queueing), then
+   the workers (``claimferry worker --no-schedule``, each a new process,
+   ``--concurrency`` threads) until the last fetch job is done; timed from
+   starting the workers, their start-up included.
+
+Every run must have read every file (the ledger's ``response_files`` is
+counted) or the benchmark fails. Last, ledger write throughput: claims
+recorded per second by ``record_batch`` (batches of 500 claims, one line each,
+the transaction ``submit`` makes) on a SQLite file and on the PostgreSQL
+server, in this process.
+
+    .venv/bin/python benchmarks/fetch_fleet.py [--accounts 1000] [--files 3]
+        [--concurrency 8] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+
+The PostgreSQL server is ``--postgres`` (a superuser's URL), else
+``CLAIMFERRY_TEST_POSTGRES``, else a throwaway cluster started here as the
+test suite does (PostgreSQL installed). The mock runs in this process and
+every claimferry process in its own; they share the machine's cores, so read
+the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+from fetch_all import account_names, make_responses, set_credentials, write_config  # noqa: E402
+
+WORKER_COUNTS = (1, 2, 4)
+BATCH = 500
+
+
+def script() -> str:
+    found = Path(sys.executable).with_name("claimferry")
+    if not found.exists():
+        raise SystemExit(f"no console script at {found}: pip install -e '.[postgresql]' first")
+    return str(found)
+
+
+@contextmanager
+def postgres_server(given: str | None) -> Iterator[str]:
+    url = given or os.environ.get("CLAIMFERRY_TEST_POSTGRES")
+    if url:
+        yield url
+        return
+    from support.postgres import server_bindir, throwaway_cluster
+
+    bindir = server_bindir()
+    if bindir is None:
+        raise SystemExit("no PostgreSQL: give --postgres URL or install postgresql")
+    with throwaway_cluster(bindir) as started:
+        yield started
+
+
+def fresh_database(server: str) -> str:
+    name = f"fleet_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(server: str, url: str) -> None:
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def config_for(base: Path, target: Path, database: str | None) -> Path:
+    data = yaml.safe_load(base.read_text())
+    if database:
+        data["database"] = database
+    target.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+def read_files(database: str | None, state: Path) -> int:
+    """Response files the run's ledger read (no error)."""
+    sql = "SELECT COUNT(*) FROM response_files WHERE parsed = 1 AND error IS NULL"
+    if database:
+        with psycopg.connect(database) as db:
+            row = db.execute(sql).fetchone()
+    else:
+        import sqlite3
+
+        with sqlite3.connect(state / "ledger.sqlite3") as db:
+            row = db.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def run(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[1:4])} failed: {done.stderr[-2000:]}")
+
+
+def single_process(base: Path, work: Path, jobs: int) -> tuple[float, int]:
+    state = work / f"state-sqlite-{jobs}"
+    config = config_for(base, work / "sqlite.yaml", None)
+    env = {**os.environ, "CLAIMFERRY_STATE_DIR": str(state)}
+    env.pop("CLAIMFERRY_DATABASE", None)
+    started = time.perf_counter()
+    run([script(), "--config", str(config), "fetch", "--all", "--jobs", str(jobs), "--json"], env)
+    return time.perf_counter() - started, read_files(None, state)
+
+
+def fleet(base: Path, work: Path, server: str, workers: int, concurrency: int) -> tuple[float, int]:
+    database = fresh_database(server)
+    try:
+        state = work / f"state-pg-{workers}"
+        config = config_for(base, work / f"pg-{workers}.yaml", database)
+        env = {**os.environ, "CLAIMFERRY_STATE_DIR": str(state), "CLAIMFERRY_DATABASE": database}
+        cli = [script(), "--config", str(config)]
+        run([*cli, "db", "upgrade"], env)
+        run([*cli, "enqueue", "fetch", "--all", "--json"], env)
+        logs = [(work / f"worker-{workers}-{n}.log").open("w") for n in range(workers)]
+        started = time.perf_counter()
+        processes = [
+            subprocess.Popen(
+                [
+                    *cli,
+                    "worker",
+                    "--no-schedule",
+                    "--queues",
+                    "fetch",
+                    "--concurrency",
+                    str(concurrency),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for log in logs
+        ]
+        try:
+            with psycopg.connect(database, autocommit=True) as db:
+                while True:
+                    row = db.execute(
+                        "SELECT COUNT(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+                    ).fetchone()
+                    if row is not None and row[0] == 0:
+                        break
+                    if any(p.poll() is not None for p in processes):
+                        raise SystemExit(f"a worker ended early; see {work}/worker-*.log")
+                    time.sleep(0.05)
+            wall = time.perf_counter() - started
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait(timeout=300)
+            for log in logs:
+                log.close()
+        return wall, read_files(database, state)
+    finally:
+        drop_database(server, database)
+
+
+def write_throughput(location: str, claims: int) -> float:
+    """Claims per second recorded by ``record_batch``, ``BATCH`` claims a transaction."""
+    from claimferry.ledger import Ledger, NewClaim, SentLine
+
+    state = Path(tempfile.mkdtemp(prefix="claimferry-writes-"))
+    os.environ.pop("CLAIMFERRY_DATABASE", None)
+    try:
+        with Ledger.open(state, database=location if location != "sqlite" else None) as ledger:
+            ledger.ensure_account("bench", "officeally", "BENCH01")
+            started = time.perf_counter()
+            for number in range(claims // BATCH):
+                batch = [
+                    NewClaim(
+                        f"B{number:05d}-{n:04d}",
+                        "00621",
+                        Decimal("125.00"),
+                        f"{number}-{n}",
+                        "original",
+                        None,
+                        (SentLine(f"L{number}x{n}", "97153", Decimal("125")),),
+                    )
+                    for n in range(BATCH)
+                ]
+                ledger.record_batch(
+                    account="bench", file_name=f"f{number}", archive_path=state / f"f{number}",
+                    sha256="0" * 64, size=1, control_number=number + 1, test=True, claims=batch,
+                )  # fmt: skip
+            return claims / (time.perf_counter() - started)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=32, help="fetch --all --jobs (SQLite run)")
+    parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
+    parser.add_argument("--claims", type=int, default=20_000, help="for the write throughput")
+    parser.add_argument("--postgres", help="a superuser's URL (default: a throwaway cluster)")
+    args = parser.parse_args()
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    from claimferry_harness.server import MockOfficeAlly
+    from claimferry_harness.users import HarnessUser
+
+    print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    expected = args.accounts * args.files
+    with (
+        tempfile.TemporaryDirectory(prefix="claimferry-fleet-") as tmp,
+        postgres_server(args.postgres) as server,
+    ):
+        work = Path(tmp)
+        names = account_names(args.accounts)
+        passwords = {name: secrets.token_urlsafe(12) for name in names}
+        responses = make_responses(work, args.files)
+        users = {name: HarnessUser(password=passwords[name]) for name in names}
+        with MockOfficeAlly(work / "harness", users) as mock:
+            for name in names:
+                for response in responses:
+                    shutil.copyfile(response, mock.outbound_dir(name) / response.name)
+            base = work / "accounts.yaml"
+            write_config(base, names, mock.host, mock.port, mock.host_key_openssh)
+            set_credentials(passwords)
+            print(f"{args.accounts} accounts x {args.files} files = {expected} response files")
+            results: list[tuple[str, float, int]] = []
+            wall, read = single_process(base, work, args.jobs)
+            results.append((f"fetch --all --jobs {args.jobs}, SQLite", wall, read))
+            print(f"  {results[-1][0]}: {wall:.1f} s", flush=True)
+            for count in WORKER_COUNTS:
+                wall, read = fleet(base, work, server, count, args.concurrency)
+                label = f"{count} worker(s) x {args.concurrency} threads, PostgreSQL"
+                results.append((label, wall, read))
+                print(f"  {label}: {wall:.1f} s", flush=True)
+        single = results[0][1]
+        print(f"\none fetch cycle of {args.accounts} accounts ({expected} files):")
+        print(f"  {'run':48} {'wall s':>7} {'accounts/s':>11} {'vs single':>10}")
+        for label, wall, read in results:
+            if read != expected:
+                raise SystemExit(f"{label}: read {read} files of {expected}")
+            print(f"  {label:48} {wall:7.1f} {args.accounts / wall:11.1f} {single / wall:9.2f}x")
+        database = fresh_database(server)
+        try:
+            sqlite_rate = write_throughput("sqlite", args.claims)
+            pg_rate = write_throughput(database, args.claims)
+        finally:
+            drop_database(server, database)
+        print(f"\nledger writes ({args.claims} claims, {BATCH} per transaction, in-process):")
+        print(f"  SQLite     {sqlite_rate:9.0f} claims/s")
+        print(f"  PostgreSQL {pg_rate:9.0f} claims/s ({pg_rate / sqlite_rate:.2f}x SQLite)")
+        four = results[-1][1]
+        verdict = "beats" if four < single else "does NOT beat"
+        print(f"\nthe 4-worker fleet {verdict} the single process ({single / four:.2f}x)")
+    return 0 if results[-1][1] < single else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
