@@ -977,14 +977,15 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def _refuse_new_ledger(
-    state_dir: Path, clearinghouse: str, submitter_id: str, *, empty: bool
+    state_dir: Path, clearinghouse: str, submitter_id: str, *, empty: bool, where: str = ""
 ) -> None:
     """Before a new ledger is started to send for this sender: is one expected?
 
     ``empty``: the ledger is missing or has sent nothing at all, which
     ``CLAIMFERRY_REQUIRE_LEDGER=1`` forbids as it forbids a missing one.
+    ``where`` names the ledger (a database) when it is not the state directory's file.
     """
-    where = state_dir / LEDGER_FILE
+    where = where or str(state_dir / LEDGER_FILE)
     if empty and os.environ.get(REQUIRE_LEDGER_ENV) == "1":
         raise LedgerRefused(
             f"there is no ledger {where} that has sent anything, and {REQUIRE_LEDGER_ENV}=1 "
@@ -1127,7 +1128,9 @@ class Ledger:
                     + _RESTORE.format(path=path)
                 )
         if new and sender is not None and not fresh:
-            _refuse_new_ledger(state_dir, *sender, empty=True)
+            _refuse_new_ledger(
+                state_dir, *sender, empty=True, where=redacted(database) if database else ""
+            )
         ledger = cls(path, database)
         try:
             ledger._check_identity(state_dir)
@@ -1190,7 +1193,8 @@ class Ledger:
         ).fetchone()
         if known is None:
             empty = self._db.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is None
-            _refuse_new_ledger(state_dir, clearinghouse, submitter_id, empty=empty)
+            where = self.where if isinstance(self._db, PostgresConnection) else ""
+            _refuse_new_ledger(state_dir, clearinghouse, submitter_id, empty=empty, where=where)
 
     def _check_identity(self, state_dir: Path) -> None:
         """Record which state directory this ledger belongs to, or refuse a foreign one."""

@@ -245,6 +245,22 @@ NOT_OFFLINE = {
     ("batches", "abandon"): (
         "needs a batch whose delivery is uncertain; tests/recovery/test_crash_recovery.py runs it"
     ),
+    ("db", "copy"): (
+        "copies into the reader's own PostgreSQL server; tests/core/test_database_backends.py "
+        "copies a ledger to a real server and back"
+    ),
+    ("worker",): (
+        "runs until stopped, on a PostgreSQL ledger; tests/e2e/test_workers.py runs workers "
+        "against the mock"
+    ),
+    ("enqueue", "submit"): (
+        "needs the ledger on PostgreSQL; tests/e2e/test_workers.py queues submits"
+    ),
+    (
+        "enqueue",
+        "fetch",
+    ): "needs the ledger on PostgreSQL; tests/e2e/test_workers.py queues fetches",
+    ("queue", "status"): "needs the ledger on PostgreSQL; tests/e2e/test_workers.py reads it",
 }
 """Examples that cannot run against a fresh mock, with the reason and where they are tested."""
 PLACEHOLDERS = {
