@@ -165,7 +165,8 @@ def fleet(base: Path, work: Path, server: str, workers: int, concurrency: int) -
             with psycopg.connect(database, autocommit=True) as db:
                 while True:
                     row = db.execute(
-                        "SELECT COUNT(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+                        "SELECT COUNT(*) FROM procrastinate_jobs WHERE queue_name = 'fetch' "
+                        "AND status IN ('todo', 'doing')"
                     ).fetchone()
                     if row is not None and row[0] == 0:
                         break

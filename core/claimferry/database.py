@@ -190,11 +190,18 @@ def migrate_schema(
     done. SQLite keeps it in the file's ``user_version``; PostgreSQL, where
     several schemas share one database, in ``schema_versions`` under ``name``.
     """
+    if schema_version(db, name) == len(migrations):
+        return  # the usual case, settled without taking the writers' lock
     with write_transaction(db):
         version = schema_version(db, name)
         if version > len(migrations):
             raise DatabaseError(
                 f"{source}: written by a newer claimferry (schema {version}); upgrade"
+            )
+        if not isinstance(db, sqlite3.Connection):
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_versions "
+                "(name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
             )
         for number, script in enumerate(migrations[version:], start=version + 1):
             if isinstance(db, sqlite3.Connection):
@@ -215,10 +222,8 @@ def schema_version(db: Connection, name: str = "ledger") -> int:
     """The schema version a database is at (0: new)."""
     if isinstance(db, sqlite3.Connection):
         return int(db.execute("PRAGMA user_version").fetchone()[0])
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_versions "
-        "(name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-    )
+    if db.execute("SELECT to_regclass('schema_versions')").fetchone()[0] is None:
+        return 0
     row = db.execute("SELECT version FROM schema_versions WHERE name = ?", (name,)).fetchone()
     return 0 if row is None else int(row[0])
 

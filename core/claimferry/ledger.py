@@ -976,6 +976,25 @@ def _read_lines(path: Path) -> list[str]:
         return []
 
 
+def _refuse_lost_ledger(state_dir: Path, path: Path, database: str | None) -> None:
+    """A ledger missing, empty or new next to an archive of sent files is refused:
+    the ledger that sent them is elsewhere, and a new one would send them again."""
+    sent = sum(1 for _ in sent_files(state_dir))
+    if sent and database:
+        raise LedgerRefused(
+            f"the database {redacted(database)} holds no ledger, but the archive "
+            f"{state_dir / ARCHIVE} holds {sent} sent file(s): the ledger that sent "
+            "them is elsewhere. Check the config's database (or CLAIMFERRY_DATABASE) "
+            "and state_dir; to move a SQLite ledger there, see `claimferry db copy`"
+        )
+    if sent:
+        what = "is empty (0 bytes)" if path.is_file() else "is missing"
+        raise LedgerRefused(
+            f"the ledger {path} {what}, but the archive {state_dir / ARCHIVE} holds "
+            f"{sent} sent file(s): the ledger that sent them is gone. " + _RESTORE.format(path=path)
+        )
+
+
 def _refuse_new_ledger(
     state_dir: Path, clearinghouse: str, submitter_id: str, *, empty: bool, where: str = ""
 ) -> None:
@@ -1059,11 +1078,14 @@ class Ledger:
     """Access to the ledger (a SQLite file, or a PostgreSQL database); use as a
     context manager."""
 
-    def __init__(self, path: Path, database: str | None = None) -> None:
-        """``path`` is the SQLite file; ``database``, a ``postgresql://`` URL, replaces it."""
+    def __init__(
+        self, path: Path, database: str | None = None, connection: Connection | None = None
+    ) -> None:
+        """``path`` is the SQLite file; ``database``, a ``postgresql://`` URL, replaces it;
+        ``connection``, one already open to it, is taken over."""
         self.path = path
         self.where = redacted(database) if database else str(path)
-        self._db: Connection = connect_database(database or path)
+        self._db: Connection = connection or connect_database(database or path)
         try:
             migrate_schema(self._db, ledger_migrations(self._db), self.where)
             missing = set(LEDGER_TABLES) - table_names(self._db)
@@ -1110,28 +1132,22 @@ class Ledger:
         ``sqlite:///`` one for a ledger file outside the state directory.
         """
         path, database = ledger_location(state_dir, database)
-        new = not ledger_exists(state_dir, database)
-        if new or (not database and path.stat().st_size == 0):
-            sent = sum(1 for _ in sent_files(state_dir))
-            if sent and database:
-                raise LedgerRefused(
-                    f"the database {redacted(database)} holds no ledger, but the archive "
-                    f"{state_dir / ARCHIVE} holds {sent} sent file(s): the ledger that sent "
-                    "them is elsewhere. Check the config's database (or CLAIMFERRY_DATABASE) "
-                    "and state_dir; to move a SQLite ledger there, see `claimferry db copy`"
+        # one connection to a server serves the look and the ledger: a worker opens
+        # the ledger for every job
+        server = PostgresConnection(database) if database else None
+        new = not path.is_file() if server is None else schema_version(server) == 0
+        try:
+            if new or (server is None and path.stat().st_size == 0):
+                _refuse_lost_ledger(state_dir, path, database)
+            if new and sender is not None and not fresh:
+                _refuse_new_ledger(
+                    state_dir, *sender, empty=True, where=redacted(database) if database else ""
                 )
-            if sent:
-                what = "is empty (0 bytes)" if path.is_file() else "is missing"
-                raise LedgerRefused(
-                    f"the ledger {path} {what}, but the archive {state_dir / ARCHIVE} holds "
-                    f"{sent} sent file(s): the ledger that sent them is gone. "
-                    + _RESTORE.format(path=path)
-                )
-        if new and sender is not None and not fresh:
-            _refuse_new_ledger(
-                state_dir, *sender, empty=True, where=redacted(database) if database else ""
-            )
-        ledger = cls(path, database)
+        except BaseException:
+            if server is not None:
+                server.close()
+            raise
+        ledger = cls(path, database, server)
         try:
             ledger._check_identity(state_dir)
             if not new and sender is not None and not fresh:
