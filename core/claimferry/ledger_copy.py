@@ -99,7 +99,7 @@ def _count(db: Connection, table: str) -> int:
     return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 (ours)
 
 
-def _columns(db: Connection, table: str) -> list[str]:
+def table_columns(db: Connection, table: str) -> list[str]:
     """The table's columns, in the order of its definition."""
     if isinstance(db, sqlite3.Connection):
         return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
@@ -116,7 +116,7 @@ def _rows(db: Connection, table: str, columns: list[str]) -> Iterator[Any]:
 
 
 def _copy_table(src: Connection, dst: Connection, table: str) -> None:
-    columns = _columns(src, table)
+    columns = table_columns(src, table)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 (our own table names)
         f"VALUES ({', '.join('?' * len(columns))})"
@@ -150,7 +150,7 @@ def _advance_identities(db: Connection) -> None:
 def _fingerprint(db: Connection, table: str) -> tuple[int, str]:
     """Rows, and the sum of every row's SHA-256 (values written the same way whatever
     the engine): a sum, so that the engines' different text orderings do not count."""
-    columns = sorted(_columns(db, table))
+    columns = sorted(table_columns(db, table))
     total = rows = 0
     for row in db.execute(f"SELECT {', '.join(columns)} FROM {table}"):  # noqa: S608 (ours)
         rows += 1

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 
 from claimferry.cli import create_cli
 from claimferry.config import load_config
+from claimferry.database import connect_database, migrate_schema
 from claimferry.errors import ConfigError
-from claimferry.ledger import LEDGER_FILE, Ledger
+from claimferry.ledger import LEDGER_FILE, LEDGER_TABLES, Ledger, ledger_migrations
 from claimferry.manager import PluginManager
 from claimferry.postgres import has_schema, redacted, translate
 
@@ -194,3 +195,18 @@ def test_an_empty_database_next_to_an_archive_of_sent_files_is_refused(
     assert done.returncode == 1
     assert "holds no ledger, but the archive" in done.stderr and "db copy" in done.stderr
     assert not has_schema(postgres_url, "ledger")  # nothing created there
+
+
+def test_both_engines_build_the_same_tables_and_columns(tmp_path: Path, postgres_url: str) -> None:
+    """The PostgreSQL baseline repeats what SQLite's migrations build: nothing may drift."""
+    from claimferry.ledger_copy import table_columns
+
+    shapes = []
+    for location in (str(tmp_path / LEDGER_FILE), postgres_url):
+        db = connect_database(location)
+        try:
+            migrate_schema(db, ledger_migrations(db), location)
+            shapes.append({t: sorted(table_columns(db, t)) for t in LEDGER_TABLES})
+        finally:
+            db.close()
+    assert shapes[0] == shapes[1]
