@@ -330,6 +330,9 @@ CASES: list[tuple[tuple[str, ...], tuple[str, ...], str, int]] = [
     (("db", "status"), ("--database", "mysql://db/ledger"), "usage", 2),
     (("db", "upgrade"), ("--database", "postgresql://nobody@127.0.0.1:1/none"), "database", 1),
     (("db", "copy"), ("--from", "missing.sqlite3", "--to", "new.sqlite3"), "usage", 2),
+    (("enqueue", "submit"), ("EXAMPLE", "--account", "sunrise"), "queue", 1),
+    (("enqueue", "fetch"), ("--all",), "queue", 1),
+    (("queue", "status"), (), "queue", 1),
 ]
 
 
