@@ -153,7 +153,13 @@ class PostgresConnection:
     dialect = "postgresql"
 
     def __init__(self, url: str) -> None:
-        import psycopg
+        try:
+            import psycopg
+        except ImportError:
+            raise CannotConnect(
+                f"the state database {redacted(url)} is PostgreSQL, and its driver is not "
+                "installed: pip install 'claimferry[postgresql]'"
+            ) from None
 
         try:
             self._conn = psycopg.connect(

@@ -64,7 +64,7 @@ app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 
 
 class WorkerRefused(ClaimferryError):
-    """A worker or queue command that cannot run here (no PostgreSQL, no schema)."""
+    """A task run outside a worker process, which has no settings to run with."""
 
     code = "queue"
 

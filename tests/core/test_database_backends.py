@@ -210,3 +210,34 @@ def test_both_engines_build_the_same_tables_and_columns(tmp_path: Path, postgres
         finally:
             db.close()
     assert shapes[0] == shapes[1]
+
+
+WITHOUT_EXTRA = (
+    "import sys; sys.modules['psycopg'] = None; sys.modules['procrastinate'] = None; "
+    "from claimferry.cli import main; main()"
+)
+"""The console script as it runs where the postgresql extra is not installed."""
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["db", "status", "--database", "postgresql://billing@127.0.0.1:1/ledger"], "driver"),
+        (["queue", "status"], "task queue needs the postgresql extra"),
+    ],
+)
+def test_without_the_postgresql_extra_the_error_says_what_to_install(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMFERRY_DATABASE"}
+    env |= {
+        "CLAIMFERRY_DATABASE": "postgresql://billing@127.0.0.1:1/ledger",
+        "CLAIMFERRY_CONFIG": str(_config(tmp_path, "sqlite:///ledger.sqlite3")),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRA, *args],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert says in done.stderr and "pip install 'claimferry[postgresql]'" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -134,9 +134,9 @@ def upgrade(app: App, database: str | None, as_json: bool) -> None:
         connection.close()
     queue = None
     if is_database_url(location):
-        from claimferry.workers import apply_queue_schema
+        from claimferry.cli.queue import queue_module
 
-        queue = "created" if apply_queue_schema(location) else "present"
+        queue = "created" if queue_module().apply_queue_schema(location) else "present"
     if as_json:
         emit_json({"ok": True, "database": shown, "from": before, "to": after, "queue": queue})
         return

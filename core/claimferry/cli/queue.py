@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from claimferry.cli.app import App, ClaimferryGroup, emit_json, json_option, pass_app
 from claimferry.cli.output import examples, plural, table
+from claimferry.errors import ClaimferryError
 
 if TYPE_CHECKING:
     from claimferry.config import Account
@@ -18,14 +20,30 @@ if TYPE_CHECKING:
 _log = logging.getLogger("claimferry")
 
 
+class QueueUnavailable(ClaimferryError):
+    """The task queue cannot be used here: no PostgreSQL, no queue tables, no extra."""
+
+    code = "queue"
+
+
+def queue_module() -> ModuleType:
+    """:mod:`claimferry.workers`, or a clear error when its extra is not installed."""
+    try:
+        from claimferry import workers
+    except ImportError:  # procrastinate: the postgresql extra
+        raise QueueUnavailable(
+            "the task queue needs the postgresql extra: pip install 'claimferry[postgresql]'"
+        ) from None
+    return workers
+
+
 def _database(app: App) -> str:
     """The ledger's PostgreSQL URL; workers and queues live nowhere else."""
     from claimferry.database import is_database_url, state_database
-    from claimferry.workers import WorkerRefused
 
     database = state_database(app.database)
     if database is None or not is_database_url(database):
-        raise WorkerRefused(
+        raise QueueUnavailable(
             "the task queue lives in the ledger's PostgreSQL database: set `database: "
             "postgresql://...` in the config (see docs/scale.md); with SQLite, run "
             "`claimferry submit` and `claimferry fetch` directly"
@@ -36,11 +54,13 @@ def _database(app: App) -> str:
 def _ready(app: App) -> str:
     """The database, with the ledger and queue schemas in place (or a clear refusal)."""
     from claimferry.postgres import has_schema
-    from claimferry.workers import WorkerRefused, queue_schema_applied
 
     database = _database(app)
-    if not has_schema(database, "ledger") or not queue_schema_applied(database):
-        raise WorkerRefused("the database has no task queue yet: run `claimferry db upgrade` once")
+    workers = queue_module()
+    if not has_schema(database, "ledger") or not workers.queue_schema_applied(database):
+        raise QueueUnavailable(
+            "the database has no task queue yet: run `claimferry db upgrade` once"
+        )
     return database
 
 
@@ -108,9 +128,10 @@ def worker(
     tick is queued once however many workers run. A job of a worker that died
     is queued again after a minute without its heartbeat.
     """
-    from claimferry import workers
     from claimferry.errors import Interrupted
 
+    database = _ready(app)
+    workers = queue_module()
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = sorted(set(wanted) - set(workers.QUEUES))
     if unknown or not wanted:
@@ -119,7 +140,6 @@ def worker(
             f"choose from {', '.join(workers.QUEUES)}",
             param_hint="--queues",
         )
-    database = _ready(app)
     config = app.config()
     workers.use_setting(workers.Setting(app.pm, config, app.state_dir, database, stalled_after))
     with workers.queue_app(database) as jobs:
@@ -179,11 +199,11 @@ def enqueue_submit(
 ) -> None:
     """Queue a claims file: it is checked here first, then kept in the state directory
     (which every worker must share) until a worker has sent it."""
-    from claimferry import workers
     from claimferry.cli.commands import _check
 
     account = app.account(account_name)
     database = _ready(app)
+    workers = queue_module()
     # the same checks as submit, here, so that a bad file is told to whoever queues it
     checked = _check(app, claims_path, account_name, False, as_json, report_ok=False)
     queued = workers.queue_claims_file(app.state_dir, claims_path)
@@ -208,15 +228,14 @@ def enqueue_submit(
 @pass_app
 def enqueue_fetch(app: App, account_name: str | None, all_accounts: bool, as_json: bool) -> None:
     """Queue fetches; an account whose fetch is already waiting is not queued twice."""
-    from procrastinate.exceptions import AlreadyEnqueued
-
-    from claimferry import workers
-
     if bool(account_name) == all_accounts:
         raise click.UsageError("give --account NAME or --all")
     config = app.config()
     names = sorted(config.accounts) if all_accounts else [app.account(account_name or "").name]
     database = _ready(app)
+    workers = queue_module()
+    from procrastinate.exceptions import AlreadyEnqueued
+
     results: list[dict[str, Any]] = []
     with workers.queue_app(database) as jobs, jobs.open():
         for name in names:
