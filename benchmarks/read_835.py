@@ -138,31 +138,34 @@ def reader_alone(path: Path) -> int:
     return sum(1 for _ in Remit835Stream(read_segments(path), str(path)))
 
 
-class _Recorder:
+class _Recorder(sqlite3.Connection):
     """A ledger connection that keeps every statement it runs, with its parameters."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        self.statements: list[tuple[str, list[Any]]] = []
+    statements: list[tuple[str, list[Any]]]
 
-    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         self.statements.append((sql, [parameters]))
-        return self.db.execute(sql, parameters)
+        return super().execute(sql, parameters)
 
-    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+    def executemany(self, sql: str, rows: Any, /) -> sqlite3.Cursor:
         rows = list(rows)
         self.statements.append((sql, rows))
-        return self.db.executemany(sql, rows)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.db, name)
+        return super().executemany(sql, rows)
 
 
 def recorded_sql(path: Path) -> list[tuple[str, list[Any]]]:
     """The statements ``ours`` runs for this 835 (recorded on a copy not timed)."""
     fresh_copy(path)
     with Ledger.open(path.parent / "work") as ledger:
-        recorder = _Recorder(ledger.db)
+        ledger.db.close()
+        recorder = sqlite3.connect(
+            path.parent / "work" / LEDGER_FILE, isolation_level=None, factory=_Recorder
+        )
+        recorder.statements = []
+        recorder.row_factory = sqlite3.Row
+        recorder.execute("PRAGMA synchronous=FULL")
+        recorder.execute("PRAGMA foreign_keys=ON")
+        recorder.statements.clear()
         ledger._db = recorder  # type: ignore[assignment]  # a benchmark's look inside
         apply_response(ledger, "bench", path, (), path.name)
     return recorder.statements
