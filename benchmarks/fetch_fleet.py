@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -48,6 +49,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import IO
 
 import psycopg
 import yaml
@@ -59,6 +61,41 @@ from fetch_all import account_names, make_responses, set_credentials, write_conf
 
 WORKER_COUNTS = (1, 2, 4)
 BATCH = 500
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL processes, ended backends
+    included (0 when none is local): the server's share of a run."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            if not fields[0].endswith(("postgres", "postmaster")):
+                continue
+            values = fields[1].split()
+            # utime, stime, and those of its ended children: the postmaster's
+            # cutime and cstime hold the backends of connections already closed
+            total += sum(int(value) for value in values[11:15])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / tick
+
+
+@contextmanager
+def cpu_split() -> Iterator[dict[str, float]]:
+    """CPU seconds a run cost: claimferry's processes (waited children), the mock
+    (this process), and PostgreSQL."""
+    split: dict[str, float] = {}
+    children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(0)
+    server = postgres_cpu()
+    yield split
+    after_children, after_own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(0)
+    split["claimferry"] = (after_children.ru_utime + after_children.ru_stime) - (
+        children.ru_utime + children.ru_stime
+    )
+    split["mock"] = (after_own.ru_utime + after_own.ru_stime) - (own.ru_utime + own.ru_stime)
+    split["postgresql"] = postgres_cpu() - server
 
 
 def script() -> str:
@@ -123,17 +160,24 @@ def run(command: list[str], env: dict[str, str]) -> None:
         raise SystemExit(f"{' '.join(command[1:4])} failed: {done.stderr[-2000:]}")
 
 
-def single_process(base: Path, work: Path, jobs: int) -> tuple[float, int]:
+Run = tuple[float, int, dict[str, float]]
+"""Wall seconds, response files read, and CPU seconds by part (see ``cpu_split``)."""
+
+
+def single_process(base: Path, work: Path, jobs: int) -> Run:
     state = work / f"state-sqlite-{jobs}"
     config = config_for(base, work / "sqlite.yaml", None)
     env = {**os.environ, "CLAIMFERRY_STATE_DIR": str(state)}
     env.pop("CLAIMFERRY_DATABASE", None)
-    started = time.perf_counter()
-    run([script(), "--config", str(config), "fetch", "--all", "--jobs", str(jobs), "--json"], env)
-    return time.perf_counter() - started, read_files(None, state)
+    with cpu_split() as cpu:
+        started = time.perf_counter()
+        command = [script(), "--config", str(config), "fetch", "--all", "--jobs", str(jobs)]
+        run([*command, "--json"], env)
+        wall = time.perf_counter() - started
+    return wall, read_files(None, state), cpu
 
 
-def fleet(base: Path, work: Path, server: str, workers: int, concurrency: int) -> tuple[float, int]:
+def fleet(base: Path, work: Path, server: str, workers: int, concurrency: int) -> Run:
     database = fresh_database(server)
     try:
         state = work / f"state-pg-{workers}"
@@ -143,47 +187,48 @@ def fleet(base: Path, work: Path, server: str, workers: int, concurrency: int) -
         run([*cli, "db", "upgrade"], env)
         run([*cli, "enqueue", "fetch", "--all", "--json"], env)
         logs = [(work / f"worker-{workers}-{n}.log").open("w") for n in range(workers)]
-        started = time.perf_counter()
-        processes = [
-            subprocess.Popen(
-                [
-                    *cli,
-                    "worker",
-                    "--no-schedule",
-                    "--queues",
-                    "fetch",
-                    "--concurrency",
-                    str(concurrency),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            for log in logs
-        ]
-        try:
-            with psycopg.connect(database, autocommit=True) as db:
-                while True:
-                    row = db.execute(
-                        "SELECT COUNT(*) FROM procrastinate_jobs WHERE queue_name = 'fetch' "
-                        "AND status IN ('todo', 'doing')"
-                    ).fetchone()
-                    if row is not None and row[0] == 0:
-                        break
-                    if any(p.poll() is not None for p in processes):
-                        raise SystemExit(f"a worker ended early; see {work}/worker-*.log")
-                    time.sleep(0.05)
-            wall = time.perf_counter() - started
-        finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=300)
-            for log in logs:
-                log.close()
-        return wall, read_files(database, state)
+        with cpu_split() as cpu:
+            wall = _workers_until_done(cli, env, database, logs, concurrency)
+        return wall, read_files(database, state), cpu
     finally:
         drop_database(server, database)
+
+
+def _workers_until_done(
+    cli: list[str], env: dict[str, str], database: str, logs: list[IO[str]], concurrency: int
+) -> float:
+    """Wall seconds from starting the workers to the last fetch job done; they are
+    stopped and waited for before this returns, so their CPU time is counted."""
+    started = time.perf_counter()
+    command = [*cli, "worker", "--no-schedule", "--queues", "fetch"]
+    processes = [
+        subprocess.Popen(
+            [*command, "--concurrency", str(concurrency)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for log in logs
+    ]
+    try:
+        with psycopg.connect(database, autocommit=True) as db:
+            while True:
+                row = db.execute(
+                    "SELECT COUNT(*) FROM procrastinate_jobs WHERE queue_name = 'fetch' "
+                    "AND status IN ('todo', 'doing')"
+                ).fetchone()
+                if row is not None and row[0] == 0:
+                    return time.perf_counter() - started
+                if any(p.poll() is not None for p in processes):
+                    raise SystemExit(f"a worker ended early; see {logs[0].name}")
+                time.sleep(0.05)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=300)
+        for log in logs:
+            log.close()
 
 
 def write_throughput(location: str, claims: int) -> float:
@@ -250,22 +295,30 @@ def main() -> int:
             write_config(base, names, mock.host, mock.port, mock.host_key_openssh)
             set_credentials(passwords)
             print(f"{args.accounts} accounts x {args.files} files = {expected} response files")
-            results: list[tuple[str, float, int]] = []
-            wall, read = single_process(base, work, args.jobs)
-            results.append((f"fetch --all --jobs {args.jobs}, SQLite", wall, read))
-            print(f"  {results[-1][0]}: {wall:.1f} s", flush=True)
+            results: list[tuple[str, Run]] = []
+            done = single_process(base, work, args.jobs)
+            results.append((f"fetch --all --jobs {args.jobs}, SQLite", done))
+            print(f"  {results[-1][0]}: {done[0]:.1f} s", flush=True)
             for count in WORKER_COUNTS:
-                wall, read = fleet(base, work, server, count, args.concurrency)
+                done = fleet(base, work, server, count, args.concurrency)
                 label = f"{count} worker(s) x {args.concurrency} threads, PostgreSQL"
-                results.append((label, wall, read))
-                print(f"  {label}: {wall:.1f} s", flush=True)
-        single = results[0][1]
+                results.append((label, done))
+                print(f"  {label}: {done[0]:.1f} s", flush=True)
+        single = results[0][1][0]
         print(f"\none fetch cycle of {args.accounts} accounts ({expected} files):")
         print(f"  {'run':48} {'wall s':>7} {'accounts/s':>11} {'vs single':>10}")
-        for label, wall, read in results:
+        for label, (wall, read, _) in results:
             if read != expected:
                 raise SystemExit(f"{label}: read {read} files of {expected}")
             print(f"  {label:48} {wall:7.1f} {args.accounts / wall:11.1f} {single / wall:9.2f}x")
+        print("\nCPU per account fetched (ms), by part:")
+        print(f"  {'run':48} {'claimferry':>10} {'PostgreSQL':>10} {'mock':>6} {'total':>6}")
+        for label, (_, _, cpu) in results:
+            per = {part: 1000 * seconds / args.accounts for part, seconds in cpu.items()}
+            print(
+                f"  {label:48} {per['claimferry']:10.1f} {per['postgresql']:10.1f} "
+                f"{per['mock']:6.1f} {sum(per.values()):6.1f}"
+            )
         database = fresh_database(server)
         try:
             sqlite_rate = write_throughput("sqlite", args.claims)
@@ -275,10 +328,10 @@ def main() -> int:
         print(f"\nledger writes ({args.claims} claims, {BATCH} per transaction, in-process):")
         print(f"  SQLite     {sqlite_rate:9.0f} claims/s")
         print(f"  PostgreSQL {pg_rate:9.0f} claims/s ({pg_rate / sqlite_rate:.2f}x SQLite)")
-        four = results[-1][1]
+        four = results[-1][1][0]
         verdict = "beats" if four < single else "does NOT beat"
         print(f"\nthe 4-worker fleet {verdict} the single process ({single / four:.2f}x)")
-    return 0 if results[-1][1] < single else 1
+    return 0 if four < single else 1
 
 
 if __name__ == "__main__":

@@ -142,12 +142,17 @@ def select_in(
 
 
 @contextmanager
-def write_transaction(db: Connection) -> Iterator[Connection]:
+def write_transaction(db: Connection, *, shared: bool = False) -> Iterator[Connection]:
     """An IMMEDIATE transaction: writers queue instead of failing mid-way.
 
     On PostgreSQL every writer takes one advisory lock first, so writers run
     one after another there too: the ledger's rules (control numbers, "read
     once", the next free id) were written for SQLite's single writer.
+    ``shared`` writers take that lock shared: they run beside each other and
+    only exclude the others. That is for writes a sender lock already keeps
+    to one run (every row they read or change is that sender's), and for
+    single statements that settle their own races (an upsert of one row).
+    SQLite has one writer at a time either way.
 
     Inside another one it joins it: the outer transaction commits or rolls
     back everything, so a caller can make several steps one (a response
@@ -161,7 +166,8 @@ def write_transaction(db: Connection) -> Iterator[Connection]:
             db.execute("BEGIN IMMEDIATE")
         else:
             db.execute("BEGIN")
-            db.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+            take = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            db.execute(f"SELECT {take}(?)", (WRITER_LOCK,))
         try:
             yield db
         except BaseException:
@@ -251,9 +257,8 @@ def table_names(db: Connection) -> set[str]:
     if isinstance(db, sqlite3.Connection):
         sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
     else:
-        sql = (
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-        )
+        # the catalog itself: information_schema's views cost a worker's every job
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
     return {str(row[0]) for row in db.execute(sql)}
 
 

@@ -5,6 +5,7 @@ remotely), then read each into the ledger in the order the answers were given.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,20 +70,34 @@ def fetch_account(
     account: Account,
     progress: Progress = _quiet,
     wait: float = 0.0,
+    after: Callable[[Ledger], object] | None = None,
 ) -> list[FetchedFile]:
     """One account's fetch from login to the last file read, as ``fetch`` and the
-    workers run it; its outcome is kept for ``queue status`` and the metrics."""
-    try:
-        session = connect(pm, ledger, account)
+    workers run it; its outcome is kept for ``queue status`` and the metrics.
+
+    All of it runs under the sender lock (waiting up to ``wait`` seconds), the
+    login included, and so does ``after`` (the alert pass collects there), run
+    once the fetch ended, well or not: no write of this sender's is half done
+    then, and on PostgreSQL other senders' fetches write beside this one.
+    """
+    clearinghouse = pm.get_clearinghouse(account.clearinghouse)
+    ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
+    with ledger.sender_lock(account.name, command="fetch", wait=wait):
         try:
-            fetched = fetch_responses(pm, ledger, session, state_dir, account.name, progress, wait)
+            session = connect(pm, ledger, account)
+            try:
+                fetched = fetch_responses(pm, ledger, session, state_dir, account.name, progress)
+            finally:
+                session.close()
+        except Exception as exc:  # kept as messages show it: ours, or a bug's class only
+            why = str(exc) if isinstance(exc, ClaimferryError) else type(exc).__name__
+            ledger.record_fetch(account.name, why)
+            raise
+        else:
+            ledger.record_fetch(account.name)
         finally:
-            session.close()
-    except Exception as exc:  # kept as messages show it: ours, or a bug's class only
-        why = str(exc) if isinstance(exc, ClaimferryError) else type(exc).__name__
-        ledger.record_fetch(account.name, why)
-        raise
-    ledger.record_fetch(account.name)
+            if after is not None:
+                after(ledger)
     return fetched
 
 
@@ -93,20 +108,19 @@ def fetch_responses(
     state_dir: Path,
     account: str,
     progress: Progress = _quiet,
-    wait: float = 0.0,
 ) -> list[FetchedFile]:
     """Download, archive and read response files not fetched before.
 
     Nothing is deleted on the server: a file is known by name, size,
     modification time and hash, so fetching twice is harmless, and a file
-    replaced under its name is fetched again. One run per sender at a time
-    (waiting up to ``wait`` seconds for the lock). A file that cannot be
-    downloaded is reported and tried again next time; one that cannot be
-    read is kept in the archive with its error. Neither stops the others.
+    replaced under its name is fetched again. The caller holds the sender
+    lock: one run per sender at a time. A file that cannot be downloaded is
+    reported and tried again next time; one that cannot be read is kept in
+    the archive with its error. Neither stops the others.
     """
-    with ledger.sender_lock(account, command="fetch", wait=wait):
-        fetched = _download_new(ledger, session, state_dir, account, progress)
-        _read_unread(pm, ledger, account, fetched, progress)
+    ledger.require_sender_lock(account)
+    fetched = _download_new(ledger, session, state_dir, account, progress)
+    _read_unread(pm, ledger, account, fetched, progress)
     return fetched
 
 

@@ -1283,6 +1283,7 @@ class Ledger:
                 raise SenderBusy(self._busy(account, sender))
             time.sleep(0.05)
         host, pid = socket.gethostname(), os.getpid()
+        self._held.add(sender)
         try:
             with self.transaction() as db:
                 db.execute(
@@ -1291,16 +1292,15 @@ class Ledger:
                     "host = excluded.host, command = excluded.command, since = excluded.since",
                     (sender, pid, host, command, _now()),
                 )
-            self._held.add(sender)
             yield
         finally:
-            self._held.discard(sender)
             # The lock itself is freed below, whatever happens to this row.
             with suppress(DatabaseError), self.transaction() as db:
                 db.execute(
                     "DELETE FROM sender_locks WHERE sender = ? AND pid = ? AND host = ?",
                     (sender, pid, host),
                 )
+            self._held.discard(sender)
             self._locks.unlock(offset)
 
     def require_sender_lock(self, account: str) -> None:
@@ -1337,9 +1337,14 @@ class Ledger:
             "for it with --wait SECONDS"
         )
 
-    def transaction(self) -> AbstractContextManager[Connection]:
-        """An IMMEDIATE transaction: writers queue instead of failing mid-way."""
-        return write_transaction(self._db)
+    def transaction(self, *, shared: bool = False) -> AbstractContextManager[Connection]:
+        """An IMMEDIATE transaction: writers queue instead of failing mid-way.
+
+        While this ledger holds a sender lock its writes are that sender's, so
+        on PostgreSQL they run beside other senders' (``write_transaction``'s
+        ``shared``); everything else writes alone, as on SQLite.
+        """
+        return write_transaction(self._db, shared=shared or bool(self._held))
 
     @property
     def db(self) -> Connection:
@@ -1353,7 +1358,7 @@ class Ledger:
     # -- accounts and control numbers -----------------------------------------
 
     def ensure_account(self, name: str, clearinghouse: str, submitter_id: str) -> None:
-        with self.transaction() as db:
+        with self.transaction(shared=True) as db:  # one row's upsert
             db.execute(
                 "INSERT INTO accounts (name, clearinghouse, submitter_id, created_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -1909,7 +1914,7 @@ class Ledger:
 
     def record_fetch(self, account: str, error: str | None = None) -> None:
         """The end of one account's fetch: when it last went well, or failed and why."""
-        with self.transaction() as db:
+        with self.transaction(shared=True) as db:  # one row's upsert
             if error is None:
                 db.execute(
                     "INSERT INTO fetch_runs (account, succeeded_at) VALUES (?, ?) "

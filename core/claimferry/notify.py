@@ -414,7 +414,7 @@ def _folded(digests: list[Digest]) -> Digest:
 
 def _lease(ledger: Ledger, digest_row: int) -> bool:
     now = time.time()
-    with ledger.transaction() as db:
+    with ledger.transaction(shared=True) as db:  # one row, taken or not by this statement
         taken = db.execute(
             "UPDATE alert_digests SET leased_until = ?, attempts = attempts + 1 "
             "WHERE id = ? AND delivered_at IS NULL AND (leased_until IS NULL OR leased_until < ?)",
@@ -426,7 +426,7 @@ def _lease(ledger: Ledger, digest_row: int) -> bool:
 def _finish(
     ledger: Ledger, digest_rows: list[int], *, delivered: bool, error: str | None = None
 ) -> None:
-    with ledger.transaction() as db:
+    with ledger.transaction(shared=True) as db:  # rows this run leased
         db.executemany(
             "UPDATE alert_digests SET leased_until = NULL, last_error = ?, delivered_at = ? "
             "WHERE id = ?",
@@ -434,25 +434,40 @@ def _finish(
         )
 
 
-def alert_after_fetch(
+def collect_after_fetch(ledger: Ledger, config: Config, account: Account, report: Report) -> None:
+    """The alert pass's first half, which ``fetch_account`` runs under the sender
+    lock: collect what the fetch (and anything before it) recorded.
+
+    Never raises (an interrupt aside): alerts must not stop or fail a fetch.
+    What went wrong is reported; the next fetch collects it.
+    """
+    try:
+        collect(ledger, config, account, datetime.now(UTC))
+    except Exception as exc:
+        report(f"{account.name}: alerts not collected, tried again at the next fetch: {_why(exc)}")
+
+
+def deliver_after_fetch(
     pm: PluginManager,
-    state_dir: Path,
+    ledger: Ledger,
     config: Config,
     account: Account,
     report: Report,
     failing: set[str] | None = None,
 ) -> list[Delivery]:
-    """The end of a fetch run for one account: collect what is new, send every digest due.
+    """The alert pass's second half, after the sender lock is given back (a slow
+    notifier must not hold up the sender's next run): send every digest due.
 
-    Never raises (an interrupt aside): alerts must not stop or fail a fetch.
-    What went wrong is reported and, for a digest, kept for the next run.
-    ``failing``: the notifiers that failed earlier in this run (see ``deliver``).
+    Never raises, as ``collect_after_fetch``; a digest not sent is kept for the
+    next run. ``failing``: the notifiers that failed earlier in this run (see
+    ``deliver``).
     """
     try:
-        with Ledger.open(state_dir, database=config.database) as ledger:
-            collect(ledger, config, account, datetime.now(UTC))
-            return deliver(pm, ledger, config, account.name, report, failing)
+        return deliver(pm, ledger, config, account.name, report, failing)
     except Exception as exc:
-        error = str(exc) if isinstance(exc, ClaimferryError) else exc.__class__.__name__
-        report(f"{account.name}: alerts not collected, tried again at the next fetch: {error}")
+        report(f"{account.name}: alerts not sent, tried again at the next fetch: {_why(exc)}")
         return []
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ClaimferryError) else exc.__class__.__name__

@@ -9,7 +9,10 @@ engines accept. What differs is handled here, in one place:
 - ``lastrowid``: PostgreSQL has none, so it is ``lastval()`` of the insert just made;
 - errors: psycopg's become the DB-API classes the callers already catch,
   as the ``sqlite3`` module names them (``IntegrityError``, ``OperationalError``);
-- rows: by position and by column name, as ``sqlite3.Row`` gives them.
+- rows: by position and by column name, as ``sqlite3.Row`` gives them;
+- connections: a one-shot command opens its own; a worker, which opens the
+  ledger for every job, borrows them from a pool (``pooled_connections``), so
+  neither side pays a new server process and its cold caches per job.
 
 psycopg is imported only when a ``postgresql://`` database is opened.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from claimferry.errors import ClaimferryError
@@ -161,18 +165,19 @@ class PostgresConnection:
                 "installed: pip install 'claimferry[postgresql]'"
             ) from None
 
+        self._pool = _POOLS.get(url)
         try:
-            self._conn = psycopg.connect(
-                url,
-                autocommit=True,
-                row_factory=_row_factory,
-                cursor_factory=psycopg.ClientCursor,
+            self._conn = (
+                psycopg.connect(url, **_connection_settings())
+                if self._pool is None
+                else self._pool.getconn()
             )
         except psycopg.Error as exc:
             raise CannotConnect(
                 f"cannot connect to the state database at {redacted(url)} ({_as_dbapi(exc)})"
             ) from None
         self._error = psycopg.Error
+        self._server_cursor = psycopg.Cursor
         self._idle = psycopg.pq.TransactionStatus.IDLE
         self.url = url
 
@@ -186,8 +191,10 @@ class PostgresConnection:
         return Cursor(self, cursor)
 
     def executemany(self, sql: str, rows: Iterable[Parameters]) -> Cursor:
+        """Values bound on the server here: the statement is parsed once and, from
+        the fifth row a connection has run it for, planned once (prepared)."""
         query, order = translate(sql)
-        cursor = self._conn.cursor()
+        cursor = self._server_cursor(self._conn)
         try:
             cursor.executemany(query, [_bound(order, row) for row in rows])
         except self._error as exc:
@@ -206,7 +213,48 @@ class PostgresConnection:
         return bool(self._conn.info.transaction_status != self._idle)
 
     def close(self) -> None:
-        self._conn.close()
+        if self._pool is None or self._conn.closed:
+            self._conn.close()
+            return
+        try:  # back to the pool as a new connection would be
+            if self.in_transaction:
+                self._conn.rollback()
+            self._conn.execute("SELECT pg_advisory_unlock_all()")
+        except self._error:
+            self._conn.close()  # the pool drops a closed connection
+        self._pool.putconn(self._conn)
+
+
+_POOLS: dict[str, Any] = {}
+"""The pools of ``pooled_connections``, by database URL."""
+
+
+def _connection_settings() -> dict[str, Any]:
+    import psycopg
+
+    return {"autocommit": True, "row_factory": _row_factory, "cursor_factory": psycopg.ClientCursor}
+
+
+@contextmanager
+def pooled_connections(url: str, size: int) -> Iterator[None]:
+    """While open, connections to ``url`` in this process are borrowed from a pool of
+    up to ``size`` and given back on ``close``; for a long-running process (a worker)."""
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(
+        url, min_size=1, max_size=size, kwargs=_connection_settings(), open=False, name="ledger"
+    )
+    try:
+        pool.open(wait=True)
+    except Exception as exc:  # the pool's PoolTimeout hides the server's refusal
+        pool.close()
+        raise CannotConnect(f"cannot connect to the state database at {redacted(url)}") from exc
+    _POOLS[url] = pool
+    try:
+        yield
+    finally:
+        del _POOLS[url]
+        pool.close()
 
 
 def redacted(url: str) -> str:

@@ -221,17 +221,24 @@ def fetch_job(account: str) -> dict[str, Any]:
     """Fetch and read one account's answers, as ``claimferry fetch``, then its alerts."""
     from claimferry.fetching import fetch_account
     from claimferry.ledger import Ledger
-    from claimferry.notify import alert_after_fetch
+    from claimferry.notify import collect_after_fetch, deliver_after_fetch
 
     setting = _current()
     configured = setting.config.account(account)
-    try:
-        with Ledger.open(setting.state_dir, database=setting.database) as ledger:
-            files = fetch_account(setting.pm, ledger, setting.state_dir, configured, wait=LOCK_WAIT)
-    finally:
-        alert_after_fetch(
-            setting.pm, setting.state_dir, setting.config, configured, _log.warning, set()
-        )
+    with Ledger.open(setting.state_dir, database=setting.database) as ledger:
+        try:
+            files = fetch_account(
+                setting.pm,
+                ledger,
+                setting.state_dir,
+                configured,
+                wait=LOCK_WAIT,
+                after=lambda locked: collect_after_fetch(
+                    locked, setting.config, configured, _log.warning
+                ),
+            )
+        finally:
+            deliver_after_fetch(setting.pm, ledger, setting.config, configured, _log.warning)
     unreadable = sum(1 for f in files if f.error)
     _log.info("fetch for %s: %d new file(s), %d unreadable", account, len(files), unreadable)
     return {"account": account, "files": len(files), "unreadable": unreadable}

@@ -27,10 +27,9 @@ from claimferry.cli.app import App, pass_app
 from claimferry.cli.lifecycle import report_status
 from claimferry.cli.output import examples
 from claimferry.config import STATE_ENV, load_config
-from claimferry.connection import connect
 from claimferry.database import DATABASE_ENV
 from claimferry.errors import ClaimferryError
-from claimferry.fetching import fetch_responses
+from claimferry.fetching import fetch_account
 from claimferry.findings import Severity
 from claimferry.ledger import Ledger
 from claimferry.submission import submit_claims, validate_claims
@@ -161,11 +160,7 @@ def demo_command() -> click.Command:
                     )
                 if not server.wait_idle(timeout):
                     raise ClaimferryError(f"the mock server did not answer within {timeout}s")
-                session = connect(app.pm, ledger, account)
-                try:
-                    fetched = fetch_responses(app.pm, ledger, session, state, ACCOUNT)
-                finally:
-                    session.close()
+                fetched = fetch_account(app.pm, ledger, state, account)
             click.echo("came back:")
             for item in fetched:
                 what = item.error or f"{item.kind}, {item.claims} claim update(s)"

@@ -23,10 +23,11 @@ from claimferry.notify import (
     ALERT_FAILED,
     ALERT_SENT,
     ONBOARDING_COMPLETE,
-    alert_after_fetch,
     codes_in,
     collect,
+    collect_after_fetch,
     deliver,
+    deliver_after_fetch,
     read_secret,
 )
 from claimferry.types import Alert, AlertKind, Digest
@@ -487,17 +488,15 @@ def test_alerts_never_fail_the_fetch(
     _send(ledger, "SUN-1")
     ledger.update_claim(ACCOUNT, "SUN-1", ClaimState.REJECTED, detail="999 rejected (IK5 5)")
     said: list[str] = []
-    deliveries = alert_after_fetch(
-        plugin_manager, ledger.path.parent, config, config.account(ACCOUNT), said.append
-    )
+    account = config.account(ACCOUNT)
+    collect_after_fetch(ledger, config, account, said.append)
+    deliveries = deliver_after_fetch(plugin_manager, ledger, config, account, said.append)
     assert [(d.notifier, d.delivered) for d in deliveries] == [("ops", False)]
     assert "secret_var names is not set" in said[0]
-    # a ledger that cannot be opened is reported too, never raised
-    broken = tmp_path / "not-a-dir"
-    broken.write_text("")
-    assert (
-        alert_after_fetch(plugin_manager, broken, config, config.account(ACCOUNT), said.append)
-        == []
-    )
+    # a ledger that cannot be written or read is reported too, never raised
+    ledger.close()
+    collect_after_fetch(ledger, config, account, said.append)
     assert said[-1].startswith("sunrise: alerts not collected")
+    assert deliver_after_fetch(plugin_manager, ledger, config, account, said.append) == []
+    assert said[-1].startswith("sunrise: alerts not sent")
     assert os.environ.get("HOOK_SECRET") is None

@@ -449,43 +449,56 @@ def fetch(
     failing: set[str] = set()  # notifiers that failed in this run: not tried again until the next
 
     def one(name: str, display: Display) -> dict[str, Any]:
-        result = _fetch_one(name, display)
-        # after the fetch, failed or not (a login put on hold is news too)
-        alerts = notify.alert_after_fetch(
-            app.pm, app.state_dir, config, config.account(name), warn, failing
-        )
-        if alerts:  # absent when no digest was due: the output stays as it was
-            result["alerts"] = [delivery.to_dict() for delivery in alerts]
-        return result
-
-    def _fetch_one(name: str, display: Display) -> dict[str, Any]:
         account = config.account(name)
+        alerts: list[notify.Delivery] = []
         try:
             with app.open_ledger() as ledger:
-                files = fetching.fetch_account(
-                    app.pm, ledger, app.state_dir, account, display.messages, wait
-                )
+                try:
+                    files = fetching.fetch_account(
+                        app.pm,
+                        ledger,
+                        app.state_dir,
+                        account,
+                        display.messages,
+                        wait,
+                        # after the fetch, failed or not (a login put on hold is news too)
+                        after=lambda locked: notify.collect_after_fetch(
+                            locked, config, account, warn
+                        ),
+                    )
+                finally:
+                    alerts = notify.deliver_after_fetch(
+                        app.pm, ledger, config, account, warn, failing
+                    )
         except ClaimferryError as exc:
-            return {"account": name, "error": str(exc), "files": []}
+            return _with_alerts({"account": name, "error": str(exc), "files": []}, alerts)
         except Exception as exc:  # one account's bug must not hide the others' results
             logging.getLogger("claimferry").debug("fetch of %s failed", name, exc_info=True)
             error = f"unexpected internal error ({exc.__class__.__name__}); rerun with -vv"
-            return {"account": name, "error": error, "files": []}
-        return {
-            "account": name,
-            "files": [
-                {
-                    "name": f.remote_name,
-                    "size": f.size,
-                    "sha256": f.sha256,
-                    "archive": str(f.archive_path) if f.archive_path else None,
-                    "kind": f.kind,
-                    "claims_updated": f.claims,
-                    "error": f.error,
-                }
-                for f in files
-            ],
-        }
+            return _with_alerts({"account": name, "error": error, "files": []}, alerts)
+        return _with_alerts(
+            {
+                "account": name,
+                "files": [
+                    {
+                        "name": f.remote_name,
+                        "size": f.size,
+                        "sha256": f.sha256,
+                        "archive": str(f.archive_path) if f.archive_path else None,
+                        "kind": f.kind,
+                        "claims_updated": f.claims,
+                        "error": f.error,
+                    }
+                    for f in files
+                ],
+            },
+            alerts,
+        )
+
+    def _with_alerts(result: dict[str, Any], alerts: list[notify.Delivery]) -> dict[str, Any]:
+        if alerts:  # absent when no digest was due: the output stays as it was
+            result["alerts"] = [delivery.to_dict() for delivery in alerts]
+        return result
 
     # Accounts of one sender share its lock: they take turns in one worker
     # rather than finding each other holding it.

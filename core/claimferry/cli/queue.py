@@ -142,7 +142,11 @@ def worker(
         )
     config = app.config()
     workers.use_setting(workers.Setting(app.pm, config, app.state_dir, database, stalled_after))
-    with workers.queue_app(database) as jobs:
+    from claimferry.postgres import pooled_connections
+
+    # a job's ledger holds one connection (its sender lock too); metrics and
+    # a job's second look (the payer list) may hold another
+    with workers.queue_app(database) as jobs, pooled_connections(database, 2 * concurrency + 2):
         scheduled = 0 if no_schedule else workers.schedule_fetches(jobs, config)
         if metrics_port is not None:
             from claimferry.metrics import serve_metrics
