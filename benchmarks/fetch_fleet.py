@@ -40,6 +40,7 @@ import resource
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -59,43 +60,53 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 from fetch_all import account_names, make_responses, set_credentials, write_config  # noqa: E402
 
+from claimferry.ledger import Ledger  # noqa: E402
+
 WORKER_COUNTS = (1, 2, 4)
 BATCH = 500
 
 
-def postgres_cpu() -> float:
-    """CPU seconds used so far by this machine's PostgreSQL processes, ended backends
-    included (0 when none is local): the server's share of a run."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+def postmaster(server: str) -> int | None:
+    """The process id of the server's postmaster when it runs on this machine."""
+    with psycopg.connect(server, autocommit=True) as db:
+        row = db.execute("SELECT pg_backend_pid()").fetchone()
+    try:  # a backend's parent is the postmaster
+        return int(Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError, TypeError):
+        return None  # a server elsewhere: its CPU is not counted
+
+
+def postgres_cpu(pid: int | None) -> float:
+    """CPU seconds used so far by the postmaster ``pid`` and its processes, ended
+    backends included (their time is the postmaster's ``cutime``): the server's
+    share of a run. 0 for a server on another machine."""
+    if pid is None:
+        return 0.0
+    ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)
-            if not fields[0].endswith(("postgres", "postmaster")):
-                continue
-            values = fields[1].split()
-            # utime, stime, and those of its ended children: the postmaster's
-            # cutime and cstime hold the backends of connections already closed
-            total += sum(int(value) for value in values[11:15])
+            values = stat.read_text().rsplit(")", 1)[1].split()
+            if stat.parent.name == str(pid) or values[1] == str(pid):
+                ticks += sum(int(value) for value in values[11:15])  # u, s, cu, cs time
         except (OSError, IndexError, ValueError):
             continue
-    return total / tick
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def cpu_split() -> Iterator[dict[str, float]]:
+def cpu_split(server_pid: int | None = None) -> Iterator[dict[str, float]]:
     """CPU seconds a run cost: claimferry's processes (waited children), the mock
     (this process), and PostgreSQL."""
     split: dict[str, float] = {}
     children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(0)
-    server = postgres_cpu()
+    server = postgres_cpu(server_pid)
     yield split
     after_children, after_own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(0)
     split["claimferry"] = (after_children.ru_utime + after_children.ru_stime) - (
         children.ru_utime + children.ru_stime
     )
     split["mock"] = (after_own.ru_utime + after_own.ru_stime) - (own.ru_utime + own.ru_stime)
-    split["postgresql"] = postgres_cpu() - server
+    split["postgresql"] = postgres_cpu(server_pid) - server
 
 
 def script() -> str:
@@ -187,7 +198,7 @@ def fleet(base: Path, work: Path, server: str, workers: int, concurrency: int) -
         run([*cli, "db", "upgrade"], env)
         run([*cli, "enqueue", "fetch", "--all", "--json"], env)
         logs = [(work / f"worker-{workers}-{n}.log").open("w") for n in range(workers)]
-        with cpu_split() as cpu:
+        with cpu_split(postmaster(server)) as cpu:
             wall = _workers_until_done(cli, env, database, logs, concurrency)
         return wall, read_files(database, state), cpu
     finally:
@@ -231,36 +242,64 @@ def _workers_until_done(
             log.close()
 
 
-def write_throughput(location: str, claims: int) -> float:
-    """Claims per second recorded by ``record_batch``, ``BATCH`` claims a transaction."""
-    from claimferry.ledger import Ledger, NewClaim, SentLine
+def ledger_writes(location: str, claims: int) -> tuple[float, float]:
+    """Claims per second recorded by ``record_batch`` (``BATCH`` claims a transaction,
+    one line each), then the ledger's bytes per claim once each claim has a
+    whole life: sent, accepted by a 999, acknowledged by a 277CA and paid by an
+    835 (``read_835.write_835``'s: one service line, CAS, REF*6R)."""
+    from read_835 import PROCEDURES, write_835
+
+    from claimferry.ledger import Answer, BatchState, ClaimState, NewClaim, SentLine
+    from claimferry.lifecycle import apply_response
 
     state = Path(tempfile.mkdtemp(prefix="claimferry-writes-"))
     os.environ.pop("CLAIMFERRY_DATABASE", None)
     try:
         with Ledger.open(state, database=location if location != "sqlite" else None) as ledger:
+            empty = ledger_bytes(ledger)
             ledger.ensure_account("bench", "officeally", "BENCH01")
-            started = time.perf_counter()
+            started, batches = time.perf_counter(), []
             for number in range(claims // BATCH):
                 batch = [
                     NewClaim(
-                        f"B{number:05d}-{n:04d}",
-                        "00621",
-                        Decimal("125.00"),
-                        f"{number}-{n}",
-                        "original",
-                        None,
-                        (SentLine(f"L{number}x{n}", "97153", Decimal("125")),),
+                        f"CF{n:08d}", "00621", Decimal(25) * (1 + n % 8), f"h{n}", "original",
+                        None, (SentLine(f"L{n:09d}", PROCEDURES[n % 4], Decimal(25) * (1 + n % 8)),)
                     )
-                    for n in range(BATCH)
-                ]
-                ledger.record_batch(
+                    for n in range(number * BATCH, (number + 1) * BATCH)
+                ]  # fmt: skip
+                batches.append(ledger.record_batch(
                     account="bench", file_name=f"f{number}", archive_path=state / f"f{number}",
                     sha256="0" * 64, size=1, control_number=number + 1, test=True, claims=batch,
-                )  # fmt: skip
-            return claims / (time.perf_counter() - started)
+                ))  # fmt: skip
+            rate = claims // BATCH * BATCH / (time.perf_counter() - started)
+            for sent in batches:
+                ledger.set_batch_state(sent.id, BatchState.UPLOADED, remote_name=sent.file_name)
+            rows = [record.row for record in ledger.claims(account="bench")]
+            for state_, detail in (
+                (ClaimState.ACCEPTED, "999"),
+                (ClaimState.ACKNOWLEDGED, "277CA"),
+            ):
+                ledger.answer_claims([Answer(r, state_, detail, None, detail, None) for r in rows])
+            era = state / "era.835"
+            write_835(era, len(rows))
+            apply_response(ledger, "bench", era, (), era.name)
+            return rate, (ledger_bytes(ledger) - empty) / len(rows)
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def ledger_bytes(ledger: Ledger) -> int:
+    """What the ledger takes on disk: the SQLite file (its log checkpointed into it),
+    or the PostgreSQL schema's tables with their indexes and TOAST."""
+    if isinstance(ledger.db, sqlite3.Connection):
+        ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(ledger.path.stat().st_size)
+    row = ledger.db.execute(
+        "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"
+    ).fetchone()
+    return int(row[0])
 
 
 def main() -> int:
@@ -321,13 +360,16 @@ def main() -> int:
             )
         database = fresh_database(server)
         try:
-            sqlite_rate = write_throughput("sqlite", args.claims)
-            pg_rate = write_throughput(database, args.claims)
+            sqlite_rate, sqlite_size = ledger_writes("sqlite", args.claims)
+            pg_rate, pg_size = ledger_writes(database, args.claims)
         finally:
             drop_database(server, database)
         print(f"\nledger writes ({args.claims} claims, {BATCH} per transaction, in-process):")
         print(f"  SQLite     {sqlite_rate:9.0f} claims/s")
         print(f"  PostgreSQL {pg_rate:9.0f} claims/s ({pg_rate / sqlite_rate:.2f}x SQLite)")
+        print("ledger size per claim, sent + 999 + 277CA + 835 (one service line):")
+        print(f"  SQLite     {sqlite_size:9.0f} bytes")
+        print(f"  PostgreSQL {pg_size:9.0f} bytes")
         four = results[-1][1][0]
         verdict = "beats" if four < single else "does NOT beat"
         print(f"\nthe 4-worker fleet {verdict} the single process ({single / four:.2f}x)")

@@ -165,9 +165,8 @@ def write_transaction(db: Connection, *, shared: bool = False) -> Iterator[Conne
         if isinstance(db, sqlite3.Connection):
             db.execute("BEGIN IMMEDIATE")
         else:
-            db.execute("BEGIN")
             take = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-            db.execute(f"SELECT {take}(?)", (WRITER_LOCK,))
+            db.execute(f"BEGIN; SELECT {take}(?)", (WRITER_LOCK,))  # one round trip
         try:
             yield db
         except BaseException:

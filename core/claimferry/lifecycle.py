@@ -236,7 +236,12 @@ def _unpack(
 
 
 class _Answers:
-    """Records one response file's answers in the ledger, inside the caller's transaction."""
+    """Records one response file's answers in the ledger, inside the caller's transaction.
+
+    A file's claim answers go to the ledger together (``flush``), in the order
+    given: a 999 or 277CA of hundreds of claims is a few statements, not a few
+    per claim, which a database server answers round trip by round trip.
+    """
 
     def __init__(self, ledger: Ledger, account: str, source_file: str) -> None:
         self.ledger = ledger
@@ -244,6 +249,7 @@ class _Answers:
         self.source_file = source_file
         self.claims = 0
         self.unknown = 0
+        self._pending: list[Answer] = []
 
     def _row(
         self,
@@ -273,16 +279,16 @@ class _Answers:
         amount: Decimal | None = None,
         payer_claim_number: str | None = None,
     ) -> None:
-        self.ledger.answer_claim(
-            row,
-            state,
-            detail=detail,
-            amount=amount,
-            source_file=self.source_file,
-            payer_claim_number=payer_claim_number,
+        self._pending.append(
+            Answer(row, state, detail, amount, self.source_file, payer_claim_number or None)
         )
         self.claims += 1
         failpoint("after-claim-update")
+
+    def flush(self) -> None:
+        """Record the answers gathered so far."""
+        self.ledger.answer_claims(self._pending)
+        self._pending = []
 
     def claim(self, update: ClaimUpdate) -> None:
         row = self._row(update.claim_id, batch=update.control_number)
@@ -508,6 +514,7 @@ def apply_response(
             source = source_file if member == path else f"{source_file}!{where}"
             try:
                 kinds.append(_apply_file(answers, member, readers, source))
+                answers.flush()
             except InputError as exc:
                 if member == path:
                     raise
