@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         connect_database,
         migrate_schema,
         open_database,
+        state_server,
         write_transaction,
     )
     from claimferry.enrollment import (
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
     from claimferry.manager import PluginManager
     from claimferry.notify import read_secret
     from claimferry.npi import npi_problem
+    from claimferry.postgres import has_schema, redacted
     from claimferry.sftp_mailbox import (
         RetryPolicy,
         SftpMailbox,
@@ -198,6 +200,9 @@ _HOME = {
     "connect_database": "claimferry.database",
     "npi_problem": "claimferry.npi",
     "open_database": "claimferry.database",
+    "state_server": "claimferry.database",
+    "has_schema": "claimferry.postgres",
+    "redacted": "claimferry.postgres",
     "pass_app": "claimferry.cli.app",
     "problems_from_validation_error": "claimferry.validation",
     "read_enrollments": "claimferry.enrollment",
@@ -306,6 +311,7 @@ __all__ = [
     "emit_json",
     "examples",
     "findings_of_parsed",
+    "has_schema",
     "hookimpl",
     "is_partial",
     "json_option",
@@ -321,6 +327,8 @@ __all__ = [
     "read_enrollments",
     "read_private_file",
     "read_secret",
+    "redacted",
+    "state_server",
     "table",
     "temporary_name",
     "unfit_identifier",

@@ -53,6 +53,13 @@ def state_database(configured: str | None = None) -> str | None:
     return os.environ.get(DATABASE_ENV) or configured or None
 
 
+def state_server(configured: str | None = None) -> str | None:
+    """The PostgreSQL database a run's state lives in (see ``state_database``), or
+    ``None`` when it is SQLite files: where a plugin keeps tables of its own."""
+    location = state_database(configured)
+    return location if location is not None and is_database_url(location) else None
+
+
 def is_database_url(location: str) -> bool:
     """Whether a configured ``database`` names a server rather than a file."""
     return location.startswith(("postgresql://", "postgres://"))

@@ -140,10 +140,11 @@ def onboarding_status(
     *,
     now: datetime,
     payer_list_max_age_days: int,
+    database: str | None = None,
 ) -> list[ClinicOnboarding]:
     """The ten steps of each clinic, each from its facts; the payer list is read
-    once per payer, whatever the number of clinics."""
-    payer_lists = _PayerLists(pm, state_dir)
+    once per payer, whatever the number of clinics. ``database``: the config's."""
+    payer_lists = _PayerLists(pm, state_dir, database)
     return [
         _clinic(pm, ledger, payer_lists, account, now, payer_list_max_age_days)
         for account in accounts
@@ -154,8 +155,8 @@ class _PayerLists:
     """What the clearinghouses' payer lists say, asked once in a run (each
     question opens the list)."""
 
-    def __init__(self, pm: PluginManager, state_dir: Path) -> None:
-        self._pm, self._state_dir = pm, state_dir
+    def __init__(self, pm: PluginManager, state_dir: Path, database: str | None) -> None:
+        self._pm, self._state_dir, self._database = pm, state_dir, database
         self._imported: dict[str, tuple[bool, datetime | None]] = {}
         self._required: dict[tuple[str, str, str], bool | None] = {}
 
@@ -163,7 +164,7 @@ class _PayerLists:
         """Whether the clearinghouse keeps a list, and when it was last imported."""
         if clearinghouse not in self._imported:
             read = self._pm.get_clearinghouse(clearinghouse).payer_list_imported
-            when = read(self._state_dir) if read is not None else None
+            when = read(self._state_dir, database=self._database) if read is not None else None
             self._imported[clearinghouse] = (read is not None, when)
         return self._imported[clearinghouse]
 
@@ -172,7 +173,11 @@ class _PayerLists:
         key = (clearinghouse, payer, transaction)
         if key not in self._required:
             read = self._pm.get_clearinghouse(clearinghouse).requires_enrollment
-            found = read(self._state_dir, payer, transaction) if read is not None else None
+            found = (
+                read(self._state_dir, payer, transaction, database=self._database)
+                if read is not None
+                else None
+            )
             self._required[key] = found
         return self._required[key] is not False
 

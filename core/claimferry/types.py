@@ -268,19 +268,38 @@ class Mailbox:
         return re.fullmatch(self.responses, file_name, re.IGNORECASE) is not None
 
 
+class PayerIdLookup(Protocol):
+    def __call__(
+        self, state_dir: Path, payer_id: str, transaction: str, *, database: str | None = None
+    ) -> PayerIdCheck: ...
+
+
+class PayerListAge(Protocol):
+    def __call__(self, state_dir: Path, *, database: str | None = None) -> datetime | None: ...
+
+
+class EnrollmentRequirement(Protocol):
+    def __call__(
+        self, state_dir: Path, payer_id: str, transaction: str, *, database: str | None = None
+    ) -> bool | None: ...
+
+
 @dataclass(frozen=True)
 class Clearinghouse(_Named):
     """A clearinghouse profile: envelope IDs, file naming, its mailbox and the transport.
 
     ``claim_file_name`` builds a batch's file name, test or production
     (``FileNaming.test``), with the clearinghouse's own markers.
-    ``check_payer_id(state_dir, payer_id, transaction)`` looks a payer ID up
-    in the clearinghouse's payer list (``enrollment set`` refuses one it does
-    not list); ``None`` when the clearinghouse keeps no list.
-    ``payer_list_imported(state_dir)`` says when that list was last imported
-    (``None``: never), and ``requires_enrollment(state_dir, payer_id,
-    transaction)`` whether it marks the payer as requiring enrollment for the
-    transaction (``None``: not listed, or no list): ``onboard status`` reads both.
+    ``check_payer_id(state_dir, payer_id, transaction, database=)`` looks a
+    payer ID up in the clearinghouse's payer list (``enrollment set`` refuses
+    one it does not list); ``None`` when the clearinghouse keeps no list.
+    ``payer_list_imported(state_dir, database=)`` says when that list was last
+    imported (``None``: never), and ``requires_enrollment(state_dir, payer_id,
+    transaction, database=)`` whether it marks the payer as requiring
+    enrollment for the transaction (``None``: not listed, or no list):
+    ``onboard status`` reads both. ``database`` is the config's (see
+    :func:`claimferry.database.state_database`): a list kept in the state
+    database lives where the ledger does.
     ``label`` is the name people know it by, used in messages (``Office Ally``).
     """
 
@@ -290,9 +309,9 @@ class Clearinghouse(_Named):
     claim_file_name: Callable[[FileNaming], str]
     isa_submitter_qualifier: str = "ZZ"
     description: str = ""
-    check_payer_id: Callable[[Path, str, str], PayerIdCheck] | None = None
-    payer_list_imported: Callable[[Path], datetime | None] | None = None
-    requires_enrollment: Callable[[Path, str, str], bool | None] | None = None
+    check_payer_id: PayerIdLookup | None = None
+    payer_list_imported: PayerListAge | None = None
+    requires_enrollment: EnrollmentRequirement | None = None
     label: str = ""
     mailbox: Mailbox = field(default_factory=Mailbox)
 

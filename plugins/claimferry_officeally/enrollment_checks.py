@@ -64,7 +64,7 @@ def check_enrollment(claims: Sequence[Claim], context: ValidationContext) -> Ite
     account = context.account
     if account is None or context.state_dir is None or account.clearinghouse != PROFILE_NAME:
         return
-    payer_list = PayerList.open_existing(context.state_dir)
+    payer_list = PayerList.open_existing(context.state_dir, context.database)
     if payer_list is None:
         yield Finding(
             Severity.ERROR if account.is_production else Severity.WARNING,

@@ -65,7 +65,7 @@ def payers() -> None:
 def _open_existing(app: App) -> PayerList:
     from claimferry_officeally.payers import PayerList
 
-    found = PayerList.open_existing(app.state_dir)
+    found = PayerList.open_existing(app.state_dir, app.database)
     if found is None:
         raise ClaimferryError(_NOT_IMPORTED)
     return found
@@ -82,19 +82,20 @@ def import_command(app: App, path: Path, as_json: bool) -> None:
     transaction are skipped with a warning; any other problem stops the import
     and nothing changes. Prints what changed since the last import.
     """
-    from claimferry_officeally.payers import PAYER_LIST_FILE, PayerList, parse_payer_list
+    from claimferry_officeally.payers import PayerList, parse_payer_list
 
     parsed = parse_payer_list(path)
     for warning in parsed.warnings:
         click.echo(f"warning: {warning}", err=True)
-    with PayerList.open(app.state_dir) as store:
+    with PayerList.open(app.state_dir, app.database) as store:
         result = store.replace(parsed, str(path))
+        where = store.where
     if as_json:
         emit_json(_import_json(result))
         return
     click.echo(
         f"imported {result.listings} listings ({result.payer_ids} payer IDs) from {path} "
-        f"into {app.state_dir / PAYER_LIST_FILE}"
+        f"into {where}"
     )
     if result.first_import:
         click.echo("first import: every payer ID and transaction is new")

@@ -13,8 +13,11 @@ from claimferry.errors import InputError
 from claimferry_officeally.payers import (
     PAYER_LIST_FILE,
     PayerList,
+    check_payer_id,
     diff_lists,
     parse_payer_list,
+    payer_list_imported,
+    requires_enrollment,
 )
 from enrollment.support import HEADER, PAYER_ROWS, PAYERS_CSV
 
@@ -163,13 +166,14 @@ def test_a_failure_while_writing_rolls_back(payers_csv: Path, tmp_path: Path) ->
     with PayerList.open(tmp_path) as store:
         store.replace(parsed, "first")
         bad = [*parsed.listings, replace(parsed.listings[0], notes=None)]
-        with pytest.raises(DatabaseError, match=r"payers\.sqlite3: cannot write \(NOT NULL"):
+        with pytest.raises(DatabaseError, match=r"cannot write \((NOT NULL|null value in col)"):
             store.replace(replace(parsed, listings=bad), "second")
         assert len(store.all_listings()) == 9
         info = store.last_import()
         assert info is not None and info.source == "first"
 
 
+@pytest.mark.sqlite_only("the payer list's own SQLite file")
 def test_store_is_a_wal_file_of_its_own(payers_csv: Path, tmp_path: Path) -> None:
     with PayerList.open(tmp_path) as store:
         store.replace(parse_payer_list(payers_csv), "x")
@@ -231,3 +235,28 @@ def test_search_by_id_or_name_any_case(payers_csv: Path, tmp_path: Path) -> None
         assert store.search("nothing like it", 10) == []
         assert store.search("  ", 10) == []
         assert {i.transaction for i in store.listings("acme1")} == {"837P"}
+
+
+def test_on_postgresql_every_machine_reads_the_one_list(
+    payers_csv: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    """Imported once into the state database, the list is what a worker with another
+    state directory checks claims against; no file of its own is written."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    with PayerList.open(first, postgres_url) as store:
+        assert store.where.startswith("postgresql://")
+        store.replace(parse_payer_list(payers_csv), "x")
+    assert not (first / PAYER_LIST_FILE).exists()
+    assert check_payer_id(second, "acme1", "837P", database=postgres_url).listed is True
+    assert requires_enrollment(second, "ACRA1", "835", database=postgres_url) is True
+    assert requires_enrollment(second, "OPEN1", "835", database=postgres_url) is False
+    assert payer_list_imported(second, database=postgres_url) is not None
+    found = PayerList.open_existing(second, postgres_url)
+    assert found is not None
+    with found:
+        assert [g[0].payer_id for g in found.search("acme health", 10)] == [
+            "ACME1",
+            "ACRA1",
+            "ACEL1",
+        ]
+    assert not (second / PAYER_LIST_FILE).exists()

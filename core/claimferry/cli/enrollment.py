@@ -92,7 +92,9 @@ def _check_payer_id(app: App, clearinghouse: str, key: EnrollmentKey, force: boo
     check_payer_id = app.pm.get_clearinghouse(clearinghouse).check_payer_id
     if check_payer_id is None:
         return
-    found = check_payer_id(app.state_dir, key.payer_id, key.transaction.value)
+    found = check_payer_id(
+        app.state_dir, key.payer_id, key.transaction.value, database=app.database
+    )
     if found.listed is None:
         click.echo(f"warning: payer ID not checked: {found.detail}", err=True)
     elif not found.listed and force:

@@ -31,7 +31,13 @@ def _clinics(app: App, accounts: list[Account]) -> list[onboarding.ClinicOnboard
     max_age = app.config().payer_list_max_age_days
     with app.open_ledger() as ledger:
         return onboarding.onboarding_status(
-            app.pm, ledger, app.state_dir, accounts, now=now, payer_list_max_age_days=max_age
+            app.pm,
+            ledger,
+            app.state_dir,
+            accounts,
+            now=now,
+            payer_list_max_age_days=max_age,
+            database=app.database,
         )
 
 
