@@ -375,8 +375,9 @@ class _Answers:
         claims.sort(key=_not_reversal)
         known = ledger.find_claims(self.account, [c.claim_id for c in claims])
         rows = [
-            known.get(c.claim_id)
-            or self._row(
+            found[0]
+            if (found := known.get(c.claim_id))
+            else self._row(
                 c.claim_id,
                 payer_claim_number=c.payer_claim_number,
                 lines=(line.control_number for line in c.lines),
@@ -413,7 +414,7 @@ class _Answers:
                     current,
                 )
             )
-        ledger.answer_claims(answers)
+        ledger.answer_claims(answers, dict(known.values()))
         self.claims += len(answers)
         failpoint("after-claim-update")
 
