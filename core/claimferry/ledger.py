@@ -30,6 +30,7 @@ from claimferry.database import (
     DatabaseError,
     RecordLocks,
     connect_database,
+    insert_rows,
     is_database_url,
     migrate_schema,
     next_ids,
@@ -1791,9 +1792,10 @@ class Ledger:
                 "payer_claim_number = COALESCE(?, payer_claim_number) WHERE id = ?",
                 moves,
             )
-            db.executemany(
-                "INSERT INTO claim_events (claim_row, state, detail, amount, source_file, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+            insert_rows(
+                db,
+                "INSERT INTO claim_events (claim_row, state, detail, amount, source_file, at)",
+                "(?, ?, ?, ?, ?, ?)",
                 events,
             )
             db.executemany("UPDATE claims SET payer_claim_number = ? WHERE id = ?", numbers)

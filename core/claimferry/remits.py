@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from claimferry.database import Connection, next_ids, select_in
+from claimferry.database import Connection, insert_rows, next_ids, select_in
 from claimferry.ledger import ClaimState, Ledger
 from claimferry.x12.remit835 import (
     Adjustment,
@@ -155,6 +155,7 @@ class RemitRecorder:
                         number,
                         row,
                         control_number,
+                        control_number,
                         line.procedure,
                         ":".join(line.modifiers),
                         str(line.charge),
@@ -167,19 +168,21 @@ class RemitRecorder:
                         "|".join(line.remark_codes),
                     )
                 )
-        db.executemany(
+        insert_rows(
+            db,
             "INSERT INTO remit_claims (id, payment_id, claim_row, patient_control_number, status, "
             "state, charge, paid, patient_responsibility, filing_code, payer_claim_number, "
-            "crossover_payer, adjustments, remark_codes, segment_position) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "crossover_payer, adjustments, remark_codes, segment_position)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             claim_rows,
         )
-        db.executemany(
+        insert_rows(
+            db,
             "INSERT INTO remit_lines (remit_claim_id, line_number, sent_line, control_number, "
             "procedure, modifiers, charge, paid, allowed, units, service_from, service_to, "
-            "adjustments, remark_codes) VALUES (?1, ?2, (SELECT MIN(line_number) FROM claim_lines "
-            "WHERE claim_row = ?3 AND control_number = ?4), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-            "?13, ?14)",
+            "adjustments, remark_codes)",
+            "(?, ?, (SELECT MIN(line_number) FROM claim_lines WHERE claim_row = ? "
+            "AND control_number = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             line_rows,
         )
 

@@ -353,6 +353,19 @@ def _render_claim(claim: RemitClaim, *, phi: bool) -> list[str]:
 
 
 class _LineBuilder:
+    __slots__ = (
+        "adjustments",
+        "amounts",
+        "charge",
+        "control_number",
+        "dates",
+        "paid",
+        "procedure",
+        "remarks",
+        "segment",
+        "units",
+    )
+
     def __init__(self, segment: Segment, reader: ElementReader) -> None:
         procedure = [*reader.composite(segment, 1), ""]
         if not procedure[0] or not procedure[1]:
@@ -389,6 +402,23 @@ class _LineBuilder:
 
 
 class _ClaimBuilder:
+    __slots__ = (
+        "adjustments",
+        "amounts",
+        "charge",
+        "crossover_carrier",
+        "dates",
+        "line",
+        "lines",
+        "paid",
+        "patient_responsibility",
+        "people",
+        "remarks",
+        "rendering_provider_id",
+        "segment",
+        "status",
+    )
+
     def __init__(self, segment: Segment, reader: ElementReader) -> None:
         self.segment = segment
         reader.required(segment, 1, "the claim's id (CLM01 as sent)")
