@@ -1805,13 +1805,14 @@ class Ledger:
     ) -> dict[str, tuple[int, ClaimState]]:
         """The latest submission (row and state) of each claim id that was sent, in a
         few statements. Every submission is read and the last kept: a claim is sent
-        once or twice, and no GROUP BY can bring the latest one's state on PostgreSQL."""
+        once or twice, and no GROUP BY can bring the latest one's state on PostgreSQL.
+        The order is the index's (claims_by_id): SQLite sorts nothing."""
         return {
             r[0]: (r[1], _STATE_OF[r[2]])
             for r in select_in(
                 self._db,
                 "SELECT claim_id, id, state FROM claims WHERE account = ? "
-                "AND claim_id IN ({marks}) ORDER BY id",
+                "AND claim_id IN ({marks}) ORDER BY claim_id, id",
                 claim_ids,
                 account,
             )

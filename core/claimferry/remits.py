@@ -155,7 +155,6 @@ class RemitRecorder:
                         number,
                         row,
                         control_number,
-                        control_number,
                         line.procedure,
                         ":".join(line.modifiers),
                         str(line.charge),
@@ -176,13 +175,13 @@ class RemitRecorder:
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             claim_rows,
         )
-        insert_rows(
-            db,
+        # one row per statement: with the sent line's look-up in it, many rows gain nothing
+        db.executemany(
             "INSERT INTO remit_lines (remit_claim_id, line_number, sent_line, control_number, "
             "procedure, modifiers, charge, paid, allowed, units, service_from, service_to, "
-            "adjustments, remark_codes)",
-            "(?, ?, (SELECT MIN(line_number) FROM claim_lines WHERE claim_row = ? "
-            "AND control_number = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "adjustments, remark_codes) VALUES (?1, ?2, (SELECT MIN(line_number) FROM claim_lines "
+            "WHERE claim_row = ?3 AND control_number = ?4), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+            "?13, ?14)",
             line_rows,
         )
 

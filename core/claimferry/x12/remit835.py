@@ -228,31 +228,29 @@ RemitEvent = PaymentHeader | RemitClaim | PaymentSummary
 
 def claim_imbalances(claim: RemitClaim) -> list[str]:
     """CLP03 - CLP04 must equal every CAS of the claim; SVC02 - SVC03 every CAS of the line."""
-    found: list[str] = []
     claim_cas = ZERO  # amounts are exact: adding line by line gives what sum() gives
     for adjustment in claim.adjustments:
         claim_cas += adjustment.amount
-    line_cas_all = []
-    for line in claim.lines:
+    lines_found: list[str] = []
+    for number, line in enumerate(claim.lines, 1):
         line_cas = ZERO
         for adjustment in line.adjustments:
             line_cas += adjustment.amount
         claim_cas += line_cas
-        line_cas_all.append(line_cas)
-    if claim.charge - claim.paid != claim_cas:
-        found.append(
-            f"claim {claim.claim_id} (segment {claim.segment_position}): charge {claim.charge:.2f} "
-            f"- paid {claim.paid:.2f} = {claim.charge - claim.paid:.2f}, but adjustments total "
-            f"{claim_cas:.2f}"
-        )
-    for number, (line, line_cas) in enumerate(zip(claim.lines, line_cas_all, strict=True), 1):
         if line.charge - line.paid != line_cas:
-            found.append(
+            lines_found.append(
                 f"claim {claim.claim_id} line {number}: charge {line.charge:.2f} - paid "
                 f"{line.paid:.2f} = {line.charge - line.paid:.2f}, but adjustments total "
                 f"{line_cas:.2f}"
             )
-    return found
+    if claim.charge - claim.paid == claim_cas:
+        return lines_found
+    return [
+        f"claim {claim.claim_id} (segment {claim.segment_position}): charge {claim.charge:.2f} "
+        f"- paid {claim.paid:.2f} = {claim.charge - claim.paid:.2f}, but adjustments total "
+        f"{claim_cas:.2f}",
+        *lines_found,
+    ]
 
 
 def payment_imbalance(
