@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from claimferry.database import (
     DatabaseError,
     RecordLocks,
     connect_database,
+    insert_rows,
     is_database_url,
     migrate_schema,
     next_ids,
@@ -1755,50 +1756,63 @@ class Ledger:
             [Answer(row, state, detail, amount, source_file, payer_claim_number or None)]
         )
 
-    def answer_claims(self, answers: Sequence[Answer]) -> None:
-        """Record many answers in order, in a few statements (a big ERA has thousands)."""
+    def answer_claims(
+        self, answers: Sequence[Answer], states: Mapping[int, ClaimState] | None = None
+    ) -> None:
+        """Record many answers in order, in a few statements (a big ERA has thousands).
+
+        ``states``: the rows' states as the caller read them in this transaction
+        (``find_claims``), so they are not read again; rows it lacks are read here.
+        """
         if not answers:
             return
         now = _now()
         with self.transaction() as db:
-            current = {
-                r[0]: _STATE_OF[r[1]]
+            current = dict(states or {})
+            current.update(
+                (r[0], _STATE_OF[r[1]])
                 for r in select_in(
                     db,
                     "SELECT id, state FROM claims WHERE id IN ({marks})",
-                    [a.row for a in answers],
+                    [a.row for a in answers if a.row not in current],
                 )
-            }
+            )
             moves, events, numbers = [], [], []
-            for a in answers:
-                state = str(a.state)  # a plain str binds faster than the enum
-                if a.current and _moves_to(current[a.row], a.state):
-                    current[a.row] = a.state
-                    moves.append((state, a.detail, now, a.payer_claim_number, a.row))
-                elif a.payer_claim_number:
-                    numbers.append((a.payer_claim_number, a.row))
-                amount = None if a.amount is None else str(a.amount)
-                events.append((a.row, state, a.detail, amount, a.source_file, now))
+            for row, claim_state, detail, amount, source_file, number, latest in answers:
+                state = str(claim_state)  # a plain str binds faster than the enum
+                if latest and _moves_to(current[row], claim_state):
+                    current[row] = claim_state
+                    moves.append((state, detail, now, number, row))
+                elif number:
+                    numbers.append((number, row))
+                money = None if amount is None else str(amount)
+                events.append((row, state, detail, money, source_file, now))
             db.executemany(
                 "UPDATE claims SET state = ?, detail = ?, updated_at = ?, "
                 "payer_claim_number = COALESCE(?, payer_claim_number) WHERE id = ?",
                 moves,
             )
-            db.executemany(
-                "INSERT INTO claim_events (claim_row, state, detail, amount, source_file, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+            insert_rows(
+                db,
+                "INSERT INTO claim_events (claim_row, state, detail, amount, source_file, at)",
+                "(?, ?, ?, ?, ?, ?)",
                 events,
             )
             db.executemany("UPDATE claims SET payer_claim_number = ? WHERE id = ?", numbers)
 
-    def find_claims(self, account: str, claim_ids: Sequence[str]) -> dict[str, int]:
-        """The latest submission of each claim id that was sent, in a few statements."""
+    def find_claims(
+        self, account: str, claim_ids: Sequence[str]
+    ) -> dict[str, tuple[int, ClaimState]]:
+        """The latest submission (row and state) of each claim id that was sent, in a
+        few statements. Every submission is read and the last kept: a claim is sent
+        once or twice, and no GROUP BY can bring the latest one's state on PostgreSQL.
+        The order is the index's (claims_by_id): SQLite sorts nothing."""
         return {
-            r[0]: r[1]
+            r[0]: (r[1], _STATE_OF[r[2]])
             for r in select_in(
                 self._db,
-                "SELECT claim_id, MAX(id) FROM claims WHERE account = ? "
-                "AND claim_id IN ({marks}) GROUP BY claim_id",
+                "SELECT claim_id, id, state FROM claims WHERE account = ? "
+                "AND claim_id IN ({marks}) ORDER BY claim_id, id",
                 claim_ids,
                 account,
             )

@@ -24,6 +24,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
+from claimferry.documents import gc_paused
 from claimferry.errors import InputError, Problem
 from claimferry.failpoints import failpoint
 from claimferry.ledger import ADJUDICATED, Answer, ClaimState, Ledger
@@ -349,22 +350,28 @@ class _Answers:
 
     def remittance(self, path: Path, source_file: str) -> None:
         """An 835, streamed: its claims are matched, classified and stored with their
-        lines a chunk at a time (a few statements per chunk, not per claim)."""
+        lines a chunk at a time (a few statements per chunk, not per claim).
+
+        The cyclic collector is paused meanwhile (nothing here makes cycles): each
+        chunk's claims outlive a collection or two and it would walk the whole
+        heap again and again for them.
+        """
         recorder = RemitRecorder(self.ledger, self.account, source_file)
         pending: list[RemitClaim] = []
-        for event in Remit835Stream(read_segments(path), str(path)):
-            if isinstance(event, RemitClaim):
-                if not recorder.duplicate:
-                    pending.append(event)
-                    if len(pending) == REMIT_CHUNK:
-                        self._remits(recorder, pending, source_file)
-                        pending = []
-            elif isinstance(event, PaymentHeader):
-                recorder.payment(event)
-            elif isinstance(event, PaymentSummary):
-                self._remits(recorder, pending, source_file)
-                recorder.summary(event)
-                pending = []
+        with gc_paused():
+            for event in Remit835Stream(read_segments(path), str(path)):
+                if isinstance(event, RemitClaim):
+                    if not recorder.duplicate:
+                        pending.append(event)
+                        if len(pending) == REMIT_CHUNK:
+                            self._remits(recorder, pending, source_file)
+                            pending = []
+                elif isinstance(event, PaymentHeader):
+                    recorder.payment(event)
+                elif isinstance(event, PaymentSummary):
+                    self._remits(recorder, pending, source_file)
+                    recorder.summary(event)
+                    pending = []
 
     def _remits(self, recorder: RemitRecorder, claims: list[RemitClaim], source_file: str) -> None:
         """Match, classify and store one chunk of an 835's claims (all of one payment)."""
@@ -375,8 +382,9 @@ class _Answers:
         claims.sort(key=_not_reversal)
         known = ledger.find_claims(self.account, [c.claim_id for c in claims])
         rows = [
-            known.get(c.claim_id)
-            or self._row(
+            found[0]
+            if (found := known.get(c.claim_id))
+            else self._row(
                 c.claim_id,
                 payer_claim_number=c.payer_claim_number,
                 lines=(line.control_number for line in c.lines),
@@ -413,7 +421,7 @@ class _Answers:
                     current,
                 )
             )
-        ledger.answer_claims(answers)
+        ledger.answer_claims(answers, dict(known.values()))
         self.claims += len(answers)
         failpoint("after-claim-update")
 

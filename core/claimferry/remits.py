@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from claimferry.database import Connection, next_ids, select_in
+from claimferry.database import Connection, insert_rows, next_ids, select_in
 from claimferry.ledger import ClaimState, Ledger
 from claimferry.x12.remit835 import (
     Adjustment,
@@ -167,13 +167,15 @@ class RemitRecorder:
                         "|".join(line.remark_codes),
                     )
                 )
-        db.executemany(
+        insert_rows(
+            db,
             "INSERT INTO remit_claims (id, payment_id, claim_row, patient_control_number, status, "
             "state, charge, paid, patient_responsibility, filing_code, payer_claim_number, "
-            "crossover_payer, adjustments, remark_codes, segment_position) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "crossover_payer, adjustments, remark_codes, segment_position)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             claim_rows,
         )
+        # one row per statement: with the sent line's look-up in it, many rows gain nothing
         db.executemany(
             "INSERT INTO remit_lines (remit_claim_id, line_number, sent_line, control_number, "
             "procedure, modifiers, charge, paid, allowed, units, service_from, service_to, "

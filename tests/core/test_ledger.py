@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from claimferry.database import DatabaseError
-from claimferry.ledger import _MIGRATIONS, BatchState, ClaimState, Ledger, LedgerError, NewClaim
+from claimferry.database import VARIABLES_LIMIT, DatabaseError
+from claimferry.ledger import (
+    _MIGRATIONS,
+    Answer,
+    BatchState,
+    ClaimState,
+    Ledger,
+    LedgerError,
+    NewClaim,
+)
 
 
 def _claims(*ids: str) -> list[NewClaim]:
@@ -134,6 +142,59 @@ def test_latest_submission_ignores_failed_batches(ledger: Ledger, tmp_path: Path
     assert [b for _, b in found["SEEN-ONLY"]] == [None]  # known from a response only
     ledger.set_batch_state(batch.id, BatchState.FAILED, error="never delivered")
     assert ledger.submissions("sunrise", ["C1"]) == {}
+
+
+def _sent(ledger: Ledger, tmp_path: Path, control_number: int, *ids: str) -> None:
+    ledger.record_batch(
+        account="sunrise",
+        file_name=f"f{control_number}",
+        archive_path=tmp_path,
+        sha256=f"{control_number}" * 64,
+        size=1,
+        control_number=control_number,
+        test=True,
+        claims=_claims(*ids),
+    )
+
+
+def test_find_claims_gives_each_ids_latest_submission_and_its_state(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    _sent(ledger, tmp_path, 1, "C1", "C2")
+    _sent(ledger, tmp_path, 2, "C1")  # C1 sent again: the answer is the new one's
+    rows = {r.claim_id: r.row for r in ledger.claims() if r.batch_id is not None}
+    latest = max(r.row for r in ledger.claims(claim_id="C1"))
+    ledger.answer_claim(latest, ClaimState.ACCEPTED, detail="999 A")
+    found = ledger.find_claims("sunrise", ["C2", "C1", "NEVER-SENT"])
+    assert found == {"C1": (latest, ClaimState.ACCEPTED), "C2": (rows["C2"], ClaimState.BUILT)}
+    assert ledger.find_claims("other-account", ["C1"]) == {}
+
+
+def test_many_answers_are_recorded_in_order_across_statements(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """More events than one INSERT takes: each claim's history keeps the answers'
+    order, and the state read by the caller moves the claim as a fresh read would."""
+    ids = [f"C{n}" for n in range(150)]
+    _sent(ledger, tmp_path, 1, *ids)
+    found = ledger.find_claims("sunrise", ids)
+    answers = [
+        Answer(found[i][0], state, f"{state} {i}", Decimal(n), "r.835", None)
+        for n, state in enumerate((ClaimState.ACCEPTED, ClaimState.PAID, ClaimState.ACCEPTED))
+        for i in ids
+    ]
+    assert len(answers) > VARIABLES_LIMIT // 6  # claim_events takes 6 values a row
+    ledger.answer_claims(answers, dict(found.values()))
+    for claim_id in ("C0", "C77", "C149"):
+        row = found[claim_id][0]
+        history = ledger.claim_events(row)[1:]  # after "built"
+        assert [(e.state, e.detail, e.amount) for e in history] == [
+            (ClaimState.ACCEPTED, f"accepted {claim_id}", Decimal(0)),
+            (ClaimState.PAID, f"paid {claim_id}", Decimal(1)),
+            (ClaimState.ACCEPTED, f"accepted {claim_id}", Decimal(2)),
+        ]
+        record = ledger.claim_record(row)
+        assert (record.state, record.detail) == (ClaimState.PAID, f"paid {claim_id}")
 
 
 def test_control_number_and_file_name_are_unique(ledger: Ledger, tmp_path: Path) -> None:

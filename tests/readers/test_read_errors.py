@@ -127,6 +127,46 @@ def test_835_imbalance_is_reported_not_raised(samples_dir: Path) -> None:
     assert summaries[-1].balanced and summaries[-1].total_paid == Decimal("945.00")
 
 
+def test_835_text_read_again_gives_the_same_values_and_a_notice_each_time(
+    samples_dir: Path,
+) -> None:
+    """The reader remembers CAS segments and dates by their text: a repeated one reads
+    the same, and a day off the calendar is noticed wherever it stands."""
+    text = _sample(samples_dir, "835_02_two_claims_cas_managed_care.835")
+    for day in ("20020301", "20020310"):  # both lines' DTM*150: off the calendar
+        text = text.replace(f"DTM*150*{day}", "DTM*150*20020230")
+    text = text.replace("DTM*151*20020312", "DTM*151*20020304")  # both DTM*151 the same day
+    text = text.replace("CAS*CO*A2*55.00", "CAS*CO*A2*50.00").replace(
+        "CLP*8765432112*1*1200.00*495.00", "CLP*8765432112*1*1200.00*500.00"
+    )
+    document = _read(read_835, text)
+    first, second = document.claims()  # type: ignore[attr-defined]
+    assert first.adjustments == second.adjustments
+    assert first.adjustments[0].amount == Decimal("50.00")
+    assert [line.service_from for line in (*first.lines, *second.lines)] == [None, None]
+    assert {line.service_to.isoformat() for line in (*first.lines, *second.lines)} == {"2002-03-04"}
+    notices = [(n.location, n.message) for n in document.notices]  # type: ignore[attr-defined]
+    assert notices[1:] == [  # the first: the sample's BPR16, 20002316
+        (where, "date is not on the calendar; read as unknown")
+        for where in ("segment 17 (DTM) element DTM02", "segment 24 (DTM) element DTM02")
+    ]
+
+
+def test_835_imbalances_name_the_claim_then_its_lines(samples_dir: Path) -> None:
+    text = _sample(samples_dir, "835_02_two_claims_cas_managed_care.835")
+    text = text.replace("CLP*5554555444*1*800.00*450.00", "CLP*5554555444*1*800.00*440.00")
+    document = _read(
+        read_835, text.replace("SVC*HC:99211*800.00*500.00", "SVC*HC:99211*800.00*490.00")
+    )
+    (advice,) = document.payments  # type: ignore[attr-defined]
+    assert advice.imbalances[:2] == (
+        "claim 5554555444 (segment 13): charge 800.00 - paid 440.00 = 360.00, "
+        "but adjustments total 350.00",
+        "claim 5554555444 line 1: charge 800.00 - paid 490.00 = 310.00, "
+        "but adjustments total 300.00",
+    )
+
+
 def test_iter_835_claims_yields_claims_with_their_payment(samples_dir: Path) -> None:
     text = _sample(samples_dir, "835_06_three_ST_plb_only_nevada_medicaid.txt")
     claims = list(_read(iter_835_claims, text))  # type: ignore[call-overload]

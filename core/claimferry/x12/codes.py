@@ -654,14 +654,8 @@ class Person:
 def person(segment: Segment) -> Person:
     """An NM1 segment as a Person (NM103 last, NM104 first, NM105 middle, NM109 id)."""
     fields = (*segment.elements, "", "", "", "", "", "", "", "", "")
-    return Person(
-        entity=fields[0],
-        last_name=fields[2],
-        first_name=fields[3],
-        middle_name=fields[4],
-        id_qualifier=fields[7],
-        id=fields[8],
-    )
+    # positional: an ERA names a patient in every claim
+    return Person(fields[0], fields[2], fields[3], fields[4], fields[7], fields[8])
 
 
 def jsonable(value: Any, *, phi: bool = False) -> Any:

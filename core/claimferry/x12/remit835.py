@@ -103,14 +103,21 @@ class Adjustment:
         return _reason_meaning(self.reason)
 
     def describe(self) -> str:
-        return f"{self.group}-{self.reason} {self.amount:.2f}: {_reason_meaning(self.reason)}"
+        amount = self.amount
+        return _described(self.group, self.reason, amount, amount.is_signed())
 
 
 @lru_cache(maxsize=1024)
 def _reason_meaning(reason: str) -> str:
-    """Cached: every claim's status detail describes its adjustments, and an ERA
-    repeats a few dozen reasons thousands of times."""
     return meaning(ADJUSTMENT_REASONS, reason)
+
+
+@lru_cache(maxsize=4096)
+def _described(group: str, reason: str, amount: Decimal, negative: bool) -> str:
+    """Cached: every claim's status detail describes its adjustments, and an ERA
+    repeats a few dozen of them thousands of times. ``negative`` keeps -0 apart
+    from 0: equal Decimals, printed differently."""
+    return f"{group}-{reason} {amount:.2f}: {_reason_meaning(reason)}"
 
 
 @fast_frozen_init
@@ -221,30 +228,29 @@ RemitEvent = PaymentHeader | RemitClaim | PaymentSummary
 
 def claim_imbalances(claim: RemitClaim) -> list[str]:
     """CLP03 - CLP04 must equal every CAS of the claim; SVC02 - SVC03 every CAS of the line."""
-    found: list[str] = []
-    claim_cas = ZERO  # all_adjustments' order from ZERO, exactly as sum() adds them
+    claim_cas = ZERO  # amounts are exact: adding line by line gives what sum() gives
     for adjustment in claim.adjustments:
         claim_cas += adjustment.amount
-    for line in claim.lines:
-        for adjustment in line.adjustments:
-            claim_cas += adjustment.amount
-    if claim.charge - claim.paid != claim_cas:
-        found.append(
-            f"claim {claim.claim_id} (segment {claim.segment_position}): charge {claim.charge:.2f} "
-            f"- paid {claim.paid:.2f} = {claim.charge - claim.paid:.2f}, but adjustments total "
-            f"{claim_cas:.2f}"
-        )
+    lines_found: list[str] = []
     for number, line in enumerate(claim.lines, 1):
         line_cas = ZERO
         for adjustment in line.adjustments:
             line_cas += adjustment.amount
+        claim_cas += line_cas
         if line.charge - line.paid != line_cas:
-            found.append(
+            lines_found.append(
                 f"claim {claim.claim_id} line {number}: charge {line.charge:.2f} - paid "
                 f"{line.paid:.2f} = {line.charge - line.paid:.2f}, but adjustments total "
                 f"{line_cas:.2f}"
             )
-    return found
+    if claim.charge - claim.paid == claim_cas:
+        return lines_found
+    return [
+        f"claim {claim.claim_id} (segment {claim.segment_position}): charge {claim.charge:.2f} "
+        f"- paid {claim.paid:.2f} = {claim.charge - claim.paid:.2f}, but adjustments total "
+        f"{claim_cas:.2f}",
+        *lines_found,
+    ]
 
 
 def payment_imbalance(
@@ -345,6 +351,19 @@ def _render_claim(claim: RemitClaim, *, phi: bool) -> list[str]:
 
 
 class _LineBuilder:
+    __slots__ = (
+        "adjustments",
+        "amounts",
+        "charge",
+        "control_number",
+        "dates",
+        "paid",
+        "procedure",
+        "remarks",
+        "segment",
+        "units",
+    )
+
     def __init__(self, segment: Segment, reader: ElementReader) -> None:
         procedure = [*reader.composite(segment, 1), ""]
         if not procedure[0] or not procedure[1]:
@@ -381,6 +400,23 @@ class _LineBuilder:
 
 
 class _ClaimBuilder:
+    __slots__ = (
+        "adjustments",
+        "amounts",
+        "charge",
+        "crossover_carrier",
+        "dates",
+        "line",
+        "lines",
+        "paid",
+        "patient_responsibility",
+        "people",
+        "remarks",
+        "rendering_provider_id",
+        "segment",
+        "status",
+    )
+
     def __init__(self, segment: Segment, reader: ElementReader) -> None:
         self.segment = segment
         reader.required(segment, 1, "the claim's id (CLM01 as sent)")
@@ -459,6 +495,8 @@ class _Transaction:
         self.total_charge = ZERO
         self.total_paid = ZERO
         self.imbalances: list[str] = []
+        self.cas: dict[tuple[str, ...], tuple[Adjustment, ...]] = {}
+        self.days: dict[str, date] = {}
 
     def feed(self, segment: Segment) -> tuple[RemitEvent, ...]:
         """Take one segment; return the events it completes (usually none).
@@ -583,7 +621,13 @@ class _Transaction:
         qualifier = elements[0].strip() if elements else ""
         if not qualifier:
             raise self.reader.error(segment, 1, "expected a date qualifier, found nothing")
-        (claim.dates if line is None else line.dates)[qualifier] = self.reader.date_of(segment, 2)
+        # a day read well before is taken as it is: an ERA repeats a few hundred dates
+        day = self.days.get(elements[1]) if len(elements) > 1 else None
+        if day is None:
+            day = self.reader.date_of(segment, 2)
+            if day is not None and len(self.days) < ElementReader.AMOUNT_CACHE:
+                self.days[elements[1]] = day
+        (claim.dates if line is None else line.dates)[qualifier] = day
 
     def _amount(self, claim: _ClaimBuilder, segment: Segment) -> None:
         reader, line = self.reader, claim.line
@@ -607,7 +651,15 @@ class _Transaction:
     def _party(self, claim: _ClaimBuilder, segment: Segment) -> None:
         if claim.line is not None:
             raise self._unexpected(segment)
-        self._claim_party(claim, segment)
+        entity = self.reader.required(segment, 1, "an entity identifier code")
+        if entity in ("QC", "IL", "74"):
+            claim.people.setdefault(entity, person(segment))
+        elif entity == "82":
+            claim.rendering_provider_id = segment.element(9)
+        elif entity == "TT":
+            claim.crossover_carrier = Party(
+                entity, segment.element(3), segment.element(8), segment.element(9)
+            )
 
     def _outpatient_or_inpatient(self, claim: _ClaimBuilder, segment: Segment) -> None:
         if claim.line is not None:
@@ -623,18 +675,18 @@ class _Transaction:
             segment, None, "expected a claim (2100) or service line (2110) segment of the 835"
         )
 
-    def _claim_party(self, claim: _ClaimBuilder, segment: Segment) -> None:
-        entity = self.reader.required(segment, 1, "an entity identifier code")
-        if entity in ("QC", "IL", "74"):
-            claim.people.setdefault(entity, person(segment))
-        elif entity == "82":
-            claim.rendering_provider_id = segment.element(9)
-        elif entity == "TT":
-            claim.crossover_carrier = Party(
-                entity, segment.element(3), segment.element(8), segment.element(9)
-            )
+    def _adjustments(self, segment: Segment) -> tuple[Adjustment, ...]:
+        """A CAS's adjustments. The same text read before gives the same ones (they are
+        immutable): an ERA repeats its fee-schedule adjustments thousands of times."""
+        elements = segment.elements
+        found = self.cas.get(elements)
+        if found is None:
+            found = tuple(self._read_adjustments(segment))
+            if len(self.cas) < ElementReader.AMOUNT_CACHE:
+                self.cas[elements] = found
+        return found
 
-    def _adjustments(self, segment: Segment) -> list[Adjustment]:
+    def _read_adjustments(self, segment: Segment) -> list[Adjustment]:
         reader = self.reader
         group = reader.code(segment, 1, ADJUSTMENT_GROUPS, "a claim adjustment group code")
         elements = segment.elements
