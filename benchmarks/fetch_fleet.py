@@ -16,10 +16,14 @@ downloads and reads everything:
    starting the workers, their start-up included.
 
 Every run must have read every file (the ledger's ``response_files`` is
-counted) or the benchmark fails. Last, ledger write throughput: claims
-recorded per second by ``record_batch`` (batches of 500 claims, one line each,
-the transaction ``submit`` makes) on a SQLite file and on the PostgreSQL
-server, in this process.
+counted) or the benchmark fails. Each run's CPU time is split by part, per
+account: claimferry's processes, PostgreSQL's (when the server runs on this
+machine) and the mock's; with the cores all busy, that, not the wall time,
+says what a fetch costs. Last, ledger write throughput: claims recorded per
+second by ``record_batch`` (batches of 500 claims, one line each, the
+transaction ``submit`` makes) on a SQLite file and on the PostgreSQL server,
+in this process, and the ledger's size per claim once each claim was sent,
+accepted, acknowledged and paid.
 
     .venv/bin/python benchmarks/fetch_fleet.py [--accounts 1000] [--files 3]
         [--concurrency 8] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
@@ -70,10 +74,10 @@ def postmaster(server: str) -> int | None:
     """The process id of the server's postmaster when it runs on this machine."""
     with psycopg.connect(server, autocommit=True) as db:
         row = db.execute("SELECT pg_backend_pid()").fetchone()
-    try:  # a backend's parent is the postmaster
-        return int(Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError, TypeError):
-        return None  # a server elsewhere: its CPU is not counted
+        try:  # a backend's parent is the postmaster; read while the backend lives
+            return int(Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError, TypeError):
+            return None  # a server elsewhere: its CPU is not counted
 
 
 def postgres_cpu(pid: int | None) -> float:
