@@ -1258,8 +1258,8 @@ class Ledger:
         self.close()
 
     def close(self) -> None:
+        self._locks.close()  # on PostgreSQL they are the connection's: first
         self._db.close()
-        self._locks.close()
 
     # -- one writer per sender -------------------------------------------------
 
@@ -1384,6 +1384,8 @@ class Ledger:
         call burns the number rather than risking its reuse.
         """
         with self.transaction() as db:
+            lock = "SELECT 1 FROM accounts WHERE name = ?" + self._for_update  # noqa: S608
+            db.execute(lock, (account,))
             used = db.execute(_LAST_USED_BY_SENDER, {"account": account}).fetchone()[0]
             number = max(int(used), self._highest_archived(account)) + 1
             if number > MAX_CONTROL_NUMBER:
@@ -1777,14 +1779,17 @@ class Ledger:
                     [a.row for a in answers if a.row not in current],
                 )
             )
-            moves, events, numbers = [], [], []
+            moves, events = [], []
+            numbers: dict[int, str] = {}  # set after the moves: the last number given wins
             for row, claim_state, detail, amount, source_file, number, latest in answers:
                 state = str(claim_state)  # a plain str binds faster than the enum
                 if latest and _moves_to(current[row], claim_state):
                     current[row] = claim_state
                     moves.append((state, detail, now, number, row))
+                    if number:
+                        numbers.pop(row, None)
                 elif number:
-                    numbers.append((number, row))
+                    numbers[row] = number
                 money = None if amount is None else str(amount)
                 events.append((row, state, detail, money, source_file, now))
             db.executemany(
@@ -1798,7 +1803,10 @@ class Ledger:
                 "(?, ?, ?, ?, ?, ?)",
                 events,
             )
-            db.executemany("UPDATE claims SET payer_claim_number = ? WHERE id = ?", numbers)
+            db.executemany(
+                "UPDATE claims SET payer_claim_number = ? WHERE id = ?",
+                [(number, row) for row, number in numbers.items()],
+            )
 
     def find_claims(
         self, account: str, claim_ids: Sequence[str]
@@ -1871,9 +1879,18 @@ class Ledger:
         """Whether an archived response still waits to be read. Asked inside the
         transaction that applies it, so that two readers cannot both apply it."""
         row = self._db.execute(
-            "SELECT parsed, error FROM response_files WHERE id = ?", (response_id,)
+            "SELECT parsed, error FROM response_files WHERE id = ?" + self._for_update,  # noqa: S608
+            (response_id,),
         ).fetchone()
         return row is not None and not row["parsed"] and row["error"] is None
+
+    @property
+    def _for_update(self) -> str:
+        """Locks the rows a check reads until the transaction ends, on PostgreSQL. Its
+        sender lock keeps a sender's runs apart, but an account whose submitter ID
+        changes under a rolling config update is two senders for a moment; SQLite
+        has one writer anyway."""
+        return "" if isinstance(self._db, sqlite3.Connection) else " FOR UPDATE"
 
     def mark_response_parsed(
         self, response_id: int, *, kind: str | None = None, error: str | None = None

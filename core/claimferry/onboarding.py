@@ -28,6 +28,7 @@ from claimferry.errors import ClaimferryError, ConfigError, Problem
 from claimferry.ledger import CREDENTIALS_USED, LOGIN_OK, AuditEntry, ClaimState, Ledger
 from claimferry.manager import PluginManager
 from claimferry.notify import ONBOARDING_COMPLETE
+from claimferry.types import payer_list_call
 
 ONBOARD_MARKED = "onboard-marked"
 """Audit actions of ``onboard mark`` are ``onboard-marked:<step>``; the detail is the date."""
@@ -164,7 +165,11 @@ class _PayerLists:
         """Whether the clearinghouse keeps a list, and when it was last imported."""
         if clearinghouse not in self._imported:
             read = self._pm.get_clearinghouse(clearinghouse).payer_list_imported
-            when = read(self._state_dir, database=self._database) if read is not None else None
+            when = (
+                payer_list_call(read, self._state_dir, database=self._database)
+                if read is not None
+                else None
+            )
             self._imported[clearinghouse] = (read is not None, when)
         return self._imported[clearinghouse]
 
@@ -174,7 +179,7 @@ class _PayerLists:
         if key not in self._required:
             read = self._pm.get_clearinghouse(clearinghouse).requires_enrollment
             found = (
-                read(self._state_dir, payer, transaction, database=self._database)
+                payer_list_call(read, self._state_dir, payer, transaction, database=self._database)
                 if read is not None
                 else None
             )

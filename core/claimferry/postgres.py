@@ -178,6 +178,7 @@ class PostgresConnection:
             ) from None
         self._error = psycopg.Error
         self._server_cursor = psycopg.Cursor
+        self._closed = False
         self._idle = psycopg.pq.TransactionStatus.IDLE
         self.url = url
 
@@ -213,16 +214,22 @@ class PostgresConnection:
         return bool(self._conn.info.transaction_status != self._idle)
 
     def close(self) -> None:
-        if self._pool is None or self._conn.closed:
+        """Closed, or given back to the pool as a new connection would be; once only,
+        since a connection given back may be another thread's by then."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pool is None:
             self._conn.close()
             return
-        try:  # back to the pool as a new connection would be
-            if self.in_transaction:
-                self._conn.rollback()
-            self._conn.execute("SELECT pg_advisory_unlock_all()")
+        try:
+            if not self._conn.closed:
+                if self.in_transaction:
+                    self._conn.rollback()
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
         except self._error:
-            self._conn.close()  # the pool drops a closed connection
-        self._pool.putconn(self._conn)
+            self._conn.close()
+        self._pool.putconn(self._conn)  # a broken or closed one is dropped and replaced
 
 
 _POOLS: dict[str, Any] = {}
@@ -242,7 +249,13 @@ def pooled_connections(url: str, size: int) -> Iterator[None]:
     from psycopg_pool import ConnectionPool
 
     pool = ConnectionPool(
-        url, min_size=1, max_size=size, kwargs=_connection_settings(), open=False, name="ledger"
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs=_connection_settings(),
+        open=False,
+        name="ledger",
+        check=ConnectionPool.check_connection,  # none dead after a server restart
     )
     try:
         pool.open(wait=True)

@@ -268,6 +268,20 @@ class Mailbox:
         return re.fullmatch(self.responses, file_name, re.IGNORECASE) is not None
 
 
+def payer_list_call(call: Callable[..., Any], *args: Any, database: str | None) -> Any:
+    """Call one of a clearinghouse's payer-list callables, giving ``database`` only
+    to one that takes it: a profile written before it was added still works."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(call).parameters.values()
+    except (TypeError, ValueError):  # a callable Python cannot look into: assume the new form
+        return call(*args, database=database)
+    if any(p.name == "database" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return call(*args, database=database)
+    return call(*args)
+
+
 class PayerIdLookup(Protocol):
     def __call__(
         self, state_dir: Path, payer_id: str, transaction: str, *, database: str | None = None

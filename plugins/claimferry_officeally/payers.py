@@ -43,6 +43,9 @@ from claimferry.api import (
 PAYER_LIST_FILE = "officeally_payers.sqlite3"
 PAYER_LIST_SCHEMA = "officeally_payers"
 """The list's name among a PostgreSQL database's schema versions."""
+PAYER_LIST_LOCK = int.from_bytes(b"oapayers", "big")
+"""The advisory lock imports take turns on in a PostgreSQL database, rather than the
+ledger writers' lock whole: an import never holds up a fetch or a submit."""
 CLAIMS = "837P"
 REMITS = "835"
 
@@ -461,6 +464,7 @@ class PayerList:
 
     def __init__(self, path: Path, server: str | None = None) -> None:
         self.where = redacted(server) if server else str(path)
+        self._server = server
         self._db = connect_database(server or path)
         try:
             migrations = _POSTGRES_SCHEMA if server else _SCHEMA
@@ -506,7 +510,9 @@ class PayerList:
 
     def replace(self, parsed: ParsedList, source: str) -> ImportResult:
         """Swap the whole list in one transaction and say what changed."""
-        with write_transaction(self._db) as db:
+        with write_transaction(self._db, shared=True) as db:
+            if self._server:
+                db.execute("SELECT pg_advisory_xact_lock(?)", (PAYER_LIST_LOCK,))
             old = self.all_listings()
             first = db.execute("SELECT 1 FROM imports LIMIT 1").fetchone() is None
             added, removed, changed = diff_lists(old, parsed.listings)

@@ -197,6 +197,28 @@ def test_many_answers_are_recorded_in_order_across_statements(
         assert (record.state, record.detail) == (ClaimState.PAID, f"paid {claim_id}")
 
 
+def test_answers_written_together_keep_the_last_payer_claim_number_given(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """As if written one by one: a later answer's number wins whether it moved the
+    claim or not (one 277CA file may carry both for a claim)."""
+    _sent(ledger, tmp_path, 1, "C1", "C2")
+    found = ledger.find_claims("sunrise", ["C1", "C2"])
+    one, two = found["C1"][0], found["C2"][0]
+    ledger.answer_claim(one, ClaimState.PAYER_REJECTED, detail="277CA A7")
+    ledger.answer_claims(
+        [
+            Answer(one, ClaimState.ACKNOWLEDGED, "277CA A1", None, "a.277", "N1"),  # no move
+            Answer(one, ClaimState.ACKNOWLEDGED, "277CA A2", None, "a.277", "N2"),  # no move
+            Answer(two, ClaimState.BUILT, "report", None, "a.277", "M1"),  # no move
+            Answer(two, ClaimState.ACKNOWLEDGED, "277CA A2", None, "a.277", "M2"),  # moves
+        ]
+    )
+    assert ledger.claim_record(one).payer_claim_number == "N2"
+    assert ledger.claim_record(two).payer_claim_number == "M2"
+    assert ledger.claim_record(two).state is ClaimState.ACKNOWLEDGED
+
+
 def test_control_number_and_file_name_are_unique(ledger: Ledger, tmp_path: Path) -> None:
     kwargs = dict(
         account="sunrise",

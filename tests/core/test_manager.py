@@ -6,6 +6,7 @@ import sys
 import types
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,3 +205,21 @@ def test_listing_survives_a_raising_hook() -> None:
     assert table["good"] == {"claimferry_enrollment_validators": ["third-party-rules"]}
     assert [(f.plugin, f.hook) for f in failures] == [("raising", "claimferry_clearinghouses")]
     assert "profiles file unreadable" in failures[0].error
+
+
+def test_payer_list_callables_written_before_database_still_work() -> None:
+    """A clearinghouse profile's payer-list callables from before ``database=`` was
+    added are called without it; newer ones get it."""
+    from claimferry.types import payer_list_call
+
+    def before(state_dir: Path, payer_id: str, transaction: str) -> tuple[str, str]:
+        return payer_id, transaction
+
+    def after(
+        state_dir: Path, payer_id: str, transaction: str, *, database: str | None = None
+    ) -> str | None:
+        return database
+
+    url = "postgresql://claimferry@db/ledger"
+    assert payer_list_call(before, Path("s"), "P1", "837P", database=url) == ("P1", "837P")
+    assert payer_list_call(after, Path("s"), "P1", "837P", database=url) == url

@@ -3,9 +3,12 @@ runs alone, and a worker's pooled connection comes back as a new one would be.""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from claimferry.ledger import Ledger
 from claimferry.postgres import PostgresConnection, pooled_connections
@@ -77,3 +80,23 @@ def test_a_pooled_connection_comes_back_as_a_new_one(postgres_url: str) -> None:
         assert outside.execute("SELECT pg_try_advisory_lock(4242)").fetchone()[0] is True
     finally:
         outside.close()
+
+
+def test_a_pooled_connection_the_server_ended_is_replaced(postgres_url: str) -> None:
+    """After a server restart or failover, a worker's next job gets a live connection."""
+    import psycopg
+
+    with pooled_connections(postgres_url, 1):
+        borrowed = PostgresConnection(postgres_url)
+        backend = borrowed.execute("SELECT pg_backend_pid()").fetchone()[0]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        with pytest.raises(sqlite3.Error):
+            borrowed.execute("SELECT 1")
+        borrowed.close()
+        borrowed.close()  # twice is harmless
+        again = PostgresConnection(postgres_url)
+        try:
+            assert again.execute("SELECT pg_backend_pid()").fetchone()[0] != backend
+        finally:
+            again.close()

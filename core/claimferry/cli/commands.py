@@ -466,10 +466,12 @@ def fetch(
                             locked, config, account, warn
                         ),
                     )
-                finally:
+                except Exception:  # failed: its alerts still go (Ctrl-C stops at once)
                     alerts = notify.deliver_after_fetch(
                         app.pm, ledger, config, account, warn, failing
                     )
+                    raise
+                alerts = notify.deliver_after_fetch(app.pm, ledger, config, account, warn, failing)
         except ClaimferryError as exc:
             return _with_alerts({"account": name, "error": str(exc), "files": []}, alerts)
         except Exception as exc:  # one account's bug must not hide the others' results

@@ -21,6 +21,7 @@ from claimferry.enrollment import (
 from claimferry.errors import InputError, Problem
 from claimferry.ledger import current_actor
 from claimferry.storage import atomic_write
+from claimferry.types import PayerIdCheck, payer_list_call
 from claimferry.validation import problems_from_validation_error
 
 ACCOUNT = click.option("--account", "account_name", required=True, help="The clinic account.")
@@ -92,8 +93,8 @@ def _check_payer_id(app: App, clearinghouse: str, key: EnrollmentKey, force: boo
     check_payer_id = app.pm.get_clearinghouse(clearinghouse).check_payer_id
     if check_payer_id is None:
         return
-    found = check_payer_id(
-        app.state_dir, key.payer_id, key.transaction.value, database=app.database
+    found: PayerIdCheck = payer_list_call(
+        check_payer_id, app.state_dir, key.payer_id, key.transaction.value, database=app.database
     )
     if found.listed is None:
         click.echo(f"warning: payer ID not checked: {found.detail}", err=True)
