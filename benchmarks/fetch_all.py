@@ -124,6 +124,16 @@ def set_credentials(passwords: dict[str, str]) -> None:
         os.environ[f"{prefix}_PASSWORD"] = password
 
 
+def fill_fleet(server: Any, passwords: dict[str, str], responses: list[Path], config: Path) -> None:
+    """Every account of ``passwords`` finds ``responses`` in its outbound folder on the
+    mock ``server``; ``config`` names the accounts, their passwords in the environment."""
+    for name in passwords:
+        for response in responses:
+            shutil.copyfile(response, server.outbound_dir(name) / response.name)
+    write_config(config, list(passwords), server.host, server.port, server.host_key_openssh)
+    set_credentials(passwords)
+
+
 # -- one run ----------------------------------------------------------------------
 
 
@@ -520,12 +530,8 @@ def main() -> int:
         responses = make_responses(workdir, args.files)
         users = {name: HarnessUser(password=passwords[name]) for name in names}
         with MockOfficeAlly(workdir / "harness", users, faults=Faults()) as server:
-            for name in names:
-                for response in responses:
-                    shutil.copyfile(response, server.outbound_dir(name) / response.name)
             config = workdir / "accounts.yaml"
-            write_config(config, names, server.host, server.port, server.host_key_openssh)
-            set_credentials(passwords)
+            fill_fleet(server, passwords, responses, config)
             server.faults.latency = args.latency
             size = sum(p.stat().st_size for p in responses)
             print(

@@ -62,7 +62,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from fetch_all import account_names, make_responses, set_credentials, write_config  # noqa: E402
+from fetch_all import account_names, fill_fleet, make_responses  # noqa: E402
 
 from claimferry.ledger import Ledger  # noqa: E402
 
@@ -331,12 +331,8 @@ def main() -> int:
         responses = make_responses(work, args.files)
         users = {name: HarnessUser(password=passwords[name]) for name in names}
         with MockOfficeAlly(work / "harness", users) as mock:
-            for name in names:
-                for response in responses:
-                    shutil.copyfile(response, mock.outbound_dir(name) / response.name)
             base = work / "accounts.yaml"
-            write_config(base, names, mock.host, mock.port, mock.host_key_openssh)
-            set_credentials(passwords)
+            fill_fleet(mock, passwords, responses, base)
             print(f"{args.accounts} accounts x {args.files} files = {expected} response files")
             results: list[tuple[str, Run]] = []
             done = single_process(base, work, args.jobs)

@@ -38,6 +38,13 @@ class ClaimferryError(Exception):
     code = "failed"
 
 
+def safe_message(exc: BaseException) -> str:
+    """A failure as it may be kept and shown (ledger, alerts, reports): ours in full,
+    written to be shown; anything else by its class only, since a library's text
+    may carry a secret or a patient's data."""
+    return str(exc) if isinstance(exc, ClaimferryError) else exc.__class__.__name__
+
+
 class InputError(ClaimferryError):
     """Bad input: carries every problem found, so all are reported at once."""
 

@@ -14,10 +14,10 @@ from claimferry.config import Account
 from claimferry.connection import connect
 from claimferry.errors import (
     AuthenticationError,
-    ClaimferryError,
     HostKeyError,
     InputError,
     TransportError,
+    safe_message,
 )
 from claimferry.ledger import (
     Ledger,
@@ -90,8 +90,7 @@ def fetch_account(
             finally:
                 session.close()
         except Exception as exc:  # kept as messages show it: ours, or a bug's class only
-            why = str(exc) if isinstance(exc, ClaimferryError) else type(exc).__name__
-            ledger.record_fetch(account.name, why)
+            ledger.record_fetch(account.name, safe_message(exc))
             raise
         else:
             ledger.record_fetch(account.name)

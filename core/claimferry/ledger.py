@@ -1359,6 +1359,13 @@ class Ledger:
     # -- accounts and control numbers -----------------------------------------
 
     def ensure_account(self, name: str, clearinghouse: str, submitter_id: str) -> None:
+        """Record the account as the config has it; every login and run asks, so an
+        account already recorded so is settled by one read, without a write."""
+        row = self._db.execute(
+            "SELECT clearinghouse, submitter_id FROM accounts WHERE name = ?", (name,)
+        ).fetchone()
+        if row is not None and (row[0], row[1]) == (clearinghouse, submitter_id):
+            return
         with self.transaction(shared=True) as db:  # one row's upsert
             db.execute(
                 "INSERT INTO accounts (name, clearinghouse, submitter_id, created_at) "

@@ -30,7 +30,7 @@ from claimferry.aging import AWAITING, FINAL, overdue_reason, replaced_submissio
 from claimferry.config import Account, Config
 from claimferry.credentials import read_private_file
 from claimferry.database import Connection
-from claimferry.errors import ClaimferryError, CredentialError
+from claimferry.errors import ClaimferryError, CredentialError, safe_message
 from claimferry.ledger import LOGIN_REFUSED, REJECTIONS, ClaimState, Ledger
 from claimferry.manager import PluginManager
 from claimferry.types import Alert, AlertKind, Digest
@@ -127,12 +127,16 @@ def collect(ledger: Ledger, config: Config, account: Account, now: datetime) -> 
         after_event, after_audit = (cursor[0], cursor[1]) if cursor is not None else (0, 0)
         last_event = _max_id(db, "claim_events", after_event)
         last_audit = _max_id(db, "audit", after_audit)
-        alerts = [
-            # the news since the cursor goes nowhere without alerts: not read then
-            *(_claim_alerts(db, account.name, after_event, last_event) if account.alerts else ()),
-            *(_audit_alerts(db, account.name, after_audit, last_audit) if account.alerts else ()),
-            *_overdue_alerts(ledger, account, now),
-        ]
+        # the news since the cursor goes nowhere without alerts: not read then
+        news = (
+            [
+                *_claim_alerts(db, account.name, after_event, last_event),
+                *_audit_alerts(db, account.name, after_audit, last_audit),
+            ]
+            if account.alerts
+            else []
+        )
+        alerts = [*news, *_overdue_alerts(ledger, account, now)]
         db.execute(
             "INSERT INTO alert_cursors (account, claim_event, audit) VALUES (?, ?, ?) "
             "ON CONFLICT (account) DO UPDATE SET claim_event = excluded.claim_event, "
@@ -445,7 +449,8 @@ def collect_after_fetch(ledger: Ledger, config: Config, account: Account, report
     try:
         collect(ledger, config, account, datetime.now(UTC))
     except Exception as exc:
-        report(f"{account.name}: alerts not collected, tried again at the next fetch: {_why(exc)}")
+        why = safe_message(exc)
+        report(f"{account.name}: alerts not collected, tried again at the next fetch: {why}")
 
 
 def deliver_after_fetch(
@@ -466,9 +471,6 @@ def deliver_after_fetch(
     try:
         return deliver(pm, ledger, config, account.name, report, failing)
     except Exception as exc:
-        report(f"{account.name}: alerts not sent, tried again at the next fetch: {_why(exc)}")
+        why = safe_message(exc)
+        report(f"{account.name}: alerts not sent, tried again at the next fetch: {why}")
         return []
-
-
-def _why(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, ClaimferryError) else exc.__class__.__name__

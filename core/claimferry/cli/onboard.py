@@ -13,7 +13,7 @@ from claimferry.cli.app import App, BadInput, emit_json, json_option, pass_app
 from claimferry.cli.output import examples, table
 from claimferry.config import Account, find_config
 from claimferry.config_edit import set_mode
-from claimferry.errors import ClaimferryError
+from claimferry.errors import ClaimferryError, safe_message
 from claimferry.failpoints import failpoint
 from claimferry.ledger import current_actor
 from claimferry.storage import atomic_write
@@ -239,8 +239,7 @@ def promote(app: App, account_name: str, force: bool, as_json: bool) -> None:
             try:
                 set_mode(path, account.name, "production", lambda d: app.check_config(d, str(path)))
             except BaseException as exc:  # interrupted too: the config was not replaced
-                error = str(exc) if isinstance(exc, ClaimferryError) else exc.__class__.__name__
-                onboarding.promotion_failed(ledger, account.name, error)
+                onboarding.promotion_failed(ledger, account.name, safe_message(exc))
                 raise
         failpoint("promote-config-written")
         onboarding.promotion_done(ledger, account.name, forced=forced)
