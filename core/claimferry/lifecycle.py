@@ -62,8 +62,18 @@ class AppliedResponse:
 
 @lru_cache(maxsize=4096)
 def _money(amount: Decimal) -> str:
-    """Two decimals; cached, as an ERA repeats its amounts and Decimal formatting is slow."""
-    return f"{amount:.2f}"
+    """Two decimals; cached, as an ERA repeats its amounts and Decimal formatting is slow.
+    Zero is not cached: 0 and -0 are one key, printed apart."""
+    found = _MONEY.get(amount) if amount else None
+    if found is None:
+        found = f"{amount:.2f}"
+        if amount and len(_MONEY) < _MONEY_CACHE:
+            _MONEY[amount] = found
+    return found
+
+
+_MONEY: dict[Decimal, str] = {}
+_MONEY_CACHE = 4096
 
 
 def adjudication(claim: RemitClaim, owed: Decimal | None = None) -> ClaimState:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -103,21 +103,19 @@ class Adjustment:
         return _reason_meaning(self.reason)
 
     def describe(self) -> str:
-        amount = self.amount
-        return _described(self.group, self.reason, amount, amount.is_signed())
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
+        """Kept on the adjustment: every claim's status detail describes its
+        adjustments, and the 835 reader hands out one Adjustment per distinct CAS
+        text, so an ERA's thousands of claims describe a few dozen."""
+        return f"{self.group}-{self.reason} {self.amount:.2f}: {_reason_meaning(self.reason)}"
 
 
 @lru_cache(maxsize=1024)
 def _reason_meaning(reason: str) -> str:
     return meaning(ADJUSTMENT_REASONS, reason)
-
-
-@lru_cache(maxsize=4096)
-def _described(group: str, reason: str, amount: Decimal, negative: bool) -> str:
-    """Cached: every claim's status detail describes its adjustments, and an ERA
-    repeats a few dozen of them thousands of times. ``negative`` keeps -0 apart
-    from 0: equal Decimals, printed differently."""
-    return f"{group}-{reason} {amount:.2f}: {_reason_meaning(reason)}"
 
 
 @fast_frozen_init
