@@ -494,7 +494,7 @@ class _Transaction:
         self.total_paid = ZERO
         self.imbalances: list[str] = []
         self.cas: dict[tuple[str, ...], tuple[Adjustment, ...]] = {}
-        self.days: dict[str, date] = {}
+        self.days: dict[tuple[str, ...], tuple[str, date | None]] = {}
 
     def feed(self, segment: Segment) -> tuple[RemitEvent, ...]:
         """Take one segment; return the events it completes (usually none).
@@ -615,17 +615,18 @@ class _Transaction:
         (claim.adjustments if line is None else line.adjustments).extend(self._adjustments(segment))
 
     def _date(self, claim: _ClaimBuilder, segment: Segment) -> None:
-        elements, line = segment.elements, claim.line
-        qualifier = elements[0].strip() if elements else ""
-        if not qualifier:
-            raise self.reader.error(segment, 1, "expected a date qualifier, found nothing")
-        # a day read well before is taken as it is: an ERA repeats a few hundred dates
-        day = self.days.get(elements[1]) if len(elements) > 1 else None
-        if day is None:
-            day = self.reader.date_of(segment, 2)
-            if day is not None and len(self.days) < ElementReader.AMOUNT_CACHE:
-                self.days[elements[1]] = day
-        (claim.dates if line is None else line.dates)[qualifier] = day
+        elements = segment.elements
+        # a DTM read well before is taken as it is: an ERA repeats a few hundred dates
+        found = self.days.get(elements)
+        if found is None:
+            qualifier = elements[0].strip() if elements else ""
+            if not qualifier:
+                raise self.reader.error(segment, 1, "expected a date qualifier, found nothing")
+            found = qualifier, self.reader.date_of(segment, 2)
+            if found[1] is not None and len(self.days) < ElementReader.AMOUNT_CACHE:
+                self.days[elements] = found
+        line = claim.line
+        (claim.dates if line is None else line.dates)[found[0]] = found[1]
 
     def _amount(self, claim: _ClaimBuilder, segment: Segment) -> None:
         reader, line = self.reader, claim.line
