@@ -444,23 +444,21 @@ def list_enrollments(
 
     Deleted records only with ``deleted=True``.
     """
+    given = {
+        "account = ?": account,
+        "npi = ?": npi,
+        "tax_id = ?": tax_id,
+        "upper(payer_id) = upper(?)": payer_id,
+        "transaction_type = ?": transaction.value if transaction else None,
+        "status = ?": status.value if status else None,
+    }
+    where = [test for test, value in given.items() if value is not None]
+    if not deleted:
+        where.append("deleted_at IS NULL")
     rows = db.execute(
-        "SELECT * FROM enrollments WHERE (:account IS NULL OR account = :account) "
-        "AND (:deleted OR deleted_at IS NULL) "
-        "AND (:npi IS NULL OR npi = :npi) AND (:tax_id IS NULL OR tax_id = :tax_id) "
-        "AND (:payer_id IS NULL OR upper(payer_id) = upper(:payer_id)) "
-        "AND (:transaction IS NULL OR transaction_type = :transaction) "
-        "AND (:status IS NULL OR status = :status) "
+        f"SELECT * FROM enrollments WHERE {' AND '.join(where) or 'TRUE'} "  # noqa: S608 (constant tests)
         "ORDER BY account, upper(payer_id), npi, tax_id, transaction_type",
-        {
-            "account": account,
-            "npi": npi,
-            "tax_id": tax_id,
-            "payer_id": payer_id,
-            "transaction": transaction.value if transaction else None,
-            "status": status.value if status else None,
-            "deleted": deleted,
-        },
+        [value for value in given.values() if value is not None],
     )
     return [_record(r) for r in rows]
 

@@ -1844,14 +1844,11 @@ class Ledger:
         A file replaced under the same name shows a new size or time, so it is
         downloaded again; its hash then says whether it is new.
         """
-        return (
-            self._db.execute(
-                "SELECT 1 FROM response_files WHERE account = ? AND remote_name = ? AND size = ? "
-                "AND (? IS NULL OR modified = ?)",
-                (account, remote_name, size, modified, modified),
-            ).fetchone()
-            is not None
-        )
+        sql = "SELECT 1 FROM response_files WHERE account = ? AND remote_name = ? AND size = ?"
+        parameters: tuple[object, ...] = (account, remote_name, size)
+        if modified is not None:
+            sql, parameters = f"{sql} AND modified = ?", (*parameters, modified)
+        return self._db.execute(sql, parameters).fetchone() is not None
 
     def record_response(
         self,

@@ -4,8 +4,12 @@ The ledger, enrollment, credential store and alerts write plain SQL that both
 engines accept. What differs is handled here, in one place:
 
 - placeholders: ``?``, ``?NNN`` and ``:name`` become psycopg's ``%s`` and
-  ``%(name)s`` (and ``%`` is escaped). Values are bound on the client, so a
-  ``NULL`` parameter needs no type and numbers go into text columns, as in SQLite;
+  ``%(name)s`` (and ``%`` is escaped). Values are bound on the server, so each
+  statement is parsed once and, from its fifth run on a connection, planned once
+  (prepared): a job runs a hundred of them. The SQL must therefore give the server a
+  parameter's type where nothing else does (``CAST(? AS TEXT) IS NULL``, not
+  ``? IS NULL``). Several statements with parameters in one text (``BEGIN; SELECT
+  ...``) are bound on the client, the one way to send them in one round trip;
 - ``lastrowid``: PostgreSQL has none, so it is ``lastval()`` of the insert just made;
 - errors: psycopg's become the DB-API classes the callers already catch,
   as the ``sqlite3`` module names them (``IntegrityError``, ``OperationalError``);
@@ -177,25 +181,25 @@ class PostgresConnection:
                 f"cannot connect to the state database at {redacted(url)} ({_as_dbapi(exc)})"
             ) from None
         self._error = psycopg.Error
-        self._server_cursor = psycopg.Cursor
+        self._client_cursor = psycopg.ClientCursor
         self._closed = False
         self._idle = psycopg.pq.TransactionStatus.IDLE
         self.url = url
 
     def execute(self, sql: str, parameters: Parameters = ()) -> Cursor:
         query, order = translate(sql)
-        cursor = self._conn.cursor()
+        # bound on the server (parsed once, planned once from the fifth run on this
+        # connection), but several statements with parameters only go as one text
+        cursor = self._client_cursor(self._conn) if ";" in query else self._conn.cursor()
         try:
-            cursor.execute(query, _bound(order, parameters))
+            cursor.execute(query, _bound(order, parameters) if parameters else None)
         except self._error as exc:
             raise _as_dbapi(exc) from None
         return Cursor(self, cursor)
 
     def executemany(self, sql: str, rows: Iterable[Parameters]) -> Cursor:
-        """Values bound on the server here: the statement is parsed once and, from
-        the fifth row a connection has run it for, planned once (prepared)."""
         query, order = translate(sql)
-        cursor = self._server_cursor(self._conn)
+        cursor = self._conn.cursor()
         try:
             cursor.executemany(query, [_bound(order, row) for row in rows])
         except self._error as exc:
@@ -237,9 +241,7 @@ _POOLS: dict[str, Any] = {}
 
 
 def _connection_settings() -> dict[str, Any]:
-    import psycopg
-
-    return {"autocommit": True, "row_factory": _row_factory, "cursor_factory": psycopg.ClientCursor}
+    return {"autocommit": True, "row_factory": _row_factory}
 
 
 @contextmanager

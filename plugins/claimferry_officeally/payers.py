@@ -562,7 +562,7 @@ class PayerList:
             _from_row(r)
             for r in self._db.execute(
                 "SELECT * FROM listings WHERE payer_key = ? "
-                "AND (? IS NULL OR transaction_code = ?) ORDER BY name_key, id",
+                "AND (CAST(? AS TEXT) IS NULL OR transaction_code = ?) ORDER BY name_key, id",
                 (payer_key(payer_id), transaction, transaction),
             )
         ]
@@ -613,7 +613,7 @@ class PayerList:
                 _from_row(r)
                 for r in self._db.execute(
                     "SELECT * FROM listings WHERE payer_key = ? AND name_key = ? "
-                    "AND (? IS NULL OR transaction_code = ?) ORDER BY id",
+                    "AND (CAST(? AS TEXT) IS NULL OR transaction_code = ?) ORDER BY id",
                     (row["payer_key"], row["name_key"], transaction, transaction),
                 )
             ]
@@ -643,14 +643,14 @@ _SEARCH = """
     SELECT payer_key, name_key,
         CASE
             WHEN payer_key = :id THEN 0
-            WHEN substr(payer_key, 1, length(:id)) = :id THEN 1
-            WHEN substr(name_key, 1, length(:name)) = :name THEN 2
+            WHEN substr(payer_key, 1, length(CAST(:id AS TEXT))) = :id THEN 1
+            WHEN substr(name_key, 1, length(CAST(:name AS TEXT))) = :name THEN 2
             ELSE 3
         END AS rank,
         min(CASE transaction_code WHEN :claims THEN 0 WHEN :remits THEN 1 ELSE 2 END) AS use
     FROM listings
     WHERE (instr(payer_key, :id) > 0 OR instr(name_key, :name) > 0)
-        AND (:transaction IS NULL OR transaction_code = :transaction)
+        AND (CAST(:transaction AS TEXT) IS NULL OR transaction_code = :transaction)
     GROUP BY payer_key, name_key
 """
 """Payers matching a search: their match rank and what they are for (837P first)."""
