@@ -199,11 +199,11 @@ def submit_job(account: str, claims_file: str, resubmit: bool = False) -> dict[s
         setting.state_dir,
         sender=(clearinghouse.name, configured.submitter_id),
         database=setting.database,
+        archive=setting.config.archive,
     ) as ledger:
         outcome = submit_claims(
             setting.pm,
             ledger,
-            setting.state_dir,
             configured,
             checked.claims,
             now=datetime.now(UTC).astimezone(),
@@ -225,12 +225,13 @@ def fetch_job(account: str) -> dict[str, Any]:
 
     setting = _current()
     configured = setting.config.account(account)
-    with Ledger.open(setting.state_dir, database=setting.database) as ledger:
+    with Ledger.open(
+        setting.state_dir, database=setting.database, archive=setting.config.archive
+    ) as ledger:
         try:
             files = fetch_account(
                 setting.pm,
                 ledger,
-                setting.state_dir,
                 configured,
                 wait=LOCK_WAIT,
                 after=lambda locked: collect_after_fetch(
