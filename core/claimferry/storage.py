@@ -189,7 +189,8 @@ class Archive:
         """A kept file as a path, for readers that stream a file (a 100 MB ERA, a zip).
 
         A row of the database is copied to a private temporary file in the state
-        directory (owner-only: it holds patient data) and removed afterwards.
+        directory (owner-only, as ``mkstemp`` makes it: it holds patient data) and
+        removed afterwards.
         Input errors about that copy are told of the reference, not the copy.
         """
         if not reference.startswith(IN_DATABASE):
@@ -199,7 +200,8 @@ class Archive:
             return
         data = self.read(reference)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".archive-", dir=self.state_dir)  # mode 0600
+        kept_as = reference.rsplit("/", 1)[-1]  # its suffix says how to read a claims file
+        fd, name = tempfile.mkstemp(prefix=".archive-", suffix=f"-{kept_as}", dir=self.state_dir)
         copy = Path(name)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -213,3 +215,18 @@ class Archive:
                 ) from None
         finally:
             copy.unlink(missing_ok=True)
+
+    def discard(self, reference: str) -> None:
+        """Remove a queued claims file once it is sent. Work in waiting only: a file
+        sent or received is the proof of what was sent, and is never removed."""
+        if not reference.startswith(IN_DATABASE):
+            Path(reference).unlink(missing_ok=True)
+            return
+        account, direction, name = reference.removeprefix(IN_DATABASE).rsplit("/", 2)
+        if direction in (SENT, RECEIVED):
+            raise StorageError(f"{reference}: the archive's proof is never removed")
+        with write_transaction(self._db) as db:
+            db.execute(
+                "DELETE FROM archive_files WHERE account = ? AND direction = ? AND name = ?",
+                (account, direction, name),
+            )
