@@ -105,6 +105,14 @@ def test_two_state_directories_share_one_database_and_no_folder(world: World) ->
     assert all(r["patient_name"] for r in shown)  # from the zipped 835, read back
     received = _rows(world, "SELECT name FROM archive_files WHERE direction = ?", "received")
     assert zipped in {r[0] for r in received}
+    shown = world.run("show", batch["archive_path"], **other)  # the 837P as sent, for a person
+    assert shown.returncode == 0, shown.stderr
+    assert all(f"SUN-{n}" in shown.stdout for n in range(1, 5))
+    missing = world.run("show", f"db:{ACCOUNT}/sent/NOT-SENT.837", "--json", **other)
+    assert missing.returncode == 2
+    (problem,) = json.loads(missing.stdout)["error"]["problems"]
+    assert problem["file"] == f"db:{ACCOUNT}/sent/NOT-SENT.837"
+    assert problem["message"] == "not in the database's archive"
     assert _kept_files(world) == []  # no folder holds any of it, no private copy was left
 
 
