@@ -24,7 +24,7 @@ from claimferry.ledger import (
 )
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
-from claimferry.storage import RECEIVED, Archive, sha256_hex
+from claimferry.storage import RECEIVED, Archive, ArchiveMissing, sha256_hex
 from claimferry.submission import Progress, _quiet
 from claimferry.types import (
     TransportSession,
@@ -54,13 +54,13 @@ answers as Office Ally's EDI Status Report does, come after the 277CAs."""
 
 
 def _reading_order(archive: Archive, row: Any) -> tuple[int, int]:
-    with archive.local(row["archive_path"]) as path:
-        if zipfile.is_zipfile(path):
-            return _KIND_ORDER["835"], row["id"]  # zipped answers are ERAs at Office Ally
-        try:
+    try:
+        with archive.local(row["archive_path"]) as path:
+            if zipfile.is_zipfile(path):
+                return _KIND_ORDER["835"], row["id"]  # zipped answers are ERAs at Office Ally
             kind = detect_kind(path)
-        except InputError:
-            kind = None
+    except (InputError, ArchiveMissing):
+        kind = None  # reported when its turn comes
     return _KIND_ORDER.get(kind or "", 3), row["id"]
 
 
@@ -187,7 +187,7 @@ def _read_unread(
                 applied = apply_response(
                     ledger, account, path, readers, row["remote_name"], response_id=row["id"]
                 )
-        except InputError as exc:
+        except (InputError, ArchiveMissing) as exc:
             ledger.mark_response_parsed(row["id"], error=str(exc))
             progress(f"could not read {row['remote_name']}: {exc}")
             if result is not None:

@@ -249,13 +249,15 @@ def record_batches(
         for part, at in zip(interchanges(claims, limit), range(0, len(claims), limit), strict=True)
     ]
     in_database = ledger.archive.in_database
-    for b in built if not in_database else ():
-        b.keep(ledger, account.name)
+    if not in_database:
+        for b in built:
+            b.keep(ledger, account.name)
     with ledger.transaction():
         if guard is not None:
             guard()
-        for b in built if in_database else ():
-            b.keep(ledger, account.name)
+        if in_database:
+            for b in built:
+                b.keep(ledger, account.name)
         batches = [
             ledger.record_batch(
                 account=account.name,
