@@ -32,7 +32,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -53,6 +52,8 @@ from fetch_fleet import (
     run,
     script,
 )
+
+from claimferry.database import connect_database
 
 ARCHIVES = ("directory", "database")
 ENGINES = ("sqlite", "pg")
@@ -78,17 +79,17 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
 
 
 def _sent_claims(database: str | None, state: Path) -> int:
-    sql = "SELECT COUNT(*) FROM claims JOIN batches ON batches.id = claims.batch_id "
-    sql += "WHERE batches.state = 'uploaded'"
-    if database:
-        with psycopg.connect(database) as db:
-            row = db.execute(sql).fetchone()
-    else:
-        import sqlite3
-
-        with sqlite3.connect(state / "ledger.sqlite3") as db:
-            row = db.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    """Claims in uploaded batches, in the run's ledger."""
+    db = connect_database(database or state / "ledger.sqlite3")
+    try:
+        return int(
+            db.execute(
+                "SELECT COUNT(*) FROM claims JOIN batches ON batches.id = claims.batch_id "
+                "WHERE batches.state = 'uploaded'"
+            ).fetchone()[0]
+        )
+    finally:
+        db.close()
 
 
 def one_engine(
