@@ -375,7 +375,6 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
     epilog=examples(
         "claimferry show 100000001_ERA_835_5010_20261202.835",
         "claimferry show out.837 --show-phi",
-        "claimferry show db:sunrise/sent/SUNRISE01_837P_000000001_TEST.837",
     )
 )
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
