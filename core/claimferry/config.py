@@ -28,6 +28,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import ConfigError, InputError, Problem
+from claimferry.storage import ArchiveStorage
 from claimferry.types import AlertKind
 from claimferry.validation import problems_from_validation_error
 
@@ -458,6 +459,10 @@ class Config(_Strict):
     database: DatabaseUrl | None = None
     """Where the ledger lives: ``sqlite:///path`` or ``postgresql://...`` (docs/scale.md);
     by default a SQLite file in the state directory."""
+    archive: ArchiveStorage = "directory"
+    """Where the files sent and received are kept: ``directory`` (``archive/`` in the
+    state directory) or ``database`` (in the state database, for machines that share
+    it and no directory; docs/scale.md)."""
     claims_file_limit_mb: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     """Claims files bigger than this are refused unread (default 200 MB)."""
     notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from claimferry.config import Account
@@ -24,7 +24,7 @@ from claimferry.ledger import (
 )
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
-from claimferry.storage import archive_dir, atomic_write, sha256_hex
+from claimferry.storage import RECEIVED, Archive, ArchiveMissing, sha256_hex
 from claimferry.submission import Progress, _quiet
 from claimferry.types import (
     TransportSession,
@@ -39,8 +39,9 @@ class FetchedFile:
     remote_name: str
     size: int
     sha256: str
-    archive_path: Path | None
-    """``None`` when the file could not be downloaded (``error`` says why)."""
+    archive_path: str | None
+    """Its path or ``db:`` reference in the archive; ``None`` when the file could not
+    be downloaded (``error`` says why)."""
     kind: str | None = None
     claims: int = 0
     error: str | None = None
@@ -52,21 +53,20 @@ whatever the file names; clearinghouse reports (3), which carry the payers'
 answers as Office Ally's EDI Status Report does, come after the 277CAs."""
 
 
-def _reading_order(row: Any) -> tuple[int, int]:
-    path = Path(row["archive_path"])
-    if zipfile.is_zipfile(path):
-        return _KIND_ORDER["835"], row["id"]  # zipped answers are ERAs at Office Ally
+def _reading_order(archive: Archive, row: Any) -> tuple[int, int]:
     try:
-        kind = detect_kind(path)
-    except InputError:
-        kind = None
+        with archive.local(row["archive_path"]) as path:
+            if zipfile.is_zipfile(path):
+                return _KIND_ORDER["835"], row["id"]  # zipped answers are ERAs at Office Ally
+            kind = detect_kind(path)
+    except (InputError, ArchiveMissing):
+        kind = None  # reported when its turn comes
     return _KIND_ORDER.get(kind or "", 3), row["id"]
 
 
 def fetch_account(
     pm: PluginManager,
     ledger: Ledger,
-    state_dir: Path,
     account: Account,
     progress: Progress = _quiet,
     wait: float = 0.0,
@@ -86,7 +86,7 @@ def fetch_account(
         try:
             session = connect(pm, ledger, account)
             try:
-                fetched = fetch_responses(pm, ledger, session, state_dir, account.name, progress)
+                fetched = fetch_responses(pm, ledger, session, account.name, progress)
             finally:
                 session.close()
         except Exception as exc:  # kept as messages show it: ours, or a bug's class only
@@ -104,7 +104,6 @@ def fetch_responses(
     pm: PluginManager,
     ledger: Ledger,
     session: TransportSession,
-    state_dir: Path,
     account: str,
     progress: Progress = _quiet,
 ) -> list[FetchedFile]:
@@ -118,16 +117,18 @@ def fetch_responses(
     the archive with its error. Neither stops the others.
     """
     ledger.require_sender_lock(account)
-    fetched = _download_new(ledger, session, state_dir, account, progress)
+    fetched = _download_new(ledger, session, account, progress)
     _read_unread(pm, ledger, account, fetched, progress)
     return fetched
 
 
 def _download_new(
-    ledger: Ledger, session: TransportSession, state_dir: Path, account: str, progress: Progress
+    ledger: Ledger, session: TransportSession, account: str, progress: Progress
 ) -> list[FetchedFile]:
+    """Each new file is archived and recorded; in the database both in one transaction,
+    in a directory the file first (a crash leaves a file the next fetch keeps again)."""
     fetched = []
-    folder = archive_dir(state_dir, account, "received")
+    in_database = ledger.archive.in_database
     for remote in sorted(session.list_responses(), key=lambda r: r.name):
         if ledger.response_known(account, remote.name, remote.size, remote.modified):
             continue
@@ -141,17 +142,17 @@ def _download_new(
             fetched.append(FetchedFile(remote.name, remote.size, "", None, error=error))
             continue
         digest = sha256_hex(data)
-        path = folder / remote.name
-        if path.exists() and sha256_hex(path.read_bytes()) != digest:
-            path = folder / f"{remote.name}.{digest[:12]}"
-        atomic_write(path, data)
+        if not in_database:
+            reference = ledger.archive.store(account, RECEIVED, remote.name, data)
         with ledger.transaction():  # recorded and audited together, or neither
+            if in_database:
+                reference = ledger.archive.store(account, RECEIVED, remote.name, data)
             response_id = ledger.record_response(
                 account=account,
                 remote_name=remote.name,
                 size=len(data),
                 sha256=digest,
-                archive_path=path,
+                archive_path=reference,
                 kind=None,
                 modified=remote.modified,
             )
@@ -166,7 +167,7 @@ def _download_new(
                 host_fingerprint=session.host_fingerprint,
             )
         progress(f"fetched {remote.name} ({len(data)} bytes)")
-        fetched.append(FetchedFile(remote.name, len(data), digest, path))
+        fetched.append(FetchedFile(remote.name, len(data), digest, reference))
     return fetched
 
 
@@ -178,14 +179,15 @@ def _read_unread(
     progress: Progress,
 ) -> None:
     readers = pm.response_readers(ledger.clearinghouse_of(account))
-    for row in sorted(ledger.unparsed_responses(account), key=_reading_order):
+    order = partial(_reading_order, ledger.archive)
+    for row in sorted(ledger.unparsed_responses(account), key=order):
         result = next((f for f in fetched if f.remote_name == row["remote_name"]), None)
-        path = Path(row["archive_path"])
         try:
-            applied = apply_response(
-                ledger, account, path, readers, row["remote_name"], response_id=row["id"]
-            )
-        except InputError as exc:
+            with ledger.archive.local(row["archive_path"]) as path:
+                applied = apply_response(
+                    ledger, account, path, readers, row["remote_name"], response_id=row["id"]
+                )
+        except (InputError, ArchiveMissing) as exc:
             ledger.mark_response_parsed(row["id"], error=str(exc))
             progress(f"could not read {row['remote_name']}: {exc}")
             if result is not None:

@@ -2,10 +2,11 @@
 
 Every table is copied with its ids, so batches, claims, control numbers,
 events and the audit trail are the same rows in the new database, and the
-archive's ledger mark still names it. The source is held with a write
-transaction for the whole copy: nobody can write to it meanwhile, so the copy
-is one moment's ledger. The target must hold no ledger rows yet; nothing in
-it is ever overwritten.
+archive's ledger mark still names it. Files kept in the database (``archive:
+database``) are rows of ``archive_files`` and move with it, checked the same
+way. The source is held with a write transaction for the whole copy: nobody
+can write to it meanwhile, so the copy is one moment's ledger. The target must
+hold no ledger rows yet; nothing in it is ever overwritten.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from claimferry.postgres import has_schema
 
 CHUNK = 2000
 """Rows per INSERT batch: large enough to be quick, small enough to stay flat in memory."""
+FILE_CHUNK = 16
+"""Rows per INSERT batch of ``archive_files``, whose rows are whole files (MBs each)."""
 
 
 class CopyRefused(ClaimferryError):
@@ -122,9 +125,10 @@ def _copy_table(src: Connection, dst: Connection, table: str) -> None:
         f"VALUES ({', '.join('?' * len(columns))})"
     )
     chunk: list[tuple[Any, ...]] = []
+    size = FILE_CHUNK if table == "archive_files" else CHUNK
     for row in _rows(src, table, columns):
         chunk.append(tuple(row))
-        if len(chunk) == CHUNK:
+        if len(chunk) == size:
             dst.executemany(sql, chunk)
             chunk = []
     if chunk:

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from claimferry.database import Connection, insert_rows, next_ids, select_in
 from claimferry.ledger import ClaimState, Ledger
@@ -494,11 +493,11 @@ def _claim_rows(db: Connection, payment: Payment, claim: sqlite3.Row) -> Iterato
     )
 
 
-def source_path(ledger: Ledger, payment: Payment) -> Path | None:
-    """The archived response file a payment was read from."""
+def source_path(ledger: Ledger, payment: Payment) -> str | None:
+    """The archived response file a payment was read from (its ``archive_path``)."""
     found = ledger.db.execute(
         "SELECT archive_path FROM response_files WHERE account = ? AND remote_name = ? "
         "ORDER BY id DESC LIMIT 1",
         (payment.account, payment.source_file.partition("!")[0]),  # a zip's member
     ).fetchone()
-    return Path(found[0]) if found is not None else None
+    return str(found[0]) if found is not None else None

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from claimferry.claims import Claim, Frequency, claim_json, revised
@@ -41,7 +40,7 @@ from claimferry.ledger import (
     SentLine,
 )
 from claimferry.manager import PluginManager
-from claimferry.storage import archive_dir, atomic_write, sha256_hex
+from claimferry.storage import SENT, ArchiveMissing, sha256_hex
 from claimferry.types import (
     Clearinghouse,
     DeliveryState,
@@ -174,36 +173,35 @@ def interchanges(claims: Sequence[Claim], limit: int) -> list[Sequence[Claim]]:
     return [claims[start : start + limit] for start in range(0, len(claims), limit)]
 
 
-@dataclass(frozen=True)
-class _Archived:
-    """A built and archived 837P file, not yet recorded."""
+@dataclass
+class _Built:
+    """A built 837P file, not yet recorded; ``reference`` once it is in the archive."""
 
     name: str
-    path: Path
-    sha256: str
-    size: int
+    data: bytes
     control_number: int
     claims: list[NewClaim]
+    reference: str = ""
+
+    def keep(self, ledger: Ledger, account: str) -> None:
+        self.reference = ledger.archive.store(account, SENT, self.name, self.data)
+        failpoint("after-archive")
 
 
-def _archive(
+def _build(
     ledger: Ledger,
-    state_dir: Path,
     account: Account,
     clearinghouse: Clearinghouse,
     claims: Sequence[Claim],
     hashes: Sequence[str],
     now: datetime,
-) -> _Archived:
+) -> _Built:
     number = ledger.next_control_number(account.name)
     failpoint("after-control-number")
     data = build_interchange(account, clearinghouse, claims, number, now)
     name = clearinghouse.claim_file_name(
         FileNaming(account.name, account.submitter_id, not account.is_production, number)
     )
-    path = archive_dir(state_dir, account.name, "sent") / name
-    atomic_write(path, data)
-    failpoint("after-archive")
     new_claims = [
         NewClaim(
             c.id,
@@ -219,12 +217,11 @@ def _archive(
         )
         for c, content in zip(claims, hashes, strict=True)
     ]
-    return _Archived(name, path, sha256_hex(data), len(data), number, new_claims)
+    return _Built(name, data, number, new_claims)
 
 
 def record_batches(
     ledger: Ledger,
-    state_dir: Path,
     account: Account,
     clearinghouse: Clearinghouse,
     claims: Sequence[Claim],
@@ -236,7 +233,10 @@ def record_batches(
 
     Claims beyond the account's ``interchange_limit`` go in further files, each
     its own batch with its own control numbers. All the batches are recorded in
-    one transaction, so a crash leaves every claim in a batch or none.
+    one transaction, so a crash leaves every claim in a batch or none. Files
+    kept in a directory are written before it (a crash leaves a file the ledger
+    does not know, never a batch without its file); in the database they are
+    written in it, with their batches.
     ``keys`` are the claims' :func:`content_keys`, when the caller has them already.
     ``guard`` runs in that transaction (the duplicate check), so that nothing
     can be recorded between the check and the batches.
@@ -244,34 +244,41 @@ def record_batches(
     hashes = [h for _, h in (keys if keys is not None else content_keys(claims))]
     ledger.ensure_account(account.name, clearinghouse.name, account.submitter_id)
     limit = account.interchange_limit
-    archived = [
-        _archive(ledger, state_dir, account, clearinghouse, part, hashes[at : at + limit], now)
+    built = [
+        _build(ledger, account, clearinghouse, part, hashes[at : at + limit], now)
         for part, at in zip(interchanges(claims, limit), range(0, len(claims), limit), strict=True)
     ]
+    in_database = ledger.archive.in_database
+    if not in_database:
+        for b in built:
+            b.keep(ledger, account.name)
     with ledger.transaction():
         if guard is not None:
             guard()
+        if in_database:
+            for b in built:
+                b.keep(ledger, account.name)
         batches = [
             ledger.record_batch(
                 account=account.name,
-                file_name=a.name,
-                archive_path=a.path,
-                sha256=a.sha256,
-                size=a.size,
-                control_number=a.control_number,
+                file_name=b.name,
+                archive_path=b.reference,
+                sha256=sha256_hex(b.data),
+                size=len(b.data),
+                control_number=b.control_number,
                 test=not account.is_production,
-                claims=a.claims,
+                claims=b.claims,
             )
-            for a in archived
+            for b in built
         ]
-    for a in archived:
+    for b, batch in zip(built, batches, strict=True):
         ledger.audit(
             "batch-built",
             account=account.name,
-            file_name=a.name,
-            size=a.size,
-            sha256=a.sha256,
-            detail=f"{len(a.claims)} claims, ISA13 {a.control_number:09d}",
+            file_name=batch.file_name,
+            size=batch.size,
+            sha256=batch.sha256,
+            detail=f"{len(b.claims)} claims, ISA13 {b.control_number:09d}",
         )
     return batches
 
@@ -393,7 +400,10 @@ def deliver(
     Only under the sender's lock: no other run can be uploading it meanwhile.
     """
     ledger.require_sender_lock(account)
-    data = batch.archive_path.read_bytes()
+    try:
+        data = ledger.archive.read(batch.archive_path)
+    except ArchiveMissing as exc:
+        raise TransportError(f"{exc}; not sending batch {batch.id}") from None
     if sha256_hex(data) != batch.sha256:
         raise TransportError(
             f"{batch.archive_path}: archived batch changed since it was built; not sending it"
@@ -586,7 +596,6 @@ class SubmitOutcome:
 def submit_claims(
     pm: PluginManager,
     ledger: Ledger,
-    state_dir: Path,
     account: Account,
     claims: Sequence[Claim],
     *,
@@ -622,7 +631,6 @@ def submit_claims(
                 return _submit(
                     ledger,
                     session,
-                    state_dir,
                     account,
                     clearinghouse,
                     claims,
@@ -663,7 +671,6 @@ def _finished_earlier(
 def _submit(
     ledger: Ledger,
     session: TransportSession,
-    state_dir: Path,
     account: Account,
     clearinghouse: Clearinghouse,
     claims: Sequence[Claim],
@@ -701,7 +708,6 @@ def _submit(
 
     batches = record_batches(
         ledger,
-        state_dir,
         account,
         clearinghouse,
         claims,

@@ -32,7 +32,7 @@ import procrastinate
 from claimferry.config import Config, claims_file_limit
 from claimferry.errors import ClaimferryError
 from claimferry.manager import PluginManager
-from claimferry.storage import atomic_write, sha256_hex
+from claimferry.storage import Archive, atomic_write, sha256_hex
 
 SUBMIT_QUEUE = "submit"
 FETCH_QUEUE = "fetch"
@@ -54,8 +54,9 @@ unchanged from Procrastinate 3.4 to 3.10)."""
 LOCK_WAIT = 600.0
 """How long a job waits for a sender lock an operator's own run holds."""
 QUEUED_CLAIMS = "queued"
-"""Folder of the state directory where ``enqueue submit`` keeps the claims files it queues,
-so that a worker on any machine that shares the state directory reads the same bytes."""
+"""Where ``enqueue submit`` keeps the claims files it queues, so that a worker on any
+machine reads the same bytes: this folder of the shared state directory, or with
+``archive: database`` the database's archive (as direction ``queued``)."""
 
 _log = logging.getLogger(__name__)
 
@@ -154,13 +155,17 @@ def fetch_lock(account: str) -> str:
     return f"fetch {account}"
 
 
-def queue_claims_file(state_dir: Path, source: Path) -> Path:
-    """A copy of ``source`` in the state directory (owner-only), named by its content."""
+def queue_claims_file(archive: Archive, account: str, source: Path) -> str:
+    """A copy of ``source``, named by its content, where every worker reads it; returns
+    the path or ``db:`` reference a submit job takes."""
     data = source.read_bytes()
-    target = state_dir / QUEUED_CLAIMS / f"{sha256_hex(data)}{source.suffix.lower()}"
+    name = f"{sha256_hex(data)}{source.suffix.lower()}"
+    if archive.in_database:
+        return archive.store(account, QUEUED_CLAIMS, name, data)
+    target = archive.state_dir / QUEUED_CLAIMS / name  # owner-only, as every file written
     if not target.exists():
         atomic_write(target, data)
-    return target
+    return str(target)
 
 
 # -- the tasks -------------------------------------------------------------------------
@@ -177,40 +182,45 @@ def submit_job(account: str, claims_file: str, resubmit: bool = False) -> dict[s
 
     setting = _current()
     configured = setting.config.account(account)
-    path = Path(claims_file)
-    checked = check_claims_file(path, max_bytes=claims_file_limit(setting.config))
-    context = ValidationContext(
-        account=configured,
-        today=date.today(),
-        state_dir=setting.state_dir,
-        database=setting.database,
-    )
-    found = checked.findings + validate_claims(
-        setting.pm, checked.claims, context, partial=checked.partial
-    )
-    if has_errors(found, strict=False):
-        errors = sum(1 for f in found if f.severity.value == "error")
-        raise ClaimferryError(
-            f"{path.name}: {errors} error(s) in the claims; nothing sent. See them with "
-            f"`claimferry validate {path} --account {account}`"
-        )
     clearinghouse = setting.pm.get_clearinghouse(configured.clearinghouse)
-    with Ledger.open(
-        setting.state_dir,
-        sender=(clearinghouse.name, configured.submitter_id),
-        database=setting.database,
-    ) as ledger:
+    with (
+        Ledger.open(
+            setting.state_dir,
+            sender=(clearinghouse.name, configured.submitter_id),
+            database=setting.database,
+            archive=setting.config.archive,
+        ) as ledger,
+        ledger.archive.local(claims_file) as path,
+    ):
+        checked = check_claims_file(path, max_bytes=claims_file_limit(setting.config))
+        context = ValidationContext(
+            account=configured,
+            today=date.today(),
+            state_dir=setting.state_dir,
+            database=setting.database,
+        )
+        found = checked.findings + validate_claims(
+            setting.pm, checked.claims, context, partial=checked.partial
+        )
+        if has_errors(found, strict=False):
+            errors = sum(1 for f in found if f.severity.value == "error")
+            queued = f"`claimferry validate {path} --account {account}`"
+            if path != Path(claims_file):  # a copy out of the database: gone once this ends
+                queued = f"`claimferry validate FILE --account {account}` on the file queued"
+            raise ClaimferryError(
+                f"{Path(claims_file).name}: {errors} error(s) in the claims; nothing sent. "
+                f"See them with {queued}"
+            )
         outcome = submit_claims(
             setting.pm,
             ledger,
-            setting.state_dir,
             configured,
             checked.claims,
             now=datetime.now(UTC).astimezone(),
             resubmit=resubmit,
             wait=LOCK_WAIT,
         )
-    path.unlink(missing_ok=True)  # sent and recorded: the ledger and archive hold it now
+        ledger.archive.discard(claims_file)  # sent and recorded: the ledger and archive hold it
     batches = [b.id for b in outcome.delivered]
     _log.info("submit for %s: %d claims in batch(es) %s", account, len(checked.claims), batches)
     return {"account": account, "claims": len(checked.claims), "batches": batches}
@@ -225,12 +235,13 @@ def fetch_job(account: str) -> dict[str, Any]:
 
     setting = _current()
     configured = setting.config.account(account)
-    with Ledger.open(setting.state_dir, database=setting.database) as ledger:
+    with Ledger.open(
+        setting.state_dir, database=setting.database, archive=setting.config.archive
+    ) as ledger:
         try:
             files = fetch_account(
                 setting.pm,
                 ledger,
-                setting.state_dir,
                 configured,
                 wait=LOCK_WAIT,
                 after=lambda locked: collect_after_fetch(

@@ -147,7 +147,6 @@ def demo_command() -> click.Command:
                 outcome = submit_claims(
                     app.pm,
                     ledger,
-                    state,
                     account,
                     claims,
                     now=datetime.now(UTC).astimezone(),
@@ -160,7 +159,7 @@ def demo_command() -> click.Command:
                     )
                 if not server.wait_idle(timeout):
                     raise ClaimferryError(f"the mock server did not answer within {timeout}s")
-                fetched = fetch_account(app.pm, ledger, state, account)
+                fetched = fetch_account(app.pm, ledger, account)
             click.echo("came back:")
             for item in fetched:
                 what = item.error or f"{item.kind}, {item.claims} claim update(s)"

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,28 +76,31 @@ def _claims(world: World) -> list[dict[str, Any]]:
     return claims
 
 
+def _queue_until_paid(world: World) -> None:
+    """Each account's claims queued, sent, answered and, with fetches queued, read: paid."""
+    for account in ACCOUNTS:
+        queued = world.json(
+            "enqueue", "submit", str(world.claims_file(account.upper())), "--account", account
+        )
+        assert queued["ok"] and isinstance(queued["job"], int)
+    for account in ACCOUNTS:
+        world.wait_for(f"{account}'s claims", lambda a=account: len(world.inbound_claims(a)) == 4)
+    assert world.harness.wait_idle(60)
+
+    def all_paid() -> bool:
+        world.json("enqueue", "fetch", "--all")
+        time.sleep(0.5)
+        claims = _claims(world)
+        return len(claims) == 8 and {c["state"] for c in claims} == {"paid"}
+
+    world.wait_for("every claim paid", all_paid, timeout=120)
+
+
 def test_a_worker_sends_and_fetches_what_is_queued(world: World) -> None:
     port = _free_port()
     workers = [_worker(world, "--metrics-port", str(port))]
     try:
-        for account in ACCOUNTS:
-            queued = world.json(
-                "enqueue", "submit", str(world.claims_file(account.upper())), "--account", account
-            )
-            assert queued["ok"] and isinstance(queued["job"], int)
-        for account in ACCOUNTS:
-            world.wait_for(
-                f"{account}'s claims", lambda a=account: len(world.inbound_claims(a)) == 4
-            )
-        assert world.harness.wait_idle(60)
-
-        def all_paid() -> bool:
-            world.json("enqueue", "fetch", "--all")
-            time.sleep(0.5)
-            claims = _claims(world)
-            return len(claims) == 8 and {c["state"] for c in claims} == {"paid"}
-
-        world.wait_for("every claim paid", all_paid, timeout=120)
+        _queue_until_paid(world)
         status = world.json("queue", "status")
         assert [a["account"] for a in status["accounts"]] == sorted(ACCOUNTS)
         assert all(a["last_fetch"] and not a["login_on_hold"] for a in status["accounts"])
@@ -114,6 +118,37 @@ def test_a_worker_sends_and_fetches_what_is_queued(world: World) -> None:
     assert [w.returncode for w in workers] == [0], output
     assert "Traceback" not in output
     assert world.lock_holders() == []
+
+
+@pytest.fixture
+def archived_in_database(tmp_path: Path, postgres_url: str) -> Iterator[World]:
+    yield from _world(tmp_path, postgres_url, ACCOUNTS, archive="database")
+
+
+def test_with_the_archive_in_the_database_workers_share_no_directory(
+    archived_in_database: World,
+) -> None:
+    """The worker's state directory is not the one ``enqueue`` ran in: the queued claims,
+    the files sent and the answers all pass through the database."""
+    world = archived_in_database
+    other = world.tmp / "worker-state"
+    workers = [_worker(replace(world, env=world.env | {"CLAIMFERRY_STATE_DIR": str(other)}))]
+    try:
+        _queue_until_paid(world)
+    finally:
+        output = _stop(world, workers)
+    assert [w.returncode for w in workers] == [0], output
+    assert "Traceback" not in output
+    kept = Counter(r[0] for r in world.ledger_rows("SELECT direction FROM archive_files"))
+    assert kept == Counter({"sent": 2, "received": 2 * ANSWERS_PER_FILE})  # none queued still
+    files = [
+        p
+        for state in (world.state_dir, other)
+        for folder in ("archive", "queued")
+        for p in (state / folder).rglob("*")
+        if p.is_file() and p.name != ".ledger-id"
+    ]
+    assert files == []
 
 
 def test_queueing_needs_postgresql_and_a_queue(tmp_path: Path) -> None:

@@ -87,7 +87,6 @@ def test_a_batch_whose_name_is_taken_stays_built_and_goes_at_the_next_run(
     with Ledger.open(world.state_dir) as ledger:
         [batch] = record_batches(
             ledger,
-            world.state_dir,
             account,
             clearinghouse,
             load_claims(claims_path).claims,

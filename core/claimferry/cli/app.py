@@ -202,7 +202,14 @@ class App:
         """The ledger of this run's state directory and database."""
         from claimferry.ledger import Ledger
 
-        return Ledger.open(self.state_dir, sender=sender, fresh=fresh, database=self.database)
+        config = self._config_if_any()
+        return Ledger.open(
+            self.state_dir,
+            sender=sender,
+            fresh=fresh,
+            database=self.database,
+            archive=config.archive if config is not None else "directory",
+        )
 
     @property
     def claims_file_limit(self) -> int:

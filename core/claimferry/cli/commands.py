@@ -361,7 +361,6 @@ def submit(
         outcome = submission.submit_claims(
             app.pm,
             ledger,
-            app.state_dir,
             account,
             claims,
             now=now,
@@ -457,7 +456,6 @@ def fetch(
                     files = fetching.fetch_account(
                         app.pm,
                         ledger,
-                        app.state_dir,
                         account,
                         display.messages,
                         wait,

@@ -373,7 +373,8 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
 
 @click.command(
     epilog=examples(
-        "claimferry show 100000001_ERA_835_5010_20261202.835", "claimferry show out.837 --show-phi"
+        "claimferry show 100000001_ERA_835_5010_20261202.835",
+        "claimferry show out.837 --show-phi",
     )
 )
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False))
@@ -386,7 +387,25 @@ def audit(app: App, account_name: str | None, as_json: bool) -> None:
 @pass_app
 def show(app: App, path: Path, show_phi: bool, as_json: bool) -> None:
     """Render a response file (TA1, 999, 277CA, 835, clearinghouse reports) or an 837P
-    we sent (claims, lines, totals, envelope) for a person."""
+    we sent (claims, lines, totals, envelope) for a person.
+
+    A file kept in the database (``archive: database``) is named as ``batches list``
+    and ``fetch`` name it: ``db:ACCOUNT/sent/NAME`` or ``db:ACCOUNT/received/NAME``.
+    """
+    from claimferry.storage import IN_DATABASE, ArchiveMissing
+
+    reference = str(path)
+    if not reference.startswith(IN_DATABASE):
+        _show(app, path, show_phi, as_json)
+        return
+    try:
+        with app.open_ledger() as ledger, ledger.archive.local(reference) as copy:
+            _show(app, copy, show_phi, as_json)
+    except ArchiveMissing:
+        raise InputError([Problem(reference, "", "not in the database's archive")]) from None
+
+
+def _show(app: App, path: Path, show_phi: bool, as_json: bool) -> None:
     from claimferry.lifecycle import find_reader
     from claimferry.x12.responses import detect_kind, is_837p, read_response
 

@@ -202,7 +202,8 @@ def enqueue_submit(
     app: App, claims_path: Path, account_name: str, resubmit: bool, as_json: bool
 ) -> None:
     """Queue a claims file: it is checked here first, then kept in the state directory
-    (which every worker must share) until a worker has sent it."""
+    (which every worker must share) or, with ``archive: database``, in the database,
+    until a worker has sent it."""
     from claimferry.cli.commands import _check
 
     account = app.account(account_name)
@@ -210,11 +211,12 @@ def enqueue_submit(
     workers = queue_module()
     # the same checks as submit, here, so that a bad file is told to whoever queues it
     checked = _check(app, claims_path, account_name, False, as_json, report_ok=False)
-    queued = workers.queue_claims_file(app.state_dir, claims_path)
+    with app.open_ledger() as ledger:
+        queued = workers.queue_claims_file(ledger.archive, account.name, claims_path)
     with workers.queue_app(database) as jobs, jobs.open():
         job = jobs.configure_task(
             "claimferry.submit", lock=_sender(app, account), queue=workers.SUBMIT_QUEUE
-        ).defer(account=account.name, claims_file=str(queued), resubmit=resubmit)
+        ).defer(account=account.name, claims_file=queued, resubmit=resubmit)
     if as_json:
         emit_json({"ok": True, "job": job, "account": account.name, **checked.json()})
     else:

@@ -21,7 +21,7 @@ from claimferry.errors import InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.lifecycle import response_files
 from claimferry.remits import Payment, PostingRow, payments, posting_rows, source_path
-from claimferry.storage import atomic_write
+from claimferry.storage import ArchiveMissing, atomic_write
 from claimferry.x12.codes import ADJUSTMENT_REASONS, REMARK_CODES, meaning
 from claimferry.x12.remit835 import iter_835_claims
 from claimferry.x12.segments import read_segments
@@ -243,24 +243,28 @@ def _with_phi(
 
 def _patients(ledger: Ledger, payment: Payment) -> dict[int, tuple[str, str]]:
     """Each claim's patient name and member id, by CLP position, from the archived 835."""
-    path = source_path(ledger, payment)
-    if path is None or not path.is_file():
-        raise InputError(
-            [Problem(payment.source_file, "", "archived 835 not found: cannot show patients")]
-        )
+    reference = source_path(ledger, payment)
+    missing = InputError(
+        [Problem(payment.source_file, "", "archived 835 not found: cannot show patients")]
+    )
+    if reference is None:
+        raise missing
     member = payment.source_file.partition("!")[2]
     found: dict[int, tuple[str, str]] = {}
-    with response_files(path) as files:
-        for name, file in files:
-            if member and name != member:
-                continue
-            for claim in iter_835_claims(read_segments(file), str(file)):
-                person = claim.patient or claim.insured
-                insured = claim.insured or claim.patient
-                found[claim.segment_position] = (
-                    person.display_name if person else "",
-                    insured.id if insured else "",
-                )
+    try:
+        with ledger.archive.local(reference) as path, response_files(path) as files:
+            for name, file in files:
+                if member and name != member:
+                    continue
+                for claim in iter_835_claims(read_segments(file), str(file)):
+                    person = claim.patient or claim.insured
+                    insured = claim.insured or claim.patient
+                    found[claim.segment_position] = (
+                        person.display_name if person else "",
+                        insured.id if insured else "",
+                    )
+    except ArchiveMissing:
+        raise missing from None
     return found
 
 
