@@ -155,6 +155,15 @@ def select_in(
         yield from db.execute(sql.format(marks=",".join("?" * len(chunk))), (*before, *chunk))
 
 
+def stream_rows(db: Connection, sql: str, rows_at_a_time: int) -> Iterator[Any]:
+    """A large result's rows without holding them all at once (a table copied whole,
+    files kept in the database): SQLite's cursor already reads as it goes; on
+    PostgreSQL a server-side cursor sends ``rows_at_a_time`` per round trip."""
+    if isinstance(db, sqlite3.Connection):
+        return iter(db.execute(sql))
+    return db.stream(sql, rows_at_a_time)
+
+
 VARIABLES_LIMIT = 999
 """Bound parameters one statement may take on any SQLite (3.32 and later take more)."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from claimferry.database import (
     is_database_url,
     migrate_schema,
     redacted_location,
+    stream_rows,
     write_transaction,
 )
 from claimferry.errors import ClaimferryError
@@ -32,8 +32,9 @@ from claimferry.postgres import has_schema
 
 CHUNK = 2000
 """Rows per INSERT batch: large enough to be quick, small enough to stay flat in memory."""
-FILE_CHUNK = 16
-"""Rows per INSERT batch of ``archive_files``, whose rows are whole files (MBs each)."""
+FILE_CHUNK = 4
+"""Rows read and inserted at a time from ``archive_files``, whose rows are whole files
+(an ERA can be 100 MB): memory holds a few files, never the table."""
 
 
 class CopyRefused(ClaimferryError):
@@ -114,10 +115,6 @@ def table_columns(db: Connection, table: str) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def _rows(db: Connection, table: str, columns: list[str]) -> Iterator[Any]:
-    yield from db.execute(f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608 (ours)
-
-
 def _copy_table(src: Connection, dst: Connection, table: str) -> None:
     columns = table_columns(src, table)
     sql = (
@@ -126,7 +123,8 @@ def _copy_table(src: Connection, dst: Connection, table: str) -> None:
     )
     chunk: list[tuple[Any, ...]] = []
     size = FILE_CHUNK if table == "archive_files" else CHUNK
-    for row in _rows(src, table, columns):
+    select = f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 (our own table names)
+    for row in stream_rows(src, select, size):
         chunk.append(tuple(row))
         if len(chunk) == size:
             dst.executemany(sql, chunk)
@@ -156,7 +154,8 @@ def _fingerprint(db: Connection, table: str) -> tuple[int, str]:
     the engine): a sum, so that the engines' different text orderings do not count."""
     columns = sorted(table_columns(db, table))
     total = rows = 0
-    for row in db.execute(f"SELECT {', '.join(columns)} FROM {table}"):  # noqa: S608 (ours)
+    select = f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 (our own table names)
+    for row in stream_rows(db, select, FILE_CHUNK if table == "archive_files" else CHUNK):
         rows += 1
         line = "\x1e".join(map(_canonical, row)).encode("utf-8")
         total = (total + int.from_bytes(hashlib.sha256(line).digest(), "big")) % 2**256

@@ -23,6 +23,7 @@ psycopg is imported only when a ``postgresql://`` database is opened.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -206,6 +207,22 @@ class PostgresConnection:
             raise _as_dbapi(exc) from None
         return Cursor(self, cursor)
 
+    def stream(self, sql: str, rows_at_a_time: int) -> Iterator[Any]:
+        """A query's rows through a server-side cursor, ``rows_at_a_time`` per round
+        trip: psycopg's default cursor would hold the whole result in memory. The
+        cursor lives in a transaction (a savepoint inside the caller's)."""
+        query, _ = translate(sql)
+        try:
+            with (
+                self._conn.transaction(),
+                self._conn.cursor(name=f"stream_{next(_STREAMS)}") as cursor,
+            ):
+                cursor.itersize = rows_at_a_time
+                cursor.execute(query)
+                yield from cursor
+        except self._error as exc:
+            raise _as_dbapi(exc) from None
+
     def executescript(self, script: str) -> None:
         """A migration: several statements, no parameters."""
         try:
@@ -235,6 +252,9 @@ class PostgresConnection:
             self._conn.close()
         self._pool.putconn(self._conn)  # a broken or closed one is dropped and replaced
 
+
+_STREAMS = itertools.count()
+"""Names for ``stream``'s server-side cursors, unique in this process."""
 
 _POOLS: dict[str, Any] = {}
 """The pools of ``pooled_connections``, by database URL."""

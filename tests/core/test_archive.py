@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from claimferry.config import load_config
 from claimferry.errors import ConfigError, InputError, Problem
 from claimferry.ledger import Ledger
+from claimferry.ledger_copy import copy_ledger
 from claimferry.storage import ArchiveMissing
 
 CONFIG = """\
@@ -105,3 +107,26 @@ def test_the_config_chooses_the_archive(tmp_path: Path) -> None:
         load_config(path)
     assert f"{path}: archive" in str(caught.value)
     assert "'directory' or 'database'" in str(caught.value)
+
+
+def test_db_copy_holds_a_few_files_in_memory_never_the_archive(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of PostgreSQL the rows come through a server-side cursor a few at a time:
+    a fetch of the whole table would hold every file at once."""
+    monkeypatch.delenv("CLAIMFERRY_DATABASE", raising=False)  # this test names both ends
+    files = {f"F{n:02d}.835": bytes([n]) * 512 * 1024 for n in range(40)}  # 20 MB in all
+    with _ledger(tmp_path, postgres_url) as ledger, ledger.transaction():
+        for name, data in files.items():
+            ledger.archive.store("sunrise", "received", name, data)
+    target = f"sqlite://{tmp_path / 'copy.sqlite3'}"
+    tracemalloc.start()
+    try:
+        copied = {t.table: t for t in copy_ledger(postgres_url, target)}
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert copied["archive_files"].matches and copied["archive_files"].rows == 40
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB for a 20 MiB archive"
+    with Ledger.open(tmp_path / "other", database=target, archive="database") as copy:
+        assert copy.archive.read("db:sunrise/received/F07.835") == files["F07.835"]
