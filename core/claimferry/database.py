@@ -155,6 +155,18 @@ def select_in(
         yield from db.execute(sql.format(marks=",".join("?" * len(chunk))), (*before, *chunk))
 
 
+def inserted_id(db: Connection, sql: str, parameters: Sequence[Any]) -> int | None:
+    """Run one ``INSERT`` and give the id its row drew; ``None`` when it inserted
+    nothing (``ON CONFLICT DO NOTHING``). SQLite has it at hand (``lastrowid``);
+    PostgreSQL returns it from the statement itself rather than in a second round
+    trip (``lastval()``)."""
+    if isinstance(db, sqlite3.Connection):
+        cursor = db.execute(sql, parameters)
+        return cursor.lastrowid if cursor.rowcount > 0 else None
+    row = db.execute(f"{sql} RETURNING id", parameters).fetchone()
+    return int(row[0]) if row is not None else None
+
+
 def stream_rows(db: Connection, sql: str, rows_at_a_time: int) -> Iterator[Any]:
     """A large result's rows without holding them all at once (a table copied whole,
     files kept in the database): SQLite's cursor already reads as it goes; on

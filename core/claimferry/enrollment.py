@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from claimferry.database import Connection
+from claimferry.database import Connection, inserted_id
 from claimferry.documents import parse_yaml, read_text
 from claimferry.errors import InputError, Problem
 from claimferry.ledger import Ledger, ledger_exists
@@ -313,23 +313,22 @@ def _write(
     ):
         return existing, "unchanged"
     if existing is None:
-        record_id = int(
-            db.execute(
-                "INSERT INTO enrollments (account, npi, tax_id, payer_id, transaction_type, "
-                "status, submitted_on, decided_on, notes, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    account,
-                    entry.npi,
-                    entry.tax_id,
-                    entry.payer_id,
-                    entry.transaction.value,
-                    *values,
-                    now,
-                ),
-            ).lastrowid
-            or 0
+        record_id = inserted_id(
+            db,
+            "INSERT INTO enrollments (account, npi, tax_id, payer_id, transaction_type, "
+            "status, submitted_on, decided_on, notes, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                account,
+                entry.npi,
+                entry.tax_id,
+                entry.payer_id,
+                entry.transaction.value,
+                *values,
+                now,
+            ),
         )
+        assert record_id is not None  # a plain INSERT: it inserted, or raised
         outcome: Outcome = "created"
     else:
         record_id = existing.id

@@ -31,6 +31,7 @@ from claimferry.database import (
     RecordLocks,
     connect_database,
     insert_rows,
+    inserted_id,
     is_database_url,
     migrate_schema,
     next_ids,
@@ -1518,7 +1519,8 @@ class Ledger:
         """Record a built batch and its claims, before anything is uploaded."""
         now = _now()
         with self.transaction() as db:
-            cursor = db.execute(
+            batch_id = inserted_id(
+                db,
                 "INSERT INTO batches (account, file_name, archive_path, sha256, size, isa13, "
                 "gs06, st02, test, state, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1537,7 +1539,7 @@ class Ledger:
                     now,
                 ),
             )
-            batch_id = int(cursor.lastrowid or 0)
+            assert batch_id is not None  # a plain INSERT: it inserted, or raised
             # ids taken first, so the three tables go in as three statements, not three per claim
             rows = next_ids(db, "claims", len(claims))
             built = str(ClaimState.BUILT)
@@ -1814,13 +1816,13 @@ class Ledger:
     def unknown_claim(self, account: str, claim_id: str) -> int:
         """Record a claim seen only in a response (sent by another system)."""
         with self.transaction() as db:
-            return int(
-                db.execute(
-                    "INSERT INTO claims (account, claim_id, state, updated_at) VALUES (?, ?, ?, ?)",
-                    (account, claim_id, ClaimState.UNKNOWN, _now()),
-                ).lastrowid
-                or 0
+            row = inserted_id(
+                db,
+                "INSERT INTO claims (account, claim_id, state, updated_at) VALUES (?, ?, ?, ?)",
+                (account, claim_id, ClaimState.UNKNOWN, _now()),
             )
+        assert row is not None  # a plain INSERT: it inserted, or raised
+        return row
 
     def answer_claim(
         self,
@@ -1936,20 +1938,20 @@ class Ledger:
         """Record an archived response; ``None`` when the same bytes were recorded before
         (then only the remote file's time is updated, so it is not downloaded again)."""
         with self.transaction() as db:
-            cursor = db.execute(
+            response_id = inserted_id(
+                db,
                 "INSERT INTO response_files (account, remote_name, size, sha256, "
                 "archive_path, kind, fetched_at, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
                 (account, remote_name, size, sha256, str(archive_path), kind, _now(), modified),
             )
-            if not cursor.rowcount:
+            if response_id is None:
                 db.execute(
                     "UPDATE response_files SET modified = ? "
                     "WHERE account = ? AND remote_name = ? AND sha256 = ?",
                     (modified, account, remote_name, sha256),
                 )
-                return None
-        return int(cursor.lastrowid or 0)
+        return response_id
 
     def response_unread(self, response_id: int) -> bool:
         """Whether an archived response still waits to be read. Asked inside the

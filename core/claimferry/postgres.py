@@ -10,7 +10,8 @@ engines accept. What differs is handled here, in one place:
   parameter's type where nothing else does (``CAST(? AS TEXT) IS NULL``, not
   ``? IS NULL``). Several statements with parameters in one text (``BEGIN; SELECT
   ...``) are bound on the client, the one way to send them in one round trip;
-- ``lastrowid``: PostgreSQL has none, so it is ``lastval()`` of the insert just made;
+- the id an ``INSERT`` drew: ``database.inserted_id`` asks for it in the statement
+  (``RETURNING id``), as this has no ``lastrowid``;
 - errors: psycopg's become the DB-API classes the callers already catch,
   as the ``sqlite3`` module names them (``IntegrityError``, ``OperationalError``);
 - rows: by position and by column name, as ``sqlite3.Row`` gives them;
@@ -130,8 +131,7 @@ class CannotConnect(ClaimferryError):
 class Cursor:
     """The part of ``sqlite3.Cursor`` the state modules use."""
 
-    def __init__(self, connection: PostgresConnection, cursor: Any) -> None:
-        self._connection = connection
+    def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
     def fetchone(self) -> Any:
@@ -146,13 +146,6 @@ class Cursor:
     @property
     def rowcount(self) -> int:
         return int(self._cursor.rowcount)
-
-    @property
-    def lastrowid(self) -> int | None:
-        """The id the last INSERT drew from its table's identity column."""
-        if self._cursor.rowcount < 1:
-            return None
-        return int(self._connection.execute("SELECT lastval()").fetchone()[0])
 
 
 class PostgresConnection:
@@ -196,7 +189,7 @@ class PostgresConnection:
             cursor.execute(query, _bound(order, parameters) if parameters else None)
         except self._error as exc:
             raise _as_dbapi(exc) from None
-        return Cursor(self, cursor)
+        return Cursor(cursor)
 
     def executemany(self, sql: str, rows: Iterable[Parameters]) -> Cursor:
         query, order = translate(sql)
@@ -205,7 +198,7 @@ class PostgresConnection:
             cursor.executemany(query, [_bound(order, row) for row in rows])
         except self._error as exc:
             raise _as_dbapi(exc) from None
-        return Cursor(self, cursor)
+        return Cursor(cursor)
 
     def stream(self, sql: str, rows_at_a_time: int) -> Iterator[Any]:
         """A query's rows through a server-side cursor, ``rows_at_a_time`` per round

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from claimferry.database import Connection, insert_rows, next_ids, select_in
+from claimferry.database import Connection, insert_rows, inserted_id, next_ids, select_in
 from claimferry.ledger import ClaimState, Ledger
 from claimferry.x12.remit835 import (
     Adjustment,
@@ -82,7 +82,8 @@ class RemitRecorder:
         .835 and inside a zip, or in a new envelope) sets ``duplicate``: its claims
         must then not be applied again."""
         payer_id = header.payer.id or header.trace_originator
-        cursor = self.db.execute(
+        self.payment_id = inserted_id(
+            self.db,
             "INSERT INTO remit_payments (account, source_file, "
             "transaction_control_number, trace_number, trace_originator, payer_name, payer_id, "
             "payee_id, method, credit_debit, amount, payment_date, recorded_at) "
@@ -103,8 +104,7 @@ class RemitRecorder:
                 datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             ),
         )
-        self.duplicate = not cursor.rowcount
-        self.payment_id = None if self.duplicate else int(cursor.lastrowid or 0)
+        self.duplicate = self.payment_id is None
 
     def claims(
         self,

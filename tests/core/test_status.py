@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from claimferry.cli import create_cli
+from claimferry.database import inserted_id
 from claimferry.ledger import BatchState, ClaimState, Ledger, NewClaim
 from claimferry.manager import PluginManager
 
@@ -52,13 +53,14 @@ def paid(ledger: Ledger, claim_id: str, amount: str, owed: str, state: ClaimStat
     row = ledger.find_claim(ACCOUNT, claim_id)
     assert row is not None
     db = ledger.db
-    payment = db.execute(
+    payment = inserted_id(
+        db,
         "INSERT INTO remit_payments (account, source_file, transaction_control_number, "
         "trace_number, trace_originator, payer_name, payer_id, payee_id, method, credit_debit, "
         "amount, recorded_at) VALUES (?, 'era.835', '1', ?, '1', 'PLAN', '00621', 'X', 'ACH', "
         "'C', ?, 'now')",
         (ACCOUNT, f"T-{claim_id}", amount),
-    ).lastrowid
+    )
     db.execute(
         "INSERT INTO remit_claims (payment_id, claim_row, patient_control_number, status, state, "
         "charge, paid, patient_responsibility, filing_code, payer_claim_number, adjustments, "
