@@ -22,8 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
+from claimferry.database import IN_LIMIT
 from claimferry.documents import gc_paused
 from claimferry.errors import InputError, Problem
 from claimferry.failpoints import failpoint
@@ -261,6 +263,11 @@ class _Answers:
         self.claims = 0
         self.unknown = 0
         self._pending: list[Answer] = []
+        self._latest: dict[str, tuple[int, ClaimState]] = {}
+
+    def expect(self, claim_ids: Iterable[str]) -> None:
+        """Look up the latest submission of claims about to be answered, together."""
+        self._latest.update(self.ledger.find_claims(self.account, list(claim_ids)))
 
     def _row(
         self,
@@ -270,6 +277,8 @@ class _Answers:
         payer_claim_number: str = "",
         lines: Iterable[str] = (),
     ) -> int:
+        if batch is None and (latest := self._latest.get(claim_id)) is not None:
+            return latest[0]  # what find_claim gives first, looked up with its neighbours
         row = self.ledger.find_claim(
             self.account,
             claim_id,
@@ -297,9 +306,10 @@ class _Answers:
         failpoint("after-claim-update")
 
     def flush(self) -> None:
-        """Record the answers gathered so far."""
-        self.ledger.answer_claims(self._pending)
+        """Record the answers gathered so far; the states looked up are then old."""
+        self.ledger.answer_claims(self._pending, dict(self._latest.values()))
         self._pending = []
+        self._latest = {}
 
     def claim(self, update: ClaimUpdate) -> None:
         row = self._row(update.claim_id, batch=update.control_number)
@@ -490,8 +500,11 @@ def _apply_file(
     elif kind == "999":
         _apply_999(answers, path)
     elif kind == "277CA":
-        for ack in iter_277_claims(read_segments(path), str(path)):
-            answers.acknowledgment(ack)
+        acks = iter_277_claims(read_segments(path), str(path))
+        while chunk := list(islice(acks, IN_LIMIT)):  # streamed, and looked up together
+            answers.expect(ack.claim_id for ack in chunk)
+            for ack in chunk:
+                answers.acknowledgment(ack)
     elif kind == "835":
         answers.remittance(path, source_file)
     else:

@@ -223,3 +223,21 @@ def test_a_999_for_a_file_this_account_never_sent_moves_nothing(
     body = ["ST*999*0001*005010X231A1", "AK1*HC*99*005010X222A1", "AK9*R*1*1*0*5"]
     apply(ledger, plugin_manager, tmp_path, interchange("FA", "005010X231A1", body), "99.999")
     assert {k: v[0] for k, v in states(ledger).items()} == {"C1": ClaimState.UPLOADED}
+
+
+@pytest.mark.sqlite_only("counts the statements through SQLite's trace callback")
+def test_a_277ca_looks_its_claims_up_together_not_one_by_one(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """On a database server each look-up is a round trip: 60 claims, a few statements."""
+    ids = [f"B{n:02d}" for n in range(60)]
+    sent(ledger, 7, *ids)
+    claims = [[f"TRN*2*{c}", "STC*A2:20:PR*20261120*WQ*100", "DTP*472*D8*20261101"] for c in ids]
+    text = interchange("HN", "005010X214", _277(PAYER, claims))
+    statements: list[str] = []
+    ledger.db.set_trace_callback(statements.append)  # type: ignore[union-attr]
+    apply(ledger, plugin_manager, tmp_path, text, "F7_277CA.277")
+    ledger.db.set_trace_callback(None)  # type: ignore[union-attr]
+    assert {state for state, _ in states(ledger).values()} == {ClaimState.ACKNOWLEDGED}
+    lookups = [s for s in statements if s.startswith("SELECT") and "FROM claims" in s]
+    assert len(lookups) <= 2, lookups
