@@ -181,10 +181,14 @@ class _Built:
     data: bytes
     control_number: int
     claims: list[NewClaim]
+    sha256: str
+    size: int
     reference: str = ""
 
     def keep(self, ledger: Ledger, account: str) -> None:
+        """Into the archive; the bytes are let go then (a large submit builds many files)."""
         self.reference = ledger.archive.store(account, SENT, self.name, self.data)
+        self.data = b""
         failpoint("after-archive")
 
 
@@ -217,7 +221,7 @@ def _build(
         )
         for c, content in zip(claims, hashes, strict=True)
     ]
-    return _Built(name, data, number, new_claims)
+    return _Built(name, data, number, new_claims, sha256_hex(data), len(data))
 
 
 def record_batches(
@@ -263,8 +267,8 @@ def record_batches(
                 account=account.name,
                 file_name=b.name,
                 archive_path=b.reference,
-                sha256=sha256_hex(b.data),
-                size=len(b.data),
+                sha256=b.sha256,
+                size=b.size,
                 control_number=b.control_number,
                 test=not account.is_production,
                 claims=b.claims,
