@@ -80,9 +80,11 @@ def _bound(order: tuple[int, ...] | None, parameters: Parameters) -> Parameters:
 
 
 class Row(tuple[Any, ...]):
-    """A row by position or by column name, like ``sqlite3.Row``."""
+    """A row by position or by column name, like ``sqlite3.Row``. Each set of column
+    names has its own subclass (``_row_factory``), which holds them."""
 
-    _names: dict[str, int]
+    __slots__ = ()
+    _names: dict[str, int] = {}
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
@@ -97,17 +99,21 @@ class Row(tuple[Any, ...]):
 
 
 def _row_factory(cursor: Any) -> Any:
-    description = cursor.description
-    if description is None:
+    """The row class for a result's columns. psycopg asks for it after every statement:
+    names are read from the result itself and the class made once per set of names
+    (``cursor.description`` builds a column object of each, every time)."""
+    result = cursor.pgresult
+    if result is None or not result.nfields:
         return tuple
-    names = {column.name: index for index, column in enumerate(description)}
+    key = tuple(result.fname(index) for index in range(result.nfields))
+    row_type = _ROW_TYPES.get(key)
+    if row_type is None:
+        names = {name.decode(): index for index, name in enumerate(key)}
+        row_type = _ROW_TYPES[key] = type("Row", (Row,), {"__slots__": (), "_names": names})
+    return row_type
 
-    def make(values: Sequence[Any]) -> Row:
-        row = Row(values)
-        row._names = names
-        return row
 
-    return make
+_ROW_TYPES: dict[tuple[bytes, ...], type[Row]] = {}
 
 
 def _as_dbapi(exc: Exception) -> sqlite3.Error:
