@@ -163,7 +163,7 @@ class Archive:
                     datetime.now(UTC).isoformat(timespec="seconds"),
                 ),
             )
-        return f"{IN_DATABASE}{account}/{direction}/{name}"
+        return f"{IN_DATABASE}{account}/{direction}/{name}"  # read back by _row_of
 
     def read(self, reference: str) -> bytes:
         """A kept file's bytes; :class:`ArchiveMissing` when it is not there."""
@@ -175,10 +175,9 @@ class Archive:
                 raise ArchiveMissing(
                     f"{reference}: cannot read the archived file ({cause})"
                 ) from None
-        account, direction, name = reference.removeprefix(IN_DATABASE).rsplit("/", 2)
         row = self._db.execute(
             "SELECT data FROM archive_files WHERE account = ? AND direction = ? AND name = ?",
-            (account, direction, name),
+            _row_of(reference),
         ).fetchone()
         if row is None:
             raise ArchiveMissing(f"{reference}: not in the database's archive")
@@ -200,7 +199,7 @@ class Archive:
             return
         data = self.read(reference)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        kept_as = reference.rsplit("/", 1)[-1]  # its suffix says how to read a claims file
+        kept_as = _row_of(reference)[2]  # its suffix says how to read a claims file
         fd, name = tempfile.mkstemp(prefix=".archive-", suffix=f"-{kept_as}", dir=self.state_dir)
         copy = Path(name)
         try:
@@ -222,7 +221,7 @@ class Archive:
         if not reference.startswith(IN_DATABASE):
             Path(reference).unlink(missing_ok=True)
             return
-        account, direction, name = reference.removeprefix(IN_DATABASE).rsplit("/", 2)
+        account, direction, name = _row_of(reference)
         if direction in (SENT, RECEIVED):
             raise StorageError(f"{reference}: the archive's proof is never removed")
         with write_transaction(self._db) as db:
@@ -230,3 +229,9 @@ class Archive:
                 "DELETE FROM archive_files WHERE account = ? AND direction = ? AND name = ?",
                 (account, direction, name),
             )
+
+
+def _row_of(reference: str) -> tuple[str, str, str]:
+    """The account, direction and name of a ``db:`` reference (``Archive.store`` makes them)."""
+    account, direction, name = reference.removeprefix(IN_DATABASE).rsplit("/", 2)
+    return account, direction, name
