@@ -10,10 +10,16 @@ downloads and reads everything:
 1. ``claimferry fetch --all --jobs 32`` on SQLite, the console script as a
    new process;
 2. for 1, 2 and 4 workers: a fresh PostgreSQL database, ``claimferry db
-   upgrade``, ``claimferry enqueue fetch --all`` (not timed: queueing), then
-   the workers (``claimferry worker --no-schedule``, each a new process,
-   ``--concurrency`` threads) until the last fetch job is done; timed from
-   starting the workers, their start-up included.
+   upgrade``, then the workers (``claimferry worker --no-schedule``, each a
+   new process, ``--concurrency`` threads). Workers are services: they start
+   once and then run cycle after cycle, so a cycle is timed on workers that are
+   up (each registered with the queue), from ``claimferry enqueue fetch --all``
+   (a new process, as cron's would be) to the last fetch job done. Their
+   start-up is measured apart and printed.
+
+Each configuration runs ``--rounds`` times, the configurations taking turns
+(a busy spell of the shared machine then slows all of them), and the best
+(lowest) wall time of each is the one compared.
 
 Every run must have read every file (the ledger's ``response_files`` is
 counted) or the benchmark fails. Each run's CPU time is split by part, per
@@ -26,7 +32,8 @@ in this process, and the ledger's size per claim once each claim was sent,
 accepted, acknowledged and paid.
 
     .venv/bin/python benchmarks/fetch_fleet.py [--accounts 1000] [--files 3]
-        [--concurrency 8] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+        [--concurrency 8] [--rounds 2]
+        [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 
 The PostgreSQL server is ``--postgres`` (a superuser's URL), else
 ``CLAIMFERRY_TEST_POSTGRES``, else a throwaway cluster started here as the
@@ -45,12 +52,13 @@ import secrets
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -80,6 +88,15 @@ def postmaster(server: str) -> int | None:
             return None  # a server elsewhere: its CPU is not counted
 
 
+def _ticks(values: list[str], fields: slice) -> int:
+    return sum(int(value) for value in values[fields])
+
+
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (field 3 on)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def postgres_cpu(pid: int | None) -> float:
     """CPU seconds used so far by the postmaster ``pid`` and its processes, ended
     backends included (their time is the postmaster's ``cutime``): the server's
@@ -89,25 +106,35 @@ def postgres_cpu(pid: int | None) -> float:
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            values = stat.read_text().rsplit(")", 1)[1].split()
+            values = _stat(stat.parent.name)
             if stat.parent.name == str(pid) or values[1] == str(pid):
-                ticks += sum(int(value) for value in values[11:15])  # u, s, cu, cs time
+                ticks += _ticks(values, slice(11, 15))  # u, s, cu, cs time
         except (OSError, IndexError, ValueError):
             continue
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu(pids: Iterable[int]) -> float:
+    """CPU seconds used so far by these running processes (user and system)."""
+    return sum(_ticks(_stat(pid), slice(11, 13)) for pid in pids) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def cpu_split(server_pid: int | None = None) -> Iterator[dict[str, float]]:
-    """CPU seconds a run cost: claimferry's processes (waited children), the mock
-    (this process), and PostgreSQL."""
+def cpu_split(
+    server_pid: int | None = None, workers: Sequence[int] = ()
+) -> Iterator[dict[str, float]]:
+    """CPU seconds a run cost: claimferry's processes (waited children, and the
+    ``workers`` while they run), the mock (this process), and PostgreSQL."""
     split: dict[str, float] = {}
     children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(0)
-    server = postgres_cpu(server_pid)
+    server, working = postgres_cpu(server_pid), process_cpu(workers)
     yield split
     after_children, after_own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(0)
-    split["claimferry"] = (after_children.ru_utime + after_children.ru_stime) - (
-        children.ru_utime + children.ru_stime
+    split["claimferry"] = (
+        (after_children.ru_utime + after_children.ru_stime)
+        - (children.ru_utime + children.ru_stime)
+        + process_cpu(workers)
+        - working
     )
     split["mock"] = (after_own.ru_utime + after_own.ru_stime) - (own.ru_utime + own.ru_stime)
     split["postgresql"] = postgres_cpu(server_pid) - server
@@ -181,6 +208,7 @@ Run = tuple[float, int, dict[str, float]]
 
 def single_process(base: Path, work: Path, jobs: int) -> Run:
     state = work / f"state-sqlite-{jobs}"
+    shutil.rmtree(state, ignore_errors=True)
     config = config_for(base, work / "sqlite.yaml", None)
     env = {**os.environ, "CLAIMFERRY_STATE_DIR": str(state)}
     env.pop("CLAIMFERRY_DATABASE", None)
@@ -192,28 +220,40 @@ def single_process(base: Path, work: Path, jobs: int) -> Run:
     return wall, read_files(None, state), cpu
 
 
-def fleet(base: Path, work: Path, server: str, workers: int, concurrency: int) -> Run:
+Startup = tuple[float, float]
+"""The workers' start-up: wall seconds until all were up, and their CPU seconds."""
+
+
+def fleet(
+    base: Path, work: Path, server: str, workers: int, concurrency: int
+) -> tuple[Run, Startup]:
     database = fresh_database(server)
     try:
         state = work / f"state-pg-{workers}"
+        shutil.rmtree(state, ignore_errors=True)
         config = config_for(base, work / f"pg-{workers}.yaml", database)
         env = {**os.environ, "CLAIMFERRY_STATE_DIR": str(state), "CLAIMFERRY_DATABASE": database}
         cli = [script(), "--config", str(config)]
         run([*cli, "db", "upgrade"], env)
-        run([*cli, "enqueue", "fetch", "--all", "--json"], env)
         logs = [(work / f"worker-{workers}-{n}.log").open("w") for n in range(workers)]
-        with cpu_split(postmaster(server)) as cpu:
-            wall = _workers_until_done(cli, env, database, logs, concurrency)
-        return wall, read_files(database, state), cpu
+        with running_workers(cli, env, database, logs, concurrency) as (processes, startup):
+            pids = [process.pid for process in processes]
+            with cpu_split(postmaster(server), pids) as cpu:
+                started = time.perf_counter()
+                run([*cli, "enqueue", "fetch", "--all", "--json"], env)
+                _until_done(database, processes, logs[0].name)
+                wall = time.perf_counter() - started
+        return (wall, read_files(database, state), cpu), startup
     finally:
         drop_database(server, database)
 
 
-def _workers_until_done(
-    cli: list[str], env: dict[str, str], database: str, logs: list[IO[str]], concurrency: int
-) -> float:
-    """Wall seconds from starting the workers to the last fetch job done; they are
-    stopped and waited for before this returns, so their CPU time is counted."""
+@contextmanager
+def running_workers(
+    cli: list[str], env: dict[str, str], database: str, logs: Sequence[IO[str]], concurrency: int
+) -> Iterator[tuple[list[subprocess.Popen[bytes]], Startup]]:
+    """Workers started and up (each registered with the queue); stopped and waited
+    for on the way out."""
     started = time.perf_counter()
     command = [*cli, "worker", "--no-schedule", "--queues", "fetch"]
     processes = [
@@ -228,15 +268,13 @@ def _workers_until_done(
     try:
         with psycopg.connect(database, autocommit=True) as db:
             while True:
-                row = db.execute(
-                    "SELECT COUNT(*) FROM procrastinate_jobs WHERE queue_name = 'fetch' "
-                    "AND status IN ('todo', 'doing')"
-                ).fetchone()
-                if row is not None and row[0] == 0:
-                    return time.perf_counter() - started
-                if any(p.poll() is not None for p in processes):
-                    raise SystemExit(f"a worker ended early; see {logs[0].name}")
-                time.sleep(0.05)
+                row = db.execute("SELECT COUNT(*) FROM procrastinate_workers").fetchone()
+                if row is not None and row[0] >= len(processes):
+                    break
+                _check_running(processes, logs[0].name)
+                time.sleep(0.02)
+        up = time.perf_counter() - started
+        yield processes, (up, process_cpu(process.pid for process in processes))
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -244,6 +282,25 @@ def _workers_until_done(
             process.wait(timeout=300)
         for log in logs:
             log.close()
+
+
+def _until_done(database: str, processes: list[subprocess.Popen[bytes]], log: str) -> None:
+    """Wait until no fetch job is left to do."""
+    with psycopg.connect(database, autocommit=True) as db:
+        while True:
+            row = db.execute(
+                "SELECT COUNT(*) FROM procrastinate_jobs WHERE queue_name = 'fetch' "
+                "AND status IN ('todo', 'doing')"
+            ).fetchone()
+            if row is not None and row[0] == 0:
+                return
+            _check_running(processes, log)
+            time.sleep(0.05)
+
+
+def _check_running(processes: list[subprocess.Popen[bytes]], log: str) -> None:
+    if any(process.poll() is not None for process in processes):
+        raise SystemExit(f"a worker ended early; see {log}")
 
 
 def ledger_writes(location: str, claims: int) -> tuple[float, float]:
@@ -313,8 +370,16 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=32, help="fetch --all --jobs (SQLite run)")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker")
     parser.add_argument("--claims", type=int, default=20_000, help="for the write throughput")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="runs of each configuration, taking turns (best counts)",
+    )
     parser.add_argument("--postgres", help="a superuser's URL (default: a throwaway cluster)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     from claimferry_harness.server import MockOfficeAlly
     from claimferry_harness.users import HarnessUser
@@ -334,23 +399,36 @@ def main() -> int:
             base = work / "accounts.yaml"
             fill_fleet(mock, passwords, responses, base)
             print(f"{args.accounts} accounts x {args.files} files = {expected} response files")
-            results: list[tuple[str, Run]] = []
-            done = single_process(base, work, args.jobs)
-            results.append((f"fetch --all --jobs {args.jobs}, SQLite", done))
-            print(f"  {results[-1][0]}: {done[0]:.1f} s", flush=True)
-            for count in WORKER_COUNTS:
-                done = fleet(base, work, server, count, args.concurrency)
-                label = f"{count} worker(s) x {args.concurrency} threads, PostgreSQL"
-                results.append((label, done))
-                print(f"  {label}: {done[0]:.1f} s", flush=True)
+            single_label = f"fetch --all --jobs {args.jobs}, SQLite"
+            labels = [single_label] + [
+                f"{count} worker(s) x {args.concurrency} threads, PostgreSQL"
+                for count in WORKER_COUNTS
+            ]
+            runs: dict[str, list[Run]] = {label: [] for label in labels}
+            startups: dict[str, list[Startup]] = {label: [] for label in labels[1:]}
+            for number in range(1, args.rounds + 1):
+                runs[single_label].append(single_process(base, work, args.jobs))
+                for count, label in zip(WORKER_COUNTS, labels[1:], strict=True):
+                    done, startup = fleet(base, work, server, count, args.concurrency)
+                    runs[label].append(done)
+                    startups[label].append(startup)
+                walls = ", ".join(f"{runs[label][-1][0]:.1f}" for label in labels)
+                print(
+                    f"  round {number}/{args.rounds}, wall s (single, 1, 2, 4 workers): {walls}",
+                    flush=True,
+                )
+        results = [(label, min(runs[label], key=lambda done: done[0])) for label in labels]
         single = results[0][1][0]
-        print(f"\none fetch cycle of {args.accounts} accounts ({expected} files):")
+        cycle = f"{args.accounts} accounts ({expected} files), best of {args.rounds}"
+        print(f"\none fetch cycle of {cycle}:")
         print(f"  {'run':48} {'wall s':>7} {'accounts/s':>11} {'vs single':>10}")
-        for label, (wall, read, _) in results:
-            if read != expected:
-                raise SystemExit(f"{label}: read {read} files of {expected}")
+        for label, found in runs.items():
+            for _, read, _ in found:
+                if read != expected:
+                    raise SystemExit(f"{label}: read {read} files of {expected}")
+        for label, (wall, _, _) in results:
             print(f"  {label:48} {wall:7.1f} {args.accounts / wall:11.1f} {single / wall:9.2f}x")
-        print("\nCPU per account fetched (ms), by part:")
+        print("\nCPU per account fetched (ms), by part (the best run's):")
         print(f"  {'run':48} {'claimferry':>10} {'PostgreSQL':>10} {'mock':>6} {'total':>6}")
         for label, (_, _, cpu) in results:
             per = {part: 1000 * seconds / args.accounts for part, seconds in cpu.items()}
@@ -358,6 +436,10 @@ def main() -> int:
                 f"  {label:48} {per['claimferry']:10.1f} {per['postgresql']:10.1f} "
                 f"{per['mock']:6.1f} {sum(per.values()):6.1f}"
             )
+        print("\nworkers' start-up (once per worker's life, not per cycle; median):")
+        for label, measured in startups.items():
+            up, cpu = (statistics.median(values) for values in zip(*measured, strict=True))
+            print(f"  {label:48} {up:5.1f} s until up, {cpu:5.1f} s CPU")
         database = fresh_database(server)
         try:
             sqlite_rate, sqlite_size = ledger_writes("sqlite", args.claims)
