@@ -37,7 +37,8 @@ accepted, acknowledged and paid.
 
 The PostgreSQL server is ``--postgres`` (a superuser's URL), else
 ``CLAIMFERRY_TEST_POSTGRES``, else a throwaway cluster started here as the
-test suite does (PostgreSQL installed). The mock runs in this process and
+test suite does (PostgreSQL installed), but with commits waiting for the disk
+as a production server's do (the SQLite ledger waits for it too). The mock runs in this process and
 every claimferry process in its own; they share the machine's cores, so read
 the ratios.
 """
@@ -158,7 +159,7 @@ def postgres_server(given: str | None) -> Iterator[str]:
     bindir = server_bindir()
     if bindir is None:
         raise SystemExit("no PostgreSQL: give --postgres URL or install postgresql")
-    with throwaway_cluster(bindir) as started:
+    with throwaway_cluster(bindir, durable=True) as started:
         yield started
 
 

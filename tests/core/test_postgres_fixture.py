@@ -173,3 +173,22 @@ def test_a_throwaway_cluster_listens_on_loopback_only_and_leaves_nothing(tmp_pat
     assert not Path(data).parent.exists()
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("durable", "expected"), [(False, "off"), (True, "on")])
+def test_a_throwaway_cluster_waits_for_the_disk_only_when_asked(
+    durable: bool, expected: str
+) -> None:
+    """The tests' server skips the disk; the benchmarks' (``durable``) must not."""
+    bindir = server_bindir()
+    if bindir is None:
+        if in_ci():
+            pytest.fail(NOT_FOUND, pytrace=False)
+        pytest.skip(NOT_FOUND)
+    with throwaway_cluster(bindir, durable=durable) as url, psycopg.connect(url) as db:
+        found = db.execute(
+            "SELECT current_setting('fsync'), current_setting('synchronous_commit'),"
+            " current_setting('full_page_writes')"
+        ).fetchone()
+    assert found == (expected, expected, expected)

@@ -65,6 +65,13 @@ synchronous_commit = off
 full_page_writes = off
 """
 """A server for tests only: loopback TCP only, and no waiting on the disk."""
+DURABLE_SETTINGS = """
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+"""
+"""Put back what a production server does for every commit (the later line wins):
+for benchmarks, which must not compare a ledger that fsyncs against one that does not."""
 LOOPBACK_TRUST = "host all all 127.0.0.1/32 trust\n"
 PORT_ATTEMPTS = 5
 
@@ -127,8 +134,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def throwaway_cluster(bindir: Path) -> Iterator[str]:
-    """Start a new cluster in a temporary directory; yield its superuser URL; stop and delete it."""
+def throwaway_cluster(bindir: Path, *, durable: bool = False) -> Iterator[str]:
+    """Start a new cluster in a temporary directory; yield its superuser URL; stop and delete it.
+
+    ``durable``: commits wait for the disk, as on a production server."""
     as_postgres: list[str] = []
     owner: pwd.struct_passwd | None = None
     if os.geteuid() == 0:
@@ -170,7 +179,7 @@ def throwaway_cluster(bindir: Path) -> Iterator[str]:
             raise PostgresUnavailable(f"initdb failed: {(init.stderr or init.stdout).strip()}")
         # PostgreSQL owns these files; root writes them without changing their owner.
         with (data / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(CLUSTER_SETTINGS)
+            conf.write(CLUSTER_SETTINGS + (DURABLE_SETTINGS if durable else ""))
         (data / "pg_hba.conf").write_text(LOOPBACK_TRUST, encoding="utf-8")
         for _ in range(PORT_ATTEMPTS):
             port = _free_port()
