@@ -240,7 +240,12 @@ def _roll_back(db: Connection) -> None:
 
 
 def migrate_schema(
-    db: Connection, migrations: Sequence[str], source: str, name: str = "ledger"
+    db: Connection,
+    migrations: Sequence[str],
+    source: str,
+    name: str = "ledger",
+    *,
+    version: int | None = None,
 ) -> None:
     """Bring the schema up to ``len(migrations)``, one script per version.
 
@@ -248,8 +253,12 @@ def migrate_schema(
     processes open a new file at once, one migrates and the others find it
     done. SQLite keeps it in the file's ``user_version``; PostgreSQL, where
     several schemas share one database, in ``schema_versions`` under ``name``.
+    ``version``: the one the caller has just read (each read is two round trips
+    to a server, and a worker opens the ledger for every job).
     """
-    if schema_version(db, name) == len(migrations):
+    if version is None:
+        version = schema_version(db, name)
+    if version == len(migrations):
         return  # the usual case, settled without taking the writers' lock
     with write_transaction(db):
         version = schema_version(db, name)

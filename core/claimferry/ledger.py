@@ -1144,16 +1144,18 @@ class Ledger:
         *,
         state_dir: Path | None = None,
         archive: ArchiveStorage = "directory",
+        version: int | None = None,
     ) -> None:
         """``path`` is the SQLite file; ``database``, a ``postgresql://`` URL, replaces it;
         ``connection``, one already open to it, is taken over. ``archive`` is the
         config's: where the files sent and received are kept (in ``state_dir``, by
-        default the ledger file's folder, or in the database)."""
+        default the ledger file's folder, or in the database). ``version``: the
+        schema version the caller just read on ``connection``."""
         self.path = path
         self.where = redacted(database) if database else str(path)
         self._db: Connection = connection or connect_database(database or path)
         try:
-            migrate_schema(self._db, ledger_migrations(self._db), self.where)
+            migrate_schema(self._db, ledger_migrations(self._db), self.where, version=version)
             missing = set(LEDGER_TABLES) - table_names(self._db)
         except sqlite3.DatabaseError as exc:
             self._db.close()
@@ -1173,6 +1175,7 @@ class Ledger:
             else RecordLocks(path)
         )
         self._held: set[str] = set()
+        self._senders: dict[str, str] = {}  # account -> sender, as recorded
         self._archive_floor: dict[str, int] = {}
         self.archive = Archive(state_dir or path.parent, self._db, archive)
 
@@ -1209,7 +1212,8 @@ class Ledger:
         # one connection to a server serves the look and the ledger: a worker opens
         # the ledger for every job
         server = PostgresConnection(database) if database else None
-        new = not path.is_file() if server is None else schema_version(server) == 0
+        version = None if server is None else schema_version(server)
+        new = not path.is_file() if server is None else version == 0
         try:
             if new or (server is None and path.stat().st_size == 0):
                 _refuse_lost_ledger(state_dir, path, database)
@@ -1221,7 +1225,7 @@ class Ledger:
             if server is not None:
                 server.close()
             raise
-        ledger = cls(path, database, server, state_dir=state_dir, archive=archive)
+        ledger = cls(path, database, server, state_dir=state_dir, archive=archive, version=version)
         try:
             ledger._check_identity(state_dir)
             if not new and sender is not None and not fresh:
@@ -1383,12 +1387,17 @@ class Ledger:
             raise LedgerError(f"account {account}: this step needs the sender lock; none is held")
 
     def _sender(self, account: str) -> str:
-        row = self._db.execute(
-            "SELECT clearinghouse, submitter_id FROM accounts WHERE name = ?", (account,)
-        ).fetchone()
-        if row is None:
-            raise LedgerError(f"account {account} is not in the ledger yet")
-        return f"{row['clearinghouse']} {row['submitter_id']}"
+        """The account's sender; read once (a fetch asks at every step under the lock),
+        and again after ``ensure_account`` records it anew."""
+        found = self._senders.get(account)
+        if found is None:
+            row = self._db.execute(
+                "SELECT clearinghouse, submitter_id FROM accounts WHERE name = ?", (account,)
+            ).fetchone()
+            if row is None:
+                raise LedgerError(f"account {account} is not in the ledger yet")
+            found = self._senders[account] = f"{row['clearinghouse']} {row['submitter_id']}"
+        return found
 
     def clearinghouse_of(self, account: str) -> str | None:
         """The clearinghouse the account sends to, as recorded at its first connection."""
@@ -1439,6 +1448,7 @@ class Ledger:
         ).fetchone()
         if row is not None and (row[0], row[1]) == (clearinghouse, submitter_id):
             return
+        self._senders.pop(name, None)
         with self.transaction(shared=True) as db:  # one row's upsert
             db.execute(
                 "INSERT INTO accounts (name, clearinghouse, submitter_id, created_at) "
