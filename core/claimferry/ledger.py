@@ -1442,20 +1442,24 @@ class Ledger:
 
     def ensure_account(self, name: str, clearinghouse: str, submitter_id: str) -> None:
         """Record the account as the config has it; every login and run asks, so an
-        account already recorded so is settled by one read, without a write."""
+        account already recorded so is settled by one read (once per ledger opened),
+        without a write."""
+        sender = f"{clearinghouse} {submitter_id}"
+        if self._senders.get(name) == sender:
+            return
         row = self._db.execute(
             "SELECT clearinghouse, submitter_id FROM accounts WHERE name = ?", (name,)
         ).fetchone()
-        if row is not None and (row[0], row[1]) == (clearinghouse, submitter_id):
-            return
-        self._senders.pop(name, None)
-        with self.transaction(shared=True) as db:  # one row's upsert
-            db.execute(
-                "INSERT INTO accounts (name, clearinghouse, submitter_id, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                "clearinghouse = excluded.clearinghouse, submitter_id = excluded.submitter_id",
-                (name, clearinghouse, submitter_id, _now()),
-            )
+        if row is None or (row[0], row[1]) != (clearinghouse, submitter_id):
+            self._senders.pop(name, None)
+            with self.transaction(shared=True) as db:  # one row's upsert
+                db.execute(
+                    "INSERT INTO accounts (name, clearinghouse, submitter_id, created_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                    "clearinghouse = excluded.clearinghouse, submitter_id = excluded.submitter_id",
+                    (name, clearinghouse, submitter_id, _now()),
+                )
+        self._senders[name] = sender
 
     def account_names(self) -> set[str]:
         """Every account this ledger has sent for or recorded an action of."""
