@@ -38,9 +38,9 @@ accepted, acknowledged and paid.
 The PostgreSQL server is ``--postgres`` (a superuser's URL), else
 ``CLAIMFERRY_TEST_POSTGRES``, else a throwaway cluster started here as the
 test suite does (PostgreSQL installed), but with commits waiting for the disk
-as a production server's do (the SQLite ledger waits for it too). The mock runs in this process and
-every claimferry process in its own; they share the machine's cores, so read
-the ratios.
+as a production server's do (the SQLite ledger waits for it too). The mock
+runs in this process and every claimferry process in its own; they share the
+machine's cores, so read the ratios.
 """
 
 from __future__ import annotations
