@@ -115,6 +115,10 @@ def table_columns(db: Connection, table: str) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+def _rows_at_a_time(table: str) -> int:
+    return FILE_CHUNK if table == "archive_files" else CHUNK
+
+
 def _copy_table(src: Connection, dst: Connection, table: str) -> None:
     columns = table_columns(src, table)
     sql = (
@@ -122,7 +126,7 @@ def _copy_table(src: Connection, dst: Connection, table: str) -> None:
         f"VALUES ({', '.join('?' * len(columns))})"
     )
     chunk: list[tuple[Any, ...]] = []
-    size = FILE_CHUNK if table == "archive_files" else CHUNK
+    size = _rows_at_a_time(table)
     select = f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 (our own table names)
     for row in stream_rows(src, select, size):
         chunk.append(tuple(row))
@@ -155,7 +159,7 @@ def _fingerprint(db: Connection, table: str) -> tuple[int, str]:
     columns = sorted(table_columns(db, table))
     total = rows = 0
     select = f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 (our own table names)
-    for row in stream_rows(db, select, FILE_CHUNK if table == "archive_files" else CHUNK):
+    for row in stream_rows(db, select, _rows_at_a_time(table)):
         rows += 1
         line = "\x1e".join(map(_canonical, row)).encode("utf-8")
         total = (total + int.from_bytes(hashlib.sha256(line).digest(), "big")) % 2**256

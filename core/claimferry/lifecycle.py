@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
@@ -62,7 +61,6 @@ class AppliedResponse:
     """Claims the ledger had never sent, recorded as seen."""
 
 
-@lru_cache(maxsize=4096)
 def _money(amount: Decimal) -> str:
     """Two decimals; cached, as an ERA repeats its amounts and Decimal formatting is slow.
     Zero is not cached: 0 and -0 are one key, printed apart."""

@@ -554,3 +554,19 @@ def test_an_older_era_fetched_late_is_history_only(
     assert state is ClaimState.PAID
     (claim,) = ledger.claims(claim_id="C1")
     assert [e.state for e in ledger.claim_events(claim.row)][-1] is ClaimState.DENIED
+
+
+def test_money_in_a_detail_keeps_minus_zero_apart_from_zero() -> None:
+    """Equal Decimals, printed differently: a cache keyed by value must not merge them."""
+    from claimferry.lifecycle import _money
+
+    assert [_money(Decimal("0")), _money(Decimal("-0")), _money(Decimal("0.00"))] == [
+        "0.00",
+        "-0.00",
+        "0.00",
+    ]
+    assert [_money(Decimal("12.5")), _money(Decimal("12.50")), _money(Decimal("-12.5"))] == [
+        "12.50",
+        "12.50",
+        "-12.50",
+    ]
