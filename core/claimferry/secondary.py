@@ -15,6 +15,7 @@ duplicate claim.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -34,7 +35,7 @@ from claimferry.claims import (
     Relationship,
     Subscriber,
 )
-from claimferry.database import select_in
+from claimferry.database import Connection, select_in
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Ledger
 from claimferry.remits import decode_adjustments
@@ -81,6 +82,8 @@ class Adjudication:
     payment_date: date | None
     adjustments: tuple[remit835.Adjustment, ...]
     lines: tuple[RemitLine, ...]
+    superseded_by: str | None = None
+    """A later remittance of the claim that reversed or replaced this decision."""
 
 
 @dataclass(frozen=True)
@@ -131,11 +134,14 @@ def payments(
 
 def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudication]:
     """The latest decision (not a reversal) on each claim of ours in these payments, in
-    file order."""
+    file order, each with the later remittance that reversed or replaced it, if any:
+    the next payer must get the decision that stands (837P 2320/2430), not one the
+    payer has taken back since."""
     db = ledger.db
     found = select_in(
         db,
-        "SELECT r.*, c.account, c.claim_id AS our_claim_id, c.content_sha256, p.payment_date "
+        "SELECT r.*, c.account, c.claim_id AS our_claim_id, c.content_sha256, p.payment_date, "
+        "p.payer_id "
         "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
         "JOIN claims c ON c.id = r.claim_row WHERE r.status != '22' AND "
         "p.id IN ({marks}) ORDER BY r.id",
@@ -143,6 +149,7 @@ def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudicati
     )
     latest = {c["claim_row"]: c for c in found}
     claims = sorted(latest.values(), key=lambda c: int(c["id"]))
+    superseded = _superseded(db, claims)
     lines: dict[int, list[RemitLine]] = {}
     for line in select_in(
         db,
@@ -174,9 +181,39 @@ def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudicati
             payment_date=date.fromisoformat(c["payment_date"]) if c["payment_date"] else None,
             adjustments=decode_adjustments(c["adjustments"]),
             lines=tuple(lines.get(c["id"], ())),
+            superseded_by=superseded.get(c["claim_row"]),
         )
         for c in claims
     ]
+
+
+def _superseded(db: Connection, chosen: Sequence[sqlite3.Row]) -> dict[int, str]:
+    """For each chosen decision a later remittance of the same claim by the same payer
+    overrides, what that remittance did. Later means a newer payment date, or, on the
+    same date or when a date is missing, recorded after (the order ``fetch`` applied
+    them in). Another payer's answer (a crossover's) decides its own part, not this."""
+    by_row = {c["claim_row"]: c for c in chosen}
+    found: dict[int, str] = {}
+    for r in select_in(
+        db,
+        "SELECT r.id, r.claim_row, r.status, p.trace_number, p.payment_date, p.payer_id "
+        "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
+        "WHERE r.claim_row IN ({marks}) ORDER BY r.id",
+        list(by_row),
+    ):
+        mine = by_row[r["claim_row"]]
+        if r["payer_id"] != mine["payer_id"]:
+            continue
+        theirs, ours = r["payment_date"], mine["payment_date"]
+        later = theirs > ours if theirs and ours and theirs != ours else r["id"] > mine["id"]
+        if later and (r["status"] == "22" or r["claim_row"] not in found):  # reversals first
+            what = (
+                "reversed it" if r["status"] == "22" else f"decided it again (CLP02 {r['status']})"
+            )
+            found[r["claim_row"]] = (
+                f"payment {r['trace_number']} of {theirs or 'an unknown date'} {what}"
+            )
+    return found
 
 
 def next_claim_id(claim: Claim, responsibility: str) -> str:
@@ -194,6 +231,11 @@ def next_claim_id(claim: Claim, responsibility: str) -> str:
 
 def refusal(adjudication: Adjudication) -> str | None:
     """Why this 835 answer cannot be billed onward, or ``None`` when it can."""
+    if adjudication.superseded_by:
+        return (
+            f"a later 835 changed this decision ({adjudication.superseded_by}): build the "
+            "next payer's claim from the payment that stands"
+        )
     if adjudication.status in FORWARDED or adjudication.crossover_payer:
         to = f" to {adjudication.crossover_payer}" if adjudication.crossover_payer else ""
         return (

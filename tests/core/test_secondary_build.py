@@ -111,9 +111,14 @@ def _era(trace: str) -> str:
         ["CLP*P-4*1*680*680*0*12*BC0004", patient, *full_lines],
         ["CLP*P-5*1*680*0*0*12*BC0005", patient, *denied_lines],
     ]  # fmt: skip
+    bpr = "BPR*I*2108*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20261120"
+    return _835(trace, bpr, [segment for claim in claims for segment in claim])
+
+
+def _835(trace: str, bpr: str, claims: list[str], plb: tuple[str, ...] = ()) -> str:
     body = [
         "ST*835*0001",
-        "BPR*I*2108*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20261120",
+        bpr,
         f"TRN*1*{trace}*1512345678",
         "N1*PR*BLUE CROSS BLUE SHIELD OF ILLINOIS",
         "N3*1 PAYER WAY",
@@ -121,7 +126,8 @@ def _era(trace: str) -> str:
         "PER*BL*CLAIMS*TE*3125550100",
         "N1*PE*SUNRISE ABA THERAPY LLC*XX*1234567893",
         "LX*1",
-        *[segment for claim in claims for segment in claim],
+        *claims,
+        *plb,
     ]
     body.append(f"SE*{len(body) + 1}*0001")
     return "~\n".join([
@@ -295,6 +301,54 @@ def test_a_changed_original_is_refused(
                   "--trace", "EFT7788", "-o", str(out), code=1)  # fmt: skip
     assert "holds other content than the claim sent" in result.output
     assert not out.exists()
+
+
+def test_a_decision_the_payer_took_back_later_is_not_billed_onward(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """P-1's payment is reversed in a later 835 and the claim decided again (denied):
+    the next payer must get the decision that stands, not the one taken back."""
+    originals, _ = paid
+    patient = "NM1*QC*1*PARK*NOAH****MI*XOF123456789"
+    later = _835(
+        "EFT9900",
+        "BPR*H*0*C*NON************20261201",
+        [
+            "CLP*P-1*22*-680*-476*-68*12*BC0001", patient,
+            "SVC*HC:97153:HN*-480*-336**16", "DTM*472*20261102", "CAS*CO*45*-96",
+            "CAS*PR*2*-48", "REF*6R*P-1-1",
+            "SVC*HC:97155:HO*-200*-140**4", "DTM*472*20261102", "CAS*CO*45*-40",
+            "CAS*PR*2*-20", "REF*6R*P-1-2",
+            "CLP*P-1*1*680*0*0*12*BC0001", patient,
+            "SVC*HC:97153:HN*480*0**16", "DTM*472*20261102", "CAS*CO*50*480", "REF*6R*P-1-1",
+            "SVC*HC:97155:HO*200*0**4", "DTM*472*20261102", "CAS*CO*50*200", "REF*6R*P-1-2",
+        ],
+        ("PLB*1234567893*20261231*FB:BC0001*-476",),
+    )  # fmt: skip
+    era = tmp_path / "2_ERA.835"
+    era.write_text(later, encoding="latin-1")
+    assert judge(era)
+    with Ledger.open(tmp_path / "state") as ledger:
+        assert apply_response(ledger, ACCOUNT, era, (), era.name).claims == 2
+    out = tmp_path / "secondary.yaml"
+    result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+                  "--trace", "EFT7788", "-o", str(out), "--json")  # fmt: skip
+    report = json.loads(result.stdout)
+    assert [c["claim"] for c in report["claims"]] == ["P-5S"]
+    refused = {r["claim"]: r["reason"] for r in report["refused"]}
+    assert refused["P-1"] == (
+        "claim P-1: a later 835 changed this decision (payment EFT9900 of 2026-12-01 reversed it): "
+        "build the next payer's claim from the payment that stands"
+    )
+    _run(plugin_manager, "secondary", "build", "--claims", str(originals),
+         "--trace", "EFT9900", "-o", str(out), "--force")  # fmt: skip
+    (built,) = load_claims(out).claims
+    (primary,) = built.other_payers
+    assert (built.id, primary.paid) == ("P-1S", Decimal(0))
+    assert [[(x.group, x.reason, x.amount) for x in a.adjustments] for a in primary.lines] == [
+        [("CO", "50", Decimal(480))],
+        [("CO", "50", Decimal(200))],
+    ]
 
 
 def test_one_of_835_and_trace_is_required(plugin_manager: PluginManager, tmp_path: Path) -> None:
