@@ -320,8 +320,11 @@ class Payment:
     payment_date: str | None
     payer_name: str
     payer_id: str
+    payee_id: str
     method: str
+    credit_debit: str
     amount: Decimal
+    """The money to the payee: BPR02, negative for a debit (BPR03 D)."""
     provider_adjustment_total: Decimal
     claim_count: int
     imbalance: str | None
@@ -353,8 +356,10 @@ def payments(
             payment_date=r["payment_date"],
             payer_name=r["payer_name"],
             payer_id=r["payer_id"],
+            payee_id=r["payee_id"],
             method=r["method"],
-            amount=Decimal(r["amount"]),
+            credit_debit=r["credit_debit"],
+            amount=-Decimal(r["amount"]) if r["credit_debit"] == "D" else Decimal(r["amount"]),
             provider_adjustment_total=Decimal(r["provider_adjustment_total"]),
             claim_count=r["claim_count"],
             imbalance=r["imbalance"],
@@ -367,7 +372,8 @@ def payments(
 class PostingRow:
     """One row of the posting export: a service line, a claim's own remainder,
     or a provider-level adjustment. Per payment, the ``paid`` of its rows adds
-    up to the payment amount (BPR02): PLB rows carry the PLB amount negated."""
+    up to the payment amount (BPR02, negative for a debit): PLB rows carry the PLB
+    amount negated."""
 
     kind: str
     """``line``, ``claim`` (claim-level adjustments, or a claim with no lines) or ``provider``."""

@@ -70,20 +70,20 @@ def era(
     paid_on: str = "20261120",
 ) -> str:
     """A whole 835 around the given claims (each a list of segments from CLP on);
-    BPR02 is computed so the payment balances."""
+    BPR02 is computed so the payment balances, as a debit (BPR03 D) when the claims
+    take back more than they pay."""
     paid = sum(Decimal(c[0].split("*")[4]) for c in claims)
     plb_total = Decimal(0)
     for segment in plb or []:
         elements = segment.split("*")
         plb_total += sum(Decimal(elements[i]) for i in range(4, len(elements), 2))
     amount = paid - plb_total
-    method = "ACH" if amount > 0 else "NON"
-    handling = "I" if amount > 0 else "H"
+    flag = "D" if amount < 0 else "C"
     bpr = (
-        f"BPR*{handling}*{amount}*C*{method}*CCP*01*999999999*DA*123456*1512345678**01*999988880"
+        f"BPR*I*{abs(amount)}*{flag}*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880"
         f"*DA*98765*{paid_on}"
-        if method == "ACH"
-        else f"BPR*{handling}*{amount}*C*NON************{paid_on}"
+        if amount
+        else f"BPR*H*0*C*NON************{paid_on}"
     )
     body = [
         "ST*835*0001",
@@ -437,6 +437,52 @@ def test_export_balances_per_trace_and_hides_phi_by_default(
     names = {r["claim_id"]: r["patient_name"] for r in shown if r["row_type"] != "provider"}
     assert names == {"C1": "JANE DOE", "C2": "RICHARD ROE"}
     assert sum(Decimal(r["paid"]) for r in shown) == Decimal("105.50")
+
+
+def test_a_debit_payment_balances_negative_and_its_rows_add_up_to_it(
+    tmp_path: Path, plugin_manager: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An 835 that takes back more than it pays comes as BPR02 > 0 with BPR03 D: the
+    clinic owes the payer. It balances as a negative payment, and the export says so."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(state))
+    monkeypatch.delenv("CLAIMFERRY_CONFIG", raising=False)
+    ledger = Ledger.open(state)
+    ledger.ensure_account(ACCOUNT, "officeally", "SUNRISE01")
+    sent(ledger, 7, {"C1": [("C1-1", "100")], "C2": [("C2-1", "100")]})
+    paid = ["CLP*C1*1*100*80*0*12*PCN1", PATIENT, *line("C1-1", "100", "80", "CAS*CO*45*20")]
+    apply(ledger, plugin_manager, tmp_path, era([paid], trace="T1", paid_on="20261101"), "1.835")
+    reversal = [
+        "CLP*C1*22*-100*-80*0*12*PCN1",
+        PATIENT,
+        *line("C1-1", "-100", "-80", "CAS*CO*45*-20"),
+    ]
+    debit = era([reversal], trace="T2", paid_on="20261120")
+    assert "BPR*I*80*D*ACH*" in debit
+    apply(ledger, plugin_manager, tmp_path, debit, "2.835")
+    # the payer's figures not adding up: BPR02 says 70.00, the claim 80.00
+    other = ["CLP*C2*1*100*80*0*12*PCN2", PATIENT, *line("C2-1", "100", "80", "CAS*CO*45*20")]
+    wrong = era([other], trace="T3").replace("BPR*I*80*C*", "BPR*I*70*C*")
+    apply(ledger, plugin_manager, tmp_path, wrong, "3.835")
+    ledger.close()
+
+    listed = {
+        p["trace_number"]: p for p in json.loads(run(plugin_manager, "remits", "list", "--json"))
+    }
+    assert (listed["T2"]["amount"], listed["T2"]["credit_debit"]) == ("-80", "D")
+    assert listed["T2"]["imbalance"] is None
+    assert listed["T3"]["imbalance"] == (
+        "transaction 0001: payment 70.00 differs from claims paid 80.00 - provider "
+        "adjustments 0.00 = 80.00"
+    )
+    rows = list(csv.DictReader(io.StringIO(run(plugin_manager, "remits", "export"))))
+    for trace in ("T1", "T2", "T3"):
+        mine = [r for r in rows if r["trace_number"] == trace]
+        assert {r["payment_amount"] for r in mine} == {listed[trace]["amount"]}
+        assert {r["payment_balanced"] for r in mine} == {"false" if trace == "T3" else "true"}
+        assert {(r["payee_id"], r["payment_method"]) for r in mine} == {("1234567893", "ACH")}
+    debit_rows = [r for r in rows if r["trace_number"] == "T2"]
+    assert sum(Decimal(r["paid"]) for r in debit_rows) == Decimal(-80)
 
 
 def test_adjudication_reads_the_payer_not_the_code_name(tmp_path: Path) -> None:

@@ -33,6 +33,10 @@ COLUMNS = (
     "payment_date",
     "payer_name",
     "payer_id",
+    "payee_id",
+    "payment_method",
+    "payment_amount",
+    "payment_balanced",
     "claim_id",
     "patient_control_number",
     "payer_claim_number",
@@ -149,7 +153,9 @@ def _payment_json(payment: Payment) -> dict[str, Any]:
         "payment_date": payment.payment_date,
         "payer_name": payment.payer_name,
         "payer_id": payment.payer_id,
+        "payee_id": payment.payee_id,
         "method": payment.method,
+        "credit_debit": payment.credit_debit,
         "amount": str(payment.amount),
         "provider_adjustment_total": str(payment.provider_adjustment_total),
         "claim_count": payment.claim_count,
@@ -281,6 +287,10 @@ def _record(row: PostingRow, phi: tuple[str, str] | None) -> dict[str, Any]:
         "payment_date": payment.payment_date,
         "payer_name": payment.payer_name,
         "payer_id": payment.payer_id,
+        "payee_id": payment.payee_id,
+        "payment_method": payment.method,
+        "payment_amount": _text(payment.amount),
+        "payment_balanced": payment.imbalance is None,
         "claim_id": row.claim_id,
         "patient_control_number": row.patient_control_number,
         "payer_claim_number": row.payer_claim_number,
@@ -323,6 +333,7 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     adjustments: Sequence[dict[str, Any]] = record["adjustments"]
     remarks: Sequence[dict[str, Any]] = record["remark_codes"]
     return record | {
+        "payment_balanced": "true" if record["payment_balanced"] else "false",
         "modifiers": ":".join(record["modifiers"]),
         "adjustments": "; ".join(f"{a['group']}-{a['reason']} {a['amount']}" for a in adjustments),
         "adjustment_descriptions": "; ".join(

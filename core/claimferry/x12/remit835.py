@@ -80,6 +80,12 @@ class PaymentHeader:
         return meaning(PAYMENT_METHODS, self.method)
 
     @property
+    def signed_amount(self) -> Decimal:
+        """The money to the payee: BPR02, negated for a debit (BPR03 D), when the
+        payer takes back more than it pays and the payee owes the difference."""
+        return -self.amount if self.credit_debit == "D" else self.amount
+
+    @property
     def handling_meaning(self) -> str:
         return meaning(PAYMENT_HANDLING_CODES, self.handling_code)
 
@@ -254,13 +260,14 @@ def claim_imbalances(claim: RemitClaim) -> list[str]:
 def payment_imbalance(
     payment: PaymentHeader, total_paid: Decimal, adjustments: Iterable[ProviderAdjustment]
 ) -> str | None:
-    """BPR02 must equal the claims' CLP04 total minus the PLB total."""
+    """BPR02 (negative for a debit) must equal the claims' CLP04 total minus the PLB total."""
     plb = sum((a.amount for a in adjustments), ZERO)
     expected = total_paid - plb
-    if payment.amount == expected:
+    amount = payment.signed_amount
+    if amount == expected:
         return None
     return (
-        f"transaction {payment.transaction_control_number}: payment {payment.amount:.2f} differs "
+        f"transaction {payment.transaction_control_number}: payment {amount:.2f} differs "
         f"from claims paid {total_paid:.2f} - provider adjustments {plb:.2f} = {expected:.2f}"
     )
 
