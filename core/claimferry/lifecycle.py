@@ -29,7 +29,7 @@ from claimferry.documents import gc_paused
 from claimferry.errors import InputError, Problem
 from claimferry.failpoints import failpoint
 from claimferry.ledger import ADJUDICATED, Answer, ClaimState, Ledger
-from claimferry.remits import RemitRecorder, earlier_remits, patient_responsibility
+from claimferry.remits import RemitRecorder, earlier_remits, patient_responsibility, stands
 from claimferry.types import BatchUpdate, ClaimUpdate, FileResponseDocument, ResponseReader
 from claimferry.x12.ack999 import read_999
 from claimferry.x12.codes import CLAIM_PAYMENT_STATUS, describe_remark, meaning
@@ -112,8 +112,13 @@ def adjudication(claim: RemitClaim, owed: Decimal | None = None) -> ClaimState:
 
 
 def _covered_by_prior_payer(claim: RemitClaim) -> bool:
+    """Nothing paid because the prior payers' payment covers the claim: CARC 23 ("the
+    impact of prior payer(s) adjudication"), with at most the contractual write-off
+    (CO-45) beside it, as secondary payers send it."""
     others = [a for a in claim.all_adjustments() if a.group != "PR"]
-    return bool(others) and all(a.reason == "23" for a in others)
+    return any(a.reason == "23" for a in others) and all(
+        a.reason == "23" or (a.group, a.reason) == ("CO", "45") for a in others
+    )
 
 
 def _remit_detail(claim: RemitClaim, state: ClaimState, owed: Decimal, net: Decimal | None) -> str:
@@ -376,23 +381,33 @@ class _Answers:
         """
         recorder = RemitRecorder(self.ledger, self.account, source_file)
         pending: list[RemitClaim] = []
+        decided: set[int] = set()  # claims the payment decided so far (not reversals)
         with gc_paused():
             for event in Remit835Stream(read_segments(path), str(path)):
                 if isinstance(event, RemitClaim):
                     if not recorder.duplicate:
                         pending.append(event)
                         if len(pending) == REMIT_CHUNK:
-                            self._remits(recorder, pending, source_file)
+                            self._remits(recorder, pending, source_file, decided)
                             pending = []
                 elif isinstance(event, PaymentHeader):
                     recorder.payment(event)
+                    decided = set()
                 elif isinstance(event, PaymentSummary):
-                    self._remits(recorder, pending, source_file)
+                    self._remits(recorder, pending, source_file, decided)
                     recorder.summary(event)
                     pending = []
 
-    def _remits(self, recorder: RemitRecorder, claims: list[RemitClaim], source_file: str) -> None:
-        """Match, classify and store one chunk of an 835's claims (all of one payment)."""
+    def _remits(
+        self,
+        recorder: RemitRecorder,
+        claims: list[RemitClaim],
+        source_file: str,
+        decided: set[int],
+    ) -> None:
+        """Match, classify and store one chunk of an 835's claims (all of one payment).
+        ``decided`` holds the claims an earlier chunk of the payment decided: a reversal
+        of one of them, listed after its correction, does not undo the correction."""
         if not claims:
             return
         ledger = self.ledger
@@ -424,10 +439,11 @@ class _Answers:
             else:
                 if state in CORRECTIONS and any(status == "22" for status, _, _ in before):
                     net = sum((paid for _, paid, _ in before), claim.paid)
-                # an ERA older than one already read (fetched late) is history only
                 newest = max((d for _, _, d in before if d is not None), default=None)
-                current = paid_on is None or newest is None or paid_on >= newest
+                current = stands(paid_on, newest) and not (claim.status == "22" and row in decided)
                 before.append((claim.status, claim.paid, paid_on))
+            if claim.status != "22":
+                decided.add(row)
             answers.append(
                 Answer(
                     row,

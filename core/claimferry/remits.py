@@ -234,6 +234,13 @@ def patient_responsibility(claim: RemitClaim) -> Decimal:
     return patient_share(claim.all_adjustments())
 
 
+def stands(paid_on: str | None, newest: str | None) -> bool:
+    """Whether a remittance dated ``paid_on`` decides the claim, after remittances whose
+    newest payment date is ``newest``: an ERA older than one already read (fetched
+    late) is history only; an undated one is taken in the order read."""
+    return paid_on is None or newest is None or paid_on >= newest
+
+
 def earlier_remits(
     db: Connection, rows: Sequence[int]
 ) -> dict[int, list[tuple[str, Decimal, str | None]]]:
@@ -263,18 +270,24 @@ class ClaimMoney:
 
 
 def claim_money(ledger: Ledger, rows: Iterable[int]) -> dict[int, ClaimMoney]:
+    """Paid, netted over every remittance; owed, as the decision that stands says (the
+    same rule as the claim's state: see ``stands``)."""
     paid: dict[int, Decimal] = {}
     owed: dict[int, Decimal] = {}
+    newest: dict[int, str] = {}
     for r in select_in(
         ledger.db,
-        "SELECT claim_row, status, paid, patient_responsibility FROM remit_claims "
-        "WHERE claim_row IN ({marks}) ORDER BY id",
+        "SELECT r.claim_row, r.status, r.paid, r.patient_responsibility, p.payment_date "
+        "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
+        "WHERE r.claim_row IN ({marks}) ORDER BY r.id",
         rows,
     ):
-        row = r["claim_row"]
+        row, day = r["claim_row"], r["payment_date"]
         paid[row] = paid.get(row, ZERO) + Decimal(r["paid"])
-        if r["status"] != "22":
+        if r["status"] != "22" and stands(day, newest.get(row)):
             owed[row] = Decimal(r["patient_responsibility"])
+        if day is not None and day > newest.get(row, ""):
+            newest[row] = day
     return {row: ClaimMoney(paid[row], owed.get(row, ZERO)) for row in paid}
 
 

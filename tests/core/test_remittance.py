@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from claimferry import lifecycle
 from claimferry.cli import create_cli
 from claimferry.ledger import BatchState, ClaimState, Ledger, NewClaim, SentLine
 from claimferry.lifecycle import adjudication, apply_response
 from claimferry.manager import PluginManager
-from claimferry.remits import payments, posting_rows
+from claimferry.remits import claim_money, payments, posting_rows
 from claimferry.x12.remit835 import iter_835_claims
 from claimferry.x12.segments import read_segments
 from support.x12judge import judge
@@ -527,6 +528,65 @@ def test_a_secondary_that_owes_nothing_after_the_primary_is_not_a_denial(
     state, detail = state_of(ledger, "C1")
     assert state is ClaimState.PAID
     assert "nothing more due: the prior payer's payment covers it" in detail
+
+
+def test_a_secondary_paying_nothing_beside_a_contractual_write_off_is_not_a_denial(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """The secondary's allowed amount is below what the primary paid: OA-23 for the
+    primary's part and CO-45 for the rest, nothing paid, nothing more due."""
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    cas = ("CAS*CO*45*40", "CAS*OA*23*60")
+    claim = ["CLP*C1*2*100*0*0*12*PCN1", PATIENT, *line("C1-1", "100", "0", *cas)]
+    apply(ledger, plugin_manager, tmp_path, era([claim]), "1_ERA.835")
+    state, detail = state_of(ledger, "C1")
+    assert state is ClaimState.PAID
+    assert "nothing more due: the prior payer's payment covers it" in detail
+    # without CARC 23 the same write-off and nothing paid is a denial
+    sent(ledger, 8, {"C2": [("C2-1", "100")]})
+    denial = ["CLP*C2*2*100*0*0*12*PCN2", PATIENT, *line("C2-1", "100", "0", "CAS*CO*45*100")]
+    apply(ledger, plugin_manager, tmp_path, era([denial], trace="T2"), "2_ERA.835")
+    assert state_of(ledger, "C2")[0] is ClaimState.DENIED
+
+
+def test_the_patient_owes_what_the_decision_that_stands_says(
+    ledger: Ledger, plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """An older ERA fetched late does not decide the claim, nor what the patient owes."""
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    new = ["CLP*C1*1*100*50*30*12*P1", PATIENT, *line("C1-1", "100", "50", "CAS*CO*45*20",
+                                                       "CAS*PR*2*30")]  # fmt: skip
+    apply(ledger, plugin_manager, tmp_path, era([new], trace="NEW", paid_on="20261120"), "2.835")
+    old = ["CLP*C1*1*100*0*80*12*P1", PATIENT, *line("C1-1", "100", "0", "CAS*CO*45*20",
+                                                      "CAS*PR*1*80")]  # fmt: skip
+    apply(ledger, plugin_manager, tmp_path, era([old], trace="OLD", paid_on="20261101"), "1.835")
+    state, detail = state_of(ledger, "C1")
+    assert state is ClaimState.PAID and "patient owes 30.00" in detail
+    (claim,) = ledger.claims(claim_id="C1")
+    assert claim_money(ledger, [claim.row])[claim.row].patient_responsibility == Decimal(30)
+
+
+def test_a_reversal_listed_after_its_correction_in_a_later_chunk_does_not_undo_it(
+    ledger: Ledger,
+    plugin_manager: PluginManager,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large ERA is applied a chunk of claims at a time; the correction and its
+    reversal may fall in two chunks, the correction first."""
+    sent(ledger, 7, {"A": [("A-1", "50")], "C1": [("C1-1", "100")]})
+    first = ["CLP*C1*1*100*80*0*12*PCN1", PATIENT, *line("C1-1", "100", "80", "CAS*CO*45*20")]
+    apply(ledger, plugin_manager, tmp_path, era([first], trace="T1"), "1_ERA.835")
+    monkeypatch.setattr(lifecycle, "REMIT_CHUNK", 2)
+    other = ["CLP*A*1*50*50*0*12*PA", PATIENT, *line("A-1", "50", "50")]
+    correction = ["CLP*C1*1*100*60*0*12*PCN1", PATIENT, *line("C1-1", "100", "60", "CAS*CO*45*40")]
+    reversal = ["CLP*C1*22*-100*-80*0*12*PCN1", PATIENT, *line("C1-1", "-100", "-80",
+                                                                "CAS*CO*45*-20")]  # fmt: skip
+    text = era([other, correction, reversal], trace="T2", paid_on="20261125")
+    apply(ledger, plugin_manager, tmp_path, text, "2_ERA.835")
+    assert state_of(ledger, "C1")[0] is ClaimState.PAID
+    (claim,) = ledger.claims(claim_id="C1")
+    assert claim_money(ledger, [claim.row])[claim.row].paid == Decimal(60)
 
 
 def test_the_same_payment_in_a_new_envelope_is_applied_once(
