@@ -45,6 +45,8 @@ class FetchedFile:
     kind: str | None = None
     claims: int = 0
     error: str | None = None
+    imbalances: tuple[str, ...] = ()
+    """An 835's payer figures that do not add up: recorded as they came, to check."""
 
 
 _KIND_ORDER = {"TA1": 0, "999": 1, "277CA": 2, "835": 4}
@@ -195,3 +197,4 @@ def _read_unread(
             continue
         if result is not None:
             result.kind, result.claims = applied.kind, applied.claims
+            result.imbalances = applied.imbalances

@@ -59,6 +59,8 @@ class AppliedResponse:
     """Claim updates recorded."""
     unknown: int
     """Claims the ledger had never sent, recorded as seen."""
+    imbalances: tuple[str, ...] = ()
+    """Where an 835's payer figures do not add up (recorded as they came)."""
 
 
 def _money(amount: Decimal) -> str:
@@ -265,6 +267,7 @@ class _Answers:
         self.source_file = source_file
         self.claims = 0
         self.unknown = 0
+        self.imbalances: list[str] = []
         self._pending: list[Answer] = []
         self._latest: dict[str, tuple[int, ClaimState]] = {}
 
@@ -396,6 +399,8 @@ class _Answers:
                 elif isinstance(event, PaymentSummary):
                     self._remits(recorder, pending, source_file, decided)
                     recorder.summary(event)
+                    if not recorder.duplicate:
+                        self.imbalances += event.imbalances
                     pending = []
 
     def _remits(
@@ -568,4 +573,4 @@ def apply_response(
         kind = "+".join(dict.fromkeys(kinds))
         if response_id is not None:
             ledger.mark_response_parsed(response_id, kind=kind)
-    return AppliedResponse(kind, answers.claims, answers.unknown)
+    return AppliedResponse(kind, answers.claims, answers.unknown, tuple(answers.imbalances))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from e2e.support import (
@@ -288,3 +291,26 @@ def test_a_rejected_replacement_does_not_undo_the_paid_original(e2e: E2E) -> Non
     segs = claim_segments(latest)["SUN-1001"]
     assert segs[0][5].split(component_separator(latest))[2] == "7"
     assert [s[2] for s in segs if s[:2] == ["REF", "F8"]] == [paid["payer_claim_number"]]
+
+
+def test_an_835_that_does_not_balance_is_recorded_and_reported(e2e: E2E) -> None:
+    """The payer's own arithmetic is wrong (BPR02 is not the claims' paid total less
+    the PLBs): the 835 is still read, every claim moves, and fetch says so."""
+    e2e.ok("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    (era,) = [p for p in e2e.wait_answered(5) if "_ERA_835_" in p.name]
+    text = era.read_text(encoding="latin-1")
+    bpr = re.search(r"BPR\*(\w)\*([\d.]+)\*", text)
+    assert bpr is not None
+    wrong = f"BPR*{bpr[1]}*{Decimal(bpr[2]) + 1}*"
+    era.write_text(text.replace(bpr[0], wrong, 1), encoding="latin-1")
+
+    fetched = e2e.ok("fetch", "--account", ACCOUNT).stdout
+    (line,) = [x for x in fetched.splitlines() if "NOT BALANCED" in x]
+    assert f"payment {Decimal(bpr[2]) + 1:.2f} differs from claims paid" in line
+    assert f"{era.name}  {era.stat().st_size} bytes  835, 4 claim update(s)" in fetched
+    (payment,) = [p for p in e2e.json("remits", "list") if p["imbalance"]]
+    assert payment["imbalance"] in line
+    rows = list(csv.DictReader(io.StringIO(e2e.ok("remits", "export").stdout)))
+    balanced = {r["trace_number"]: r["payment_balanced"] for r in rows}
+    assert balanced.pop(payment["trace_number"]) == "false"
+    assert set(balanced.values()) <= {"true"}

@@ -489,6 +489,7 @@ def fetch(
                         "claims_updated": f.claims,
                         "error": f.error,
                     }
+                    | ({"imbalances": list(f.imbalances)} if f.imbalances else {})
                     for f in files
                 ],
             },
@@ -537,6 +538,8 @@ def fetch(
                 else:
                     read = f"UNREADABLE: {f['error']}"
                 click.echo(f"  {f['name']}  {f['size']} bytes  {read}")
+                for imbalance in f.get("imbalances", []):
+                    click.echo(f"    NOT BALANCED (recorded as sent): {imbalance}")
             for alert in result.get("alerts", []):
                 if alert["delivered"]:
                     click.echo(f"  alerts: {alert['alerts']} sent to {alert['notifier']}")
