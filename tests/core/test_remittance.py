@@ -486,6 +486,28 @@ def test_a_debit_payment_balances_negative_and_its_rows_add_up_to_it(
     assert sum(Decimal(r["paid"]) for r in debit_rows) == Decimal(-80)
 
 
+def test_a_line_remark_from_another_list_than_the_rarcs_keeps_its_list(
+    tmp_path: Path, plugin_manager: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LQ*HE is a remark code (RARC); LQ*RX an NCPDP reject code, which must not be
+    described as the RARC that happens to share its text."""
+    monkeypatch.setenv("CLAIMFERRY_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("CLAIMFERRY_CONFIG", raising=False)
+    ledger = Ledger.open(tmp_path / "state")
+    ledger.ensure_account(ACCOUNT, "officeally", "SUNRISE01")
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    lines = line("C1-1", "100", "0", "CAS*CO*16*100")
+    claim = ["CLP*C1*1*100*0*0*12*PCN1", PATIENT, *lines, "LQ*HE*N130", "LQ*RX*70"]
+    apply(ledger, plugin_manager, tmp_path, era([claim]), "1_ERA.835")
+    ledger.close()
+    (row,) = json.loads(run(plugin_manager, "remits", "export", "--format", "json"))
+    assert [r["code"] for r in row["remark_codes"]] == ["N130", "RX:70"]
+    assert row["remark_codes"][1]["description"] == (
+        "RX code 70 (LQ01 RX: not a remittance advice remark code)"
+    )
+    assert row["remark_codes"][0]["description"].startswith("Consult plan benefit documents")
+
+
 def test_adjudication_reads_the_payer_not_the_code_name(tmp_path: Path) -> None:
     """CLP02 1 with nothing paid is not 'paid' (the bug this replaced)."""
     path = tmp_path / "1_ERA.835"

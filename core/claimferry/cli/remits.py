@@ -22,7 +22,7 @@ from claimferry.ledger import Ledger
 from claimferry.lifecycle import response_files
 from claimferry.remits import Payment, PostingRow, payments, posting_rows, source_path
 from claimferry.storage import ArchiveMissing, atomic_write
-from claimferry.x12.codes import ADJUSTMENT_REASONS, REMARK_CODES, meaning
+from claimferry.x12.codes import ADJUSTMENT_REASONS, meaning, remark_meaning
 from claimferry.x12.remit835 import iter_835_claims
 from claimferry.x12.segments import read_segments
 
@@ -320,7 +320,7 @@ def _record(row: PostingRow, phi: tuple[str, str] | None) -> dict[str, Any]:
             for a in row.adjustments
         ],
         "remark_codes": [
-            {"code": code, "description": meaning(REMARK_CODES, code)} for code in row.remark_codes
+            {"code": code, "description": remark_meaning(code)} for code in row.remark_codes
         ],
     }
     if phi is not None:

@@ -375,9 +375,18 @@ def meaning(table: Mapping[str, str], code: str) -> str:
     return f"no description on file for code {code!r}" if found is None else found
 
 
+def remark_meaning(code: str) -> str:
+    """A remark code's meaning. A code from another list than the RARCs (an 835 line's
+    LQ01 other than HE, e.g. RX for NCPDP reject codes) is kept as ``LIST:code``."""
+    qualifier, colon, own = code.rpartition(":")
+    if colon:
+        return f"{qualifier} code {own} (LQ01 {qualifier}: not a remittance advice remark code)"
+    return meaning(REMARK_CODES, code)
+
+
 def describe_remark(code: str) -> str:
     """A remark code (RARC) with its meaning, e.g. 'N130: Consult plan benefit documents...'."""
-    return f"{code}: {meaning(REMARK_CODES, code)}"
+    return f"{code}: {remark_meaning(code)}"
 
 
 # --- element readers ----------------------------------------------------------

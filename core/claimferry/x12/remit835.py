@@ -659,7 +659,9 @@ class _Transaction:
         line = claim.line
         if line is None:
             raise self.reader.error(segment, None, "expected SVC before LQ")
-        line.remarks.append(self.reader.required(segment, 2, "a remark code"))
+        code = self.reader.required(segment, 2, "a remark code")
+        qualifier = segment.element(1).strip()  # HE: a RARC; RX: an NCPDP reject code
+        line.remarks.append(code if qualifier in ("HE", "") else f"{qualifier}:{code}")
 
     def _party(self, claim: _ClaimBuilder, segment: Segment) -> None:
         if claim.line is not None:
