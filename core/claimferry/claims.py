@@ -62,6 +62,12 @@ characters, so a longer value is refused here rather than written into a file th
 rejects."""
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 """NTE02: 80 characters."""
+RemarkCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9]{1,5}$")
+]
+"""A remittance advice remark code (RARC), e.g. N130 or MA18 (MOA03-MOA07)."""
+MAX_MOA_REMARKS = 5
+"""MOA03 to MOA07."""
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
 """X12 element 67, Identification Code (NM109): 2 to 80 characters, for the same reason."""
 MAX_AMOUNT_DIGITS = 18
@@ -404,6 +410,10 @@ class OtherPayer:
     """Claim adjudication or payment date (2330B DTP*573)."""
     payer_claim_number: Reference | None = None
     """The other payer's claim control number (2330B REF*F8)."""
+    remark_codes: Annotated[tuple[RemarkCode, ...], Field(max_length=MAX_MOA_REMARKS)] = Field(
+        default=(), exclude_if=_is_empty
+    )
+    """Its claim-level remark codes (2320 MOA03-07), from its 835's MOA."""
     lines: Annotated[tuple[LineAdjudication, ...], Field(max_length=MAX_LINES * 5)] = ()
     insurance_type: InsuranceType | None = Field(default=None, exclude_if=_is_none)
     """2320 SBR05: that plan's insurance type, e.g. the Medicare secondary payer type."""

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from claimferry.claims import (
     MAX_CLAIM_ID,
+    MAX_MOA_REMARKS,
     RESPONSIBILITY_CODES,
     Adjustment,
     Claim,
@@ -82,6 +83,8 @@ class Adjudication:
     payment_date: date | None
     adjustments: tuple[remit835.Adjustment, ...]
     lines: tuple[RemitLine, ...]
+    remark_codes: tuple[str, ...] = ()
+    """Claim-level (MOA/MIA) remark codes."""
     superseded_by: str | None = None
     """A later remittance of the claim that reversed or replaced this decision."""
 
@@ -181,6 +184,7 @@ def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudicati
             payment_date=date.fromisoformat(c["payment_date"]) if c["payment_date"] else None,
             adjustments=decode_adjustments(c["adjustments"]),
             lines=tuple(lines.get(c["id"], ())),
+            remark_codes=tuple(filter(None, c["remark_codes"].split("|"))),
             superseded_by=superseded.get(c["claim_row"]),
         )
         for c in claims
@@ -320,6 +324,7 @@ def _paid_by(claim: Claim, adjudication: Adjudication) -> OtherPayer:
         remaining_patient_liability=None if lines else adjudication.patient_responsibility,
         adjudication_date=adjudication.payment_date,
         payer_claim_number=adjudication.payer_claim_number or None,
+        remark_codes=adjudication.remark_codes[:MAX_MOA_REMARKS],
         lines=lines,
         insurance_type=claim.insurance_type,
     )

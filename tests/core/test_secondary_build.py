@@ -104,7 +104,7 @@ def _era(trace: str) -> str:
         "SVC*HC:97155:HO*200*0**4", "DTM*472*20261102", "CAS*CO*50*200", "REF*6R*P-5-2",
     ]  # fmt: skip
     claims = [
-        ["CLP*P-1*1*680*476*68*12*BC0001", patient, *lines("P-1")],
+        ["CLP*P-1*1*680*476*68*12*BC0001", patient, "MOA***N130", *lines("P-1")],
         ["CLP*P-2*19*680*476*68*12*BC0002", patient, "NM1*TT*2*ILLINOIS MEDICAID*****PI*IL621",
          *lines("P-2")],
         ["CLP*P-3*1*680*476*68*12*BC0003", patient, *lines("P-3")],
@@ -211,6 +211,7 @@ def test_secondary_claim_carries_the_primarys_adjudication_and_passes_pyx12(
     # the coinsurance left on each line goes in its 2430 AMT*EAF, not also in 2320
     assert [a.remaining_patient_liability for a in primary.lines] == [Decimal(48), Decimal(20)]
     assert primary.payer_claim_number == "BC0001"
+    assert primary.remark_codes == ("N130",)  # the 835's MOA, for 2320 MOA
     assert [(a.line, a.paid, [(x.group, x.reason, x.amount) for x in a.adjustments])
             for a in primary.lines] == [
         (1, Decimal(336), [("CO", "45", Decimal(96)), ("PR", "2", Decimal(48))]),
@@ -218,7 +219,9 @@ def test_secondary_claim_carries_the_primarys_adjudication_and_passes_pyx12(
     ]  # fmt: skip
     context = ValidationContext(account=None, today=date(2026, 12, 1))
     assert [f for f in check_claims([claim, denied], context) if f.severity == "error"] == []
-    verdict = judge(write_837p([claim, denied], ENVELOPE))
+    written = write_837p([claim, denied], ENVELOPE)
+    assert written.count(b"MOA***N130~") == 1
+    verdict = judge(written)
     assert verdict, verdict.errors
 
 

@@ -182,6 +182,21 @@ def test_insurance_types_and_line_remaining_liability_read_back(tmp_path: Path) 
     assert (tmp_path / "again.837").read_bytes() == data
 
 
+def test_the_other_payers_remark_codes_go_in_2320_moa_and_read_back(tmp_path: Path) -> None:
+    claim = load_claims(DATA / "secondary.yaml").claims[0]
+    other = replace(claim.other_payers[0], remark_codes=("n130", "MA18"))
+    assert other.remark_codes == ("N130", "MA18")
+    path = write(tmp_path / "moa.837", [replace(claim, other_payers=(other,))])
+    text = path.read_text()
+    assert "~\nOI***Y***Y~\nMOA***N130*MA18~\nNM1*IL*1*" in text  # 2320's last, before 2330A
+    verdict = judge(path)
+    assert verdict, verdict.errors
+    read = load_837p(path)
+    assert read.dropped == []
+    (again,) = read.claims.claims
+    assert again.other_payers[0].remark_codes == ("N130", "MA18")
+
+
 def test_an_837p_owing_by_claim_and_by_line_or_of_an_unknown_insurance_type_is_refused(
     tmp_path: Path,
 ) -> None:

@@ -581,6 +581,11 @@ class _Reader:
             for index in (1, 2, 4, 5):
                 if segment.element(index).strip():
                     self.drop(segment, "the claim model has no field for this element", index)
+        elif seg_id == "MOA" and loop == "2320":
+            other["remark_codes"] = [code for code in elements[2:7] if code.strip()]
+            for index in (1, 2, 8, 9):
+                if segment.element(index).strip():
+                    self.drop(segment, "the claim model has no field for this element", index)
         elif seg_id == "NM1" and element1 == "IL" and loop == "2320":
             self.loop = "2330A"
             other["subscriber"].update(self.person(segment))

@@ -358,7 +358,7 @@ def _clm_indicators(assignment: str, benefits: str, release: str, delay_reason: 
 
 
 def _other_payer(claim: Claim, index: int, other: OtherPayer) -> list[str]:
-    """Loops 2320 (SBR, CAS, AMT, OI), 2330A (other subscriber) and 2330B (other payer)."""
+    """Loops 2320 (SBR, CAS, AMT, OI, MOA), 2330A (other subscriber) and 2330B (other payer)."""
     field = f"other_payers[{index}]"
     subscriber = other.subscriber
     group = (
@@ -389,6 +389,8 @@ def _other_payer(claim: Claim, index: int, other: OtherPayer) -> list[str]:
         out.append(f"AMT*EAF*{_amount(other.remaining_patient_liability)}")
     benefits = BENEFITS_ASSIGNMENT_CODES[claim.benefits_assignment]
     out.append(f"OI***{benefits}***{RELEASE_CODES[claim.release_of_information]}")
+    if other.remark_codes:
+        out.append("MOA***" + "*".join(other.remark_codes))
     member = _identifier(subscriber.member_id, f"{field}.subscriber.member_id")
     person = _person("IL", subscriber.last_name, subscriber.first_name, f"{field}.subscriber")
     out.append(f"{person}****MI*{member}")
