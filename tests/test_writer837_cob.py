@@ -265,6 +265,29 @@ def test_line_adjudication_without_the_claim_level_paid_amount_is_refused() -> N
     assert "'paid' (AMT*D) is required" in problem
 
 
+def test_remark_codes_come_only_with_an_adjudication() -> None:
+    claim = load_claims(SECONDARY).claims[0]
+    other = claim.other_payers[0]
+    with pytest.raises(ValidationError, match=r"'remark_codes' \(2320 MOA\) need 'paid'"):
+        replace(
+            claim,
+            other_payers=(replace(other, paid=None, lines=(), remark_codes=("N130",)),),
+        )
+    primary = replace(claim, payer_responsibility="primary", other_payers=())
+    later = replace(
+        other,
+        responsibility="secondary",
+        paid=None,
+        lines=(),
+        adjustments=(),
+        adjudication_date=None,
+        remaining_patient_liability=None,
+    )
+    replace(primary, other_payers=(later,))  # a payer to come, named: fine
+    with pytest.raises(ValidationError, match="cannot have adjudicated it yet"):
+        replace(primary, other_payers=(replace(later, remark_codes=("N130",)),))
+
+
 def test_the_documented_secondary_example_loads_and_writes_pyx12_clean() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "claims.md").read_text()
     blocks = [b.split("```")[0] for b in docs.split("```yaml\n")[1:]]

@@ -62,8 +62,9 @@ characters, so a longer value is refused here rather than written into a file th
 rejects."""
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 """NTE02: 80 characters."""
+REMARK_CODE_PATTERN = r"^[A-Za-z0-9]{1,5}$"
 RemarkCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9]{1,5}$")
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=REMARK_CODE_PATTERN)
 ]
 """A remittance advice remark code (RARC), e.g. N130 or MA18 (MOA03-MOA07)."""
 MAX_MOA_REMARKS = 5
@@ -597,6 +598,7 @@ def _adjudication_fits(claim: Claim, index: int, other: OtherPayer) -> None:
         or other.lines
         or other.adjudication_date is not None
         or other.remaining_patient_liability is not None
+        or other.remark_codes
     )
     if later and decided:
         raise ValueError(
@@ -608,6 +610,11 @@ def _adjudication_fits(claim: Claim, index: int, other: OtherPayer) -> None:
         raise ValueError(
             f"other_payers[{index}]: 'adjustments' (2320 CAS) need 'paid' (AMT*D), what the "
             "payer paid after them"
+        )
+    if other.remark_codes and other.paid is None:
+        raise ValueError(
+            f"other_payers[{index}]: 'remark_codes' (2320 MOA) need 'paid' (AMT*D): they "
+            "come with the payer's adjudication"
         )
 
 

@@ -543,6 +543,11 @@ _MIGRATIONS: list[str] = [
         UNIQUE (account, direction, name)
     );
     """,
+    # 13: an 835's production date (DTM*405), the remittance date a secondary claim
+    # carries (DTP*573) when the payer left the payment date (BPR16) empty
+    """
+    ALTER TABLE remit_payments ADD COLUMN production_date TEXT;
+    """,
 ]
 
 _POSTGRES_MIGRATIONS: list[str] = [
@@ -830,6 +835,10 @@ _POSTGRES_MIGRATIONS: list[str] = [
         stored_at TEXT NOT NULL,
         UNIQUE (account, direction, name)
     );
+    """,
+    # 13: as SQLite's 13
+    """
+    ALTER TABLE remit_payments ADD COLUMN production_date TEXT;
     """,
 ]
 assert len(_POSTGRES_MIGRATIONS) == len(_MIGRATIONS)

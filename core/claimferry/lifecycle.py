@@ -87,9 +87,10 @@ def adjudication(claim: RemitClaim, owed: Decimal | None = None) -> ClaimState:
     not the payer's claim; 25 a predetermination. Anything else was processed
     (1/2/3): paid when money was paid, else the patient's to pay when PR
     adjustments (deductible, coinsurance, co-payment) took the amount, else
-    denied. A secondary or tertiary payer that pays nothing because the prior
-    payer's payment covers the claim (only CARC 23, "the impact of prior payer
-    adjudication") has settled it: paid, with nothing more due.
+    denied. A secondary or tertiary payer that pays nothing and leaves nothing on
+    the patient because the prior payer's payment covers the claim (CARC 23, "the
+    impact of prior payer adjudication", with at most the CO-45 write-off beside
+    it) has settled it: paid, with nothing more due.
     """
     status = claim.status
     if status == "22":

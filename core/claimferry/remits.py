@@ -86,8 +86,9 @@ class RemitRecorder:
             self.db,
             "INSERT INTO remit_payments (account, source_file, "
             "transaction_control_number, trace_number, trace_originator, payer_name, payer_id, "
-            "payee_id, method, credit_debit, amount, payment_date, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "payee_id, method, credit_debit, amount, payment_date, production_date, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (
                 self.account,
                 self.source_file,
@@ -101,6 +102,7 @@ class RemitRecorder:
                 header.credit_debit,
                 str(header.amount),
                 _day(header.payment_date),
+                _day(header.production_date),
                 datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             ),
         )
@@ -266,26 +268,32 @@ class ClaimMoney:
 
     paid: Decimal
     patient_responsibility: Decimal
-    """As the latest decision (not a reversal) says."""
+    """As the decision that stands says; nothing after a reversal not yet corrected."""
 
 
 def claim_money(ledger: Ledger, rows: Iterable[int]) -> dict[int, ClaimMoney]:
-    """Paid, netted over every remittance; owed, as the decision that stands says (the
-    same rule as the claim's state: see ``stands``)."""
+    """Paid, netted over every remittance; owed, as the decision that stands says, by
+    the rules the claim's state follows: an ERA older than one read before is history
+    only (``stands``); a reversal leaves nothing owed until the claim is decided again,
+    unless it came in the same payment as that decision (the correction listed first)."""
     paid: dict[int, Decimal] = {}
     owed: dict[int, Decimal] = {}
     newest: dict[int, str] = {}
+    decided_in: dict[int, int] = {}  # the payment of the decision that stands
     for r in select_in(
         ledger.db,
-        "SELECT r.claim_row, r.status, r.paid, r.patient_responsibility, p.payment_date "
-        "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
+        "SELECT r.claim_row, r.payment_id, r.status, r.paid, r.patient_responsibility, "
+        "p.payment_date FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
         "WHERE r.claim_row IN ({marks}) ORDER BY r.id",
         rows,
     ):
         row, day = r["claim_row"], r["payment_date"]
         paid[row] = paid.get(row, ZERO) + Decimal(r["paid"])
-        if r["status"] != "22" and stands(day, newest.get(row)):
-            owed[row] = Decimal(r["patient_responsibility"])
+        if stands(day, newest.get(row)):
+            if r["status"] != "22":
+                owed[row], decided_in[row] = Decimal(r["patient_responsibility"]), r["payment_id"]
+            elif decided_in.get(row) != r["payment_id"]:
+                owed[row] = ZERO
         if day is not None and day > newest.get(row, ""):
             newest[row] = day
     return {row: ClaimMoney(paid[row], owed.get(row, ZERO)) for row in paid}

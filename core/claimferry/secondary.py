@@ -15,6 +15,7 @@ duplicate claim.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from claimferry.claims import (
     MAX_CLAIM_ID,
     MAX_MOA_REMARKS,
+    REMARK_CODE_PATTERN,
     RESPONSIBILITY_CODES,
     Adjustment,
     Claim,
@@ -81,6 +83,7 @@ class Adjudication:
     payer_claim_number: str
     crossover_payer: str | None
     payment_date: date | None
+    """BPR16, or the 835's production date (DTM*405) when the payer left BPR16 empty."""
     adjustments: tuple[remit835.Adjustment, ...]
     lines: tuple[RemitLine, ...]
     remark_codes: tuple[str, ...] = ()
@@ -144,7 +147,8 @@ def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudicati
     found = select_in(
         db,
         "SELECT r.*, c.account, c.claim_id AS our_claim_id, c.content_sha256, p.payment_date, "
-        "p.payer_id "
+        "COALESCE(p.payment_date, p.production_date) AS remittance_date, p.payer_id, "
+        "p.trace_originator "
         "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
         "JOIN claims c ON c.id = r.claim_row WHERE r.status != '22' AND "
         "p.id IN ({marks}) ORDER BY r.id",
@@ -181,7 +185,9 @@ def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudicati
             patient_responsibility=Decimal(c["patient_responsibility"]),
             payer_claim_number=c["payer_claim_number"],
             crossover_payer=c["crossover_payer"],
-            payment_date=date.fromisoformat(c["payment_date"]) if c["payment_date"] else None,
+            payment_date=(
+                date.fromisoformat(c["remittance_date"]) if c["remittance_date"] else None
+            ),
             adjustments=decode_adjustments(c["adjustments"]),
             lines=tuple(lines.get(c["id"], ())),
             remark_codes=tuple(filter(None, c["remark_codes"].split("|"))),
@@ -192,32 +198,50 @@ def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudicati
 
 
 def _superseded(db: Connection, chosen: Sequence[sqlite3.Row]) -> dict[int, str]:
-    """For each chosen decision a later remittance of the same claim by the same payer
-    overrides, what that remittance did. Later means a newer payment date, or, on the
-    same date or when a date is missing, recorded after (the order ``fetch`` applied
-    them in). Another payer's answer (a crossover's) decides its own part, not this."""
+    """For each chosen decision that no longer stands, what overrode it: a later
+    remittance of the claim by the same payer (its payer id or TRN03) that reversed
+    it or decided it again. Later means a newer payment date or, on the same date or
+    undated, recorded after. As when the ledger applied them, a reversal in the same
+    payment as the decision it follows does not undo it (the payer listed the
+    correction first). Another payer's answer (a crossover's), or the payer deciding
+    as another plan (CLP02 1 against 2), is not this decision's."""
     by_row = {c["claim_row"]: c for c in chosen}
-    found: dict[int, str] = {}
+    standing = {row: c["payment_id"] for row, c in by_row.items()}
+    last: dict[int, sqlite3.Row] = {}
     for r in select_in(
         db,
-        "SELECT r.id, r.claim_row, r.status, p.trace_number, p.payment_date, p.payer_id "
-        "FROM remit_claims r JOIN remit_payments p ON p.id = r.payment_id "
+        "SELECT r.id, r.claim_row, r.payment_id, r.status, p.trace_number, p.payment_date, "
+        "p.payer_id, p.trace_originator FROM remit_claims r "
+        "JOIN remit_payments p ON p.id = r.payment_id "
         "WHERE r.claim_row IN ({marks}) ORDER BY r.id",
         list(by_row),
     ):
-        mine = by_row[r["claim_row"]]
-        if r["payer_id"] != mine["payer_id"]:
-            continue
+        row, status, mine = r["claim_row"], r["status"], by_row[r["claim_row"]]
         theirs, ours = r["payment_date"], mine["payment_date"]
         later = theirs > ours if theirs and ours and theirs != ours else r["id"] > mine["id"]
-        if later and (r["status"] == "22" or r["claim_row"] not in found):  # reversals first
-            what = (
-                "reversed it" if r["status"] == "22" else f"decided it again (CLP02 {r['status']})"
+        same_payer = mine["payer_id"] == r["payer_id"] or (
+            mine["trace_originator"] == r["trace_originator"]
+        )
+        other_plan = status in ADJUDICATED and status != mine["status"]
+        if not later or not same_payer or (status != "22" and other_plan):
+            continue
+        if status != "22":
+            standing[row] = r["payment_id"]
+        elif r["payment_id"] == standing[row]:
+            continue
+        last[row] = r
+    return {
+        row: (
+            f"payment {r['trace_number']} of {r['payment_date'] or 'an unknown date'} "
+            + (
+                "reversed it: nothing stands to bill onward until the payer decides the claim again"
+                if r["status"] == "22"
+                else f"decided it again (CLP02 {r['status']}): build from that payment "
+                f"(--trace {r['trace_number']})"
             )
-            found[r["claim_row"]] = (
-                f"payment {r['trace_number']} of {theirs or 'an unknown date'} {what}"
-            )
-    return found
+        )
+        for row, r in last.items()
+    }
 
 
 def next_claim_id(claim: Claim, responsibility: str) -> str:
@@ -236,10 +260,7 @@ def next_claim_id(claim: Claim, responsibility: str) -> str:
 def refusal(adjudication: Adjudication) -> str | None:
     """Why this 835 answer cannot be billed onward, or ``None`` when it can."""
     if adjudication.superseded_by:
-        return (
-            f"a later 835 changed this decision ({adjudication.superseded_by}): build the "
-            "next payer's claim from the payment that stands"
-        )
+        return f"a later 835 changed this decision: {adjudication.superseded_by}"
     if adjudication.status in FORWARDED or adjudication.crossover_payer:
         to = f" to {adjudication.crossover_payer}" if adjudication.crossover_payer else ""
         return (
@@ -273,8 +294,8 @@ def _line_adjudications(claim: Claim, adjudication: Adjudication) -> tuple[LineA
     on = adjudication.payment_date
     if on is None:
         raise NotBillable(
-            f"claim {claim.id}: its 835 has no payment date (BPR16), which the next payer "
-            "needs as the adjudication date (DTP*573)"
+            f"claim {claim.id}: its 835 has no payment date (BPR16) nor production date "
+            "(DTM*405), which the next payer needs as the adjudication date (DTP*573)"
         )
     out = []
     for line in adjudication.lines:
@@ -324,7 +345,10 @@ def _paid_by(claim: Claim, adjudication: Adjudication) -> OtherPayer:
         remaining_patient_liability=None if lines else adjudication.patient_responsibility,
         adjudication_date=adjudication.payment_date,
         payer_claim_number=adjudication.payer_claim_number or None,
-        remark_codes=adjudication.remark_codes[:MAX_MOA_REMARKS],
+        # RARCs only (not an LQ*RX code), as many as MOA has room for
+        remark_codes=tuple(
+            code for code in adjudication.remark_codes if re.fullmatch(REMARK_CODE_PATTERN, code)
+        )[:MAX_MOA_REMARKS],
         lines=lines,
         insurance_type=claim.insurance_type,
     )

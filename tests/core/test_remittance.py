@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from claimferry.ledger import BatchState, ClaimState, Ledger, NewClaim, SentLine
 from claimferry.lifecycle import adjudication, apply_response
 from claimferry.manager import PluginManager
 from claimferry.remits import claim_money, payments, posting_rows
+from claimferry.secondary import adjudications
 from claimferry.x12.remit835 import iter_835_claims
 from claimferry.x12.segments import read_segments
 from support.x12judge import judge
@@ -609,6 +611,28 @@ def test_a_reversal_listed_after_its_correction_in_a_later_chunk_does_not_undo_i
     assert state_of(ledger, "C1")[0] is ClaimState.PAID
     (claim,) = ledger.claims(claim_id="C1")
     assert claim_money(ledger, [claim.row])[claim.row].paid == Decimal(60)
+
+
+def test_a_payment_without_bpr16_is_recognised_when_sent_again_and_dated_for_cob(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Some payers leave BPR16 empty. The payment is still one payment when the ERA comes
+    again with a new production date (DTM*405), and the next payer's claim takes that
+    production date as the remittance date it needs (DTP*573)."""
+    sent(ledger, 7, {"C1": [("C1-1", "100")]})
+    paid = ["CLP*C1*1*100*80*20*12*PCN1", PATIENT, *line("C1-1", "100", "80", "CAS*PR*2*20")]
+    text = era([paid]).replace("*DA*98765*20261120~", "*DA*98765~")
+    assert "*DA*98765~" in text
+    for name, made in (("1_ERA.835", "20261120"), ("2_ERA.835", "20261125")):
+        path = tmp_path / name
+        path.write_text(text.replace("DTM*405*20261120", f"DTM*405*{made}"), encoding="latin-1")
+        apply_response(ledger, ACCOUNT, path, (), name)
+    (payment,) = payments(ledger)
+    assert payment.payment_date is None
+    (claim,) = ledger.claims(claim_id="C1")
+    assert [e.state for e in ledger.claim_events(claim.row)].count(ClaimState.PAID) == 1
+    (decided,) = adjudications(ledger, [payment.id])
+    assert decided.payment_date == date(2026, 11, 20)  # the first ERA's DTM*405
 
 
 def test_the_same_payment_in_a_new_envelope_is_applied_once(

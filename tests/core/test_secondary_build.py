@@ -13,12 +13,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from claimferry import lifecycle
 from claimferry.claims import parse_claims
 from claimferry.claims_input import load_claims
 from claimferry.cli import create_cli
-from claimferry.ledger import BatchState, Ledger, NewClaim, SentLine
+from claimferry.ledger import BatchState, ClaimState, Ledger, NewClaim, SentLine
 from claimferry.lifecycle import apply_response
 from claimferry.manager import PluginManager
+from claimferry.remits import ClaimMoney, claim_money
 from claimferry.secondary import Adjudication, NotBillable, next_payer_claim
 from claimferry.submission import claim_content_hash
 from claimferry.types import ValidationContext
@@ -340,9 +342,10 @@ def test_a_decision_the_payer_took_back_later_is_not_billed_onward(
     assert [c["claim"] for c in report["claims"]] == ["P-5S"]
     refused = {r["claim"]: r["reason"] for r in report["refused"]}
     assert refused["P-1"] == (
-        "claim P-1: a later 835 changed this decision (payment EFT9900 of 2026-12-01 reversed it): "
-        "build the next payer's claim from the payment that stands"
+        "claim P-1: a later 835 changed this decision: payment EFT9900 of 2026-12-01 decided "
+        "it again (CLP02 1): build from that payment (--trace EFT9900)"
     )
+
     _run(plugin_manager, "secondary", "build", "--claims", str(originals),
          "--trace", "EFT9900", "-o", str(out), "--force")  # fmt: skip
     (built,) = load_claims(out).claims
@@ -352,6 +355,96 @@ def test_a_decision_the_payer_took_back_later_is_not_billed_onward(
         [("CO", "50", Decimal(480))],
         [("CO", "50", Decimal(200))],
     ]
+
+
+PATIENT = "NM1*QC*1*PARK*NOAH****MI*XOF123456789"
+P1_REVERSAL = [
+    "CLP*P-1*22*-680*-476*-68*12*BC0001", PATIENT,
+    "SVC*HC:97153:HN*-480*-336**16", "DTM*472*20261102", "CAS*CO*45*-96", "CAS*PR*2*-48",
+    "REF*6R*P-1-1",
+    "SVC*HC:97155:HO*-200*-140**4", "DTM*472*20261102", "CAS*CO*45*-40", "CAS*PR*2*-20",
+    "REF*6R*P-1-2",
+]  # fmt: skip
+P1_CORRECTION = [  # paid less: a coinsurance of 20% rather than 10%
+    "CLP*P-1*1*680*408*136*12*BC0001", PATIENT,
+    "SVC*HC:97153:HN*480*288**16", "DTM*472*20261102", "CAS*CO*45*96", "CAS*PR*2*96",
+    "REF*6R*P-1-1",
+    "SVC*HC:97155:HO*200*120**4", "DTM*472*20261102", "CAS*CO*45*40", "CAS*PR*2*40",
+    "REF*6R*P-1-2",
+]  # fmt: skip
+DEBIT = "BPR*I*{}*D*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*{}"
+
+
+def _apply(tmp_path: Path, name: str, text: str) -> None:
+    era = tmp_path / name
+    era.write_text(text, encoding="latin-1")
+    verdict = judge(era)
+    assert verdict, verdict.errors
+    with Ledger.open(tmp_path / "state") as ledger:
+        apply_response(ledger, ACCOUNT, era, (), era.name)
+
+
+def _refusals(pm: PluginManager, originals: Path, out: Path, trace: str) -> dict[str, str]:
+    result = CliRunner().invoke(
+        create_cli(pm),
+        ["secondary", "build", "--claims", str(originals), "--trace", trace, "-o", str(out),
+         "--force", "--json"],
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    return {r["claim"]: r["reason"] for r in json.loads(result.stdout)["refused"]}
+
+
+def test_a_reversal_with_no_correction_yet_leaves_nothing_to_bill_onward(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    originals, _ = paid
+    _apply(tmp_path, "2_ERA.835", _835("EFT9900", DEBIT.format(476, "20261201"), P1_REVERSAL))
+    refused = _refusals(plugin_manager, originals, tmp_path / "s.yaml", "EFT7788")
+    assert refused["P-1"] == (
+        "claim P-1: a later 835 changed this decision: payment EFT9900 of 2026-12-01 reversed "
+        "it: nothing stands to bill onward until the payer decides the claim again"
+    )
+    with Ledger.open(tmp_path / "state") as ledger:
+        (claim,) = ledger.claims(claim_id="P-1")
+        assert claim_money(ledger, [claim.row])[claim.row] == ClaimMoney(Decimal(0), Decimal(0))
+
+
+def test_a_correction_listed_before_its_reversal_stands_for_the_next_payer(
+    paid: tuple[Path, Path],
+    plugin_manager: PluginManager,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One payment with the correction first and its reversal in the next chunk of
+    claims: the ledger keeps the correction, and so does the build."""
+    originals, _ = paid
+    monkeypatch.setattr(lifecycle, "REMIT_CHUNK", 1)
+    text = _835("EFT9900", DEBIT.format(68, "20261201"), [*P1_CORRECTION, *P1_REVERSAL])
+    _apply(tmp_path, "2_ERA.835", text)
+    assert "P-1" not in _refusals(plugin_manager, originals, tmp_path / "s.yaml", "EFT9900")
+    (built,) = load_claims(tmp_path / "s.yaml").claims
+    (primary,) = built.other_payers
+    assert (built.id, primary.paid, primary.adjudication_date) == (
+        "P-1S", Decimal(408), date(2026, 12, 1),
+    )  # fmt: skip
+    with Ledger.open(tmp_path / "state") as ledger:
+        (claim,) = ledger.claims(claim_id="P-1")
+        assert claim.state is ClaimState.PAID
+        assert claim_money(ledger, [claim.row])[claim.row].patient_responsibility == 136
+
+
+def test_an_older_remittance_read_late_or_another_plan_does_not_supersede(
+    paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
+) -> None:
+    """Two 835s read after the primary's: one dated before it (fetched late), and the
+    same payer's decision as the secondary plan (CLP02 2): the primary's decision stands."""
+    originals, _ = paid
+    credit = "BPR*I*{}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*{}"
+    _apply(tmp_path, "0_ERA.835", _835("EFT5500", credit.format(408, "20261101"), P1_CORRECTION))
+    clp = P1_CORRECTION[0].replace("*1*680*408*136*", "*2*680*68*0*")
+    as_secondary = [clp, "CAS*OA*23*612", PATIENT]
+    _apply(tmp_path, "3_ERA.835", _835("EFT6600", credit.format(68, "20261205"), as_secondary))
+    assert "P-1" not in _refusals(plugin_manager, originals, tmp_path / "s.yaml", "EFT7788")
 
 
 def test_one_of_835_and_trace_is_required(plugin_manager: PluginManager, tmp_path: Path) -> None:

@@ -314,3 +314,23 @@ def test_an_835_that_does_not_balance_is_recorded_and_reported(e2e: E2E) -> None
     balanced = {r["trace_number"]: r["payment_balanced"] for r in rows}
     assert balanced.pop(payment["trace_number"]) == "false"
     assert set(balanced.values()) <= {"true"}
+
+
+def test_an_835_off_on_every_line_prints_a_few_lines_and_a_count(e2e: E2E) -> None:
+    e2e.ok("submit", str(e2e.claims_file()), "--account", ACCOUNT)
+    (era,) = [p for p in e2e.wait_answered(5) if "_ERA_835_" in p.name]
+    text = era.read_text(encoding="latin-1")
+
+    def one_more_paid(found: re.Match[str]) -> str:
+        return f"{found[1]}{Decimal(found[2]) + 1}{found[3]}"
+
+    # each service line pays 1.00 more than its adjustments leave: every line is off
+    wrong, lines = re.subn(r"(SVC\*[^*~]+\*[^*~]+\*)([^*~]+)([*~])", one_more_paid, text)
+    assert lines > 5
+    era.write_text(wrong, encoding="latin-1")
+
+    fetched = e2e.ok("fetch", "--account", ACCOUNT).stdout
+    assert sum("NOT BALANCED" in x for x in fetched.splitlines()) == 5
+    listed = [p["imbalance"] for p in e2e.json("remits", "list") if p["imbalance"]]
+    more = sum(imbalance.count("; ") + 1 for imbalance in listed) - 5
+    assert f"    ... and {more} more (see 'claimferry remits list --json')" in fetched

@@ -382,26 +382,10 @@ def test_835_mixed_component_separator(samples_dir: Path) -> None:
         ("PR", "2", D(70)),
         ("CO", "42", D(85)),
     ]
-    # The date sits in BPR15, one element early: reported, and the production date
-    # (DTM*405) stands in.
-    assert doc.payments[0].payment.payment_date == date(2005, 4, 12)
-    assert [(n.location, n.message) for n in doc.notices] == [
-        (
-            "segment 4 (BPR) element BPR16",
-            "payment date missing; read as the production date (DTM*405)",
-        )
-    ]
-
-
-def test_835_without_a_payment_date_or_a_production_date(samples_dir: Path, tmp_path: Path) -> None:
-    text = (samples_dir / "835_08_secondary_cob_mixed_component_separator.835").read_text()
-    without = tmp_path / "no-dates.835"
-    without.write_text(text.replace("DTM*405*20050412~", "").replace("SE*38*", "SE*37*"))
-    doc = read_835_file(without)
+    # The date sits in BPR15, one element early: reported, read as unknown.
     assert doc.payments[0].payment.payment_date is None
-    assert [(n.location, n.message) for n in doc.notices] == [
-        ("segment 4 (BPR) element BPR16", "payment date missing; read as unknown")
-    ]
+    assert doc.payments[0].payment.production_date == date(2005, 4, 12)
+    assert [n.location for n in doc.notices] == ["segment 4 (BPR) element BPR16"]
 
 
 def test_835_gt_component_separator(samples_dir: Path) -> None:

@@ -33,6 +33,8 @@ CLAIMS_ARG = click.argument(
 
 
 _SHOWN = "claimferry.findings."
+SHOWN_IMBALANCES = 5
+"""An 835 whose every claim is off would print thousands of lines: these, then a count."""
 
 
 def _shown(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -538,8 +540,12 @@ def fetch(
                 else:
                     read = f"UNREADABLE: {f['error']}"
                 click.echo(f"  {f['name']}  {f['size']} bytes  {read}")
-                for imbalance in f.get("imbalances", []):
+                imbalances = f.get("imbalances", [])
+                for imbalance in imbalances[:SHOWN_IMBALANCES]:
                     click.echo(f"    NOT BALANCED (recorded as sent): {imbalance}")
+                if len(imbalances) > SHOWN_IMBALANCES:
+                    more = len(imbalances) - SHOWN_IMBALANCES
+                    click.echo(f"    ... and {more} more (see 'claimferry remits list --json')")
             for alert in result.get("alerts", []):
                 if alert["delivered"]:
                     click.echo(f"  alerts: {alert['alerts']} sent to {alert['notifier']}")

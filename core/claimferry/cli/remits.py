@@ -33,10 +33,6 @@ COLUMNS = (
     "payment_date",
     "payer_name",
     "payer_id",
-    "payee_id",
-    "payment_method",
-    "payment_amount",
-    "payment_balanced",
     "claim_id",
     "patient_control_number",
     "payer_claim_number",
@@ -59,7 +55,12 @@ COLUMNS = (
     "adjustment_descriptions",
     "remark_codes",
     "remark_descriptions",
+    "payee_id",
+    "payment_method",
+    "payment_amount",
+    "payment_balanced",
 )
+"""New columns go at the end: importers may read a posting file by position."""
 CSV_ONLY = ("adjustment_descriptions", "remark_descriptions")
 """JSON carries each description beside its code instead."""
 PHI_COLUMNS = ("patient_name", "member_id")

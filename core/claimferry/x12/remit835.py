@@ -608,17 +608,12 @@ class _Transaction:
 
     def _payment_date(self, bpr: Segment) -> date | None:
         """BPR16; some payers shift it into BPR15, so a missing one is a notice, not an
-        error, and the 835's production date (DTM*405, the day the payer made it) stands
-        in: the next payer needs a remittance date (837P DTP*573) all the same."""
-        if bpr.element(16).strip():
-            return self.reader.date_of(bpr, 16)
-        if self.production_date is None:
+        error. It is part of the payment's identity (a payment delivered twice is
+        recognised by it): the production date does not stand in for it here."""
+        if not bpr.element(16).strip():
             self.reader.notice(bpr, 16, "payment date missing; read as unknown")
-        else:
-            self.reader.notice(
-                bpr, 16, "payment date missing; read as the production date (DTM*405)"
-            )
-        return self.production_date
+            return None
+        return self.reader.date_of(bpr, 16)
 
     def _service_line(self, claim: _ClaimBuilder, segment: Segment) -> None:
         claim.close_line()
