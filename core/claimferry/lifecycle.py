@@ -385,20 +385,18 @@ class _Answers:
         """
         recorder = RemitRecorder(self.ledger, self.account, source_file)
         pending: list[RemitClaim] = []
-        decided: set[int] = set()  # claims the payment decided so far (not reversals)
         with gc_paused():
             for event in Remit835Stream(read_segments(path), str(path)):
                 if isinstance(event, RemitClaim):
                     if not recorder.duplicate:
                         pending.append(event)
                         if len(pending) == REMIT_CHUNK:
-                            self._remits(recorder, pending, source_file, decided)
+                            self._remits(recorder, pending, source_file)
                             pending = []
                 elif isinstance(event, PaymentHeader):
                     recorder.payment(event)
-                    decided = set()
                 elif isinstance(event, PaymentSummary):
-                    self._remits(recorder, pending, source_file, decided)
+                    self._remits(recorder, pending, source_file)
                     recorder.summary(event)
                     if not recorder.duplicate:
                         self.imbalances += event.imbalances
@@ -409,11 +407,10 @@ class _Answers:
         recorder: RemitRecorder,
         claims: list[RemitClaim],
         source_file: str,
-        decided: set[int],
     ) -> None:
         """Match, classify and store one chunk of an 835's claims (all of one payment).
-        ``decided`` holds the claims an earlier chunk of the payment decided: a reversal
-        of one of them, listed after its correction, does not undo the correction."""
+        A reversal of a claim an earlier chunk of the same payment decided (the payer
+        listed the correction first) does not undo the correction."""
         if not claims:
             return
         ledger = self.ledger
@@ -437,19 +434,21 @@ class _Answers:
         day = claims[0].payment.payment_date
         paid_on = day.isoformat() if day is not None else None
         answers = []
+        payment = recorder.payment_id
         for claim, row, state, claim_owed in zip(claims, rows, states, owed, strict=True):
             before = earlier.get(row)
             net, current = None, True
             if before is None:
-                earlier[row] = [(claim.status, claim.paid, paid_on)]
+                earlier[row] = [(claim.status, claim.paid, paid_on, payment)]
             else:
-                if state in CORRECTIONS and any(status == "22" for status, _, _ in before):
-                    net = sum((paid for _, paid, _ in before), claim.paid)
-                newest = max((d for _, _, d in before if d is not None), default=None)
-                current = stands(paid_on, newest) and not (claim.status == "22" and row in decided)
-                before.append((claim.status, claim.paid, paid_on))
-            if claim.status != "22":
-                decided.add(row)
+                if state in CORRECTIONS and any(status == "22" for status, *_ in before):
+                    net = sum((paid for _, paid, *_ in before), claim.paid)
+                newest = max((d for _, _, d, _ in before if d is not None), default=None)
+                undone = claim.status == "22" and any(
+                    status != "22" and paid_in == payment for status, _, _, paid_in in before
+                )
+                current = stands(paid_on, newest) and not undone
+                before.append((claim.status, claim.paid, paid_on, payment))
             answers.append(
                 Answer(
                     row,

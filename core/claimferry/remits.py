@@ -243,19 +243,21 @@ def stands(paid_on: str | None, newest: str | None) -> bool:
     return paid_on is None or newest is None or paid_on >= newest
 
 
-def earlier_remits(
-    db: Connection, rows: Sequence[int]
-) -> dict[int, list[tuple[str, Decimal, str | None]]]:
-    """Each claim's remittances recorded so far (CLP02, paid, payment date), oldest first."""
-    found: dict[int, list[tuple[str, Decimal, str | None]]] = {}
+EarlierRemit = tuple[str, Decimal, str | None, int | None]
+"""A remittance of a claim recorded before: CLP02, paid, payment date, payment id."""
+
+
+def earlier_remits(db: Connection, rows: Sequence[int]) -> dict[int, list[EarlierRemit]]:
+    """Each claim's remittances recorded so far, oldest first."""
+    found: dict[int, list[EarlierRemit]] = {}
     for r in select_in(
         db,
-        "SELECT c.claim_row, c.status, c.paid, p.payment_date FROM remit_claims c "
-        "JOIN remit_payments p ON p.id = c.payment_id "
+        "SELECT c.claim_row, c.status, c.paid, p.payment_date, c.payment_id "
+        "FROM remit_claims c JOIN remit_payments p ON p.id = c.payment_id "
         "WHERE c.claim_row IN ({marks}) ORDER BY c.id",
         rows,
     ):
-        found.setdefault(r[0], []).append((r[1], Decimal(r[2]), r[3]))
+        found.setdefault(r[0], []).append((r[1], Decimal(r[2]), r[3], r[4]))
     return found
 
 
