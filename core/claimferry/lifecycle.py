@@ -402,12 +402,7 @@ class _Answers:
                         self.imbalances += event.imbalances
                     pending = []
 
-    def _remits(
-        self,
-        recorder: RemitRecorder,
-        claims: list[RemitClaim],
-        source_file: str,
-    ) -> None:
+    def _remits(self, recorder: RemitRecorder, claims: list[RemitClaim], source_file: str) -> None:
         """Match, classify and store one chunk of an 835's claims (all of one payment).
         A reversal of a claim an earlier chunk of the same payment decided (the payer
         listed the correction first) does not undo the correction."""
@@ -436,19 +431,16 @@ class _Answers:
         answers = []
         payment = recorder.payment_id
         for claim, row, state, claim_owed in zip(claims, rows, states, owed, strict=True):
+            remit = (claim.status, claim.paid, paid_on, payment)
             before = earlier.get(row)
             net, current = None, True
             if before is None:
-                earlier[row] = [(claim.status, claim.paid, paid_on, payment)]
+                earlier[row] = [remit]
             else:
                 if state in CORRECTIONS and any(status == "22" for status, *_ in before):
                     net = sum((paid for _, paid, *_ in before), claim.paid)
-                newest = max((d for _, _, d, _ in before if d is not None), default=None)
-                undone = claim.status == "22" and any(
-                    status != "22" and paid_in == payment for status, _, _, paid_in in before
-                )
-                current = stands(paid_on, newest) and not undone
-                before.append((claim.status, claim.paid, paid_on, payment))
+                current = stands(remit, before)
+                before.append(remit)
             answers.append(
                 Answer(
                     row,

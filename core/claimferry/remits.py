@@ -236,15 +236,29 @@ def patient_responsibility(claim: RemitClaim) -> Decimal:
     return patient_share(claim.all_adjustments())
 
 
-def stands(paid_on: str | None, newest: str | None) -> bool:
-    """Whether a remittance dated ``paid_on`` decides the claim, after remittances whose
-    newest payment date is ``newest``: an ERA older than one already read (fetched
-    late) is history only; an undated one is taken in the order read."""
-    return paid_on is None or newest is None or paid_on >= newest
-
-
 EarlierRemit = tuple[str, Decimal, str | None, int | None]
 """A remittance of a claim recorded before: CLP02, paid, payment date, payment id."""
+
+
+def stands(remit: EarlierRemit, before: Sequence[EarlierRemit]) -> bool:
+    """Whether ``remit`` decides its claim after the remittances recorded ``before`` it.
+    An ERA older than one read before (fetched late) is history only; an undated one is
+    taken in the order read. A reversal in the same payment as a decision before it
+    does not undo that decision: the payer listed the correction first."""
+    status, _, paid_on, payment = remit
+    newest = max((day for _, _, day, _ in before if day is not None), default=None)
+    if paid_on is not None and newest is not None and paid_on < newest:
+        return False
+    return status != "22" or not any(s != "22" and p == payment for s, _, _, p in before)
+
+
+def standing(remits: Sequence[EarlierRemit]) -> int:
+    """Which of a claim's remittances (in recorded order, at least one) decides it."""
+    found = 0
+    for index in range(1, len(remits)):
+        if stands(remits[index], remits[:index]):
+            found = index
+    return found
 
 
 def earlier_remits(db: Connection, rows: Sequence[int]) -> dict[int, list[EarlierRemit]]:
@@ -274,14 +288,10 @@ class ClaimMoney:
 
 
 def claim_money(ledger: Ledger, rows: Iterable[int]) -> dict[int, ClaimMoney]:
-    """Paid, netted over every remittance; owed, as the decision that stands says, by
-    the rules the claim's state follows: an ERA older than one read before is history
-    only (``stands``); a reversal leaves nothing owed until the claim is decided again,
-    unless it came in the same payment as that decision (the correction listed first)."""
-    paid: dict[int, Decimal] = {}
-    owed: dict[int, Decimal] = {}
-    newest: dict[int, str] = {}
-    decided_in: dict[int, int] = {}  # the payment of the decision that stands
+    """Paid, netted over every remittance; owed, as the remittance that decides the
+    claim says (``standing``, the rule its state follows): nothing after a reversal."""
+    history: dict[int, list[EarlierRemit]] = {}
+    owed: dict[int, list[Decimal]] = {}
     for r in select_in(
         ledger.db,
         "SELECT r.claim_row, r.payment_id, r.status, r.paid, r.patient_responsibility, "
@@ -289,16 +299,17 @@ def claim_money(ledger: Ledger, rows: Iterable[int]) -> dict[int, ClaimMoney]:
         "WHERE r.claim_row IN ({marks}) ORDER BY r.id",
         rows,
     ):
-        row, day = r["claim_row"], r["payment_date"]
-        paid[row] = paid.get(row, ZERO) + Decimal(r["paid"])
-        if stands(day, newest.get(row)):
-            if r["status"] != "22":
-                owed[row], decided_in[row] = Decimal(r["patient_responsibility"]), r["payment_id"]
-            elif decided_in.get(row) != r["payment_id"]:
-                owed[row] = ZERO
-        if day is not None and day > newest.get(row, ""):
-            newest[row] = day
-    return {row: ClaimMoney(paid[row], owed.get(row, ZERO)) for row in paid}
+        remit = (r["status"], Decimal(r["paid"]), r["payment_date"], r["payment_id"])
+        history.setdefault(r["claim_row"], []).append(remit)
+        owed.setdefault(r["claim_row"], []).append(Decimal(r["patient_responsibility"]))
+    found = {}
+    for row, remits in history.items():
+        decided = standing(remits)
+        found[row] = ClaimMoney(
+            sum((paid for _, paid, _, _ in remits), ZERO),
+            ZERO if remits[decided][0] == "22" else owed[row][decided],
+        )
+    return found
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from claimferry.claims import (
 from claimferry.database import Connection, select_in
 from claimferry.errors import ClaimferryError, InputError, Problem
 from claimferry.ledger import Ledger
-from claimferry.remits import decode_adjustments
+from claimferry.remits import decode_adjustments, standing
 from claimferry.validation import problems_from_validation_error
 from claimferry.x12 import remit835
 
@@ -198,50 +198,43 @@ def adjudications(ledger: Ledger, payment_ids: Sequence[int]) -> list[Adjudicati
 
 
 def _superseded(db: Connection, chosen: Sequence[sqlite3.Row]) -> dict[int, str]:
-    """For each chosen decision that no longer stands, what overrode it: a later
-    remittance of the claim by the same payer (its payer id or TRN03) that reversed
-    it or decided it again. Later means a newer payment date or, on the same date or
-    undated, recorded after. As when the ledger applied them, a reversal in the same
-    payment as the decision it follows does not undo it (the payer listed the
-    correction first). Another payer's answer (a crossover's), or the payer deciding
-    as another plan (CLP02 1 against 2), is not this decision's."""
+    """For each chosen decision that no longer decides its claim, what does: among the
+    claim's remittances by the same payer (its payer id or TRN03), the one that stands
+    by the ledger's rule (``remits.standing``), a reversal or a new decision. Another
+    payer's answer (a crossover's), or the payer deciding as another plan (CLP02 1
+    against 2), is not this decision's."""
     by_row = {c["claim_row"]: c for c in chosen}
-    standing = {row: c["payment_id"] for row, c in by_row.items()}
-    last: dict[int, sqlite3.Row] = {}
+    history: dict[int, list[sqlite3.Row]] = {}
     for r in select_in(
         db,
-        "SELECT r.id, r.claim_row, r.payment_id, r.status, p.trace_number, p.payment_date, "
-        "p.payer_id, p.trace_originator FROM remit_claims r "
+        "SELECT r.id, r.claim_row, r.payment_id, r.status, r.paid, p.trace_number, "
+        "p.payment_date, p.payer_id, p.trace_originator FROM remit_claims r "
         "JOIN remit_payments p ON p.id = r.payment_id "
         "WHERE r.claim_row IN ({marks}) ORDER BY r.id",
         list(by_row),
     ):
-        row, status, mine = r["claim_row"], r["status"], by_row[r["claim_row"]]
-        theirs, ours = r["payment_date"], mine["payment_date"]
-        later = theirs > ours if theirs and ours and theirs != ours else r["id"] > mine["id"]
+        mine, status = by_row[r["claim_row"]], r["status"]
         same_payer = mine["payer_id"] == r["payer_id"] or (
             mine["trace_originator"] == r["trace_originator"]
         )
-        other_plan = status in ADJUDICATED and status != mine["status"]
-        if not later or not same_payer or (status != "22" and other_plan):
+        other_plan = status != "22" and status in ADJUDICATED and status != mine["status"]
+        if same_payer and not other_plan:
+            history.setdefault(r["claim_row"], []).append(r)
+    found = {}
+    for row, remits in history.items():
+        order = [
+            (x["status"], Decimal(x["paid"]), x["payment_date"], x["payment_id"]) for x in remits
+        ]
+        r = remits[standing(order)]
+        if r["id"] == by_row[row]["id"]:
             continue
-        if status != "22":
-            standing[row] = r["payment_id"]
-        elif r["payment_id"] == standing[row]:
-            continue
-        last[row] = r
-    return {
-        row: (
-            f"payment {r['trace_number']} of {r['payment_date'] or 'an unknown date'} "
-            + (
-                "reversed it: nothing stands to bill onward until the payer decides the claim again"
-                if r["status"] == "22"
-                else f"decided it again (CLP02 {r['status']}): build from that payment "
-                f"(--trace {r['trace_number']})"
-            )
+        found[row] = f"payment {r['trace_number']} of {r['payment_date'] or 'an unknown date'} " + (
+            "reversed it: nothing stands to bill onward until the payer decides the claim again"
+            if r["status"] == "22"
+            else f"decided it again (CLP02 {r['status']}): build from that payment "
+            f"(--trace {r['trace_number']})"
         )
-        for row, r in last.items()
-    }
+    return found
 
 
 def next_claim_id(claim: Claim, responsibility: str) -> str:

@@ -308,33 +308,62 @@ def test_a_changed_original_is_refused(
     assert not out.exists()
 
 
+PATIENT = "NM1*QC*1*PARK*NOAH****MI*XOF123456789"
+P1_REVERSAL = [
+    "CLP*P-1*22*-680*-476*-68*12*BC0001", PATIENT,
+    "SVC*HC:97153:HN*-480*-336**16", "DTM*472*20261102", "CAS*CO*45*-96", "CAS*PR*2*-48",
+    "REF*6R*P-1-1",
+    "SVC*HC:97155:HO*-200*-140**4", "DTM*472*20261102", "CAS*CO*45*-40", "CAS*PR*2*-20",
+    "REF*6R*P-1-2",
+]  # fmt: skip
+P1_CORRECTION = [  # paid less: a coinsurance of 20% rather than 10%
+    "CLP*P-1*1*680*408*136*12*BC0001", PATIENT,
+    "SVC*HC:97153:HN*480*288**16", "DTM*472*20261102", "CAS*CO*45*96", "CAS*PR*2*96",
+    "REF*6R*P-1-1",
+    "SVC*HC:97155:HO*200*120**4", "DTM*472*20261102", "CAS*CO*45*40", "CAS*PR*2*40",
+    "REF*6R*P-1-2",
+]  # fmt: skip
+DEBIT = "BPR*I*{}*D*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*{}"
+
+
+def _apply(tmp_path: Path, name: str, text: str) -> int:
+    """Apply a later 835, judged by pyx12 first; the claims it updated."""
+    era = tmp_path / name
+    era.write_text(text, encoding="latin-1")
+    verdict = judge(era)
+    assert verdict, verdict.errors
+    with Ledger.open(tmp_path / "state") as ledger:
+        return apply_response(ledger, ACCOUNT, era, (), era.name).claims
+
+
+def _refusals(pm: PluginManager, originals: Path, out: Path, trace: str) -> dict[str, str]:
+    result = CliRunner().invoke(
+        create_cli(pm),
+        ["secondary", "build", "--claims", str(originals), "--trace", trace, "-o", str(out),
+         "--force", "--json"],
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    return {r["claim"]: r["reason"] for r in json.loads(result.stdout)["refused"]}
+
+
 def test_a_decision_the_payer_took_back_later_is_not_billed_onward(
     paid: tuple[Path, Path], plugin_manager: PluginManager, tmp_path: Path
 ) -> None:
     """P-1's payment is reversed in a later 835 and the claim decided again (denied):
     the next payer must get the decision that stands, not the one taken back."""
     originals, _ = paid
-    patient = "NM1*QC*1*PARK*NOAH****MI*XOF123456789"
+    denied = [
+        "CLP*P-1*1*680*0*0*12*BC0001", PATIENT,
+        "SVC*HC:97153:HN*480*0**16", "DTM*472*20261102", "CAS*CO*50*480", "REF*6R*P-1-1",
+        "SVC*HC:97155:HO*200*0**4", "DTM*472*20261102", "CAS*CO*50*200", "REF*6R*P-1-2",
+    ]  # fmt: skip
     later = _835(
         "EFT9900",
         "BPR*H*0*C*NON************20261201",
-        [
-            "CLP*P-1*22*-680*-476*-68*12*BC0001", patient,
-            "SVC*HC:97153:HN*-480*-336**16", "DTM*472*20261102", "CAS*CO*45*-96",
-            "CAS*PR*2*-48", "REF*6R*P-1-1",
-            "SVC*HC:97155:HO*-200*-140**4", "DTM*472*20261102", "CAS*CO*45*-40",
-            "CAS*PR*2*-20", "REF*6R*P-1-2",
-            "CLP*P-1*1*680*0*0*12*BC0001", patient,
-            "SVC*HC:97153:HN*480*0**16", "DTM*472*20261102", "CAS*CO*50*480", "REF*6R*P-1-1",
-            "SVC*HC:97155:HO*200*0**4", "DTM*472*20261102", "CAS*CO*50*200", "REF*6R*P-1-2",
-        ],
+        [*P1_REVERSAL, *denied],
         ("PLB*1234567893*20261231*FB:BC0001*-476",),
-    )  # fmt: skip
-    era = tmp_path / "2_ERA.835"
-    era.write_text(later, encoding="latin-1")
-    assert judge(era)
-    with Ledger.open(tmp_path / "state") as ledger:
-        assert apply_response(ledger, ACCOUNT, era, (), era.name).claims == 2
+    )
+    assert _apply(tmp_path, "2_ERA.835", later) == 2
     out = tmp_path / "secondary.yaml"
     result = _run(plugin_manager, "secondary", "build", "--claims", str(originals),
                   "--trace", "EFT7788", "-o", str(out), "--json")  # fmt: skip
@@ -355,43 +384,6 @@ def test_a_decision_the_payer_took_back_later_is_not_billed_onward(
         [("CO", "50", Decimal(480))],
         [("CO", "50", Decimal(200))],
     ]
-
-
-PATIENT = "NM1*QC*1*PARK*NOAH****MI*XOF123456789"
-P1_REVERSAL = [
-    "CLP*P-1*22*-680*-476*-68*12*BC0001", PATIENT,
-    "SVC*HC:97153:HN*-480*-336**16", "DTM*472*20261102", "CAS*CO*45*-96", "CAS*PR*2*-48",
-    "REF*6R*P-1-1",
-    "SVC*HC:97155:HO*-200*-140**4", "DTM*472*20261102", "CAS*CO*45*-40", "CAS*PR*2*-20",
-    "REF*6R*P-1-2",
-]  # fmt: skip
-P1_CORRECTION = [  # paid less: a coinsurance of 20% rather than 10%
-    "CLP*P-1*1*680*408*136*12*BC0001", PATIENT,
-    "SVC*HC:97153:HN*480*288**16", "DTM*472*20261102", "CAS*CO*45*96", "CAS*PR*2*96",
-    "REF*6R*P-1-1",
-    "SVC*HC:97155:HO*200*120**4", "DTM*472*20261102", "CAS*CO*45*40", "CAS*PR*2*40",
-    "REF*6R*P-1-2",
-]  # fmt: skip
-DEBIT = "BPR*I*{}*D*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*{}"
-
-
-def _apply(tmp_path: Path, name: str, text: str) -> None:
-    era = tmp_path / name
-    era.write_text(text, encoding="latin-1")
-    verdict = judge(era)
-    assert verdict, verdict.errors
-    with Ledger.open(tmp_path / "state") as ledger:
-        apply_response(ledger, ACCOUNT, era, (), era.name)
-
-
-def _refusals(pm: PluginManager, originals: Path, out: Path, trace: str) -> dict[str, str]:
-    result = CliRunner().invoke(
-        create_cli(pm),
-        ["secondary", "build", "--claims", str(originals), "--trace", trace, "-o", str(out),
-         "--force", "--json"],
-    )  # fmt: skip
-    assert result.exit_code in (0, 1), result.output
-    return {r["claim"]: r["reason"] for r in json.loads(result.stdout)["refused"]}
 
 
 def test_a_reversal_with_no_correction_yet_leaves_nothing_to_bill_onward(
